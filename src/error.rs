@@ -1,0 +1,65 @@
+//! Typed errors of the library, tagged by the phase in which they arise.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in a pipeline stage.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be opened, read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// An input record is malformed: names the file, the 1-based line and the field.
+    #[error("{}:{line}: {}{message}", path.display(), field.as_ref().map(|f| format!("field `{f}`: ")).unwrap_or_default())]
+    Input {
+        path: PathBuf,
+        line: usize,
+        field: Option<String>,
+        message: String,
+    },
+    /// The inputs are individually valid but do not fit together (unknown problem, missing labels, ...).
+    #[error("{0}")]
+    Inconsistent(String),
+    /// Settings that cannot work, found before any work starts.
+    #[error("invalid settings: {0}")]
+    Settings(String),
+    /// A report (plot, markdown, metrics) could not be produced.
+    #[error("while writing the report: {0}")]
+    Report(String),
+}
+
+impl Error {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub fn input(
+        path: impl Into<PathBuf>,
+        line: usize,
+        field: Option<&str>,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::Input {
+            path: path.into(),
+            line,
+            field: field.map(str::to_owned),
+            message: message.into(),
+        }
+    }
+
+    /// Process exit code for this error, stable for scripts (sysexits.h values).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Input { .. } | Error::Inconsistent(_) => 65,
+            Error::Settings(_) => 64,
+            Error::Io { .. } | Error::Report(_) => 74,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

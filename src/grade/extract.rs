@@ -1,0 +1,242 @@
+//! Finding the final answer in free text. Every function is a single forward or backward scan:
+//! no regular expressions, no backtracking, linear in the input length.
+
+use super::AnswerStyle;
+
+/// Content of the last `\boxed{...}` (or `\fbox{...}`), braces matched with nesting.
+/// `\boxed 5` (no braces) yields the following token. `None` when absent or unterminated.
+pub fn last_boxed(text: &str) -> Option<&str> {
+    let (start, command) = ["\\boxed", "\\fbox"]
+        .iter()
+        .filter_map(|c| text.rfind(c).map(|i| (i, *c)))
+        .max_by_key(|(i, _)| *i)?;
+    let after = &text[start + command.len()..];
+    let trimmed = after.trim_start();
+    if let Some(body) = trimmed.strip_prefix('{') {
+        let bytes = body.as_bytes();
+        let mut depth = 1usize;
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                // An escaped brace is a literal, not a group delimiter.
+                b'\\' => i += 1,
+                b'{' => depth += 1,
+                b'}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(&body[..i]);
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        None
+    } else if trimmed.len() < after.len() {
+        // `\boxed 5`: the token up to whitespace or a closing `$`.
+        let end = trimmed
+            .find(|c: char| c.is_whitespace() || c == '$')
+            .unwrap_or(trimmed.len());
+        (end > 0).then(|| &trimmed[..end])
+    } else {
+        None
+    }
+}
+
+/// Gold answer of a GSM8K reference solution: what follows the last `####`, commas removed.
+pub fn gsm8k_gold(solution: &str) -> Option<String> {
+    let tail = &solution[solution.rfind("####")? + 4..];
+    let line = tail.lines().next().unwrap_or("").trim();
+    let gold: String = line.chars().filter(|&c| c != ',').collect();
+    (!gold.is_empty()).then_some(gold)
+}
+
+/// A number written in text: optional sign, optional `$`, thousands separators, decimals and a
+/// `/denominator`. Returned without `$` and separators.
+#[derive(Debug, PartialEq)]
+struct NumberToken {
+    /// Byte offset just past the token.
+    end: usize,
+    value: String,
+}
+
+/// Scans the number token that begins at byte `i`, if one does.
+fn number_at(bytes: &[u8], i: usize) -> Option<NumberToken> {
+    let is_digit = |j: usize| bytes.get(j).is_some_and(u8::is_ascii_digit);
+    let starts_here = is_digit(i) || (bytes[i] == b'.' && is_digit(i + 1) && !is_digit(i.wrapping_sub(1)));
+    if !starts_here || (i > 0 && (is_digit(i - 1) || bytes[i - 1] == b'.' && is_digit(i.wrapping_sub(2)))) {
+        return None;
+    }
+    // A minus sign counts when it is not a binary operator: "-5", "-$5", "= -5", not "16-3".
+    let mut negative = false;
+    let mut k = i;
+    if k > 0 && bytes[k - 1] == b'$' {
+        k -= 1;
+    }
+    if k > 0 && bytes[k - 1] == b'-' && (k < 2 || !bytes[k - 2].is_ascii_alphanumeric()) {
+        negative = true;
+    }
+    let mut value = String::new();
+    if negative {
+        value.push('-');
+    }
+    let mut j = i;
+    while j < bytes.len() {
+        let b = bytes[j];
+        if b.is_ascii_digit() {
+            value.push(b as char);
+            j += 1;
+        } else if b == b','
+            && j > i
+            && (1..=3).all(|d| is_digit(j + d))
+            && !is_digit(j + 4)
+        {
+            j += 1;
+        } else {
+            break;
+        }
+    }
+    if j < bytes.len() && bytes[j] == b'.' && is_digit(j + 1) {
+        value.push('.');
+        j += 1;
+        while is_digit(j) {
+            value.push(bytes[j] as char);
+            j += 1;
+        }
+    }
+    if j < bytes.len() && bytes[j] == b'/' && is_digit(j + 1) {
+        value.push('/');
+        j += 1;
+        while is_digit(j) {
+            value.push(bytes[j] as char);
+            j += 1;
+        }
+    }
+    Some(NumberToken { end: j, value })
+}
+
+fn first_number(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    (0..bytes.len()).find_map(|i| number_at(bytes, i).map(|t| t.value))
+}
+
+/// The last number in the text.
+pub fn last_number(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    let mut last = None;
+    while i < bytes.len() {
+        match number_at(bytes, i) {
+            Some(token) => {
+                i = token.end.max(i + 1);
+                last = Some(token.value);
+            }
+            None => i += 1,
+        }
+    }
+    last
+}
+
+/// The part of `tail` that states the answer: up to the end of its line, and for MATH-style up to
+/// the end of the sentence.
+fn answer_from_tail(tail: &str, style: AnswerStyle) -> Option<String> {
+    let line = tail.lines().next().unwrap_or("");
+    match style {
+        AnswerStyle::Gsm8k => first_number(line),
+        AnswerStyle::Math => {
+            let sentence = match line.find(". ") {
+                Some(end) => &line[..end],
+                None => line,
+            };
+            let answer = sentence
+                .trim()
+                .trim_start_matches([':', '*'])
+                .trim_end_matches(['.', '*'])
+                .trim();
+            (!answer.is_empty()).then(|| answer.to_owned())
+        }
+    }
+}
+
+/// Phrases that introduce a final answer, tried in order after `\boxed{}` and `####`.
+const ANSWER_PHRASES: [&str; 2] = ["answer is", "answer:"];
+
+/// The raw final answer stated in `text`, tried in this order:
+/// 1. the last `\boxed{}` / `\fbox{}`;
+/// 2. the last `#### N` line;
+/// 3. the last "answer is ..." then "answer: ..." (case-insensitive), rest of that line;
+/// 4. GSM8K style only: the last number anywhere in the text (documented fallback).
+pub fn extract(text: &str, style: AnswerStyle) -> Option<String> {
+    if let Some(boxed) = last_boxed(text) {
+        return Some(boxed.to_owned());
+    }
+    if let Some(pos) = text.rfind("####") {
+        if let Some(answer) = answer_from_tail(&text[pos + 4..], style) {
+            return Some(answer);
+        }
+    }
+    // ASCII lowercasing keeps byte offsets, so positions found in `lower` index `text`.
+    let lower = text.to_ascii_lowercase();
+    for phrase in ANSWER_PHRASES {
+        if let Some(pos) = lower.rfind(phrase) {
+            if let Some(answer) = answer_from_tail(&text[pos + phrase.len()..], style) {
+                return Some(answer);
+            }
+        }
+    }
+    match style {
+        AnswerStyle::Gsm8k => last_number(text),
+        AnswerStyle::Math => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boxed_with_nesting_and_escapes() {
+        assert_eq!(last_boxed("so \\boxed{\\frac{1}{2}}."), Some("\\frac{1}{2}"));
+        assert_eq!(last_boxed("\\boxed{1} then \\boxed{2}"), Some("2"));
+        assert_eq!(last_boxed("\\boxed{\\{1,2\\}}"), Some("\\{1,2\\}"));
+        assert_eq!(last_boxed("$\\boxed 5$"), Some("5"));
+        assert_eq!(last_boxed("\\fbox{7}"), Some("7"));
+        assert_eq!(last_boxed("\\boxed{unterminated"), None);
+        assert_eq!(last_boxed("no box"), None);
+    }
+
+    #[test]
+    fn gsm8k_forms() {
+        let g = AnswerStyle::Gsm8k;
+        assert_eq!(extract("so 5+13 = 18\n#### 18", g).as_deref(), Some("18"));
+        assert_eq!(extract("The answer is $1,080.", g).as_deref(), Some("1080"));
+        assert_eq!(extract("The answer is -$5.50 today", g).as_deref(), Some("-5.50"));
+        assert_eq!(extract("Answer: 3/4 of the cake", g).as_deref(), Some("3/4"));
+        assert_eq!(extract("16-3-4=9 eggs, 9*2=18.", g).as_deref(), Some("18"));
+        assert_eq!(extract("nothing here", g), None);
+        // A stated answer wins over later numbers.
+        assert_eq!(extract("The answer is 7. Check: 3+4=7, 10", g).as_deref(), Some("7"));
+    }
+
+    #[test]
+    fn math_forms() {
+        let m = AnswerStyle::Math;
+        assert_eq!(extract("Final Answer: The final answer is $5$. I hope it is correct.", m).as_deref(), Some("$5$"));
+        assert_eq!(extract("we get 5 apples", m), None);
+    }
+
+    #[test]
+    fn numbers_do_not_split_inside_tokens() {
+        assert_eq!(last_number("costs $1,234.50 each"), Some("1234.50".into()));
+        assert_eq!(last_number("1,23"), Some("23".into()));
+        assert_eq!(last_number("x = -3"), Some("-3".into()));
+        assert_eq!(last_number("ratio .5"), Some(".5".into()));
+    }
+
+    #[test]
+    fn scans_are_linear_on_adversarial_input() {
+        let text = "\\boxed{".repeat(20_000) + &"answer is ".repeat(20_000) + &"1,".repeat(50_000);
+        let _ = extract(&text, AnswerStyle::Gsm8k);
+        let _ = extract(&text, AnswerStyle::Math);
+    }
+}

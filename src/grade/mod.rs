@@ -1,0 +1,238 @@
+//! Answer extraction and grading: total (never panics), linear-time, thread-safe (pure functions).
+//!
+//! A raw answer is found in the text ([`extract`]), normalized ([`normalize`]), and reduced to a
+//! canonical key ([`answer_key`]): numbers become reduced fractions, tuples and intervals keep
+//! their order, sets and bare comma lists are sorted. Two answers are equivalent when their keys
+//! are equal, or when both are numbers equal within a relative 1e-9 (for numbers too large to be
+//! exact).
+
+mod extract;
+mod normalize;
+mod number;
+
+use std::fmt;
+use std::str::FromStr;
+
+pub use extract::{gsm8k_gold, last_boxed, last_number};
+pub use normalize::normalize;
+pub use number::{parse_number, Number, Rational};
+
+/// How a final answer is stated in a solution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AnswerStyle {
+    /// Numeric answers; `\boxed{}`, `#### N`, "The answer is N", "answer: N", then the last number.
+    Gsm8k,
+    /// LaTeX answers; `\boxed{}`, `#### ...`, "The answer is ...", "answer: ...", no fallback.
+    Math,
+}
+
+impl AnswerStyle {
+    /// MATH style when the gold answer is not a plain number or the solution boxes its answer.
+    pub fn infer(answer: Option<&str>, solution: Option<&str>) -> Self {
+        let numeric = answer.is_some_and(|a| {
+            let normalized = normalize(a);
+            !normalized.contains('\\') && parse_number(&normalized).is_some()
+        });
+        let boxed = solution.is_some_and(|s| s.contains("\\boxed"));
+        if numeric && !boxed {
+            AnswerStyle::Gsm8k
+        } else {
+            AnswerStyle::Math
+        }
+    }
+}
+
+impl FromStr for AnswerStyle {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "gsm8k" => Ok(AnswerStyle::Gsm8k),
+            "math" => Ok(AnswerStyle::Math),
+            other => Err(format!("unknown answer style {other:?} (expected gsm8k or math)")),
+        }
+    }
+}
+
+impl fmt::Display for AnswerStyle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AnswerStyle::Gsm8k => "gsm8k",
+            AnswerStyle::Math => "math",
+        })
+    }
+}
+
+/// The normalized final answer stated in `text`, if any.
+pub fn extract_answer(text: &str, style: AnswerStyle) -> Option<String> {
+    let raw = extract::extract(text, style)?;
+    let normalized = normalize(&raw);
+    (!normalized.is_empty()).then_some(normalized)
+}
+
+/// Nesting depth past which structured answers are compared as plain strings.
+const MAX_STRUCTURE_DEPTH: usize = 4;
+
+/// Canonical key of a normalized answer: equal keys mean equivalent answers.
+pub fn answer_key(normalized: &str) -> String {
+    key_at_depth(normalized, 0)
+}
+
+fn key_at_depth(s: &str, depth: usize) -> String {
+    if let Some(n) = parse_number(s) {
+        return n.canonical();
+    }
+    if depth >= MAX_STRUCTURE_DEPTH {
+        return s.to_owned();
+    }
+    let elements = |inner: &str| -> Vec<String> {
+        split_top_level(inner)
+            .into_iter()
+            .map(|e| key_at_depth(e, depth + 1))
+            .collect()
+    };
+    if let Some(inner) = s.strip_prefix("\\{").and_then(|r| r.strip_suffix("\\}")) {
+        let mut items = elements(inner);
+        items.sort_unstable();
+        return format!("{{{}}}", items.join(","));
+    }
+    let bytes = s.as_bytes();
+    if s.len() >= 2
+        && matches!(bytes[0], b'(' | b'[')
+        && matches!(bytes[s.len() - 1], b')' | b']')
+        && split_top_level(&s[1..s.len() - 1]).len() > 1
+    {
+        let items = elements(&s[1..s.len() - 1]);
+        return format!("{}{}{}", bytes[0] as char, items.join(","), bytes[s.len() - 1] as char);
+    }
+    if split_top_level(s).len() > 1 {
+        // A bare list ("2, -3"): the solutions of an equation, in any order.
+        let mut items = elements(s);
+        items.sort_unstable();
+        return items.join(",");
+    }
+    s.to_owned()
+}
+
+/// Splits on commas outside any brackets.
+fn split_top_level(s: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut depth = 0i32;
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        match b {
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => depth -= 1,
+            b',' if depth == 0 => {
+                parts.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&s[start..]);
+    parts
+}
+
+/// A gold answer prepared once for grading many samples against it.
+#[derive(Debug, Clone)]
+pub struct Gold {
+    pub normalized: String,
+    key: String,
+    number: Option<Number>,
+}
+
+impl Gold {
+    pub fn new(answer: &str) -> Self {
+        let normalized = normalize(answer);
+        Gold {
+            key: answer_key(&normalized),
+            number: parse_number(&normalized),
+            normalized,
+        }
+    }
+
+    /// Whether a normalized predicted answer is equivalent to this gold answer.
+    pub fn matches(&self, predicted: &str) -> bool {
+        if predicted == self.normalized {
+            return true;
+        }
+        if let (Some(gold), Some(pred)) = (self.number, parse_number(predicted)) {
+            return gold.equals(pred);
+        }
+        answer_key(predicted) == self.key
+    }
+}
+
+/// Whether two raw answers are equivalent.
+pub fn equivalent(a: &str, b: &str) -> bool {
+    Gold::new(b).matches(&normalize(a))
+}
+
+/// The labeler's verdict on one sample.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub extracted: Option<String>,
+    /// `None` when there is no gold answer to compare with.
+    pub correct: Option<bool>,
+}
+
+/// Extracts the answer of `text` and compares it with `gold`. No answer found counts as wrong.
+pub fn grade(text: &str, style: AnswerStyle, gold: Option<&Gold>) -> Verdict {
+    let extracted = extract_answer(text, style);
+    let correct = gold.map(|g| extracted.as_deref().is_some_and(|e| g.matches(e)));
+    Verdict { extracted, correct }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equivalences() {
+        let yes = [
+            ("18", "18.0"),
+            ("18.00", "18"),
+            ("$1,000", "1000"),
+            ("0.5", "\\frac{1}{2}"),
+            ("\\dfrac{1}{2}", "\\frac12"),
+            ("(1, 2)", "\\left(1,2\\right)"),
+            ("\\{3, 1\\}", "\\{1,3\\}"),
+            ("2, -3", "-3,2"),
+            ("[0, \\frac{1}{2})", "[0,0.5)"),
+            ("x=5", "5"),
+            ("10\\text{ inches}", "10"),
+            ("45^\\circ", "45"),
+            ("\\text{(B)}", "B"),
+        ];
+        for (a, b) in yes {
+            assert!(equivalent(a, b), "{a} should equal {b}");
+        }
+        let no = [
+            ("18", "19"),
+            ("(1,2)", "(2,1)"),
+            ("[0,1)", "(0,1)"),
+            ("0.333", "\\frac{1}{3}"),
+            ("\\sqrt{2}", "2"),
+            ("", "0"),
+        ];
+        for (a, b) in no {
+            assert!(!equivalent(a, b), "{a} should differ from {b}");
+        }
+    }
+
+    #[test]
+    fn grading_counts_missing_answers_as_wrong() {
+        let gold = Gold::new("42");
+        assert_eq!(grade("no idea", AnswerStyle::Math, Some(&gold)).correct, Some(false));
+        assert_eq!(grade("#### 42", AnswerStyle::Gsm8k, Some(&gold)).correct, Some(true));
+        assert_eq!(grade("#### 42", AnswerStyle::Gsm8k, None).correct, None);
+    }
+
+    #[test]
+    fn style_inference() {
+        assert_eq!(AnswerStyle::infer(Some("18"), None), AnswerStyle::Gsm8k);
+        assert_eq!(AnswerStyle::infer(Some("\\frac{1}{2}"), None), AnswerStyle::Math);
+        assert_eq!(AnswerStyle::infer(Some("2"), Some("so \\boxed{2}")), AnswerStyle::Math);
+    }
+}
