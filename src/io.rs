@@ -45,9 +45,7 @@ pub fn read_objects(path: &Path, skip_invalid: bool) -> Result<(Vec<JsonLine>, u
     let mut line = 0;
     loop {
         buf.clear();
-        let read = reader
-            .read_line(&mut buf)
-            .map_err(|e| Error::io(path, e))?;
+        let read = reader.read_line(&mut buf).map_err(|e| Error::io(path, e))?;
         if read == 0 {
             break;
         }

@@ -6,7 +6,19 @@
 
 pub mod error;
 pub mod grade;
+pub mod import;
 pub mod io;
 pub mod records;
 
 pub use error::{Error, Result};
+pub mod label;
+
+/// A hash that is the same on every platform and release (FNV-1a), for seeding per-item RNGs.
+pub fn stable_hash(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+pub mod eval;
+pub mod pool;
+pub mod rank;

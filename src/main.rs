@@ -1,1 +1,150 @@
-fn main(){}
+mod cli;
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+
+use bestofn::eval::{evaluate, write_report};
+use bestofn::import::import;
+use bestofn::io::write_jsonl;
+use bestofn::label::{label, select_verifier_examples, ExportOptions, LabelOptions};
+use bestofn::pool::build_pools;
+use bestofn::rank::rank;
+use bestofn::records::{read_problems, read_samples};
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            let code = error
+                .downcast_ref::<bestofn::Error>()
+                .map_or(1, bestofn::Error::exit_code);
+            ExitCode::from(code as u8)
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn report_skipped(skipped: usize) {
+    if skipped > 0 {
+        eprintln!("skipped {skipped} invalid lines");
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Import(args) => {
+            let imported = import(&args.input, args.format)?;
+            write_jsonl(&args.out, &imported.samples)?;
+            if let Some(path) = &args.problems_out {
+                write_jsonl(path, &imported.problems)?;
+            }
+            eprintln!(
+                "imported {} problems, {} samples from {}",
+                imported.problems.len(),
+                imported.samples.len(),
+                args.input.display()
+            );
+        }
+        Command::Label(args) => {
+            let problems = read_problems(&args.problems)?;
+            let mut set = read_samples(&args.samples, args.skip_invalid)?;
+            report_skipped(set.skipped);
+            let options = LabelOptions {
+                style: args.style,
+                answer_field: args.answer_field.clone(),
+            };
+            let summary = label(
+                &problems,
+                &mut set.samples,
+                &set.lines,
+                &args.samples,
+                &options,
+            )?;
+            write_jsonl(&args.out, &set.samples)?;
+            if let Some(path) = &args.export_verifier_data {
+                let export = ExportOptions {
+                    balance: args.balance,
+                    max_per_problem: args.max_per_problem,
+                    dedup: args.dedup,
+                    seed: args.seed,
+                };
+                let examples = select_verifier_examples(&problems, &set.samples, &export);
+                write_jsonl(path, &examples)?;
+                eprintln!(
+                    "wrote {} verifier examples to {}",
+                    examples.len(),
+                    path.display()
+                );
+            }
+            if let Some(path) = &args.summary_json {
+                let json =
+                    serde_json::to_vec_pretty(&summary).context("serializing the summary")?;
+                bestofn::io::write_atomic(path, &json)?;
+            }
+            eprintln!("{summary}");
+        }
+        Command::Rank(args) => {
+            let strategy = args.resolved_strategy()?;
+            let set = read_samples(&args.samples, args.skip_invalid)?;
+            report_skipped(set.skipped);
+            let answers = rank(&build_pools(&set.samples), strategy)?;
+            write_jsonl(&args.out, &answers)?;
+            let graded: Vec<bool> = answers.iter().filter_map(|a| a.correct).collect();
+            if graded.is_empty() {
+                eprintln!("{strategy}: {} answers", answers.len());
+            } else {
+                let right = graded.iter().filter(|&&c| c).count();
+                eprintln!(
+                    "{strategy}: {} answers, accuracy {:.2}% ({right} of {})",
+                    answers.len(),
+                    100.0 * right as f64 / graded.len() as f64,
+                    graded.len()
+                );
+            }
+        }
+        Command::Eval(args) => {
+            let options = args.options()?;
+            let set = read_samples(&args.samples, args.skip_invalid)?;
+            report_skipped(set.skipped);
+            let metrics = evaluate(&build_pools(&set.samples), &options)?;
+            write_report(&metrics, &args.samples, &args.out)?;
+            let n = metrics.ks.last().copied().unwrap_or(1);
+            let mut line = format!(
+                "{} problems, N = {n}: first {:.1}%",
+                metrics.problems,
+                100.0 * metrics.first.mean
+            );
+            for curve in &metrics.curves {
+                if let Some(e) = metrics.at(&curve.method, n) {
+                    let name = if curve.method == "pass@k" {
+                        "coverage"
+                    } else {
+                        &curve.method
+                    };
+                    line.push_str(&format!(", {name}@{n} {:.1}%", 100.0 * e.mean));
+                }
+            }
+            eprintln!("{line}\nreport written to {}", args.out.display());
+        }
+    }
+    Ok(())
+}

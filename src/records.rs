@@ -90,7 +90,10 @@ impl Origin<'_> {
             Some(Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(Some(n.to_string())),
             Some(other) => Err(self.error(
                 field,
-                format!("expected a string or integer id, found {}", json_kind(&other)),
+                format!(
+                    "expected a string or integer id, found {}",
+                    json_kind(&other)
+                ),
             )),
         }
     }
@@ -136,35 +139,37 @@ impl Problem {
             .transpose()?;
         let mut id = origin.take_id(&mut object, "id")?;
 
-        let (question, answer, solution, native_style) = if object.contains_key("problem")
-            && !object.contains_key("question")
-        {
-            // MATH native.
-            let question = origin.require_string(&mut object, "problem")?;
-            let solution = origin.take_string(&mut object, "solution")?;
-            let mut answer = origin.take_answer(&mut object, "answer")?;
-            if answer.is_none() {
-                answer = solution.as_deref().and_then(grade::last_boxed).map(str::to_owned);
-            }
-            if id.is_none() {
-                id = origin.take_id(&mut object, "unique_id")?;
-            }
-            (question, answer, solution, Some(AnswerStyle::Math))
-        } else {
-            let question = origin.require_string(&mut object, "question")?;
-            let answer_field = origin.take_answer(&mut object, "answer")?;
-            let solution = origin.take_string(&mut object, "solution")?;
-            match answer_field {
-                // GSM8K native: the reference solution with its final `#### N` line.
-                Some(full) if solution.is_none() && full.contains("####") => {
-                    let gold = grade::gsm8k_gold(&full).ok_or_else(|| {
-                        origin.error("answer", "has `####` but no final answer after it")
-                    })?;
-                    (question, Some(gold), Some(full), Some(AnswerStyle::Gsm8k))
+        let (question, answer, solution, native_style) =
+            if object.contains_key("problem") && !object.contains_key("question") {
+                // MATH native.
+                let question = origin.require_string(&mut object, "problem")?;
+                let solution = origin.take_string(&mut object, "solution")?;
+                let mut answer = origin.take_answer(&mut object, "answer")?;
+                if answer.is_none() {
+                    answer = solution
+                        .as_deref()
+                        .and_then(grade::last_boxed)
+                        .map(str::to_owned);
                 }
-                answer => (question, answer, solution, None),
-            }
-        };
+                if id.is_none() {
+                    id = origin.take_id(&mut object, "unique_id")?;
+                }
+                (question, answer, solution, Some(AnswerStyle::Math))
+            } else {
+                let question = origin.require_string(&mut object, "question")?;
+                let answer_field = origin.take_answer(&mut object, "answer")?;
+                let solution = origin.take_string(&mut object, "solution")?;
+                match answer_field {
+                    // GSM8K native: the reference solution with its final `#### N` line.
+                    Some(full) if solution.is_none() && full.contains("####") => {
+                        let gold = grade::gsm8k_gold(&full).ok_or_else(|| {
+                            origin.error("answer", "has `####` but no final answer after it")
+                        })?;
+                        (question, Some(gold), Some(full), Some(AnswerStyle::Gsm8k))
+                    }
+                    answer => (question, answer, solution, None),
+                }
+            };
         let style = explicit_style
             .or(native_style)
             .unwrap_or_else(|| AnswerStyle::infer(answer.as_deref(), solution.as_deref()));
@@ -210,7 +215,10 @@ impl Sample {
             Some(other) => {
                 return Err(origin.error(
                     "sample_idx",
-                    format!("expected a non-negative integer, found {}", json_kind(&other)),
+                    format!(
+                        "expected a non-negative integer, found {}",
+                        json_kind(&other)
+                    ),
                 ))
             }
         };
@@ -281,7 +289,10 @@ pub fn read_problems(path: &Path) -> Result<Vec<Problem>> {
         if let Some(first) = seen.insert(problem.id.clone(), line) {
             return Err(origin.error(
                 "id",
-                format!("duplicate problem id {:?} (first on line {first})", problem.id),
+                format!(
+                    "duplicate problem id {:?} (first on line {first})",
+                    problem.id
+                ),
             ));
         }
         problems.push(problem);
@@ -292,6 +303,8 @@ pub fn read_problems(path: &Path) -> Result<Vec<Problem>> {
 /// Samples read from a file, with how many invalid lines were skipped.
 pub struct SampleSet {
     pub samples: Vec<Sample>,
+    /// The 1-based line of each sample in its file, for error messages.
+    pub lines: Vec<usize>,
     pub skipped: usize,
 }
 
@@ -303,6 +316,7 @@ pub fn read_samples(path: &Path, skip_invalid: bool) -> Result<SampleSet> {
     let (lines, mut skipped) = read_objects(path, skip_invalid)?;
     let mut seen: HashMap<(String, u32), usize> = HashMap::with_capacity(lines.len());
     let mut samples = Vec::with_capacity(lines.len());
+    let mut sample_lines = Vec::with_capacity(lines.len());
     for JsonLine { line, object } in lines {
         let origin = Origin { path, line };
         let sample = match Sample::from_object(object, &origin) {
@@ -327,8 +341,13 @@ pub fn read_samples(path: &Path, skip_invalid: bool) -> Result<SampleSet> {
             ));
         }
         samples.push(sample);
+        sample_lines.push(line);
     }
-    Ok(SampleSet { samples, skipped })
+    Ok(SampleSet {
+        samples,
+        lines: sample_lines,
+        skipped,
+    })
 }
 
 /// Samples grouped by problem, problems in first-appearance order, samples by `sample_idx`.

@@ -18,15 +18,16 @@ fn self_check(relative: &str, expected_count: usize) {
         if verdict.correct != Some(true) {
             failures.push(format!(
                 "{}: gold {:?} (normalized {:?}), extracted {:?}",
-                problem.id,
-                problem.answer,
-                gold.normalized,
-                verdict.extracted
+                problem.id, problem.answer, gold.normalized, verdict.extracted
             ));
         }
         // The gold answer graded against itself, as the bare answer and boxed.
         let bare = problem.answer.as_deref().unwrap();
-        assert!(gold.matches(&bestofn::grade::normalize(bare)), "{}: {bare:?}", problem.id);
+        assert!(
+            gold.matches(&bestofn::grade::normalize(bare)),
+            "{}: {bare:?}",
+            problem.id
+        );
     }
     assert!(
         failures.is_empty(),

@@ -63,8 +63,11 @@ struct NumberToken {
 /// Scans the number token that begins at byte `i`, if one does.
 fn number_at(bytes: &[u8], i: usize) -> Option<NumberToken> {
     let is_digit = |j: usize| bytes.get(j).is_some_and(u8::is_ascii_digit);
-    let starts_here = is_digit(i) || (bytes[i] == b'.' && is_digit(i + 1) && !is_digit(i.wrapping_sub(1)));
-    if !starts_here || (i > 0 && (is_digit(i - 1) || bytes[i - 1] == b'.' && is_digit(i.wrapping_sub(2)))) {
+    let starts_here =
+        is_digit(i) || (bytes[i] == b'.' && is_digit(i + 1) && !is_digit(i.wrapping_sub(1)));
+    if !starts_here
+        || (i > 0 && (is_digit(i - 1) || bytes[i - 1] == b'.' && is_digit(i.wrapping_sub(2))))
+    {
         return None;
     }
     // A minus sign counts when it is not a binary operator: "-5", "-$5", "= -5", not "16-3".
@@ -86,11 +89,7 @@ fn number_at(bytes: &[u8], i: usize) -> Option<NumberToken> {
         if b.is_ascii_digit() {
             value.push(b as char);
             j += 1;
-        } else if b == b','
-            && j > i
-            && (1..=3).all(|d| is_digit(j + d))
-            && !is_digit(j + 4)
-        {
+        } else if b == b',' && j > i && (1..=3).all(|d| is_digit(j + d)) && !is_digit(j + 4) {
             j += 1;
         } else {
             break;
@@ -137,17 +136,22 @@ pub fn last_number(text: &str) -> Option<String> {
     last
 }
 
-/// The part of `tail` that states the answer: up to the end of its line, and for MATH-style up to
-/// the end of the sentence.
-fn answer_from_tail(tail: &str, style: AnswerStyle) -> Option<String> {
-    let line = tail.lines().next().unwrap_or("");
+/// The answer in a statement such as the rest of an "answer is" line: its first sentence, and
+/// for GSM8K style the first number after the last `=` of that sentence ("24 - 9 = 15" → 15).
+pub fn stated_answer(statement: &str, style: AnswerStyle) -> Option<String> {
+    let line = statement.trim_start().lines().next().unwrap_or("");
+    let sentence = match line.find(". ") {
+        Some(end) => &line[..end],
+        None => line,
+    };
     match style {
-        AnswerStyle::Gsm8k => first_number(line),
+        AnswerStyle::Gsm8k => {
+            let result = sentence
+                .rfind('=')
+                .map_or(sentence, |eq| &sentence[eq + 1..]);
+            first_number(result).or_else(|| first_number(sentence))
+        }
         AnswerStyle::Math => {
-            let sentence = match line.find(". ") {
-                Some(end) => &line[..end],
-                None => line,
-            };
             let answer = sentence
                 .trim()
                 .trim_start_matches([':', '*'])
@@ -171,7 +175,7 @@ pub fn extract(text: &str, style: AnswerStyle) -> Option<String> {
         return Some(boxed.to_owned());
     }
     if let Some(pos) = text.rfind("####") {
-        if let Some(answer) = answer_from_tail(&text[pos + 4..], style) {
+        if let Some(answer) = stated_answer(&text[pos + 4..], style) {
             return Some(answer);
         }
     }
@@ -179,7 +183,7 @@ pub fn extract(text: &str, style: AnswerStyle) -> Option<String> {
     let lower = text.to_ascii_lowercase();
     for phrase in ANSWER_PHRASES {
         if let Some(pos) = lower.rfind(phrase) {
-            if let Some(answer) = answer_from_tail(&text[pos + phrase.len()..], style) {
+            if let Some(answer) = stated_answer(&text[pos + phrase.len()..], style) {
                 return Some(answer);
             }
         }
@@ -196,7 +200,10 @@ mod tests {
 
     #[test]
     fn boxed_with_nesting_and_escapes() {
-        assert_eq!(last_boxed("so \\boxed{\\frac{1}{2}}."), Some("\\frac{1}{2}"));
+        assert_eq!(
+            last_boxed("so \\boxed{\\frac{1}{2}}."),
+            Some("\\frac{1}{2}")
+        );
         assert_eq!(last_boxed("\\boxed{1} then \\boxed{2}"), Some("2"));
         assert_eq!(last_boxed("\\boxed{\\{1,2\\}}"), Some("\\{1,2\\}"));
         assert_eq!(last_boxed("$\\boxed 5$"), Some("5"));
@@ -210,18 +217,43 @@ mod tests {
         let g = AnswerStyle::Gsm8k;
         assert_eq!(extract("so 5+13 = 18\n#### 18", g).as_deref(), Some("18"));
         assert_eq!(extract("The answer is $1,080.", g).as_deref(), Some("1080"));
-        assert_eq!(extract("The answer is -$5.50 today", g).as_deref(), Some("-5.50"));
-        assert_eq!(extract("Answer: 3/4 of the cake", g).as_deref(), Some("3/4"));
+        assert_eq!(
+            extract("The answer is -$5.50 today", g).as_deref(),
+            Some("-5.50")
+        );
+        assert_eq!(
+            extract("Answer: 3/4 of the cake", g).as_deref(),
+            Some("3/4")
+        );
         assert_eq!(extract("16-3-4=9 eggs, 9*2=18.", g).as_deref(), Some("18"));
         assert_eq!(extract("nothing here", g), None);
         // A stated answer wins over later numbers.
-        assert_eq!(extract("The answer is 7. Check: 3+4=7, 10", g).as_deref(), Some("7"));
+        assert_eq!(
+            extract("The answer is 7. Check: 3+4=7, 10", g).as_deref(),
+            Some("7")
+        );
+        // The result of a stated computation, not its first operand.
+        assert_eq!(
+            extract("The answer is 24 - 9 = 15.", g).as_deref(),
+            Some("15")
+        );
+        assert_eq!(
+            extract("The answer is $22. She sells 9 for $18", g).as_deref(),
+            Some("22")
+        );
     }
 
     #[test]
     fn math_forms() {
         let m = AnswerStyle::Math;
-        assert_eq!(extract("Final Answer: The final answer is $5$. I hope it is correct.", m).as_deref(), Some("$5$"));
+        assert_eq!(
+            extract(
+                "Final Answer: The final answer is $5$. I hope it is correct.",
+                m
+            )
+            .as_deref(),
+            Some("$5$")
+        );
         assert_eq!(extract("we get 5 apples", m), None);
     }
 

@@ -13,7 +13,7 @@ mod number;
 use std::fmt;
 use std::str::FromStr;
 
-pub use extract::{gsm8k_gold, last_boxed, last_number};
+pub use extract::{gsm8k_gold, last_boxed, last_number, stated_answer};
 pub use normalize::normalize;
 pub use number::{parse_number, Number, Rational};
 
@@ -49,7 +49,9 @@ impl FromStr for AnswerStyle {
         match s {
             "gsm8k" => Ok(AnswerStyle::Gsm8k),
             "math" => Ok(AnswerStyle::Math),
-            other => Err(format!("unknown answer style {other:?} (expected gsm8k or math)")),
+            other => Err(format!(
+                "unknown answer style {other:?} (expected gsm8k or math)"
+            )),
         }
     }
 }
@@ -103,7 +105,12 @@ fn key_at_depth(s: &str, depth: usize) -> String {
         && split_top_level(&s[1..s.len() - 1]).len() > 1
     {
         let items = elements(&s[1..s.len() - 1]);
-        return format!("{}{}{}", bytes[0] as char, items.join(","), bytes[s.len() - 1] as char);
+        return format!(
+            "{}{}{}",
+            bytes[0] as char,
+            items.join(","),
+            bytes[s.len() - 1] as char
+        );
     }
     if split_top_level(s).len() > 1 {
         // A bare list ("2, -3"): the solutions of an equation, in any order.
@@ -224,15 +231,27 @@ mod tests {
     #[test]
     fn grading_counts_missing_answers_as_wrong() {
         let gold = Gold::new("42");
-        assert_eq!(grade("no idea", AnswerStyle::Math, Some(&gold)).correct, Some(false));
-        assert_eq!(grade("#### 42", AnswerStyle::Gsm8k, Some(&gold)).correct, Some(true));
+        assert_eq!(
+            grade("no idea", AnswerStyle::Math, Some(&gold)).correct,
+            Some(false)
+        );
+        assert_eq!(
+            grade("#### 42", AnswerStyle::Gsm8k, Some(&gold)).correct,
+            Some(true)
+        );
         assert_eq!(grade("#### 42", AnswerStyle::Gsm8k, None).correct, None);
     }
 
     #[test]
     fn style_inference() {
         assert_eq!(AnswerStyle::infer(Some("18"), None), AnswerStyle::Gsm8k);
-        assert_eq!(AnswerStyle::infer(Some("\\frac{1}{2}"), None), AnswerStyle::Math);
-        assert_eq!(AnswerStyle::infer(Some("2"), Some("so \\boxed{2}")), AnswerStyle::Math);
+        assert_eq!(
+            AnswerStyle::infer(Some("\\frac{1}{2}"), None),
+            AnswerStyle::Math
+        );
+        assert_eq!(
+            AnswerStyle::infer(Some("2"), Some("so \\boxed{2}")),
+            AnswerStyle::Math
+        );
     }
 }

@@ -3,13 +3,39 @@
 
 /// Commands dropped outright: sizing, spacing, display style and escaped `$` / `%`.
 const DROPPED: &[&str] = &[
-    "left", "right", "big", "Big", "bigl", "bigr", "Bigl", "Bigr", "displaystyle", "textstyle",
-    "limits", "quad", "qquad", "!", ",", ";", ":", " ", "%", "$",
+    "left",
+    "right",
+    "big",
+    "Big",
+    "bigl",
+    "bigr",
+    "Bigl",
+    "Bigr",
+    "displaystyle",
+    "textstyle",
+    "limits",
+    "quad",
+    "qquad",
+    "!",
+    ",",
+    ";",
+    ":",
+    " ",
+    "%",
+    "$",
 ];
 
 /// Commands whose braced argument is kept without the command: `\text{5}` → `5`.
 const UNWRAPPED: &[&str] = &[
-    "text", "textbf", "textit", "textrm", "textnormal", "mathrm", "mathbf", "mathit", "mbox",
+    "text",
+    "textbf",
+    "textit",
+    "textrm",
+    "textnormal",
+    "mathrm",
+    "mathbf",
+    "mathit",
+    "mbox",
     "boldsymbol",
 ];
 
@@ -202,7 +228,9 @@ fn fix_frac_and_sqrt(s: &str) -> String {
 /// `{5}` → `5` when the outer braces enclose everything (a few levels, to stay linear).
 fn strip_outer_braces(s: &mut String) {
     for _ in 0..4 {
-        let wrapped = s.starts_with('{') && s.ends_with('}') && matching_close(s.as_bytes(), 0) == Some(s.len() - 1);
+        let wrapped = s.starts_with('{')
+            && s.ends_with('}')
+            && matching_close(s.as_bytes(), 0) == Some(s.len() - 1);
         if !wrapped {
             return;
         }
@@ -232,9 +260,8 @@ fn matching_close(bytes: &[u8], open: usize) -> Option<usize> {
 /// `x=5` → `5`: a short variable name on the left of a single `=`.
 fn assignment_rhs(s: &str) -> Option<&str> {
     let (lhs, rhs) = s.split_once('=')?;
-    let is_variable = !lhs.is_empty()
-        && lhs.len() <= 2
-        && lhs.chars().all(|c| c.is_ascii_alphabetic());
+    let is_variable =
+        !lhs.is_empty() && lhs.len() <= 2 && lhs.chars().all(|c| c.is_ascii_alphabetic());
     (is_variable && !rhs.is_empty() && !rhs.contains('=')).then_some(rhs)
 }
 
@@ -306,7 +333,16 @@ mod tests {
 
     #[test]
     fn unbalanced_input_does_not_panic() {
-        for raw in ["}", "{", "\\text{", "\\", "\\frac", "\\text{}}}", "é\\é", "{{}"] {
+        for raw in [
+            "}",
+            "{",
+            "\\text{",
+            "\\",
+            "\\frac",
+            "\\text{}}}",
+            "é\\é",
+            "{{}",
+        ] {
             let _ = normalize(raw);
         }
     }

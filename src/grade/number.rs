@@ -122,7 +122,8 @@ pub fn parse_decimal(s: &str) -> Option<Number> {
     if int_part.is_empty() && frac_part.is_empty() {
         return None;
     }
-    if !int_part.bytes().all(|b| b.is_ascii_digit()) || !frac_part.bytes().all(|b| b.is_ascii_digit())
+    if !int_part.bytes().all(|b| b.is_ascii_digit())
+        || !frac_part.bytes().all(|b| b.is_ascii_digit())
     {
         return None;
     }
@@ -137,7 +138,11 @@ pub fn parse_decimal(s: &str) -> Option<Number> {
     })();
     match exact {
         Some(r) => Some(Number::Exact(r)),
-        None => s.parse::<f64>().ok().filter(|x| x.is_finite()).map(Number::Approx),
+        None => s
+            .parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite())
+            .map(Number::Approx),
     }
 }
 
@@ -190,7 +195,17 @@ mod tests {
 
     #[test]
     fn non_numbers_are_rejected() {
-        for s in ["", ".", "1.2.3", "x", "\\frac{1}{0}", "1/0", "\\sqrt{2}", "1e5", "--1"] {
+        for s in [
+            "",
+            ".",
+            "1.2.3",
+            "x",
+            "\\frac{1}{0}",
+            "1/0",
+            "\\sqrt{2}",
+            "1e5",
+            "--1",
+        ] {
             assert!(parse_number(s).is_none(), "{s}");
         }
     }

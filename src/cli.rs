@@ -1,0 +1,176 @@
+//! Command-line arguments, resolved into library settings before any work starts.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use bestofn::grade::AnswerStyle;
+use bestofn::import::Format;
+use bestofn::rank::Strategy;
+
+/// Best-of-N solving with a learned verifier.
+///
+/// Every stage reads and writes JSONL. Exit codes: 0 success, 2 bad arguments, 64 invalid
+/// settings, 65 malformed or inconsistent input, 74 I/O failure, 1 anything else.
+#[derive(Debug, Parser)]
+#[command(name = "bestofn", version, propagate_version = true)]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Convert a grouped sample set (one problem per line with its candidates) to problems and
+    /// flat samples.
+    Import(ImportArgs),
+    /// Grade samples against gold answers: fill `extracted` and `correct`.
+    Label(LabelArgs),
+    /// Pick one answer per problem.
+    Rank(RankArgs),
+    /// Accuracy vs number of samples per strategy, calibration, and a report directory.
+    Eval(EvalArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Source format: faithful-cot-pool or qwen-math-rm.
+    #[arg(long)]
+    pub format: Format,
+    /// Grouped input file (`.gz` is decompressed).
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Flat samples output (JSONL).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Problems output (JSONL), with gold answers.
+    #[arg(long)]
+    pub problems_out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LabelArgs {
+    /// Problems with gold answers: bestofn JSONL, GSM8K or MATH native format.
+    #[arg(long)]
+    pub problems: PathBuf,
+    /// Samples to grade (JSONL, `.gz` accepted).
+    #[arg(long)]
+    pub samples: PathBuf,
+    /// Labeled samples output.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Answer style for every problem (gsm8k or math) instead of each problem's own.
+    #[arg(long)]
+    pub style: Option<AnswerStyle>,
+    /// Grade this sample field (an answer another tool extracted) instead of the text, where set.
+    #[arg(long, value_name = "FIELD")]
+    pub answer_field: Option<String>,
+    /// Count and skip malformed sample lines instead of failing.
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// Also write the summary as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+    /// Write verifier training examples (question, solution, label, problem id) to this JSONL file.
+    #[arg(long, value_name = "FILE")]
+    pub export_verifier_data: Option<PathBuf>,
+    /// With --export-verifier-data: as many correct as incorrect examples per problem.
+    #[arg(long, requires = "export_verifier_data")]
+    pub balance: bool,
+    /// With --export-verifier-data: at most N examples per problem.
+    #[arg(long, value_name = "N", requires = "export_verifier_data")]
+    pub max_per_problem: Option<usize>,
+    /// With --export-verifier-data: drop repeated solution texts within a problem.
+    #[arg(long, requires = "export_verifier_data")]
+    pub dedup: bool,
+    /// Seed of the per-problem example selection.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct RankArgs {
+    /// Labeled and/or scored samples.
+    #[arg(long)]
+    pub samples: PathBuf,
+    /// first, majority, verifier, weighted or topk-vote.
+    #[arg(long, default_value = "majority")]
+    pub strategy: Strategy,
+    /// For topk-vote: how many of the best-scored samples vote.
+    #[arg(long, value_name = "K")]
+    pub k: Option<usize>,
+    /// Answers output (JSONL, one per problem).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Count and skip malformed sample lines instead of failing.
+    #[arg(long)]
+    pub skip_invalid: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Labeled samples (scores optional: verifier and weighted need them).
+    #[arg(long)]
+    pub samples: PathBuf,
+    /// Sample budgets, comma-separated; default: 1, 2, 4, ... up to N, and N.
+    #[arg(long, value_delimiter = ',')]
+    pub ks: Option<Vec<usize>>,
+    /// Random k-subsets per problem for majority@k and weighted@k.
+    #[arg(long, default_value_t = 200)]
+    pub trials: usize,
+    /// Bootstrap resamples of the problems for confidence intervals (0 = none).
+    #[arg(long, default_value_t = 1000)]
+    pub bootstrap: usize,
+    /// Confidence level of the intervals.
+    #[arg(long, default_value_t = 0.95)]
+    pub confidence: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Report directory: metrics.json, report.md, SVG plots.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Count and skip malformed sample lines instead of failing.
+    #[arg(long)]
+    pub skip_invalid: bool,
+}
+
+impl RankArgs {
+    /// The strategy with `--k` applied.
+    pub fn resolved_strategy(&self) -> Result<Strategy, bestofn::Error> {
+        match (self.strategy, self.k) {
+            (Strategy::TopkVote { .. }, Some(0)) => {
+                Err(bestofn::Error::Settings("--k must be at least 1".into()))
+            }
+            (Strategy::TopkVote { .. }, Some(k)) => Ok(Strategy::TopkVote { k }),
+            (strategy, Some(_)) => Err(bestofn::Error::Settings(format!(
+                "--k only applies to topk-vote, not {strategy}"
+            ))),
+            (strategy, None) => Ok(strategy),
+        }
+    }
+}
+
+impl EvalArgs {
+    pub fn options(&self) -> Result<bestofn::eval::EvalOptions, bestofn::Error> {
+        if !(0.0 < self.confidence && self.confidence < 1.0) {
+            return Err(bestofn::Error::Settings(
+                "--confidence must be in (0, 1)".into(),
+            ));
+        }
+        if self.trials == 0 {
+            return Err(bestofn::Error::Settings(
+                "--trials must be at least 1".into(),
+            ));
+        }
+        Ok(bestofn::eval::EvalOptions {
+            ks: self.ks.clone(),
+            trials: self.trials,
+            bootstrap: self.bootstrap,
+            confidence: self.confidence,
+            seed: self.seed,
+        })
+    }
+}

@@ -1,0 +1,352 @@
+//! The `eval` stage: from one pool of N samples per problem, accuracy at every budget k for each
+//! strategy, with bootstrap confidence intervals over problems; verifier calibration; reports.
+
+mod calibration;
+mod estimators;
+mod plot;
+mod report;
+
+use std::path::Path;
+
+use rand::{Rng, SeedableRng};
+use rand_pcg::Pcg64Mcg;
+use rayon::prelude::*;
+use serde::Serialize;
+
+pub use calibration::{abstention_curve, calibration, AbstentionPoint, Calibration};
+pub use estimators::{pass_at_k, verifier_at_k, voting_at_k};
+
+use crate::error::{Error, Result};
+use crate::pool::ProblemPool;
+use crate::rank::{choose, Strategy, Tally};
+use crate::stable_hash;
+
+/// How to evaluate.
+#[derive(Debug, Clone)]
+pub struct EvalOptions {
+    /// Sample budgets; default: powers of two up to N, and N.
+    pub ks: Option<Vec<usize>>,
+    /// Random k-subsets per problem for the Monte-Carlo strategies.
+    pub trials: usize,
+    /// Bootstrap resamples of the problems.
+    pub bootstrap: usize,
+    /// Confidence level of the intervals.
+    pub confidence: f64,
+    pub seed: u64,
+}
+
+impl Default for EvalOptions {
+    fn default() -> Self {
+        EvalOptions {
+            ks: None,
+            trials: 200,
+            bootstrap: 1000,
+            confidence: 0.95,
+            seed: 0,
+        }
+    }
+}
+
+/// A mean over problems with its bootstrap interval.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Estimate {
+    pub mean: f64,
+    pub lower: f64,
+    pub upper: f64,
+}
+
+/// One point of an accuracy-vs-k curve.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CurvePoint {
+    pub k: usize,
+    #[serde(flatten)]
+    pub estimate: Estimate,
+}
+
+/// The accuracy of one method at every k.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Curve {
+    /// `pass@k` (coverage, the oracle), `majority`, `verifier` or `weighted`.
+    pub method: String,
+    /// How the per-problem value was computed.
+    pub estimator: String,
+    pub points: Vec<CurvePoint>,
+}
+
+/// Everything `eval` measures; written as `metrics.json`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Metrics {
+    pub problems: usize,
+    pub samples: usize,
+    pub min_samples_per_problem: usize,
+    pub max_samples_per_problem: usize,
+    pub ks: Vec<usize>,
+    pub seed: u64,
+    pub trials: usize,
+    pub bootstrap: usize,
+    pub confidence: f64,
+    /// Share of samples from which no final answer was extracted.
+    pub unextractable: f64,
+    /// Accuracy of each problem's first sample (lowest sample_idx): the single-sample baseline.
+    pub first: Estimate,
+    pub curves: Vec<Curve>,
+    /// Present when every sample has a score.
+    pub calibration: Option<Calibration>,
+    /// The verifier's pick on the full pool, answering the most confident problems first.
+    pub abstention: Option<Vec<AbstentionPoint>>,
+}
+
+impl Metrics {
+    pub fn curve(&self, method: &str) -> Option<&Curve> {
+        self.curves.iter().find(|c| c.method == method)
+    }
+
+    /// The estimate of `method` at budget `k`.
+    pub fn at(&self, method: &str, k: usize) -> Option<Estimate> {
+        self.curve(method)?
+            .points
+            .iter()
+            .find(|p| p.k == k)
+            .map(|p| p.estimate)
+    }
+}
+
+/// Evaluates labeled pools. Every sample must carry a `correct` label.
+pub fn evaluate(pools: &[ProblemPool], options: &EvalOptions) -> Result<Metrics> {
+    let _span = tracing::info_span!("eval", problems = pools.len()).entered();
+    if pools.is_empty() {
+        return Err(Error::Inconsistent("no samples to evaluate".into()));
+    }
+    if let Some(pool) = pools.iter().find(|p| p.correct.iter().any(Option::is_none)) {
+        return Err(Error::Inconsistent(format!(
+            "problem {:?} has samples without a `correct` label; run `bestofn label` first",
+            pool.problem_id
+        )));
+    }
+    let min_n = pools.iter().map(ProblemPool::len).min().unwrap_or(0);
+    let max_n = pools.iter().map(ProblemPool::len).max().unwrap_or(0);
+    let ks = resolve_ks(options.ks.as_deref(), min_n)?;
+    let scored = pools.iter().all(|p| p.scores.is_some());
+
+    let mut methods: Vec<(&str, &str)> = vec![
+        ("pass@k", "unbiased estimator (Chen et al. 2021)"),
+        (
+            "majority",
+            "Monte-Carlo over random k-subsets (exact at k=1 and k=N)",
+        ),
+    ];
+    let mut voting = vec![Strategy::Majority];
+    if scored {
+        methods.push(("verifier", "exact expectation over k-subsets (score ranks)"));
+        methods.push((
+            "weighted",
+            "Monte-Carlo over random k-subsets (exact at k=1 and k=N)",
+        ));
+        voting.push(Strategy::Weighted);
+    }
+
+    // values[method][k index][problem]
+    let per_problem: Vec<Vec<Vec<f64>>> = pools
+        .par_iter()
+        .map_init(Tally::default, |tally, pool| {
+            per_problem_values(pool, &ks, &methods, &voting, options, tally)
+        })
+        .collect();
+    let num_series = methods.len() * ks.len();
+    let mut series: Vec<Vec<f64>> = vec![Vec::with_capacity(pools.len()); num_series + 1];
+    for (pool, values) in pools.iter().zip(&per_problem) {
+        for (m, per_k) in values.iter().enumerate() {
+            for (ki, &v) in per_k.iter().enumerate() {
+                series[m * ks.len() + ki].push(v);
+            }
+        }
+        let first_correct = pool.correct.first().copied().flatten() == Some(true);
+        series[num_series].push(f64::from(u8::from(first_correct)));
+    }
+    let estimates = bootstrap(&series, options);
+
+    let curves = methods
+        .iter()
+        .enumerate()
+        .map(|(m, (method, estimator))| Curve {
+            method: (*method).to_owned(),
+            estimator: (*estimator).to_owned(),
+            points: ks
+                .iter()
+                .enumerate()
+                .map(|(ki, &k)| CurvePoint {
+                    k,
+                    estimate: estimates[m * ks.len() + ki],
+                })
+                .collect(),
+        })
+        .collect();
+
+    let samples: usize = pools.iter().map(ProblemPool::len).sum();
+    let unextractable = pools
+        .iter()
+        .flat_map(|p| &p.answer)
+        .filter(|&&a| a == crate::pool::NO_ANSWER)
+        .count() as f64
+        / samples as f64;
+
+    let (calibration, abstention) = if scored {
+        let pairs: Vec<(f32, bool)> = pools
+            .iter()
+            .flat_map(|p| {
+                let scores = p.scores.as_deref().unwrap_or_default();
+                scores
+                    .iter()
+                    .zip(&p.correct)
+                    .map(|(&s, c)| (s, *c == Some(true)))
+            })
+            .collect();
+        let mut tally = Tally::default();
+        let picks: Vec<(f32, bool)> = pools
+            .iter()
+            .map(|p| {
+                let members: Vec<u32> = (0..p.len() as u32).collect();
+                match choose(p, &members, Strategy::Verifier, &mut tally) {
+                    Some(c) => (c.support as f32, p.correct[c.position] == Some(true)),
+                    None => (f32::NEG_INFINITY, false),
+                }
+            })
+            .collect();
+        (Some(calibration(&pairs)), Some(abstention_curve(&picks)))
+    } else {
+        (None, None)
+    };
+
+    Ok(Metrics {
+        problems: pools.len(),
+        samples,
+        min_samples_per_problem: min_n,
+        max_samples_per_problem: max_n,
+        ks,
+        seed: options.seed,
+        trials: options.trials,
+        bootstrap: options.bootstrap,
+        confidence: options.confidence,
+        unextractable,
+        first: estimates[num_series],
+        curves,
+        calibration,
+        abstention,
+    })
+}
+
+fn resolve_ks(requested: Option<&[usize]>, min_n: usize) -> Result<Vec<usize>> {
+    let mut ks: Vec<usize> = match requested {
+        Some(ks) => {
+            if let Some(&k) = ks.iter().find(|&&k| k == 0 || k > min_n) {
+                return Err(Error::Settings(format!(
+                    "k = {k} is outside 1..={min_n} (the smallest number of samples of any problem)"
+                )));
+            }
+            ks.to_vec()
+        }
+        None => std::iter::successors(Some(1usize), |k| k.checked_mul(2))
+            .take_while(|&k| k < min_n)
+            .chain([min_n])
+            .collect(),
+    };
+    ks.sort_unstable();
+    ks.dedup();
+    Ok(ks)
+}
+
+fn per_problem_values(
+    pool: &ProblemPool,
+    ks: &[usize],
+    methods: &[(&str, &str)],
+    voting: &[Strategy],
+    options: &EvalOptions,
+    tally: &mut Tally,
+) -> Vec<Vec<f64>> {
+    let n = pool.len();
+    let c = pool.num_correct();
+    let mut values = vec![vec![0.0; ks.len()]; methods.len()];
+    let mut voted = vec![0.0; voting.len()];
+    for (ki, &k) in ks.iter().enumerate() {
+        let seed = options.seed ^ stable_hash(&pool.problem_id) ^ (k as u64).rotate_left(32);
+        voting_at_k(pool, voting, k, options.trials, seed, tally, &mut voted);
+        for (m, (method, _)) in methods.iter().enumerate() {
+            values[m][ki] = match *method {
+                "pass@k" => pass_at_k(n, c, k),
+                "verifier" => verifier_at_k(pool, k),
+                "majority" => voted[0],
+                "weighted" => voted[1],
+                _ => unreachable!("every method has an estimator"),
+            };
+        }
+    }
+    values
+}
+
+/// Percentile bootstrap over problems; every series is resampled with the same problem draws.
+fn bootstrap(series: &[Vec<f64>], options: &EvalOptions) -> Vec<Estimate> {
+    let problems = series.first().map_or(0, Vec::len);
+    let means: Vec<f64> = series
+        .iter()
+        .map(|s| s.iter().sum::<f64>() / problems as f64)
+        .collect();
+    if options.bootstrap == 0 || problems == 0 {
+        return means
+            .into_iter()
+            .map(|mean| Estimate {
+                mean,
+                lower: mean,
+                upper: mean,
+            })
+            .collect();
+    }
+    let mut rng = Pcg64Mcg::seed_from_u64(options.seed ^ 0xb007_57a9);
+    let mut draws = vec![0u32; problems];
+    let mut resampled: Vec<Vec<f64>> = vec![Vec::with_capacity(options.bootstrap); series.len()];
+    for _ in 0..options.bootstrap {
+        draws
+            .iter_mut()
+            .for_each(|d| *d = rng.gen_range(0..problems as u32));
+        for (s, out) in series.iter().zip(resampled.iter_mut()) {
+            let sum: f64 = draws.iter().map(|&d| s[d as usize]).sum();
+            out.push(sum / problems as f64);
+        }
+    }
+    let alpha = (1.0 - options.confidence) / 2.0;
+    means
+        .into_iter()
+        .zip(resampled)
+        .map(|(mean, mut values)| {
+            values.sort_by(f64::total_cmp);
+            Estimate {
+                mean,
+                lower: quantile(&values, alpha),
+                upper: quantile(&values, 1.0 - alpha),
+            }
+        })
+        .collect()
+}
+
+/// Linear-interpolated quantile of sorted values.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let position = q * (sorted.len() - 1) as f64;
+    let below = position.floor() as usize;
+    let above = position.ceil() as usize;
+    let fraction = position - below as f64;
+    sorted[below] * (1.0 - fraction) + sorted[above] * fraction
+}
+
+/// Writes `metrics.json`, `report.md` and the SVG plots into `dir`.
+pub fn write_report(metrics: &Metrics, input: &Path, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let json = serde_json::to_vec_pretty(metrics).map_err(|e| Error::Report(e.to_string()))?;
+    crate::io::write_atomic(&dir.join("metrics.json"), &json)?;
+    let mut plots = vec![plot::ACCURACY_PLOT];
+    plot::accuracy_vs_k(metrics, &dir.join(plot::ACCURACY_PLOT))?;
+    if let Some(calibration) = metrics.calibration.as_ref().filter(|c| !c.bins.is_empty()) {
+        plot::reliability_diagram(calibration, &dir.join(plot::CALIBRATION_PLOT))?;
+        plots.push(plot::CALIBRATION_PLOT);
+    }
+    let markdown = report::markdown(metrics, input, &plots);
+    crate::io::write_atomic(&dir.join("report.md"), markdown.as_bytes())
+}

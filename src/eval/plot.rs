@@ -1,0 +1,199 @@
+//! SVG plots of the report, drawn with plotters.
+
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use super::{Calibration, Metrics};
+use crate::error::{Error, Result};
+
+pub const ACCURACY_PLOT: &str = "accuracy_vs_k.svg";
+pub const CALIBRATION_PLOT: &str = "calibration.svg";
+
+const SIZE: (u32, u32) = (800, 560);
+
+fn color_of(method: &str) -> RGBColor {
+    match method {
+        "pass@k" => RGBColor(90, 90, 90),
+        "majority" => RGBColor(31, 119, 180),
+        "verifier" => RGBColor(214, 39, 40),
+        "weighted" => RGBColor(44, 160, 44),
+        _ => RGBColor(148, 103, 189),
+    }
+}
+
+fn label_of(method: &str) -> &str {
+    match method {
+        "pass@k" => "coverage (pass@k)",
+        other => other,
+    }
+}
+
+fn report_error(e: impl std::fmt::Display) -> Error {
+    Error::Report(e.to_string())
+}
+
+/// Accuracy of each strategy vs k (log scale), bootstrap bands, coverage drawn on top.
+pub fn accuracy_vs_k(metrics: &Metrics, path: &Path) -> Result<()> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(report_error)?;
+        let max_k = metrics.ks.last().copied().unwrap_or(1).max(2) as f64;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Accuracy vs number of samples", ("sans-serif", 22))
+            .margin(16)
+            .x_label_area_size(44)
+            .y_label_area_size(56)
+            .build_cartesian_2d((1f64..max_k).log_scale(), 0f64..100f64)
+            .map_err(report_error)?;
+        chart
+            .configure_mesh()
+            .x_desc("samples per problem (k)")
+            .y_desc("accuracy (%)")
+            .x_label_formatter(&|k| format!("{}", k.round()))
+            .draw()
+            .map_err(report_error)?;
+        // Strategies first, coverage last so that it is drawn on top.
+        let mut curves: Vec<_> = metrics.curves.iter().collect();
+        curves.sort_by_key(|c| c.method == "pass@k");
+        for curve in curves {
+            let color = color_of(&curve.method);
+            let mut band: Vec<(f64, f64)> = curve
+                .points
+                .iter()
+                .map(|p| (p.k as f64, 100.0 * p.estimate.upper))
+                .collect();
+            band.extend(
+                curve
+                    .points
+                    .iter()
+                    .rev()
+                    .map(|p| (p.k as f64, 100.0 * p.estimate.lower)),
+            );
+            chart
+                .draw_series(std::iter::once(Polygon::new(
+                    band,
+                    color.mix(0.15).filled(),
+                )))
+                .map_err(report_error)?;
+            let line: Vec<(f64, f64)> = curve
+                .points
+                .iter()
+                .map(|p| (p.k as f64, 100.0 * p.estimate.mean))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(line.clone(), color.stroke_width(2)))
+                .map_err(report_error)?
+                .label(label_of(&curve.method))
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+            chart
+                .draw_series(line.into_iter().map(|p| Circle::new(p, 3, color.filled())))
+                .map_err(report_error)?;
+        }
+        let first = 100.0 * metrics.first.mean;
+        let grey = RGBColor(120, 120, 120);
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(1.0, first), (max_k, first)],
+                6,
+                4,
+                grey.stroke_width(1),
+            ))
+            .map_err(report_error)?
+            .label("first sample")
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], grey.stroke_width(1))
+            });
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(report_error)?;
+        root.present().map_err(report_error)?;
+    }
+    crate::io::write_atomic(path, svg.as_bytes())
+}
+
+/// Reliability diagram: accuracy vs mean score per bin, against the diagonal.
+pub fn reliability_diagram(calibration: &Calibration, path: &Path) -> Result<()> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(report_error)?;
+        let caption = match (calibration.ece, calibration.auroc) {
+            (Some(ece), Some(auroc)) => {
+                format!("Verifier calibration (ECE {ece:.3}, AUROC {auroc:.3})")
+            }
+            (Some(ece), None) => format!("Verifier calibration (ECE {ece:.3})"),
+            _ => "Verifier calibration".to_owned(),
+        };
+        let mut chart = ChartBuilder::on(&root)
+            .caption(caption, ("sans-serif", 22))
+            .margin(16)
+            .x_label_area_size(44)
+            .y_label_area_size(56)
+            .build_cartesian_2d(0f64..1f64, 0f64..1f64)
+            .map_err(report_error)?;
+        chart
+            .configure_mesh()
+            .x_desc("mean verifier score in bin")
+            .y_desc("share correct")
+            .draw()
+            .map_err(report_error)?;
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(0.0, 0.0), (1.0, 1.0)],
+                6,
+                4,
+                RGBColor(120, 120, 120).stroke_width(1),
+            ))
+            .map_err(report_error)?;
+        let red = RGBColor(214, 39, 40);
+        let max_count = calibration.bins.iter().map(|b| b.count).max().unwrap_or(1) as f64;
+        chart
+            .draw_series(calibration.bins.iter().map(|b| {
+                Rectangle::new(
+                    [
+                        (b.lower + 0.01, 0.0),
+                        (b.upper - 0.01, 0.25 * b.count as f64 / max_count),
+                    ],
+                    RGBColor(31, 119, 180).mix(0.25).filled(),
+                )
+            }))
+            .map_err(report_error)?
+            .label("samples per bin (scaled)")
+            .legend(|(x, y)| {
+                Rectangle::new(
+                    [(x, y - 5), (x + 18, y + 5)],
+                    RGBColor(31, 119, 180).mix(0.25).filled(),
+                )
+            });
+        let points: Vec<(f64, f64)> = calibration
+            .bins
+            .iter()
+            .map(|b| (b.mean_score, b.accuracy))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(points.clone(), red.stroke_width(2)))
+            .map_err(report_error)?
+            .label("accuracy per bin")
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], red.stroke_width(2)));
+        chart
+            .draw_series(points.into_iter().map(|p| Circle::new(p, 4, red.filled())))
+            .map_err(report_error)?;
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(report_error)?;
+        root.present().map_err(report_error)?;
+    }
+    crate::io::write_atomic(path, svg.as_bytes())
+}

@@ -1,0 +1,158 @@
+//! The `import` stage: explicit adapters from grouped sample sets (one problem per line with a
+//! list of candidates) to problems and flat samples. Formats are named, never guessed.
+//!
+//! Imported samples carry the source's own verdicts in the standard fields (`extracted`,
+//! `correct`, and `score` where the source has one), and verbatim in `source_answer` and
+//! `source_correct`, so `eval` on an import reports the source's figures and `label` reports how
+//! often our grader agrees with them.
+
+mod faithful_cot;
+mod qwen_math;
+
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::grade::normalize;
+use crate::io::{read_objects, JsonLine};
+use crate::records::{Problem, Sample};
+
+/// A grouped sample format bestofn can import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `{id, question, gold, candidates: [{config, lm, prompt, answer, completion, is_correct}]}`.
+    FaithfulCotPool,
+    /// Qwen2.5-Math `math_cot_100.jsonl`: `{idx, question, gt, response[], pred[], score[], pred_score[[x]]}`.
+    QwenMathRm,
+}
+
+impl FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "faithful-cot-pool" => Ok(Format::FaithfulCotPool),
+            "qwen-math-rm" => Ok(Format::QwenMathRm),
+            other => Err(format!(
+                "unknown import format {other:?} (expected faithful-cot-pool or qwen-math-rm)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Format::FaithfulCotPool => "faithful-cot-pool",
+            Format::QwenMathRm => "qwen-math-rm",
+        })
+    }
+}
+
+/// Problems and their flat samples.
+#[derive(Debug, Default)]
+pub struct Imported {
+    pub problems: Vec<Problem>,
+    pub samples: Vec<Sample>,
+}
+
+/// Reads a grouped file in `format`.
+pub fn import(path: &Path, format: Format) -> Result<Imported> {
+    let _span = tracing::info_span!("import", %format, path = %path.display()).entered();
+    let (lines, _) = read_objects(path, false)?;
+    let mut imported = Imported::default();
+    for JsonLine { line, object } in lines {
+        let fields = Fields { path, line, object };
+        match format {
+            Format::FaithfulCotPool => faithful_cot::import_line(fields, &mut imported)?,
+            Format::QwenMathRm => qwen_math::import_line(fields, &mut imported)?,
+        }
+    }
+    Ok(imported)
+}
+
+/// One grouped record, with typed access that reports file, line and field.
+struct Fields<'a> {
+    path: &'a Path,
+    line: usize,
+    object: Map<String, Value>,
+}
+
+impl Fields<'_> {
+    fn error(&self, field: &str, message: impl Into<String>) -> Error {
+        Error::input(self.path, self.line, Some(field), message)
+    }
+
+    fn take(&mut self, field: &str) -> Result<Value> {
+        self.object
+            .remove(field)
+            .ok_or_else(|| self.error(field, "missing"))
+    }
+
+    fn string(&mut self, field: &str) -> Result<String> {
+        match self.take(field)? {
+            Value::String(s) => Ok(s),
+            _ => Err(self.error(field, "expected a string")),
+        }
+    }
+
+    /// A string or an integer, as text.
+    fn id(&mut self, field: &str) -> Result<String> {
+        match self.take(field)? {
+            Value::String(s) => Ok(s),
+            Value::Number(n) if n.is_u64() || n.is_i64() => Ok(n.to_string()),
+            _ => Err(self.error(field, "expected a string or integer")),
+        }
+    }
+
+    fn array(&mut self, field: &str) -> Result<Vec<Value>> {
+        match self.take(field)? {
+            Value::Array(a) => Ok(a),
+            _ => Err(self.error(field, "expected an array")),
+        }
+    }
+}
+
+/// A source's answer value as text: strings verbatim, numbers in JSON form.
+fn answer_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// A flat sample carrying the source's own verdict.
+fn sample_with_source_verdict(
+    problem_id: &str,
+    sample_idx: usize,
+    text: String,
+    generator: Value,
+    source_answer: Option<String>,
+    source_correct: Option<bool>,
+    score: Option<f32>,
+) -> Sample {
+    let mut extra = Map::new();
+    extra.insert("generator".into(), generator);
+    extra.insert(
+        "source_answer".into(),
+        source_answer.clone().map_or(Value::Null, Value::String),
+    );
+    extra.insert(
+        "source_correct".into(),
+        source_correct.map_or(Value::Null, Value::Bool),
+    );
+    Sample {
+        problem_id: problem_id.to_owned(),
+        sample_idx: sample_idx as u32,
+        text,
+        extracted: source_answer
+            .map(|a| normalize(&a))
+            .filter(|a| !a.is_empty()),
+        correct: source_correct,
+        score,
+        extra,
+    }
+}

@@ -1,0 +1,294 @@
+//! The `rank` stage: pick one answer per problem from its samples.
+//!
+//! Ties are broken deterministically, always towards the earlier sample (lower `sample_idx`):
+//! - `first`: the sample with the lowest `sample_idx`, whatever it answered;
+//! - `majority`: most votes; samples without an extracted answer do not vote; among answers with
+//!   equal votes, the one whose earliest sample comes first;
+//! - `verifier`: the highest-scored sample that states an answer; equal scores, lower `sample_idx`;
+//! - `weighted`: the answer with the largest sum of scores; equal mass as for `majority`;
+//! - `topk-vote`: majority among the `k` highest-scored samples with an answer; equal votes go to
+//!   the answer whose best sample ranks higher.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde_json::json;
+
+use crate::error::{Error, Result};
+use crate::pool::{ProblemPool, NO_ANSWER};
+use crate::records::Answer;
+
+/// A ranking strategy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    First,
+    Majority,
+    Verifier,
+    Weighted,
+    TopkVote { k: usize },
+}
+
+impl Strategy {
+    pub fn needs_scores(self) -> bool {
+        matches!(
+            self,
+            Strategy::Verifier | Strategy::Weighted | Strategy::TopkVote { .. }
+        )
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::First => "first",
+            Strategy::Majority => "majority",
+            Strategy::Verifier => "verifier",
+            Strategy::Weighted => "weighted",
+            Strategy::TopkVote { .. } => "topk-vote",
+        }
+    }
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Strategy::TopkVote { k } => write!(f, "topk-vote@{k}"),
+            other => f.write_str(other.name()),
+        }
+    }
+}
+
+impl FromStr for Strategy {
+    type Err = String;
+    /// `first`, `majority`, `verifier`, `weighted`, `topk-vote` (k = 5) or `topk-vote@K`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "first" => Strategy::First,
+            "majority" => Strategy::Majority,
+            "verifier" => Strategy::Verifier,
+            "weighted" => Strategy::Weighted,
+            "topk-vote" => Strategy::TopkVote { k: 5 },
+            other => match other.strip_prefix("topk-vote@").map(str::parse::<usize>) {
+                Some(Ok(k)) if k > 0 => Strategy::TopkVote { k },
+                _ => {
+                    return Err(format!(
+                        "unknown strategy {other:?} (expected first, majority, verifier, weighted, topk-vote or topk-vote@K)"
+                    ))
+                }
+            },
+        })
+    }
+}
+
+/// What a strategy chose: the position of the representative sample, if any answer was chosen.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Choice {
+    pub position: usize,
+    /// Votes (or summed score) behind the chosen answer, and the total over all answers.
+    pub support: f64,
+    pub total: f64,
+}
+
+/// Reusable per-answer counters, so that repeated selections allocate nothing.
+#[derive(Debug, Default)]
+pub struct Tally {
+    weight: Vec<f64>,
+    earliest: Vec<u32>,
+    best_rank: Vec<u32>,
+    touched: Vec<u32>,
+}
+
+impl Tally {
+    fn reset(&mut self, answers: usize) {
+        for &a in &self.touched {
+            self.weight[a as usize] = 0.0;
+            self.earliest[a as usize] = u32::MAX;
+            self.best_rank[a as usize] = u32::MAX;
+        }
+        self.touched.clear();
+        if self.weight.len() < answers {
+            self.weight.resize(answers, 0.0);
+            self.earliest.resize(answers, u32::MAX);
+            self.best_rank.resize(answers, u32::MAX);
+        }
+    }
+
+    /// Adds a vote of `weight` for the answer of the sample at `position` (rank `rank` by score).
+    fn add(&mut self, answer: u32, position: u32, rank: u32, weight: f64) {
+        let a = answer as usize;
+        if self.earliest[a] == u32::MAX {
+            self.touched.push(answer);
+        }
+        self.weight[a] += weight;
+        self.earliest[a] = self.earliest[a].min(position);
+        self.best_rank[a] = self.best_rank[a].min(rank);
+    }
+
+    /// The heaviest answer; ties by earliest sample, or by best score rank when `by_rank`.
+    fn winner(&self, by_rank: bool) -> Option<Choice> {
+        let total: f64 = self.touched.iter().map(|&a| self.weight[a as usize]).sum();
+        self.touched
+            .iter()
+            .map(|&a| a as usize)
+            .max_by(|&a, &b| {
+                let tie_a = if by_rank {
+                    self.best_rank[a]
+                } else {
+                    self.earliest[a]
+                };
+                let tie_b = if by_rank {
+                    self.best_rank[b]
+                } else {
+                    self.earliest[b]
+                };
+                self.weight[a]
+                    .total_cmp(&self.weight[b])
+                    .then(tie_b.cmp(&tie_a))
+            })
+            .map(|a| Choice {
+                position: self.earliest[a] as usize,
+                support: self.weight[a],
+                total,
+            })
+    }
+}
+
+/// Applies `strategy` to the samples at `members` (positions into `pool`; any order).
+/// `rank_of` maps a position to its score rank when the strategy needs one.
+pub fn choose(
+    pool: &ProblemPool,
+    members: &[u32],
+    strategy: Strategy,
+    tally: &mut Tally,
+) -> Option<Choice> {
+    match strategy {
+        Strategy::First => members.iter().min().map(|&p| Choice {
+            position: p as usize,
+            support: 1.0,
+            total: 1.0,
+        }),
+        Strategy::Majority | Strategy::Weighted => {
+            tally.reset(pool.answers.len());
+            let scores = pool.scores.as_deref();
+            for &p in members {
+                let answer = pool.answer[p as usize];
+                if answer != NO_ANSWER {
+                    let weight = match (strategy, scores) {
+                        (Strategy::Weighted, Some(s)) => f64::from(s[p as usize]),
+                        _ => 1.0,
+                    };
+                    tally.add(answer, p, 0, weight);
+                }
+            }
+            tally.winner(false)
+        }
+        Strategy::Verifier => {
+            let scores = pool.scores.as_deref()?;
+            members
+                .iter()
+                .filter(|&&p| pool.answer[p as usize] != NO_ANSWER)
+                .min_by(|&&a, &&b| {
+                    scores[b as usize]
+                        .total_cmp(&scores[a as usize])
+                        .then(a.cmp(&b))
+                })
+                .map(|&p| Choice {
+                    position: p as usize,
+                    support: f64::from(scores[p as usize]),
+                    total: 1.0,
+                })
+        }
+        Strategy::TopkVote { k } => {
+            let scores = pool.scores.as_deref()?;
+            let mut ranked: Vec<u32> = members
+                .iter()
+                .copied()
+                .filter(|&p| pool.answer[p as usize] != NO_ANSWER)
+                .collect();
+            ranked.sort_by(|&a, &b| {
+                scores[b as usize]
+                    .total_cmp(&scores[a as usize])
+                    .then(a.cmp(&b))
+            });
+            ranked.truncate(k);
+            tally.reset(pool.answers.len());
+            for (rank, &p) in ranked.iter().enumerate() {
+                tally.add(pool.answer[p as usize], p, rank as u32, 1.0);
+            }
+            tally.winner(true).map(|c| Choice {
+                // The representative is the best-ranked sample of the winning answer.
+                position: ranked
+                    .iter()
+                    .map(|&p| p as usize)
+                    .find(|&p| pool.answer[p] == pool.answer[c.position])
+                    .unwrap_or(c.position),
+                ..c
+            })
+        }
+    }
+}
+
+/// Ranks every problem's full pool of samples.
+pub fn rank(pools: &[ProblemPool], strategy: Strategy) -> Result<Vec<Answer>> {
+    let _span = tracing::info_span!("rank", %strategy, problems = pools.len()).entered();
+    if strategy.needs_scores() {
+        if let Some(pool) = pools.iter().find(|p| p.scores.is_none()) {
+            return Err(Error::Inconsistent(format!(
+                "strategy {strategy} needs a score on every sample, but problem {:?} has samples without one; run `bestofn score` first",
+                pool.problem_id
+            )));
+        }
+    }
+    let mut tally = Tally::default();
+    Ok(pools
+        .iter()
+        .map(|pool| {
+            let members: Vec<u32> = (0..pool.len() as u32).collect();
+            let choice = choose(pool, &members, strategy, &mut tally);
+            answer_record(pool, strategy, choice)
+        })
+        .collect())
+}
+
+fn answer_record(pool: &ProblemPool, strategy: Strategy, choice: Option<Choice>) -> Answer {
+    let Some(choice) = choice else {
+        return Answer {
+            problem_id: pool.problem_id.clone(),
+            answer: None,
+            strategy: strategy.to_string(),
+            support: json!({ "samples": pool.len(), "reason": "no sample states a final answer" }),
+            correct: pool.correct.first().and_then(|c| c.map(|_| false)),
+        };
+    };
+    let p = choice.position;
+    let answer_id = pool.answer[p];
+    let sample_idx = pool.sample_idx[p];
+    let score = pool.scores.as_ref().map(|s| s[p]);
+    let support = match strategy {
+        Strategy::First => json!({ "sample_idx": sample_idx }),
+        Strategy::Verifier => json!({ "sample_idx": sample_idx, "score": score }),
+        Strategy::Majority => json!({
+            "votes": choice.support,
+            "total_votes": choice.total,
+            "distinct_answers": pool.answers.len(),
+            "sample_idx": sample_idx,
+        }),
+        Strategy::Weighted => json!({
+            "mass": choice.support,
+            "total_mass": choice.total,
+            "sample_idx": sample_idx,
+            "score": score,
+        }),
+        Strategy::TopkVote { k } => json!({
+            "k": k,
+            "votes": choice.support,
+            "sample_idx": sample_idx,
+            "score": score,
+        }),
+    };
+    Answer {
+        problem_id: pool.problem_id.clone(),
+        answer: (answer_id != NO_ANSWER).then(|| pool.answers[answer_id as usize].clone()),
+        strategy: strategy.to_string(),
+        support,
+        correct: pool.correct[p],
+    }
+}
