@@ -62,7 +62,8 @@ fn reliability(pairs: &[(f32, bool)]) -> (f64, Vec<ReliabilityBin>) {
     let mut score_sum = [0f64; BINS];
     let mut correct_sum = [0f64; BINS];
     for &(s, c) in pairs {
-        let bin = ((f64::from(s) * BINS as f64) as usize).min(BINS - 1);
+        // In f32, so that a score of 0.9f32 lands in [0.9, 1.0) as written.
+        let bin = ((s * BINS as f32) as usize).min(BINS - 1);
         count[bin] += 1;
         score_sum[bin] += f64::from(s);
         correct_sum[bin] += f64::from(u8::from(c));

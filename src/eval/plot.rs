@@ -52,6 +52,7 @@ pub fn accuracy_vs_k(metrics: &Metrics, path: &Path) -> Result<()> {
             .x_desc("samples per problem (k)")
             .y_desc("accuracy (%)")
             .x_label_formatter(&|k| format!("{}", k.round()))
+            .light_line_style(WHITE)
             .draw()
             .map_err(report_error)?;
         // Strategies first, coverage last so that it is drawn on top.
@@ -143,6 +144,7 @@ pub fn reliability_diagram(calibration: &Calibration, path: &Path) -> Result<()>
             .configure_mesh()
             .x_desc("mean verifier score in bin")
             .y_desc("share correct")
+            .light_line_style(WHITE)
             .draw()
             .map_err(report_error)?;
         chart

@@ -12,7 +12,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
 use crate::pool::{ProblemPool, NO_ANSWER};
@@ -261,25 +261,25 @@ fn answer_record(pool: &ProblemPool, strategy: Strategy, choice: Option<Choice>)
     let p = choice.position;
     let answer_id = pool.answer[p];
     let sample_idx = pool.sample_idx[p];
-    let score = pool.scores.as_ref().map(|s| s[p]);
+    let score = pool.scores.as_ref().map(|s| short_float(f64::from(s[p])));
     let support = match strategy {
         Strategy::First => json!({ "sample_idx": sample_idx }),
         Strategy::Verifier => json!({ "sample_idx": sample_idx, "score": score }),
         Strategy::Majority => json!({
-            "votes": choice.support,
-            "total_votes": choice.total,
+            "votes": choice.support as u64,
+            "total_votes": choice.total as u64,
             "distinct_answers": pool.answers.len(),
             "sample_idx": sample_idx,
         }),
         Strategy::Weighted => json!({
-            "mass": choice.support,
-            "total_mass": choice.total,
+            "mass": short_float(choice.support),
+            "total_mass": short_float(choice.total),
             "sample_idx": sample_idx,
             "score": score,
         }),
         Strategy::TopkVote { k } => json!({
             "k": k,
-            "votes": choice.support,
+            "votes": choice.support as u64,
             "sample_idx": sample_idx,
             "score": score,
         }),
@@ -291,4 +291,10 @@ fn answer_record(pool: &ProblemPool, strategy: Strategy, choice: Option<Choice>)
         support,
         correct: pool.correct[p],
     }
+}
+
+/// A score as JSON rounded to 6 decimals: scores are `f32`, so more digits are noise
+/// (0.9, not 0.8999999761581421).
+fn short_float(x: f64) -> Value {
+    serde_json::Number::from_f64((x * 1e6).round() / 1e6).map_or(Value::Null, Value::Number)
 }

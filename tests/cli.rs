@@ -1,0 +1,362 @@
+//! The `label`, `rank` and `eval` commands end to end on committed fixtures.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use assert_cmd::Command;
+use predicates::str::contains;
+use serde_json::Value;
+
+fn bestofn() -> Command {
+    Command::cargo_bin("bestofn").unwrap()
+}
+
+fn read_jsonl(path: &Path) -> Vec<Value> {
+    fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn label_fixture(dir: &Path) -> std::path::PathBuf {
+    let out = dir.join("labeled.jsonl");
+    bestofn()
+        .args(["label", "--problems"])
+        .arg(common::fixture("problems.jsonl"))
+        .arg("--samples")
+        .arg(common::fixture("samples.jsonl"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success()
+        .stderr(contains("accuracy       41.67% (5 of 12 graded samples)"))
+        .stderr(contains("coverage       100.00%"))
+        .stderr(contains("unextractable  8.33%"));
+    out
+}
+
+#[test]
+fn label_fills_extracted_and_correct_and_keeps_unknown_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let labeled = read_jsonl(&label_fixture(dir.path()));
+    let verdicts: Vec<(&str, Option<&str>, bool)> = labeled
+        .iter()
+        .map(|s| {
+            (
+                s["problem_id"].as_str().unwrap(),
+                s["extracted"].as_str(),
+                s["correct"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        verdicts,
+        vec![
+            ("eggs", Some("18"), true),
+            ("eggs", Some("26"), false),
+            ("eggs", Some("18.00"), true),
+            ("eggs", Some("26"), false),
+            ("half", Some("0.5"), true),
+            ("half", Some("\\frac{1}{3}"), false),
+            ("half", Some("\\frac{1}{3}"), false),
+            ("half", None, false),
+            ("apples", Some("6"), false),
+            ("apples", Some("5"), true),
+            ("apples", Some("6"), false),
+            ("apples", Some("5"), true),
+        ]
+    );
+    assert_eq!(labeled[1]["generator"]["seed"], 1);
+    assert_eq!(labeled[1]["score"], 0.4);
+}
+
+#[test]
+fn rank_applies_each_strategy_with_documented_tie_breaks() {
+    let dir = tempfile::tempdir().unwrap();
+    let labeled = label_fixture(dir.path());
+    let answers_of = |strategy: &str| -> Vec<(String, bool)> {
+        let out = dir.path().join(format!("{strategy}.jsonl"));
+        bestofn()
+            .args(["rank", "--strategy", strategy, "--samples"])
+            .arg(&labeled)
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .success();
+        read_jsonl(&out)
+            .iter()
+            .map(|a| {
+                (
+                    a["answer"].as_str().unwrap_or("-").to_owned(),
+                    a["correct"].as_bool().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let pairs = |v: &[(&str, bool)]| -> Vec<(String, bool)> {
+        v.iter().map(|(a, c)| (a.to_string(), *c)).collect()
+    };
+    assert_eq!(
+        answers_of("first"),
+        pairs(&[("18", true), ("0.5", true), ("6", false)])
+    );
+    // apples: 6 and 5 have two votes each; 6 appears first.
+    assert_eq!(
+        answers_of("majority"),
+        pairs(&[("18", true), ("\\frac{1}{3}", false), ("6", false)])
+    );
+    // half: the best score (0.95) states no answer, so the next one (1/3) is picked.
+    // apples: samples 0 and 1 share the top score 0.5; the lower sample_idx wins.
+    assert_eq!(
+        answers_of("verifier"),
+        pairs(&[("18", true), ("\\frac{1}{3}", false), ("6", false)])
+    );
+    // apples: 5 has mass 0.95 against 0.6 for 6.
+    assert_eq!(
+        answers_of("weighted"),
+        pairs(&[("18", true), ("\\frac{1}{3}", false), ("5", true)])
+    );
+}
+
+#[test]
+fn topk_vote_takes_k_from_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let labeled = label_fixture(dir.path());
+    let out = dir.path().join("topk.jsonl");
+    bestofn()
+        .args(["rank", "--strategy", "topk-vote", "--k", "1", "--samples"])
+        .arg(&labeled)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let answers = read_jsonl(&out);
+    assert_eq!(answers[0]["strategy"], "topk-vote@1");
+    assert_eq!(answers[0]["support"]["k"], 1);
+    bestofn()
+        .args(["rank", "--strategy", "majority", "--k", "3", "--samples"])
+        .arg(&labeled)
+        .arg("--out")
+        .arg(dir.path().join("x.jsonl"))
+        .assert()
+        .code(64)
+        .stderr(contains("--k only applies to topk-vote"));
+}
+
+#[test]
+fn eval_writes_metrics_report_and_plots() {
+    let dir = tempfile::tempdir().unwrap();
+    let labeled = label_fixture(dir.path());
+    let report = dir.path().join("report");
+    bestofn()
+        .args(["eval", "--samples"])
+        .arg(&labeled)
+        .arg("--out")
+        .arg(&report)
+        .assert()
+        .success();
+    let metrics: Value =
+        serde_json::from_slice(&fs::read(report.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(metrics["ks"], serde_json::json!([1, 2, 4]));
+    let at = |method: &str, k: usize| -> f64 {
+        let curve = metrics["curves"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["method"] == method)
+            .unwrap();
+        curve["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["k"] == k)
+            .unwrap()["mean"]
+            .as_f64()
+            .unwrap()
+    };
+    // Every problem has a correct sample; 5 of 12 samples are correct.
+    assert!((at("pass@k", 4) - 1.0).abs() < 1e-12);
+    assert!((at("pass@k", 1) - 5.0 / 12.0).abs() < 1e-12);
+    // Full pools reproduce `rank`: verifier 1 of 3, weighted 2 of 3, majority 1 of 3.
+    assert!((at("verifier", 4) - 1.0 / 3.0).abs() < 1e-12);
+    assert!((at("weighted", 4) - 2.0 / 3.0).abs() < 1e-12);
+    assert!((at("majority", 4) - 1.0 / 3.0).abs() < 1e-12);
+    assert!((metrics["first"]["mean"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-12);
+    let calibration = &metrics["calibration"];
+    assert!(calibration["auroc"].as_f64().unwrap() > 0.0);
+    assert!(calibration["ece"].as_f64().is_some());
+    for file in ["report.md", "accuracy_vs_k.svg", "calibration.svg"] {
+        assert!(report.join(file).is_file(), "{file}");
+    }
+    let svg = fs::read_to_string(report.join("accuracy_vs_k.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("majority"));
+    let markdown = fs::read_to_string(report.join("report.md")).unwrap();
+    let markdown = markdown.replace(&labeled.display().to_string(), "LABELED");
+    insta::assert_snapshot!("fixture_report", markdown);
+}
+
+#[test]
+fn eval_rejects_unlabeled_samples_and_bad_ks() {
+    let dir = tempfile::tempdir().unwrap();
+    bestofn()
+        .args(["eval", "--samples"])
+        .arg(common::fixture("samples.jsonl"))
+        .arg("--out")
+        .arg(dir.path().join("r"))
+        .assert()
+        .code(65)
+        .stderr(contains("run `bestofn label` first"));
+    assert!(!dir.path().join("r").join("metrics.json").exists());
+    let labeled = label_fixture(dir.path());
+    bestofn()
+        .args(["eval", "--ks", "1,5", "--samples"])
+        .arg(&labeled)
+        .arg("--out")
+        .arg(dir.path().join("r"))
+        .assert()
+        .code(64)
+        .stderr(contains("k = 5 is outside 1..=4"));
+}
+
+#[test]
+fn verifier_export_balances_caps_and_dedups() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("verifier.jsonl");
+    bestofn()
+        .args(["label", "--balance", "--problems"])
+        .arg(common::fixture("problems.jsonl"))
+        .arg("--samples")
+        .arg(common::fixture("samples.jsonl"))
+        .arg("--out")
+        .arg(dir.path().join("l.jsonl"))
+        .arg("--export-verifier-data")
+        .arg(&export)
+        .assert()
+        .success();
+    let examples = read_jsonl(&export);
+    // eggs 2+2, half 1+1 (one correct), apples 2+2.
+    assert_eq!(examples.len(), 10);
+    for problem in ["eggs", "half", "apples"] {
+        let labels: Vec<u64> = examples
+            .iter()
+            .filter(|e| e["problem_id"] == problem)
+            .map(|e| e["label"].as_u64().unwrap())
+            .collect();
+        assert_eq!(
+            labels.iter().filter(|&&l| l == 1).count() * 2,
+            labels.len(),
+            "{problem}"
+        );
+    }
+    assert!(examples[0]["question"]
+        .as_str()
+        .unwrap()
+        .starts_with("Janet"));
+    assert!(examples[0]["solution"].is_string());
+
+    bestofn()
+        .args(["label", "--dedup", "--max-per-problem", "1", "--problems"])
+        .arg(common::fixture("problems.jsonl"))
+        .arg("--samples")
+        .arg(common::fixture("samples.jsonl"))
+        .arg("--out")
+        .arg(dir.path().join("l.jsonl"))
+        .arg("--export-verifier-data")
+        .arg(&export)
+        .assert()
+        .success();
+    assert_eq!(read_jsonl(&export).len(), 3);
+}
+
+/// Writes `lines` as a samples file and runs `label` on it against the fixture problems.
+fn label_lines(dir: &Path, lines: &[&str]) -> assert_cmd::assert::Assert {
+    let samples = dir.join("bad.jsonl");
+    fs::write(&samples, lines.join("\n")).unwrap();
+    bestofn()
+        .args(["label", "--problems"])
+        .arg(common::fixture("problems.jsonl"))
+        .arg("--samples")
+        .arg(&samples)
+        .arg("--out")
+        .arg(dir.join("out.jsonl"))
+        .assert()
+}
+
+const GOOD: &str = "{\"problem_id\": \"eggs\", \"sample_idx\": 0, \"text\": \"#### 18\"}";
+
+#[test]
+fn malformed_input_names_file_line_and_field_and_writes_nothing() {
+    let cases = [
+        (vec![GOOD, "{not json"], "bad.jsonl:2: not valid JSON"),
+        (
+            vec![GOOD, r#"{"problem_id": "eggs", "text": "x"}"#],
+            "bad.jsonl:2: field `sample_idx`: missing",
+        ),
+        (
+            vec![GOOD, r#"{"problem_id": "eggs", "sample_idx": -1, "text": "x"}"#],
+            "bad.jsonl:2: field `sample_idx`: expected a non-negative integer",
+        ),
+        (
+            vec![GOOD, "", GOOD],
+            "bad.jsonl:3: field `sample_idx`: duplicate sample (problem_id \"eggs\", sample_idx 0); first on line 1",
+        ),
+        (
+            vec![GOOD, r#"{"problem_id": "nope", "sample_idx": 0, "text": "x"}"#],
+            "bad.jsonl:2: field `problem_id`: problem \"nope\" is not in the problems file",
+        ),
+        (
+            vec![r#"{"problem_id": "eggs", "sample_idx": 0, "text": 5}"#],
+            "bad.jsonl:1: field `text`: expected a string, found a number",
+        ),
+        (
+            vec![r#"{"problem_id": "eggs", "sample_idx": 0, "text": "x", "correct": "yes"}"#],
+            "bad.jsonl:1: field `correct`: expected true, false or null",
+        ),
+    ];
+    for (lines, message) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        label_lines(dir.path(), &lines)
+            .code(65)
+            .stderr(contains(message));
+        let leftovers: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|name| name != "bad.jsonl")
+            .collect();
+        assert!(leftovers.is_empty(), "{message}: left {leftovers:?}");
+    }
+}
+
+#[test]
+fn skip_invalid_counts_bad_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    label_lines(dir.path(), &[GOOD, "{oops", "[1]"]).code(65);
+    let samples = dir.path().join("bad.jsonl");
+    bestofn()
+        .args(["label", "--skip-invalid", "--problems"])
+        .arg(common::fixture("problems.jsonl"))
+        .arg("--samples")
+        .arg(&samples)
+        .arg("--out")
+        .arg(dir.path().join("out.jsonl"))
+        .assert()
+        .success()
+        .stderr(contains("skipped 2 invalid lines"));
+    assert_eq!(read_jsonl(&dir.path().join("out.jsonl")).len(), 1);
+}
+
+#[test]
+fn missing_input_file_is_an_io_error() {
+    let dir = tempfile::tempdir().unwrap();
+    bestofn()
+        .args(["rank", "--samples"])
+        .arg(dir.path().join("absent.jsonl"))
+        .arg("--out")
+        .arg(dir.path().join("a.jsonl"))
+        .assert()
+        .code(74)
+        .stderr(contains("absent.jsonl"));
+}
