@@ -96,9 +96,10 @@ pub struct RankArgs {
     /// Labeled and/or scored samples.
     #[arg(long)]
     pub samples: PathBuf,
-    /// first, majority, verifier, weighted or topk-vote.
-    #[arg(long, default_value = "majority")]
-    pub strategy: Strategy,
+    /// first, majority, verifier, weighted or topk-vote; several comma-separated write one answer
+    /// per problem and strategy into the same file.
+    #[arg(long, default_value = "majority", value_delimiter = ',')]
+    pub strategy: Vec<Strategy>,
     /// For topk-vote: how many of the best-scored samples vote.
     #[arg(long, value_name = "K")]
     pub k: Option<usize>,
@@ -119,7 +120,7 @@ pub struct EvalArgs {
     #[arg(long, value_delimiter = ',')]
     pub ks: Option<Vec<usize>>,
     /// Random k-subsets per problem for majority@k and weighted@k.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 100)]
     pub trials: usize,
     /// Bootstrap resamples of the problems for confidence intervals (0 = none).
     #[arg(long, default_value_t = 1000)]
@@ -138,17 +139,25 @@ pub struct EvalArgs {
 }
 
 impl RankArgs {
-    /// The strategy with `--k` applied.
-    pub fn resolved_strategy(&self) -> Result<Strategy, bestofn::Error> {
-        match (self.strategy, self.k) {
-            (Strategy::TopkVote { .. }, Some(0)) => {
-                Err(bestofn::Error::Settings("--k must be at least 1".into()))
-            }
-            (Strategy::TopkVote { .. }, Some(k)) => Ok(Strategy::TopkVote { k }),
-            (strategy, Some(_)) => Err(bestofn::Error::Settings(format!(
-                "--k only applies to topk-vote, not {strategy}"
-            ))),
-            (strategy, None) => Ok(strategy),
+    /// The strategies with `--k` applied to topk-vote.
+    pub fn resolved_strategies(&self) -> Result<Vec<Strategy>, bestofn::Error> {
+        let has_topk = self
+            .strategy
+            .iter()
+            .any(|s| matches!(s, Strategy::TopkVote { .. }));
+        match self.k {
+            Some(0) => Err(bestofn::Error::Settings("--k must be at least 1".into())),
+            Some(_) if !has_topk => Err(bestofn::Error::Settings(
+                "--k only applies to topk-vote".into(),
+            )),
+            k => Ok(self
+                .strategy
+                .iter()
+                .map(|&s| match (s, k) {
+                    (Strategy::TopkVote { .. }, Some(k)) => Strategy::TopkVote { k },
+                    (s, _) => s,
+                })
+                .collect()),
         }
     }
 }

@@ -33,44 +33,54 @@ pub struct JsonLine {
     pub object: Map<String, Value>,
 }
 
-/// Reads every non-blank line of a JSONL file as a JSON object.
-///
-/// With `skip_invalid`, lines that are not JSON objects are counted in the returned number instead
-/// of failing the read.
-pub fn read_objects(path: &Path, skip_invalid: bool) -> Result<(Vec<JsonLine>, usize)> {
+/// Calls `visit` with the 1-based number and the text of every non-blank line.
+pub fn for_each_line(path: &Path, mut visit: impl FnMut(usize, &str) -> Result<()>) -> Result<()> {
     let mut reader = open_reader(path)?;
-    let mut objects = Vec::new();
-    let mut skipped = 0;
     let mut buf = String::new();
     let mut line = 0;
     loop {
         buf.clear();
         let read = reader.read_line(&mut buf).map_err(|e| Error::io(path, e))?;
         if read == 0 {
-            break;
+            return Ok(());
         }
         line += 1;
         let text = buf.trim();
-        if text.is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<Value>(text) {
-            Ok(Value::Object(object)) => objects.push(JsonLine { line, object }),
-            Ok(_) if skip_invalid => skipped += 1,
-            Ok(_) => {
-                return Err(Error::input(path, line, None, "expected a JSON object"));
-            }
-            Err(_) if skip_invalid => skipped += 1,
-            Err(e) => {
-                return Err(Error::input(
-                    path,
-                    line,
-                    None,
-                    format!("not valid JSON ({e})"),
-                ));
-            }
+        if !text.is_empty() {
+            visit(line, text)?;
         }
     }
+}
+
+/// Parses one line as a JSON object, or says why it is not one.
+pub fn parse_object(path: &Path, line: usize, text: &str) -> Result<Map<String, Value>> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(_) => Err(Error::input(path, line, None, "expected a JSON object")),
+        Err(e) => Err(Error::input(
+            path,
+            line,
+            None,
+            format!("not valid JSON ({e})"),
+        )),
+    }
+}
+
+/// Reads every non-blank line of a JSONL file as a JSON object.
+///
+/// With `skip_invalid`, lines that are not JSON objects are counted in the returned number instead
+/// of failing the read.
+pub fn read_objects(path: &Path, skip_invalid: bool) -> Result<(Vec<JsonLine>, usize)> {
+    let mut objects = Vec::new();
+    let mut skipped = 0;
+    for_each_line(path, |line, text| {
+        match parse_object(path, line, text) {
+            Ok(object) => objects.push(JsonLine { line, object }),
+            Err(_) if skip_invalid => skipped += 1,
+            Err(e) => return Err(e),
+        }
+        Ok(())
+    })?;
     Ok((objects, skipped))
 }
 
@@ -114,9 +124,6 @@ impl AtomicFile {
             .writer
             .into_inner()
             .map_err(|e| Error::io(&destination, e.into_error()))?;
-        temp.as_file()
-            .sync_all()
-            .map_err(|e| Error::io(&destination, e))?;
         temp.persist(&destination)
             .map_err(|e| Error::io(&destination, e.error))?;
         Ok(())

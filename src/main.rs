@@ -11,7 +11,7 @@ use bestofn::io::write_jsonl;
 use bestofn::label::{label, select_verifier_examples, ExportOptions, LabelOptions};
 use bestofn::pool::build_pools;
 use bestofn::rank::rank;
-use bestofn::records::{read_problems, read_samples};
+use bestofn::records::{read_problems, read_samples, read_verdicts};
 use cli::{Cli, Command};
 
 fn main() -> ExitCode {
@@ -103,29 +103,23 @@ fn run(command: Command) -> anyhow::Result<()> {
             eprintln!("{summary}");
         }
         Command::Rank(args) => {
-            let strategy = args.resolved_strategy()?;
-            let set = read_samples(&args.samples, args.skip_invalid)?;
+            let strategies = args.resolved_strategies()?;
+            let set = read_verdicts(&args.samples, args.skip_invalid)?;
             report_skipped(set.skipped);
-            let answers = rank(&build_pools(&set.samples), strategy)?;
-            write_jsonl(&args.out, &answers)?;
-            let graded: Vec<bool> = answers.iter().filter_map(|a| a.correct).collect();
-            if graded.is_empty() {
-                eprintln!("{strategy}: {} answers", answers.len());
-            } else {
-                let right = graded.iter().filter(|&&c| c).count();
-                eprintln!(
-                    "{strategy}: {} answers, accuracy {:.2}% ({right} of {})",
-                    answers.len(),
-                    100.0 * right as f64 / graded.len() as f64,
-                    graded.len()
-                );
+            let pools = build_pools(&set.verdicts);
+            let mut all_answers = Vec::with_capacity(pools.len() * strategies.len());
+            for strategy in strategies {
+                let answers = rank(&pools, strategy)?;
+                eprintln!("{}", rank_summary(strategy, &answers));
+                all_answers.extend(answers);
             }
+            write_jsonl(&args.out, &all_answers)?;
         }
         Command::Eval(args) => {
             let options = args.options()?;
-            let set = read_samples(&args.samples, args.skip_invalid)?;
+            let set = read_verdicts(&args.samples, args.skip_invalid)?;
             report_skipped(set.skipped);
-            let metrics = evaluate(&build_pools(&set.samples), &options)?;
+            let metrics = evaluate(&build_pools(&set.verdicts), &options)?;
             write_report(&metrics, &args.samples, &args.out)?;
             let n = metrics.ks.last().copied().unwrap_or(1);
             let mut line = format!(
@@ -147,4 +141,18 @@ fn run(command: Command) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn rank_summary(strategy: bestofn::rank::Strategy, answers: &[bestofn::records::Answer]) -> String {
+    let graded: Vec<bool> = answers.iter().filter_map(|a| a.correct).collect();
+    if graded.is_empty() {
+        return format!("{strategy}: {} answers", answers.len());
+    }
+    let right = graded.iter().filter(|&&c| c).count();
+    format!(
+        "{strategy}: {} answers, accuracy {:.2}% ({right} of {})",
+        answers.len(),
+        100.0 * right as f64 / graded.len() as f64,
+        graded.len()
+    )
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::grade::answer_key;
-use crate::records::{group_by_problem, Sample};
+use crate::records::{group_by_problem, Verdict};
 
 /// Marks a sample from which no final answer was extracted.
 pub const NO_ANSWER: u32 = u32::MAX;
@@ -42,27 +42,27 @@ impl ProblemPool {
 }
 
 /// Groups samples by problem (first-appearance order) and prepares each group.
-pub fn build_pools(samples: &[Sample]) -> Vec<ProblemPool> {
+pub fn build_pools<T: Verdict>(samples: &[T]) -> Vec<ProblemPool> {
     group_by_problem(samples)
         .into_iter()
         .map(|(problem_id, group)| build_pool(problem_id, &group))
         .collect()
 }
 
-fn build_pool(problem_id: &str, group: &[&Sample]) -> ProblemPool {
+fn build_pool<T: Verdict>(problem_id: &str, group: &[&T]) -> ProblemPool {
     let mut ids: HashMap<String, u32> = HashMap::new();
     let mut answers = Vec::new();
     let answer = group
         .iter()
-        .map(|s| match &s.extracted {
+        .map(|s| match s.extracted() {
             None => NO_ANSWER,
             Some(extracted) => *ids.entry(answer_key(extracted)).or_insert_with(|| {
-                answers.push(extracted.clone());
+                answers.push(extracted.to_owned());
                 (answers.len() - 1) as u32
             }),
         })
         .collect::<Vec<_>>();
-    let scores: Option<Vec<f32>> = group.iter().map(|s| s.score).collect();
+    let scores: Option<Vec<f32>> = group.iter().map(|s| s.score()).collect();
     let mut by_score: Vec<u32> = match &scores {
         Some(_) => (0..group.len() as u32)
             .filter(|&i| answer[i as usize] != NO_ANSWER)
@@ -75,10 +75,10 @@ fn build_pool(problem_id: &str, group: &[&Sample]) -> ProblemPool {
     }
     ProblemPool {
         problem_id: problem_id.to_owned(),
-        sample_idx: group.iter().map(|s| s.sample_idx).collect(),
+        sample_idx: group.iter().map(|s| s.sample_idx()).collect(),
         answer,
         answers,
-        correct: group.iter().map(|s| s.correct).collect(),
+        correct: group.iter().map(|s| s.correct()).collect(),
         scores,
         by_score,
     }

@@ -67,7 +67,11 @@ impl Origin<'_> {
     }
 
     fn take_string(&self, object: &mut Map<String, Value>, field: &str) -> Result<Option<String>> {
-        match object.remove(field) {
+        self.string_value(object.shift_remove(field), field)
+    }
+
+    fn string_value(&self, value: Option<Value>, field: &str) -> Result<Option<String>> {
+        match value {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
             Some(other) => Err(self.error(
@@ -84,7 +88,11 @@ impl Origin<'_> {
 
     /// An identifier: a string, or an integer written as its decimal form.
     fn take_id(&self, object: &mut Map<String, Value>, field: &str) -> Result<Option<String>> {
-        match object.remove(field) {
+        self.id_value(object.shift_remove(field), field)
+    }
+
+    fn id_value(&self, value: Option<Value>, field: &str) -> Result<Option<String>> {
+        match value {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
             Some(Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(Some(n.to_string())),
@@ -100,7 +108,7 @@ impl Origin<'_> {
 
     /// A gold answer: strings are kept, numbers are written in their JSON form.
     fn take_answer(&self, object: &mut Map<String, Value>, field: &str) -> Result<Option<String>> {
-        match object.remove(field) {
+        match object.shift_remove(field) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
             Some(Value::Number(n)) => Ok(Some(n.to_string())),
@@ -199,12 +207,111 @@ impl Serialize for Problem {
     }
 }
 
+/// The fields of a sample record that have a meaning, as parsed JSON, and everything else.
+#[derive(Debug, Default)]
+struct SampleFields {
+    problem_id: Option<Value>,
+    sample_idx: Option<Value>,
+    text: Option<Value>,
+    extracted: Option<Value>,
+    correct: Option<Value>,
+    score: Option<Value>,
+    extra: Map<String, Value>,
+}
+
+impl SampleFields {
+    fn slot(&mut self, key: &str) -> Option<&mut Option<Value>> {
+        Some(match key {
+            "problem_id" => &mut self.problem_id,
+            "sample_idx" => &mut self.sample_idx,
+            "text" => &mut self.text,
+            "extracted" => &mut self.extracted,
+            "correct" => &mut self.correct,
+            "score" => &mut self.score,
+            _ => return None,
+        })
+    }
+
+    fn from_object(object: Map<String, Value>) -> Self {
+        let mut fields = SampleFields::default();
+        for (key, value) in object {
+            match fields.slot(&key) {
+                Some(slot) => *slot = Some(value),
+                None => {
+                    fields.extra.insert(key, value);
+                }
+            }
+        }
+        fields
+    }
+}
+
+/// Parses a sample line straight into its fields, without building a map of the known ones.
+impl<'de> serde::Deserialize<'de> for SampleFields {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct FieldsVisitor;
+        impl<'de> serde::de::Visitor<'de> for FieldsVisitor {
+            type Value = SampleFields;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<SampleFields, A::Error> {
+                let mut fields = SampleFields::default();
+                while let Some(key) = map.next_key::<Key<'de>>()? {
+                    let key = key.0;
+                    match fields.slot(&key) {
+                        Some(slot) => *slot = Some(map.next_value()?),
+                        None => {
+                            let value = map.next_value()?;
+                            fields.extra.insert(key.into_owned(), value);
+                        }
+                    }
+                }
+                Ok(fields)
+            }
+        }
+        deserializer.deserialize_map(FieldsVisitor)
+    }
+}
+
+/// An object key, borrowed from the input when it has no escapes.
+struct Key<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> serde::de::Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
 impl Sample {
-    fn from_object(mut object: Map<String, Value>, origin: &Origin) -> Result<Self> {
+    fn from_object(object: Map<String, Value>, origin: &Origin) -> Result<Self> {
+        Self::from_fields(SampleFields::from_object(object), origin)
+    }
+
+    fn from_fields(fields: SampleFields, origin: &Origin) -> Result<Self> {
         let problem_id = origin
-            .take_id(&mut object, "problem_id")?
+            .id_value(fields.problem_id, "problem_id")?
             .ok_or_else(|| origin.error("problem_id", "missing (required string)"))?;
-        let sample_idx = match object.remove("sample_idx") {
+        let sample_idx = match fields.sample_idx {
             Some(Value::Number(n)) => n
                 .as_u64()
                 .and_then(|n| u32::try_from(n).ok())
@@ -222,9 +329,11 @@ impl Sample {
                 ))
             }
         };
-        let text = origin.require_string(&mut object, "text")?;
-        let extracted = origin.take_string(&mut object, "extracted")?;
-        let correct = match object.remove("correct") {
+        let text = origin
+            .string_value(fields.text, "text")?
+            .ok_or_else(|| origin.error("text", "missing (required string)"))?;
+        let extracted = origin.string_value(fields.extracted, "extracted")?;
+        let correct = match fields.correct {
             None | Some(Value::Null) => None,
             Some(Value::Bool(b)) => Some(b),
             Some(other) => {
@@ -234,7 +343,7 @@ impl Sample {
                 ))
             }
         };
-        let score = match object.remove("score") {
+        let score = match fields.score {
             None | Some(Value::Null) => None,
             Some(Value::Number(n)) => {
                 let value = n.as_f64().unwrap_or(f64::NAN) as f32;
@@ -257,7 +366,7 @@ impl Sample {
             extracted,
             correct,
             score,
-            extra: object,
+            extra: fields.extra,
         })
     }
 }
@@ -313,56 +422,209 @@ pub struct SampleSet {
 /// With `skip_invalid`, malformed lines and duplicate keys are skipped and counted instead of
 /// failing the read.
 pub fn read_samples(path: &Path, skip_invalid: bool) -> Result<SampleSet> {
-    let (lines, mut skipped) = read_objects(path, skip_invalid)?;
-    let mut seen: HashMap<(String, u32), usize> = HashMap::with_capacity(lines.len());
-    let mut samples = Vec::with_capacity(lines.len());
-    let mut sample_lines = Vec::with_capacity(lines.len());
-    for JsonLine { line, object } in lines {
+    let mut samples = Vec::new();
+    let mut lines = Vec::new();
+    let mut skipped = 0;
+    crate::io::for_each_line(path, |line, text| {
         let origin = Origin { path, line };
-        let sample = match Sample::from_object(object, &origin) {
-            Ok(sample) => sample,
-            Err(_) if skip_invalid => {
-                skipped += 1;
-                continue;
-            }
-            Err(e) => return Err(e),
+        let parsed = match serde_json::from_str::<SampleFields>(text) {
+            Ok(fields) => Sample::from_fields(fields, &origin),
+            // Not an object, or not JSON: let the generic parser say which.
+            Err(_) => crate::io::parse_object(path, line, text)
+                .and_then(|object| Sample::from_object(object, &origin)),
         };
-        if let Some(first) = seen.insert((sample.problem_id.clone(), sample.sample_idx), line) {
-            if skip_invalid {
-                skipped += 1;
-                continue;
+        match parsed {
+            Ok(sample) => {
+                samples.push(sample);
+                lines.push(line);
             }
-            return Err(origin.error(
-                "sample_idx",
-                format!(
-                    "duplicate sample (problem_id {:?}, sample_idx {}); first on line {first}",
-                    sample.problem_id, sample.sample_idx
-                ),
-            ));
+            Err(_) if skip_invalid => skipped += 1,
+            Err(e) => return Err(e),
         }
-        samples.push(sample);
-        sample_lines.push(line);
-    }
+        Ok(())
+    })?;
+    skipped += drop_duplicates(&mut samples, &mut lines, path, skip_invalid)?;
     Ok(SampleSet {
         samples,
-        lines: sample_lines,
+        lines,
         skipped,
     })
 }
 
+/// Fails on the first repeated `(problem_id, sample_idx)`, or with `skip_invalid` drops every
+/// repetition after the first and returns how many were dropped.
+fn drop_duplicates<T: Verdict>(
+    items: &mut Vec<T>,
+    lines: &mut Vec<usize>,
+    path: &Path,
+    skip_invalid: bool,
+) -> Result<usize> {
+    // Sorting positions by key puts repetitions side by side, without hashing every key.
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_unstable_by(|&a, &b| {
+        (items[a].problem_id(), items[a].sample_idx(), lines[a]).cmp(&(
+            items[b].problem_id(),
+            items[b].sample_idx(),
+            lines[b],
+        ))
+    });
+    let mut duplicate = vec![false; items.len()];
+    for pair in order.windows(2) {
+        let (first, second) = (&items[pair[0]], &items[pair[1]]);
+        if first.problem_id() == second.problem_id() && first.sample_idx() == second.sample_idx() {
+            if !skip_invalid {
+                return Err(Error::input(
+                    path,
+                    lines[pair[1]],
+                    Some("sample_idx"),
+                    format!(
+                        "duplicate sample (problem_id {:?}, sample_idx {}); first on line {}",
+                        first.problem_id(),
+                        first.sample_idx(),
+                        lines[pair[0]]
+                    ),
+                ));
+            }
+            duplicate[pair[1]] = true;
+        }
+    }
+    let dropped = duplicate.iter().filter(|&&d| d).count();
+    if dropped > 0 {
+        let mut keep = duplicate.iter().map(|d| !d);
+        items.retain(|_| keep.next().unwrap_or(true));
+        let mut keep = duplicate.iter().map(|d| !d);
+        lines.retain(|_| keep.next().unwrap_or(true));
+    }
+    Ok(dropped)
+}
+
+/// The fields of a sample that ranking and evaluation read.
+pub trait Verdict {
+    fn problem_id(&self) -> &str;
+    fn sample_idx(&self) -> u32;
+    fn extracted(&self) -> Option<&str>;
+    fn correct(&self) -> Option<bool>;
+    fn score(&self) -> Option<f32>;
+}
+
+impl Verdict for Sample {
+    fn problem_id(&self) -> &str {
+        &self.problem_id
+    }
+    fn sample_idx(&self) -> u32 {
+        self.sample_idx
+    }
+    fn extracted(&self) -> Option<&str> {
+        self.extracted.as_deref()
+    }
+    fn correct(&self) -> Option<bool> {
+        self.correct
+    }
+    fn score(&self) -> Option<f32> {
+        self.score
+    }
+}
+
+/// A sample without its text and unknown fields: what `rank` and `eval` need, read fast.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct SampleVerdict {
+    #[serde(deserialize_with = "string_or_integer")]
+    pub problem_id: String,
+    pub sample_idx: u32,
+    #[serde(default)]
+    pub extracted: Option<String>,
+    #[serde(default)]
+    pub correct: Option<bool>,
+    #[serde(default)]
+    pub score: Option<f32>,
+}
+
+impl Verdict for SampleVerdict {
+    fn problem_id(&self) -> &str {
+        &self.problem_id
+    }
+    fn sample_idx(&self) -> u32 {
+        self.sample_idx
+    }
+    fn extracted(&self) -> Option<&str> {
+        self.extracted.as_deref()
+    }
+    fn correct(&self) -> Option<bool> {
+        self.correct
+    }
+    fn score(&self) -> Option<f32> {
+        self.score
+    }
+}
+
+fn string_or_integer<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<String, D::Error> {
+    struct Id;
+    impl serde::de::Visitor<'_> for Id {
+        type Value = String;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a string or integer id")
+        }
+        fn visit_str<E>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_owned())
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+    }
+    deserializer.deserialize_any(Id)
+}
+
+/// Verdicts read from a samples file.
+pub struct VerdictSet {
+    pub verdicts: Vec<SampleVerdict>,
+    pub skipped: usize,
+}
+
+/// Reads the verdict fields of a samples file, skipping texts and unknown fields.
+///
+/// The same checks as [`read_samples`]; a line that fails the fast parse is parsed again in full
+/// so that the error names the field.
+pub fn read_verdicts(path: &Path, skip_invalid: bool) -> Result<VerdictSet> {
+    let mut verdicts = Vec::new();
+    let mut lines = Vec::new();
+    let mut skipped = 0;
+    crate::io::for_each_line(path, |line, text| {
+        match serde_json::from_str::<SampleVerdict>(text) {
+            Ok(verdict) => {
+                verdicts.push(verdict);
+                lines.push(line);
+            }
+            Err(_) if skip_invalid => skipped += 1,
+            Err(fast_error) => {
+                let object = crate::io::parse_object(path, line, text)?;
+                Sample::from_object(object, &Origin { path, line })?;
+                return Err(Error::input(path, line, None, fast_error.to_string()));
+            }
+        }
+        Ok(())
+    })?;
+    skipped += drop_duplicates(&mut verdicts, &mut lines, path, skip_invalid)?;
+    Ok(VerdictSet { verdicts, skipped })
+}
+
 /// Samples grouped by problem, problems in first-appearance order, samples by `sample_idx`.
-pub fn group_by_problem(samples: &[Sample]) -> Vec<(&str, Vec<&Sample>)> {
+pub fn group_by_problem<T: Verdict>(samples: &[T]) -> Vec<(&str, Vec<&T>)> {
     let mut index: HashMap<&str, usize> = HashMap::new();
-    let mut groups: Vec<(&str, Vec<&Sample>)> = Vec::new();
+    let mut groups: Vec<(&str, Vec<&T>)> = Vec::new();
     for sample in samples {
-        let slot = *index.entry(&sample.problem_id).or_insert_with(|| {
-            groups.push((&sample.problem_id, Vec::new()));
+        let slot = *index.entry(sample.problem_id()).or_insert_with(|| {
+            groups.push((sample.problem_id(), Vec::new()));
             groups.len() - 1
         });
         groups[slot].1.push(sample);
     }
     for (_, group) in &mut groups {
-        group.sort_by_key(|s| s.sample_idx);
+        group.sort_by_key(|s| s.sample_idx());
     }
     groups
 }

@@ -147,6 +147,32 @@ fn topk_vote_takes_k_from_the_flag() {
 }
 
 #[test]
+fn rank_writes_several_strategies_into_one_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let labeled = label_fixture(dir.path());
+    let out = dir.path().join("all.jsonl");
+    bestofn()
+        .args([
+            "rank",
+            "--strategy",
+            "first,majority,verifier,weighted,topk-vote",
+            "--samples",
+        ])
+        .arg(&labeled)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success()
+        .stderr(contains("weighted: 3 answers, accuracy 66.67% (2 of 3)"));
+    let strategies: Vec<String> = read_jsonl(&out)
+        .iter()
+        .map(|a| a["strategy"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(strategies.len(), 15);
+    assert_eq!(strategies[14], "topk-vote@5");
+}
+
+#[test]
 fn eval_writes_metrics_report_and_plots() {
     let dir = tempfile::tempdir().unwrap();
     let labeled = label_fixture(dir.path());

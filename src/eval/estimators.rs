@@ -1,9 +1,9 @@
 //! Per-problem accuracy of each strategy at a sample budget k, from one pool of n samples.
 
-use rand::{Rng, SeedableRng};
+use rand::{RngCore, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
-use crate::pool::ProblemPool;
+use crate::pool::{ProblemPool, NO_ANSWER};
 use crate::rank::{choose, Strategy, Tally};
 
 /// Unbiased pass@k (Chen et al. 2021): 1 - C(n-c, k) / C(n, k), as a stable product.
@@ -51,51 +51,172 @@ pub fn verifier_at_k(pool: &ProblemPool, k: usize) -> f64 {
     expected
 }
 
-/// Accuracy of vote-based strategies at k, averaged over random k-subsets.
+/// A uniform integer in `0..bound` by multiply-shift (Lemire), without the division that
+/// `gen_range` spends per call; the bias is below bound / 2^32, nothing next to Monte-Carlo noise.
+fn below(rng: &mut Pcg64Mcg, bound: usize) -> usize {
+    ((u64::from(rng.next_u32()) * bound as u64) >> 32) as usize
+}
+
+/// Per-answer running totals while samples join a random subset one at a time.
+#[derive(Debug, Default)]
+pub struct VoteScratch {
+    votes: Vec<u32>,
+    mass: Vec<f64>,
+    earliest: Vec<u32>,
+    touched: Vec<u32>,
+    permutation: Vec<u32>,
+}
+
+impl VoteScratch {
+    fn reset(&mut self, answers: usize) {
+        for &a in &self.touched {
+            self.votes[a as usize] = 0;
+            self.mass[a as usize] = 0.0;
+            self.earliest[a as usize] = u32::MAX;
+        }
+        self.touched.clear();
+        if self.votes.len() < answers {
+            self.votes.resize(answers, 0);
+            self.mass.resize(answers, 0.0);
+            self.earliest.resize(answers, u32::MAX);
+        }
+    }
+}
+
+/// Whether answer `a` has more score mass than `b`, equal mass going to the earlier sample.
+fn mass_beats(mass: &[f64], earliest: &[u32], a: u32, b: u32) -> bool {
+    let (a, b) = (a as usize, b as usize);
+    mass[a]
+        .total_cmp(&mass[b])
+        .then(earliest[b].cmp(&earliest[a]))
+        .is_gt()
+}
+
+/// Accuracy of `majority` and (with scores) `weighted` at every k of `ks`, averaged over random
+/// k-subsets, with the tie-breaks of [`crate::rank`].
 ///
-/// k = 1 and k = n are computed exactly; otherwise `trials` subsets are drawn with a generator
-/// seeded from `seed`, and every strategy is scored on the same subsets.
-pub fn voting_at_k(
+/// k = 1 and k = n are exact. For other k, each trial draws one random permutation, whose first
+/// k samples are a uniform random k-subset for every k at once; samples join one at a time and
+/// the leading answer is kept up to date (a vote can only improve the answer it goes to).
+pub fn voting_at_ks(
     pool: &ProblemPool,
-    strategies: &[Strategy],
-    k: usize,
+    ks: &[usize],
     trials: usize,
     seed: u64,
-    tally: &mut Tally,
-    out: &mut [f64],
-) {
+    scratch: &mut VoteScratch,
+) -> (Vec<f64>, Option<Vec<f64>>) {
     let n = pool.len();
-    let hit = |members: &[u32], strategy: Strategy, tally: &mut Tally| -> f64 {
-        match choose(pool, members, strategy, tally) {
-            Some(choice) if pool.correct[choice.position] == Some(true) => 1.0,
-            _ => 0.0,
+    let scores = pool.scores.as_deref();
+    let mut majority = vec![0.0; ks.len()];
+    let mut weighted = scores.map(|_| vec![0.0; ks.len()]);
+    let single = pool.num_correct() as f64 / n as f64;
+    let mut tally = Tally::default();
+    let mut sampled: Vec<(usize, usize)> = Vec::new();
+    for (i, &k) in ks.iter().enumerate() {
+        if k <= 1 {
+            majority[i] = single;
+            weighted.iter_mut().for_each(|w| w[i] = single);
+        } else if k >= n {
+            let everyone: Vec<u32> = (0..n as u32).collect();
+            let hit = |strategy, tally: &mut Tally| match choose(pool, &everyone, strategy, tally) {
+                Some(choice) if pool.correct[choice.position] == Some(true) => 1.0,
+                _ => 0.0,
+            };
+            majority[i] = hit(Strategy::Majority, &mut tally);
+            if let Some(w) = weighted.as_mut() {
+                w[i] = hit(Strategy::Weighted, &mut tally);
+            }
+        } else {
+            sampled.push((k, i));
         }
+    }
+    let Some(&(max_k, _)) = sampled.iter().max() else {
+        return (majority, weighted);
     };
-    let mut members: Vec<u32> = (0..n as u32).collect();
-    if k >= n {
-        for (slot, &strategy) in out.iter_mut().zip(strategies) {
-            *slot = hit(&members, strategy, tally);
-        }
-        return;
-    }
-    if k == 1 {
-        // One sample decides alone: every vote-based strategy scores the share of correct samples.
-        let single = pool.num_correct() as f64 / n as f64;
-        out.iter_mut().for_each(|slot| *slot = single);
-        return;
-    }
+    sampled.sort_unstable();
+    // Negative scores can lower an answer's mass, so its lead must be recomputed by a scan.
+    let monotone_mass = scores.is_none_or(|s| s.iter().all(|&x| x >= 0.0));
     let mut rng = Pcg64Mcg::seed_from_u64(seed);
-    out.iter_mut().for_each(|slot| *slot = 0.0);
+    scratch.reset(pool.answers.len());
+    scratch.permutation.clear();
+    scratch.permutation.extend(0..n as u32);
+    // Separate borrows, so the hot loop keeps each array in registers.
+    let VoteScratch {
+        votes,
+        mass,
+        earliest,
+        touched,
+        permutation,
+    } = scratch;
+    let answer = &pool.answer[..];
     for _ in 0..trials {
-        for i in 0..k {
-            let j = rng.gen_range(i..n);
-            members.swap(i, j);
+        for &a in touched.iter() {
+            votes[a as usize] = 0;
+            mass[a as usize] = 0.0;
+            earliest[a as usize] = u32::MAX;
         }
-        for (slot, &strategy) in out.iter_mut().zip(strategies) {
-            *slot += hit(&members[..k], strategy, tally);
+        touched.clear();
+        let (mut by_votes, mut by_mass) = (None::<u32>, None::<u32>);
+        let mut next = 0;
+        for i in 0..max_k {
+            let j = i + below(&mut rng, n - i);
+            permutation.swap(i, j);
+            let p = permutation[i];
+            let a = answer[p as usize];
+            if a != NO_ANSWER {
+                let slot = a as usize;
+                if earliest[slot] == u32::MAX {
+                    touched.push(a);
+                }
+                votes[slot] += 1;
+                earliest[slot] = earliest[slot].min(p);
+                let votes_beat = |l: u32| {
+                    let l = l as usize;
+                    (votes[slot], earliest[l]) > (votes[l], earliest[slot])
+                };
+                by_votes = match by_votes {
+                    Some(l) if l != a && !votes_beat(l) => Some(l),
+                    _ => Some(a),
+                };
+                if let Some(s) = scores {
+                    mass[slot] += f64::from(s[p as usize]);
+                    by_mass = if monotone_mass {
+                        match by_mass {
+                            Some(l) if l != a && !mass_beats(mass, earliest, a, l) => Some(l),
+                            _ => Some(a),
+                        }
+                    } else {
+                        touched.iter().copied().reduce(|best, x| {
+                            if mass_beats(mass, earliest, x, best) {
+                                x
+                            } else {
+                                best
+                            }
+                        })
+                    };
+                }
+            }
+            while next < sampled.len() && sampled[next].0 == i + 1 {
+                let slot = sampled[next].1;
+                let hit = |leader: Option<u32>| match leader {
+                    Some(l) if pool.correct[earliest[l as usize] as usize] == Some(true) => 1.0,
+                    _ => 0.0,
+                };
+                majority[slot] += hit(by_votes);
+                if let Some(w) = weighted.as_mut() {
+                    w[slot] += hit(by_mass);
+                }
+                next += 1;
+            }
         }
     }
-    out.iter_mut().for_each(|slot| *slot /= trials as f64);
+    for &(_, slot) in &sampled {
+        majority[slot] /= trials as f64;
+        if let Some(w) = weighted.as_mut() {
+            w[slot] /= trials as f64;
+        }
+    }
+    (majority, weighted)
 }
 
 #[cfg(test)]
@@ -176,7 +297,10 @@ mod tests {
         ]);
         let strategies = [Strategy::Majority, Strategy::Weighted];
         let mut tally = Tally::default();
-        for k in 2..=6 {
+        let ks: Vec<usize> = (1..=7).collect();
+        let (majority, weighted) = voting_at_ks(&p, &ks, 20_000, 7, &mut VoteScratch::default());
+        let weighted = weighted.unwrap();
+        for k in 1..=7 {
             let subsets = enumerate_subsets(7, k);
             let mut exact = [0.0; 2];
             for subset in &subsets {
@@ -186,8 +310,7 @@ mod tests {
                     }
                 }
             }
-            let mut estimate = [0.0; 2];
-            voting_at_k(&p, &strategies, k, 20_000, 7, &mut tally, &mut estimate);
+            let estimate = [majority[k - 1], weighted[k - 1]];
             for i in 0..2 {
                 let exact = exact[i] / subsets.len() as f64;
                 assert!(

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 pub use calibration::{abstention_curve, calibration, AbstentionPoint, Calibration};
-pub use estimators::{pass_at_k, verifier_at_k, voting_at_k};
+pub use estimators::{pass_at_k, verifier_at_k, voting_at_ks, VoteScratch};
 
 use crate::error::{Error, Result};
 use crate::pool::ProblemPool;
@@ -39,7 +39,7 @@ impl Default for EvalOptions {
     fn default() -> Self {
         EvalOptions {
             ks: None,
-            trials: 200,
+            trials: 100,
             bootstrap: 1000,
             confidence: 0.95,
             seed: 0,
@@ -135,21 +135,19 @@ pub fn evaluate(pools: &[ProblemPool], options: &EvalOptions) -> Result<Metrics>
             "Monte-Carlo over random k-subsets (exact at k=1 and k=N)",
         ),
     ];
-    let mut voting = vec![Strategy::Majority];
     if scored {
         methods.push(("verifier", "exact expectation over k-subsets (score ranks)"));
         methods.push((
             "weighted",
             "Monte-Carlo over random k-subsets (exact at k=1 and k=N)",
         ));
-        voting.push(Strategy::Weighted);
     }
 
     // values[method][k index][problem]
     let per_problem: Vec<Vec<Vec<f64>>> = pools
         .par_iter()
-        .map_init(Tally::default, |tally, pool| {
-            per_problem_values(pool, &ks, &methods, &voting, options, tally)
+        .map_init(VoteScratch::default, |scratch, pool| {
+            per_problem_values(pool, &ks, &methods, options, scratch)
         })
         .collect();
     let num_series = methods.len() * ks.len();
@@ -259,28 +257,23 @@ fn per_problem_values(
     pool: &ProblemPool,
     ks: &[usize],
     methods: &[(&str, &str)],
-    voting: &[Strategy],
     options: &EvalOptions,
-    tally: &mut Tally,
+    scratch: &mut VoteScratch,
 ) -> Vec<Vec<f64>> {
     let n = pool.len();
     let c = pool.num_correct();
-    let mut values = vec![vec![0.0; ks.len()]; methods.len()];
-    let mut voted = vec![0.0; voting.len()];
-    for (ki, &k) in ks.iter().enumerate() {
-        let seed = options.seed ^ stable_hash(&pool.problem_id) ^ (k as u64).rotate_left(32);
-        voting_at_k(pool, voting, k, options.trials, seed, tally, &mut voted);
-        for (m, (method, _)) in methods.iter().enumerate() {
-            values[m][ki] = match *method {
-                "pass@k" => pass_at_k(n, c, k),
-                "verifier" => verifier_at_k(pool, k),
-                "majority" => voted[0],
-                "weighted" => voted[1],
-                _ => unreachable!("every method has an estimator"),
-            };
-        }
-    }
-    values
+    let seed = options.seed ^ stable_hash(&pool.problem_id);
+    let (majority, weighted) = voting_at_ks(pool, ks, options.trials, seed, scratch);
+    methods
+        .iter()
+        .map(|(method, _)| match *method {
+            "pass@k" => ks.iter().map(|&k| pass_at_k(n, c, k)).collect(),
+            "verifier" => ks.iter().map(|&k| verifier_at_k(pool, k)).collect(),
+            "majority" => majority.clone(),
+            "weighted" => weighted.clone().unwrap_or_default(),
+            _ => unreachable!("every method has an estimator"),
+        })
+        .collect()
 }
 
 /// Percentile bootstrap over problems; every series is resampled with the same problem draws.
@@ -301,14 +294,17 @@ fn bootstrap(series: &[Vec<f64>], options: &EvalOptions) -> Vec<Estimate> {
             .collect();
     }
     let mut rng = Pcg64Mcg::seed_from_u64(options.seed ^ 0xb007_57a9);
-    let mut draws = vec![0u32; problems];
+    // Each resample is a vector of how often each problem was drawn; every series' mean is then
+    // a dot product over contiguous memory instead of a gather per draw.
+    let mut counts = vec![0f64; problems];
     let mut resampled: Vec<Vec<f64>> = vec![Vec::with_capacity(options.bootstrap); series.len()];
     for _ in 0..options.bootstrap {
-        draws
-            .iter_mut()
-            .for_each(|d| *d = rng.gen_range(0..problems as u32));
+        counts.iter_mut().for_each(|c| *c = 0.0);
+        for _ in 0..problems {
+            counts[rng.gen_range(0..problems)] += 1.0;
+        }
         for (s, out) in series.iter().zip(resampled.iter_mut()) {
-            let sum: f64 = draws.iter().map(|&d| s[d as usize]).sum();
+            let sum: f64 = s.iter().zip(&counts).map(|(v, c)| v * c).sum();
             out.push(sum / problems as f64);
         }
     }

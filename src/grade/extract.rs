@@ -8,7 +8,7 @@ use super::AnswerStyle;
 pub fn last_boxed(text: &str) -> Option<&str> {
     let (start, command) = ["\\boxed", "\\fbox"]
         .iter()
-        .filter_map(|c| text.rfind(c).map(|i| (i, *c)))
+        .filter_map(|c| memrfind(text, c).map(|i| (i, *c)))
         .max_by_key(|(i, _)| *i)?;
     let after = &text[start + command.len()..];
     let trimmed = after.trim_start();
@@ -45,7 +45,7 @@ pub fn last_boxed(text: &str) -> Option<&str> {
 
 /// Gold answer of a GSM8K reference solution: what follows the last `####`, commas removed.
 pub fn gsm8k_gold(solution: &str) -> Option<String> {
-    let tail = &solution[solution.rfind("####")? + 4..];
+    let tail = &solution[memrfind(solution, "####")? + 4..];
     let line = tail.lines().next().unwrap_or("").trim();
     let gold: String = line.chars().filter(|&c| c != ',').collect();
     (!gold.is_empty()).then_some(gold)
@@ -162,8 +162,41 @@ pub fn stated_answer(statement: &str, style: AnswerStyle) -> Option<String> {
     }
 }
 
-/// Phrases that introduce a final answer, tried in order after `\boxed{}` and `####`.
-const ANSWER_PHRASES: [&str; 2] = ["answer is", "answer:"];
+/// Last occurrence of `needle`, found by scanning backwards for its first byte (SIMD memchr).
+fn memrfind(haystack: &str, needle: &str) -> Option<usize> {
+    let (bytes, pattern) = (haystack.as_bytes(), needle.as_bytes());
+    memchr::memrchr_iter(pattern[0], bytes).find(|&pos| bytes[pos..].starts_with(pattern))
+}
+
+/// Byte offsets just past the last "answer is" and the last "answer:" (ASCII case ignored), in
+/// one backward scan.
+fn after_answer_phrases(text: &str) -> [Option<usize>; 2] {
+    let bytes = text.as_bytes();
+    let mut found = [None, None];
+    for pos in memchr::memrchr2_iter(b'a', b'A', bytes) {
+        let rest = &bytes[pos..];
+        if rest.len() < 7 || !rest[..6].eq_ignore_ascii_case(b"answer") {
+            continue;
+        }
+        for (slot, suffix) in found.iter_mut().zip(ANSWER_PHRASE_SUFFIXES) {
+            let end = 6 + suffix.len();
+            if slot.is_none()
+                && rest.len() >= end
+                && rest[6..end].eq_ignore_ascii_case(suffix.as_bytes())
+            {
+                *slot = Some(pos + end);
+            }
+        }
+        if found.iter().all(Option::is_some) {
+            break;
+        }
+    }
+    found
+}
+
+/// What follows "answer" in the phrases that introduce a final answer, tried in order after
+/// `\boxed{}` and `####`: "answer is", then "answer:".
+const ANSWER_PHRASE_SUFFIXES: [&str; 2] = [" is", ":"];
 
 /// The raw final answer stated in `text`, tried in this order:
 /// 1. the last `\boxed{}` / `\fbox{}`;
@@ -174,18 +207,14 @@ pub fn extract(text: &str, style: AnswerStyle) -> Option<String> {
     if let Some(boxed) = last_boxed(text) {
         return Some(boxed.to_owned());
     }
-    if let Some(pos) = text.rfind("####") {
+    if let Some(pos) = memrfind(text, "####") {
         if let Some(answer) = stated_answer(&text[pos + 4..], style) {
             return Some(answer);
         }
     }
-    // ASCII lowercasing keeps byte offsets, so positions found in `lower` index `text`.
-    let lower = text.to_ascii_lowercase();
-    for phrase in ANSWER_PHRASES {
-        if let Some(pos) = lower.rfind(phrase) {
-            if let Some(answer) = stated_answer(&text[pos + phrase.len()..], style) {
-                return Some(answer);
-            }
+    for end in after_answer_phrases(text).into_iter().flatten() {
+        if let Some(answer) = stated_answer(&text[end..], style) {
+            return Some(answer);
         }
     }
     match style {

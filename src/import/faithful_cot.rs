@@ -21,7 +21,7 @@ pub(super) fn import_line(mut fields: Fields, imported: &mut Imported) -> Result
             return Err(fields.error(&field, "expected an object"));
         };
         let mut text_of = |key: &str| -> Result<String> {
-            match candidate.remove(key) {
+            match candidate.shift_remove(key) {
                 Some(Value::String(s)) => Ok(s),
                 _ => Err(fields.error(&format!("{field}.{key}"), "expected a string")),
             }

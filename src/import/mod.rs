@@ -87,7 +87,7 @@ impl Fields<'_> {
 
     fn take(&mut self, field: &str) -> Result<Value> {
         self.object
-            .remove(field)
+            .shift_remove(field)
             .ok_or_else(|| self.error(field, "missing"))
     }
 

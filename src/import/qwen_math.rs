@@ -53,11 +53,11 @@ pub(super) fn import_line(mut fields: Fields, imported: &mut Imported) -> Result
     }
     let mut extra = Map::new();
     for key in ["level", "type"] {
-        if let Some(value) = fields.object.remove(key) {
+        if let Some(value) = fields.object.shift_remove(key) {
             extra.insert(key.to_owned(), value);
         }
     }
-    let solution = match fields.object.remove("solution") {
+    let solution = match fields.object.shift_remove("solution") {
         Some(Value::String(s)) => Some(s),
         _ => None,
     };

@@ -54,50 +54,58 @@ pub fn label(
     options: &LabelOptions,
 ) -> Result<LabelSummary> {
     let _span = tracing::info_span!("label", samples = samples.len()).entered();
-    let by_id: HashMap<&str, (&Problem, Option<Gold>)> = problems
+    let index_of: HashMap<&str, usize> = problems
         .iter()
-        .map(|p| (p.id.as_str(), (p, p.answer.as_deref().map(Gold::new))))
+        .enumerate()
+        .map(|(i, p)| (p.id.as_str(), i))
         .collect();
-    if let Some(position) = samples
+    let golds: Vec<Option<Gold>> = problems
         .iter()
-        .position(|s| !by_id.contains_key(s.problem_id.as_str()))
-    {
-        return Err(Error::input(
-            samples_path,
-            sample_lines.get(position).copied().unwrap_or(0),
-            Some("problem_id"),
-            format!(
-                "problem {:?} is not in the problems file; pass the problems these samples were generated for",
-                samples[position].problem_id
-            ),
-        ));
+        .map(|p| p.answer.as_deref().map(Gold::new))
+        .collect();
+    let mut problem_of = Vec::with_capacity(samples.len());
+    for (position, sample) in samples.iter().enumerate() {
+        let Some(&index) = index_of.get(sample.problem_id.as_str()) else {
+            return Err(Error::input(
+                samples_path,
+                sample_lines.get(position).copied().unwrap_or(0),
+                Some("problem_id"),
+                format!(
+                    "problem {:?} is not in the problems file; pass the problems these samples were generated for",
+                    sample.problem_id
+                ),
+            ));
+        };
+        problem_of.push(index);
     }
 
     let previous: Vec<Option<bool>> = samples.iter().map(|s| s.correct).collect();
-    samples.par_iter_mut().for_each(|sample| {
-        let (problem, gold) = &by_id[sample.problem_id.as_str()];
-        let style = options.style.unwrap_or(problem.style);
-        let field_answer = options
-            .answer_field
-            .as_deref()
-            .and_then(|field| sample.extra.get(field))
-            .and_then(|value| match value {
-                Value::String(s) => Some(s.clone()),
-                Value::Number(n) => Some(n.to_string()),
-                _ => None,
-            });
-        sample.extracted = match field_answer {
-            Some(raw) => stated_answer(&raw, style)
-                .map(|answer| normalize(&answer))
-                .filter(|n| !n.is_empty()),
-            None => extract_answer(&sample.text, style),
-        };
-        sample.correct = gold
-            .as_ref()
-            .map(|g| sample.extracted.as_deref().is_some_and(|e| g.matches(e)));
-    });
+    samples
+        .par_iter_mut()
+        .zip(problem_of.par_iter())
+        .for_each(|(sample, &index)| {
+            let style = options.style.unwrap_or(problems[index].style);
+            let field_answer = options
+                .answer_field
+                .as_deref()
+                .and_then(|field| sample.extra.get(field))
+                .and_then(|value| match value {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                });
+            sample.extracted = match field_answer {
+                Some(raw) => stated_answer(&raw, style)
+                    .map(|answer| normalize(&answer))
+                    .filter(|n| !n.is_empty()),
+                None => extract_answer(&sample.text, style),
+            };
+            sample.correct = golds[index]
+                .as_ref()
+                .map(|g| sample.extracted.as_deref().is_some_and(|e| g.matches(e)));
+        });
 
-    let mut summary = summarize(samples);
+    let mut summary = summarize(samples, &problem_of, problems.len());
     for (sample, before) in samples.iter().zip(&previous) {
         if let (Some(before), Some(now)) = (before, sample.correct) {
             summary.previously_labeled += 1;
@@ -107,29 +115,33 @@ pub fn label(
     Ok(summary)
 }
 
-fn summarize(samples: &[Sample]) -> LabelSummary {
-    let mut solved: HashMap<&str, bool> = HashMap::new();
-    let mut problems: HashMap<&str, ()> = HashMap::new();
+/// Counts over samples; `problem_of` holds each sample's problem index.
+fn summarize(samples: &[Sample], problem_of: &[usize], num_problems: usize) -> LabelSummary {
+    let mut present = vec![false; num_problems];
+    // None: no graded sample; Some(solved).
+    let mut solved: Vec<Option<bool>> = vec![None; num_problems];
     let (mut graded, mut correct, mut unextractable) = (0, 0, 0);
-    for sample in samples {
-        problems.insert(&sample.problem_id, ());
+    for (sample, &index) in samples.iter().zip(problem_of) {
+        present[index] = true;
         if sample.extracted.is_none() {
             unextractable += 1;
         }
         if let Some(ok) = sample.correct {
             graded += 1;
             correct += usize::from(ok);
-            *solved.entry(&sample.problem_id).or_default() |= ok;
+            solved[index] = Some(solved[index].unwrap_or(false) | ok);
         }
     }
     let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let with_gold = solved.iter().filter(|s| s.is_some()).count();
+    let covered = solved.iter().filter(|s| **s == Some(true)).count();
     LabelSummary {
         samples: samples.len(),
-        problems: problems.len(),
+        problems: present.iter().filter(|&&p| p).count(),
         graded,
         correct,
         accuracy: ratio(correct, graded),
-        coverage: ratio(solved.values().filter(|&&s| s).count(), solved.len()),
+        coverage: ratio(covered, with_gold),
         unextractable: ratio(unextractable, samples.len()),
         previously_labeled: 0,
         agreeing_with_previous: 0,
