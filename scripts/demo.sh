@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The main job on embedded defaults: set up, then import the real sample sets from
+# ../shared/data, grade them, rank with every strategy and write evaluation reports to out/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+bin=target/release/bestofn
+data=../shared/data/samples
+out=out
+
+run_set() { # name format input strategies [label flags...]
+  local name=$1 format=$2 input=$3 strategies=$4
+  shift 4
+  echo "== $name" >&2
+  "$bin" import --format "$format" --input "$input" \
+    --out "$out/$name/samples.jsonl" --problems-out "$out/$name/problems.jsonl"
+  "$bin" label --problems "$out/$name/problems.jsonl" --samples "$out/$name/samples.jsonl" \
+    --out "$out/$name/labeled.jsonl" --summary-json "$out/$name/label-summary.json" \
+    --export-verifier-data "$out/$name/verifier-data.jsonl" --balance --dedup "$@"
+  "$bin" rank --samples "$out/$name/labeled.jsonl" --strategy "$strategies" \
+    --out "$out/$name/answers.jsonl"
+  "$bin" eval --samples "$out/$name/labeled.jsonl" --out "$out/$name/report"
+}
+
+# Most Faithful-CoT candidates are Python programs whose answer came from running them: grade
+# the answer the pool recorded (`source_answer`), not the program text.
+run_set faithful-cot faithful-cot-pool "$data/faithful_cot_gsm8k_test_pool.derived.jsonl.gz" first,majority \
+  --answer-field source_answer
+run_set qwen-math qwen-math-rm "$data/qwen25math_rm_maj/math_cot_100.jsonl" first,majority,verifier,weighted,topk-vote
+echo "reports: $out/faithful-cot/report/report.md, $out/qwen-math/report/report.md" >&2

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs the whole test suite (what CI runs). Needs ../shared beside the repository.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+if [ ! -d ../shared/data ]; then
+  echo "test: ../shared/data is missing: the tests read the real data sets from there" >&2
+  exit 1
+fi
+cargo test --locked
+# Benchmarks are not run here (they measure, they do not test) but must keep compiling.
+cargo bench --locked --no-run --quiet
