@@ -243,6 +243,20 @@ mod tests {
     }
 
     #[test]
+    fn adversarial_answers_finish() {
+        // Quadratic work on any of these would not finish in a test's lifetime.
+        let nested = "{".repeat(200_000) + &"}".repeat(200_000);
+        let list = "(1,".repeat(100_000) + &")".repeat(100_000);
+        let fracs = "\\frac".repeat(100_000);
+        let texts = "\\text{".repeat(100_000);
+        for s in [nested, list, fracs, texts] {
+            let normalized = normalize(&s);
+            let _ = answer_key(&normalized);
+            let _ = Gold::new(&s).matches(&normalized);
+        }
+    }
+
+    #[test]
     fn style_inference() {
         assert_eq!(AnswerStyle::infer(Some("18"), None), AnswerStyle::Gsm8k);
         assert_eq!(

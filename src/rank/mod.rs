@@ -152,7 +152,6 @@ impl Tally {
 }
 
 /// Applies `strategy` to the samples at `members` (positions into `pool`; any order).
-/// `rank_of` maps a position to its score rank when the strategy needs one.
 pub fn choose(
     pool: &ProblemPool,
     members: &[u32],
