@@ -14,7 +14,12 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 
 fn grading(c: &mut Criterion) {
     let pool = common::faithful_cot_pool();
-    let texts: Vec<&str> = pool.samples.iter().take(4100).map(|s| s.text.as_str()).collect();
+    let texts: Vec<&str> = pool
+        .samples
+        .iter()
+        .take(4100)
+        .map(|s| s.text.as_str())
+        .collect();
     let gold = Gold::new("18");
     let mut group = c.benchmark_group("grade");
     group.throughput(Throughput::Elements(texts.len() as u64));
@@ -28,7 +33,12 @@ fn grading(c: &mut Criterion) {
     let math = read_problems(&common::shared_data("math500/test.jsonl")).unwrap();
     let solutions: Vec<(&str, Gold)> = math
         .iter()
-        .map(|p| (p.solution.as_deref().unwrap(), Gold::new(p.answer.as_deref().unwrap())))
+        .map(|p| {
+            (
+                p.solution.as_deref().unwrap(),
+                Gold::new(p.answer.as_deref().unwrap()),
+            )
+        })
         .collect();
     group.throughput(Throughput::Elements(solutions.len() as u64));
     group.bench_function("math500_solution_math_style", |b| {
@@ -88,7 +98,11 @@ fn estimators(c: &mut Criterion) {
         b.iter(|| black_box(evaluate(&pools, &EvalOptions::default()).unwrap()))
     });
     group.bench_function("build_pools_1319x100", |b| {
-        b.iter_batched(|| (), |()| black_box(build_pools(&samples)), BatchSize::LargeInput)
+        b.iter_batched(
+            || (),
+            |()| black_box(build_pools(&samples)),
+            BatchSize::LargeInput,
+        )
     });
     group.bench_function("rank_all_strategies_1319x100", |b| {
         b.iter(|| {

@@ -3,8 +3,8 @@
 //! A raw answer is found in the text ([`extract`]), normalized ([`normalize`]), and reduced to a
 //! canonical key ([`answer_key`]): numbers become reduced fractions, tuples and intervals keep
 //! their order, sets and bare comma lists are sorted. Two answers are equivalent when their keys
-//! are equal, or when both are numbers equal within a relative 1e-9 (for numbers too large to be
-//! exact).
+//! are equal, or when both are numbers equal within a relative 1e-9 (float artifacts of executed
+//! programs such as 15.000000000000002, and numbers too large to be exact).
 
 mod extract;
 mod normalize;

@@ -2,6 +2,9 @@
 
 use std::fmt;
 
+/// Relative difference under which two numbers are the same answer.
+const RELATIVE_TOLERANCE: f64 = 1e-9;
+
 /// A number parsed from an answer: exact when it fits in `i128`, approximate otherwise.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Number {
@@ -71,15 +74,16 @@ impl Number {
         }
     }
 
-    /// Equality: exact for two exact numbers, otherwise within a relative 1e-9.
+    /// Equal exactly, or within a relative 1e-9: wide enough for the float artifacts of executed
+    /// programs (15.000000000000002), far too narrow for a rounded answer (0.333 vs 1/3).
     pub fn equals(self, other: Number) -> bool {
-        match (self, other) {
-            (Number::Exact(a), Number::Exact(b)) => a == b,
-            (a, b) => {
-                let (a, b) = (a.to_f64(), b.to_f64());
-                (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+        if let (Number::Exact(a), Number::Exact(b)) = (self, other) {
+            if a == b {
+                return true;
             }
         }
+        let (a, b) = (self.to_f64(), other.to_f64());
+        (a - b).abs() <= RELATIVE_TOLERANCE * a.abs().max(b.abs()).max(1.0)
     }
 
     fn divide(self, other: Number) -> Option<Number> {
@@ -104,8 +108,19 @@ impl Number {
         }
     }
 
-    /// A canonical spelling, used as a voting key.
+    /// A canonical spelling, used as a voting key: the reduced fraction, except that a value
+    /// within the tolerance of an integer is that integer (15.000000000000002 votes with 15).
     pub fn canonical(self) -> String {
+        if let Number::Exact(r) = self {
+            if r.den == 1 {
+                return r.to_string();
+            }
+        }
+        let x = self.to_f64();
+        let nearest = x.round();
+        if (x - nearest).abs() <= RELATIVE_TOLERANCE * x.abs().max(1.0) && nearest.abs() < 9.0e15 {
+            return format!("{}", nearest as i64);
+        }
         match self {
             Number::Exact(r) => r.to_string(),
             Number::Approx(x) => format!("{x:e}"),
@@ -191,6 +206,18 @@ mod tests {
         assert_eq!(exact("-\\frac{6}{4}"), "-3/2");
         assert_eq!(exact("\\frac{-3}{2}"), "-3/2");
         assert_eq!(exact("3/4"), "3/4");
+        assert_eq!(exact("15.000000000000002"), "15");
+        assert_eq!(exact("-2.9999999999999996"), "-3");
+    }
+
+    #[test]
+    fn float_artifacts_equal_but_rounded_answers_do_not() {
+        let n = |s: &str| parse_number(s).unwrap();
+        assert!(n("15.000000000000002").equals(n("15")));
+        assert!(n("0.30000000000000004").equals(n("0.3")));
+        assert!(!n("0.333").equals(n("1/3")));
+        assert!(!n("0.3333333").equals(n("1/3")));
+        assert!(!n("1000001").equals(n("1000000")));
     }
 
     #[test]
