@@ -507,23 +507,30 @@ pub trait Verdict {
     fn score(&self) -> Option<f32>;
 }
 
-impl Verdict for Sample {
-    fn problem_id(&self) -> &str {
-        &self.problem_id
-    }
-    fn sample_idx(&self) -> u32 {
-        self.sample_idx
-    }
-    fn extracted(&self) -> Option<&str> {
-        self.extracted.as_deref()
-    }
-    fn correct(&self) -> Option<bool> {
-        self.correct
-    }
-    fn score(&self) -> Option<f32> {
-        self.score
-    }
+/// Both sample types hold the verdict fields under the same names.
+macro_rules! impl_verdict {
+    ($($record:ty),*) => {$(
+        impl Verdict for $record {
+            fn problem_id(&self) -> &str {
+                &self.problem_id
+            }
+            fn sample_idx(&self) -> u32 {
+                self.sample_idx
+            }
+            fn extracted(&self) -> Option<&str> {
+                self.extracted.as_deref()
+            }
+            fn correct(&self) -> Option<bool> {
+                self.correct
+            }
+            fn score(&self) -> Option<f32> {
+                self.score
+            }
+        }
+    )*};
 }
+
+impl_verdict!(Sample, SampleVerdict);
 
 /// A sample without its text and unknown fields: what `rank` and `eval` need, read fast.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -537,24 +544,6 @@ pub struct SampleVerdict {
     pub correct: Option<bool>,
     #[serde(default)]
     pub score: Option<f32>,
-}
-
-impl Verdict for SampleVerdict {
-    fn problem_id(&self) -> &str {
-        &self.problem_id
-    }
-    fn sample_idx(&self) -> u32 {
-        self.sample_idx
-    }
-    fn extracted(&self) -> Option<&str> {
-        self.extracted.as_deref()
-    }
-    fn correct(&self) -> Option<bool> {
-        self.correct
-    }
-    fn score(&self) -> Option<f32> {
-        self.score
-    }
 }
 
 fn string_or_integer<'de, D: serde::Deserializer<'de>>(
