@@ -52,6 +52,29 @@ pub fn for_each_line(path: &Path, mut visit: impl FnMut(usize, &str) -> Result<(
     }
 }
 
+/// Calls `visit` with successive chunks of up to `max_lines` non-blank lines, each with its 1-based
+/// line number, so that a caller can process a chunk in parallel and stream the results.
+pub fn for_each_chunk(
+    path: &Path,
+    max_lines: usize,
+    mut visit: impl FnMut(&[(usize, String)]) -> Result<()>,
+) -> Result<()> {
+    let mut chunk: Vec<(usize, String)> = Vec::with_capacity(max_lines);
+    for_each_line(path, |line, text| {
+        chunk.push((line, text.to_owned()));
+        if chunk.len() == max_lines {
+            visit(&chunk)?;
+            chunk.clear();
+        }
+        Ok(())
+    })?;
+    if chunk.is_empty() {
+        Ok(())
+    } else {
+        visit(&chunk)
+    }
+}
+
 /// Parses one line as a JSON object, or says why it is not one.
 pub fn parse_object(path: &Path, line: usize, text: &str) -> Result<Map<String, Value>> {
     match serde_json::from_str::<Value>(text) {

@@ -426,14 +426,7 @@ pub fn read_samples(path: &Path, skip_invalid: bool) -> Result<SampleSet> {
     let mut lines = Vec::new();
     let mut skipped = 0;
     crate::io::for_each_line(path, |line, text| {
-        let origin = Origin { path, line };
-        let parsed = match serde_json::from_str::<SampleFields>(text) {
-            Ok(fields) => Sample::from_fields(fields, &origin),
-            // Not an object, or not JSON: let the generic parser say which.
-            Err(_) => crate::io::parse_object(path, line, text)
-                .and_then(|object| Sample::from_object(object, &origin)),
-        };
-        match parsed {
+        match parse_sample_line(path, line, text) {
             Ok(sample) => {
                 samples.push(sample);
                 lines.push(line);
@@ -449,6 +442,35 @@ pub fn read_samples(path: &Path, skip_invalid: bool) -> Result<SampleSet> {
         lines,
         skipped,
     })
+}
+
+/// Parses one line of a samples file (`line` is its 1-based number, for errors).
+pub fn parse_sample_line(path: &Path, line: usize, text: &str) -> Result<Sample> {
+    let origin = Origin { path, line };
+    match serde_json::from_str::<SampleFields>(text) {
+        Ok(fields) => Sample::from_fields(fields, &origin),
+        // Not an object, or not JSON: let the generic parser say which.
+        Err(_) => crate::io::parse_object(path, line, text)
+            .and_then(|object| Sample::from_object(object, &origin)),
+    }
+}
+
+/// The error for a second sample with the key of an earlier one.
+pub fn duplicate_error(
+    path: &Path,
+    line: usize,
+    problem_id: &str,
+    sample_idx: u32,
+    first_line: usize,
+) -> Error {
+    Error::input(
+        path,
+        line,
+        Some("sample_idx"),
+        format!(
+            "duplicate sample (problem_id {problem_id:?}, sample_idx {sample_idx}); first on line {first_line}"
+        ),
+    )
 }
 
 /// Fails on the first repeated `(problem_id, sample_idx)`, or with `skip_invalid` drops every
@@ -473,16 +495,12 @@ fn drop_duplicates<T: Verdict>(
         let (first, second) = (&items[pair[0]], &items[pair[1]]);
         if first.problem_id() == second.problem_id() && first.sample_idx() == second.sample_idx() {
             if !skip_invalid {
-                return Err(Error::input(
+                return Err(duplicate_error(
                     path,
                     lines[pair[1]],
-                    Some("sample_idx"),
-                    format!(
-                        "duplicate sample (problem_id {:?}, sample_idx {}); first on line {}",
-                        first.problem_id(),
-                        first.sample_idx(),
-                        lines[pair[0]]
-                    ),
+                    first.problem_id(),
+                    first.sample_idx(),
+                    lines[pair[0]],
                 ));
             }
             duplicate[pair[1]] = true;

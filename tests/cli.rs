@@ -370,7 +370,7 @@ fn skip_invalid_counts_bad_lines() {
         .arg(dir.path().join("out.jsonl"))
         .assert()
         .success()
-        .stderr(contains("skipped 2 invalid lines"));
+        .stderr(contains("skipped        2 invalid lines"));
     assert_eq!(read_jsonl(&dir.path().join("out.jsonl")).len(), 1);
 }
 

@@ -13,7 +13,8 @@ pub use export::{select_verifier_examples, ExportOptions, VerifierExample};
 
 use crate::error::{Error, Result};
 use crate::grade::{extract_answer, normalize, stated_answer, AnswerStyle, Gold};
-use crate::records::{Problem, Sample};
+use crate::io::{for_each_chunk, AtomicFile};
+use crate::records::{duplicate_error, parse_sample_line, Problem, Sample};
 
 /// How the labeler reads answers.
 #[derive(Debug, Clone, Default)]
@@ -43,9 +44,141 @@ pub struct LabelSummary {
     /// Samples that already carried a `correct` label, and how many of those we agree with.
     pub previously_labeled: usize,
     pub agreeing_with_previous: usize,
+    /// Invalid lines skipped (with `--skip-invalid`).
+    pub skipped: usize,
 }
 
-/// Fills `extracted` and `correct` of every sample. Fails when a sample's problem is unknown.
+/// Gold answers prepared once, and the rules to grade samples against them.
+pub struct Labeler<'a> {
+    problems: &'a [Problem],
+    index_of: HashMap<&'a str, usize>,
+    golds: Vec<Option<Gold>>,
+    options: &'a LabelOptions,
+}
+
+impl<'a> Labeler<'a> {
+    pub fn new(problems: &'a [Problem], options: &'a LabelOptions) -> Self {
+        Labeler {
+            problems,
+            index_of: problems
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p.id.as_str(), i))
+                .collect(),
+            golds: problems
+                .iter()
+                .map(|p| p.answer.as_deref().map(Gold::new))
+                .collect(),
+            options,
+        }
+    }
+
+    /// Position of the sample's problem, or the error naming the line that refers to it.
+    fn problem_index(&self, sample: &Sample, path: &Path, line: usize) -> Result<usize> {
+        self.index_of
+            .get(sample.problem_id.as_str())
+            .copied()
+            .ok_or_else(|| {
+                Error::input(
+                    path,
+                    line,
+                    Some("problem_id"),
+                    format!(
+                        "problem {:?} is not in the problems file; pass the problems these samples were generated for",
+                        sample.problem_id
+                    ),
+                )
+            })
+    }
+
+    /// Fills `extracted` and `correct` of a sample of problem `index`.
+    fn grade(&self, sample: &mut Sample, index: usize) {
+        let style = self.options.style.unwrap_or(self.problems[index].style);
+        let field_answer = self
+            .options
+            .answer_field
+            .as_deref()
+            .and_then(|field| sample.extra.get(field))
+            .and_then(|value| match value {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            });
+        sample.extracted = match field_answer {
+            Some(raw) => stated_answer(&raw, style)
+                .map(|answer| normalize(&answer))
+                .filter(|n| !n.is_empty()),
+            None => extract_answer(&sample.text, style),
+        };
+        sample.correct = self.golds[index]
+            .as_ref()
+            .map(|g| sample.extracted.as_deref().is_some_and(|e| g.matches(e)));
+    }
+}
+
+/// Running counts behind [`LabelSummary`].
+struct Counts {
+    present: Vec<bool>,
+    /// Per problem: `None` without a graded sample, else whether one is correct.
+    solved: Vec<Option<bool>>,
+    samples: usize,
+    graded: usize,
+    correct: usize,
+    unextractable: usize,
+    previously_labeled: usize,
+    agreeing_with_previous: usize,
+}
+
+impl Counts {
+    fn new(problems: usize) -> Self {
+        Counts {
+            present: vec![false; problems],
+            solved: vec![None; problems],
+            samples: 0,
+            graded: 0,
+            correct: 0,
+            unextractable: 0,
+            previously_labeled: 0,
+            agreeing_with_previous: 0,
+        }
+    }
+
+    fn add(&mut self, sample: &Sample, index: usize, previous: Option<bool>) {
+        self.samples += 1;
+        self.present[index] = true;
+        self.unextractable += usize::from(sample.extracted.is_none());
+        if let Some(ok) = sample.correct {
+            self.graded += 1;
+            self.correct += usize::from(ok);
+            self.solved[index] = Some(self.solved[index].unwrap_or(false) | ok);
+            if let Some(before) = previous {
+                self.previously_labeled += 1;
+                self.agreeing_with_previous += usize::from(before == ok);
+            }
+        }
+    }
+
+    fn summary(self, skipped: usize) -> LabelSummary {
+        let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+        let with_gold = self.solved.iter().filter(|s| s.is_some()).count();
+        let covered = self.solved.iter().filter(|s| **s == Some(true)).count();
+        LabelSummary {
+            samples: self.samples,
+            problems: self.present.iter().filter(|&&p| p).count(),
+            graded: self.graded,
+            correct: self.correct,
+            accuracy: ratio(self.correct, self.graded),
+            coverage: ratio(covered, with_gold),
+            unextractable: ratio(self.unextractable, self.samples),
+            previously_labeled: self.previously_labeled,
+            agreeing_with_previous: self.agreeing_with_previous,
+            skipped,
+        }
+    }
+}
+
+/// Labels samples held in memory. `sample_lines` gives each sample's line in `samples_path`, for
+/// the error when a sample's problem is unknown.
 pub fn label(
     problems: &[Problem],
     samples: &mut [Sample],
@@ -54,98 +187,90 @@ pub fn label(
     options: &LabelOptions,
 ) -> Result<LabelSummary> {
     let _span = tracing::info_span!("label", samples = samples.len()).entered();
-    let index_of: HashMap<&str, usize> = problems
+    let labeler = Labeler::new(problems, options);
+    let indices = samples
         .iter()
         .enumerate()
-        .map(|(i, p)| (p.id.as_str(), i))
-        .collect();
-    let golds: Vec<Option<Gold>> = problems
-        .iter()
-        .map(|p| p.answer.as_deref().map(Gold::new))
-        .collect();
-    let mut problem_of = Vec::with_capacity(samples.len());
-    for (position, sample) in samples.iter().enumerate() {
-        let Some(&index) = index_of.get(sample.problem_id.as_str()) else {
-            return Err(Error::input(
-                samples_path,
-                sample_lines.get(position).copied().unwrap_or(0),
-                Some("problem_id"),
-                format!(
-                    "problem {:?} is not in the problems file; pass the problems these samples were generated for",
-                    sample.problem_id
-                ),
-            ));
-        };
-        problem_of.push(index);
-    }
-
+        .map(|(i, s)| {
+            labeler.problem_index(s, samples_path, sample_lines.get(i).copied().unwrap_or(0))
+        })
+        .collect::<Result<Vec<usize>>>()?;
     let previous: Vec<Option<bool>> = samples.iter().map(|s| s.correct).collect();
     samples
         .par_iter_mut()
-        .zip(problem_of.par_iter())
-        .for_each(|(sample, &index)| {
-            let style = options.style.unwrap_or(problems[index].style);
-            let field_answer = options
-                .answer_field
-                .as_deref()
-                .and_then(|field| sample.extra.get(field))
-                .and_then(|value| match value {
-                    Value::String(s) => Some(s.clone()),
-                    Value::Number(n) => Some(n.to_string()),
-                    _ => None,
-                });
-            sample.extracted = match field_answer {
-                Some(raw) => stated_answer(&raw, style)
-                    .map(|answer| normalize(&answer))
-                    .filter(|n| !n.is_empty()),
-                None => extract_answer(&sample.text, style),
-            };
-            sample.correct = golds[index]
-                .as_ref()
-                .map(|g| sample.extracted.as_deref().is_some_and(|e| g.matches(e)));
-        });
-
-    let mut summary = summarize(samples, &problem_of, problems.len());
-    for (sample, before) in samples.iter().zip(&previous) {
-        if let (Some(before), Some(now)) = (before, sample.correct) {
-            summary.previously_labeled += 1;
-            summary.agreeing_with_previous += usize::from(*before == now);
-        }
+        .zip(indices.par_iter())
+        .for_each(|(sample, &index)| labeler.grade(sample, index));
+    let mut counts = Counts::new(problems.len());
+    for ((sample, &index), before) in samples.iter().zip(&indices).zip(previous) {
+        counts.add(sample, index, before);
     }
-    Ok(summary)
+    Ok(counts.summary(0))
 }
 
-/// Counts over samples; `problem_of` holds each sample's problem index.
-fn summarize(samples: &[Sample], problem_of: &[usize], num_problems: usize) -> LabelSummary {
-    let mut present = vec![false; num_problems];
-    // None: no graded sample; Some(solved).
-    let mut solved: Vec<Option<bool>> = vec![None; num_problems];
-    let (mut graded, mut correct, mut unextractable) = (0, 0, 0);
-    for (sample, &index) in samples.iter().zip(problem_of) {
-        present[index] = true;
-        if sample.extracted.is_none() {
-            unextractable += 1;
+/// Lines graded together: large enough to keep every core busy, small enough to stream.
+const CHUNK_LINES: usize = 4096;
+
+/// Labels a samples file into `out`, streaming: memory stays bounded by a chunk of lines
+/// whatever the file's size. Each labeled sample is also passed to `visit` (e.g. to keep it for
+/// a verifier export). `out` appears only when every line was labeled.
+pub fn label_file(
+    problems: &[Problem],
+    samples_path: &Path,
+    out: &Path,
+    options: &LabelOptions,
+    skip_invalid: bool,
+    mut visit: impl FnMut(&Sample),
+) -> Result<LabelSummary> {
+    let _span = tracing::info_span!("label", path = %samples_path.display()).entered();
+    let labeler = Labeler::new(problems, options);
+    let mut output = AtomicFile::create(out)?;
+    let mut counts = Counts::new(problems.len());
+    // (problem index, sample_idx) → line of its first appearance.
+    let mut seen: HashMap<u64, usize> = HashMap::new();
+    let mut skipped = 0;
+    for_each_chunk(samples_path, CHUNK_LINES, |chunk| {
+        let graded: Vec<Result<(Sample, usize, Option<bool>)>> = chunk
+            .par_iter()
+            .map(|(line, text)| {
+                let mut sample = parse_sample_line(samples_path, *line, text)?;
+                let index = labeler.problem_index(&sample, samples_path, *line)?;
+                let previous = sample.correct;
+                labeler.grade(&mut sample, index);
+                Ok((sample, index, previous))
+            })
+            .collect();
+        for ((line, _), result) in chunk.iter().zip(graded) {
+            let (sample, index, previous) = match result {
+                Ok(graded) => graded,
+                Err(_) if skip_invalid => {
+                    skipped += 1;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let key = (index as u64) << 32 | u64::from(sample.sample_idx);
+            if let Some(&first) = seen.get(&key) {
+                if skip_invalid {
+                    skipped += 1;
+                    continue;
+                }
+                return Err(duplicate_error(
+                    samples_path,
+                    *line,
+                    &sample.problem_id,
+                    sample.sample_idx,
+                    first,
+                ));
+            }
+            seen.insert(key, *line);
+            counts.add(&sample, index, previous);
+            output.write_json_line(&sample)?;
+            visit(&sample);
         }
-        if let Some(ok) = sample.correct {
-            graded += 1;
-            correct += usize::from(ok);
-            solved[index] = Some(solved[index].unwrap_or(false) | ok);
-        }
-    }
-    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
-    let with_gold = solved.iter().filter(|s| s.is_some()).count();
-    let covered = solved.iter().filter(|s| **s == Some(true)).count();
-    LabelSummary {
-        samples: samples.len(),
-        problems: present.iter().filter(|&&p| p).count(),
-        graded,
-        correct,
-        accuracy: ratio(correct, graded),
-        coverage: ratio(covered, with_gold),
-        unextractable: ratio(unextractable, samples.len()),
-        previously_labeled: 0,
-        agreeing_with_previous: 0,
-    }
+        Ok(())
+    })?;
+    output.commit()?;
+    Ok(counts.summary(skipped))
 }
 
 impl std::fmt::Display for LabelSummary {
@@ -177,6 +302,9 @@ impl std::fmt::Display for LabelSummary {
                 self.previously_labeled,
                 self.previously_labeled - self.agreeing_with_previous
             )?;
+        }
+        if self.skipped > 0 {
+            write!(f, "\nskipped        {} invalid lines", self.skipped)?;
         }
         Ok(())
     }
