@@ -29,6 +29,8 @@ pub enum Command {
     Import(ImportArgs),
     /// Grade samples against gold answers: fill `extracted` and `correct`.
     Label(LabelArgs),
+    /// Fill every sample's `score` with the verifier's probability that it is correct.
+    Score(ScoreArgs),
     /// Pick one answer per problem.
     Rank(RankArgs),
     /// Accuracy vs number of samples per strategy, calibration, and a report directory.
@@ -89,6 +91,67 @@ pub struct LabelArgs {
     /// Seed of the per-problem example selection.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// Verifier directory: model.onnx, tokenizer.json, verifier.json.
+    #[arg(long)]
+    pub verifier: PathBuf,
+    /// Problems the samples answer (the verifier reads each sample's question).
+    #[arg(long)]
+    pub problems: PathBuf,
+    /// Samples to score (JSONL, `.gz` accepted).
+    #[arg(long)]
+    pub samples: PathBuf,
+    /// Scored samples output.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// ONNX Runtime threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Most tokens (rows × padded length) per batch.
+    #[arg(long, default_value_t = 8192)]
+    pub token_budget: usize,
+    /// Most samples per batch.
+    #[arg(long, default_value_t = 128)]
+    pub max_batch: usize,
+    /// Inputs longer than the verifier's max_length: truncate or error (default: verifier.json).
+    #[arg(long, value_parser = ["truncate", "error"])]
+    pub too_long: Option<String>,
+    /// ONNX Runtime shared library (libonnxruntime.so); else ORT_DYLIB_PATH, else the project's .venv.
+    #[arg(long, env = "BESTOFN_ORT_LIB")]
+    pub ort_lib: Option<PathBuf>,
+    /// Run on the GPU with ONNX Runtime's CUDA execution provider (build with --features cuda).
+    #[arg(long)]
+    pub cuda: bool,
+    /// Count and skip malformed sample lines instead of failing.
+    #[arg(long)]
+    pub skip_invalid: bool,
+}
+
+impl ScoreArgs {
+    pub fn options(&self) -> Result<bestofn::score::ScoreOptions, bestofn::Error> {
+        let defaults = bestofn::score::ScoreOptions::default();
+        if self.threads == Some(0) {
+            return Err(bestofn::Error::Settings("--threads must be at least 1".into()));
+        }
+        Ok(bestofn::score::ScoreOptions {
+            ort_library: self.ort_lib.clone(),
+            threads: self.threads.unwrap_or(defaults.threads),
+            device: if self.cuda {
+                bestofn::score::Device::Cuda
+            } else {
+                bestofn::score::Device::Cpu
+            },
+            token_budget: self.token_budget,
+            max_batch: self.max_batch,
+            too_long: self.too_long.as_deref().map(|t| match t {
+                "error" => bestofn::score::TooLong::Error,
+                _ => bestofn::score::TooLong::Truncate,
+            }),
+        })
+    }
 }
 
 #[derive(Debug, Args)]

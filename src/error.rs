@@ -25,6 +25,13 @@ pub enum Error {
     /// Settings that cannot work, found before any work starts.
     #[error("invalid settings: {0}")]
     Settings(String),
+    /// A model (verifier directory, ONNX Runtime library) could not be loaded or does not fit its
+    /// description.
+    #[error("loading the verifier: {0}")]
+    ModelLoad(String),
+    /// Running a loaded model failed.
+    #[error("running the verifier: {0}")]
+    ModelRun(String),
     /// A report (plot, markdown, metrics) could not be produced.
     #[error("while writing the report: {0}")]
     Report(String),
@@ -58,6 +65,8 @@ impl Error {
             Error::Input { .. } | Error::Inconsistent(_) => 65,
             Error::Settings(_) => 64,
             Error::Io { .. } | Error::Report(_) => 74,
+            Error::ModelLoad(_) => 69,
+            Error::ModelRun(_) => 70,
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod grade;
 pub mod import;
 pub mod io;
 pub mod records;
+pub mod score;
 
 pub use error::{Error, Result};
 pub mod label;

@@ -15,6 +15,7 @@ use bestofn::io::write_jsonl;
 use bestofn::label::{label_file, select_verifier_examples, ExportOptions, LabelOptions};
 use bestofn::pool::build_pools;
 use bestofn::rank::rank;
+use bestofn::score::{score_file, Verifier};
 use bestofn::records::{read_problems, read_verdicts};
 use cli::{Cli, Command};
 
@@ -111,6 +112,22 @@ fn run(command: Command) -> anyhow::Result<()> {
             }
             eprintln!("{summary}");
         }
+        Command::Score(args) => {
+            let options = args.options()?;
+            let problems = read_problems(&args.problems)?;
+            let mut verifier = Verifier::load(&args.verifier, &options)?;
+            let bar = progress_bar(count_lines(&args.samples), "scoring");
+            let stats = score_file(
+                &mut verifier,
+                &problems,
+                &args.samples,
+                &args.out,
+                args.skip_invalid,
+                |done| bar.set_position(done as u64),
+            )?;
+            bar.finish_and_clear();
+            eprintln!("{stats}");
+        }
         Command::Rank(args) => {
             let strategies = args.resolved_strategies()?;
             let set = read_verdicts(&args.samples, args.skip_invalid)?;
@@ -164,4 +181,37 @@ fn rank_summary(strategy: bestofn::rank::Strategy, answers: &[bestofn::records::
         100.0 * right as f64 / graded.len() as f64,
         graded.len()
     )
+}
+
+/// A progress bar on stderr (hidden when stderr is not a terminal); a spinner without a total.
+fn progress_bar(total: Option<u64>, what: &str) -> indicatif::ProgressBar {
+    let bar = match total {
+        Some(total) => indicatif::ProgressBar::new(total).with_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg} {bar:40} {pos}/{len} [{elapsed_precise} < {eta_precise}] {per_sec}",
+            )
+            .expect("valid template"),
+        ),
+        None => indicatif::ProgressBar::new_spinner(),
+    };
+    bar.set_message(what.to_owned());
+    bar
+}
+
+/// Lines in a plain file, for a progress bar's total; `None` for compressed or unreadable files.
+fn count_lines(path: &std::path::Path) -> Option<u64> {
+    if path.extension().is_some_and(|e| e == "gz") {
+        return None;
+    }
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path).ok()?);
+    let mut lines = 0;
+    loop {
+        let buffer = std::io::BufRead::fill_buf(&mut reader).ok()?;
+        if buffer.is_empty() {
+            return Some(lines);
+        }
+        lines += memchr::memchr_iter(b'\n', buffer).count() as u64;
+        let consumed = buffer.len();
+        std::io::BufRead::consume(&mut reader, consumed);
+    }
 }

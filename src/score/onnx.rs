@@ -1,0 +1,247 @@
+//! The in-process backend: ONNX Runtime through `ort`, its shared library loaded at run time.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use ort::environment::Environment;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::session::Session;
+use ort::value::{Tensor, TensorElementType, ValueType};
+
+use super::spec::VerifierSpec;
+use super::{Backend, Batch};
+use crate::error::{Error, Result};
+
+/// The ONNX Runtime release whose library bestofn is built against (`api-31`).
+const ORT_LIBRARY: &str = "libonnxruntime.so";
+
+/// Where the ONNX Runtime library is looked for, in order: the explicit path, `ORT_DYLIB_PATH`,
+/// then the project's Python environment (`.venv` with the onnxruntime wheel) in the current
+/// directory, its ancestors, or beside the executable's build directory.
+pub fn find_library(explicit: Option<&Path>) -> Result<PathBuf> {
+    if let Some(path) = explicit {
+        return Ok(path.to_owned());
+    }
+    if let Some(path) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(path));
+    }
+    let mut roots: Vec<PathBuf> = Vec::new();
+    if let Ok(cwd) = std::env::current_dir() {
+        roots.extend(cwd.ancestors().map(Path::to_owned));
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        roots.extend(exe.ancestors().skip(1).map(Path::to_owned));
+    }
+    for root in &roots {
+        let lib_dir = root.join(".venv/lib");
+        let Ok(pythons) = std::fs::read_dir(&lib_dir) else {
+            continue;
+        };
+        for python in pythons.flatten() {
+            let capi = python.path().join("site-packages/onnxruntime/capi");
+            let Ok(files) = std::fs::read_dir(&capi) else {
+                continue;
+            };
+            let mut candidates: Vec<PathBuf> = files
+                .flatten()
+                .map(|f| f.path())
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with(ORT_LIBRARY))
+                })
+                .collect();
+            candidates.sort();
+            if let Some(found) = candidates.pop() {
+                return Ok(found);
+            }
+        }
+    }
+    Err(Error::ModelLoad(
+        "no ONNX Runtime library found: pass --ort-lib PATH, set ORT_DYLIB_PATH, or run scripts/setup.sh \
+         (it installs the onnxruntime wheel into .venv)"
+            .into(),
+    ))
+}
+
+/// The process-wide ONNX Runtime environment (only one may exist per process).
+fn environment(library: &Path) -> Result<&'static Environment> {
+    static ENVIRONMENT: OnceLock<std::result::Result<Environment, String>> = OnceLock::new();
+    ENVIRONMENT
+        .get_or_init(|| {
+            if !library.is_file() {
+                return Err(format!("ONNX Runtime library {} does not exist", library.display()));
+            }
+            ort::init_from(library)
+                .map_err(|e| format!("loading ONNX Runtime from {}: {e}", library.display()))?
+                .with_name("bestofn")
+                .build()
+                .map_err(|e| format!("starting ONNX Runtime: {e}"))
+        })
+        .as_ref()
+        .map_err(|e| Error::ModelLoad(e.clone()))
+}
+
+/// Execution device for the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Device {
+    #[default]
+    Cpu,
+    /// ONNX Runtime's CUDA execution provider (cargo feature `cuda`).
+    Cuda,
+}
+
+pub struct OnnxBackend {
+    session: Session,
+    inputs: Vec<String>,
+    output: String,
+}
+
+impl OnnxBackend {
+    pub fn load(
+        directory: &Path,
+        spec: &VerifierSpec,
+        library: &Path,
+        threads: usize,
+        device: Device,
+    ) -> Result<Self> {
+        let environment = environment(library)?;
+        let model = directory.join("model.onnx");
+        if !model.is_file() {
+            return Err(Error::ModelLoad(format!("{} does not exist", model.display())));
+        }
+        let load_error = |e: &dyn std::fmt::Display| {
+            Error::ModelLoad(format!("{}: {e}", model.display()))
+        };
+        let mut builder = Session::builder(environment)
+            .map_err(|e| load_error(&e))?
+            .with_optimization_level(GraphOptimizationLevel::All)
+            .map_err(|e| load_error(&e))?
+            .with_intra_threads(threads.max(1))
+            .map_err(|e| load_error(&e))?
+            .with_inter_threads(1)
+            .map_err(|e| load_error(&e))?;
+        if device == Device::Cuda {
+            builder = with_cuda(builder)?;
+        }
+        let session = builder
+            .commit_from_file(&model)
+            .map_err(|e| load_error(&e))?;
+        let backend = OnnxBackend {
+            inputs: spec.onnx_inputs.clone(),
+            output: spec.output.name.clone(),
+            session,
+        };
+        backend.check_signature(&model)?;
+        Ok(backend)
+    }
+
+    /// The model's inputs must be exactly `onnx_inputs`, int64; its output `[batch, 1]` float32.
+    fn check_signature(&self, model: &Path) -> Result<()> {
+        let mut declared: Vec<&str> = self.inputs.iter().map(String::as_str).collect();
+        let mut actual: Vec<&str> = self.session.inputs().iter().map(|i| i.name()).collect();
+        declared.sort_unstable();
+        actual.sort_unstable();
+        if declared != actual {
+            return Err(Error::ModelLoad(format!(
+                "{} takes inputs {actual:?} but verifier.json declares onnx_inputs {declared:?}",
+                model.display()
+            )));
+        }
+        for input in self.session.inputs() {
+            if !matches!(input.dtype(), ValueType::Tensor { ty: TensorElementType::Int64, .. }) {
+                return Err(Error::ModelLoad(format!(
+                    "{}: input {:?} is {:?}, expected an int64 tensor",
+                    model.display(),
+                    input.name(),
+                    input.dtype()
+                )));
+            }
+        }
+        let output = self
+            .session
+            .outputs()
+            .iter()
+            .find(|o| o.name() == self.output)
+            .ok_or_else(|| {
+                Error::ModelLoad(format!(
+                    "{} has no output {:?} (verifier.json output.name); it has {:?}",
+                    model.display(),
+                    self.output,
+                    self.session.outputs().iter().map(|o| o.name()).collect::<Vec<_>>()
+                ))
+            })?;
+        if !matches!(output.dtype(), ValueType::Tensor { ty: TensorElementType::Float32, .. }) {
+            return Err(Error::ModelLoad(format!(
+                "{}: output {:?} is {:?}, expected a float32 tensor",
+                model.display(),
+                self.output,
+                output.dtype()
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(feature = "cuda")]
+fn with_cuda(
+    builder: ort::session::builder::SessionBuilder,
+) -> Result<ort::session::builder::SessionBuilder> {
+    builder
+        .with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])
+        .map_err(|e| Error::ModelLoad(format!("CUDA execution provider: {e}")))
+}
+
+#[cfg(not(feature = "cuda"))]
+fn with_cuda(
+    _builder: ort::session::builder::SessionBuilder,
+) -> Result<ort::session::builder::SessionBuilder> {
+    Err(Error::Settings(
+        "this bestofn was built without the `cuda` feature; rebuild with --features cuda".into(),
+    ))
+}
+
+impl Backend for OnnxBackend {
+    fn logits(&mut self, batch: Batch) -> Result<Vec<f32>> {
+        let shape = [batch.rows, batch.columns];
+        let rows = batch.rows;
+        let tensor = |data: Vec<i64>| {
+            Tensor::from_array((shape, data))
+                .map_err(|e| Error::ModelRun(format!("building an input tensor: {e}")))
+        };
+        let Batch {
+            mut input_ids,
+            mut attention_mask,
+            mut token_type_ids,
+            ..
+        } = batch;
+        let mut values = Vec::with_capacity(self.inputs.len());
+        for name in &self.inputs {
+            let data = match name.as_str() {
+                "input_ids" => std::mem::take(&mut input_ids),
+                "attention_mask" => std::mem::take(&mut attention_mask),
+                "token_type_ids" => std::mem::take(&mut token_type_ids),
+                other => {
+                    return Err(Error::ModelLoad(format!(
+                        "verifier.json names input {other:?}; bestofn feeds input_ids, attention_mask and token_type_ids"
+                    )))
+                }
+            };
+            values.push((name.clone(), tensor(data)?));
+        }
+        let outputs = self
+            .session
+            .run(values)
+            .map_err(|e| Error::ModelRun(e.to_string()))?;
+        let (shape, logits) = outputs[self.output.as_str()]
+            .try_extract_tensor::<f32>()
+            .map_err(|e| Error::ModelRun(format!("reading output {:?}: {e}", self.output)))?;
+        if logits.len() != rows {
+            return Err(Error::ModelRun(format!(
+                "output {:?} has shape {shape:?}, expected [{rows}, 1]",
+                self.output
+            )));
+        }
+        Ok(logits.to_vec())
+    }
+}

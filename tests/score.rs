@@ -1,0 +1,156 @@
+//! `bestofn score` with a real ONNX model through ONNX Runtime: the committed tiny verifier.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::str::contains;
+
+fn score(verifier: &Path, samples: &Path, out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
+    Command::cargo_bin("bestofn")
+        .unwrap()
+        .args(["score", "--threads", "1", "--verifier"])
+        .arg(verifier)
+        .arg("--problems")
+        .arg(common::fixture("problems.jsonl"))
+        .arg("--samples")
+        .arg(samples)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .assert()
+}
+
+fn tiny() -> PathBuf {
+    common::fixture("verifier-tiny")
+}
+
+#[test]
+fn scores_match_python_onnxruntime_and_keep_every_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let ours = dir.path().join("rust.jsonl");
+    score(&tiny(), &common::fixture("samples.jsonl"), &ours, &[])
+        .success()
+        .stderr(contains("scored 12 samples"));
+    let python = dir.path().join("python.jsonl");
+    common::run_verifier_tool(&[
+        "score".as_ref(),
+        "--verifier".as_ref(),
+        tiny().as_os_str(),
+        "--problems".as_ref(),
+        common::fixture("problems.jsonl").as_os_str(),
+        "--samples".as_ref(),
+        common::fixture("samples.jsonl").as_os_str(),
+        "--out".as_ref(),
+        python.as_os_str(),
+    ]);
+    let (a, b) = (common::scores_of(&ours), common::scores_of(&python));
+    assert_eq!(a.len(), 12);
+    for (x, y) in a.iter().zip(&b) {
+        assert!((x - y).abs() < 1e-6, "rust {x} vs python {y}");
+        assert!((0.0..=1.0).contains(x));
+    }
+    // Distinct inputs get distinct scores: the model really ran on each.
+    let distinct: std::collections::BTreeSet<u64> = a.iter().map(|s| s.to_bits()).collect();
+    assert!(distinct.len() > 6);
+    let first: serde_json::Value =
+        serde_json::from_str(fs::read_to_string(&ours).unwrap().lines().next().unwrap()).unwrap();
+    assert_eq!(first["generator"]["seed"], 0);
+    assert_eq!(first["text"], "16 - 3 - 4 = 9 eggs. 9 * 2 = 18.\n#### 18");
+}
+
+#[test]
+fn batching_does_not_change_scores() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = dir.path().join("one.jsonl");
+    let many = dir.path().join("many.jsonl");
+    score(&tiny(), &common::fixture("samples.jsonl"), &one, &["--max-batch", "1"])
+        .success()
+        .stderr(contains("in 12 batches"));
+    score(&tiny(), &common::fixture("samples.jsonl"), &many, &["--token-budget", "100000"])
+        .success()
+        .stderr(contains("in 1 batches"));
+    for (x, y) in common::scores_of(&one).iter().zip(common::scores_of(&many)) {
+        assert!((x - y).abs() < 1e-6);
+    }
+}
+
+#[test]
+fn a_missing_onnx_runtime_library_is_a_load_error() {
+    let dir = tempfile::tempdir().unwrap();
+    score(
+        &tiny(),
+        &common::fixture("samples.jsonl"),
+        &dir.path().join("o.jsonl"),
+        &["--ort-lib", "/nonexistent/libonnxruntime.so"],
+    )
+    .code(69)
+    .stderr(contains("ONNX Runtime library /nonexistent/libonnxruntime.so does not exist"));
+    assert!(!dir.path().join("o.jsonl").exists());
+}
+
+/// A copy of the tiny verifier with its verifier.json edited.
+fn edited_verifier(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
+    let copy = dir.join("verifier");
+    fs::create_dir_all(&copy).unwrap();
+    for file in ["model.onnx", "tokenizer.json"] {
+        fs::copy(tiny().join(file), copy.join(file)).unwrap();
+    }
+    let mut spec: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(tiny().join("verifier.json")).unwrap()).unwrap();
+    edit(&mut spec);
+    fs::write(copy.join("verifier.json"), spec.to_string()).unwrap();
+    copy
+}
+
+#[test]
+fn inputs_that_do_not_match_verifier_json_are_a_load_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let verifier = edited_verifier(dir.path(), |spec| {
+        spec["onnx_inputs"] = serde_json::json!(["input_ids", "attention_mask"]);
+    });
+    score(&verifier, &common::fixture("samples.jsonl"), &dir.path().join("o.jsonl"), &[])
+        .code(69)
+        .stderr(contains("takes inputs [\"attention_mask\", \"input_ids\", \"token_type_ids\"] but verifier.json declares"));
+    let verifier = edited_verifier(dir.path(), |spec| {
+        spec["output"]["name"] = serde_json::json!("scores");
+    });
+    score(&verifier, &common::fixture("samples.jsonl"), &dir.path().join("o.jsonl"), &[])
+        .code(69)
+        .stderr(contains("has no output \"scores\""));
+}
+
+#[test]
+fn too_long_inputs_truncate_or_fail_by_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let verifier = edited_verifier(dir.path(), |spec| spec["max_length"] = serde_json::json!(24));
+    score(&verifier, &common::fixture("samples.jsonl"), &dir.path().join("t.jsonl"), &[])
+        .success()
+        .stderr(contains("truncated"));
+    score(
+        &verifier,
+        &common::fixture("samples.jsonl"),
+        &dir.path().join("e.jsonl"),
+        &["--too-long", "error"],
+    )
+    .code(65)
+    .stderr(contains("samples.jsonl:1: field `text`: question and solution are"))
+    .stderr(contains("over the verifier's max_length 24"));
+    assert!(!dir.path().join("e.jsonl").exists());
+}
+
+#[test]
+fn unknown_problems_are_reported_with_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = dir.path().join("s.jsonl");
+    fs::write(
+        &samples,
+        "{\"problem_id\": \"eggs\", \"sample_idx\": 0, \"text\": \"x\"}\n{\"problem_id\": \"nope\", \"sample_idx\": 0, \"text\": \"x\"}\n",
+    )
+    .unwrap();
+    score(&tiny(), &samples, &dir.path().join("o.jsonl"), &[])
+        .code(65)
+        .stderr(contains("s.jsonl:2: field `problem_id`: problem \"nope\" is not in the problems file"));
+}

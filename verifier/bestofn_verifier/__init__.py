@@ -1,0 +1,1 @@
+"""Training, export and quantization of bestofn verifiers (see ../README.md)."""

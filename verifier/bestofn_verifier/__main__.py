@@ -1,0 +1,25 @@
+"""python -m bestofn_verifier {train,export,quantize,tiny,score} ..."""
+
+import importlib
+import sys
+
+COMMANDS = {
+    "train": "train",
+    "export": "export",
+    "quantize": "quantize",
+    "tiny": "tiny",
+    "score": "score_baseline",
+}
+
+
+def main():
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        print(__doc__.strip(), file=sys.stderr)
+        print("commands: " + ", ".join(COMMANDS), file=sys.stderr)
+        sys.exit(2)
+    module = importlib.import_module(f"bestofn_verifier.{COMMANDS[sys.argv[1]]}")
+    module.main(sys.argv[2:])
+
+
+if __name__ == "__main__":
+    main()

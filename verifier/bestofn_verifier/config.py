@@ -1,0 +1,144 @@
+"""The verifier directory contract shared with the Rust scorer: model.onnx, tokenizer.json and
+verifier.json. Tokenization goes through the `tokenizers` library configured from verifier.json,
+exactly as bestofn does it, so training, export checks and Rust scoring see the same tokens."""
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tokenizers import Tokenizer
+
+FORMAT = "bestofn-verifier"
+VERSION = 1
+
+
+@dataclass
+class VerifierConfig:
+    # How question and solution become the model's input: {"type": "pair"} encodes them as a text
+    # pair; {"type": "template", "template": "...{question}...{solution}..."} as one text.
+    input: dict = field(default_factory=lambda: {"type": "pair"})
+    max_length: int = 256
+    # Which end of an over-long input is cut: "left" keeps a solution's final answer.
+    truncation_side: str = "left"
+    # What the scorer does with an input longer than max_length: "truncate" or "error".
+    too_long: str = "truncate"
+    # The ONNX output and its meaning: P(correct) = sigmoid(logit).
+    output: dict = field(default_factory=lambda: {"name": "logits", "type": "logit"})
+    onnx_inputs: list = field(default_factory=lambda: ["input_ids", "attention_mask", "token_type_ids"])
+    pad_token_id: int = 0
+    base_model: str = ""
+    training: dict = field(default_factory=dict)
+    quantization: str | None = None
+    format: str = FORMAT
+    version: int = VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=False) + "\n"
+
+    @staticmethod
+    def load(directory) -> "VerifierConfig":
+        data = json.loads((Path(directory) / "verifier.json").read_text())
+        if data.get("format") != FORMAT:
+            raise ValueError(f"{directory}/verifier.json: not a {FORMAT} file")
+        return VerifierConfig(**data)
+
+
+class ConfiguredTokenizer:
+    """The tokenizer with the truncation verifier.json prescribes and no padding. A pair whose
+    question alone exceeds max_length cannot be fitted by cutting the solution only: it is
+    truncated longest-first instead (as `bestofn score` does)."""
+
+    def __init__(self, tokenizer_json, config: VerifierConfig):
+        strategy = "only_second" if config.input["type"] == "pair" else "longest_first"
+        self.primary = self._load(tokenizer_json, config, strategy)
+        self.fallback = self._load(tokenizer_json, config, "longest_first")
+
+    @staticmethod
+    def _load(tokenizer_json, config, strategy):
+        tokenizer = Tokenizer.from_file(str(tokenizer_json))
+        tokenizer.enable_truncation(config.max_length, strategy=strategy, direction=config.truncation_side)
+        tokenizer.no_padding()
+        return tokenizer
+
+    def encode_batch(self, inputs):
+        try:
+            return self.primary.encode_batch(inputs)
+        except Exception:
+            out = []
+            for item in inputs:
+                try:
+                    out.append(self.primary.encode(*item) if isinstance(item, tuple) else self.primary.encode(item))
+                except Exception:
+                    out.append(self.fallback.encode(*item) if isinstance(item, tuple) else self.fallback.encode(item))
+            return out
+
+
+def configured_tokenizer(tokenizer_json, config: VerifierConfig) -> ConfiguredTokenizer:
+    return ConfiguredTokenizer(tokenizer_json, config)
+
+
+def model_inputs(question: str, solution: str, config: VerifierConfig):
+    if config.input["type"] == "pair":
+        return (question, solution)
+    return config.input["template"].replace("{question}", question).replace("{solution}", solution)
+
+
+def encode(tokenizer: Tokenizer, pairs, config: VerifierConfig):
+    """Pads a batch of (question, solution) pairs to its longest member; int64 arrays by name."""
+    encodings = tokenizer.encode_batch([model_inputs(q, s, config) for q, s in pairs])
+    length = max(len(e.ids) for e in encodings)
+    arrays = {name: np.zeros((len(encodings), length), dtype=np.int64) for name in config.onnx_inputs}
+    if "input_ids" in arrays:
+        arrays["input_ids"].fill(config.pad_token_id)
+    for row, e in enumerate(encodings):
+        n = len(e.ids)
+        arrays["input_ids"][row, :n] = e.ids
+        arrays["attention_mask"][row, :n] = 1
+        if "token_type_ids" in arrays:
+            arrays["token_type_ids"][row, :n] = e.type_ids
+    return arrays
+
+
+def read_jsonl(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def file_sha256(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_directory_atomically(destination, write_into):
+    """Calls write_into(temp_dir), then renames the finished directory onto `destination`."""
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    temp = Path(tempfile.mkdtemp(prefix=".bestofn-", dir=destination.parent))
+    temp.chmod(0o755)
+    try:
+        write_into(temp)
+        if destination.exists():
+            old = destination.with_name(destination.name + ".old")
+            os.rename(destination, old)
+            os.rename(temp, destination)
+            import shutil
+
+            shutil.rmtree(old)
+        else:
+            os.rename(temp, destination)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))

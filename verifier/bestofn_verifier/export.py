@@ -1,0 +1,116 @@
+"""Exports a training checkpoint to a verifier directory (model.onnx with dynamic batch and
+sequence axes, tokenizer.json, verifier.json), after checking the ONNX model against PyTorch on
+real examples: the export fails when they disagree.
+
+usage: python -m bestofn_verifier export --checkpoint CKPT --out VERIFIER_DIR
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .config import VerifierConfig, configured_tokenizer, encode, read_jsonl, write_directory_atomically
+
+TOLERANCE = 1e-3
+
+
+class LogitsOnly:
+    """Wraps a sequence classifier so the exported graph takes the 2-D int64 inputs of the
+    verifier contract and returns the logits tensor alone.
+
+    The attention mask is expanded here to the additive 4-D form that attention consumes: the
+    library's own mask construction branches on shapes in Python, and tracing freezes those
+    branches for the example's padding (the parity check caught a 3e-2 logit error)."""
+
+    def __new__(cls, model, names):
+        import torch
+
+        class Wrapper(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.model = model
+
+            def forward(self, *inputs):
+                named = dict(zip(names, inputs))
+                mask = named["attention_mask"][:, None, None, :].to(torch.float32)
+                named["attention_mask"] = (1.0 - mask) * torch.finfo(torch.float32).min
+                return self.model(**named).logits
+
+        # In eval mode: the exporter restores the wrapper's mode afterwards, recursively, and a
+        # wrapper left in training mode would switch dropout on in `model`.
+        return Wrapper().eval()
+
+
+def parity(model, session, tokenizer, config, examples, batch_size=16):
+    """Max |logit difference| between PyTorch and ONNX Runtime over `examples`, in padded batches."""
+    import torch
+
+    worst = 0.0
+    for start in range(0, len(examples), batch_size):
+        batch = examples[start:start + batch_size]
+        inputs = encode(tokenizer, [(e["question"], e["solution"]) for e in batch], config)
+        with torch.inference_mode():
+            expected = model(**{k: torch.from_numpy(v) for k, v in inputs.items()}).logits.numpy().reshape(-1)
+        actual = session.run([config.output["name"]], inputs)[0].reshape(-1)
+        worst = max(worst, float(np.abs(expected - actual).max()))
+    return worst
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="bestofn_verifier export", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", required=True, help="directory written by `train`")
+    parser.add_argument("--out", required=True, help="verifier directory to write")
+    parser.add_argument("--check-examples", type=int, default=64,
+                        help="held-out examples to compare PyTorch and ONNX Runtime on")
+    parser.add_argument("--opset", type=int, default=17)
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import onnxruntime as ort
+    import torch
+    from transformers import AutoModelForSequenceClassification
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    checkpoint = Path(args.checkpoint)
+    config = VerifierConfig.load(checkpoint)
+    tokenizer = configured_tokenizer(checkpoint / "tokenizer.json", config)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        checkpoint / "model", attn_implementation="eager").eval()
+    examples = read_jsonl(checkpoint / "validation.jsonl")[: args.check_examples]
+    if not examples:
+        sys.exit(f"{checkpoint}/validation.jsonl has no examples to check the export on")
+
+    def write(directory: Path):
+        sample = encode(tokenizer, [(e["question"], e["solution"]) for e in examples[:2]], config)
+        inputs = tuple(torch.from_numpy(sample[name]) for name in config.onnx_inputs)
+        dynamic = {name: {0: "batch", 1: "sequence"} for name in config.onnx_inputs}
+        dynamic[config.output["name"]] = {0: "batch"}
+        torch.onnx.export(
+            LogitsOnly(model, config.onnx_inputs), inputs, str(directory / "model.onnx"),
+            input_names=config.onnx_inputs, output_names=[config.output["name"]],
+            dynamic_axes=dynamic, opset_version=args.opset, dynamo=False,
+        )
+        session = ort.InferenceSession(str(directory / "model.onnx"), providers=["CPUExecutionProvider"])
+        worst = parity(model, session, tokenizer, config, examples)
+        print(f"parity: max |PyTorch - ONNX Runtime| logit difference {worst:.2e} on {len(examples)} "
+              f"held-out examples", flush=True)
+        if worst > TOLERANCE:
+            raise SystemExit(f"export rejected: ONNX Runtime differs from PyTorch by {worst:.2e} > {TOLERANCE}")
+        config.training["export_parity_max_abs_logit_diff"] = worst
+        config.training["export_parity_examples"] = len(examples)
+        shutil.copy(checkpoint / "tokenizer.json", directory / "tokenizer.json")
+        (directory / "verifier.json").write_text(config.to_json())
+
+    write_directory_atomically(args.out, write)
+    print(f"wrote verifier {args.out}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
