@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The main job on embedded defaults: set up, then import the real sample sets from
-# ../shared/data, grade them, rank with every strategy and write evaluation reports to out/.
+# ../shared/data, grade them, rank with every strategy and write evaluation reports to out/;
+# then train (first run, about 15 minutes on 2 cores) or reuse the default verifier, score
+# held-out problems with it and evaluate (scripts/verifier_experiment.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -28,3 +30,6 @@ run_set faithful-cot faithful-cot-pool "$data/faithful_cot_gsm8k_test_pool.deriv
   --answer-field source_answer
 run_set qwen-math qwen-math-rm "$data/qwen25math_rm_maj/math_cot_100.jsonl" first,majority,verifier,weighted,topk-vote
 echo "reports: $out/faithful-cot/report/report.md, $out/qwen-math/report/report.md" >&2
+
+# Train (or reuse) the default MiniLM verifier and measure it on held-out problems.
+bash scripts/verifier_experiment.sh "$out/experiment"

@@ -8,5 +8,9 @@ if [ ! -d ../shared/data ]; then
   exit 1
 fi
 cargo test --locked
+# verifier/: training on a few steps, export parity, quantization, Rust-vs-PyTorch scores.
+(cd verifier && HF_HUB_OFFLINE=1 ../.venv/bin/python -m pytest -q tests)
+# The CUDA execution provider cannot run here, but must keep compiling.
+cargo check --locked --features cuda --quiet
 # Benchmarks are not run here (they measure, they do not test) but must keep compiling.
 cargo bench --locked --no-run --quiet

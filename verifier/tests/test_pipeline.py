@@ -1,0 +1,151 @@
+"""Training on a few steps, export with its parity check, quantization, and scoring by the
+Python baseline and by `bestofn score` on the freshly exported real (MiniLM) model."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "verifier"))
+
+from bestofn_verifier import export, quantize, score_baseline, tiny, train  # noqa: E402
+from bestofn_verifier.config import VerifierConfig, configured_tokenizer, encode, read_jsonl  # noqa: E402
+from bestofn_verifier.metrics import auroc, selection_accuracy  # noqa: E402
+
+
+def synthetic_problems(n=24):
+    """Word problems with one right and one wrong worked solution each."""
+    problems, examples = [], []
+    for i in range(n):
+        a, b = 3 + i, 2 + i % 5
+        question = f"Tom has {a} apples and buys {b} more. How many apples does he have?"
+        problems.append({"id": f"p{i}", "question": question, "answer": str(a + b)})
+        for idx, (total, label) in enumerate([(a + b, 1), (a + b + 1 + i % 3, 0)]):
+            examples.append({"problem_id": f"p{i}", "sample_idx": idx, "question": question,
+                             "solution": f"He has {a} + {b} = {total} apples.\n#### {total}", "label": label})
+    return problems, examples
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    work = tmp_path_factory.mktemp("pipeline")
+    problems, examples = synthetic_problems()
+    write_jsonl(work / "examples.jsonl", examples)
+    write_jsonl(work / "problems.jsonl", problems)
+    write_jsonl(work / "samples.jsonl", [
+        {"problem_id": e["problem_id"], "sample_idx": e["sample_idx"], "text": e["solution"],
+         "correct": bool(e["label"])} for e in examples])
+    train.main(["--data", str(work / "examples.jsonl"), "--out", str(work / "checkpoint"),
+                "--max-steps", "3", "--batch-size", "4", "--max-length", "64", "--val-fraction", "0.3",
+                "--threads", "2", "--log-every", "1"])
+    export.main(["--checkpoint", str(work / "checkpoint"), "--out", str(work / "verifier")])
+    quantize.main(["--verifier", str(work / "verifier"), "--out", str(work / "verifier-int8")])
+    return work
+
+
+def test_validation_split_is_by_problem(exported):
+    validation = read_jsonl(exported / "checkpoint" / "validation.jsonl")
+    held_out = {e["problem_id"] for e in validation}
+    assert held_out, "some problems are held out"
+    # Every example of a held-out problem is in validation, none of them in training.
+    _, examples = synthetic_problems()
+    assert sum(e["problem_id"] in held_out for e in examples) == len(validation)
+
+
+def test_training_records_its_run(exported):
+    config = VerifierConfig.load(exported / "checkpoint")
+    assert config.training["steps"] == 3
+    assert len(config.training["data_sha256"]) == 64
+    assert config.training["balanced_per_problem"] is True
+    history = config.training["validation"]
+    assert history and np.isfinite(history[-1]["loss"])
+
+
+def test_export_matches_pytorch_and_has_dynamic_axes(exported):
+    import onnx
+
+    config = VerifierConfig.load(exported / "verifier")
+    assert config.training["export_parity_max_abs_logit_diff"] < 1e-3
+    graph = onnx.load(str(exported / "verifier" / "model.onnx")).graph
+    assert [i.name for i in graph.input] == ["input_ids", "attention_mask", "token_type_ids"]
+    for i in graph.input:
+        dims = [d.dim_param for d in i.type.tensor_type.shape.dim]
+        assert dims == ["batch", "sequence"]
+    assert [o.name for o in graph.output] == ["logits"]
+
+
+def test_int8_copy_is_smaller_and_close(exported, tmp_path):
+    fp32 = (exported / "verifier" / "model.onnx").stat().st_size
+    int8 = (exported / "verifier-int8" / "model.onnx").stat().st_size
+    assert int8 < fp32 / 3
+    assert VerifierConfig.load(exported / "verifier-int8").quantization.startswith("dynamic-int8")
+    scores = {}
+    for name in ["verifier", "verifier-int8"]:
+        out = tmp_path / f"{name}.jsonl"
+        score_baseline.main(["--verifier", str(exported / name), "--problems", str(exported / "problems.jsonl"),
+                             "--samples", str(exported / "samples.jsonl"), "--out", str(out)])
+        scores[name] = np.array([s["score"] for s in read_jsonl(out)])
+    assert np.abs(scores["verifier"] - scores["verifier-int8"]).max() < 0.05
+
+
+def bestofn_binary():
+    for profile in ["release", "debug"]:
+        candidate = REPO / "target" / profile / "bestofn"
+        if candidate.exists():
+            return candidate
+    pytest.fail("build bestofn first (cargo build): the parity test runs the Rust scorer")
+
+
+def test_rust_scores_match_python_and_pytorch(exported, tmp_path):
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    rust = tmp_path / "rust.jsonl"
+    subprocess.run([str(bestofn_binary()), "score", "--verifier", str(exported / "verifier"),
+                    "--problems", str(exported / "problems.jsonl"), "--samples", str(exported / "samples.jsonl"),
+                    "--out", str(rust), "--threads", "2"], check=True)
+    python = tmp_path / "python.jsonl"
+    score_baseline.main(["--verifier", str(exported / "verifier"), "--problems", str(exported / "problems.jsonl"),
+                         "--samples", str(exported / "samples.jsonl"), "--out", str(python)])
+    rust_scores = np.array([s["score"] for s in read_jsonl(rust)])
+    python_scores = np.array([s["score"] for s in read_jsonl(python)])
+    assert np.abs(rust_scores - python_scores).max() < 1e-5
+
+    config = VerifierConfig.load(exported / "verifier")
+    tokenizer = configured_tokenizer(exported / "verifier" / "tokenizer.json", config)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        exported / "checkpoint" / "model", attn_implementation="eager").eval()
+    samples = read_jsonl(exported / "samples.jsonl")
+    questions = {p["id"]: p["question"] for p in read_jsonl(exported / "problems.jsonl")}
+    inputs = encode(tokenizer, [(questions[s["problem_id"]], s["text"]) for s in samples], config)
+    with torch.inference_mode():
+        logits = model(**{k: torch.from_numpy(v) for k, v in inputs.items()}).logits.reshape(-1).numpy()
+    torch_scores = 1 / (1 + np.exp(-logits.astype(np.float64)))
+    assert np.abs(rust_scores - torch_scores).max() < 1e-5
+
+
+def test_tiny_fixture_is_reproducible(tmp_path):
+    fixtures = REPO / "tests" / "fixtures"
+    tiny.main(["--out", str(tmp_path / "tiny"), "--texts", str(fixtures / "problems.jsonl"),
+               str(fixtures / "samples.jsonl")])
+    committed = fixtures / "verifier-tiny"
+    for name in ["tokenizer.json", "verifier.json", "model.onnx"]:
+        assert (tmp_path / "tiny" / name).read_bytes() == (committed / name).read_bytes(), name
+
+
+def test_metrics_hand_cases():
+    assert auroc([0.9, 0.4, 0.6, 0.2], [1, 1, 0, 0]) == 0.75
+    assert auroc([0.5, 0.5], [1, 0]) == 0.5
+    assert auroc([0.1], [1]) is None
+    examples = [{"problem_id": "a", "label": 0}, {"problem_id": "a", "label": 1}, {"problem_id": "b", "label": 1}]
+    assert selection_accuracy(examples, [0.2, 0.9, 0.1]) == 1.0
+    assert selection_accuracy(examples, [0.9, 0.2, 0.1]) == 0.5
