@@ -134,7 +134,9 @@ impl ScoreArgs {
     pub fn options(&self) -> Result<bestofn::score::ScoreOptions, bestofn::Error> {
         let defaults = bestofn::score::ScoreOptions::default();
         if self.threads == Some(0) {
-            return Err(bestofn::Error::Settings("--threads must be at least 1".into()));
+            return Err(bestofn::Error::Settings(
+                "--threads must be at least 1".into(),
+            ));
         }
         Ok(bestofn::score::ScoreOptions {
             ort_library: self.ort_lib.clone(),

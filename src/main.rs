@@ -15,8 +15,8 @@ use bestofn::io::write_jsonl;
 use bestofn::label::{label_file, select_verifier_examples, ExportOptions, LabelOptions};
 use bestofn::pool::build_pools;
 use bestofn::rank::rank;
-use bestofn::score::{score_file, Verifier};
 use bestofn::records::{read_problems, read_verdicts};
+use bestofn::score::{score_file, Verifier};
 use cli::{Cli, Command};
 
 fn main() -> ExitCode {

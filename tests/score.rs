@@ -8,7 +8,12 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use predicates::str::contains;
 
-fn score(verifier: &Path, samples: &Path, out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
+fn score(
+    verifier: &Path,
+    samples: &Path,
+    out: &Path,
+    extra: &[&str],
+) -> assert_cmd::assert::Assert {
     Command::cargo_bin("bestofn")
         .unwrap()
         .args(["score", "--threads", "1", "--verifier"])
@@ -66,12 +71,22 @@ fn batching_does_not_change_scores() {
     let dir = tempfile::tempdir().unwrap();
     let one = dir.path().join("one.jsonl");
     let many = dir.path().join("many.jsonl");
-    score(&tiny(), &common::fixture("samples.jsonl"), &one, &["--max-batch", "1"])
-        .success()
-        .stderr(contains("in 12 batches"));
-    score(&tiny(), &common::fixture("samples.jsonl"), &many, &["--token-budget", "100000"])
-        .success()
-        .stderr(contains("in 1 batches"));
+    score(
+        &tiny(),
+        &common::fixture("samples.jsonl"),
+        &one,
+        &["--max-batch", "1"],
+    )
+    .success()
+    .stderr(contains("in 12 batches"));
+    score(
+        &tiny(),
+        &common::fixture("samples.jsonl"),
+        &many,
+        &["--token-budget", "100000"],
+    )
+    .success()
+    .stderr(contains("in 1 batches"));
     for (x, y) in common::scores_of(&one).iter().zip(common::scores_of(&many)) {
         assert!((x - y).abs() < 1e-6);
     }
@@ -87,7 +102,9 @@ fn a_missing_onnx_runtime_library_is_a_load_error() {
         &["--ort-lib", "/nonexistent/libonnxruntime.so"],
     )
     .code(69)
-    .stderr(contains("ONNX Runtime library /nonexistent/libonnxruntime.so does not exist"));
+    .stderr(contains(
+        "ONNX Runtime library /nonexistent/libonnxruntime.so does not exist",
+    ));
     assert!(!dir.path().join("o.jsonl").exists());
 }
 
@@ -117,18 +134,30 @@ fn inputs_that_do_not_match_verifier_json_are_a_load_error() {
     let verifier = edited_verifier(dir.path(), |spec| {
         spec["output"]["name"] = serde_json::json!("scores");
     });
-    score(&verifier, &common::fixture("samples.jsonl"), &dir.path().join("o.jsonl"), &[])
-        .code(69)
-        .stderr(contains("has no output \"scores\""));
+    score(
+        &verifier,
+        &common::fixture("samples.jsonl"),
+        &dir.path().join("o.jsonl"),
+        &[],
+    )
+    .code(69)
+    .stderr(contains("has no output \"scores\""));
 }
 
 #[test]
 fn too_long_inputs_truncate_or_fail_by_policy() {
     let dir = tempfile::tempdir().unwrap();
-    let verifier = edited_verifier(dir.path(), |spec| spec["max_length"] = serde_json::json!(24));
-    score(&verifier, &common::fixture("samples.jsonl"), &dir.path().join("t.jsonl"), &[])
-        .success()
-        .stderr(contains("truncated"));
+    let verifier = edited_verifier(dir.path(), |spec| {
+        spec["max_length"] = serde_json::json!(24)
+    });
+    score(
+        &verifier,
+        &common::fixture("samples.jsonl"),
+        &dir.path().join("t.jsonl"),
+        &[],
+    )
+    .success()
+    .stderr(contains("truncated"));
     score(
         &verifier,
         &common::fixture("samples.jsonl"),
@@ -136,7 +165,9 @@ fn too_long_inputs_truncate_or_fail_by_policy() {
         &["--too-long", "error"],
     )
     .code(65)
-    .stderr(contains("samples.jsonl:1: field `text`: question and solution are"))
+    .stderr(contains(
+        "samples.jsonl:1: field `text`: question and solution are",
+    ))
     .stderr(contains("over the verifier's max_length 24"));
     assert!(!dir.path().join("e.jsonl").exists());
 }
@@ -152,5 +183,7 @@ fn unknown_problems_are_reported_with_their_line() {
     .unwrap();
     score(&tiny(), &samples, &dir.path().join("o.jsonl"), &[])
         .code(65)
-        .stderr(contains("s.jsonl:2: field `problem_id`: problem \"nope\" is not in the problems file"));
+        .stderr(contains(
+            "s.jsonl:2: field `problem_id`: problem \"nope\" is not in the problems file",
+        ));
 }

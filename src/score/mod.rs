@@ -81,7 +81,10 @@ impl Encoder {
         let encoding = self
             .tokenizer
             .encode_fast(self.spec.input(question, solution), true)
-            .or_else(|_| self.fallback.encode_fast(self.spec.input(question, solution), true))
+            .or_else(|_| {
+                self.fallback
+                    .encode_fast(self.spec.input(question, solution), true)
+            })
             .map_err(|e| Error::ModelRun(format!("tokenizing: {e}")))?;
         let truncated = encoding.get_overflowing().iter().map(|o| o.len()).sum();
         Ok(Encoded {
@@ -166,7 +169,8 @@ impl Verifier {
         let _span = tracing::info_span!("load_verifier", dir = %directory.display()).entered();
         let spec = VerifierSpec::load(directory)?;
         let library = find_library(options.ort_library.as_deref())?;
-        let backend = OnnxBackend::load(directory, &spec, &library, options.threads, options.device)?;
+        let backend =
+            OnnxBackend::load(directory, &spec, &library, options.threads, options.device)?;
         Self::with_backend(directory, spec, Box::new(backend), options)
     }
 
@@ -221,7 +225,11 @@ impl Verifier {
     }
 
     /// Probability of being correct for each encoded pair, in input order.
-    pub fn probabilities(&mut self, encoded: &[Encoded], stats: &mut ScoreStats) -> Result<Vec<f32>> {
+    pub fn probabilities(
+        &mut self,
+        encoded: &[Encoded],
+        stats: &mut ScoreStats,
+    ) -> Result<Vec<f32>> {
         let mut order: Vec<usize> = (0..encoded.len()).collect();
         order.sort_by_key(|&i| encoded[i].ids.len());
         let mut scores = vec![0f32; encoded.len()];

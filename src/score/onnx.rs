@@ -70,7 +70,10 @@ fn environment(library: &Path) -> Result<&'static Environment> {
     ENVIRONMENT
         .get_or_init(|| {
             if !library.is_file() {
-                return Err(format!("ONNX Runtime library {} does not exist", library.display()));
+                return Err(format!(
+                    "ONNX Runtime library {} does not exist",
+                    library.display()
+                ));
             }
             ort::init_from(library)
                 .map_err(|e| format!("loading ONNX Runtime from {}: {e}", library.display()))?
@@ -108,11 +111,13 @@ impl OnnxBackend {
         let environment = environment(library)?;
         let model = directory.join("model.onnx");
         if !model.is_file() {
-            return Err(Error::ModelLoad(format!("{} does not exist", model.display())));
+            return Err(Error::ModelLoad(format!(
+                "{} does not exist",
+                model.display()
+            )));
         }
-        let load_error = |e: &dyn std::fmt::Display| {
-            Error::ModelLoad(format!("{}: {e}", model.display()))
-        };
+        let load_error =
+            |e: &dyn std::fmt::Display| Error::ModelLoad(format!("{}: {e}", model.display()));
         let mut builder = Session::builder(environment)
             .map_err(|e| load_error(&e))?
             .with_optimization_level(GraphOptimizationLevel::All)
@@ -149,7 +154,13 @@ impl OnnxBackend {
             )));
         }
         for input in self.session.inputs() {
-            if !matches!(input.dtype(), ValueType::Tensor { ty: TensorElementType::Int64, .. }) {
+            if !matches!(
+                input.dtype(),
+                ValueType::Tensor {
+                    ty: TensorElementType::Int64,
+                    ..
+                }
+            ) {
                 return Err(Error::ModelLoad(format!(
                     "{}: input {:?} is {:?}, expected an int64 tensor",
                     model.display(),
@@ -168,10 +179,20 @@ impl OnnxBackend {
                     "{} has no output {:?} (verifier.json output.name); it has {:?}",
                     model.display(),
                     self.output,
-                    self.session.outputs().iter().map(|o| o.name()).collect::<Vec<_>>()
+                    self.session
+                        .outputs()
+                        .iter()
+                        .map(|o| o.name())
+                        .collect::<Vec<_>>()
                 ))
             })?;
-        if !matches!(output.dtype(), ValueType::Tensor { ty: TensorElementType::Float32, .. }) {
+        if !matches!(
+            output.dtype(),
+            ValueType::Tensor {
+                ty: TensorElementType::Float32,
+                ..
+            }
+        ) {
             return Err(Error::ModelLoad(format!(
                 "{}: output {:?} is {:?}, expected a float32 tensor",
                 model.display(),
