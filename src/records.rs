@@ -409,41 +409,6 @@ pub fn read_problems(path: &Path) -> Result<Vec<Problem>> {
     Ok(problems)
 }
 
-/// Samples read from a file, with how many invalid lines were skipped.
-pub struct SampleSet {
-    pub samples: Vec<Sample>,
-    /// The 1-based line of each sample in its file, for error messages.
-    pub lines: Vec<usize>,
-    pub skipped: usize,
-}
-
-/// Reads a flat samples file. `(problem_id, sample_idx)` must be unique.
-///
-/// With `skip_invalid`, malformed lines and duplicate keys are skipped and counted instead of
-/// failing the read.
-pub fn read_samples(path: &Path, skip_invalid: bool) -> Result<SampleSet> {
-    let mut samples = Vec::new();
-    let mut lines = Vec::new();
-    let mut skipped = 0;
-    crate::io::for_each_line(path, |line, text| {
-        match parse_sample_line(path, line, text) {
-            Ok(sample) => {
-                samples.push(sample);
-                lines.push(line);
-            }
-            Err(_) if skip_invalid => skipped += 1,
-            Err(e) => return Err(e),
-        }
-        Ok(())
-    })?;
-    skipped += drop_duplicates(&mut samples, &mut lines, path, skip_invalid)?;
-    Ok(SampleSet {
-        samples,
-        lines,
-        skipped,
-    })
-}
-
 /// Parses one line of a samples file (`line` is its 1-based number, for errors).
 pub fn parse_sample_line(path: &Path, line: usize, text: &str) -> Result<Sample> {
     let origin = Origin { path, line };
@@ -594,8 +559,8 @@ pub struct VerdictSet {
 
 /// Reads the verdict fields of a samples file, skipping texts and unknown fields.
 ///
-/// The same checks as [`read_samples`]; a line that fails the fast parse is parsed again in full
-/// so that the error names the field.
+/// `(problem_id, sample_idx)` must be unique. A line that fails the fast parse is parsed again in
+/// full so that the error names the field.
 pub fn read_verdicts(path: &Path, skip_invalid: bool) -> Result<VerdictSet> {
     let mut verdicts = Vec::new();
     let mut lines = Vec::new();
