@@ -39,7 +39,7 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// Source format: faithful-cot-pool or qwen-math-rm.
+    /// Source format: faithful-cot-pool, qwen-math-rm, or gsm8k-example-solutions:RUN (RUN: 6b_finetuning, 6b_verification, 175b_finetuning, 175b_verification).
     #[arg(long)]
     pub format: Format,
     /// Grouped input file (`.gz` is decompressed).

@@ -57,7 +57,7 @@ fn report_skipped(skipped: usize) {
 fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Import(args) => {
-            let imported = import(&args.input, args.format)?;
+            let imported = import(&args.input, &args.format)?;
             write_jsonl(&args.out, &imported.samples)?;
             if let Some(path) = &args.problems_out {
                 write_jsonl(path, &imported.problems)?;

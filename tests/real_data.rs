@@ -32,7 +32,7 @@ fn relabel(imported: &mut bestofn::import::Imported, options: &LabelOptions) -> 
 #[test]
 fn qwen_math_import_reproduces_the_reference_script_and_agrees_with_its_labels() {
     let path = common::shared_data("samples/qwen25math_rm_maj/math_cot_100.jsonl");
-    let mut imported = import(&path, Format::QwenMathRm).unwrap();
+    let mut imported = import(&path, &Format::QwenMathRm).unwrap();
     assert_eq!(imported.problems.len(), 100);
     assert_eq!(imported.samples.len(), 800);
     assert!(imported.samples.iter().all(|s| s.score.is_some()));
@@ -64,7 +64,7 @@ fn qwen_math_import_reproduces_the_reference_script_and_agrees_with_its_labels()
 #[test]
 fn faithful_cot_pool_import_and_grader_agreement() {
     let path = common::shared_data("samples/faithful_cot_gsm8k_test_pool.derived.jsonl.gz");
-    let mut imported = import(&path, Format::FaithfulCotPool).unwrap();
+    let mut imported = import(&path, &Format::FaithfulCotPool).unwrap();
     assert_eq!(imported.problems.len(), 1319);
     assert_eq!(imported.samples.len(), 1319 * 41);
     let source = evaluate(&build_pools(&imported.samples), &quick_eval()).unwrap();
@@ -95,7 +95,7 @@ fn faithful_cot_pool_import_and_grader_agreement() {
         })
         .map(|(i, _)| i)
         .collect();
-    let mut text_graded = import(&path, Format::FaithfulCotPool).unwrap();
+    let mut text_graded = import(&path, &Format::FaithfulCotPool).unwrap();
     relabel(&mut text_graded, &LabelOptions::default());
     let agree = natural
         .iter()
@@ -109,4 +109,32 @@ fn faithful_cot_pool_import_and_grader_agreement() {
         agreement > 0.985,
         "text agreement on natural-language styles {agreement}"
     );
+}
+
+#[test]
+fn gsm8k_paper_runs_reproduce_their_accuracies_under_our_grading() {
+    let path = common::shared_data("gsm8k/example_model_solutions.jsonl");
+    // The file's own verdicts (share of 1,319 test problems solved by each run's chosen solution).
+    let runs = [
+        ("6b_finetuning", 286),
+        ("6b_verification", 515),
+        ("175b_finetuning", 458),
+        ("175b_verification", 742),
+    ];
+    for (run, solved) in runs {
+        let format = Format::Gsm8kExampleSolutions { run: run.into() };
+        let mut imported = import(&path, &format).unwrap();
+        assert_eq!(imported.samples.len(), 1319);
+        let source_solved = imported
+            .samples
+            .iter()
+            .filter(|s| s.correct == Some(true))
+            .count();
+        assert_eq!(source_solved, solved, "{run}");
+        let summary = relabel(&mut imported, &LabelOptions::default());
+        assert_eq!(
+            summary.agreeing_with_previous, 1319,
+            "{run}: our grading differs from the paper's"
+        );
+    }
 }

@@ -18,7 +18,7 @@ pub fn shared_data(relative: &str) -> PathBuf {
 pub fn faithful_cot_pool() -> Imported {
     import(
         &shared_data("samples/faithful_cot_gsm8k_test_pool.derived.jsonl.gz"),
-        Format::FaithfulCotPool,
+        &Format::FaithfulCotPool,
     )
     .expect("../shared/data must be beside the repository")
 }

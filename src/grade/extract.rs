@@ -201,14 +201,24 @@ const ANSWER_PHRASE_SUFFIXES: [&str; 2] = [" is", ":"];
 /// The raw final answer stated in `text`, tried in this order:
 /// 1. the last `\boxed{}` / `\fbox{}`;
 /// 2. the last `#### N` line;
-/// 3. the last "answer is ..." then "answer: ..." (case-insensitive), rest of that line;
-/// 4. GSM8K style only: the last number anywhere in the text (documented fallback).
+/// 3. the last line starting `A: N` (the GSM8K paper's format);
+/// 4. the last "answer is ..." then "answer: ..." (case-insensitive), rest of that line;
+/// 5. GSM8K style only: the last number anywhere in the text (documented fallback).
 pub fn extract(text: &str, style: AnswerStyle) -> Option<String> {
     if let Some(boxed) = last_boxed(text) {
         return Some(boxed.to_owned());
     }
     if let Some(pos) = memrfind(text, "####") {
         if let Some(answer) = stated_answer(&text[pos + 4..], style) {
+            return Some(answer);
+        }
+    }
+    // The GSM8K paper's solutions end with a line `A: N`.
+    let final_line = memrfind(text, "\nA:")
+        .map(|pos| pos + 3)
+        .or_else(|| text.starts_with("A:").then_some(2));
+    if let Some(end) = final_line {
+        if let Some(answer) = stated_answer(&text[end..], style) {
             return Some(answer);
         }
     }

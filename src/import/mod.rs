@@ -7,6 +7,7 @@
 //! often our grader agrees with them.
 
 mod faithful_cot;
+mod gsm8k_solutions;
 mod qwen_math;
 
 use std::fmt;
@@ -21,12 +22,15 @@ use crate::io::{read_objects, JsonLine};
 use crate::records::{Problem, Sample};
 
 /// A grouped sample format bestofn can import.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Format {
     /// `{id, question, gold, candidates: [{config, lm, prompt, answer, completion, is_correct}]}`.
     FaithfulCotPool,
     /// Qwen2.5-Math `math_cot_100.jsonl`: `{idx, question, gt, response[], pred[], score[], pred_score[[x]]}`.
     QwenMathRm,
+    /// The GSM8K paper's `example_model_solutions.jsonl`: `{question, ground_truth, RUN: {solution,
+    /// is_correct}, ...}`; the run named by `run` becomes one sample per problem (id = line index).
+    Gsm8kExampleSolutions { run: String },
 }
 
 impl FromStr for Format {
@@ -35,9 +39,12 @@ impl FromStr for Format {
         match s {
             "faithful-cot-pool" => Ok(Format::FaithfulCotPool),
             "qwen-math-rm" => Ok(Format::QwenMathRm),
-            other => Err(format!(
-                "unknown import format {other:?} (expected faithful-cot-pool or qwen-math-rm)"
-            )),
+            other => match other.strip_prefix("gsm8k-example-solutions:") {
+                Some(run) if !run.is_empty() => Ok(Format::Gsm8kExampleSolutions { run: run.to_owned() }),
+                _ => Err(format!(
+                    "unknown import format {other:?} (expected faithful-cot-pool, qwen-math-rm or gsm8k-example-solutions:RUN)"
+                )),
+            },
         }
     }
 }
@@ -47,6 +54,9 @@ impl fmt::Display for Format {
         f.write_str(match self {
             Format::FaithfulCotPool => "faithful-cot-pool",
             Format::QwenMathRm => "qwen-math-rm",
+            Format::Gsm8kExampleSolutions { run } => {
+                return write!(f, "gsm8k-example-solutions:{run}")
+            }
         })
     }
 }
@@ -59,15 +69,18 @@ pub struct Imported {
 }
 
 /// Reads a grouped file in `format`.
-pub fn import(path: &Path, format: Format) -> Result<Imported> {
+pub fn import(path: &Path, format: &Format) -> Result<Imported> {
     let _span = tracing::info_span!("import", %format, path = %path.display()).entered();
     let (lines, _) = read_objects(path, false)?;
     let mut imported = Imported::default();
-    for JsonLine { line, object } in lines {
+    for (index, JsonLine { line, object }) in lines.into_iter().enumerate() {
         let fields = Fields { path, line, object };
-        match format {
+        match &format {
             Format::FaithfulCotPool => faithful_cot::import_line(fields, &mut imported)?,
             Format::QwenMathRm => qwen_math::import_line(fields, &mut imported)?,
+            Format::Gsm8kExampleSolutions { run } => {
+                gsm8k_solutions::import_line(fields, run, index, &mut imported)?
+            }
         }
     }
     Ok(imported)
