@@ -35,6 +35,45 @@ pub enum Command {
     Rank(RankArgs),
     /// Accuracy vs number of samples per strategy, calibration, and a report directory.
     Eval(EvalArgs),
+    /// Several runs side by side, with paired differences over their shared problems.
+    Compare(CompareArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// A run as NAME=SAMPLES (labeled samples; a pool per problem or one chosen solution). Repeat.
+    #[arg(long = "run", required = true, value_name = "NAME=SAMPLES")]
+    pub runs: Vec<String>,
+    /// Report directory: compare.json, compare.md.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Random k-subsets per problem for majority@k.
+    #[arg(long, default_value_t = 100)]
+    pub trials: usize,
+    /// Bootstrap resamples of the problems (0 = none).
+    #[arg(long, default_value_t = 1000)]
+    pub bootstrap: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+impl CompareArgs {
+    /// (name, path) of each run; a run without `NAME=` is named after its file.
+    pub fn resolved_runs(&self) -> Vec<(String, PathBuf)> {
+        self.runs
+            .iter()
+            .map(|run| match run.split_once('=') {
+                Some((name, path)) if !name.is_empty() => (name.to_owned(), PathBuf::from(path)),
+                _ => {
+                    let path = PathBuf::from(run);
+                    let name = path
+                        .file_stem()
+                        .map_or_else(|| run.clone(), |s| s.to_string_lossy().into_owned());
+                    (name, path)
+                }
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 //! sets), [`label`] (grade samples against gold answers), [`rank`] (pick one answer per problem),
 //! [`eval`] (pass@k, strategy curves, calibration, reports).
 
+pub mod compare;
 pub mod error;
 pub mod grade;
 pub mod import;

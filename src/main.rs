@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 
+use bestofn::compare::{compare, write_comparison, Run};
 use bestofn::eval::{evaluate, write_report};
 use bestofn::import::import;
 use bestofn::io::write_jsonl;
@@ -140,6 +141,25 @@ fn run(command: Command) -> anyhow::Result<()> {
                 all_answers.extend(answers);
             }
             write_jsonl(&args.out, &all_answers)?;
+        }
+        Command::Compare(args) => {
+            let mut runs = Vec::new();
+            for (name, path) in args.resolved_runs() {
+                let set = read_verdicts(&path, false)?;
+                runs.push(Run {
+                    name,
+                    pools: build_pools(&set.verdicts),
+                });
+            }
+            let options = bestofn::eval::EvalOptions {
+                trials: args.trials,
+                bootstrap: args.bootstrap,
+                seed: args.seed,
+                ..Default::default()
+            };
+            let comparison = compare(&runs, &options)?;
+            write_comparison(&comparison, &args.out)?;
+            print!("{}", bestofn::compare::markdown(&comparison));
         }
         Command::Eval(args) => {
             let options = args.options()?;

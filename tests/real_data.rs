@@ -138,3 +138,38 @@ fn gsm8k_paper_runs_reproduce_their_accuracies_under_our_grading() {
         );
     }
 }
+
+#[test]
+fn compare_puts_the_gsm8k_paper_runs_side_by_side_with_paired_differences() {
+    use bestofn::compare::{compare, Run};
+    let path = common::shared_data("gsm8k/example_model_solutions.jsonl");
+    let runs: Vec<Run> = ["175b_finetuning", "6b_verification"]
+        .iter()
+        .map(|run| {
+            let mut imported = import(
+                &path,
+                &Format::Gsm8kExampleSolutions {
+                    run: run.to_string(),
+                },
+            )
+            .unwrap();
+            relabel(&mut imported, &LabelOptions::default());
+            Run {
+                name: run.to_string(),
+                pools: build_pools(&imported.samples),
+            }
+        })
+        .collect();
+    let comparison = compare(&runs, &quick_eval()).unwrap();
+    assert_eq!(comparison.runs[0].n, 1);
+    assert!((comparison.runs[0].test_at_1.mean - 458.0 / 1319.0).abs() < 1e-12);
+    assert!((comparison.runs[1].test_at_1.mean - 515.0 / 1319.0).abs() < 1e-12);
+    // The paper's finding: 6B with verification beats 175B fine-tuning.
+    let d = &comparison.differences[0];
+    assert_eq!(
+        (d.a.as_str(), d.b.as_str(), d.shared_problems),
+        ("175b_finetuning", "6b_verification", 1319)
+    );
+    assert!((d.difference.mean - 57.0 / 1319.0).abs() < 1e-12);
+    assert!(d.difference.lower > 0.0 && d.difference.upper > d.difference.mean);
+}
