@@ -12,7 +12,8 @@ use rand_pcg::Pcg64Mcg;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::eval::{evaluate, Estimate, EvalOptions, Metrics};
+use crate::eval::report::percent;
+use crate::eval::{evaluate, quantile, Estimate, EvalOptions, Metrics};
 use crate::pool::ProblemPool;
 
 /// One run to compare: a name and its labeled (optionally scored) samples.
@@ -147,22 +148,11 @@ fn bootstrap_mean(values: &[f64], options: &EvalOptions, stream: u64) -> Estimat
         .collect();
     means.sort_by(f64::total_cmp);
     let alpha = (1.0 - options.confidence) / 2.0;
-    let pick =
-        |q: f64| means[((q * (means.len() - 1) as f64).round() as usize).min(means.len() - 1)];
     Estimate {
         mean,
-        lower: pick(alpha),
-        upper: pick(1.0 - alpha),
+        lower: quantile(&means, alpha),
+        upper: quantile(&means, 1.0 - alpha),
     }
-}
-
-fn percent(e: &Estimate) -> String {
-    format!(
-        "{:.1} [{:.1}, {:.1}]",
-        100.0 * e.mean,
-        100.0 * e.lower,
-        100.0 * e.upper
-    )
 }
 
 /// `compare.md`.

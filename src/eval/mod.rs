@@ -4,7 +4,7 @@
 mod calibration;
 mod estimators;
 mod plot;
-mod report;
+pub(crate) mod report;
 
 use std::path::Path;
 
@@ -324,7 +324,7 @@ fn bootstrap(series: &[Vec<f64>], options: &EvalOptions) -> Vec<Estimate> {
 }
 
 /// Linear-interpolated quantile of sorted values.
-fn quantile(sorted: &[f64], q: f64) -> f64 {
+pub(crate) fn quantile(sorted: &[f64], q: f64) -> f64 {
     let position = q * (sorted.len() - 1) as f64;
     let below = position.floor() as usize;
     let above = position.ceil() as usize;

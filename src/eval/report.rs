@@ -5,7 +5,8 @@ use std::path::Path;
 
 use super::{Estimate, Metrics};
 
-fn percent(e: &Estimate) -> String {
+/// `mean [lower, upper]` in percent, one decimal.
+pub(crate) fn percent(e: &Estimate) -> String {
     format!(
         "{:.1} [{:.1}, {:.1}]",
         100.0 * e.mean,
