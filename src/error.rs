@@ -32,6 +32,13 @@ pub enum Error {
     /// Running a loaded model failed.
     #[error("running the verifier: {0}")]
     ModelRun(String),
+    /// A generator (GGUF model, server settings) could not be loaded.
+    #[error("loading the generator: {0}")]
+    GeneratorLoad(String),
+    /// Generation failed while running (a server that kept failing, a decode error); everything
+    /// generated before is kept and a re-run resumes.
+    #[error("generating: {0}")]
+    Generation(String),
     /// A report (plot, markdown, metrics) could not be produced.
     #[error("while writing the report: {0}")]
     Report(String),
@@ -65,7 +72,8 @@ impl Error {
             Error::Input { .. } | Error::Inconsistent(_) => 65,
             Error::Settings(_) => 64,
             Error::Io { .. } | Error::Report(_) => 74,
-            Error::ModelLoad(_) => 69,
+            Error::ModelLoad(_) | Error::GeneratorLoad(_) => 69,
+            Error::Generation(_) => 75,
             Error::ModelRun(_) => 70,
         }
     }

@@ -6,11 +6,14 @@
 
 pub mod compare;
 pub mod error;
+pub mod generate;
 pub mod grade;
 pub mod import;
 pub mod io;
+pub mod locate;
 pub mod records;
 pub mod score;
+pub mod solve;
 
 pub use error::{Error, Result};
 pub mod label;
@@ -24,3 +27,8 @@ pub fn stable_hash(text: &str) -> u64 {
 pub mod eval;
 pub mod pool;
 pub mod rank;
+
+/// Threads to use when none are asked for: every core.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}

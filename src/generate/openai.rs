@@ -1,0 +1,336 @@
+//! The `openai` backend: any server that speaks the OpenAI completions / chat completions API
+//! (vLLM, SGLang, llama.cpp's server, Ollama, TGI, OpenAI itself).
+//!
+//! Completion templates go to `/completions`, chat templates to `/chat/completions`. A request
+//! asks for up to `n_per_request` samples; servers that return fewer choices (llama.cpp's server
+//! ignores `n`) are topped up with more requests until the job has all its samples. Choice `i` of
+//! a request becomes the request's `i`-th missing sample, and the request's `seed` is that of its
+//! first sample, so a server that honours seeds gives the same sample for the same key again.
+//!
+//! 429, 408 and 5xx answers, timeouts, refused and dropped connections and unreadable bodies are
+//! retried with exponential backoff (honouring `Retry-After`); other answers fail at once with the
+//! server's message. The API key is sent as a bearer token and never logged.
+
+use std::time::Duration;
+
+use rand::Rng;
+use serde_json::{json, Value};
+
+use super::{Backend, Completion, Job, Prompt, SamplingParams};
+use crate::error::{Error, Result};
+
+#[derive(Clone)]
+pub struct OpenAiOptions {
+    /// Up to and including `/v1`, e.g. `http://127.0.0.1:8000/v1`.
+    pub base_url: String,
+    pub model: String,
+    pub api_key: Option<String>,
+    pub n_per_request: usize,
+    pub max_in_flight: usize,
+    pub max_retries: u32,
+    pub timeout: Duration,
+    /// First backoff delay; doubled on each retry up to [`MAX_BACKOFF`].
+    pub retry_base: Duration,
+}
+
+impl std::fmt::Debug for OpenAiOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenAiOptions")
+            .field("base_url", &self.base_url)
+            .field("model", &self.model)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("n_per_request", &self.n_per_request)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("max_retries", &self.max_retries)
+            .field("timeout", &self.timeout)
+            .field("retry_base", &self.retry_base)
+            .finish()
+    }
+}
+
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+
+pub struct OpenAiBackend {
+    options: OpenAiOptions,
+    agent: ureq::Agent,
+}
+
+/// Why a request failed: worth another try or not.
+enum Failure {
+    Retryable {
+        why: String,
+        retry_after: Option<Duration>,
+    },
+    Fatal(String),
+}
+
+impl OpenAiBackend {
+    pub fn new(options: &OpenAiOptions) -> Result<Self> {
+        if !(options.base_url.starts_with("http://") || options.base_url.starts_with("https://")) {
+            return Err(Error::Settings(format!(
+                "--base-url `{}` must start with http:// or https://",
+                options.base_url
+            )));
+        }
+        if options.n_per_request == 0 || options.max_in_flight == 0 {
+            return Err(Error::Settings(
+                "--n-per-request and --max-in-flight must be at least 1".into(),
+            ));
+        }
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(options.timeout))
+            .build()
+            .into();
+        Ok(OpenAiBackend {
+            options: options.clone(),
+            agent,
+        })
+    }
+
+    fn url(&self, prompt: &Prompt) -> String {
+        let base = self.options.base_url.trim_end_matches('/');
+        match prompt {
+            Prompt::Completion(_) => format!("{base}/completions"),
+            Prompt::Chat { .. } => format!("{base}/chat/completions"),
+        }
+    }
+
+    fn body(&self, prompt: &Prompt, n: usize, seed: u32, params: &SamplingParams) -> Value {
+        let mut body = json!({
+            "model": self.options.model,
+            "n": n,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "max_tokens": params.max_tokens,
+            "seed": seed,
+        });
+        if !params.stop.is_empty() {
+            body["stop"] = json!(params.stop);
+        }
+        match prompt {
+            Prompt::Completion(text) => body["prompt"] = json!(text),
+            Prompt::Chat { .. } => body["messages"] = prompt.messages(),
+        }
+        body
+    }
+
+    /// One POST; the parsed JSON answer or why it failed.
+    fn post(&self, url: &str, body: &Value) -> std::result::Result<Value, Failure> {
+        let mut request = self.agent.post(url);
+        if let Some(key) = &self.options.api_key {
+            request = request.header("Authorization", &format!("Bearer {key}"));
+        }
+        let mut response = match request.send_json(body) {
+            Ok(response) => response,
+            Err(error) => return Err(classify_transport_error(error)),
+        };
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(|s| Duration::from_secs_f64(s).min(MAX_RETRY_AFTER));
+        let text = match response.body_mut().read_to_string() {
+            Ok(text) => text,
+            Err(error) => {
+                return Err(Failure::Retryable {
+                    why: format!("HTTP {status}, reading the body failed: {error}"),
+                    retry_after,
+                })
+            }
+        };
+        let excerpt = || {
+            let mut end = text.len().min(300);
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text[..end].trim().to_owned()
+        };
+        match status {
+            200..=299 => serde_json::from_str(&text).map_err(|e| Failure::Retryable {
+                why: format!("HTTP {status} with a body that is not JSON ({e})"),
+                retry_after: None,
+            }),
+            408 | 429 | 500..=599 => Err(Failure::Retryable {
+                why: format!("HTTP {status}: {}", excerpt()),
+                retry_after,
+            }),
+            _ => Err(Failure::Fatal(format!("HTTP {status}: {}", excerpt()))),
+        }
+    }
+
+    fn post_with_retries(&self, url: &str, body: &Value) -> Result<Value> {
+        let mut attempt = 0;
+        loop {
+            match self.post(url, body) {
+                Ok(value) => return Ok(value),
+                Err(Failure::Fatal(why)) => {
+                    return Err(Error::Generation(format!("{url}: {why} (not retried)")))
+                }
+                Err(Failure::Retryable { why, retry_after }) => {
+                    if attempt >= self.options.max_retries {
+                        return Err(Error::Generation(format!(
+                            "{url}: giving up after {} attempts; last error: {why}",
+                            attempt + 1
+                        )));
+                    }
+                    let delay = retry_after.unwrap_or_else(|| self.backoff(attempt));
+                    tracing::warn!(attempt = attempt + 1, ?delay, "{url}: {why}; retrying");
+                    std::thread::sleep(delay);
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// Exponential backoff with jitter, so clients that failed together do not retry together.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exponential = self
+            .options
+            .retry_base
+            .saturating_mul(1 << attempt.min(16))
+            .min(MAX_BACKOFF);
+        exponential.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
+    }
+}
+
+fn classify_transport_error(error: ureq::Error) -> Failure {
+    match error {
+        ureq::Error::Timeout(_)
+        | ureq::Error::Io(_)
+        | ureq::Error::ConnectionFailed
+        | ureq::Error::Protocol(_) => Failure::Retryable {
+            why: error.to_string(),
+            retry_after: None,
+        },
+        other => Failure::Fatal(other.to_string()),
+    }
+}
+
+/// The choices of an answer: text, finish reason.
+fn choices(answer: &Value) -> std::result::Result<Vec<(String, Option<String>)>, String> {
+    let Some(choices) = answer.get("choices").and_then(Value::as_array) else {
+        return Err(format!("the answer has no `choices` list: {answer}"));
+    };
+    choices
+        .iter()
+        .map(|choice| {
+            let text = choice
+                .get("text")
+                .or_else(|| choice.get("message").and_then(|m| m.get("content")))
+                .and_then(Value::as_str)
+                .ok_or_else(|| format!("a choice has no text: {choice}"))?;
+            let finish = choice
+                .get("finish_reason")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            Ok((text.to_owned(), finish))
+        })
+        .collect()
+}
+
+impl Backend for OpenAiBackend {
+    fn kind(&self) -> &'static str {
+        "openai"
+    }
+
+    fn model(&self) -> String {
+        self.options.model.clone()
+    }
+
+    fn max_in_flight(&self) -> usize {
+        self.options.max_in_flight
+    }
+
+    fn job_size(&self) -> usize {
+        self.options.n_per_request
+    }
+
+    fn run(
+        &self,
+        job: &Job,
+        params: &SamplingParams,
+        emit: &mut dyn FnMut(Completion) -> Result<()>,
+    ) -> Result<()> {
+        let url = self.url(&job.prompt);
+        let mut remaining = &job.slots[..];
+        let mut empty_answers = 0;
+        while let Some(first) = remaining.first() {
+            let n = remaining.len().min(self.options.n_per_request);
+            let body = self.body(&job.prompt, n, first.seed, params);
+            let answer = self.post_with_retries(&url, &body)?;
+            let mut got =
+                choices(&answer).map_err(|why| Error::Generation(format!("{url}: {why}")))?;
+            got.truncate(n);
+            if got.is_empty() {
+                empty_answers += 1;
+                if empty_answers > self.options.max_retries {
+                    return Err(Error::Generation(format!(
+                        "{url}: the server keeps answering with no choices"
+                    )));
+                }
+                continue;
+            }
+            // Token counts are per request; they belong to a sample only when it is alone.
+            let tokens = (got.len() == 1)
+                .then(|| {
+                    answer
+                        .pointer("/usage/completion_tokens")
+                        .and_then(Value::as_u64)
+                })
+                .flatten()
+                .and_then(|t| u32::try_from(t).ok());
+            let count = got.len();
+            for ((text, finish_reason), slot) in got.into_iter().zip(remaining) {
+                emit(Completion {
+                    sample_idx: slot.sample_idx,
+                    text,
+                    finish_reason,
+                    num_tokens: tokens,
+                    replayed: None,
+                })?;
+            }
+            remaining = &remaining[count..];
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_completion_and_chat_choices() {
+        let completion = json!({"choices": [{"text": "a", "finish_reason": "stop"}, {"text": "b", "finish_reason": null}]});
+        assert_eq!(
+            choices(&completion).unwrap(),
+            vec![("a".into(), Some("stop".into())), ("b".into(), None)]
+        );
+        let chat = json!({"choices": [{"message": {"role": "assistant", "content": "c"}, "finish_reason": "length"}]});
+        assert_eq!(
+            choices(&chat).unwrap(),
+            vec![("c".into(), Some("length".into()))]
+        );
+        assert!(choices(&json!({"error": "x"})).is_err());
+    }
+
+    #[test]
+    fn the_api_key_never_shows_in_debug_output() {
+        let options = OpenAiOptions {
+            base_url: "http://127.0.0.1:1/v1".into(),
+            model: "m".into(),
+            api_key: Some("sk-secret".into()),
+            n_per_request: 1,
+            max_in_flight: 1,
+            max_retries: 0,
+            timeout: Duration::from_secs(1),
+            retry_base: Duration::from_millis(1),
+        };
+        assert!(!format!("{options:?}").contains("sk-secret"));
+    }
+}

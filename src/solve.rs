@@ -1,0 +1,183 @@
+//! `solve`: generate → label (when the problems have gold answers) → score → rank (→ eval), the
+//! whole pipeline behind one command.
+//!
+//! Each stage streams over the previous stage's file; the files sit beside the answers file, so a
+//! run can be inspected stage by stage, and an interrupted run resumes where generation stopped
+//! (later stages are cheap and run again).
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::eval::{evaluate, write_report, EvalOptions, Metrics};
+use crate::generate::{generate, Backend, GenerateOptions, GenerateSummary};
+use crate::io::write_jsonl;
+use crate::label::{label_file, LabelOptions, LabelSummary};
+use crate::pool::build_pools;
+use crate::rank::{rank, Strategy};
+use crate::records::{read_verdicts, Answer, Problem};
+use crate::score::{score_file, ScoreStats, Verifier};
+
+/// The files of one solve run, all derived from the answers file `NAME.jsonl`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SolvePaths {
+    pub answers: PathBuf,
+    /// NAME.samples.jsonl: the generated samples (append-only, resumable).
+    pub samples: PathBuf,
+    /// NAME.labeled.jsonl, when the problems have gold answers.
+    pub labeled: PathBuf,
+    /// NAME.scored.jsonl.
+    pub scored: PathBuf,
+    /// NAME.report/, when every problem has a gold answer.
+    pub report: PathBuf,
+}
+
+impl SolvePaths {
+    pub fn beside(answers: &Path) -> Self {
+        let stem = answers
+            .file_stem()
+            .map_or_else(|| "answers".into(), |s| s.to_string_lossy().into_owned());
+        let sibling = |suffix: &str| answers.with_file_name(format!("{stem}{suffix}"));
+        SolvePaths {
+            answers: answers.to_owned(),
+            samples: sibling(".samples.jsonl"),
+            labeled: sibling(".labeled.jsonl"),
+            scored: sibling(".scored.jsonl"),
+            report: sibling(".report"),
+        }
+    }
+}
+
+/// The stages of a solve run, for progress reporting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Generate,
+    Label,
+    Score,
+    Rank,
+    Eval,
+}
+
+/// Progress of a stage: its total work, then units done so far, then the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StageProgress {
+    Start(Option<u64>),
+    Done(u64),
+    Finish,
+}
+
+#[derive(Debug)]
+pub struct SolveSummary {
+    pub generated: GenerateSummary,
+    pub labeled: Option<LabelSummary>,
+    pub scored: ScoreStats,
+    /// Answers of every strategy, in strategy order.
+    pub answers: Vec<(Strategy, Vec<Answer>)>,
+    pub metrics: Option<Metrics>,
+}
+
+pub struct SolveOptions<'a> {
+    pub generate: &'a GenerateOptions,
+    pub strategies: &'a [Strategy],
+    pub eval: EvalOptions,
+}
+
+pub fn solve(
+    backend: &dyn Backend,
+    verifier: &mut Verifier,
+    problems: &[Problem],
+    paths: &SolvePaths,
+    options: &SolveOptions<'_>,
+    progress: &mut dyn FnMut(Stage, StageProgress),
+) -> Result<SolveSummary> {
+    let _span = tracing::info_span!("solve", problems = problems.len()).entered();
+    if problems.is_empty() {
+        return Err(Error::Inconsistent("no problems to solve".into()));
+    }
+    let mut done = 0;
+    let generated = generate(
+        backend,
+        problems,
+        &paths.samples,
+        options.generate,
+        |event| match event {
+            crate::generate::Progress::Planned(total) => {
+                progress(Stage::Generate, StageProgress::Start(Some(total as u64)))
+            }
+            crate::generate::Progress::Sample => {
+                done += 1;
+                progress(Stage::Generate, StageProgress::Done(done))
+            }
+        },
+    )?;
+    progress(Stage::Generate, StageProgress::Finish);
+    let total_samples = (problems.len() as u64) * u64::from(options.generate.n);
+
+    let any_gold = problems.iter().any(|p| p.answer.is_some());
+    let labeled = if any_gold {
+        progress(Stage::Label, StageProgress::Start(None));
+        let summary = label_file(
+            problems,
+            &paths.samples,
+            &paths.labeled,
+            &LabelOptions::default(),
+            false,
+            |_| {},
+        )?;
+        progress(Stage::Label, StageProgress::Finish);
+        Some(summary)
+    } else {
+        None
+    };
+    let to_score = if any_gold {
+        &paths.labeled
+    } else {
+        &paths.samples
+    };
+
+    progress(Stage::Score, StageProgress::Start(Some(total_samples)));
+    let scored = score_file(verifier, problems, to_score, &paths.scored, false, |n| {
+        progress(Stage::Score, StageProgress::Done(n as u64))
+    })?;
+    progress(Stage::Score, StageProgress::Finish);
+
+    progress(Stage::Rank, StageProgress::Start(None));
+    let verdicts = read_verdicts(&paths.scored, false)?.verdicts;
+    let pools = build_pools(&verdicts);
+    let mut answers = Vec::new();
+    for &strategy in options.strategies {
+        answers.push((strategy, rank(&pools, strategy)?));
+    }
+    let all: Vec<&Answer> = answers.iter().flat_map(|(_, a)| a).collect();
+    write_jsonl(&paths.answers, &all)?;
+    progress(Stage::Rank, StageProgress::Finish);
+
+    let metrics = if problems.iter().all(|p| p.answer.is_some()) {
+        progress(Stage::Eval, StageProgress::Start(None));
+        let metrics = evaluate(&pools, &options.eval)?;
+        write_report(&metrics, &paths.scored, &paths.report)?;
+        progress(Stage::Eval, StageProgress::Finish);
+        Some(metrics)
+    } else {
+        None
+    };
+    Ok(SolveSummary {
+        generated,
+        labeled,
+        scored,
+        answers,
+        metrics,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stage_files_sit_beside_the_answers() {
+        let paths = SolvePaths::beside(Path::new("out/solve/answers.jsonl"));
+        assert_eq!(paths.samples, Path::new("out/solve/answers.samples.jsonl"));
+        assert_eq!(paths.scored, Path::new("out/solve/answers.scored.jsonl"));
+        assert_eq!(paths.report, Path::new("out/solve/answers.report"));
+    }
+}
