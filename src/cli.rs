@@ -42,8 +42,42 @@ pub enum Command {
     Rank(RankArgs),
     /// Accuracy vs number of samples per strategy, calibration, and a report directory.
     Eval(EvalArgs),
+    /// Training data for the next iteration from labeled samples: SFT (correct samples) and/or
+    /// DPO (correct vs incorrect pairs), in TRL's formats.
+    Export(ExportArgs),
     /// Several runs side by side, with paired differences over their shared problems.
     Compare(CompareArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Problems (the question of each record; `solution` for --original-fraction).
+    #[arg(long)]
+    pub problems: PathBuf,
+    /// Labeled samples.
+    #[arg(long)]
+    pub samples: PathBuf,
+    /// SFT output: correct samples, deduplicated per problem.
+    #[arg(long, value_name = "FILE", required_unless_present = "dpo")]
+    pub sft: Option<PathBuf>,
+    /// DPO output: (correct, incorrect) pairs per problem.
+    #[arg(long, value_name = "FILE")]
+    pub dpo: Option<PathBuf>,
+    /// messages (TRL's conversational format) or prompt-completion.
+    #[arg(long, default_value = "messages")]
+    pub format: bestofn::export::Format,
+    /// SFT: at most this many samples per problem.
+    #[arg(long, value_name = "N")]
+    pub max_per_problem: Option<usize>,
+    /// SFT: share of the output made of the problems' original solutions (model-collapse
+    /// experiments keep e.g. 0.1 of the original data).
+    #[arg(long, default_value_t = 0.0, value_name = "F")]
+    pub original_fraction: f64,
+    /// DPO: at most this many pairs per problem.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub max_pairs_per_problem: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Args)]

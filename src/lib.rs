@@ -6,6 +6,7 @@
 
 pub mod compare;
 pub mod error;
+pub mod export;
 pub mod generate;
 pub mod grade;
 pub mod import;

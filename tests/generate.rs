@@ -1,0 +1,562 @@
+//! `generate` and `solve` end to end: a real OpenAI-compatible server on loopback (llama-cpp-python
+//! serving the bundled GGUF), a fault-injecting proxy in front of it, embedded llama.cpp, SIGKILL
+//! and resume, and the replay backend.
+
+mod common;
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use assert_cmd::Command;
+use common::proxy::{Fault, FaultProxy};
+use predicates::str::contains;
+use serde_json::Value;
+
+fn bestofn() -> Command {
+    Command::cargo_bin("bestofn").unwrap()
+}
+
+fn read_jsonl(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: {e}: {l}", path.display())))
+        .collect()
+}
+
+/// Problems whose continuation a small model gets right: counting. The next number tells which
+/// problem a sample answers.
+fn counting_problems(dir: &Path, starts: &[u32]) -> PathBuf {
+    let path = dir.join("problems.jsonl");
+    let lines: Vec<String> = starts
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "id": format!("count-{s}"),
+                "question": format!("{}, {}, {}, {}, {},", s, s + 1, s + 2, s + 3, s + 4),
+                "answer": (s + 5).to_string(),
+            })
+            .to_string()
+        })
+        .collect();
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path
+}
+
+/// A completion template that continues the question itself, up to the end of the line.
+fn counting_template(dir: &Path) -> PathBuf {
+    let path = dir.join("count.txt");
+    std::fs::write(
+        &path,
+        "mode: completion\nstop: [\"\\n\"]\n---\n{question}\n",
+    )
+    .unwrap();
+    path
+}
+
+/// Samples per problem id, checking keys are unique and lines complete.
+fn samples_by_problem(path: &Path) -> BTreeMap<String, Vec<Value>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(
+        text.is_empty() || text.ends_with('\n'),
+        "torn last line in {}",
+        path.display()
+    );
+    let mut keys = HashSet::new();
+    let mut by_problem: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for sample in read_jsonl(path) {
+        let id = sample["problem_id"].as_str().unwrap().to_owned();
+        let idx = sample["sample_idx"].as_u64().unwrap();
+        assert!(keys.insert((id.clone(), idx)), "duplicate ({id}, {idx})");
+        by_problem.entry(id).or_default().push(sample);
+    }
+    by_problem
+}
+
+fn assert_exactly_n(by_problem: &BTreeMap<String, Vec<Value>>, problems: usize, n: u64) {
+    assert_eq!(by_problem.len(), problems);
+    for (id, samples) in by_problem {
+        let mut idxs: Vec<u64> = samples
+            .iter()
+            .map(|s| s["sample_idx"].as_u64().unwrap())
+            .collect();
+        idxs.sort_unstable();
+        assert_eq!(idxs, (0..n).collect::<Vec<_>>(), "problem {id}");
+    }
+}
+
+fn openai_generate(dir: &Path, base_url: &str, problems: &Path, n: u32, out: &Path) -> Command {
+    let mut command = bestofn();
+    command
+        .args([
+            "generate",
+            "--backend",
+            "openai",
+            "--model",
+            "smollm2",
+            "--base-url",
+            base_url,
+        ])
+        .arg("--problems")
+        .arg(problems)
+        .args(["--n", &n.to_string(), "--template"])
+        .arg(counting_template(dir))
+        .args([
+            "--temperature",
+            "0",
+            "--max-tokens",
+            "6",
+            "--retry-base-ms",
+            "10",
+        ])
+        .arg("--out")
+        .arg(out)
+        .env_remove("OPENAI_API_KEY");
+    command
+}
+
+#[test]
+fn a_real_server_answers_n_samples_per_problem_keyed_to_their_problem() {
+    let server = common::LlamaServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let starts = [3, 17, 41, 60];
+    let problems = counting_problems(dir.path(), &starts);
+    let out = dir.path().join("samples.jsonl");
+    // The server returns one choice per request whatever `n` is: the client tops up.
+    openai_generate(dir.path(), &server.base_url(), &problems, 3, &out)
+        .args(["--n-per-request", "4"])
+        .assert()
+        .success()
+        .stderr(contains("12 samples generated, 0 already present"));
+    let by_problem = samples_by_problem(&out);
+    assert_exactly_n(&by_problem, starts.len(), 3);
+    let mut prompt_hashes = HashSet::new();
+    for start in starts {
+        let samples = &by_problem[&format!("count-{start}")];
+        for sample in samples {
+            let text = sample["text"].as_str().unwrap();
+            assert!(
+                text.trim_start().starts_with(&(start + 5).to_string()),
+                "count-{start}: {text:?} does not continue its own sequence"
+            );
+            let generator = &sample["generator"];
+            assert_eq!(generator["backend"], "openai");
+            assert_eq!(generator["model"], "smollm2");
+            assert_eq!(generator["template_sha256"].as_str().unwrap().len(), 64);
+            prompt_hashes.insert(generator["prompt_sha256"].as_str().unwrap().to_owned());
+            assert!(sample["finish_reason"].is_string());
+        }
+    }
+    assert_eq!(prompt_hashes.len(), starts.len(), "one prompt per problem");
+
+    // The chat endpoint, with sampling: distinct non-empty answers.
+    let chat_out = dir.path().join("chat.jsonl");
+    bestofn()
+        .args([
+            "generate",
+            "--backend",
+            "openai",
+            "--model",
+            "smollm2",
+            "--base-url",
+            &server.base_url(),
+        ])
+        .arg("--problems")
+        .arg(common::fixture("problems.jsonl"))
+        .args([
+            "--n",
+            "2",
+            "--template",
+            "chat",
+            "--max-tokens",
+            "24",
+            "--out",
+        ])
+        .arg(&chat_out)
+        .assert()
+        .success();
+    let chat = samples_by_problem(&chat_out);
+    assert!(chat
+        .values()
+        .flatten()
+        .all(|s| !s["text"].as_str().unwrap().trim().is_empty()));
+}
+
+#[test]
+fn injected_faults_are_retried_until_every_sample_arrives() {
+    let server = common::LlamaServer::start();
+    let pattern = [
+        Fault::Status(500),
+        Fault::Status(429),
+        Fault::Drop,
+        Fault::Slow(Duration::from_millis(300)),
+        Fault::Status(503),
+        Fault::Pass,
+    ];
+    let proxy = FaultProxy::start(server.port, move |i| pattern[i % pattern.len()]);
+    let dir = tempfile::tempdir().unwrap();
+    let problems = counting_problems(dir.path(), &[5, 12, 30]);
+    let out = dir.path().join("samples.jsonl");
+    openai_generate(dir.path(), &proxy.base_url(), &problems, 2, &out)
+        .args(["--max-in-flight", "2", "--max-retries", "8"])
+        .assert()
+        .success()
+        .stderr(contains("6 samples generated"));
+    assert_exactly_n(&samples_by_problem(&out), 3, 2);
+    let applied = proxy.applied();
+    for fault in pattern {
+        assert!(
+            applied.contains(&fault),
+            "{fault:?} was never injected: {applied:?}"
+        );
+    }
+}
+
+#[test]
+fn when_retries_run_out_the_error_is_clear_and_samples_are_kept() {
+    let server = common::LlamaServer::start();
+    // Three requests succeed, then the server only fails.
+    let proxy = FaultProxy::start(server.port, |i| {
+        if i < 3 {
+            Fault::Pass
+        } else {
+            Fault::Status(503)
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let problems = counting_problems(dir.path(), &[5, 12, 30]);
+    let out = dir.path().join("samples.jsonl");
+    openai_generate(dir.path(), &proxy.base_url(), &problems, 2, &out)
+        .args([
+            "--max-in-flight",
+            "1",
+            "--n-per-request",
+            "1",
+            "--max-retries",
+            "2",
+        ])
+        .assert()
+        .code(75)
+        .stderr(contains("giving up after 3 attempts; last error: HTTP 503"))
+        .stderr(contains("3 samples are safe in"))
+        .stderr(contains("run the same command again"));
+    assert_eq!(read_jsonl(&out).len(), 3);
+    assert_eq!(
+        proxy.applied().len(),
+        6,
+        "three successes, then one request tried three times"
+    );
+
+    // The same command against a healthy server generates only the missing three.
+    openai_generate(dir.path(), &server.base_url(), &problems, 2, &out)
+        .args(["--max-in-flight", "1", "--n-per-request", "1"])
+        .assert()
+        .success()
+        .stderr(contains("3 samples generated, 3 already present"));
+    assert_exactly_n(&samples_by_problem(&out), 3, 2);
+}
+
+#[test]
+fn replay_copies_samples_and_resumes_without_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("replayed.jsonl");
+    let replay = |n: &str| {
+        let mut command = bestofn();
+        command
+            .args(["generate", "--backend", "replay", "--problems"])
+            .arg(common::fixture("problems.jsonl"))
+            .arg("--replay-from")
+            .arg(common::fixture("samples.jsonl"))
+            .args(["--n", n, "--out"])
+            .arg(&out);
+        command
+    };
+    replay("2").assert().success();
+    let first = read_jsonl(&out);
+    // A crash mid-line, then a resume that asks for more.
+    let mut text = std::fs::read_to_string(&out).unwrap();
+    text.push_str("{\"problem_id\": \"eggs\", \"sam");
+    std::fs::write(&out, text).unwrap();
+    replay("3")
+        .assert()
+        .success()
+        .stderr(contains("repaired a torn last line"));
+    let all = read_jsonl(&out);
+    assert_eq!(
+        &all[..first.len()],
+        &first[..],
+        "existing lines are never rewritten"
+    );
+    let source: Vec<Value> = read_jsonl(&common::fixture("samples.jsonl"));
+    for sample in &all {
+        assert!(
+            source.contains(sample),
+            "replayed records are copied as they were"
+        );
+        assert!(sample["sample_idx"].as_u64().unwrap() < 3);
+    }
+    let by_problem = samples_by_problem(&out);
+    assert!(by_problem.values().all(|s| s.len() == 3));
+    replay("9")
+        .assert()
+        .code(65)
+        .stderr(contains("has no sample"));
+}
+
+#[test]
+fn openai_settings_are_checked_before_any_request() {
+    bestofn()
+        .args([
+            "generate",
+            "--backend",
+            "openai",
+            "--model",
+            "m",
+            "--n",
+            "1",
+            "--problems",
+        ])
+        .arg(common::fixture("problems.jsonl"))
+        .args(["--out", "/nonexistent/x.jsonl"])
+        .env_remove("OPENAI_BASE_URL")
+        .assert()
+        .code(64)
+        .stderr(contains("--backend openai needs --base-url"));
+    bestofn()
+        .args([
+            "generate",
+            "--backend",
+            "llama",
+            "--model",
+            "/nonexistent.gguf",
+            "--n",
+            "1",
+            "--problems",
+        ])
+        .arg(common::fixture("problems.jsonl"))
+        .args(["--out", "/tmp/never-written.jsonl"])
+        .assert()
+        .failure();
+}
+
+#[cfg(feature = "llama")]
+mod embedded {
+    use super::*;
+
+    fn llama_generate(dir: &Path, problems: &Path, n: u32, out: &Path) -> Command {
+        let mut command = bestofn();
+        command
+            .args([
+                "generate",
+                "--backend",
+                "llama",
+                "--threads",
+                "1",
+                "--problems",
+            ])
+            .arg(problems)
+            .args(["--n", &n.to_string(), "--template"])
+            .arg(counting_template(dir))
+            .arg("--out")
+            .arg(out)
+            .env("BESTOFN_GGUF", common::bundled_gguf());
+        command
+    }
+
+    #[test]
+    fn samples_are_keyed_and_reproducible_from_their_seeds() {
+        let dir = tempfile::tempdir().unwrap();
+        let problems = counting_problems(dir.path(), &[3, 17, 41]);
+        let greedy = dir.path().join("greedy.jsonl");
+        llama_generate(dir.path(), &problems, 3, &greedy)
+            .args(["--temperature", "0", "--max-tokens", "6"])
+            .assert()
+            .success();
+        let by_problem = samples_by_problem(&greedy);
+        assert_exactly_n(&by_problem, 3, 3);
+        for (id, samples) in &by_problem {
+            let start: u32 = id.trim_start_matches("count-").parse().unwrap();
+            for sample in samples {
+                let text = sample["text"].as_str().unwrap();
+                assert!(
+                    text.trim_start().starts_with(&(start + 5).to_string()),
+                    "{id}: {text:?}"
+                );
+                assert_eq!(sample["generator"]["backend"], "llama");
+                assert_eq!(
+                    sample["generator"]["model"],
+                    "SmolLM2-135M-Instruct.Q4_1.gguf"
+                );
+            }
+        }
+
+        // Sampling: the same seeds give the same samples, another base seed other samples.
+        let sampled = |name: &str, seed: &str| {
+            let out = dir.path().join(name);
+            llama_generate(dir.path(), &problems, 4, &out)
+                .args([
+                    "--temperature",
+                    "1.0",
+                    "--max-tokens",
+                    "12",
+                    "--parallel",
+                    "4",
+                    "--seed",
+                    seed,
+                ])
+                .assert()
+                .success();
+            read_jsonl(&out)
+                .into_iter()
+                .map(|s| {
+                    (
+                        s["problem_id"].clone(),
+                        s["sample_idx"].clone(),
+                        s["text"].clone(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let a = sampled("a.jsonl", "7");
+        let b = sampled("b.jsonl", "7");
+        let c = sampled("c.jsonl", "8");
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        let distinct: HashSet<_> = a.iter().map(|(_, _, text)| text.clone()).collect();
+        assert!(
+            distinct.len() > 3,
+            "temperature 1 should give varied samples: {a:?}"
+        );
+    }
+
+    #[test]
+    fn changed_settings_against_an_existing_file_are_refused_unless_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let problems = counting_problems(dir.path(), &[3]);
+        let out = dir.path().join("s.jsonl");
+        llama_generate(dir.path(), &problems, 1, &out)
+            .args(["--max-tokens", "4"])
+            .assert()
+            .success();
+        llama_generate(dir.path(), &problems, 2, &out)
+            .args(["--max-tokens", "5"])
+            .assert()
+            .code(64)
+            .stderr(contains("generator.max_tokens was 4, is now 5"));
+        assert_eq!(read_jsonl(&out).len(), 1);
+        llama_generate(dir.path(), &problems, 2, &out)
+            .args(["--max-tokens", "5", "--allow-settings-change"])
+            .assert()
+            .success();
+        assert_eq!(read_jsonl(&out).len(), 2);
+    }
+
+    #[test]
+    fn sigkill_at_random_points_then_resume_gives_exactly_n_per_problem() {
+        use rand::{Rng, SeedableRng};
+        let dir = tempfile::tempdir().unwrap();
+        let problems = counting_problems(dir.path(), &[1, 8, 20, 33, 47, 52]);
+        let out = dir.path().join("s.jsonl");
+        let binary = assert_cmd::cargo::cargo_bin("bestofn");
+        let args = |command: &mut std::process::Command| {
+            command
+                .args([
+                    "generate",
+                    "--backend",
+                    "llama",
+                    "--threads",
+                    "1",
+                    "--parallel",
+                    "3",
+                ])
+                .arg("--problems")
+                .arg(&problems)
+                .args([
+                    "--n",
+                    "6",
+                    "--max-tokens",
+                    "40",
+                    "--temperature",
+                    "1.0",
+                    "--template",
+                ])
+                .arg(counting_template(dir.path()))
+                .arg("--out")
+                .arg(&out)
+                .env("BESTOFN_GGUF", common::bundled_gguf())
+                .stderr(std::process::Stdio::null());
+        };
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let mut killed_mid_run = 0;
+        let mut lines_seen = Vec::new();
+        for _ in 0..6 {
+            let mut command = std::process::Command::new(&binary);
+            args(&mut command);
+            let mut child = command.spawn().unwrap();
+            std::thread::sleep(Duration::from_millis(rng.gen_range(300..1500)));
+            if child.try_wait().unwrap().is_none() {
+                child.kill().unwrap(); // SIGKILL
+                killed_mid_run += 1;
+            }
+            child.wait().unwrap();
+            let text = std::fs::read_to_string(&out).unwrap_or_default();
+            lines_seen.push(text.lines().count());
+        }
+        assert!(
+            killed_mid_run >= 3,
+            "the kills should land mid-run: {lines_seen:?}"
+        );
+        let mut command = std::process::Command::new(&binary);
+        args(&mut command);
+        assert!(command.status().unwrap().success());
+        assert_exactly_n(&samples_by_problem(&out), 6, 6);
+        assert!(
+            lines_seen.windows(2).all(|w| w[0] <= w[1]),
+            "lines are never lost: {lines_seen:?}"
+        );
+    }
+
+    #[test]
+    fn solve_runs_every_stage_with_the_embedded_model() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("answers.jsonl");
+        bestofn()
+            .args([
+                "solve",
+                "--n",
+                "2",
+                "--threads",
+                "1",
+                "--max-tokens",
+                "48",
+                "--template",
+                "gsm8k",
+            ])
+            .arg("--problems")
+            .arg(common::fixture("problems.jsonl"))
+            .arg("--verifier")
+            .arg(common::fixture("verifier-tiny"))
+            .arg("--out")
+            .arg(&out)
+            .env("BESTOFN_GGUF", common::bundled_gguf())
+            .assert()
+            .success()
+            .stderr(contains("samples generated"))
+            .stderr(contains("scored"))
+            .stderr(contains("verifier: "));
+        let problems = read_jsonl(&common::fixture("problems.jsonl")).len();
+        let answers = read_jsonl(&out);
+        assert_eq!(
+            answers.len(),
+            problems * 4,
+            "one answer per problem and default strategy"
+        );
+        let scored = read_jsonl(&dir.path().join("answers.scored.jsonl"));
+        assert_eq!(scored.len(), problems * 2);
+        assert!(scored
+            .iter()
+            .all(|s| s["score"].is_number() && s.get("correct").is_some()));
+        assert!(dir.path().join("answers.report/report.md").is_file());
+    }
+}
