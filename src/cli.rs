@@ -96,6 +96,23 @@ pub struct CompareArgs {
     pub bootstrap: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Also read the runs as iterations of one model (base = the first run): pass@1 vs coverage,
+    /// the improvement illusion, diversity (distinct-n, equation sets) and tail retention.
+    #[arg(long)]
+    pub iterations: bool,
+    /// With --iterations: also the mean pairwise similarity of sample embeddings, with this
+    /// embedder directory (`python -m bestofn_verifier embedder --out DIR`).
+    #[arg(long, value_name = "DIR", requires = "iterations")]
+    pub embedder: Option<PathBuf>,
+    /// With --embedder: embed the samples of at most this many problems per run.
+    #[arg(long, value_name = "N", requires = "embedder")]
+    pub embed_max_problems: Option<usize>,
+    /// With --iterations: k of coverage and of the illusion (default: the smallest N).
+    #[arg(long, requires = "iterations")]
+    pub k: Option<usize>,
+    /// ONNX Runtime shared library for the embedder; else ORT_DYLIB_PATH, else the project's .venv.
+    #[arg(long, env = "BESTOFN_ORT_LIB")]
+    pub ort_lib: Option<PathBuf>,
 }
 
 impl CompareArgs {
@@ -352,9 +369,9 @@ pub struct GeneratorArgs {
     #[arg(long, default_value = "chat")]
     pub template: String,
     #[arg(long, default_value_t = 0.7)]
-    pub temperature: f32,
+    pub temperature: f64,
     #[arg(long, default_value_t = 0.95)]
-    pub top_p: f32,
+    pub top_p: f64,
     /// Most tokens per sample.
     #[arg(long, default_value_t = 256)]
     pub max_tokens: u32,

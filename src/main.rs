@@ -219,7 +219,27 @@ fn run(command: Command) -> anyhow::Result<()> {
                 seed: args.seed,
                 ..Default::default()
             };
-            let comparison = compare(&runs, &options)?;
+            let mut comparison = compare(&runs, &options)?;
+            if args.iterations {
+                let mut embedder = match &args.embedder {
+                    Some(dir) => Some(bestofn::compare::embed::Embedder::load(
+                        dir,
+                        args.ort_lib.as_deref(),
+                        bestofn::default_threads(),
+                    )?),
+                    None => None,
+                };
+                let mut texts = Vec::new();
+                for (name, path) in args.resolved_runs() {
+                    texts.push((name, bestofn::records::read_samples(&path)?));
+                }
+                let diagnostics = bestofn::compare::DiagnosticOptions {
+                    k: args.k,
+                    embed_max_problems: args.embed_max_problems,
+                };
+                comparison.iterations =
+                    bestofn::compare::diagnose(&texts, embedder.as_mut(), &diagnostics)?;
+            }
             write_comparison(&comparison, &args.out)?;
             print!("{}", bestofn::compare::markdown(&comparison));
         }

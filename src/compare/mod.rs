@@ -3,6 +3,9 @@
 //! problem — with test@1, coverage, majority and verifier accuracy at N, and the paired difference
 //! of test@1 between runs over the problems they share, with bootstrap intervals.
 
+pub mod diversity;
+pub mod embed;
+
 use std::collections::HashMap;
 use std::fmt::Write;
 use std::path::Path;
@@ -50,6 +53,93 @@ pub struct Comparison {
     pub runs: Vec<RunSummary>,
     pub differences: Vec<PairedDifference>,
     pub confidence: f64,
+    /// Self-improvement / collapse diagnostics, the runs read as iterations (base = first).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub iterations: Vec<Iteration>,
+}
+
+/// One run read as an iteration of a self-improvement or collapse loop.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Iteration {
+    pub name: String,
+    /// Mean per-problem pass@1 (c/n).
+    pub pass_at_1: f64,
+    /// Mean unbiased pass@k at the diagnostics' k.
+    pub coverage_at_k: f64,
+    pub diversity: diversity::Diversity,
+    /// Against the base; `None` for the base itself.
+    pub illusion: Option<diversity::Illusion>,
+    pub tail: Option<diversity::TailRetention>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DiagnosticOptions {
+    /// k of coverage and of the illusion (default: the smallest N among the runs).
+    pub k: Option<usize>,
+    /// Embed the samples of at most this many problems per run (the first ones); all by default.
+    pub embed_max_problems: Option<usize>,
+}
+
+/// Diagnostics of runs read as iterations: `runs` are (name, samples with texts and labels).
+pub fn diagnose(
+    runs: &[(String, Vec<crate::records::Sample>)],
+    mut embedder: Option<&mut embed::Embedder>,
+    options: &DiagnosticOptions,
+) -> Result<Vec<Iteration>> {
+    use diversity::{illusion, tail_retention, text_pools};
+    let _span = tracing::info_span!("diagnose", runs = runs.len()).entered();
+    let pools: Vec<Vec<diversity::TextPool<'_>>> = runs.iter().map(|(_, s)| text_pools(s)).collect();
+    let smallest_n = pools
+        .iter()
+        .flat_map(|p| p.iter().map(|pool| pool.samples.len()))
+        .min()
+        .ok_or_else(|| Error::Inconsistent("no samples to diagnose".into()))?;
+    let k = options.k.unwrap_or(smallest_n).clamp(1, smallest_n);
+    let mut iterations = Vec::with_capacity(runs.len());
+    for (index, ((name, _), run_pools)) in runs.iter().zip(&pools).enumerate() {
+        let graded = |pool: &diversity::TextPool<'_>| {
+            let labels: Vec<bool> = pool.samples.iter().filter_map(|s| s.correct).collect();
+            (labels.iter().filter(|&&c| c).count(), labels.len())
+        };
+        let problems = run_pools.len().max(1) as f64;
+        let mut pass_at_1 = 0.0;
+        let mut coverage = 0.0;
+        for pool in run_pools {
+            let (c, n) = graded(pool);
+            if n == 0 {
+                return Err(Error::Inconsistent(format!(
+                    "run {name:?}, problem {:?}: no labeled sample; run `bestofn label` first",
+                    pool.problem_id
+                )));
+            }
+            pass_at_1 += c as f64 / n as f64;
+            coverage += crate::eval::estimators::pass_at_k(n, c, k.min(n));
+        }
+        let limit = options.embed_max_problems.unwrap_or(usize::MAX);
+        let mut embedded = 0usize;
+        let mut similarity = |pool: &diversity::TextPool<'_>| -> Result<Option<f64>> {
+            let Some(embedder) = embedder.as_deref_mut() else {
+                return Ok(None);
+            };
+            if embedded >= limit {
+                return Ok(None);
+            }
+            embedded += 1;
+            let texts: Vec<&str> = pool.samples.iter().map(|s| s.text.as_str()).collect();
+            embedder.mean_pairwise_similarity(&texts)
+        };
+        let diversity = diversity::diversity(run_pools, Some(&mut similarity))?;
+        let base = (index > 0).then(|| &pools[0]);
+        iterations.push(Iteration {
+            name: name.clone(),
+            pass_at_1: pass_at_1 / problems,
+            coverage_at_k: coverage / problems,
+            diversity,
+            illusion: base.map(|base| illusion(base, run_pools, k)),
+            tail: base.map(|base| tail_retention(base, run_pools)),
+        });
+    }
+    Ok(iterations)
 }
 
 /// Compares runs; every pair gets a paired difference.
@@ -124,6 +214,7 @@ pub fn compare(runs: &[Run], options: &EvalOptions) -> Result<Comparison> {
         runs: summaries,
         differences,
         confidence: options.confidence,
+        iterations: Vec::new(),
     })
 }
 
@@ -195,7 +286,58 @@ pub fn markdown(comparison: &Comparison) -> String {
             percent(&d.difference)
         );
     }
+    if !comparison.iterations.is_empty() {
+        iterations_markdown(&mut md, &comparison.iterations);
+    }
     md
+}
+
+fn iterations_markdown(md: &mut String, iterations: &[Iteration]) {
+    let k = iterations.iter().find_map(|i| i.illusion.as_ref()).map_or_else(
+        || "k".to_owned(),
+        |illusion| illusion.k.to_string(),
+    );
+    let _ = writeln!(md, "\n## Iterations (base = {})\n", iterations[0].name);
+    let _ = writeln!(
+        md,
+        "pass@1 and coverage@{k} are means over problems. Illusion: of the problems newly solved at pass@1 (c/n ≥ 1/2, not so in the base), those the base already covered within {k} samples (pass@{k} ≥ 1/2). Diversity per problem, averaged: distinct-n, distinct equation sets, mean pairwise cosine similarity of sample embeddings. Tail: share of the base's rare answers (≤ {:.0}% of a problem's samples) and rare 2-grams (once in the base) still produced.\n",
+        100.0 * diversity::RARE_ANSWER_SHARE
+    );
+    let _ = writeln!(md, "| iteration | pass@1 | coverage@{k} | newly solved | already covered (illusion) | distinct-1/2/3/4 | equation sets / samples | embedding similarity | rare answers kept | rare 2-grams kept |");
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|");
+    for it in iterations {
+        let d = &it.diversity;
+        let (newly, illusion) = match &it.illusion {
+            Some(i) => (
+                i.newly_solved.to_string(),
+                match i.share {
+                    Some(share) => format!("{} ({:.1}%)", i.already_covered, 100.0 * share),
+                    None => "–".into(),
+                },
+            ),
+            None => ("(base)".into(), "(base)".into()),
+        };
+        let (answers, bigrams) = it.tail.as_ref().map_or(("(base)".into(), "(base)".into()), |t| {
+            (
+                format!("{:.1}% of {}", 100.0 * t.rare_answers_retained, t.rare_answers),
+                format!("{:.1}% of {}", 100.0 * t.rare_bigrams_retained, t.rare_bigrams),
+            )
+        });
+        let _ = writeln!(
+            md,
+            "| {} | {:.1} | {:.1} | {newly} | {illusion} | {:.2} / {:.2} / {:.2} / {:.2} | {:.2} / {:.1} | {} | {answers} | {bigrams} |",
+            it.name,
+            100.0 * it.pass_at_1,
+            100.0 * it.coverage_at_k,
+            d.distinct_n[0],
+            d.distinct_n[1],
+            d.distinct_n[2],
+            d.distinct_n[3],
+            d.equation_sets,
+            d.samples_per_problem,
+            d.embedding_similarity.map_or("n/a".into(), |s| format!("{s:.3}")),
+        );
+    }
 }
 
 /// Writes `compare.json` and `compare.md` into `dir`.
@@ -203,5 +345,14 @@ pub fn write_comparison(comparison: &Comparison, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let json = serde_json::to_vec_pretty(comparison).map_err(|e| Error::Report(e.to_string()))?;
     crate::io::write_atomic(&dir.join("compare.json"), &json)?;
-    crate::io::write_atomic(&dir.join("compare.md"), markdown(comparison).as_bytes())
+    crate::io::write_atomic(&dir.join("compare.md"), markdown(comparison).as_bytes())?;
+    let runs: Vec<(&str, &Metrics)> = comparison
+        .runs
+        .iter()
+        .map(|r| (r.name.as_str(), &r.metrics))
+        .collect();
+    crate::eval::plot::compare_vs_k(&runs, &dir.join(COMPARE_PLOT))
 }
+
+/// The plot of every run's curves.
+pub const COMPARE_PLOT: &str = "compare_vs_k.svg";

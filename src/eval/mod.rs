@@ -2,8 +2,8 @@
 //! strategy, with bootstrap confidence intervals over problems; verifier calibration; reports.
 
 mod calibration;
-mod estimators;
-mod plot;
+pub(crate) mod estimators;
+pub(crate) mod plot;
 pub(crate) mod report;
 
 use std::path::Path;

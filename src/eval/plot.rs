@@ -120,6 +120,87 @@ pub fn accuracy_vs_k(metrics: &Metrics, path: &Path) -> Result<()> {
     crate::io::write_atomic(path, svg.as_bytes())
 }
 
+/// Run colours of the comparison plot (matplotlib's tab10).
+const RUN_COLORS: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(255, 127, 14),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
+
+/// Several runs on one plot: per run (one colour) coverage dotted, majority dashed, verifier
+/// solid, against k on a log scale; a run of one sample per problem is a single point at k = 1.
+pub fn compare_vs_k(runs: &[(&str, &Metrics)], path: &Path) -> Result<()> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (900, 600)).into_drawing_area();
+        root.fill(&WHITE).map_err(report_error)?;
+        let max_k = runs
+            .iter()
+            .filter_map(|(_, m)| m.ks.last().copied())
+            .max()
+            .unwrap_or(1)
+            .max(2) as f64;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Runs compared: accuracy vs samples per problem", ("sans-serif", 22))
+            .margin(16)
+            .x_label_area_size(44)
+            .y_label_area_size(56)
+            .build_cartesian_2d((1f64..max_k).log_scale(), 0f64..100f64)
+            .map_err(report_error)?;
+        chart
+            .configure_mesh()
+            .x_desc("samples per problem (k)")
+            .y_desc("accuracy (%)")
+            .x_label_formatter(&|k| format!("{}", k.round()))
+            .light_line_style(WHITE)
+            .draw()
+            .map_err(report_error)?;
+        for (index, (name, metrics)) in runs.iter().enumerate() {
+            let color = RUN_COLORS[index % RUN_COLORS.len()];
+            for (method, dash) in [("pass@k", Some((2, 4))), ("majority", Some((8, 5))), ("verifier", None)] {
+                let Some(curve) = metrics.curve(method) else {
+                    continue;
+                };
+                let line: Vec<(f64, f64)> = curve
+                    .points
+                    .iter()
+                    .map(|p| (p.k as f64, 100.0 * p.estimate.mean))
+                    .collect();
+                let label = format!("{name}: {}", label_of(method));
+                let style = color.stroke_width(2);
+                let series = match dash {
+                    Some((size, spacing)) => chart
+                        .draw_series(DashedLineSeries::new(line.clone(), size, spacing, style))
+                        .map_err(report_error)?,
+                    None => chart
+                        .draw_series(LineSeries::new(line.clone(), style))
+                        .map_err(report_error)?,
+                };
+                series.label(label).legend(move |(x, y)| match dash {
+                    Some(_) => PathElement::new(vec![(x, y), (x + 6, y), (x + 12, y)], color.stroke_width(1)),
+                    None => PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(3)),
+                });
+                chart
+                    .draw_series(line.into_iter().map(|p| Circle::new(p, 3, color.filled())))
+                    .map_err(report_error)?;
+            }
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 12))
+            .draw()
+            .map_err(report_error)?;
+        root.present().map_err(report_error)?;
+    }
+    crate::io::write_atomic(path, svg.as_bytes())
+}
+
 /// Reliability diagram: accuracy vs mean score per bin, against the diagonal.
 pub fn reliability_diagram(calibration: &Calibration, path: &Path) -> Result<()> {
     let mut svg = String::new();

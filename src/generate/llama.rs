@@ -113,7 +113,9 @@ impl LlamaBackend {
             .with_n_seq_max(as_u32(sequences))
             .with_kv_unified(true)
             .with_n_threads(threads)
-            .with_n_threads_batch(threads);
+            .with_n_threads_batch(threads)
+            // Measured on SmolLM2-135M, 16 sequences: 131 vs 91 tokens/s without.
+            .with_flash_attention_policy(llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_ENABLED);
         self.model
             .new_context(self.runtime, params)
             .map_err(|e| Error::Generation(format!("creating a llama.cpp context: {e}")))
@@ -136,8 +138,8 @@ fn sampler(params: &SamplingParams, seed: u32) -> LlamaSampler {
         return LlamaSampler::greedy();
     }
     LlamaSampler::chain_simple([
-        LlamaSampler::top_p(params.top_p, 1),
-        LlamaSampler::temp(params.temperature),
+        LlamaSampler::top_p(params.top_p as f32, 1),
+        LlamaSampler::temp(params.temperature as f32),
         LlamaSampler::dist(seed),
     ])
 }

@@ -29,8 +29,8 @@ pub use template::{Mode, Prompt, Template};
 /// Sampling settings shared by every backend; they are recorded in each sample's `generator`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SamplingParams {
-    pub temperature: f32,
-    pub top_p: f32,
+    pub temperature: f64,
+    pub top_p: f64,
     pub max_tokens: u32,
     /// The template's stop strings and any added on the command line.
     pub stop: Vec<String>,
@@ -41,8 +41,12 @@ pub struct SamplingParams {
 impl SamplingParams {
     /// The seed of one sample: the same for the same (base seed, problem, index) on every run.
     pub fn sample_seed(&self, problem_id: &str, sample_idx: u32) -> u32 {
-        let hash = crate::stable_hash(&format!("{}:{problem_id}:{sample_idx}", self.seed));
-        (hash ^ (hash >> 32)) as u32
+        // FNV-1a spreads a change in the last character over few bits: finish with splitmix64.
+        let mut z = crate::stable_hash(&format!("{}:{problem_id}:{sample_idx}", self.seed));
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        (z >> 32) as u32
     }
 }
 

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
+pub(crate) use onnx::open_session;
 pub use onnx::{find_library, Device, OnnxBackend};
 pub use spec::{InputTemplate, OutputKind, Side, TooLong, VerifierSpec};
 

@@ -57,6 +57,36 @@ fn environment(library: &Path) -> Result<&'static Environment> {
         .map_err(|e| Error::ModelLoad(e.clone()))
 }
 
+/// An ONNX Runtime session on `model` (a file), in the process-wide environment.
+pub(crate) fn open_session(
+    model: &Path,
+    library: &Path,
+    threads: usize,
+    device: Device,
+) -> Result<Session> {
+    let environment = environment(library)?;
+    if !model.is_file() {
+        return Err(Error::ModelLoad(format!(
+            "{} does not exist",
+            model.display()
+        )));
+    }
+    let load_error =
+        |e: &dyn std::fmt::Display| Error::ModelLoad(format!("{}: {e}", model.display()));
+    let mut builder = Session::builder(environment)
+        .map_err(|e| load_error(&e))?
+        .with_optimization_level(GraphOptimizationLevel::All)
+        .map_err(|e| load_error(&e))?
+        .with_intra_threads(threads.max(1))
+        .map_err(|e| load_error(&e))?
+        .with_inter_threads(1)
+        .map_err(|e| load_error(&e))?;
+    if device == Device::Cuda {
+        builder = with_cuda(builder)?;
+    }
+    builder.commit_from_file(model).map_err(|e| load_error(&e))
+}
+
 /// Execution device for the session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Device {
@@ -80,30 +110,8 @@ impl OnnxBackend {
         threads: usize,
         device: Device,
     ) -> Result<Self> {
-        let environment = environment(library)?;
         let model = directory.join("model.onnx");
-        if !model.is_file() {
-            return Err(Error::ModelLoad(format!(
-                "{} does not exist",
-                model.display()
-            )));
-        }
-        let load_error =
-            |e: &dyn std::fmt::Display| Error::ModelLoad(format!("{}: {e}", model.display()));
-        let mut builder = Session::builder(environment)
-            .map_err(|e| load_error(&e))?
-            .with_optimization_level(GraphOptimizationLevel::All)
-            .map_err(|e| load_error(&e))?
-            .with_intra_threads(threads.max(1))
-            .map_err(|e| load_error(&e))?
-            .with_inter_threads(1)
-            .map_err(|e| load_error(&e))?;
-        if device == Device::Cuda {
-            builder = with_cuda(builder)?;
-        }
-        let session = builder
-            .commit_from_file(&model)
-            .map_err(|e| load_error(&e))?;
+        let session = open_session(&model, library, threads, device)?;
         let backend = OnnxBackend {
             inputs: spec.onnx_inputs.clone(),
             output: spec.output.name.clone(),

@@ -1,4 +1,4 @@
-"""python -m bestofn_verifier {train,export,quantize,tiny,score} ..."""
+"""python -m bestofn_verifier {train,export,quantize,tiny,score,embedder} ..."""
 
 import importlib
 import sys
@@ -9,6 +9,7 @@ COMMANDS = {
     "quantize": "quantize",
     "tiny": "tiny",
     "score": "score_baseline",
+    "embedder": "embedder",
 }
 
 
