@@ -42,11 +42,31 @@ pub enum Command {
     Rank(RankArgs),
     /// Accuracy vs number of samples per strategy, calibration, and a report directory.
     Eval(EvalArgs),
+    /// Compositional GSM: chain pairs of GSM8K problems (Q1's answer is X in Q2), recomputing
+    /// Q2's answer by re-executing its reference solution's calculator annotations.
+    Compose(ComposeArgs),
     /// Training data for the next iteration from labeled samples: SFT (correct samples) and/or
     /// DPO (correct vs incorrect pairs), in TRL's formats.
     Export(ExportArgs),
     /// Several runs side by side, with paired differences over their shared problems.
     Compare(CompareArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ComposeArgs {
+    /// GSM8K problems with reference solutions (the test set's native format works as is).
+    #[arg(long)]
+    pub problems: PathBuf,
+    /// Composed problems (the paper's prompt; gold = Q2's new answer). The Q1 set and the
+    /// modified-Q2 set are written beside it: NAME.q1.jsonl, NAME.q2.jsonl.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Most pairs to build.
+    #[arg(long, default_value_t = 1200)]
+    pub pairs: usize,
+    /// Seed of the pairing.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Args)]
@@ -298,6 +318,16 @@ pub struct EvalArgs {
     /// Count and skip malformed sample lines instead of failing.
     #[arg(long)]
     pub skip_invalid: bool,
+    /// Compositional GSM: the composed problems (from `bestofn compose`); --samples are the
+    /// labeled samples on them. Adds the reasoning gap Δ = S_comp − S1·S2 to the report.
+    #[arg(long, value_name = "COMPOSED", requires_all = ["q1_samples", "q2_samples"])]
+    pub reasoning_gap: Option<PathBuf>,
+    /// With --reasoning-gap: labeled samples on the Q1 set.
+    #[arg(long, value_name = "FILE")]
+    pub q1_samples: Option<PathBuf>,
+    /// With --reasoning-gap: labeled samples on the modified-Q2 set.
+    #[arg(long, value_name = "FILE")]
+    pub q2_samples: Option<PathBuf>,
 }
 
 impl RankArgs {

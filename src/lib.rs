@@ -5,6 +5,7 @@
 //! [`eval`] (pass@k, strategy curves, calibration, reports).
 
 pub mod compare;
+pub mod compose;
 pub mod error;
 pub mod export;
 pub mod generate;

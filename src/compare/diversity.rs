@@ -40,7 +40,10 @@ pub struct TextPool<'a> {
 pub fn text_pools(samples: &[Sample]) -> Vec<TextPool<'_>> {
     crate::records::group_by_problem(samples)
         .into_iter()
-        .map(|(problem_id, samples)| TextPool { problem_id, samples })
+        .map(|(problem_id, samples)| TextPool {
+            problem_id,
+            samples,
+        })
         .collect()
 }
 
@@ -213,7 +216,8 @@ pub fn diversity(
         distinct_n: distinct.map(|d| d / problems),
         equation_sets: equation_sets / problems,
         samples_per_problem: samples / problems,
-        embedding_similarity: (similarity_count > 0).then(|| similarity_sum / similarity_count as f64),
+        embedding_similarity: (similarity_count > 0)
+            .then(|| similarity_sum / similarity_count as f64),
     })
 }
 
@@ -276,25 +280,46 @@ pub fn tail_retention(base: &[TextPool<'_>], iteration: &[TextPool<'_>]) -> Tail
     }
     let iteration_answers: HashSet<(&str, &str)> = iteration
         .iter()
-        .flat_map(|pool| pool.samples.iter().filter_map(move |s| Some((pool.problem_id, answer_key(s)?))))
+        .flat_map(|pool| {
+            pool.samples
+                .iter()
+                .filter_map(move |s| Some((pool.problem_id, answer_key(s)?)))
+        })
         .collect();
-    let retained_answers = rare_answers.iter().filter(|key| iteration_answers.contains(*key)).count();
+    let retained_answers = rare_answers
+        .iter()
+        .filter(|key| iteration_answers.contains(*key))
+        .count();
 
     let bigrams = |pools: &[TextPool<'_>]| -> HashMap<(String, String), usize> {
         let mut counts = HashMap::new();
         for sample in pools.iter().flat_map(|p| &p.samples) {
             for pair in tokens(&sample.text).windows(2) {
-                *counts.entry((pair[0].clone(), pair[1].clone())).or_insert(0) += 1;
+                *counts
+                    .entry((pair[0].clone(), pair[1].clone()))
+                    .or_insert(0) += 1;
             }
         }
         counts
     };
     let base_bigrams = bigrams(base);
-    let rare_bigrams: Vec<&(String, String)> =
-        base_bigrams.iter().filter(|(_, &c)| c == 1).map(|(g, _)| g).collect();
+    let rare_bigrams: Vec<&(String, String)> = base_bigrams
+        .iter()
+        .filter(|(_, &c)| c == 1)
+        .map(|(g, _)| g)
+        .collect();
     let iteration_bigrams = bigrams(iteration);
-    let retained_bigrams = rare_bigrams.iter().filter(|g| iteration_bigrams.contains_key(**g)).count();
-    let share = |part: usize, whole: usize| if whole == 0 { 0.0 } else { part as f64 / whole as f64 };
+    let retained_bigrams = rare_bigrams
+        .iter()
+        .filter(|g| iteration_bigrams.contains_key(**g))
+        .count();
+    let share = |part: usize, whole: usize| {
+        if whole == 0 {
+            0.0
+        } else {
+            part as f64 / whole as f64
+        }
+    };
     TailRetention {
         rare_answers: rare_answers.len(),
         rare_answers_retained: share(retained_answers, rare_answers.len()),
@@ -327,7 +352,10 @@ mod tests {
         assert_eq!(distinct_n(&lists, 1), 2.0 / 5.0);
         assert_eq!(distinct_n(&lists, 2), 2.0 / 3.0);
         assert_eq!(distinct_n(&lists, 4), 0.0);
-        assert_eq!(tokens("He paid $12.50!"), ["he", "paid", "$", "12", ".", "50", "!"]);
+        assert_eq!(
+            tokens("He paid $12.50!"),
+            ["he", "paid", "$", "12", ".", "50", "!"]
+        );
     }
 
     #[test]
@@ -336,8 +364,14 @@ mod tests {
             equations("She has 16-3-4=<<16-3-4=9>>9 eggs and 9*2=<<9*2=18>>18 dollars."),
             ["16-3-4=9", "9*2=18"]
         );
-        assert_eq!(equations("So 3 x 4 = 12, and $12 + $3 = $15."), ["3*4=12", "12+3=15"]);
-        assert!(equations("x = 5 and the answer = 7").is_empty(), "no operator, no equation");
+        assert_eq!(
+            equations("So 3 x 4 = 12, and $12 + $3 = $15."),
+            ["3*4=12", "12+3=15"]
+        );
+        assert!(
+            equations("x = 5 and the answer = 7").is_empty(),
+            "no operator, no equation"
+        );
     }
 
     #[test]
@@ -358,7 +392,9 @@ mod tests {
     fn illusion_by_hand() {
         // Base: p1 0/4 correct, p2 1/4, p3 3/4. Iteration: p1 2/4, p2 3/4, p3 4/4.
         let pool = |problem: &str, correct: usize| -> Vec<Sample> {
-            (0..4).map(|i| sample(problem, i, "t", None, (i as usize) < correct)).collect()
+            (0..4)
+                .map(|i| sample(problem, i, "t", None, (i as usize) < correct))
+                .collect()
         };
         let base: Vec<Sample> = [pool("p1", 0), pool("p2", 1), pool("p3", 3)].concat();
         let next: Vec<Sample> = [pool("p1", 2), pool("p2", 3), pool("p3", 4)].concat();
@@ -373,15 +409,22 @@ mod tests {
 
     #[test]
     fn tail_retention_by_hand() {
-        let mut base: Vec<Sample> = (0..10).map(|i| sample("p", i, "x y", Some("5"), true)).collect();
+        let mut base: Vec<Sample> = (0..10)
+            .map(|i| sample("p", i, "x y", Some("5"), true))
+            .collect();
         base[9] = sample("p", 9, "rare words", Some("7"), false);
-        let next: Vec<Sample> = (0..10).map(|i| sample("p", i, "x y", Some("5"), true)).collect();
+        let next: Vec<Sample> = (0..10)
+            .map(|i| sample("p", i, "x y", Some("5"), true))
+            .collect();
         let retention = tail_retention(&text_pools(&base), &text_pools(&next));
         assert_eq!(retention.rare_answers, 1, "7 is given by 1 of 10 samples");
         assert_eq!(retention.rare_answers_retained, 0.0);
         assert_eq!(retention.rare_bigrams, 1, "(rare, words)");
         assert_eq!(retention.rare_bigrams_retained, 0.0);
         let same = tail_retention(&text_pools(&base), &text_pools(&base));
-        assert_eq!((same.rare_answers_retained, same.rare_bigrams_retained), (1.0, 1.0));
+        assert_eq!(
+            (same.rare_answers_retained, same.rare_bigrams_retained),
+            (1.0, 1.0)
+        );
     }
 }

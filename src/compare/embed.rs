@@ -34,8 +34,10 @@ impl Embedder {
         let text = std::fs::read_to_string(&spec_path).map_err(|e| Error::io(&spec_path, e))?;
         let spec: EmbedderSpec = serde_json::from_str(&text)
             .map_err(|e| Error::ModelLoad(format!("{}: {e}", spec_path.display())))?;
-        let mut tokenizer = Tokenizer::from_file(directory.join("tokenizer.json"))
-            .map_err(|e| Error::ModelLoad(format!("{}/tokenizer.json: {e}", directory.display())))?;
+        let mut tokenizer =
+            Tokenizer::from_file(directory.join("tokenizer.json")).map_err(|e| {
+                Error::ModelLoad(format!("{}/tokenizer.json: {e}", directory.display()))
+            })?;
         tokenizer
             .with_truncation(Some(TruncationParams {
                 max_length: spec.max_length,
@@ -47,7 +49,12 @@ impl Embedder {
             ..Default::default()
         }));
         let library = find_library(ort_library)?;
-        let session = open_session(&directory.join("model.onnx"), &library, threads, Device::Cpu)?;
+        let session = open_session(
+            &directory.join("model.onnx"),
+            &library,
+            threads,
+            Device::Cpu,
+        )?;
         Ok(Embedder {
             session,
             tokenizer,
@@ -66,7 +73,10 @@ impl Embedder {
             let rows = encodings.len();
             let columns = encodings.first().map_or(0, |e| e.len());
             let column = |get: &dyn Fn(&tokenizers::Encoding) -> &[u32]| -> Vec<i64> {
-                encodings.iter().flat_map(|e| get(e).iter().map(|&v| i64::from(v))).collect()
+                encodings
+                    .iter()
+                    .flat_map(|e| get(e).iter().map(|&v| i64::from(v)))
+                    .collect()
             };
             let mut values = Vec::new();
             for name in &self.spec.onnx_inputs {
@@ -74,19 +84,28 @@ impl Embedder {
                     "input_ids" => column(&|e| e.get_ids()),
                     "attention_mask" => column(&|e| e.get_attention_mask()),
                     "token_type_ids" => column(&|e| e.get_type_ids()),
-                    other => return Err(Error::ModelLoad(format!("embedder.json names unknown input {other:?}"))),
+                    other => {
+                        return Err(Error::ModelLoad(format!(
+                            "embedder.json names unknown input {other:?}"
+                        )))
+                    }
                 };
                 let tensor = Tensor::from_array(([rows, columns], data))
                     .map_err(|e| Error::ModelRun(format!("building an input tensor: {e}")))?;
                 values.push((name.clone(), tensor));
             }
-            let outputs = self.session.run(values).map_err(|e| Error::ModelRun(e.to_string()))?;
+            let outputs = self
+                .session
+                .run(values)
+                .map_err(|e| Error::ModelRun(e.to_string()))?;
             let (shape, data) = outputs[self.spec.output.as_str()]
                 .try_extract_tensor::<f32>()
                 .map_err(|e| Error::ModelRun(format!("reading {:?}: {e}", self.spec.output)))?;
             let dims = data.len() / rows.max(1);
             if shape.len() != 2 || dims * rows != data.len() {
-                return Err(Error::ModelRun(format!("embeddings of shape {shape:?} for {rows} texts")));
+                return Err(Error::ModelRun(format!(
+                    "embeddings of shape {shape:?} for {rows} texts"
+                )));
             }
             embeddings.extend(data.chunks(dims).map(<[f32]>::to_vec));
         }
@@ -109,7 +128,11 @@ pub fn mean_pairwise_cosine(vectors: &[Vec<f32>]) -> f64 {
     let mut pairs = 0usize;
     for i in 0..vectors.len() {
         for j in i + 1..vectors.len() {
-            sum += vectors[i].iter().zip(&vectors[j]).map(|(a, b)| f64::from(a * b)).sum::<f64>();
+            sum += vectors[i]
+                .iter()
+                .zip(&vectors[j])
+                .map(|(a, b)| f64::from(a * b))
+                .sum::<f64>();
             pairs += 1;
         }
     }

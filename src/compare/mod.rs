@@ -88,7 +88,8 @@ pub fn diagnose(
 ) -> Result<Vec<Iteration>> {
     use diversity::{illusion, tail_retention, text_pools};
     let _span = tracing::info_span!("diagnose", runs = runs.len()).entered();
-    let pools: Vec<Vec<diversity::TextPool<'_>>> = runs.iter().map(|(_, s)| text_pools(s)).collect();
+    let pools: Vec<Vec<diversity::TextPool<'_>>> =
+        runs.iter().map(|(_, s)| text_pools(s)).collect();
     let smallest_n = pools
         .iter()
         .flat_map(|p| p.iter().map(|pool| pool.samples.len()))
@@ -293,10 +294,10 @@ pub fn markdown(comparison: &Comparison) -> String {
 }
 
 fn iterations_markdown(md: &mut String, iterations: &[Iteration]) {
-    let k = iterations.iter().find_map(|i| i.illusion.as_ref()).map_or_else(
-        || "k".to_owned(),
-        |illusion| illusion.k.to_string(),
-    );
+    let k = iterations
+        .iter()
+        .find_map(|i| i.illusion.as_ref())
+        .map_or_else(|| "k".to_owned(), |illusion| illusion.k.to_string());
     let _ = writeln!(md, "\n## Iterations (base = {})\n", iterations[0].name);
     let _ = writeln!(
         md,
@@ -317,12 +318,23 @@ fn iterations_markdown(md: &mut String, iterations: &[Iteration]) {
             ),
             None => ("(base)".into(), "(base)".into()),
         };
-        let (answers, bigrams) = it.tail.as_ref().map_or(("(base)".into(), "(base)".into()), |t| {
-            (
-                format!("{:.1}% of {}", 100.0 * t.rare_answers_retained, t.rare_answers),
-                format!("{:.1}% of {}", 100.0 * t.rare_bigrams_retained, t.rare_bigrams),
-            )
-        });
+        let (answers, bigrams) = it
+            .tail
+            .as_ref()
+            .map_or(("(base)".into(), "(base)".into()), |t| {
+                (
+                    format!(
+                        "{:.1}% of {}",
+                        100.0 * t.rare_answers_retained,
+                        t.rare_answers
+                    ),
+                    format!(
+                        "{:.1}% of {}",
+                        100.0 * t.rare_bigrams_retained,
+                        t.rare_bigrams
+                    ),
+                )
+            });
         let _ = writeln!(
             md,
             "| {} | {:.1} | {:.1} | {newly} | {illusion} | {:.2} / {:.2} / {:.2} / {:.2} | {:.2} / {:.1} | {} | {answers} | {bigrams} |",

@@ -144,7 +144,10 @@ pub fn compare_vs_k(runs: &[(&str, &Metrics)], path: &Path) -> Result<()> {
             .unwrap_or(1)
             .max(2) as f64;
         let mut chart = ChartBuilder::on(&root)
-            .caption("Runs compared: accuracy vs samples per problem", ("sans-serif", 22))
+            .caption(
+                "Runs compared: accuracy vs samples per problem",
+                ("sans-serif", 22),
+            )
             .margin(16)
             .x_label_area_size(44)
             .y_label_area_size(56)
@@ -160,7 +163,11 @@ pub fn compare_vs_k(runs: &[(&str, &Metrics)], path: &Path) -> Result<()> {
             .map_err(report_error)?;
         for (index, (name, metrics)) in runs.iter().enumerate() {
             let color = RUN_COLORS[index % RUN_COLORS.len()];
-            for (method, dash) in [("pass@k", Some((2, 4))), ("majority", Some((8, 5))), ("verifier", None)] {
+            for (method, dash) in [
+                ("pass@k", Some((2, 4))),
+                ("majority", Some((8, 5))),
+                ("verifier", None),
+            ] {
                 let Some(curve) = metrics.curve(method) else {
                     continue;
                 };
@@ -180,7 +187,10 @@ pub fn compare_vs_k(runs: &[(&str, &Metrics)], path: &Path) -> Result<()> {
                         .map_err(report_error)?,
                 };
                 series.label(label).legend(move |(x, y)| match dash {
-                    Some(_) => PathElement::new(vec![(x, y), (x + 6, y), (x + 12, y)], color.stroke_width(1)),
+                    Some(_) => PathElement::new(
+                        vec![(x, y), (x + 6, y), (x + 12, y)],
+                        color.stroke_width(1),
+                    ),
                     None => PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(3)),
                 });
                 chart
