@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
-# The main job on embedded defaults: set up, then import the real sample sets from
-# ../shared/data, grade them, rank with every strategy and write evaluation reports to out/;
-# then train (first run, about 15 minutes on 2 cores) or reuse the default verifier, score
-# held-out problems with it and evaluate (scripts/verifier_experiment.sh).
+# The main job on embedded defaults: set up, train (first run, about 15 minutes on 2 cores) or
+# reuse the default verifier (scripts/verifier_experiment.sh), then `bestofn solve` on the small
+# problem set in data/ with the bundled llama.cpp model and that verifier. Then the reports on the
+# real sample sets of ../shared/data (grade, rank, evaluate) and the studies (scripts/studies.sh),
+# all under out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bin=target/release/bestofn
 data=../shared/data/samples
 out=out
+
+# Train (or reuse) the default MiniLM verifier and measure it on held-out problems.
+bash scripts/verifier_experiment.sh "$out/experiment"
+
+echo "== solve: data/easy-arithmetic.jsonl, bundled SmolLM2-135M-Instruct, verifier out/experiment/verifier" >&2
+"$bin" solve --out "$out/solve/answers.jsonl"
 
 run_set() { # name format input strategies [label flags...]
   local name=$1 format=$2 input=$3 strategies=$4
@@ -29,7 +36,6 @@ run_set() { # name format input strategies [label flags...]
 run_set faithful-cot faithful-cot-pool "$data/faithful_cot_gsm8k_test_pool.derived.jsonl.gz" first,majority \
   --answer-field source_answer
 run_set qwen-math qwen-math-rm "$data/qwen25math_rm_maj/math_cot_100.jsonl" first,majority,verifier,weighted,topk-vote
-echo "reports: $out/faithful-cot/report/report.md, $out/qwen-math/report/report.md" >&2
+echo "reports: $out/solve/answers.report/report.md, $out/faithful-cot/report/report.md, $out/qwen-math/report/report.md" >&2
 
-# Train (or reuse) the default MiniLM verifier and measure it on held-out problems.
-bash scripts/verifier_experiment.sh "$out/experiment"
+bash scripts/studies.sh "$out/studies"

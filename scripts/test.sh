@@ -7,7 +7,8 @@ if [ ! -d ../shared/data ]; then
   echo "test: ../shared/data is missing: the tests read the real data sets from there" >&2
   exit 1
 fi
-cargo test --locked
+# Release: the generation tests run the embedded llama.cpp model (and reuse setup's build).
+cargo test --release --locked --features llama
 # verifier/: training on a few steps, export parity, quantization, Rust-vs-PyTorch scores.
 (cd verifier && HF_HUB_OFFLINE=1 ../.venv/bin/python -m pytest -q tests)
 # The CUDA execution provider cannot run here, but must keep compiling.

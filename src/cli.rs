@@ -400,6 +400,10 @@ pub struct GeneratorArgs {
     pub template: String,
     #[arg(long, default_value_t = 0.7)]
     pub temperature: f64,
+    /// Sample only among the k most likely tokens (0: no cut). 40 is llama.cpp's own default;
+    /// OpenAI's API has no top_k: use 0 there.
+    #[arg(long, default_value_t = 40)]
+    pub top_k: u32,
     #[arg(long, default_value_t = 0.95)]
     pub top_p: f64,
     /// Most tokens per sample.
@@ -566,6 +570,7 @@ impl GeneratorArgs {
             n,
             params: SamplingParams {
                 temperature: self.temperature,
+                top_k: self.top_k,
                 top_p: self.top_p,
                 max_tokens: self.max_tokens,
                 stop,

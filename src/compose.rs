@@ -7,7 +7,8 @@
 //! the result of an earlier step is that step's (recomputed) result; any other number is a
 //! constant, except the substituted question number, which becomes X. Only numbers that cannot be
 //! confused with a step result are substituted: they must appear once in the question, be
-//! positive integers, feed at least one step, and differ from every step's result.
+//! positive integers outside a written fraction, feed at least one step, and differ from every
+//! step's result.
 //!
 //! A pair is kept when the new answer is a positive integer that differs from the old one. Pairs
 //! are drawn from a seeded permutation, so the same seed gives the same set.
@@ -364,6 +365,8 @@ pub struct ComposeSummary {
     pub complete: usize,
     /// Of those, problems whose re-execution without substitution reproduces the gold answer.
     pub reproduced: usize,
+    /// The complete problems whose re-execution does not give the gold answer.
+    pub not_reproduced: Vec<String>,
     /// Problems with at least one number that can be substituted.
     pub substitutable: usize,
     pub pairs: usize,
@@ -419,9 +422,14 @@ fn candidates(problem: &Problem, gold: f64) -> Vec<Candidate> {
     let Some(steps) = annotations(solution) else {
         return Vec::new();
     };
+    // Part of a written fraction ("1/5 of her money"): X would make it a different kind of number.
+    let in_fraction = |n: &QuestionNumber| {
+        let bytes = problem.question.as_bytes();
+        (n.start > 0 && bytes[n.start - 1] == b'/') || bytes.get(n.end) == Some(&b'/')
+    };
     numbers
         .iter()
-        .filter(|n| as_positive_integer(n.value).is_some())
+        .filter(|n| as_positive_integer(n.value).is_some() && !in_fraction(n))
         .filter(|n| numbers.iter().filter(|m| close(m.value, n.value)).count() == 1)
         .filter(|n| !steps.iter().any(|s| close(s.result, n.value)))
         .filter_map(|n| {
@@ -456,6 +464,8 @@ pub fn compose(
             summary.complete += 1;
             if program.original_answer().is_some_and(|a| close(a, *gold)) {
                 summary.reproduced += 1;
+            } else {
+                summary.not_reproduced.push(problem.id.clone());
             }
         }
     }

@@ -274,6 +274,12 @@ pub fn markdown(comparison: &Comparison) -> String {
             r.verifier_at_n.as_ref().map_or("n/a".to_owned(), percent)
         );
     }
+    if comparison.runs.iter().any(|r| r.n == 1) {
+        let _ = writeln!(
+            md,
+            "\nA run with N = 1 (one chosen solution per problem, e.g. a verifier's pick) has every column equal to the accuracy of its choices."
+        );
+    }
     let _ = writeln!(md, "\n## Paired differences in test@1 (b − a, points)\n");
     let _ = writeln!(md, "| a | b | shared problems | b − a |");
     let _ = writeln!(md, "|---|---|---:|---:|");

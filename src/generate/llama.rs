@@ -137,11 +137,12 @@ fn sampler(params: &SamplingParams, seed: u32) -> LlamaSampler {
     if params.temperature <= 0.0 {
         return LlamaSampler::greedy();
     }
-    LlamaSampler::chain_simple([
+    let top_k = (params.top_k > 0).then(|| LlamaSampler::top_k(params.top_k as i32));
+    LlamaSampler::chain_simple(top_k.into_iter().chain([
         LlamaSampler::top_p(params.top_p as f32, 1),
         LlamaSampler::temp(params.temperature as f32),
         LlamaSampler::dist(seed),
-    ])
+    ]))
 }
 
 /// Position of the first stop string in `bytes` that ends at or after `from`.

@@ -30,6 +30,8 @@ pub use template::{Mode, Prompt, Template};
 #[derive(Debug, Clone, PartialEq)]
 pub struct SamplingParams {
     pub temperature: f64,
+    /// Keep only the k most likely tokens before top-p (0: no cut).
+    pub top_k: u32,
     pub top_p: f64,
     pub max_tokens: u32,
     /// The template's stop strings and any added on the command line.
@@ -208,6 +210,7 @@ pub fn generator_settings(backend: &dyn Backend, options: &GenerateOptions) -> M
         "model": backend.model(),
         "base_seed": params.seed,
         "temperature": params.temperature,
+        "top_k": params.top_k,
         "top_p": params.top_p,
         "max_tokens": params.max_tokens,
         "stop": params.stop,
@@ -416,6 +419,7 @@ mod tests {
     fn sample_seeds_are_stable_and_distinct() {
         let params = SamplingParams {
             temperature: 0.7,
+            top_k: 0,
             top_p: 1.0,
             max_tokens: 8,
             stop: vec![],

@@ -109,6 +109,10 @@ impl OpenAiBackend {
         if !params.stop.is_empty() {
             body["stop"] = json!(params.stop);
         }
+        // Not in OpenAI's own API (use --top-k 0 there); vLLM, SGLang, TGI, llama.cpp take it.
+        if params.top_k > 0 {
+            body["top_k"] = json!(params.top_k);
+        }
         match prompt {
             Prompt::Completion(text) => body["prompt"] = json!(text),
             Prompt::Chat { .. } => body["messages"] = prompt.messages(),

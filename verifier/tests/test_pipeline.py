@@ -149,3 +149,47 @@ def test_metrics_hand_cases():
     examples = [{"problem_id": "a", "label": 0}, {"problem_id": "a", "label": 1}, {"problem_id": "b", "label": 1}]
     assert selection_accuracy(examples, [0.2, 0.9, 0.1]) == 1.0
     assert selection_accuracy(examples, [0.9, 0.2, 0.1]) == 0.5
+
+
+def test_embedder_export_and_rust_similarity_match_python(tmp_path):
+    """The exported sentence encoder matches PyTorch (checked by the export itself), and the mean
+    pairwise similarity `bestofn compare --iterations --embedder` reports equals one computed here
+    with ONNX Runtime."""
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    from bestofn_verifier import embedder
+
+    directory = tmp_path / "embedder"
+    embedder.main(["--out", str(directory)])
+    spec = json.loads((directory / "embedder.json").read_text())
+    assert spec["dims"] == 384 and spec["export_parity_max_abs_diff"] < 1e-4
+
+    texts = {"p": ["16 - 3 - 4 = 9 eggs, 9 * 2 = 18 dollars. #### 18", "She makes $18.", "The answer is 20."],
+             "q": ["Tom has 5 apples.", "5 apples in all. #### 5"]}
+    runs = []
+    for name, correct in [("base", False), ("next", True)]:
+        path = tmp_path / f"{name}.jsonl"
+        write_jsonl(path, [{"problem_id": pid, "sample_idx": i, "text": t, "extracted": "1", "correct": correct}
+                           for pid, ts in texts.items() for i, t in enumerate(ts)])
+        runs += ["--run", f"{name}={path}"]
+    out = tmp_path / "compare"
+    subprocess.run([str(bestofn_binary()), "compare", *runs, "--out", str(out), "--iterations",
+                    "--embedder", str(directory), "--bootstrap", "0"], check=True, capture_output=True)
+    rust = json.loads((out / "compare.json").read_text())["iterations"][0]["diversity"]["embedding_similarity"]
+
+    tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+    tokenizer.enable_truncation(spec["max_length"])
+    session = ort.InferenceSession(str(directory / "model.onnx"), providers=["CPUExecutionProvider"])
+    means = []
+    for group in texts.values():
+        vectors = []
+        for text in group:  # one at a time: no padding at all on this side
+            e = tokenizer.encode(text)
+            inputs = {"input_ids": np.array([e.ids], dtype=np.int64),
+                      "attention_mask": np.array([e.attention_mask], dtype=np.int64),
+                      "token_type_ids": np.array([e.type_ids], dtype=np.int64)}
+            vectors.append(session.run(["embeddings"], inputs)[0][0])
+        pairs = [float(np.dot(vectors[i], vectors[j])) for i in range(len(vectors)) for j in range(i + 1, len(vectors))]
+        means.append(sum(pairs) / len(pairs))
+    assert abs(rust - sum(means) / len(means)) < 1e-5
