@@ -4,8 +4,8 @@
 #  2. Compositional GSM: pairs built from GSM8K test;
 #  3. self-improvement / collapse diagnostics: the Faithful-CoT models (each with the five prompts
 #     they all share) read as iterations code001 → code002 → text002 → text003 → gpt-3.5 → gpt4,
-#     with embedding similarity from the MiniLM sentence encoder (exported once), and the SFT/DPO
-#     export of one iteration with 10% original solutions.
+#     with embedding similarity from the MiniLM sentence encoder (exported once; over the first
+#     300 problems), and the SFT/DPO export of one iteration with 10% original solutions.
 # usage: scripts/studies.sh [OUT_DIR]   (default out/studies)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,7 +51,7 @@ PY
 if [ ! -f out/embedder/embedder.json ]; then
   (cd verifier && HF_HUB_OFFLINE=1 ../.venv/bin/python -m bestofn_verifier embedder --out ../out/embedder)
 fi
-"$bin" compare --out "$out/iterations/compare" --iterations --embedder out/embedder \
+"$bin" compare --out "$out/iterations/compare" --iterations --embedder out/embedder --embed-max-problems 300 \
   --run code001="$out/iterations/code001.jsonl" --run code002="$out/iterations/code002.jsonl" \
   --run text002="$out/iterations/text002.jsonl" --run text003="$out/iterations/text003.jsonl" \
   --run gpt-3.5="$out/iterations/gpt-3.5-turbo.jsonl" --run gpt4="$out/iterations/gpt4.jsonl"

@@ -269,8 +269,20 @@ fn run(command: Command) -> anyhow::Result<()> {
                     k: args.k,
                     embed_max_problems: args.embed_max_problems,
                 };
-                comparison.iterations =
-                    bestofn::compare::diagnose(&texts, embedder.as_mut(), &diagnostics)?;
+                let bar = progress_bar(None, "embedding samples");
+                comparison.iterations = bestofn::compare::diagnose(
+                    &texts,
+                    embedder.as_mut(),
+                    &diagnostics,
+                    &mut |event| match event {
+                        bestofn::compare::EmbedProgress::Total(total) => {
+                            bar.set_length(total as u64);
+                            bar.set_style(bar_style());
+                        }
+                        bestofn::compare::EmbedProgress::Problem => bar.inc(1),
+                    },
+                )?;
+                bar.finish_and_clear();
             }
             write_comparison(&comparison, &args.out)?;
             print!("{}", bestofn::compare::markdown(&comparison));

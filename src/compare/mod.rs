@@ -72,6 +72,13 @@ pub struct Iteration {
     pub tail: Option<diversity::TailRetention>,
 }
 
+/// Progress of the embedding pass of [`diagnose`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmbedProgress {
+    Total(usize),
+    Problem,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct DiagnosticOptions {
     /// k of coverage and of the illusion (default: the smallest N among the runs).
@@ -81,10 +88,12 @@ pub struct DiagnosticOptions {
 }
 
 /// Diagnostics of runs read as iterations: `runs` are (name, samples with texts and labels).
+/// `progress` gets the number of problems to embed, then is called after each.
 pub fn diagnose(
     runs: &[(String, Vec<crate::records::Sample>)],
     mut embedder: Option<&mut embed::Embedder>,
     options: &DiagnosticOptions,
+    progress: &mut dyn FnMut(EmbedProgress),
 ) -> Result<Vec<Iteration>> {
     use diversity::{illusion, tail_retention, text_pools};
     let _span = tracing::info_span!("diagnose", runs = runs.len()).entered();
@@ -96,6 +105,12 @@ pub fn diagnose(
         .min()
         .ok_or_else(|| Error::Inconsistent("no samples to diagnose".into()))?;
     let k = options.k.unwrap_or(smallest_n).clamp(1, smallest_n);
+    let limit = options.embed_max_problems.unwrap_or(usize::MAX);
+    if embedder.is_some() {
+        progress(EmbedProgress::Total(
+            pools.iter().map(|p| p.len().min(limit)).sum(),
+        ));
+    }
     let mut iterations = Vec::with_capacity(runs.len());
     for (index, ((name, _), run_pools)) in runs.iter().zip(&pools).enumerate() {
         let graded = |pool: &diversity::TextPool<'_>| {
@@ -116,7 +131,6 @@ pub fn diagnose(
             pass_at_1 += c as f64 / n as f64;
             coverage += crate::eval::estimators::pass_at_k(n, c, k.min(n));
         }
-        let limit = options.embed_max_problems.unwrap_or(usize::MAX);
         let mut embedded = 0usize;
         let mut similarity = |pool: &diversity::TextPool<'_>| -> Result<Option<f64>> {
             let Some(embedder) = embedder.as_deref_mut() else {
@@ -127,7 +141,9 @@ pub fn diagnose(
             }
             embedded += 1;
             let texts: Vec<&str> = pool.samples.iter().map(|s| s.text.as_str()).collect();
-            embedder.mean_pairwise_similarity(&texts)
+            let similarity = embedder.mean_pairwise_similarity(&texts);
+            progress(EmbedProgress::Problem);
+            similarity
         };
         let diversity = diversity::diversity(run_pools, Some(&mut similarity))?;
         let base = (index > 0).then(|| &pools[0]);
