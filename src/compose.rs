@@ -14,13 +14,16 @@
 //! are drawn from a seeded permutation, so the same seed gives the same set.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
 use serde_json::{json, Map, Value};
 
-use crate::records::Problem;
+use crate::io::{write_atomic, write_jsonl};
+use crate::pool::build_pools;
+use crate::records::{read_problems, read_verdicts, Problem};
 
 /// One calculator annotation: the expression and the result the solution states.
 #[derive(Debug, Clone, PartialEq)]
@@ -568,6 +571,86 @@ fn build(
         composed,
         modified_q2,
     }
+}
+
+/// Where [`write_sets`] put the three problem sets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComposedPaths {
+    pub composed: PathBuf,
+    /// NAME.q1.jsonl: the Q1 problems, as they were.
+    pub q1: PathBuf,
+    /// NAME.q2.jsonl: the modified Q2 problems.
+    pub q2: PathBuf,
+    /// NAME.summary.json.
+    pub summary: PathBuf,
+}
+
+/// Writes the composed set to `out` and the Q1 set, the modified-Q2 set and the summary beside it.
+pub fn write_sets(
+    out: &Path,
+    problems: &[Problem],
+    composed: &[Composed],
+    summary: &ComposeSummary,
+) -> crate::Result<ComposedPaths> {
+    let stem = out
+        .file_stem()
+        .map_or_else(|| "composed".into(), |s| s.to_string_lossy().into_owned());
+    let paths = ComposedPaths {
+        composed: out.to_owned(),
+        q1: out.with_file_name(format!("{stem}.q1.jsonl")),
+        q2: out.with_file_name(format!("{stem}.q2.jsonl")),
+        summary: out.with_file_name(format!("{stem}.summary.json")),
+    };
+    let by_id: HashMap<&str, &Problem> = problems.iter().map(|p| (p.id.as_str(), p)).collect();
+    let mut seen = std::collections::HashSet::new();
+    let q1: Vec<&Problem> = composed
+        .iter()
+        .filter_map(|c| c.composed.extra.get("q1_id").and_then(Value::as_str))
+        .filter(|id| seen.insert(*id))
+        .filter_map(|id| by_id.get(id).copied())
+        .collect();
+    let main: Vec<&Problem> = composed.iter().map(|c| &c.composed).collect();
+    let modified: Vec<&Problem> = composed.iter().map(|c| &c.modified_q2).collect();
+    write_jsonl(&paths.composed, &main)?;
+    write_jsonl(&paths.q1, &q1)?;
+    write_jsonl(&paths.q2, &modified)?;
+    let json =
+        serde_json::to_vec_pretty(summary).map_err(|e| crate::Error::Report(e.to_string()))?;
+    write_atomic(&paths.summary, &json)?;
+    Ok(paths)
+}
+
+/// Per-problem pass@1 (c/n) of the labeled samples in `path`.
+fn accuracies(path: &Path) -> crate::Result<HashMap<String, f64>> {
+    let set = read_verdicts(path, false)?;
+    Ok(build_pools(&set.verdicts)
+        .iter()
+        .map(|p| {
+            (
+                p.problem_id.clone(),
+                p.num_correct() as f64 / p.len() as f64,
+            )
+        })
+        .collect())
+}
+
+/// [`reasoning_gap`] from files: the composed problems and the labeled samples of the three sets.
+pub fn reasoning_gap_from_files(
+    composed: &Path,
+    composed_samples: &Path,
+    q1_samples: &Path,
+    q2_samples: &Path,
+    options: &crate::eval::EvalOptions,
+) -> crate::Result<ReasoningGap> {
+    reasoning_gap(
+        &read_problems(composed)?,
+        &accuracies(composed_samples)?,
+        &accuracies(q1_samples)?,
+        &accuracies(q2_samples)?,
+        options.bootstrap,
+        options.confidence,
+        options.seed,
+    )
 }
 
 /// The reasoning gap from per-problem accuracies (pass@1 = c/n) on the three sets.

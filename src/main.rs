@@ -169,33 +169,12 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Compose(args) => {
             let problems = read_problems(&args.problems)?;
             let (composed, summary) = bestofn::compose::compose(&problems, args.pairs, args.seed);
-            let stem = args
-                .out
-                .file_stem()
-                .map_or_else(|| "composed".into(), |s| s.to_string_lossy().into_owned());
-            let q1_path = args.out.with_file_name(format!("{stem}.q1.jsonl"));
-            let q2_path = args.out.with_file_name(format!("{stem}.q2.jsonl"));
-            let mut q1_ids = std::collections::HashSet::new();
-            let q1: Vec<_> = composed
-                .iter()
-                .filter_map(|c| c.composed.extra.get("q1_id").and_then(|v| v.as_str()))
-                .filter(|id| q1_ids.insert(id.to_owned()))
-                .filter_map(|id| problems.iter().find(|p| p.id == id))
-                .collect();
-            let main: Vec<_> = composed.iter().map(|c| &c.composed).collect();
-            let modified: Vec<_> = composed.iter().map(|c| &c.modified_q2).collect();
-            write_jsonl(&args.out, &main)?;
-            write_jsonl(&q1_path, &q1)?;
-            write_jsonl(&q2_path, &modified)?;
-            bestofn::io::write_atomic(
-                &args.out.with_file_name(format!("{stem}.summary.json")),
-                &serde_json::to_vec_pretty(&summary).context("serializing the summary")?,
-            )?;
+            let paths = bestofn::compose::write_sets(&args.out, &problems, &composed, &summary)?;
             eprintln!(
                 "{summary}\nwrote {} (composed), {} (Q1 set), {} (modified-Q2 set)",
-                args.out.display(),
-                q1_path.display(),
-                q2_path.display()
+                paths.composed.display(),
+                paths.q1.display(),
+                paths.q2.display()
             );
         }
         Command::Export(args) => {
@@ -311,22 +290,12 @@ fn run(command: Command) -> anyhow::Result<()> {
             }
             eprintln!("{line}\nreport written to {}", args.out.display());
             if let Some(composed_path) = &args.reasoning_gap {
-                let accuracy = |path: &std::path::Path| -> anyhow::Result<std::collections::HashMap<String, f64>> {
-                    let set = read_verdicts(path, false)?;
-                    Ok(build_pools(&set.verdicts)
-                        .iter()
-                        .map(|p| (p.problem_id.clone(), p.num_correct() as f64 / p.len() as f64))
-                        .collect())
-                };
-                let composed = read_problems(composed_path)?;
-                let gap = bestofn::compose::reasoning_gap(
-                    &composed,
-                    &accuracy(&args.samples)?,
-                    &accuracy(args.q1_samples.as_deref().expect("required by clap"))?,
-                    &accuracy(args.q2_samples.as_deref().expect("required by clap"))?,
-                    args.bootstrap,
-                    args.confidence,
-                    args.seed,
+                let gap = bestofn::compose::reasoning_gap_from_files(
+                    composed_path,
+                    &args.samples,
+                    args.q1_samples.as_deref().expect("required by clap"),
+                    args.q2_samples.as_deref().expect("required by clap"),
+                    &options,
                 )?;
                 bestofn::io::write_atomic(
                     &args.out.join("reasoning_gap.json"),
