@@ -14,4 +14,5 @@ cargo test --release --locked --features llama
 # The CUDA execution provider cannot run here, but must keep compiling.
 cargo check --locked --features cuda --quiet
 # Benchmarks are not run here (they measure, they do not test) but must keep compiling.
-cargo bench --locked --no-run --quiet
+# (with the same features as setup: the bench profile writes to target/release too).
+cargo bench --locked --no-run --quiet --features llama
