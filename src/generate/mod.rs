@@ -267,13 +267,14 @@ pub fn generate(
 
     let params = &options.params;
     let mut write = |job: &Job, completion: Completion| -> Result<()> {
-        summary.tokens += u64::from(completion.num_tokens.unwrap_or(0));
-        summary.generated += 1;
+        let tokens = u64::from(completion.num_tokens.unwrap_or(0));
         let record = match completion.replayed {
             Some(record) => record,
             None => new_record(&settings, params, job, completion),
         };
         log.append(&record)?;
+        summary.tokens += tokens;
+        summary.generated += 1;
         progress(Progress::Sample);
         Ok(())
     };
