@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use plotters::coord::combinators::LogCoord;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::{Calibration, Metrics};
@@ -33,6 +35,30 @@ fn report_error(e: impl std::fmt::Display) -> Error {
     Error::Report(e.to_string())
 }
 
+/// Axes of accuracy (%) vs samples per problem on a log scale up to `max_k`.
+fn accuracy_axes<'a, DB: DrawingBackend + 'a>(
+    root: &'a DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+    max_k: f64,
+) -> Result<ChartContext<'a, DB, Cartesian2d<LogCoord<f64>, RangedCoordf64>>> {
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 22))
+        .margin(16)
+        .x_label_area_size(44)
+        .y_label_area_size(56)
+        .build_cartesian_2d((1f64..max_k).log_scale(), 0f64..100f64)
+        .map_err(report_error)?;
+    chart
+        .configure_mesh()
+        .x_desc("samples per problem (k)")
+        .y_desc("accuracy (%)")
+        .x_label_formatter(&|k| format!("{}", k.round()))
+        .light_line_style(WHITE)
+        .draw()
+        .map_err(report_error)?;
+    Ok(chart)
+}
+
 /// Accuracy of each strategy vs k (log scale), bootstrap bands, coverage drawn on top.
 pub fn accuracy_vs_k(metrics: &Metrics, path: &Path) -> Result<()> {
     let mut svg = String::new();
@@ -40,21 +66,7 @@ pub fn accuracy_vs_k(metrics: &Metrics, path: &Path) -> Result<()> {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(report_error)?;
         let max_k = metrics.ks.last().copied().unwrap_or(1).max(2) as f64;
-        let mut chart = ChartBuilder::on(&root)
-            .caption("Accuracy vs number of samples", ("sans-serif", 22))
-            .margin(16)
-            .x_label_area_size(44)
-            .y_label_area_size(56)
-            .build_cartesian_2d((1f64..max_k).log_scale(), 0f64..100f64)
-            .map_err(report_error)?;
-        chart
-            .configure_mesh()
-            .x_desc("samples per problem (k)")
-            .y_desc("accuracy (%)")
-            .x_label_formatter(&|k| format!("{}", k.round()))
-            .light_line_style(WHITE)
-            .draw()
-            .map_err(report_error)?;
+        let mut chart = accuracy_axes(&root, "Accuracy vs number of samples", max_k)?;
         // Strategies first, coverage last so that it is drawn on top.
         let mut curves: Vec<_> = metrics.curves.iter().collect();
         curves.sort_by_key(|c| c.method == "pass@k");
@@ -143,24 +155,11 @@ pub fn compare_vs_k(runs: &[(&str, &Metrics)], path: &Path) -> Result<()> {
             .max()
             .unwrap_or(1)
             .max(2) as f64;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(
-                "Runs compared: accuracy vs samples per problem",
-                ("sans-serif", 22),
-            )
-            .margin(16)
-            .x_label_area_size(44)
-            .y_label_area_size(56)
-            .build_cartesian_2d((1f64..max_k).log_scale(), 0f64..100f64)
-            .map_err(report_error)?;
-        chart
-            .configure_mesh()
-            .x_desc("samples per problem (k)")
-            .y_desc("accuracy (%)")
-            .x_label_formatter(&|k| format!("{}", k.round()))
-            .light_line_style(WHITE)
-            .draw()
-            .map_err(report_error)?;
+        let mut chart = accuracy_axes(
+            &root,
+            "Runs compared: accuracy vs samples per problem",
+            max_k,
+        )?;
         for (index, (name, metrics)) in runs.iter().enumerate() {
             let color = RUN_COLORS[index % RUN_COLORS.len()];
             for (method, dash) in [

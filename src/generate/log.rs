@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use super::PER_SAMPLE_GENERATOR_FIELDS;
+use super::{sample_key, PER_SAMPLE_GENERATOR_FIELDS};
 use crate::error::{Error, Result};
 use crate::records::Problem;
 
@@ -156,30 +156,8 @@ fn record_key(
             format!("{e}; this file is not a samples file bestofn can resume"),
         )
     })?;
-    let problem_id = match key.problem_id {
-        Value::String(id) => id,
-        Value::Number(n) => n.to_string(),
-        _ => {
-            return Err(Error::input(
-                path,
-                line,
-                Some("problem_id"),
-                "expected a string",
-            ))
-        }
-    };
-    let sample_idx = key
-        .sample_idx
-        .as_u64()
-        .and_then(|idx| u32::try_from(idx).ok())
-        .ok_or_else(|| {
-            Error::input(
-                path,
-                line,
-                Some("sample_idx"),
-                "expected a non-negative integer",
-            )
-        })?;
+    let (problem_id, sample_idx) =
+        sample_key(path, line, Some(&key.problem_id), Some(&key.sample_idx))?;
     if let Some(expected) = expected {
         check_settings(path, line, key.generator.as_ref(), expected)?;
     }

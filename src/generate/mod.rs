@@ -223,6 +223,39 @@ pub fn generator_settings(backend: &dyn Backend, options: &GenerateOptions) -> M
     }
 }
 
+/// The `(problem_id, sample_idx)` key of a sample record, or which of the two is malformed.
+pub(crate) fn sample_key(
+    path: &Path,
+    line: usize,
+    problem_id: Option<&Value>,
+    sample_idx: Option<&Value>,
+) -> Result<(String, u32)> {
+    let problem_id = match problem_id {
+        Some(Value::String(id)) => id.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => {
+            return Err(Error::input(
+                path,
+                line,
+                Some("problem_id"),
+                "expected a string",
+            ))
+        }
+    };
+    let sample_idx = sample_idx
+        .and_then(Value::as_u64)
+        .and_then(|idx| u32::try_from(idx).ok())
+        .ok_or_else(|| {
+            Error::input(
+                path,
+                line,
+                Some("sample_idx"),
+                "expected a non-negative integer",
+            )
+        })?;
+    Ok((problem_id, sample_idx))
+}
+
 /// Fields of `generator` that differ between the samples of one run.
 pub(crate) const PER_SAMPLE_GENERATOR_FIELDS: [&str; 2] = ["seed", "prompt_sha256"];
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use super::{Backend, Completion, Job, SamplingParams};
+use super::{sample_key, Backend, Completion, Job, SamplingParams};
 use crate::error::{Error, Result};
 use crate::io::{for_each_line, parse_object};
 
@@ -20,30 +20,12 @@ impl ReplayBackend {
         let mut samples = HashMap::new();
         for_each_line(path, |line, text| {
             let record = parse_object(path, line, text)?;
-            let problem_id = match record.get("problem_id") {
-                Some(Value::String(id)) => id.clone(),
-                Some(Value::Number(n)) => n.to_string(),
-                _ => {
-                    return Err(Error::input(
-                        path,
-                        line,
-                        Some("problem_id"),
-                        "expected a string",
-                    ))
-                }
-            };
-            let sample_idx = record
-                .get("sample_idx")
-                .and_then(Value::as_u64)
-                .and_then(|idx| u32::try_from(idx).ok())
-                .ok_or_else(|| {
-                    Error::input(
-                        path,
-                        line,
-                        Some("sample_idx"),
-                        "expected a non-negative integer",
-                    )
-                })?;
+            let (problem_id, sample_idx) = sample_key(
+                path,
+                line,
+                record.get("problem_id"),
+                record.get("sample_idx"),
+            )?;
             if samples.insert((problem_id, sample_idx), record).is_some() {
                 return Err(Error::input(
                     path,
