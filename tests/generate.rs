@@ -17,14 +17,6 @@ fn bestofn() -> Command {
     Command::cargo_bin("bestofn").unwrap()
 }
 
-fn read_jsonl(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: {e}: {l}", path.display())))
-        .collect()
-}
-
 /// Problems whose continuation a small model gets right: counting. The next number tells which
 /// problem a sample answers.
 fn counting_problems(dir: &Path, starts: &[u32]) -> PathBuf {
@@ -65,7 +57,7 @@ fn samples_by_problem(path: &Path) -> BTreeMap<String, Vec<Value>> {
     );
     let mut keys = HashSet::new();
     let mut by_problem: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-    for sample in read_jsonl(path) {
+    for sample in common::read_jsonl(path) {
         let id = sample["problem_id"].as_str().unwrap().to_owned();
         let idx = sample["sample_idx"].as_u64().unwrap();
         assert!(keys.insert((id.clone(), idx)), "duplicate ({id}, {idx})");
@@ -241,7 +233,7 @@ fn when_retries_run_out_the_error_is_clear_and_samples_are_kept() {
         .stderr(contains("giving up after 3 attempts; last error: HTTP 503"))
         .stderr(contains("3 samples are safe in"))
         .stderr(contains("run the same command again"));
-    assert_eq!(read_jsonl(&out).len(), 3);
+    assert_eq!(common::read_jsonl(&out).len(), 3);
     assert_eq!(
         proxy.applied().len(),
         6,
@@ -273,7 +265,7 @@ fn replay_copies_samples_and_resumes_without_duplicates() {
         command
     };
     replay("2").assert().success();
-    let first = read_jsonl(&out);
+    let first = common::read_jsonl(&out);
     // A crash mid-line, then a resume that asks for more.
     let mut text = std::fs::read_to_string(&out).unwrap();
     text.push_str("{\"problem_id\": \"eggs\", \"sam");
@@ -282,13 +274,13 @@ fn replay_copies_samples_and_resumes_without_duplicates() {
         .assert()
         .success()
         .stderr(contains("repaired a torn last line"));
-    let all = read_jsonl(&out);
+    let all = common::read_jsonl(&out);
     assert_eq!(
         &all[..first.len()],
         &first[..],
         "existing lines are never rewritten"
     );
-    let source: Vec<Value> = read_jsonl(&common::fixture("samples.jsonl"));
+    let source: Vec<Value> = common::read_jsonl(&common::fixture("samples.jsonl"));
     for sample in &all {
         assert!(
             source.contains(sample),
@@ -407,7 +399,7 @@ mod embedded {
                 ])
                 .assert()
                 .success();
-            read_jsonl(&out)
+            common::read_jsonl(&out)
                 .into_iter()
                 .map(|s| {
                     (
@@ -444,12 +436,12 @@ mod embedded {
             .assert()
             .code(64)
             .stderr(contains("generator.max_tokens was 4, is now 5"));
-        assert_eq!(read_jsonl(&out).len(), 1);
+        assert_eq!(common::read_jsonl(&out).len(), 1);
         llama_generate(dir.path(), &problems, 2, &out)
             .args(["--max-tokens", "5", "--allow-settings-change"])
             .assert()
             .success();
-        assert_eq!(read_jsonl(&out).len(), 2);
+        assert_eq!(common::read_jsonl(&out).len(), 2);
     }
 
     #[test]
@@ -545,14 +537,14 @@ mod embedded {
             .stderr(contains("samples generated"))
             .stderr(contains("scored"))
             .stderr(contains("verifier: "));
-        let problems = read_jsonl(&common::fixture("problems.jsonl")).len();
-        let answers = read_jsonl(&out);
+        let problems = common::read_jsonl(&common::fixture("problems.jsonl")).len();
+        let answers = common::read_jsonl(&out);
         assert_eq!(
             answers.len(),
             problems * 4,
             "one answer per problem and default strategy"
         );
-        let scored = read_jsonl(&dir.path().join("answers.scored.jsonl"));
+        let scored = common::read_jsonl(&dir.path().join("answers.scored.jsonl"));
         assert_eq!(scored.len(), problems * 2);
         assert!(scored
             .iter()

@@ -14,14 +14,6 @@ fn bestofn() -> Command {
     Command::cargo_bin("bestofn").unwrap()
 }
 
-fn read_jsonl(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 #[test]
 fn compose_on_gsm8k_test_builds_valid_reproducible_pairs() {
     let dir = tempfile::tempdir().unwrap();
@@ -47,11 +39,11 @@ fn compose_on_gsm8k_test_builds_valid_reproducible_pairs() {
         summary["not_reproduced"].as_array().unwrap().len() as u64,
         complete - reproduced
     );
-    let composed = read_jsonl(&out);
+    let composed = common::read_jsonl(&out);
     assert!(composed.len() >= 1000, "{} pairs", composed.len());
     assert_eq!(summary["pairs"].as_u64().unwrap() as usize, composed.len());
 
-    let originals: HashMap<String, Value> = read_jsonl(&gsm8k)
+    let originals: HashMap<String, Value> = common::read_jsonl(&gsm8k)
         .into_iter()
         .enumerate()
         .map(|(i, p)| (i.to_string(), p))
@@ -66,10 +58,11 @@ fn compose_on_gsm8k_test_builds_valid_reproducible_pairs() {
             .trim()
             .replace(',', "")
     };
-    let modified: HashMap<String, Value> = read_jsonl(&dir.path().join("composed.q2.jsonl"))
-        .into_iter()
-        .map(|p| (p["id"].as_str().unwrap().to_owned(), p))
-        .collect();
+    let modified: HashMap<String, Value> =
+        common::read_jsonl(&dir.path().join("composed.q2.jsonl"))
+            .into_iter()
+            .map(|p| (p["id"].as_str().unwrap().to_owned(), p))
+            .collect();
     let mut seconds = HashSet::new();
     for pair in &composed {
         let (q1, q2) = (
@@ -151,7 +144,7 @@ fn reasoning_gap_from_three_labeled_sets() {
     // A "model" that answers every composed problem wrong, Q1 right, and half of the modified Q2
     // samples right: S1 = 1, S2 = 1/2, S_comp = 0, Δ = −1/2.
     let write_samples = |path: &Path, problems: &Path, right: &dyn Fn(usize) -> bool| {
-        let lines: Vec<String> = read_jsonl(problems)
+        let lines: Vec<String> = common::read_jsonl(problems)
             .iter()
             .flat_map(|p| {
                 let id = p["id"].as_str().unwrap().to_owned();
@@ -360,7 +353,7 @@ fn export_writes_trl_sft_and_dpo_data_from_real_samples() {
         .success()
         .stderr(contains("sft: "))
         .stderr(contains("dpo: "));
-    let labeled: HashMap<(String, u64), Value> = read_jsonl(code002)
+    let labeled: HashMap<(String, u64), Value> = common::read_jsonl(code002)
         .into_iter()
         .map(|s| {
             (
@@ -372,7 +365,7 @@ fn export_writes_trl_sft_and_dpo_data_from_real_samples() {
             )
         })
         .collect();
-    let records = read_jsonl(&sft);
+    let records = common::read_jsonl(&sft);
     let mut per_problem: HashMap<String, HashSet<String>> = HashMap::new();
     let mut originals = 0;
     for record in &records {
@@ -399,7 +392,7 @@ fn export_writes_trl_sft_and_dpo_data_from_real_samples() {
     assert!(per_problem.values().all(|texts| texts.len() <= 2));
     let share = originals as f64 / records.len() as f64;
     assert!((share - 0.1).abs() < 0.01, "original share {share}");
-    for pair in read_jsonl(&dpo) {
+    for pair in common::read_jsonl(&dpo) {
         let problem = pair["problem_id"].as_str().unwrap().to_owned();
         let chosen = &labeled[&(problem.clone(), pair["source"]["chosen"].as_u64().unwrap())];
         let rejected = &labeled[&(problem, pair["source"]["rejected"].as_u64().unwrap())];
