@@ -97,6 +97,23 @@ fn sft_record(format: Format, problem: &Problem, solution: &str, source: Value) 
     record
 }
 
+/// The samples grouped by problem, each with its problem (an unknown problem is an error).
+fn groups<'a>(
+    problems: &'a [Problem],
+    samples: &'a [Sample],
+) -> Result<Vec<(&'a Problem, Vec<&'a Sample>)>> {
+    let by_id: HashMap<&str, &Problem> = problems.iter().map(|p| (p.id.as_str(), p)).collect();
+    group_by_problem(samples)
+        .into_iter()
+        .map(|(problem_id, group)| {
+            let problem = by_id.get(problem_id).ok_or_else(|| {
+                Error::Inconsistent(format!("sample of unknown problem `{problem_id}`"))
+            })?;
+            Ok((*problem, group))
+        })
+        .collect()
+}
+
 fn problem_rng(seed: u64, problem_id: &str) -> Pcg64Mcg {
     Pcg64Mcg::seed_from_u64(seed ^ stable_hash(problem_id))
 }
@@ -130,14 +147,11 @@ pub fn select_sft(
             "--original-fraction must be in [0, 1)".into(),
         ));
     }
-    let by_id: HashMap<&str, &Problem> = problems.iter().map(|p| (p.id.as_str(), p)).collect();
     let mut summary = ExportSummary::default();
     let mut records = Vec::new();
     let mut covered = HashSet::new();
-    for (problem_id, group) in group_by_problem(samples) {
-        let problem = by_id.get(problem_id).ok_or_else(|| {
-            Error::Inconsistent(format!("sample of unknown problem `{problem_id}`"))
-        })?;
+    for (problem, group) in groups(problems, samples)? {
+        let problem_id = problem.id.as_str();
         let mut rng = problem_rng(options.seed, problem_id);
         let mut kept = distinct_correct(&group, &mut rng, &mut summary.duplicates_dropped);
         if let Some(cap) = options.max_per_problem {
@@ -194,13 +208,10 @@ pub fn select_dpo(
     samples: &[Sample],
     options: &DpoOptions,
 ) -> Result<(Vec<Value>, ExportSummary)> {
-    let by_id: HashMap<&str, &Problem> = problems.iter().map(|p| (p.id.as_str(), p)).collect();
     let mut summary = ExportSummary::default();
     let mut records = Vec::new();
-    for (problem_id, group) in group_by_problem(samples) {
-        let problem = by_id.get(problem_id).ok_or_else(|| {
-            Error::Inconsistent(format!("sample of unknown problem `{problem_id}`"))
-        })?;
+    for (problem, group) in groups(problems, samples)? {
+        let problem_id = problem.id.as_str();
         let mut rng = problem_rng(options.seed, problem_id);
         let chosen = distinct_correct(&group, &mut rng, &mut summary.duplicates_dropped);
         let mut seen = HashSet::new();

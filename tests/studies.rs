@@ -14,19 +14,25 @@ fn bestofn() -> Command {
     Command::cargo_bin("bestofn").unwrap()
 }
 
+/// `bestofn compose` on GSM8K test into `out`, with extra arguments.
+fn compose(out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
+    bestofn()
+        .arg("compose")
+        .args(extra)
+        .arg("--problems")
+        .arg(common::shared_data("gsm8k/test.jsonl"))
+        .arg("--out")
+        .arg(out)
+        .assert()
+        .success()
+}
+
 #[test]
 fn compose_on_gsm8k_test_builds_valid_reproducible_pairs() {
     let dir = tempfile::tempdir().unwrap();
     let gsm8k = common::shared_data("gsm8k/test.jsonl");
     let out = dir.path().join("composed.jsonl");
-    bestofn()
-        .args(["compose", "--problems"])
-        .arg(&gsm8k)
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .success()
-        .stderr(contains("1319 problems"));
+    compose(&out, &[]).stderr(contains("1319 problems"));
     let summary: Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("composed.summary.json")).unwrap(),
     )
@@ -110,37 +116,18 @@ fn compose_on_gsm8k_test_builds_valid_reproducible_pairs() {
     }
     // The same seed gives the same file, another seed other pairs.
     let again = dir.path().join("again.jsonl");
-    bestofn()
-        .args(["compose", "--problems"])
-        .arg(&gsm8k)
-        .arg("--out")
-        .arg(&again)
-        .assert()
-        .success();
+    compose(&again, &[]);
     assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&again).unwrap());
     let other = dir.path().join("other.jsonl");
-    bestofn()
-        .args(["compose", "--seed", "1", "--problems"])
-        .arg(&gsm8k)
-        .arg("--out")
-        .arg(&other)
-        .assert()
-        .success();
+    compose(&other, &["--seed", "1"]);
     assert_ne!(std::fs::read(&out).unwrap(), std::fs::read(&other).unwrap());
 }
 
 #[test]
 fn reasoning_gap_from_three_labeled_sets() {
     let dir = tempfile::tempdir().unwrap();
-    let gsm8k = common::shared_data("gsm8k/test.jsonl");
     let composed = dir.path().join("c.jsonl");
-    bestofn()
-        .args(["compose", "--pairs", "3", "--problems"])
-        .arg(&gsm8k)
-        .arg("--out")
-        .arg(&composed)
-        .assert()
-        .success();
+    compose(&composed, &["--pairs", "3"]);
     // A "model" that answers every composed problem wrong, Q1 right, and half of the modified Q2
     // samples right: S1 = 1, S2 = 1/2, S_comp = 0, Δ = −1/2.
     let write_samples = |path: &Path, problems: &Path, right: &dyn Fn(usize) -> bool| {
