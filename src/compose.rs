@@ -21,9 +21,8 @@ use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
 use serde_json::{json, Map, Value};
 
-use crate::io::{write_atomic, write_jsonl};
-use crate::pool::build_pools;
-use crate::records::{read_problems, read_verdicts, Problem};
+use crate::io::OutputSet;
+use crate::records::Problem;
 
 /// One calculator annotation: the expression and the result the solution states.
 #[derive(Debug, Clone, PartialEq)]
@@ -119,9 +118,26 @@ struct Evaluator<'a> {
     values: &'a [f64],
     position: usize,
     number: usize,
+    /// Nesting so far: parentheses, unary minus and powers recurse.
+    depth: usize,
 }
 
+/// Deeper expressions are refused: a calculator annotation never nests this far, and the bound
+/// keeps the recursion far from the end of the stack.
+const MAX_DEPTH: usize = 256;
+
 impl Evaluator<'_> {
+    /// Runs one nested step of the descent, or fails past [`MAX_DEPTH`].
+    fn nested(&mut self, step: fn(&mut Self) -> Option<f64>) -> Option<f64> {
+        if self.depth >= MAX_DEPTH {
+            return None;
+        }
+        self.depth += 1;
+        let value = step(self);
+        self.depth -= 1;
+        value
+    }
+
     fn peek(&self) -> Option<Token> {
         self.tokens.get(self.position).copied()
     }
@@ -158,7 +174,7 @@ impl Evaluator<'_> {
         let base = self.unary()?;
         if let Some(Token::Op('^')) = self.peek() {
             self.position += 1;
-            let exponent = self.power()?;
+            let exponent = self.nested(Self::power)?;
             return Some(base.powf(exponent));
         }
         Some(base)
@@ -167,7 +183,7 @@ impl Evaluator<'_> {
     fn unary(&mut self) -> Option<f64> {
         if let Some(Token::Op('-')) = self.peek() {
             self.position += 1;
-            return Some(-self.unary()?);
+            return Some(-self.nested(Self::unary)?);
         }
         let mut value = self.atom()?;
         // A trailing percent sign divides by 100.
@@ -188,7 +204,7 @@ impl Evaluator<'_> {
             }
             Token::Open => {
                 self.position += 1;
-                let value = self.expression()?;
+                let value = self.nested(Self::expression)?;
                 (self.peek()? == Token::Close).then_some(())?;
                 self.position += 1;
                 Some(value)
@@ -204,6 +220,7 @@ fn evaluate(tokens: &[Token], values: &[f64]) -> Option<f64> {
         values,
         position: 0,
         number: 0,
+        depth: 0,
     };
     let value = evaluator.expression()?;
     (evaluator.position == tokens.len() && value.is_finite()).then_some(value)
@@ -585,6 +602,19 @@ pub struct ComposedPaths {
     pub summary: PathBuf,
 }
 
+/// The four files of a composed set named `out`.
+pub fn set_paths(out: &Path) -> ComposedPaths {
+    let stem = out
+        .file_stem()
+        .map_or_else(|| "composed".into(), |s| s.to_string_lossy().into_owned());
+    ComposedPaths {
+        composed: out.to_owned(),
+        q1: out.with_file_name(format!("{stem}.q1.jsonl")),
+        q2: out.with_file_name(format!("{stem}.q2.jsonl")),
+        summary: out.with_file_name(format!("{stem}.summary.json")),
+    }
+}
+
 /// Writes the composed set to `out` and the Q1 set, the modified-Q2 set and the summary beside it.
 pub fn write_sets(
     out: &Path,
@@ -592,15 +622,7 @@ pub fn write_sets(
     composed: &[Composed],
     summary: &ComposeSummary,
 ) -> crate::Result<ComposedPaths> {
-    let stem = out
-        .file_stem()
-        .map_or_else(|| "composed".into(), |s| s.to_string_lossy().into_owned());
-    let paths = ComposedPaths {
-        composed: out.to_owned(),
-        q1: out.with_file_name(format!("{stem}.q1.jsonl")),
-        q2: out.with_file_name(format!("{stem}.q2.jsonl")),
-        summary: out.with_file_name(format!("{stem}.summary.json")),
-    };
+    let paths = set_paths(out);
     let by_id: HashMap<&str, &Problem> = problems.iter().map(|p| (p.id.as_str(), p)).collect();
     let mut seen = std::collections::HashSet::new();
     let q1: Vec<&Problem> = composed
@@ -611,142 +633,16 @@ pub fn write_sets(
         .collect();
     let main: Vec<&Problem> = composed.iter().map(|c| &c.composed).collect();
     let modified: Vec<&Problem> = composed.iter().map(|c| &c.modified_q2).collect();
-    write_jsonl(&paths.composed, &main)?;
-    write_jsonl(&paths.q1, &q1)?;
-    write_jsonl(&paths.q2, &modified)?;
     let json =
         serde_json::to_vec_pretty(summary).map_err(|e| crate::Error::Report(e.to_string()))?;
-    write_atomic(&paths.summary, &json)?;
+    // All four appear together or none does (a full disk must not leave a set without its pair).
+    let mut set = OutputSet::default();
+    set.add_jsonl(&paths.composed, &main)?;
+    set.add_jsonl(&paths.q1, &q1)?;
+    set.add_jsonl(&paths.q2, &modified)?;
+    set.add_bytes(&paths.summary, &json)?;
+    set.commit()?;
     Ok(paths)
-}
-
-/// Per-problem pass@1 (c/n) of the labeled samples in `path`.
-fn accuracies(path: &Path) -> crate::Result<HashMap<String, f64>> {
-    let set = read_verdicts(path, false)?;
-    Ok(build_pools(&set.verdicts)
-        .iter()
-        .map(|p| {
-            (
-                p.problem_id.clone(),
-                p.num_correct() as f64 / p.len() as f64,
-            )
-        })
-        .collect())
-}
-
-/// [`reasoning_gap`] from files: the composed problems and the labeled samples of the three sets.
-pub fn reasoning_gap_from_files(
-    composed: &Path,
-    composed_samples: &Path,
-    q1_samples: &Path,
-    q2_samples: &Path,
-    options: &crate::eval::EvalOptions,
-) -> crate::Result<ReasoningGap> {
-    reasoning_gap(
-        &read_problems(composed)?,
-        &accuracies(composed_samples)?,
-        &accuracies(q1_samples)?,
-        &accuracies(q2_samples)?,
-        options.bootstrap,
-        options.confidence,
-        options.seed,
-    )
-}
-
-/// The reasoning gap from per-problem accuracies (pass@1 = c/n) on the three sets.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct ReasoningGap {
-    pub pairs: usize,
-    pub s1: crate::eval::Estimate,
-    pub s2: crate::eval::Estimate,
-    pub s_comp: crate::eval::Estimate,
-    /// S_comp − S1·S2.
-    pub gap: crate::eval::Estimate,
-}
-
-/// Δ = S_comp − S1·S2 over the pairs of `composed` (problems with `q1_id`), with a percentile
-/// bootstrap over pairs. `accuracy` maps a problem id to its pass@1.
-pub fn reasoning_gap(
-    composed: &[Problem],
-    comp_accuracy: &HashMap<String, f64>,
-    q1_accuracy: &HashMap<String, f64>,
-    q2_accuracy: &HashMap<String, f64>,
-    bootstrap: usize,
-    confidence: f64,
-    seed: u64,
-) -> crate::Result<ReasoningGap> {
-    let mut triples = Vec::new();
-    for problem in composed {
-        let q1 = problem
-            .extra
-            .get("q1_id")
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                crate::Error::Inconsistent(format!(
-                    "problem {:?} has no q1_id: not made by `bestofn compose`",
-                    problem.id
-                ))
-            })?;
-        let missing = |set: &str, id: &str| {
-            crate::Error::Inconsistent(format!(
-                "no labeled samples of problem {id:?} in the {set} set"
-            ))
-        };
-        let comp = *comp_accuracy
-            .get(&problem.id)
-            .ok_or_else(|| missing("composed", &problem.id))?;
-        let s1 = *q1_accuracy.get(q1).ok_or_else(|| missing("Q1", q1))?;
-        let q2_id = format!("{}-q2", problem.id);
-        let s2 = *q2_accuracy
-            .get(&q2_id)
-            .ok_or_else(|| missing("modified-Q2", &q2_id))?;
-        triples.push((s1, s2, comp));
-    }
-    if triples.is_empty() {
-        return Err(crate::Error::Inconsistent("no composed problems".into()));
-    }
-    let statistics = |sample: &[(f64, f64, f64)]| {
-        let n = sample.len() as f64;
-        let s1 = sample.iter().map(|t| t.0).sum::<f64>() / n;
-        let s2 = sample.iter().map(|t| t.1).sum::<f64>() / n;
-        let comp = sample.iter().map(|t| t.2).sum::<f64>() / n;
-        [s1, s2, comp, comp - s1 * s2]
-    };
-    let point = statistics(&triples);
-    let mut draws: Vec<[f64; 4]> = Vec::with_capacity(bootstrap);
-    let mut rng = Pcg64Mcg::seed_from_u64(seed ^ 0x9a9);
-    let mut resample = Vec::with_capacity(triples.len());
-    for _ in 0..bootstrap {
-        resample.clear();
-        for _ in 0..triples.len() {
-            resample.push(*triples.choose(&mut rng).expect("non-empty"));
-        }
-        draws.push(statistics(&resample));
-    }
-    let alpha = (1.0 - confidence) / 2.0;
-    let estimate = |index: usize| {
-        let mut values: Vec<f64> = draws.iter().map(|d| d[index]).collect();
-        values.sort_by(f64::total_cmp);
-        if values.is_empty() {
-            return crate::eval::Estimate {
-                mean: point[index],
-                lower: point[index],
-                upper: point[index],
-            };
-        }
-        crate::eval::Estimate {
-            mean: point[index],
-            lower: crate::eval::quantile(&values, alpha),
-            upper: crate::eval::quantile(&values, 1.0 - alpha),
-        }
-    };
-    Ok(ReasoningGap {
-        pairs: triples.len(),
-        s1: estimate(0),
-        s2: estimate(1),
-        s_comp: estimate(2),
-        gap: estimate(3),
-    })
 }
 
 #[cfg(test)]
@@ -810,6 +706,20 @@ mod tests {
                 }
             ]
         );
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_a_stack_overflow() {
+        for depth in [70_000, MAX_DEPTH + 1] {
+            let expression = format!("{}1{}", "(".repeat(depth), ")".repeat(depth));
+            let tokens = tokenize(&expression).unwrap();
+            let values = vec![1.0];
+            assert_eq!(evaluate(&tokens, &values), None);
+            let minus = format!("{}1", "-".repeat(depth));
+            assert_eq!(evaluate(&tokenize(&minus).unwrap(), &values), None);
+        }
+        let shallow = format!("{}1{}", "(".repeat(10), ")".repeat(10));
+        assert_eq!(evaluate(&tokenize(&shallow).unwrap(), &[1.0]), Some(1.0));
     }
 
     #[test]
@@ -903,28 +813,5 @@ mod tests {
                 .map(|p| p.composed.question.clone())
                 .collect::<Vec<_>>()
         );
-    }
-
-    #[test]
-    fn reasoning_gap_by_hand() {
-        let mut composed = Vec::new();
-        for i in 0..2 {
-            let mut p = gsm(&format!("compose-{i}"), "q", "s", "1");
-            p.extra.insert("q1_id".into(), json!(format!("a{i}")));
-            composed.push(p);
-        }
-        let map = |pairs: &[(&str, f64)]| {
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), *v))
-                .collect::<HashMap<_, _>>()
-        };
-        let comp = map(&[("compose-0", 0.5), ("compose-1", 0.0)]);
-        let q1 = map(&[("a0", 1.0), ("a1", 0.5)]);
-        let q2 = map(&[("compose-0-q2", 1.0), ("compose-1-q2", 0.5)]);
-        let gap = reasoning_gap(&composed, &comp, &q1, &q2, 0, 0.95, 0).unwrap();
-        // S1 = 0.75, S2 = 0.75, S_comp = 0.25: Δ = 0.25 − 0.5625.
-        assert!((gap.gap.mean - (0.25 - 0.5625)).abs() < 1e-12);
-        assert_eq!(gap.pairs, 2);
     }
 }

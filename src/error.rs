@@ -5,10 +5,12 @@ use std::path::PathBuf;
 /// Everything that can go wrong in a pipeline stage.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A file could not be opened, read or written.
-    #[error("{}: {source}", path.display())]
+    /// A file could not be opened, read or written (the cause is the `source`, printed after
+    /// the path by the error chain).
+    #[error("{}", path.display())]
     Io {
         path: PathBuf,
+        #[source]
         source: std::io::Error,
     },
     /// An input record is malformed: names the file, the 1-based line and the field.
@@ -27,10 +29,10 @@ pub enum Error {
     Settings(String),
     /// A model (verifier directory, ONNX Runtime library) could not be loaded or does not fit its
     /// description.
-    #[error("loading the verifier: {0}")]
+    #[error("{0}")]
     ModelLoad(String),
-    /// Running a loaded model failed.
-    #[error("running the verifier: {0}")]
+    /// Running a loaded model failed, or it gave outputs that cannot be probabilities.
+    #[error("{0}")]
     ModelRun(String),
     /// A generator (GGUF model, server settings) could not be loaded.
     #[error("loading the generator: {0}")]
@@ -39,6 +41,21 @@ pub enum Error {
     /// generated before is kept and a re-run resumes.
     #[error("generating: {0}")]
     Generation(String),
+    /// A server refused a request in a way that retrying cannot fix (a 4xx other than 408/429).
+    #[error("the server refused the request: {0}")]
+    Rejected(String),
+    /// Another process holds the lock on an append-only file.
+    #[error("{0}")]
+    Busy(String),
+    /// A run stopped part way; what it wrote before is kept (`source` says why it stopped).
+    #[error("stopped; {kept} samples are safe in {}{}", path.display(), if *resumable { " (run the same command again to generate only the missing ones)" } else { "" })]
+    Stopped {
+        kept: usize,
+        path: PathBuf,
+        resumable: bool,
+        #[source]
+        source: Box<Error>,
+    },
     /// A report (plot, markdown, metrics) could not be produced.
     #[error("while writing the report: {0}")]
     Report(String),
@@ -66,6 +83,14 @@ impl Error {
         }
     }
 
+    /// Prefixes the message of a model-loading error with what was being loaded.
+    pub fn loading(self, what: &str) -> Self {
+        match self {
+            Error::ModelLoad(message) => Error::ModelLoad(format!("loading {what}: {message}")),
+            other => other,
+        }
+    }
+
     /// Process exit code for this error, stable for scripts (sysexits.h values).
     pub fn exit_code(&self) -> i32 {
         match self {
@@ -73,8 +98,10 @@ impl Error {
             Error::Settings(_) => 64,
             Error::Io { .. } | Error::Report(_) => 74,
             Error::ModelLoad(_) | Error::GeneratorLoad(_) => 69,
-            Error::Generation(_) => 75,
+            Error::Generation(_) | Error::Busy(_) => 75,
+            Error::Rejected(_) => 76,
             Error::ModelRun(_) => 70,
+            Error::Stopped { source, .. } => source.exit_code(),
         }
     }
 }

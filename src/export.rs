@@ -137,6 +137,10 @@ fn distinct_correct<'a>(
     kept
 }
 
+/// Most copies of one original solution that `--original-fraction` may ask for: beyond this the
+/// "mix" is the original set repeated, and the output would grow without bound as F nears 1.
+pub const MAX_ORIGINAL_COPIES: usize = 100;
+
 pub fn select_sft(
     problems: &[Problem],
     samples: &[Sample],
@@ -182,6 +186,16 @@ pub fn select_sft(
                 "--original-fraction needs problems with a `solution` (the original human-written one)"
                     .into(),
             ));
+        }
+        if wanted > MAX_ORIGINAL_COPIES * originals.len() {
+            return Err(Error::Settings(format!(
+                "--original-fraction {} needs {wanted} original solutions beside {} generated \
+                 ones: more than {MAX_ORIGINAL_COPIES} copies of each of the {} problems that have \
+                 one; lower the fraction",
+                options.original_fraction,
+                summary.generated,
+                originals.len()
+            )));
         }
         let mut rng = Pcg64Mcg::seed_from_u64(options.seed ^ 0x6f72_6967);
         originals.shuffle(&mut rng);
@@ -361,6 +375,10 @@ mod tests {
         let (_, summary) = select_sft(&problems, &samples(), &options(0.5)).unwrap();
         assert_eq!(summary.original, 3);
         assert!(select_sft(&problems, &samples(), &options(1.0)).is_err());
+        // F near 1 would ask for millions of copies of two originals: refused before building.
+        let error = select_sft(&problems, &samples(), &options(0.9999999)).unwrap_err();
+        assert_eq!(error.exit_code(), 64);
+        assert!(error.to_string().contains("lower the fraction"), "{error}");
     }
 
     #[test]

@@ -1,24 +1,30 @@
 //! bestofn: best-of-N solving with a learned verifier.
 //!
-//! Stages, each a module named like its subcommand: [`import`] (adapters for grouped sample
-//! sets), [`label`] (grade samples against gold answers), [`rank`] (pick one answer per problem),
-//! [`eval`] (pass@k, strategy curves, calibration, reports).
+//! Stages, each a module named like its subcommand: [`generate`], [`label`], [`score`],
+//! [`rank`], [`eval`], [`solve`] (all of them in one run), [`import`] (adapters for grouped
+//! sample sets), [`compose`], [`export`] and [`compare`] (the studies). [`commands`] resolves each
+//! command's settings from the command line; [`io`] and [`records`] are the one I/O layer every
+//! stage reads and writes through.
 
+pub mod commands;
 pub mod compare;
 pub mod compose;
 pub mod error;
+pub mod eval;
 pub mod export;
 pub mod generate;
 pub mod grade;
 pub mod import;
 pub mod io;
+pub mod label;
 pub mod locate;
+pub mod pool;
+pub mod rank;
 pub mod records;
 pub mod score;
 pub mod solve;
 
 pub use error::{Error, Result};
-pub mod label;
 
 /// A hash that is the same on every platform and release (FNV-1a), for seeding per-item RNGs.
 pub fn stable_hash(text: &str) -> u64 {
@@ -26,9 +32,6 @@ pub fn stable_hash(text: &str) -> u64 {
         (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
     })
 }
-pub mod eval;
-pub mod pool;
-pub mod rank;
 
 /// Threads to use when none are asked for: every core.
 pub fn default_threads() -> usize {

@@ -1,4 +1,4 @@
-//! `solve`: generate → label (when the problems have gold answers) → score → rank (→ eval), the
+//! `solve`: generate → label → score → rank (→ eval when the problems have gold answers), the
 //! whole pipeline behind one command.
 //!
 //! Each stage streams over the previous stage's file; the files sit beside the answers file, so a
@@ -10,12 +10,12 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::eval::{evaluate, write_report, EvalOptions, Metrics};
 use crate::generate::{generate, Backend, GenerateOptions, GenerateSummary};
-use crate::io::write_jsonl;
+use crate::io::{write_jsonl, OutputDir};
 use crate::label::{label_file, LabelOptions, LabelSummary};
 use crate::pool::build_pools;
-use crate::rank::{rank, Strategy};
+use crate::rank::{check_pools, rank, Strategy};
 use crate::records::{read_verdicts, Answer, Problem};
-use crate::score::{score_file, ScoreStats, Verifier};
+use crate::score::{score_file, ScoreStats, Scorer};
 
 /// The files of one solve run, all derived from the answers file `NAME.jsonl`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,7 +23,7 @@ pub struct SolvePaths {
     pub answers: PathBuf,
     /// NAME.samples.jsonl: the generated samples (append-only, resumable).
     pub samples: PathBuf,
-    /// NAME.labeled.jsonl, when the problems have gold answers.
+    /// NAME.labeled.jsonl: answers extracted, and graded where the problems have gold answers.
     pub labeled: PathBuf,
     /// NAME.scored.jsonl.
     pub scored: PathBuf,
@@ -68,25 +68,28 @@ pub enum StageProgress {
 #[derive(Debug)]
 pub struct SolveSummary {
     pub generated: GenerateSummary,
-    pub labeled: Option<LabelSummary>,
+    pub labeled: LabelSummary,
     pub scored: ScoreStats,
     /// Answers of every strategy, in strategy order.
     pub answers: Vec<(Strategy, Vec<Answer>)>,
     pub metrics: Option<Metrics>,
 }
 
-pub struct SolveOptions<'a> {
-    pub generate: &'a GenerateOptions,
-    pub strategies: &'a [Strategy],
+/// The settings of the stages after generation.
+#[derive(Debug, Clone)]
+pub struct SolveOptions {
+    pub strategies: Vec<Strategy>,
+    pub label: LabelOptions,
     pub eval: EvalOptions,
 }
 
 pub fn solve(
     backend: &dyn Backend,
-    verifier: &mut Verifier,
+    scorer: &mut dyn Scorer,
     problems: &[Problem],
     paths: &SolvePaths,
-    options: &SolveOptions<'_>,
+    generate_options: &GenerateOptions,
+    options: &SolveOptions,
     progress: &mut dyn FnMut(Stage, StageProgress),
 ) -> Result<SolveSummary> {
     let _span = tracing::info_span!("solve", problems = problems.len()).entered();
@@ -98,7 +101,7 @@ pub fn solve(
         backend,
         problems,
         &paths.samples,
-        options.generate,
+        generate_options,
         |event| match event {
             crate::generate::Progress::Planned(total) => {
                 progress(Stage::Generate, StageProgress::Start(Some(total as u64)))
@@ -110,32 +113,24 @@ pub fn solve(
         },
     )?;
     progress(Stage::Generate, StageProgress::Finish);
-    let total_samples = (problems.len() as u64) * u64::from(options.generate.n);
+    let total_samples = (problems.len() as u64) * u64::from(generate_options.n);
 
-    let any_gold = problems.iter().any(|p| p.answer.is_some());
-    let labeled = if any_gold {
-        progress(Stage::Label, StageProgress::Start(None));
-        let summary = label_file(
-            problems,
-            &paths.samples,
-            &paths.labeled,
-            &LabelOptions::default(),
-            false,
-            |_| {},
-        )?;
-        progress(Stage::Label, StageProgress::Finish);
-        Some(summary)
-    } else {
-        None
-    };
-    let to_score = if any_gold {
-        &paths.labeled
-    } else {
-        &paths.samples
-    };
+    // Labeling extracts every sample's answer (what the rankers vote on), and grades it where
+    // the problem has a gold answer.
+    progress(Stage::Label, StageProgress::Start(None));
+    let labeled = label_file(
+        problems,
+        &paths.samples,
+        &paths.labeled,
+        &options.label,
+        false,
+        |_| {},
+    )?;
+    progress(Stage::Label, StageProgress::Finish);
+    let to_score = &paths.labeled;
 
     progress(Stage::Score, StageProgress::Start(Some(total_samples)));
-    let scored = score_file(verifier, problems, to_score, &paths.scored, false, |n| {
+    let scored = score_file(scorer, problems, to_score, &paths.scored, false, |n| {
         progress(Stage::Score, StageProgress::Done(n as u64))
     })?;
     progress(Stage::Score, StageProgress::Finish);
@@ -144,7 +139,8 @@ pub fn solve(
     let verdicts = read_verdicts(&paths.scored, false)?.verdicts;
     let pools = build_pools(&verdicts);
     let mut answers = Vec::new();
-    for &strategy in options.strategies {
+    check_pools(&pools, None)?;
+    for &strategy in &options.strategies {
         answers.push((strategy, rank(&pools, strategy)?));
     }
     let all: Vec<&Answer> = answers.iter().flat_map(|(_, a)| a).collect();
@@ -154,7 +150,9 @@ pub fn solve(
     let metrics = if problems.iter().all(|p| p.answer.is_some()) {
         progress(Stage::Eval, StageProgress::Start(None));
         let metrics = evaluate(&pools, &options.eval)?;
-        write_report(&metrics, &paths.scored, &paths.report)?;
+        let report = OutputDir::create(&paths.report)?;
+        write_report(&metrics, &paths.scored, &report)?;
+        report.commit()?;
         progress(Stage::Eval, StageProgress::Finish);
         Some(metrics)
     } else {

@@ -234,7 +234,7 @@ fn eval_rejects_unlabeled_samples_and_bad_ks() {
         .arg(dir.path().join("r"))
         .assert()
         .code(65)
-        .stderr(contains("run `bestofn label` first"));
+        .stderr(contains("has samples without a `correct` label"));
     assert!(!dir.path().join("r").join("metrics.json").exists());
     let labeled = label_fixture(dir.path());
     bestofn()

@@ -174,10 +174,13 @@ fn compare_puts_the_gsm8k_paper_runs_side_by_side_with_paired_differences() {
     assert!(d.difference.lower > 0.0 && d.difference.upper > d.difference.mean);
 
     let dir = tempfile::tempdir().unwrap();
-    bestofn::compare::write_comparison(&comparison, dir.path()).unwrap();
-    let plot = std::fs::read_to_string(dir.path().join(bestofn::compare::COMPARE_PLOT)).unwrap();
+    let report = dir.path().join("compare");
+    let staged = bestofn::io::OutputDir::create(&report).unwrap();
+    bestofn::compare::write_comparison(&comparison, &staged).unwrap();
+    staged.commit().unwrap();
+    let plot = std::fs::read_to_string(report.join(bestofn::compare::COMPARE_PLOT)).unwrap();
     assert!(plot.starts_with("<svg") && plot.contains("6b_verification: coverage (pass@k)"));
-    let markdown = std::fs::read_to_string(dir.path().join("compare.md")).unwrap();
+    let markdown = std::fs::read_to_string(report.join("compare.md")).unwrap();
     assert!(
         markdown.contains("| 175b_finetuning | 6b_verification | 1319 | 4.3 ["),
         "{markdown}"

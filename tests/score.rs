@@ -130,7 +130,7 @@ fn inputs_that_do_not_match_verifier_json_are_a_load_error() {
     });
     score(&verifier, &common::fixture("samples.jsonl"), &dir.path().join("o.jsonl"), &[])
         .code(69)
-        .stderr(contains("takes inputs [\"attention_mask\", \"input_ids\", \"token_type_ids\"] but verifier.json declares"));
+        .stderr(contains("takes inputs [\"attention_mask\", \"input_ids\", \"token_type_ids\"] but its spec declares"));
     let verifier = edited_verifier(dir.path(), |spec| {
         spec["output"]["name"] = serde_json::json!("scores");
     });

@@ -5,12 +5,10 @@
 
 use std::path::Path;
 
-use ort::session::Session;
-use ort::value::Tensor;
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
 use crate::error::{Error, Result};
-use crate::score::{find_library, open_session, Device};
+use crate::score::{find_library, Device, Inputs, OnnxModel};
 
 #[derive(Debug, serde::Deserialize)]
 struct EmbedderSpec {
@@ -20,9 +18,8 @@ struct EmbedderSpec {
 }
 
 pub struct Embedder {
-    session: Session,
+    model: OnnxModel,
     tokenizer: Tokenizer,
-    spec: EmbedderSpec,
 }
 
 /// Texts per ONNX Runtime call.
@@ -30,8 +27,18 @@ const BATCH: usize = 32;
 
 impl Embedder {
     pub fn load(directory: &Path, ort_library: Option<&Path>, threads: usize) -> Result<Self> {
+        Self::load_unnamed(directory, ort_library, threads)
+            .map_err(|e| e.loading(&format!("the embedder {}", directory.display())))
+    }
+
+    fn load_unnamed(directory: &Path, ort_library: Option<&Path>, threads: usize) -> Result<Self> {
         let spec_path = directory.join("embedder.json");
-        let text = std::fs::read_to_string(&spec_path).map_err(|e| Error::io(&spec_path, e))?;
+        let text = std::fs::read_to_string(&spec_path).map_err(|e| {
+            Error::ModelLoad(format!(
+                "{}: {e} (`python -m bestofn_verifier embedder --out DIR` writes one)",
+                spec_path.display()
+            ))
+        })?;
         let spec: EmbedderSpec = serde_json::from_str(&text)
             .map_err(|e| Error::ModelLoad(format!("{}: {e}", spec_path.display())))?;
         let mut tokenizer =
@@ -48,18 +55,15 @@ impl Embedder {
             strategy: PaddingStrategy::BatchLongest,
             ..Default::default()
         }));
-        let library = find_library(ort_library)?;
-        let session = open_session(
+        let model = OnnxModel::load(
             &directory.join("model.onnx"),
-            &library,
+            &find_library(ort_library)?,
             threads,
             Device::Cpu,
+            &spec.onnx_inputs,
+            &spec.output,
         )?;
-        Ok(Embedder {
-            session,
-            tokenizer,
-            spec,
-        })
+        Ok(Embedder { model, tokenizer })
     }
 
     /// Unit-length embeddings of `texts`, in order.
@@ -70,43 +74,22 @@ impl Embedder {
                 .tokenizer
                 .encode_batch(chunk.to_vec(), true)
                 .map_err(|e| Error::ModelRun(format!("tokenizing: {e}")))?;
-            let rows = encodings.len();
-            let columns = encodings.first().map_or(0, |e| e.len());
             let column = |get: &dyn Fn(&tokenizers::Encoding) -> &[u32]| -> Vec<i64> {
                 encodings
                     .iter()
                     .flat_map(|e| get(e).iter().map(|&v| i64::from(v)))
                     .collect()
             };
-            let mut values = Vec::new();
-            for name in &self.spec.onnx_inputs {
-                let data = match name.as_str() {
-                    "input_ids" => column(&|e| e.get_ids()),
-                    "attention_mask" => column(&|e| e.get_attention_mask()),
-                    "token_type_ids" => column(&|e| e.get_type_ids()),
-                    other => {
-                        return Err(Error::ModelLoad(format!(
-                            "embedder.json names unknown input {other:?}"
-                        )))
-                    }
-                };
-                let tensor = Tensor::from_array(([rows, columns], data))
-                    .map_err(|e| Error::ModelRun(format!("building an input tensor: {e}")))?;
-                values.push((name.clone(), tensor));
-            }
-            let outputs = self
-                .session
-                .run(values)
-                .map_err(|e| Error::ModelRun(e.to_string()))?;
-            let (shape, data) = outputs[self.spec.output.as_str()]
-                .try_extract_tensor::<f32>()
-                .map_err(|e| Error::ModelRun(format!("reading {:?}: {e}", self.spec.output)))?;
-            let dims = data.len() / rows.max(1);
-            if shape.len() != 2 || dims * rows != data.len() {
-                return Err(Error::ModelRun(format!(
-                    "embeddings of shape {shape:?} for {rows} texts"
-                )));
-            }
+            let inputs = Inputs {
+                rows: encodings.len(),
+                columns: encodings.first().map_or(0, |e| e.len()),
+                tensors: vec![
+                    ("input_ids", column(&|e| e.get_ids())),
+                    ("attention_mask", column(&|e| e.get_attention_mask())),
+                    ("token_type_ids", column(&|e| e.get_type_ids())),
+                ],
+            };
+            let (dims, data) = self.model.run(inputs)?;
             embeddings.extend(data.chunks(dims).map(<[f32]>::to_vec));
         }
         Ok(embeddings)

@@ -8,15 +8,13 @@ pub mod embed;
 
 use std::collections::HashMap;
 use std::fmt::Write;
-use std::path::Path;
 
-use rand::{Rng, SeedableRng};
-use rand_pcg::Pcg64Mcg;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::eval::bootstrap::{bootstrap, weighted_mean};
 use crate::eval::report::percent;
-use crate::eval::{evaluate, quantile, Estimate, EvalOptions, Metrics};
+use crate::eval::{evaluate, Estimate, EvalOptions, Metrics};
 use crate::pool::ProblemPool;
 
 /// One run to compare: a name and its labeled (optionally scored) samples.
@@ -104,7 +102,15 @@ pub fn diagnose(
         .flat_map(|p| p.iter().map(|pool| pool.samples.len()))
         .min()
         .ok_or_else(|| Error::Inconsistent("no samples to diagnose".into()))?;
-    let k = options.k.unwrap_or(smallest_n).clamp(1, smallest_n);
+    let k = match options.k {
+        None => smallest_n,
+        Some(k) if (1..=smallest_n).contains(&k) => k,
+        Some(k) => {
+            return Err(Error::Settings(format!(
+                "--k {k} is outside 1..={smallest_n} (the smallest number of samples of a problem in any run)"
+            )))
+        }
+    };
     let limit = options.embed_max_problems.unwrap_or(usize::MAX);
     if embedder.is_some() {
         progress(EmbedProgress::Total(
@@ -238,29 +244,19 @@ pub fn compare(runs: &[Run], options: &EvalOptions) -> Result<Comparison> {
 /// Mean of `values` with a percentile-bootstrap interval.
 fn bootstrap_mean(values: &[f64], options: &EvalOptions, stream: u64) -> Estimate {
     let mean = values.iter().sum::<f64>() / values.len() as f64;
-    if options.bootstrap == 0 {
-        return Estimate {
-            mean,
-            lower: mean,
-            upper: mean,
-        };
-    }
-    let mut rng = Pcg64Mcg::seed_from_u64(options.seed ^ 0xc0_4a2e ^ stream.rotate_left(17));
-    let mut means: Vec<f64> = (0..options.bootstrap)
-        .map(|_| {
-            (0..values.len())
-                .map(|_| values[rng.gen_range(0..values.len())])
-                .sum::<f64>()
-                / values.len() as f64
-        })
-        .collect();
-    means.sort_by(f64::total_cmp);
-    let alpha = (1.0 - options.confidence) / 2.0;
-    Estimate {
-        mean,
-        lower: quantile(&means, alpha),
-        upper: quantile(&means, 1.0 - alpha),
-    }
+    bootstrap(
+        values.len(),
+        &[mean],
+        options.bootstrap,
+        options.confidence,
+        options.seed ^ 0xc0_4a2e ^ stream.rotate_left(17),
+        |weights, out| out[0] = weighted_mean(values, weights),
+    )[0]
+}
+
+/// A run name inside a Markdown table: its pipes escaped.
+fn cell(name: &str) -> String {
+    name.replace('|', "\\|")
 }
 
 /// `compare.md`.
@@ -281,7 +277,7 @@ pub fn markdown(comparison: &Comparison) -> String {
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} | {} | {} | {} |",
-            r.name,
+            cell(&r.name),
             r.problems,
             r.n,
             percent(&r.test_at_1),
@@ -303,8 +299,8 @@ pub fn markdown(comparison: &Comparison) -> String {
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} |",
-            d.a,
-            d.b,
+            cell(&d.a),
+            cell(&d.b),
             d.shared_problems,
             percent(&d.difference)
         );
@@ -320,7 +316,11 @@ fn iterations_markdown(md: &mut String, iterations: &[Iteration]) {
         .iter()
         .find_map(|i| i.illusion.as_ref())
         .map_or_else(|| "k".to_owned(), |illusion| illusion.k.to_string());
-    let _ = writeln!(md, "\n## Iterations (base = {})\n", iterations[0].name);
+    let _ = writeln!(
+        md,
+        "\n## Iterations (base = {})\n",
+        cell(&iterations[0].name)
+    );
     let _ = writeln!(
         md,
         "pass@1 and coverage@{k} are means over problems. Illusion: of the problems newly solved at pass@1 (c/n ≥ 1/2, not so in the base), those the base already covered within {k} samples (pass@{k} ≥ 1/2). Diversity per problem, averaged: distinct-n, distinct equation sets, mean pairwise cosine similarity of sample embeddings. Tail: share of the base's rare answers (≤ {:.0}% of a problem's samples) and rare 2-grams (once in the base) still produced.\n",
@@ -360,7 +360,7 @@ fn iterations_markdown(md: &mut String, iterations: &[Iteration]) {
         let _ = writeln!(
             md,
             "| {} | {:.1} | {:.1} | {newly} | {illusion} | {:.2} / {:.2} / {:.2} / {:.2} | {:.2} / {:.1} | {} | {answers} | {bigrams} |",
-            it.name,
+            cell(&it.name),
             100.0 * it.pass_at_1,
             100.0 * it.coverage_at_k,
             d.distinct_n[0],
@@ -374,18 +374,17 @@ fn iterations_markdown(md: &mut String, iterations: &[Iteration]) {
     }
 }
 
-/// Writes `compare.json` and `compare.md` into `dir`.
-pub fn write_comparison(comparison: &Comparison, dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+/// Writes `compare.json`, `compare.md` and the plot into the staged report directory.
+pub fn write_comparison(comparison: &Comparison, dir: &crate::io::OutputDir) -> Result<()> {
     let json = serde_json::to_vec_pretty(comparison).map_err(|e| Error::Report(e.to_string()))?;
-    crate::io::write_atomic(&dir.join("compare.json"), &json)?;
-    crate::io::write_atomic(&dir.join("compare.md"), markdown(comparison).as_bytes())?;
+    crate::io::write_atomic(&dir.file("compare.json"), &json)?;
+    crate::io::write_atomic(&dir.file("compare.md"), markdown(comparison).as_bytes())?;
     let runs: Vec<(&str, &Metrics)> = comparison
         .runs
         .iter()
         .map(|r| (r.name.as_str(), &r.metrics))
         .collect();
-    crate::eval::plot::compare_vs_k(&runs, &dir.join(COMPARE_PLOT))
+    crate::eval::plot::compare_vs_k(&runs, &dir.file(COMPARE_PLOT))
 }
 
 /// The plot of every run's curves.

@@ -1,18 +1,20 @@
 //! The `eval` stage: from one pool of N samples per problem, accuracy at every budget k for each
 //! strategy, with bootstrap confidence intervals over problems; verifier calibration; reports.
 
+pub mod args;
+pub mod bootstrap;
 mod calibration;
 pub(crate) mod estimators;
+pub mod gap;
 pub(crate) mod plot;
 pub(crate) mod report;
 
 use std::path::Path;
 
-use rand::{Rng, SeedableRng};
-use rand_pcg::Pcg64Mcg;
 use rayon::prelude::*;
 use serde::Serialize;
 
+pub use bootstrap::{quantile, Estimate};
 pub use calibration::{abstention_curve, calibration, AbstentionPoint, Calibration};
 pub use estimators::{pass_at_k, verifier_at_k, voting_at_ks, VoteScratch};
 
@@ -45,14 +47,6 @@ impl Default for EvalOptions {
             seed: 0,
         }
     }
-}
-
-/// A mean over problems with its bootstrap interval.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
-pub struct Estimate {
-    pub mean: f64,
-    pub lower: f64,
-    pub upper: f64,
 }
 
 /// One point of an accuracy-vs-k curve.
@@ -119,12 +113,23 @@ pub fn evaluate(pools: &[ProblemPool], options: &EvalOptions) -> Result<Metrics>
     }
     if let Some(pool) = pools.iter().find(|p| p.correct.iter().any(Option::is_none)) {
         return Err(Error::Inconsistent(format!(
-            "problem {:?} has samples without a `correct` label; run `bestofn label` first",
+            "problem {:?} has samples without a `correct` label: eval needs to know which samples \
+             are right; label them against problems that have gold answers (`bestofn label \
+             --problems P --samples S --out L`)",
             pool.problem_id
         )));
     }
     let min_n = pools.iter().map(ProblemPool::len).min().unwrap_or(0);
     let max_n = pools.iter().map(ProblemPool::len).max().unwrap_or(0);
+    if min_n < max_n && options.ks.is_none() {
+        let fewer = pools.iter().filter(|p| p.len() < max_n).count();
+        tracing::warn!(
+            "problems have between {min_n} and {max_n} samples ({fewer} of {} have fewer than \
+             {max_n}): the curves stop at k = {min_n}, the smallest N; pass --ks to choose the \
+             budgets, or evaluate problems with equal N",
+            pools.len()
+        );
+    }
     let ks = resolve_ks(options.ks.as_deref(), min_n)?;
     let scored = pools.iter().all(|p| p.scores.is_some());
 
@@ -161,7 +166,7 @@ pub fn evaluate(pools: &[ProblemPool], options: &EvalOptions) -> Result<Metrics>
         let first_correct = pool.correct.first().copied().flatten() == Some(true);
         series[num_series].push(f64::from(u8::from(first_correct)));
     }
-    let estimates = bootstrap(&series, options);
+    let estimates = bootstrap_series(&series, options);
 
     let curves = methods
         .iter()
@@ -277,72 +282,36 @@ fn per_problem_values(
 }
 
 /// Percentile bootstrap over problems; every series is resampled with the same problem draws.
-fn bootstrap(series: &[Vec<f64>], options: &EvalOptions) -> Vec<Estimate> {
+fn bootstrap_series(series: &[Vec<f64>], options: &EvalOptions) -> Vec<Estimate> {
     let problems = series.first().map_or(0, Vec::len);
     let means: Vec<f64> = series
         .iter()
         .map(|s| s.iter().sum::<f64>() / problems as f64)
         .collect();
-    if options.bootstrap == 0 || problems == 0 {
-        return means
-            .into_iter()
-            .map(|mean| Estimate {
-                mean,
-                lower: mean,
-                upper: mean,
-            })
-            .collect();
-    }
-    let mut rng = Pcg64Mcg::seed_from_u64(options.seed ^ 0xb007_57a9);
-    // Each resample is a vector of how often each problem was drawn; every series' mean is then
-    // a dot product over contiguous memory instead of a gather per draw.
-    let mut counts = vec![0f64; problems];
-    let mut resampled: Vec<Vec<f64>> = vec![Vec::with_capacity(options.bootstrap); series.len()];
-    for _ in 0..options.bootstrap {
-        counts.iter_mut().for_each(|c| *c = 0.0);
-        for _ in 0..problems {
-            counts[rng.gen_range(0..problems)] += 1.0;
-        }
-        for (s, out) in series.iter().zip(resampled.iter_mut()) {
-            let sum: f64 = s.iter().zip(&counts).map(|(v, c)| v * c).sum();
-            out.push(sum / problems as f64);
-        }
-    }
-    let alpha = (1.0 - options.confidence) / 2.0;
-    means
-        .into_iter()
-        .zip(resampled)
-        .map(|(mean, mut values)| {
-            values.sort_by(f64::total_cmp);
-            Estimate {
-                mean,
-                lower: quantile(&values, alpha),
-                upper: quantile(&values, 1.0 - alpha),
+    bootstrap::bootstrap(
+        problems,
+        &means,
+        options.bootstrap,
+        options.confidence,
+        options.seed ^ 0xb007_57a9,
+        |weights, out| {
+            for (value, s) in out.iter_mut().zip(series) {
+                *value = bootstrap::weighted_mean(s, weights);
             }
-        })
-        .collect()
+        },
+    )
 }
 
-/// Linear-interpolated quantile of sorted values.
-pub(crate) fn quantile(sorted: &[f64], q: f64) -> f64 {
-    let position = q * (sorted.len() - 1) as f64;
-    let below = position.floor() as usize;
-    let above = position.ceil() as usize;
-    let fraction = position - below as f64;
-    sorted[below] * (1.0 - fraction) + sorted[above] * fraction
-}
-
-/// Writes `metrics.json`, `report.md` and the SVG plots into `dir`.
-pub fn write_report(metrics: &Metrics, input: &Path, dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+/// Writes `metrics.json`, `report.md` and the SVG plots into the staged report directory.
+pub fn write_report(metrics: &Metrics, input: &Path, dir: &crate::io::OutputDir) -> Result<()> {
     let json = serde_json::to_vec_pretty(metrics).map_err(|e| Error::Report(e.to_string()))?;
-    crate::io::write_atomic(&dir.join("metrics.json"), &json)?;
+    crate::io::write_atomic(&dir.file("metrics.json"), &json)?;
     let mut plots = vec![plot::ACCURACY_PLOT];
-    plot::accuracy_vs_k(metrics, &dir.join(plot::ACCURACY_PLOT))?;
+    plot::accuracy_vs_k(metrics, &dir.file(plot::ACCURACY_PLOT))?;
     if let Some(calibration) = metrics.calibration.as_ref().filter(|c| !c.bins.is_empty()) {
-        plot::reliability_diagram(calibration, &dir.join(plot::CALIBRATION_PLOT))?;
+        plot::reliability_diagram(calibration, &dir.file(plot::CALIBRATION_PLOT))?;
         plots.push(plot::CALIBRATION_PLOT);
     }
     let markdown = report::markdown(metrics, input, &plots);
-    crate::io::write_atomic(&dir.join("report.md"), markdown.as_bytes())
+    crate::io::write_atomic(&dir.file("report.md"), markdown.as_bytes())
 }

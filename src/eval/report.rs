@@ -5,8 +5,11 @@ use std::path::Path;
 
 use super::{Estimate, Metrics};
 
-/// `mean [lower, upper]` in percent, one decimal.
+/// `mean [lower, upper]` in percent, one decimal; the mean alone without an interval.
 pub(crate) fn percent(e: &Estimate) -> String {
+    if !e.has_interval() {
+        return format!("{:.1}", 100.0 * e.mean);
+    }
     format!(
         "{:.1} [{:.1}, {:.1}]",
         100.0 * e.mean,

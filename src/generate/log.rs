@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use super::{sample_key, PER_SAMPLE_GENERATOR_FIELDS};
+use super::PER_SAMPLE_GENERATOR_FIELDS;
 use crate::error::{Error, Result};
-use crate::records::Problem;
+use crate::io::{InvalidUtf8, LineText};
+use crate::records::{parse_sample_line, Problem, Sample};
 
 /// The keys already in a samples file.
 #[derive(Debug, Default)]
@@ -59,14 +60,27 @@ pub struct SampleLog {
     line: Vec<u8>,
 }
 
+/// What every existing sample of a log must agree with.
+#[derive(Debug, Default)]
+pub struct Expected<'a> {
+    /// The run's generator settings (none for a replay, or with --allow-settings-change).
+    pub settings: Option<&'a Map<String, Value>>,
+    /// The template's sha256 and each problem's prompt sha256 under it: a sample made with this
+    /// template for another prompt answers another question.
+    pub template_sha256: Option<&'a str>,
+    pub prompts: HashMap<&'a str, String>,
+}
+
 impl SampleLog {
-    /// Opens (or creates) `path` for appending, after cutting off a torn last line and reading the
-    /// keys already present. With `expected`, every existing sample's generator settings must
-    /// equal it.
-    pub fn open(
-        path: &Path,
-        expected: Option<&Map<String, Value>>,
-    ) -> Result<(Self, ExistingSamples)> {
+    /// Opens (or creates) `path` for appending and locks it against other writers, after cutting
+    /// off a torn last line and reading the keys already present, each checked against
+    /// `expected`.
+    pub fn open(path: &Path, expected: &Expected) -> Result<(Self, ExistingSamples)> {
+        if crate::io::is_stdio(path) {
+            return Err(Error::Settings(
+                "generate appends to its --out file and resumes from it: name a file, not -".into(),
+            ));
+        }
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         }
@@ -76,6 +90,13 @@ impl SampleLog {
             .create(true)
             .open(path)
             .map_err(|e| Error::io(path, e))?;
+        if !file.metadata().map_err(|e| Error::io(path, e))?.is_file() {
+            return Err(Error::Settings(format!(
+                "{} is not a regular file; generate appends to and resumes from a file",
+                path.display()
+            )));
+        }
+        crate::io::lock_exclusive(&file, path)?;
         let mut contents = Vec::new();
         file.read_to_end(&mut contents)
             .map_err(|e| Error::io(path, e))?;
@@ -98,19 +119,20 @@ impl SampleLog {
             file.seek(SeekFrom::End(0))
                 .map_err(|e| Error::io(path, e))?;
         }
-        let text = std::str::from_utf8(&contents[..complete]).map_err(|e| {
-            let line = contents[..e.valid_up_to()]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count()
-                + 1;
-            Error::input(path, line, None, "not valid UTF-8")
-        })?;
-        for (index, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
+        for (index, raw) in contents[..complete].split(|&b| b == b'\n').enumerate() {
+            let text = std::str::from_utf8(raw).map_err(|e| InvalidUtf8 {
+                column: e.valid_up_to() + 1,
+            });
+            if text.is_ok_and(|t| t.trim().is_empty()) {
                 continue;
             }
-            record_key(path, index + 1, line, expected, &mut existing)?;
+            record_key(
+                path,
+                index + 1,
+                text.map(str::trim),
+                expected,
+                &mut existing,
+            )?;
         }
         Ok((
             SampleLog {
@@ -123,9 +145,21 @@ impl SampleLog {
     }
 
     /// Appends one record as one line and syncs it to disk.
-    pub fn append(&mut self, record: &Map<String, Value>) -> Result<()> {
+    pub fn append<T: serde::Serialize>(&mut self, record: &T) -> Result<()> {
         self.line.clear();
-        serde_json::to_writer(&mut self.line, record).expect("serializing a JSON map");
+        serde_json::to_writer(&mut self.line, record)
+            .map_err(|e| Error::io(&self.path, e.into()))?;
+        self.write_line()
+    }
+
+    /// Appends a record that is already one JSON line (a replayed one), and syncs it.
+    pub fn append_line(&mut self, json: &str) -> Result<()> {
+        self.line.clear();
+        self.line.extend_from_slice(json.as_bytes());
+        self.write_line()
+    }
+
+    fn write_line(&mut self) -> Result<()> {
         self.line.push(b'\n');
         self.file
             .write_all(&self.line)
@@ -137,39 +171,76 @@ impl SampleLog {
 fn record_key(
     path: &Path,
     line: usize,
-    text: &str,
-    expected: Option<&Map<String, Value>>,
+    text: LineText<'_>,
+    expected: &Expected,
     existing: &mut ExistingSamples,
 ) -> Result<()> {
-    #[derive(serde::Deserialize)]
-    struct Key {
-        problem_id: Value,
-        sample_idx: Value,
-        #[serde(default)]
-        generator: Option<Map<String, Value>>,
-    }
-    let key: Key = serde_json::from_str(text).map_err(|e| {
-        Error::input(
+    let sample = parse_sample_line(path, line, text).map_err(|e| match e {
+        Error::Input {
             path,
             line,
-            None,
-            format!("{e}; this file is not a samples file bestofn can resume"),
-        )
+            field,
+            message,
+        } => Error::Input {
+            path,
+            line,
+            field,
+            message: format!("{message}; this file is not a samples file bestofn can resume"),
+        },
+        other => other,
     })?;
-    let (problem_id, sample_idx) =
-        sample_key(path, line, Some(&key.problem_id), Some(&key.sample_idx))?;
-    if let Some(expected) = expected {
-        check_settings(path, line, key.generator.as_ref(), expected)?;
+    let generator = sample.extra.get("generator").and_then(Value::as_object);
+    if let Some(settings) = expected.settings {
+        check_settings(path, line, generator, settings)?;
     }
-    if !existing.keys.insert((problem_id.clone(), sample_idx)) {
+    check_prompt(path, line, &sample, generator, expected)?;
+    if !existing
+        .keys
+        .insert((sample.problem_id.clone(), sample.sample_idx))
+    {
         return Err(Error::input(
             path,
             line,
             Some("sample_idx"),
-            format!("sample {sample_idx} of problem `{problem_id}` appears twice"),
+            format!(
+                "sample {} of problem `{}` appears twice",
+                sample.sample_idx, sample.problem_id
+            ),
         ));
     }
-    existing.first_line.entry(problem_id).or_insert(line);
+    existing.first_line.entry(sample.problem_id).or_insert(line);
+    Ok(())
+}
+
+/// A sample made with this run's template must have been made for this run's prompt: otherwise
+/// the problem with its id has another question now (an edited file, another slice of a set
+/// whose ids are line numbers), and the old sample answers a question no longer asked.
+fn check_prompt(
+    path: &Path,
+    line: usize,
+    sample: &Sample,
+    generator: Option<&Map<String, Value>>,
+    expected: &Expected,
+) -> Result<()> {
+    let field = |name: &str| generator.and_then(|g| g.get(name)).and_then(Value::as_str);
+    let same_template =
+        expected.template_sha256.is_some() && field("template_sha256") == expected.template_sha256;
+    let (Some(before), Some(now)) = (
+        field("prompt_sha256"),
+        expected.prompts.get(sample.problem_id.as_str()),
+    ) else {
+        return Ok(());
+    };
+    if same_template && before != now {
+        return Err(Error::Settings(format!(
+            "{}:{line}: sample {} of problem `{}` was generated for another prompt (prompt_sha256 \
+             {before}, now {now}): the problem's question changed since. Write to a new --out \
+             file, or give the changed problems new ids",
+            path.display(),
+            sample.sample_idx,
+            sample.problem_id
+        )));
+    }
     Ok(())
 }
 
@@ -217,7 +288,7 @@ mod tests {
     use serde_json::json;
 
     fn settings() -> Map<String, Value> {
-        json!({"backend": "openai", "temperature": 0.7})
+        json!({"backend": "openai", "temperature": 0.7, "template_sha256": "t1"})
             .as_object()
             .unwrap()
             .clone()
@@ -226,18 +297,28 @@ mod tests {
     fn record(problem: &str, idx: u32) -> Map<String, Value> {
         let mut generator = settings();
         generator.insert("seed".into(), 7.into());
+        generator.insert("prompt_sha256".into(), "p1".into());
         json!({"problem_id": problem, "sample_idx": idx, "text": "t", "generator": generator})
             .as_object()
             .unwrap()
             .clone()
     }
 
+    fn expecting(settings: Option<&Map<String, Value>>) -> Expected<'_> {
+        Expected {
+            settings,
+            template_sha256: Some("t1"),
+            prompts: HashMap::from([("a", "p1".to_owned())]),
+        }
+    }
+
     #[test]
     fn resumes_repairs_a_torn_line_and_checks_settings() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.jsonl");
+        let settings = settings();
         {
-            let (mut log, existing) = SampleLog::open(&path, Some(&settings())).unwrap();
+            let (mut log, existing) = SampleLog::open(&path, &expecting(Some(&settings))).unwrap();
             assert!(existing.is_empty());
             log.append(&record("a", 0)).unwrap();
             log.append(&record("a", 1)).unwrap();
@@ -246,40 +327,80 @@ mod tests {
         let mut file = OpenOptions::new().append(true).open(&path).unwrap();
         file.write_all(br#"{"problem_id": "a", "sample_i"#).unwrap();
         drop(file);
-        let (mut log, existing) = SampleLog::open(&path, Some(&settings())).unwrap();
+        let (mut log, existing) = SampleLog::open(&path, &expecting(Some(&settings))).unwrap();
         assert_eq!(existing.repaired_bytes, 29);
         assert_eq!(existing.len(), 2);
         assert!(existing.contains("a", 1) && !existing.contains("a", 2));
         log.append(&record("a", 2)).unwrap();
+        drop(log);
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 3);
         assert!(text.ends_with('\n'));
 
-        let mut other = settings();
+        let mut other = settings.clone();
         other.insert("temperature".into(), json!(1.0));
-        let error = SampleLog::open(&path, Some(&other))
+        let error = SampleLog::open(&path, &expecting(Some(&other)))
             .err()
             .unwrap()
             .to_string();
         assert!(error.contains("s.jsonl:1: this file was generated with other settings (generator.temperature was 0.7, is now 1.0)"), "{error}");
-        assert!(SampleLog::open(&path, None).is_ok());
+        assert!(SampleLog::open(&path, &expecting(None)).is_ok());
+    }
+
+    #[test]
+    fn a_second_writer_and_a_changed_question_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.jsonl");
+        let (mut log, _) = SampleLog::open(&path, &expecting(None)).unwrap();
+        log.append(&record("a", 0)).unwrap();
+        let error = SampleLog::open(&path, &expecting(None)).err().unwrap();
+        assert_eq!(error.exit_code(), 75);
+        assert!(error.to_string().contains("is being written by"), "{error}");
+        drop(log);
+        let mut changed = expecting(None);
+        changed.prompts.insert("a", "p2".into());
+        let error = SampleLog::open(&path, &changed).err().unwrap();
+        assert_eq!(error.exit_code(), 64);
+        assert!(
+            error
+                .to_string()
+                .contains("s.jsonl:1: sample 0 of problem `a` was generated for another prompt"),
+            "{error}"
+        );
+        // Another template makes other prompts: that is a settings change, checked there.
+        changed.template_sha256 = Some("t2");
+        assert!(SampleLog::open(&path, &changed).is_ok());
     }
 
     #[test]
     fn duplicate_and_malformed_lines_are_errors() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.jsonl");
-        std::fs::write(
-            &path,
-            "{\"problem_id\":\"a\",\"sample_idx\":0}\n{\"problem_id\":\"a\",\"sample_idx\":0}\n",
-        )
-        .unwrap();
-        let error = SampleLog::open(&path, None).err().unwrap().to_string();
+        let line = "{\"problem_id\":\"a\",\"sample_idx\":0,\"text\":\"t\"}\n";
+        std::fs::write(&path, line.repeat(2)).unwrap();
+        let error = SampleLog::open(&path, &expecting(None))
+            .err()
+            .unwrap()
+            .to_string();
         assert!(
             error.ends_with("s.jsonl:2: field `sample_idx`: sample 0 of problem `a` appears twice"),
             "{error}"
         );
-        std::fs::write(&path, "{\"problem_id\":\"a\",\"sample_idx\":-1}\n").unwrap();
-        assert!(SampleLog::open(&path, None).is_err());
+        std::fs::write(
+            &path,
+            "{\"problem_id\":\"a\",\"sample_idx\":-1,\"text\":\"t\"}\n",
+        )
+        .unwrap();
+        assert!(SampleLog::open(&path, &expecting(None)).is_err());
+        std::fs::write(
+            &path,
+            b"{\"problem_id\":\"a\",\"sample_idx\":0,\"text\":\"\xff\"}\n",
+        )
+        .unwrap();
+        let error = SampleLog::open(&path, &expecting(None))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(error.contains("s.jsonl:1: not valid UTF-8"), "{error}");
     }
 }

@@ -5,6 +5,7 @@
 //! everything backends share: which `(problem_id, sample_idx)` pairs are missing, per-sample
 //! seeds, the output log, and stopping cleanly on the first error with every finished sample kept.
 
+pub mod args;
 #[cfg(feature = "llama")]
 mod llama;
 mod log;
@@ -22,7 +23,7 @@ use serde_json::{json, Map, Value};
 
 use crate::error::{Error, Result};
 use crate::records::Problem;
-pub use log::{ExistingSamples, SampleLog};
+pub use log::{ExistingSamples, Expected, SampleLog};
 pub use openai::OpenAiOptions;
 pub use template::{Mode, Prompt, Template};
 
@@ -127,8 +128,8 @@ pub struct Completion {
     /// `stop` (end of text or a stop string), `length` (max tokens), or what the server said.
     pub finish_reason: Option<String>,
     pub num_tokens: Option<u32>,
-    /// A replayed record, written as it was instead of a new one.
-    pub replayed: Option<Map<String, Value>>,
+    /// A replayed record (its line), written as it was instead of a new one.
+    pub replayed: Option<String>,
 }
 
 /// A source of samples.
@@ -223,39 +224,6 @@ pub fn generator_settings(backend: &dyn Backend, options: &GenerateOptions) -> M
     }
 }
 
-/// The `(problem_id, sample_idx)` key of a sample record, or which of the two is malformed.
-pub(crate) fn sample_key(
-    path: &Path,
-    line: usize,
-    problem_id: Option<&Value>,
-    sample_idx: Option<&Value>,
-) -> Result<(String, u32)> {
-    let problem_id = match problem_id {
-        Some(Value::String(id)) => id.clone(),
-        Some(Value::Number(n)) => n.to_string(),
-        _ => {
-            return Err(Error::input(
-                path,
-                line,
-                Some("problem_id"),
-                "expected a string",
-            ))
-        }
-    };
-    let sample_idx = sample_idx
-        .and_then(Value::as_u64)
-        .and_then(|idx| u32::try_from(idx).ok())
-        .ok_or_else(|| {
-            Error::input(
-                path,
-                line,
-                Some("sample_idx"),
-                "expected a non-negative integer",
-            )
-        })?;
-    Ok((problem_id, sample_idx))
-}
-
 /// Fields of `generator` that differ between the samples of one run.
 pub(crate) const PER_SAMPLE_GENERATOR_FIELDS: [&str; 2] = ["seed", "prompt_sha256"];
 
@@ -274,11 +242,16 @@ pub fn generate(
     let _span = tracing::info_span!("generate", backend = backend.kind(), n = options.n).entered();
     let started = Instant::now();
     let settings = generator_settings(backend, options);
-    let expected = backend
-        .records_settings()
-        .then_some(&settings)
-        .filter(|_| !options.allow_settings_change);
-    let (mut log, existing) = SampleLog::open(out, expected)?;
+    let records_settings = backend.records_settings();
+    let expected = Expected {
+        settings: (records_settings && !options.allow_settings_change).then_some(&settings),
+        template_sha256: records_settings.then_some(options.template.sha256.as_str()),
+        prompts: problems
+            .iter()
+            .map(|p| (p.id.as_str(), options.template.render(&p.question).sha256()))
+            .collect(),
+    };
+    let (mut log, existing) = SampleLog::open(out, &expected)?;
     let known: HashMap<&str, &Problem> = problems.iter().map(|p| (p.id.as_str(), p)).collect();
     if let Some((id, line)) = existing.unknown_problem(&known) {
         return Err(Error::Inconsistent(format!(
@@ -301,11 +274,10 @@ pub fn generate(
     let params = &options.params;
     let mut write = |job: &Job, completion: Completion| -> Result<()> {
         let tokens = u64::from(completion.num_tokens.unwrap_or(0));
-        let record = match completion.replayed {
-            Some(record) => record,
-            None => new_record(&settings, params, job, completion),
-        };
-        log.append(&record)?;
+        match completion.replayed {
+            Some(line) => log.append_line(&line)?,
+            None => log.append(&new_record(&settings, params, job, completion))?,
+        }
         summary.tokens += tokens;
         summary.generated += 1;
         progress(Progress::Sample);
@@ -319,16 +291,11 @@ pub fn generate(
         run_concurrently(backend, &jobs, params, &mut write)
     };
     summary.elapsed = started.elapsed();
-    result.map_err(|error| {
-        let kept = summary.already_present + summary.generated;
-        match error {
-            Error::Generation(message) => Error::Generation(format!(
-                "{message}\n{kept} samples are safe in {}; run the same command again to generate \
-                 only the missing ones",
-                out.display()
-            )),
-            other => other,
-        }
+    result.map_err(|error| Error::Stopped {
+        kept: summary.already_present + summary.generated,
+        path: out.to_owned(),
+        resumable: !matches!(error, Error::Rejected(_) | Error::Settings(_)),
+        source: Box::new(error),
     })?;
     Ok(summary)
 }

@@ -172,9 +172,7 @@ impl OpenAiBackend {
         loop {
             match self.post(url, body) {
                 Ok(value) => return Ok(value),
-                Err(Failure::Fatal(why)) => {
-                    return Err(Error::Generation(format!("{url}: {why} (not retried)")))
-                }
+                Err(Failure::Fatal(why)) => return Err(Error::Rejected(format!("{url}: {why}"))),
                 Err(Failure::Retryable { why, retry_after }) => {
                     if attempt >= self.options.max_retries {
                         return Err(Error::Generation(format!(

@@ -4,38 +4,25 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use serde_json::{Map, Value};
-
-use super::{sample_key, Backend, Completion, Job, SamplingParams};
+use super::{Backend, Completion, Job, SamplingParams};
 use crate::error::{Error, Result};
-use crate::io::{for_each_line, parse_object};
+use crate::records::{read_all, Verbatim};
 
 pub struct ReplayBackend {
     path: PathBuf,
-    samples: HashMap<(String, u32), Map<String, Value>>,
+    samples: HashMap<(String, u32), Verbatim>,
 }
 
 impl ReplayBackend {
     pub fn load(path: &Path) -> Result<Self> {
-        let mut samples = HashMap::new();
-        for_each_line(path, |line, text| {
-            let record = parse_object(path, line, text)?;
-            let (problem_id, sample_idx) = sample_key(
-                path,
-                line,
-                record.get("problem_id"),
-                record.get("sample_idx"),
-            )?;
-            if samples.insert((problem_id, sample_idx), record).is_some() {
-                return Err(Error::input(
-                    path,
-                    line,
-                    Some("sample_idx"),
-                    "this key appears twice",
-                ));
-            }
-            Ok(())
-        })?;
+        let samples = read_all::<Verbatim>(path, false)?
+            .0
+            .into_iter()
+            .map(|record| {
+                let key = (record.sample.problem_id.clone(), record.sample.sample_idx);
+                (key, record)
+            })
+            .collect();
         Ok(ReplayBackend {
             path: path.to_owned(),
             samples,
@@ -73,16 +60,12 @@ impl Backend for ReplayBackend {
                     job.problem_id
                 )));
             };
-            let text = record
-                .get("text")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
             emit(Completion {
                 sample_idx: slot.sample_idx,
-                text: text.to_owned(),
+                text: record.sample.text.clone(),
                 finish_reason: None,
                 num_tokens: None,
-                replayed: Some(record.clone()),
+                replayed: Some(record.line.clone()),
             })?;
         }
         Ok(())

@@ -10,6 +10,7 @@ mod faithful_cot;
 mod gsm8k_solutions;
 mod qwen_math;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
@@ -20,6 +21,14 @@ use crate::error::{Error, Result};
 use crate::grade::normalize;
 use crate::io::{read_objects, JsonLine};
 use crate::records::{Problem, Sample};
+
+/// The runs of the GSM8K paper's `example_model_solutions.jsonl`.
+pub const GSM8K_PAPER_RUNS: [&str; 4] = [
+    "6b_finetuning",
+    "6b_verification",
+    "175b_finetuning",
+    "175b_verification",
+];
 
 /// A grouped sample format bestofn can import.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +49,13 @@ impl FromStr for Format {
             "faithful-cot-pool" => Ok(Format::FaithfulCotPool),
             "qwen-math-rm" => Ok(Format::QwenMathRm),
             other => match other.strip_prefix("gsm8k-example-solutions:") {
-                Some(run) if !run.is_empty() => Ok(Format::Gsm8kExampleSolutions { run: run.to_owned() }),
+                Some(run) if GSM8K_PAPER_RUNS.contains(&run) => {
+                    Ok(Format::Gsm8kExampleSolutions { run: run.to_owned() })
+                }
+                Some(run) => Err(format!(
+                    "unknown run {run:?} of gsm8k-example-solutions (expected one of {})",
+                    GSM8K_PAPER_RUNS.join(", ")
+                )),
                 _ => Err(format!(
                     "unknown import format {other:?} (expected faithful-cot-pool, qwen-math-rm or gsm8k-example-solutions:RUN)"
                 )),
@@ -71,15 +86,30 @@ pub struct Imported {
 /// Reads a grouped file in `format`.
 pub fn import(path: &Path, format: &Format) -> Result<Imported> {
     let _span = tracing::info_span!("import", %format, path = %path.display()).entered();
-    let (lines, _) = read_objects(path, false)?;
+    let lines = read_objects(path)?;
     let mut imported = Imported::default();
+    let mut first_line: HashMap<String, usize> = HashMap::new();
     for (index, JsonLine { line, object }) in lines.into_iter().enumerate() {
+        let problems_before = imported.problems.len();
         let fields = Fields { path, line, object };
         match &format {
             Format::FaithfulCotPool => faithful_cot::import_line(fields, &mut imported)?,
             Format::QwenMathRm => qwen_math::import_line(fields, &mut imported)?,
             Format::Gsm8kExampleSolutions { run } => {
                 gsm8k_solutions::import_line(fields, run, index, &mut imported)?
+            }
+        }
+        for problem in &imported.problems[problems_before..] {
+            if let Some(first) = first_line.insert(problem.id.clone(), line) {
+                return Err(Error::input(
+                    path,
+                    line,
+                    None,
+                    format!(
+                        "problem id {:?} again (first on line {first}); ids must be unique",
+                        problem.id
+                    ),
+                ));
             }
         }
     }

@@ -1,6 +1,7 @@
 //! The `label` stage: grade every sample against its problem's gold answer, and turn graded
 //! samples into training data for the verifier.
 
+pub mod args;
 mod export;
 
 use std::collections::HashMap;
@@ -13,8 +14,8 @@ pub use export::{select_verifier_examples, ExportOptions, VerifierExample};
 
 use crate::error::{Error, Result};
 use crate::grade::{extract_answer, normalize, stated_answer, AnswerStyle, Gold};
-use crate::io::{for_each_chunk, AtomicFile};
-use crate::records::{duplicate_error, parse_sample_line, Problem, Sample};
+use crate::io::OutputFile;
+use crate::records::{map_samples, Problem, ReadOptions, Sample};
 
 /// How the labeler reads answers.
 #[derive(Debug, Clone, Default)]
@@ -91,8 +92,9 @@ impl<'a> Labeler<'a> {
             })
     }
 
-    /// Fills `extracted` and `correct` of a sample of problem `index`.
-    fn grade(&self, sample: &mut Sample, index: usize) {
+    /// Fills `extracted` and `correct` of a sample of problem `index`; says whether the answer
+    /// came from `--answer-field`.
+    fn grade(&self, sample: &mut Sample, index: usize) -> bool {
         let style = self.options.style.unwrap_or(self.problems[index].style);
         let field_answer = self
             .options
@@ -104,6 +106,7 @@ impl<'a> Labeler<'a> {
                 Value::Number(n) => Some(n.to_string()),
                 _ => None,
             });
+        let used_field = field_answer.is_some();
         sample.extracted = match field_answer {
             Some(raw) => stated_answer(&raw, style)
                 .map(|answer| normalize(&answer))
@@ -113,6 +116,7 @@ impl<'a> Labeler<'a> {
         sample.correct = self.golds[index]
             .as_ref()
             .map(|g| sample.extracted.as_deref().is_some_and(|e| g.matches(e)));
+        used_field
     }
 }
 
@@ -199,16 +203,15 @@ pub fn label(
     samples
         .par_iter_mut()
         .zip(indices.par_iter())
-        .for_each(|(sample, &index)| labeler.grade(sample, index));
+        .for_each(|(sample, &index)| {
+            labeler.grade(sample, index);
+        });
     let mut counts = Counts::new(problems.len());
     for ((sample, &index), before) in samples.iter().zip(&indices).zip(previous) {
         counts.add(sample, index, before);
     }
     Ok(counts.summary(0))
 }
-
-/// Lines graded together: large enough to keep every core busy, small enough to stream.
-const CHUNK_LINES: usize = 4096;
 
 /// Labels a samples file into `out`, streaming: memory stays bounded by a chunk of lines
 /// whatever the file's size. Each labeled sample is also passed to `visit` (e.g. to keep it for
@@ -223,54 +226,36 @@ pub fn label_file(
 ) -> Result<LabelSummary> {
     let _span = tracing::info_span!("label", path = %samples_path.display()).entered();
     let labeler = Labeler::new(problems, options);
-    let mut output = AtomicFile::create(out)?;
+    let mut output = OutputFile::create(out)?;
     let mut counts = Counts::new(problems.len());
-    // (problem index, sample_idx) → line of its first appearance.
-    let mut seen: HashMap<u64, usize> = HashMap::new();
-    let mut skipped = 0;
-    for_each_chunk(samples_path, CHUNK_LINES, |chunk| {
-        let graded: Vec<Result<(Sample, usize, Option<bool>)>> = chunk
-            .par_iter()
-            .map(|(line, text)| {
-                let mut sample = parse_sample_line(samples_path, *line, text)?;
-                let index = labeler.problem_index(&sample, samples_path, *line)?;
-                let previous = sample.correct;
-                labeler.grade(&mut sample, index);
-                Ok((sample, index, previous))
-            })
-            .collect();
-        for ((line, _), result) in chunk.iter().zip(graded) {
-            let (sample, index, previous) = match result {
-                Ok(graded) => graded,
-                Err(_) if skip_invalid => {
-                    skipped += 1;
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            let key = (index as u64) << 32 | u64::from(sample.sample_idx);
-            if let Some(&first) = seen.get(&key) {
-                if skip_invalid {
-                    skipped += 1;
-                    continue;
-                }
-                return Err(duplicate_error(
-                    samples_path,
-                    *line,
-                    &sample.problem_id,
-                    sample.sample_idx,
-                    first,
-                ));
+    let mut answer_field_seen = false;
+    let stats = map_samples(
+        samples_path,
+        ReadOptions::new(skip_invalid),
+        |mut sample: Sample, line| {
+            let index = labeler.problem_index(&sample, samples_path, line)?;
+            let previous = sample.correct;
+            let used_field = labeler.grade(&mut sample, index);
+            Ok((sample, index, previous, used_field))
+        },
+        |chunk| {
+            for (sample, index, previous, used_field) in chunk {
+                answer_field_seen |= used_field;
+                counts.add(&sample, index, previous);
+                output.write_json_line(&sample)?;
+                visit(&sample);
             }
-            seen.insert(key, *line);
-            counts.add(&sample, index, previous);
-            output.write_json_line(&sample)?;
-            visit(&sample);
-        }
-        Ok(())
-    })?;
+            Ok(())
+        },
+    )?;
+    if let (Some(field), false) = (&options.answer_field, answer_field_seen) {
+        return Err(Error::Inconsistent(format!(
+            "{}: no sample has a value in the field `{field}` named by --answer-field; check its spelling",
+            samples_path.display()
+        )));
+    }
     output.commit()?;
-    Ok(counts.summary(skipped))
+    Ok(counts.summary(stats.skipped))
 }
 
 impl std::fmt::Display for LabelSummary {

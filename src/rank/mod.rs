@@ -87,6 +87,50 @@ pub struct Choice {
     pub total: f64,
 }
 
+/// The strategies as given, with `k` applied to top-k votes; a strategy named twice is refused
+/// (it would write two identical answers per problem).
+pub fn resolve_strategies(strategies: &[Strategy], k: Option<usize>) -> Result<Vec<Strategy>> {
+    let has_topk = strategies
+        .iter()
+        .any(|s| matches!(s, Strategy::TopkVote { .. }));
+    let resolved: Vec<Strategy> = match k {
+        Some(0) => return Err(Error::Settings("--k must be at least 1".into())),
+        Some(_) if !has_topk => {
+            return Err(Error::Settings("--k only applies to topk-vote".into()))
+        }
+        k => strategies
+            .iter()
+            .map(|&s| match (s, k) {
+                (Strategy::TopkVote { .. }, Some(k)) => Strategy::TopkVote { k },
+                (s, _) => s,
+            })
+            .collect(),
+    };
+    for (i, strategy) in resolved.iter().enumerate() {
+        if resolved[..i].contains(strategy) {
+            return Err(Error::Settings(format!(
+                "strategy {strategy} is named twice; name each strategy once"
+            )));
+        }
+    }
+    Ok(resolved)
+}
+
+/// One line per strategy: how many answers, and their accuracy where labeled.
+pub fn summary_line(strategy: Strategy, answers: &[Answer]) -> String {
+    let graded: Vec<bool> = answers.iter().filter_map(|a| a.correct).collect();
+    if graded.is_empty() {
+        return format!("{strategy}: {} answers", answers.len());
+    }
+    let right = graded.iter().filter(|&&c| c).count();
+    format!(
+        "{strategy}: {} answers, accuracy {:.2}% ({right} of {})",
+        answers.len(),
+        100.0 * right as f64 / graded.len() as f64,
+        graded.len()
+    )
+}
+
 /// Reusable per-answer counters, so that repeated selections allocate nothing.
 #[derive(Debug, Default)]
 pub struct Tally {
@@ -226,6 +270,29 @@ pub fn choose(
 }
 
 /// Ranks every problem's full pool of samples.
+/// Refuses inputs that would give answers without meaning: samples never labeled (every answer
+/// would be null), and a `--k` larger than any problem's number of samples (a top-k vote that
+/// is no longer one).
+pub fn check_pools(pools: &[ProblemPool], k: Option<usize>) -> Result<()> {
+    let labeled = pools
+        .iter()
+        .any(|p| p.answer.iter().any(|&a| a != NO_ANSWER) || p.correct.iter().any(Option::is_some));
+    if !labeled {
+        return Err(Error::Inconsistent(
+            "no sample has an extracted answer: these samples were never labeled; run `bestofn \
+             label` on them first (against problems with or without gold answers)"
+                .into(),
+        ));
+    }
+    let largest = pools.iter().map(ProblemPool::len).max().unwrap_or(0);
+    match k {
+        Some(k) if k > largest => Err(Error::Settings(format!(
+            "--k {k} is more than the samples of any problem (at most {largest})"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 pub fn rank(pools: &[ProblemPool], strategy: Strategy) -> Result<Vec<Answer>> {
     let _span = tracing::info_span!("rank", %strategy, problems = pools.len()).entered();
     if strategy.needs_scores() {

@@ -1,40 +1,60 @@
-//! The `score` stage: fill every sample's `score` with the verifier's probability of being correct.
+//! The `score` stage: fill every sample's `score` with a verifier's probability of being
+//! correct.
 //!
-//! Samples stream through in chunks: lines are parsed and tokenized in parallel, sorted by token
-//! length and cut into batches under a token budget (so padding stays small), run through the
-//! backend, and written back in input order.
+//! The seam is text-level: a [`Scorer`] takes (question, solution) pairs and returns
+//! probabilities, so an in-process ONNX model and a verifier served over HTTP plug in the same
+//! way. [`open_scorer`] is the one place that chooses the backend. The driver streams the samples
+//! file in chunks, hands each chunk to the scorer, checks that every score is a probability, and
+//! writes the samples back in input order.
 
+pub mod args;
 mod onnx;
+mod session;
 mod spec;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use rayon::prelude::*;
-use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
-
-pub(crate) use onnx::open_session;
-pub use onnx::{find_library, Device, OnnxBackend};
+pub use onnx::{Encoded, Encoder, OnnxScorer};
+pub use session::{find_library, Device, Inputs, OnnxModel};
 pub use spec::{InputTemplate, OutputKind, Side, TooLong, VerifierSpec};
 
 use crate::error::{Error, Result};
-use crate::io::{for_each_chunk, AtomicFile};
-use crate::records::{duplicate_error, parse_sample_line, Problem, Sample};
+use crate::io::OutputFile;
+use crate::records::{map_samples, Problem, ReadOptions, Sample};
 
-/// One padded batch of token ids, row-major `[rows, columns]`.
-#[derive(Debug, Clone, Default)]
-pub struct Batch {
-    pub rows: usize,
-    pub columns: usize,
-    pub input_ids: Vec<i64>,
-    pub attention_mask: Vec<i64>,
-    pub token_type_ids: Vec<i64>,
+/// One input to a verifier.
+#[derive(Debug, Clone, Copy)]
+pub struct Pair<'a> {
+    pub question: &'a str,
+    pub solution: &'a str,
 }
 
-/// Something that turns token batches into one logit (or probability) per row.
-pub trait Backend {
-    fn logits(&mut self, batch: Batch) -> Result<Vec<f32>>;
+/// A pair's probability of being correct, or why this pair cannot be scored (too long, ...).
+pub type PairScore = std::result::Result<f32, String>;
+
+/// A verifier: (question, solution) pairs in, probabilities out.
+pub trait Scorer {
+    /// What identifies the verifier (a directory, a served model).
+    fn id(&self) -> &str;
+    /// One result per pair, in order. `Err` fails the whole call (the model or server failed).
+    fn score(&mut self, pairs: &[Pair<'_>], stats: &mut ScoreStats) -> Result<Vec<PairScore>>;
+}
+
+/// Which verifier to run, and where.
+#[derive(Debug, Clone)]
+pub struct ScorerSettings {
+    /// Verifier directory: model.onnx, tokenizer.json, verifier.json.
+    pub verifier: PathBuf,
+    pub options: ScoreOptions,
+}
+
+/// Builds the chosen scorer (the one place that knows the backends and their cargo features).
+pub fn open_scorer(settings: &ScorerSettings) -> Result<Box<dyn Scorer>> {
+    let scorer = OnnxScorer::load(&settings.verifier, &settings.options)
+        .map_err(|e| e.loading(&format!("the verifier {}", settings.verifier.display())))?;
+    Ok(Box::new(scorer))
 }
 
 /// Where and how to run a verifier.
@@ -64,54 +84,6 @@ impl Default for ScoreOptions {
             too_long: None,
         }
     }
-}
-
-/// The spec and the tokenizer configured from it: turns pairs into model inputs (shareable
-/// across threads, unlike a backend).
-pub struct Encoder {
-    pub spec: VerifierSpec,
-    tokenizer: Tokenizer,
-    /// For a pair whose question alone exceeds max_length, where cutting only the solution
-    /// cannot fit it: truncates the longer of the two first.
-    fallback: Tokenizer,
-}
-
-impl Encoder {
-    /// Tokenizes one pair as the model sees it.
-    pub fn encode(&self, question: &str, solution: &str) -> Result<Encoded> {
-        let encoding = self
-            .tokenizer
-            .encode_fast(self.spec.input(question, solution), true)
-            .or_else(|_| {
-                self.fallback
-                    .encode_fast(self.spec.input(question, solution), true)
-            })
-            .map_err(|e| Error::ModelRun(format!("tokenizing: {e}")))?;
-        let truncated = encoding.get_overflowing().iter().map(|o| o.len()).sum();
-        Ok(Encoded {
-            ids: encoding.get_ids().to_vec(),
-            type_ids: encoding.get_type_ids().to_vec(),
-            truncated,
-        })
-    }
-}
-
-/// A loaded verifier: an [`Encoder`] and a backend.
-pub struct Verifier {
-    pub encoder: Encoder,
-    backend: Box<dyn Backend>,
-    too_long: TooLong,
-    token_budget: usize,
-    max_batch: usize,
-}
-
-/// One tokenized (question, solution) pair.
-#[derive(Debug, Clone)]
-pub struct Encoded {
-    ids: Vec<u32>,
-    type_ids: Vec<u32>,
-    /// Tokens cut by truncation.
-    truncated: usize,
 }
 
 /// Throughput figures of a scoring run.
@@ -164,134 +136,13 @@ impl std::fmt::Display for ScoreStats {
     }
 }
 
-impl Verifier {
-    /// Loads a verifier directory with the in-process ONNX Runtime backend.
-    pub fn load(directory: &Path, options: &ScoreOptions) -> Result<Self> {
-        let _span = tracing::info_span!("load_verifier", dir = %directory.display()).entered();
-        let spec = VerifierSpec::load(directory)?;
-        let library = find_library(options.ort_library.as_deref())?;
-        let backend =
-            OnnxBackend::load(directory, &spec, &library, options.threads, options.device)?;
-        Self::with_backend(directory, spec, Box::new(backend), options)
-    }
-
-    /// A verifier whose model runs in `backend` (tokenization and batching stay here).
-    pub fn with_backend(
-        directory: &Path,
-        spec: VerifierSpec,
-        backend: Box<dyn Backend>,
-        options: &ScoreOptions,
-    ) -> Result<Self> {
-        let path = directory.join("tokenizer.json");
-        let configured = |strategy| -> Result<Tokenizer> {
-            let mut tokenizer = Tokenizer::from_file(&path)
-                .map_err(|e| Error::ModelLoad(format!("{}: {e}", path.display())))?;
-            // A tokenizer.json may carry its own truncation and padding: set both explicitly.
-            tokenizer
-                .with_truncation(Some(TruncationParams {
-                    max_length: spec.max_length,
-                    strategy,
-                    direction: match spec.truncation_side {
-                        Side::Left => TruncationDirection::Left,
-                        Side::Right => TruncationDirection::Right,
-                    },
-                    stride: 0,
-                }))
-                .map_err(|e| Error::ModelLoad(format!("{}: {e}", path.display())))?;
-            tokenizer.with_padding(None);
-            Ok(tokenizer)
-        };
-        let tokenizer = configured(match spec.input {
-            InputTemplate::Pair => TruncationStrategy::OnlySecond,
-            InputTemplate::Template { .. } => TruncationStrategy::LongestFirst,
-        })?;
-        let fallback = configured(TruncationStrategy::LongestFirst)?;
-        if options.token_budget < spec.max_length || options.max_batch == 0 {
-            return Err(Error::Settings(format!(
-                "the token budget ({}) must hold at least one input of max_length {}, and a batch at least one row",
-                options.token_budget, spec.max_length
-            )));
-        }
-        Ok(Verifier {
-            too_long: options.too_long.unwrap_or(spec.too_long),
-            encoder: Encoder {
-                spec,
-                tokenizer,
-                fallback,
-            },
-            backend,
-            token_budget: options.token_budget,
-            max_batch: options.max_batch,
-        })
-    }
-
-    /// Probability of being correct for each encoded pair, in input order.
-    pub fn probabilities(
-        &mut self,
-        encoded: &[Encoded],
-        stats: &mut ScoreStats,
-    ) -> Result<Vec<f32>> {
-        let mut order: Vec<usize> = (0..encoded.len()).collect();
-        order.sort_by_key(|&i| encoded[i].ids.len());
-        let mut scores = vec![0f32; encoded.len()];
-        let mut start = 0;
-        while start < order.len() {
-            // Sorted by length, the last row of a batch is its longest.
-            let mut end = start + 1;
-            while end < order.len()
-                && end - start < self.max_batch
-                && (end - start + 1) * encoded[order[end]].ids.len() <= self.token_budget
-            {
-                end += 1;
-            }
-            let rows = &order[start..end];
-            let batch = self.pad(rows.iter().map(|&i| &encoded[i]));
-            stats.batches += 1;
-            stats.tokens += rows.iter().map(|&i| encoded[i].ids.len()).sum::<usize>();
-            stats.padded_tokens += batch.rows * batch.columns;
-            let started = Instant::now();
-            let logits = self.backend.logits(batch)?;
-            stats.model_time += started.elapsed();
-            for (&i, logit) in rows.iter().zip(logits) {
-                scores[i] = match self.encoder.spec.output.kind {
-                    OutputKind::Logit => 1.0 / (1.0 + (-logit).exp()),
-                    OutputKind::Probability => logit,
-                };
-            }
-            start = end;
-        }
-        Ok(scores)
-    }
-
-    fn pad<'a>(&self, rows: impl ExactSizeIterator<Item = &'a Encoded> + Clone) -> Batch {
-        let count = rows.len();
-        let columns = rows.clone().map(|e| e.ids.len()).max().unwrap_or(0);
-        let mut batch = Batch {
-            rows: count,
-            columns,
-            input_ids: vec![self.encoder.spec.pad_token_id; count * columns],
-            attention_mask: vec![0; count * columns],
-            token_type_ids: vec![0; count * columns],
-        };
-        for (r, e) in rows.enumerate() {
-            let base = r * columns;
-            for (c, (&id, &ty)) in e.ids.iter().zip(&e.type_ids).enumerate() {
-                batch.input_ids[base + c] = i64::from(id);
-                batch.attention_mask[base + c] = 1;
-                batch.token_type_ids[base + c] = i64::from(ty);
-            }
-        }
-        batch
-    }
-}
-
 /// Lines scored together: enough to sort into well-filled batches, few enough to stream.
 const CHUNK_LINES: usize = 2048;
 
 /// Scores a samples file into `out`, streaming. Every field of every sample is kept; `score`
 /// is set. `progress` is told how many samples were written after each chunk.
 pub fn score_file(
-    verifier: &mut Verifier,
+    scorer: &mut dyn Scorer,
     problems: &[Problem],
     samples_path: &Path,
     out: &Path,
@@ -304,75 +155,76 @@ pub fn score_file(
         .iter()
         .map(|p| (p.id.as_str(), p.question.as_str()))
         .collect();
-    let mut output = AtomicFile::create(out)?;
+    let mut output = OutputFile::create(out)?;
     let mut stats = ScoreStats::default();
-    let mut seen: HashMap<(String, u32), usize> = HashMap::new();
-    let too_long = verifier.too_long;
-    let max_length = verifier.encoder.spec.max_length;
-    for_each_chunk(samples_path, CHUNK_LINES, |chunk| {
-        let encoder = &verifier.encoder;
-        let parsed: Vec<Result<(Sample, Encoded)>> = chunk
-            .par_iter()
-            .map(|(line, text)| {
-                let sample = parse_sample_line(samples_path, *line, text)?;
-                let question = questions.get(sample.problem_id.as_str()).ok_or_else(|| {
-                    Error::input(
-                        samples_path,
-                        *line,
-                        Some("problem_id"),
-                        format!(
-                            "problem {:?} is not in the problems file; the verifier needs its question",
-                            sample.problem_id
-                        ),
-                    )
-                })?;
-                let encoded = encoder.encode(question, &sample.text)?;
-                if encoded.truncated > 0 && too_long == TooLong::Error {
-                    return Err(Error::input(
-                        samples_path,
-                        *line,
-                        Some("text"),
-                        format!(
-                            "question and solution are {} tokens, over the verifier's max_length {max_length} (too_long = \"error\"; use --too-long truncate to cut)",
-                            encoded.ids.len() + encoded.truncated
-                        ),
-                    ));
-                }
-                Ok((sample, encoded))
-            })
-            .collect();
-        let mut samples = Vec::with_capacity(parsed.len());
-        let mut encoded = Vec::with_capacity(parsed.len());
-        for ((line, _), result) in chunk.iter().zip(parsed) {
-            match result {
-                Ok((sample, e)) => {
-                    let key = (sample.problem_id.clone(), sample.sample_idx);
-                    if let Some(&first) = seen.get(&key) {
-                        if skip_invalid {
-                            stats.skipped += 1;
-                            continue;
-                        }
-                        return Err(duplicate_error(samples_path, *line, &key.0, key.1, first));
+    let read = map_samples(
+        samples_path,
+        ReadOptions {
+            skip_invalid,
+            chunk_lines: CHUNK_LINES,
+        },
+        |sample: Sample, line| match questions.get(sample.problem_id.as_str()) {
+            Some(&question) => Ok((line, question, sample)),
+            None => Err(Error::input(
+                samples_path,
+                line,
+                Some("problem_id"),
+                format!(
+                    "problem {:?} is not in the problems file; the verifier needs its question",
+                    sample.problem_id
+                ),
+            )),
+        },
+        |chunk| {
+            let pairs: Vec<Pair> = chunk
+                .iter()
+                .map(|(_, question, sample)| Pair {
+                    question,
+                    solution: &sample.text,
+                })
+                .collect();
+            let scores = scorer.score(&pairs, &mut stats)?;
+            for ((line, _, mut sample), score) in chunk.into_iter().zip(scores) {
+                let score = match score {
+                    Ok(score) => checked_probability(score, samples_path, line, &sample)?,
+                    Err(_) if skip_invalid => {
+                        stats.skipped += 1;
+                        continue;
                     }
-                    seen.insert(key, *line);
-                    stats.truncated += usize::from(e.truncated > 0);
-                    samples.push(sample);
-                    encoded.push(e);
-                }
-                Err(_) if skip_invalid => stats.skipped += 1,
-                Err(e) => return Err(e),
+                    Err(why) => return Err(Error::input(samples_path, line, Some("text"), why)),
+                };
+                sample.score = Some(score);
+                output.write_json_line(&sample)?;
+                stats.samples += 1;
             }
-        }
-        let scores = verifier.probabilities(&encoded, &mut stats)?;
-        for (mut sample, score) in samples.into_iter().zip(scores) {
-            sample.score = Some(score);
-            output.write_json_line(&sample)?;
-            stats.samples += 1;
-        }
-        progress(stats.samples);
-        Ok(())
-    })?;
+            progress(stats.samples);
+            Ok(())
+        },
+    )?;
+    if stats.samples == 0 {
+        return Err(Error::Inconsistent(format!(
+            "{}: no sample could be scored ({} skipped)",
+            samples_path.display(),
+            stats.skipped
+        )));
+    }
     output.commit()?;
+    stats.skipped += read.skipped;
     stats.total_time = started.elapsed();
     Ok(stats)
+}
+
+/// A verifier's output must be a probability: NaN or a value outside [0, 1] means a broken model
+/// or a wrong `output.type` in verifier.json, never a score to rank by.
+fn checked_probability(score: f32, path: &Path, line: usize, sample: &Sample) -> Result<f32> {
+    if (0.0..=1.0).contains(&score) {
+        return Ok(score);
+    }
+    Err(Error::ModelRun(format!(
+        "{}:{line}: the verifier gave {score} for sample {} of problem {:?}, which is not a \
+         probability (a broken model, or `output.type: probability` on a model that gives logits)",
+        path.display(),
+        sample.sample_idx,
+        sample.problem_id
+    )))
 }

@@ -1,248 +1,228 @@
-//! The in-process backend: ONNX Runtime through `ort`, its shared library loaded at run time.
+//! The in-process scorer: a verifier directory (`model.onnx`, `tokenizer.json`,
+//! `verifier.json`) run by ONNX Runtime. It owns its tokenizer, its batching and its session:
+//! pairs are tokenized in parallel, sorted by length and cut into batches under a token budget
+//! (so padding stays small), and the scores come back in input order.
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::Path;
+use std::time::Instant;
 
-use ort::environment::Environment;
-use ort::session::builder::GraphOptimizationLevel;
-use ort::session::Session;
-use ort::value::{Tensor, TensorElementType, ValueType};
+use rayon::prelude::*;
+use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
-use super::spec::VerifierSpec;
-use super::{Backend, Batch};
+use super::session::{find_library, Inputs, OnnxModel};
+use super::spec::{InputTemplate, OutputKind, Side, TooLong, VerifierSpec};
+use super::{Pair, PairScore, ScoreOptions, ScoreStats, Scorer};
 use crate::error::{Error, Result};
 
-/// The ONNX Runtime release whose library bestofn is built against (`api-31`).
-const ORT_LIBRARY: &str = "libonnxruntime.so";
-
-/// Where the ONNX Runtime library is looked for, in order: the explicit path, `ORT_DYLIB_PATH`,
-/// then the project's Python environment (`.venv` with the onnxruntime wheel) in the current
-/// directory, its ancestors, or beside the executable's build directory.
-pub fn find_library(explicit: Option<&Path>) -> Result<PathBuf> {
-    if let Some(path) = explicit {
-        return Ok(path.to_owned());
-    }
-    if let Some(path) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(path));
-    }
-    let capi = crate::locate::site_packages_dir(".venv", "onnxruntime/capi");
-    if let Some(found) = capi.and_then(|dir| crate::locate::file_with_prefix(&dir, ORT_LIBRARY)) {
-        return Ok(found);
-    }
-    Err(Error::ModelLoad(
-        "no ONNX Runtime library found: pass --ort-lib PATH, set ORT_DYLIB_PATH, or run scripts/setup.sh \
-         (it installs the onnxruntime wheel into .venv)"
-            .into(),
-    ))
+/// The spec and the tokenizer configured from it: turns pairs into model inputs.
+pub struct Encoder {
+    pub spec: VerifierSpec,
+    tokenizer: Tokenizer,
+    /// For a pair whose question alone exceeds max_length, where cutting only the solution
+    /// cannot fit it: truncates the longer of the two first.
+    fallback: Tokenizer,
 }
 
-/// The process-wide ONNX Runtime environment (only one may exist per process).
-fn environment(library: &Path) -> Result<&'static Environment> {
-    static ENVIRONMENT: OnceLock<std::result::Result<Environment, String>> = OnceLock::new();
-    ENVIRONMENT
-        .get_or_init(|| {
-            if !library.is_file() {
-                return Err(format!(
-                    "ONNX Runtime library {} does not exist",
-                    library.display()
-                ));
-            }
-            ort::init_from(library)
-                .map_err(|e| format!("loading ONNX Runtime from {}: {e}", library.display()))?
-                .with_name("bestofn")
-                .build()
-                .map_err(|e| format!("starting ONNX Runtime: {e}"))
-        })
-        .as_ref()
-        .map_err(|e| Error::ModelLoad(e.clone()))
+/// One tokenized (question, solution) pair.
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    ids: Vec<u32>,
+    type_ids: Vec<u32>,
+    /// Tokens cut by truncation.
+    truncated: usize,
 }
 
-/// An ONNX Runtime session on `model` (a file), in the process-wide environment.
-pub(crate) fn open_session(
-    model: &Path,
-    library: &Path,
-    threads: usize,
-    device: Device,
-) -> Result<Session> {
-    let environment = environment(library)?;
-    if !model.is_file() {
-        return Err(Error::ModelLoad(format!(
-            "{} does not exist",
-            model.display()
-        )));
-    }
-    let load_error =
-        |e: &dyn std::fmt::Display| Error::ModelLoad(format!("{}: {e}", model.display()));
-    let mut builder = Session::builder(environment)
-        .map_err(|e| load_error(&e))?
-        .with_optimization_level(GraphOptimizationLevel::All)
-        .map_err(|e| load_error(&e))?
-        .with_intra_threads(threads.max(1))
-        .map_err(|e| load_error(&e))?
-        .with_inter_threads(1)
-        .map_err(|e| load_error(&e))?;
-    if device == Device::Cuda {
-        builder = with_cuda(builder)?;
-    }
-    builder.commit_from_file(model).map_err(|e| load_error(&e))
-}
-
-/// Execution device for the session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Device {
-    #[default]
-    Cpu,
-    /// ONNX Runtime's CUDA execution provider (cargo feature `cuda`).
-    Cuda,
-}
-
-pub struct OnnxBackend {
-    session: Session,
-    inputs: Vec<String>,
-    output: String,
-}
-
-impl OnnxBackend {
-    pub fn load(
-        directory: &Path,
-        spec: &VerifierSpec,
-        library: &Path,
-        threads: usize,
-        device: Device,
-    ) -> Result<Self> {
-        let model = directory.join("model.onnx");
-        let session = open_session(&model, library, threads, device)?;
-        let backend = OnnxBackend {
-            inputs: spec.onnx_inputs.clone(),
-            output: spec.output.name.clone(),
-            session,
+impl Encoder {
+    pub fn load(directory: &Path, spec: VerifierSpec) -> Result<Self> {
+        let path = directory.join("tokenizer.json");
+        let configured = |strategy| -> Result<Tokenizer> {
+            let mut tokenizer = Tokenizer::from_file(&path)
+                .map_err(|e| Error::ModelLoad(format!("{}: {e}", path.display())))?;
+            // A tokenizer.json may carry its own truncation and padding: set both explicitly.
+            tokenizer
+                .with_truncation(Some(TruncationParams {
+                    max_length: spec.max_length,
+                    strategy,
+                    direction: match spec.truncation_side {
+                        Side::Left => TruncationDirection::Left,
+                        Side::Right => TruncationDirection::Right,
+                    },
+                    stride: 0,
+                }))
+                .map_err(|e| Error::ModelLoad(format!("{}: {e}", path.display())))?;
+            tokenizer.with_padding(None);
+            Ok(tokenizer)
         };
-        backend.check_signature(&model)?;
-        Ok(backend)
+        let tokenizer = configured(match spec.input {
+            InputTemplate::Pair => TruncationStrategy::OnlySecond,
+            InputTemplate::Template { .. } => TruncationStrategy::LongestFirst,
+        })?;
+        let fallback = configured(TruncationStrategy::LongestFirst)?;
+        Ok(Encoder {
+            spec,
+            tokenizer,
+            fallback,
+        })
     }
 
-    /// The model's inputs must be exactly `onnx_inputs`, int64; its output `[batch, 1]` float32.
-    fn check_signature(&self, model: &Path) -> Result<()> {
-        let mut declared: Vec<&str> = self.inputs.iter().map(String::as_str).collect();
-        let mut actual: Vec<&str> = self.session.inputs().iter().map(|i| i.name()).collect();
-        declared.sort_unstable();
-        actual.sort_unstable();
-        if declared != actual {
-            return Err(Error::ModelLoad(format!(
-                "{} takes inputs {actual:?} but verifier.json declares onnx_inputs {declared:?}",
-                model.display()
+    /// Tokenizes one pair as the model sees it.
+    pub fn encode(&self, question: &str, solution: &str) -> Result<Encoded> {
+        let encoding = self
+            .tokenizer
+            .encode_fast(self.spec.input(question, solution), true)
+            .or_else(|_| {
+                self.fallback
+                    .encode_fast(self.spec.input(question, solution), true)
+            })
+            .map_err(|e| Error::ModelRun(format!("tokenizing: {e}")))?;
+        let truncated = encoding.get_overflowing().iter().map(|o| o.len()).sum();
+        Ok(Encoded {
+            ids: encoding.get_ids().to_vec(),
+            type_ids: encoding.get_type_ids().to_vec(),
+            truncated,
+        })
+    }
+}
+
+/// A verifier directory loaded into ONNX Runtime.
+pub struct OnnxScorer {
+    id: String,
+    encoder: Encoder,
+    model: OnnxModel,
+    too_long: TooLong,
+    token_budget: usize,
+    max_batch: usize,
+}
+
+impl OnnxScorer {
+    pub fn load(directory: &Path, options: &ScoreOptions) -> Result<Self> {
+        let _span = tracing::info_span!("load_verifier", dir = %directory.display()).entered();
+        let spec = VerifierSpec::load(directory)?;
+        if options.token_budget < spec.max_length || options.max_batch == 0 {
+            return Err(Error::Settings(format!(
+                "the token budget ({}) must hold at least one input of max_length {}, and a batch at least one row",
+                options.token_budget, spec.max_length
             )));
         }
-        for input in self.session.inputs() {
-            if !matches!(
-                input.dtype(),
-                ValueType::Tensor {
-                    ty: TensorElementType::Int64,
-                    ..
-                }
-            ) {
-                return Err(Error::ModelLoad(format!(
-                    "{}: input {:?} is {:?}, expected an int64 tensor",
-                    model.display(),
-                    input.name(),
-                    input.dtype()
+        let library = find_library(options.ort_library.as_deref())?;
+        let model = OnnxModel::load(
+            &directory.join("model.onnx"),
+            &library,
+            options.threads,
+            options.device,
+            &spec.onnx_inputs,
+            &spec.output.name,
+        )?;
+        Ok(OnnxScorer {
+            id: directory.display().to_string(),
+            too_long: options.too_long.unwrap_or(spec.too_long),
+            encoder: Encoder::load(directory, spec)?,
+            model,
+            token_budget: options.token_budget,
+            max_batch: options.max_batch,
+        })
+    }
+
+    /// Runs the model over the encoded pairs; the raw output per pair, in input order.
+    fn outputs(&mut self, encoded: &[Encoded], stats: &mut ScoreStats) -> Result<Vec<f32>> {
+        let mut order: Vec<usize> = (0..encoded.len()).collect();
+        order.sort_by_key(|&i| encoded[i].ids.len());
+        let mut values = vec![0f32; encoded.len()];
+        let mut start = 0;
+        while start < order.len() {
+            // Sorted by length, the last row of a batch is its longest.
+            let mut end = start + 1;
+            while end < order.len()
+                && end - start < self.max_batch
+                && (end - start + 1) * encoded[order[end]].ids.len() <= self.token_budget
+            {
+                end += 1;
+            }
+            let rows = &order[start..end];
+            let inputs = self.pad(rows.iter().map(|&i| &encoded[i]));
+            stats.batches += 1;
+            stats.tokens += rows.iter().map(|&i| encoded[i].ids.len()).sum::<usize>();
+            stats.padded_tokens += inputs.rows * inputs.columns;
+            let started = Instant::now();
+            let (width, output) = self.model.run(inputs)?;
+            stats.model_time += started.elapsed();
+            if width != 1 {
+                return Err(Error::ModelRun(format!(
+                    "the verifier gives {width} values per input; a verifier gives one"
                 )));
             }
-        }
-        let output = self
-            .session
-            .outputs()
-            .iter()
-            .find(|o| o.name() == self.output)
-            .ok_or_else(|| {
-                Error::ModelLoad(format!(
-                    "{} has no output {:?} (verifier.json output.name); it has {:?}",
-                    model.display(),
-                    self.output,
-                    self.session
-                        .outputs()
-                        .iter()
-                        .map(|o| o.name())
-                        .collect::<Vec<_>>()
-                ))
-            })?;
-        if !matches!(
-            output.dtype(),
-            ValueType::Tensor {
-                ty: TensorElementType::Float32,
-                ..
+            for (&i, value) in rows.iter().zip(output) {
+                values[i] = value;
             }
-        ) {
-            return Err(Error::ModelLoad(format!(
-                "{}: output {:?} is {:?}, expected a float32 tensor",
-                model.display(),
-                self.output,
-                output.dtype()
-            )));
+            start = end;
         }
-        Ok(())
+        Ok(values)
+    }
+
+    fn pad<'a>(&self, rows: impl ExactSizeIterator<Item = &'a Encoded> + Clone) -> Inputs {
+        let count = rows.len();
+        let columns = rows.clone().map(|e| e.ids.len()).max().unwrap_or(0);
+        let mut input_ids = vec![self.encoder.spec.pad_token_id; count * columns];
+        let mut attention_mask = vec![0; count * columns];
+        let mut token_type_ids = vec![0; count * columns];
+        for (r, e) in rows.enumerate() {
+            let base = r * columns;
+            for (c, (&id, &ty)) in e.ids.iter().zip(&e.type_ids).enumerate() {
+                input_ids[base + c] = i64::from(id);
+                attention_mask[base + c] = 1;
+                token_type_ids[base + c] = i64::from(ty);
+            }
+        }
+        Inputs {
+            rows: count,
+            columns,
+            tensors: vec![
+                ("input_ids", input_ids),
+                ("attention_mask", attention_mask),
+                ("token_type_ids", token_type_ids),
+            ],
+        }
     }
 }
 
-#[cfg(feature = "cuda")]
-fn with_cuda(
-    builder: ort::session::builder::SessionBuilder,
-) -> Result<ort::session::builder::SessionBuilder> {
-    builder
-        .with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])
-        .map_err(|e| Error::ModelLoad(format!("CUDA execution provider: {e}")))
-}
+impl Scorer for OnnxScorer {
+    fn id(&self) -> &str {
+        &self.id
+    }
 
-#[cfg(not(feature = "cuda"))]
-fn with_cuda(
-    _builder: ort::session::builder::SessionBuilder,
-) -> Result<ort::session::builder::SessionBuilder> {
-    Err(Error::Settings(
-        "this bestofn was built without the `cuda` feature; rebuild with --features cuda".into(),
-    ))
-}
-
-impl Backend for OnnxBackend {
-    fn logits(&mut self, batch: Batch) -> Result<Vec<f32>> {
-        let shape = [batch.rows, batch.columns];
-        let rows = batch.rows;
-        let tensor = |data: Vec<i64>| {
-            Tensor::from_array((shape, data))
-                .map_err(|e| Error::ModelRun(format!("building an input tensor: {e}")))
-        };
-        let Batch {
-            mut input_ids,
-            mut attention_mask,
-            mut token_type_ids,
-            ..
-        } = batch;
-        let mut values = Vec::with_capacity(self.inputs.len());
-        for name in &self.inputs {
-            let data = match name.as_str() {
-                "input_ids" => std::mem::take(&mut input_ids),
-                "attention_mask" => std::mem::take(&mut attention_mask),
-                "token_type_ids" => std::mem::take(&mut token_type_ids),
-                other => {
-                    return Err(Error::ModelLoad(format!(
-                        "verifier.json names input {other:?}; bestofn feeds input_ids, attention_mask and token_type_ids"
-                    )))
-                }
-            };
-            values.push((name.clone(), tensor(data)?));
+    fn score(&mut self, pairs: &[Pair<'_>], stats: &mut ScoreStats) -> Result<Vec<PairScore>> {
+        let encoder = &self.encoder;
+        let encoded: Vec<Encoded> = pairs
+            .par_iter()
+            .map(|pair| encoder.encode(pair.question, pair.solution))
+            .collect::<Result<_>>()?;
+        let max_length = encoder.spec.max_length;
+        let mut verdicts: Vec<Option<String>> = vec![None; encoded.len()];
+        let mut fits = Vec::with_capacity(encoded.len());
+        for (i, e) in encoded.into_iter().enumerate() {
+            if e.truncated > 0 && self.too_long == TooLong::Error {
+                verdicts[i] = Some(format!(
+                    "question and solution are {} tokens, over the verifier's max_length {max_length} (too_long = \"error\"; use --too-long truncate to cut)",
+                    e.ids.len() + e.truncated
+                ));
+            } else {
+                stats.truncated += usize::from(e.truncated > 0);
+                fits.push((i, e));
+            }
         }
-        let outputs = self
-            .session
-            .run(values)
-            .map_err(|e| Error::ModelRun(e.to_string()))?;
-        let (shape, logits) = outputs[self.output.as_str()]
-            .try_extract_tensor::<f32>()
-            .map_err(|e| Error::ModelRun(format!("reading output {:?}: {e}", self.output)))?;
-        if logits.len() != rows {
-            return Err(Error::ModelRun(format!(
-                "output {:?} has shape {shape:?}, expected [{rows}, 1]",
-                self.output
-            )));
+        let (positions, encoded): (Vec<usize>, Vec<Encoded>) = fits.into_iter().unzip();
+        let outputs = self.outputs(&encoded, stats)?;
+        let kind = self.encoder.spec.output.kind;
+        let mut scores: Vec<PairScore> = verdicts
+            .into_iter()
+            .map(|v| v.map_or(Ok(f32::NAN), Err))
+            .collect();
+        for (position, value) in positions.into_iter().zip(outputs) {
+            scores[position] = Ok(match kind {
+                OutputKind::Logit => 1.0 / (1.0 + (-value).exp()),
+                OutputKind::Probability => value,
+            });
         }
-        Ok(logits.to_vec())
+        Ok(scores)
     }
 }

@@ -93,6 +93,18 @@ impl VerifierSpec {
                 )));
             }
         }
+        if spec.pad_token_id < 0 {
+            return Err(Error::ModelLoad(format!(
+                "{}: pad_token_id {} is negative; use the tokenizer's pad token id",
+                path.display(),
+                spec.pad_token_id
+            )));
+        }
+        if let InputTemplate::Template { template } = &spec.input {
+            check_template(template).map_err(|why| {
+                Error::ModelLoad(format!("{}: input.template {why}", path.display()))
+            })?;
+        }
         if spec.max_length < 4 {
             return Err(Error::ModelLoad(format!(
                 "{}: max_length {} is too small",
@@ -103,14 +115,83 @@ impl VerifierSpec {
         Ok(spec)
     }
 
-    /// The model's text input for one (question, solution) pair.
+    /// The model's text input for one (question, solution) pair (placeholders in one pass, so
+    /// a solution that contains "{question}" stays as written).
     pub fn input<'a>(&self, question: &'a str, solution: &'a str) -> tokenizers::EncodeInput<'a> {
         match &self.input {
             InputTemplate::Pair => (question, solution).into(),
-            InputTemplate::Template { template } => template
-                .replace("{question}", question)
-                .replace("{solution}", solution)
-                .into(),
+            InputTemplate::Template { template } => {
+                fill_template(template, question, solution).into()
+            }
         }
+    }
+}
+
+const PLACEHOLDERS: [&str; 2] = ["{question}", "{solution}"];
+
+/// A template must hold `{solution}`, and no placeholder other than `{question}` and
+/// `{solution}` (a misspelled one would reach the model as literal text).
+fn check_template(template: &str) -> std::result::Result<(), String> {
+    if !template.contains("{solution}") {
+        return Err("has no {solution} placeholder".into());
+    }
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open..];
+        match PLACEHOLDERS.iter().find(|p| after.starts_with(**p)) {
+            Some(p) => rest = &after[p.len()..],
+            None => {
+                let name: String = after.chars().take_while(|&c| c != '}').take(40).collect();
+                if after[1..].starts_with(|c: char| c.is_alphanumeric() || c == '_') {
+                    return Err(format!(
+                        "has an unknown placeholder {name}}}; only {{question}} and {{solution}} are filled in"
+                    ));
+                }
+                rest = &after[1..];
+            }
+        }
+    }
+    Ok(())
+}
+
+fn fill_template(template: &str, question: &str, solution: &str) -> String {
+    let mut text = String::with_capacity(template.len() + question.len() + solution.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        text.push_str(&rest[..open]);
+        let after = &rest[open..];
+        if let Some(tail) = after.strip_prefix("{question}") {
+            text.push_str(question);
+            rest = tail;
+        } else if let Some(tail) = after.strip_prefix("{solution}") {
+            text.push_str(solution);
+            rest = tail;
+        } else {
+            text.push('{');
+            rest = &after[1..];
+        }
+    }
+    text.push_str(rest);
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_are_checked_and_filled_once() {
+        assert!(check_template("Q: {question}\nA: {solution}").is_ok());
+        assert!(check_template("{\"q\": 1} {solution}").is_ok());
+        let error = check_template("{question} {nonexistent} {solution}").unwrap_err();
+        assert!(
+            error.contains("unknown placeholder {nonexistent}"),
+            "{error}"
+        );
+        assert!(check_template("{question}").is_err());
+        assert_eq!(
+            fill_template("Q: {question} A: {solution}", "a {solution}", "b"),
+            "Q: a {solution} A: b"
+        );
     }
 }

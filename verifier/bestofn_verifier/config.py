@@ -5,6 +5,7 @@ exactly as bestofn does it, so training, export checks and Rust scoring see the 
 import hashlib
 import json
 import os
+import re
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -84,7 +85,9 @@ def configured_tokenizer(tokenizer_json, config: VerifierConfig) -> ConfiguredTo
 def model_inputs(question: str, solution: str, config: VerifierConfig):
     if config.input["type"] == "pair":
         return (question, solution)
-    return config.input["template"].replace("{question}", question).replace("{solution}", solution)
+    # One pass, as the Rust scorer does: a question that contains "{solution}" stays as written.
+    fill = {"{question}": question, "{solution}": solution}
+    return re.sub(r"\{question\}|\{solution\}", lambda m: fill[m.group(0)], config.input["template"])
 
 
 def encode(tokenizer: Tokenizer, pairs, config: VerifierConfig):

@@ -1,0 +1,148 @@
+//! `bestofn eval`.
+
+use std::fmt::Write;
+use std::path::PathBuf;
+
+use super::Outcome;
+use crate::error::{Error, Result};
+use crate::eval::args::EvalArgs;
+use crate::eval::gap::{reasoning_gap_from_files, ReasoningGap};
+use crate::eval::{evaluate, write_report, Estimate, EvalOptions, Metrics};
+use crate::io::{ensure_distinct, write_atomic, Named, OutputDir};
+use crate::pool::build_pools;
+use crate::records::read_verdicts;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Labeled samples (scores optional: verifier and weighted need them; - reads standard input).
+    #[arg(long)]
+    pub samples: PathBuf,
+    #[command(flatten)]
+    pub eval: EvalArgs,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Report directory: metrics.json, report.md, SVG plots.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Count and skip malformed sample lines instead of failing.
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// Compositional GSM: the composed problems (from `bestofn compose`); --samples are the
+    /// labeled samples on them. Adds the reasoning gap Δ = S_comp − S1·S2 to the report.
+    #[arg(long, value_name = "COMPOSED", requires_all = ["q1_samples", "q2_samples"])]
+    pub reasoning_gap: Option<PathBuf>,
+    /// With --reasoning-gap: labeled samples on the Q1 set.
+    #[arg(long, value_name = "FILE", requires = "reasoning_gap")]
+    pub q1_samples: Option<PathBuf>,
+    /// With --reasoning-gap: labeled samples on the modified-Q2 set.
+    #[arg(long, value_name = "FILE", requires = "reasoning_gap")]
+    pub q2_samples: Option<PathBuf>,
+}
+
+/// The files of the reasoning gap.
+pub struct GapFiles {
+    composed: PathBuf,
+    q1_samples: PathBuf,
+    q2_samples: PathBuf,
+}
+
+pub struct Settings {
+    samples: PathBuf,
+    options: EvalOptions,
+    out: PathBuf,
+    skip_invalid: bool,
+    gap: Option<GapFiles>,
+}
+
+impl Args {
+    pub fn resolve(self) -> Result<Settings> {
+        let gap = match (self.reasoning_gap, self.q1_samples, self.q2_samples) {
+            (Some(composed), Some(q1_samples), Some(q2_samples)) => Some(GapFiles {
+                composed,
+                q1_samples,
+                q2_samples,
+            }),
+            _ => None,
+        };
+        let mut inputs = vec![Named::file("--samples", &self.samples)];
+        if let Some(files) = &gap {
+            inputs.push(Named::file("--reasoning-gap", &files.composed));
+            inputs.push(Named::file("--q1-samples", &files.q1_samples));
+            inputs.push(Named::file("--q2-samples", &files.q2_samples));
+        }
+        ensure_distinct(&inputs, &[Named::dir("--out", &self.out)])?;
+        Ok(Settings {
+            options: self.eval.resolve(self.seed)?,
+            samples: self.samples,
+            out: self.out,
+            skip_invalid: self.skip_invalid,
+            gap,
+        })
+    }
+}
+
+pub fn run(settings: &Settings) -> Result<Outcome> {
+    let set = read_verdicts(&settings.samples, settings.skip_invalid)?;
+    let metrics = evaluate(&build_pools(&set.verdicts), &settings.options)?;
+    // Everything is computed before the report directory replaces an old one.
+    let gap = match &settings.gap {
+        Some(files) => Some(reasoning_gap_from_files(
+            &files.composed,
+            &settings.samples,
+            &files.q1_samples,
+            &files.q2_samples,
+            &settings.options,
+        )?),
+        None => None,
+    };
+    let report = OutputDir::create(&settings.out)?;
+    write_report(&metrics, &settings.samples, &report)?;
+    if let Some(gap) = &gap {
+        let json = serde_json::to_vec_pretty(gap).map_err(|e| Error::Report(e.to_string()))?;
+        write_atomic(&report.file("reasoning_gap.json"), &json)?;
+    }
+    report.commit()?;
+    let mut summary = String::new();
+    if set.skipped > 0 {
+        let _ = writeln!(summary, "skipped {} invalid lines", set.skipped);
+    }
+    summary.push_str(&headline(&metrics));
+    let _ = write!(summary, "\nreport written to {}", settings.out.display());
+    if let Some(gap) = &gap {
+        let _ = write!(summary, "\n{}", gap_line(gap));
+    }
+    Ok(Outcome::summary(summary))
+}
+
+/// `P problems, N = n: first x%, coverage@n y%, ...`
+pub(super) fn headline(metrics: &Metrics) -> String {
+    let n = metrics.ks.last().copied().unwrap_or(1);
+    let mut line = format!(
+        "{} problems, N = {n}: first {:.1}%",
+        metrics.problems,
+        100.0 * metrics.first.mean
+    );
+    for curve in &metrics.curves {
+        if let Some(e) = metrics.at(&curve.method, n) {
+            let name = if curve.method == "pass@k" {
+                "coverage"
+            } else {
+                &curve.method
+            };
+            let _ = write!(line, ", {name}@{n} {:.1}%", 100.0 * e.mean);
+        }
+    }
+    line
+}
+
+fn gap_line(gap: &ReasoningGap) -> String {
+    let show = |e: &Estimate| crate::eval::report::percent(e);
+    format!(
+        "reasoning gap over {} pairs: S1 {}, S2 {}, S_comp {}, Δ = S_comp − S1·S2 = {} points",
+        gap.pairs,
+        show(&gap.s1),
+        show(&gap.s2),
+        show(&gap.s_comp),
+        show(&gap.gap)
+    )
+}

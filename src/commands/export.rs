@@ -1,0 +1,106 @@
+//! `bestofn export`.
+
+use std::path::PathBuf;
+
+use super::Outcome;
+use crate::error::{Error, Result};
+use crate::export::{select_dpo, select_sft, DpoOptions, Format, SftOptions};
+use crate::io::{ensure_distinct, Named, OutputSet};
+use crate::records::{read_problems, read_samples};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Problems (the question of each record; `solution` for --original-fraction).
+    #[arg(long)]
+    pub problems: PathBuf,
+    /// Labeled samples.
+    #[arg(long)]
+    pub samples: PathBuf,
+    /// SFT output: correct samples, deduplicated per problem.
+    #[arg(long, value_name = "FILE", required_unless_present = "dpo")]
+    pub sft: Option<PathBuf>,
+    /// DPO output: (correct, incorrect) pairs per problem.
+    #[arg(long, value_name = "FILE")]
+    pub dpo: Option<PathBuf>,
+    /// messages (TRL's conversational format) or prompt-completion.
+    #[arg(long, default_value = "messages")]
+    pub format: Format,
+    /// SFT: at most this many samples per problem.
+    #[arg(long, value_name = "N")]
+    pub max_per_problem: Option<usize>,
+    /// SFT: share of the output made of the problems' original solutions (model-collapse
+    /// experiments keep e.g. 0.1 of the original data).
+    #[arg(long, default_value_t = 0.0, value_name = "F")]
+    pub original_fraction: f64,
+    /// DPO: at most this many pairs per problem.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub max_pairs_per_problem: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+pub type Settings = Args;
+
+impl Args {
+    pub fn resolve(self) -> Result<Settings> {
+        if !(0.0..1.0).contains(&self.original_fraction) {
+            return Err(Error::Settings(
+                "--original-fraction must be in [0, 1)".into(),
+            ));
+        }
+        let mut outputs = Vec::new();
+        if let Some(path) = &self.sft {
+            outputs.push(Named::file("--sft", path));
+        }
+        if let Some(path) = &self.dpo {
+            outputs.push(Named::file("--dpo", path));
+        }
+        let inputs = [
+            Named::file("--problems", &self.problems),
+            Named::file("--samples", &self.samples),
+        ];
+        ensure_distinct(&inputs, &outputs)?;
+        Ok(self)
+    }
+}
+
+pub fn run(settings: &Settings) -> Result<Outcome> {
+    let problems = read_problems(&settings.problems)?;
+    let samples = read_samples(&settings.samples)?;
+    if samples.iter().all(|s| s.correct.is_none()) {
+        return Err(Error::Inconsistent(format!(
+            "{}: no sample has a `correct` label; run `bestofn label` first",
+            settings.samples.display()
+        )));
+    }
+    let mut lines = Vec::new();
+    let mut outputs = OutputSet::default();
+    if let Some(path) = &settings.sft {
+        let options = SftOptions {
+            max_per_problem: settings.max_per_problem,
+            original_fraction: settings.original_fraction,
+            format: settings.format,
+            seed: settings.seed,
+        };
+        let (records, summary) = select_sft(&problems, &samples, &options)?;
+        outputs.add_jsonl(path, &records)?;
+        lines.push(format!("sft: {summary} → {}", path.display()));
+    }
+    if let Some(path) = &settings.dpo {
+        let options = DpoOptions {
+            max_pairs_per_problem: settings.max_pairs_per_problem,
+            format: settings.format,
+            seed: settings.seed,
+        };
+        let (records, summary) = select_dpo(&problems, &samples, &options)?;
+        outputs.add_jsonl(path, &records)?;
+        lines.push(format!(
+            "dpo: {} pairs from {} problems → {}",
+            summary.records,
+            summary.problems,
+            path.display()
+        ));
+    }
+    outputs.commit()?;
+    Ok(Outcome::summary(lines.join("\n")))
+}

@@ -1,0 +1,106 @@
+//! `bestofn label`.
+
+use std::path::PathBuf;
+
+use super::Outcome;
+use crate::error::{Error, Result};
+use crate::io::{ensure_distinct, write_atomic, write_jsonl, Named};
+use crate::label::args::{ExportArgs, LabelArgs};
+use crate::label::{label_file, select_verifier_examples, ExportOptions, LabelOptions};
+use crate::records::read_problems;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Problems with gold answers: bestofn JSONL, GSM8K or MATH native format.
+    #[arg(long)]
+    pub problems: PathBuf,
+    /// Samples to grade (JSONL; gzip is decompressed; - reads standard input).
+    #[arg(long)]
+    pub samples: PathBuf,
+    /// Labeled samples output (- writes standard output).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub label: LabelArgs,
+    /// Count and skip malformed sample lines instead of failing.
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// Also write the summary as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+    #[command(flatten)]
+    pub export: ExportArgs,
+}
+
+pub struct Settings {
+    problems: PathBuf,
+    samples: PathBuf,
+    out: PathBuf,
+    options: LabelOptions,
+    skip_invalid: bool,
+    summary_json: Option<PathBuf>,
+    export: Option<(PathBuf, ExportOptions)>,
+}
+
+impl Args {
+    pub fn resolve(self) -> Result<Settings> {
+        let mut outputs = vec![Named::file("--out", &self.out)];
+        if let Some(path) = &self.export.export_verifier_data {
+            outputs.push(Named::file("--export-verifier-data", path));
+        }
+        if let Some(path) = &self.summary_json {
+            outputs.push(Named::file("--summary-json", path));
+        }
+        let inputs = [
+            Named::file("--problems", &self.problems),
+            Named::file("--samples", &self.samples),
+        ];
+        ensure_distinct(&inputs, &outputs)?;
+        Ok(Settings {
+            options: self.label.resolve(),
+            export: self
+                .export
+                .export_verifier_data
+                .clone()
+                .map(|path| (path, self.export.resolve())),
+            problems: self.problems,
+            samples: self.samples,
+            out: self.out,
+            skip_invalid: self.skip_invalid,
+            summary_json: self.summary_json,
+        })
+    }
+}
+
+pub fn run(settings: &Settings) -> Result<Outcome> {
+    let problems = read_problems(&settings.problems)?;
+    // Samples are kept in memory only when a verifier export needs them all.
+    let mut kept = Vec::new();
+    let summary = label_file(
+        &problems,
+        &settings.samples,
+        &settings.out,
+        &settings.options,
+        settings.skip_invalid,
+        |sample| {
+            if settings.export.is_some() {
+                kept.push(sample.clone());
+            }
+        },
+    )?;
+    let mut message = summary.to_string();
+    if let Some((path, options)) = &settings.export {
+        let examples = select_verifier_examples(&problems, &kept, options);
+        write_jsonl(path, &examples)?;
+        message.push_str(&format!(
+            "\nwrote {} verifier examples to {}",
+            examples.len(),
+            path.display()
+        ));
+    }
+    if let Some(path) = &settings.summary_json {
+        let json = serde_json::to_vec_pretty(&summary).map_err(|e| Error::Report(e.to_string()))?;
+        write_atomic(path, &json)?;
+    }
+    Ok(Outcome::summary(message))
+}

@@ -1,0 +1,98 @@
+//! The commands: one module each, with its arguments (flag groups owned by the stages they
+//! configure), its `Settings` resolved and checked before any work starts, and `run`.
+//!
+//! `main` only parses, calls [`execute`], prints the [`Outcome`] and maps errors to exit codes.
+
+mod compare;
+mod compose;
+mod eval;
+mod export;
+mod generate;
+mod import;
+mod label;
+mod progress;
+mod rank;
+mod score;
+mod solve;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::Result;
+
+/// Best-of-N solving with a learned verifier.
+///
+/// Every stage reads and writes JSONL (`-` is standard input or output; `.gz` is compressed).
+/// Exit codes: 0 success, 2 bad arguments, 64 invalid settings, 65 malformed or inconsistent
+/// input, 69 a model or library that cannot be loaded, 70 a model that failed while running,
+/// 74 I/O failure, 75 generation stopped by a failing server or a file locked by another run
+/// (what was generated is kept: run the same command again to resume), 76 a request the server
+/// refused, 1 anything else.
+#[derive(Debug, Parser)]
+#[command(name = "bestofn", version, propagate_version = true)]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Sample N solutions per problem from a model (embedded llama.cpp, an OpenAI-compatible
+    /// server, or a replayed file), appending to a resumable samples file.
+    Generate(generate::Args),
+    /// generate → label (when gold answers exist) → score → rank (→ eval) in one command.
+    Solve(solve::Args),
+    /// Convert a grouped sample set (one problem per line with its candidates) to problems and
+    /// flat samples.
+    Import(import::Args),
+    /// Grade samples against gold answers: fill `extracted` and `correct`.
+    Label(label::Args),
+    /// Fill every sample's `score` with the verifier's probability that it is correct.
+    Score(score::Args),
+    /// Pick one answer per problem.
+    Rank(rank::Args),
+    /// Accuracy vs number of samples per strategy, calibration, and a report directory.
+    Eval(eval::Args),
+    /// Compositional GSM: chain pairs of GSM8K problems (Q1's answer is X in Q2), recomputing
+    /// Q2's answer by re-executing its reference solution's calculator annotations.
+    Compose(compose::Args),
+    /// Training data for the next iteration from labeled samples: SFT (correct samples) and/or
+    /// DPO (correct vs incorrect pairs), in TRL's formats.
+    Export(export::Args),
+    /// Several runs side by side, with paired differences over their shared problems.
+    Compare(compare::Args),
+}
+
+/// What a command has to say when it succeeds: a summary for stderr, and data for stdout.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub summary: String,
+    pub stdout: Option<String>,
+}
+
+impl Outcome {
+    fn summary(summary: impl std::fmt::Display) -> Self {
+        Outcome {
+            summary: summary.to_string(),
+            stdout: None,
+        }
+    }
+}
+
+/// Resolves the command's settings (every check that needs no work), then runs it.
+pub fn execute(command: Command) -> Result<Outcome> {
+    match command {
+        Command::Generate(args) => generate::run(&args.resolve()?),
+        Command::Solve(args) => solve::run(&args.resolve()?),
+        Command::Import(args) => import::run(&args.resolve()?),
+        Command::Label(args) => label::run(&args.resolve()?),
+        Command::Score(args) => score::run(&args.resolve()?),
+        Command::Rank(args) => rank::run(&args.resolve()?),
+        Command::Eval(args) => eval::run(&args.resolve()?),
+        Command::Compose(args) => compose::run(&args.resolve()?),
+        Command::Export(args) => export::run(&args.resolve()?),
+        Command::Compare(args) => compare::run(&args.resolve()?),
+    }
+}

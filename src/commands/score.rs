@@ -1,0 +1,76 @@
+//! `bestofn score`.
+
+use std::path::PathBuf;
+
+use super::{progress, Outcome};
+use crate::error::Result;
+use crate::io::{ensure_distinct, Named};
+use crate::records::read_problems;
+use crate::score::args::ScorerArgs;
+use crate::score::{open_scorer, score_file, ScorerSettings};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Verifier directory: model.onnx, tokenizer.json, verifier.json.
+    #[arg(long)]
+    pub verifier: PathBuf,
+    /// Problems the samples answer (the verifier reads each sample's question).
+    #[arg(long)]
+    pub problems: PathBuf,
+    /// Samples to score (JSONL; gzip is decompressed; - reads standard input).
+    #[arg(long)]
+    pub samples: PathBuf,
+    /// Scored samples output (- writes standard output).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// ONNX Runtime threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub scorer: ScorerArgs,
+    /// Count and skip malformed sample lines instead of failing.
+    #[arg(long)]
+    pub skip_invalid: bool,
+}
+
+pub struct Settings {
+    problems: PathBuf,
+    samples: PathBuf,
+    out: PathBuf,
+    scorer: ScorerSettings,
+    skip_invalid: bool,
+}
+
+impl Args {
+    pub fn resolve(self) -> Result<Settings> {
+        let inputs = [
+            Named::file("--problems", &self.problems),
+            Named::file("--samples", &self.samples),
+            Named::dir("--verifier", &self.verifier),
+        ];
+        ensure_distinct(&inputs, &[Named::file("--out", &self.out)])?;
+        Ok(Settings {
+            scorer: self.scorer.resolve(self.verifier, self.threads)?,
+            problems: self.problems,
+            samples: self.samples,
+            out: self.out,
+            skip_invalid: self.skip_invalid,
+        })
+    }
+}
+
+pub fn run(settings: &Settings) -> Result<Outcome> {
+    let problems = read_problems(&settings.problems)?;
+    let mut scorer = open_scorer(&settings.scorer)?;
+    let bar = progress::bar(progress::count_lines(&settings.samples), "scoring");
+    let stats = score_file(
+        scorer.as_mut(),
+        &problems,
+        &settings.samples,
+        &settings.out,
+        settings.skip_invalid,
+        |done| bar.set_position(done as u64),
+    );
+    bar.finish_and_clear();
+    stats.map(Outcome::summary)
+}

@@ -1,0 +1,197 @@
+//! `bestofn solve`: the stages' own flag groups, composed.
+
+use std::path::PathBuf;
+
+use super::{generate, progress, Outcome};
+use crate::error::{Error, Result};
+use crate::eval::args::EvalArgs;
+use crate::generate::args::GeneratorArgs;
+use crate::generate::open_backend;
+use crate::io::{ensure_distinct, Named};
+use crate::label::args::LabelArgs;
+use crate::rank::{resolve_strategies, summary_line, Strategy};
+use crate::records::read_problems;
+use crate::score::args::ScorerArgs;
+use crate::score::{open_scorer, ScorerSettings};
+use crate::solve::{solve, SolveOptions, SolvePaths, Stage, StageProgress};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Problems: bestofn JSONL, GSM8K or MATH native format (default: data/easy-arithmetic.jsonl).
+    #[arg(long)]
+    pub problems: Option<PathBuf>,
+    /// Samples per problem.
+    #[arg(long, default_value_t = 8)]
+    pub n: u32,
+    /// Verifier directory (default: $BESTOFN_VERIFIER, else out/experiment/verifier, the one
+    /// scripts/demo.sh trains).
+    #[arg(long)]
+    pub verifier: Option<PathBuf>,
+    /// Answers output; the samples, labeled and scored samples and the report go beside it
+    /// (NAME.samples.jsonl, NAME.labeled.jsonl, NAME.scored.jsonl, NAME.report/).
+    #[arg(long, default_value = "out/solve/answers.jsonl")]
+    pub out: PathBuf,
+    /// Ranking strategies; the answers file holds one answer per problem and strategy.
+    #[arg(
+        long,
+        default_value = "verifier,weighted,majority,first",
+        value_delimiter = ','
+    )]
+    pub strategy: Vec<Strategy>,
+    /// For topk-vote: how many of the best-scored samples vote.
+    #[arg(long, value_name = "K")]
+    pub k: Option<usize>,
+    #[command(flatten)]
+    pub generator: GeneratorArgs,
+    #[command(flatten)]
+    pub label: LabelArgs,
+    #[command(flatten)]
+    pub scorer: ScorerArgs,
+    #[command(flatten)]
+    pub eval: EvalArgs,
+}
+
+pub struct Settings {
+    generate: generate::Settings,
+    scorer: ScorerSettings,
+    options: SolveOptions,
+    paths: SolvePaths,
+}
+
+impl Args {
+    pub fn resolve(self) -> Result<Settings> {
+        let (backend, generate_options) = self.generator.resolve(self.n)?;
+        let problems = match self.problems {
+            Some(path) => path,
+            None => crate::locate::in_project("data/easy-arithmetic.jsonl").ok_or_else(|| {
+                Error::Settings(
+                    "no --problems given and data/easy-arithmetic.jsonl not found".into(),
+                )
+            })?,
+        };
+        let verifier = match self.verifier {
+            Some(dir) => dir,
+            None => default_verifier()?,
+        };
+        if crate::io::is_stdio(&self.out) {
+            return Err(Error::Settings(
+                "solve writes several files named after --out: name a file, not -".into(),
+            ));
+        }
+        let paths = SolvePaths::beside(&self.out);
+        ensure_distinct(
+            &[Named::file("--problems", &problems)],
+            &[
+                Named::file("--out", &paths.answers),
+                Named::file("--out (its .samples.jsonl)", &paths.samples),
+                Named::file("--out (its .labeled.jsonl)", &paths.labeled),
+                Named::file("--out (its .scored.jsonl)", &paths.scored),
+                Named::dir("--out (its .report)", &paths.report),
+            ],
+        )?;
+        Ok(Settings {
+            scorer: self.scorer.resolve(verifier, self.generator.threads)?,
+            options: SolveOptions {
+                strategies: resolve_strategies(&self.strategy, self.k)?,
+                label: self.label.resolve(),
+                eval: self.eval.resolve(self.generator.seed)?,
+            },
+            generate: generate::Settings {
+                problems,
+                out: paths.samples.clone(),
+                backend,
+                options: generate_options,
+            },
+            paths,
+        })
+    }
+}
+
+/// `$BESTOFN_VERIFIER`, else the verifier `scripts/demo.sh` trains (out/experiment/verifier).
+fn default_verifier() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("BESTOFN_VERIFIER").filter(|d| !d.is_empty()) {
+        return Ok(dir.into());
+    }
+    crate::locate::in_project("out/experiment/verifier/verifier.json")
+        .and_then(|file| file.parent().map(std::path::Path::to_owned))
+        .ok_or_else(|| {
+            Error::ModelLoad(
+                "no default verifier yet: run scripts/demo.sh (it trains one into out/experiment/verifier), \
+                 set BESTOFN_VERIFIER, or pass --verifier DIR"
+                    .into(),
+            )
+        })
+}
+
+pub fn run(settings: &Settings) -> Result<Outcome> {
+    let problems = read_problems(&settings.generate.problems)?;
+    // Everything that can fail to load does so before generation starts.
+    let mut scorer = open_scorer(&settings.scorer)?;
+    let backend = open_backend(&settings.generate.backend)?;
+    let mut lines = vec![format!(
+        "solving {} problems from {} with {} samples each ({} {}), verifier {}",
+        problems.len(),
+        settings.generate.problems.display(),
+        settings.generate.options.n,
+        backend.kind(),
+        backend.model(),
+        settings.scorer.verifier.display()
+    )];
+    let mut bar: Option<indicatif::ProgressBar> = None;
+    let summary = solve(
+        backend.as_ref(),
+        scorer.as_mut(),
+        &problems,
+        &settings.paths,
+        &settings.generate.options,
+        &settings.options,
+        &mut |stage, event| match event {
+            StageProgress::Start(total) => bar = Some(progress::bar(total, stage_name(stage))),
+            StageProgress::Done(done) => {
+                if let Some(bar) = &bar {
+                    bar.set_position(done);
+                }
+            }
+            StageProgress::Finish => {
+                if let Some(bar) = bar.take() {
+                    bar.finish_and_clear();
+                }
+            }
+        },
+    )?;
+    lines.push(summary.generated.to_string());
+    lines.push(summary.labeled.to_string());
+    lines.push(summary.scored.to_string());
+    for (strategy, answers) in &summary.answers {
+        lines.push(summary_line(*strategy, answers));
+    }
+    if let Some(metrics) = &summary.metrics {
+        let n = metrics.ks.last().copied().unwrap_or(1);
+        if let Some(coverage) = metrics.at("pass@k", n) {
+            lines.push(format!(
+                "coverage@{n}: {:.1}% of problems have a correct sample",
+                100.0 * coverage.mean
+            ));
+        }
+        lines.push(format!(
+            "report written to {}",
+            settings.paths.report.display()
+        ));
+    }
+    lines.push(format!(
+        "answers written to {} (samples: {})",
+        settings.paths.answers.display(),
+        settings.paths.samples.display()
+    ));
+    Ok(Outcome::summary(lines.join("\n")))
+}
+
+fn stage_name(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Generate => "generating",
+        Stage::Label => "labeling",
+        Stage::Score => "scoring",
+        Stage::Rank => "ranking",
+        Stage::Eval => "evaluating",
+    }
+}

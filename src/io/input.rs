@@ -1,0 +1,237 @@
+//! Reading JSONL inputs: a file or `-` (standard input), gzip recognised by its magic bytes
+//! whatever the name, a UTF-8 byte-order mark dropped, lines numbered from 1, and a line that is
+//! not UTF-8 reported with its number (and skippable) instead of failing the whole read.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+const UTF8_BOM: [u8; 3] = [0xef, 0xbb, 0xbf];
+const BUFFER: usize = 1 << 20;
+
+/// Whether `path` names standard input / output.
+pub fn is_stdio(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// Opens a file (or standard input for `-`) for buffered reading, decompressing gzip content.
+pub fn open_reader(path: &Path) -> Result<Box<dyn BufRead + Send>> {
+    let raw: Box<dyn Read + Send> = if is_stdio(path) {
+        Box::new(std::io::stdin())
+    } else {
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        if file.metadata().is_ok_and(|m| m.is_dir()) {
+            return Err(Error::input(
+                path,
+                0,
+                None,
+                "is a directory, not a JSONL file",
+            ));
+        }
+        Box::new(file)
+    };
+    let mut reader = BufReader::with_capacity(BUFFER, raw);
+    let head = reader.fill_buf().map_err(|e| Error::io(path, e))?;
+    let mut reader: Box<dyn BufRead + Send> = if head.starts_with(&GZIP_MAGIC) {
+        Box::new(BufReader::with_capacity(
+            BUFFER,
+            flate2::bufread::MultiGzDecoder::new(reader),
+        ))
+    } else {
+        Box::new(reader)
+    };
+    let head = reader.fill_buf().map_err(|e| Error::io(path, e))?;
+    if head.starts_with(&UTF8_BOM) {
+        reader.consume(UTF8_BOM.len());
+    }
+    Ok(reader)
+}
+
+/// A line that is not valid UTF-8: where its first bad byte is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidUtf8 {
+    /// 1-based column (in bytes) of the first invalid byte.
+    pub column: usize,
+}
+
+impl InvalidUtf8 {
+    pub fn into_error(self, path: &Path, line: usize) -> Error {
+        Error::input(
+            path,
+            line,
+            None,
+            format!(
+                "not valid UTF-8 (byte {} of the line); re-encode the file as UTF-8",
+                self.column
+            ),
+        )
+    }
+}
+
+/// The text of one line, or why it has none.
+pub type LineText<'a> = std::result::Result<&'a str, InvalidUtf8>;
+
+/// Calls `visit` with the 1-based number and the trimmed text of every non-blank line.
+/// An I/O error (or a corrupt gzip stream) ends the read with an error naming the file.
+pub fn for_each_line(
+    path: &Path,
+    mut visit: impl FnMut(usize, LineText<'_>) -> Result<()>,
+) -> Result<()> {
+    let mut reader = open_reader(path)?;
+    let mut buf = Vec::new();
+    let mut line = 0;
+    loop {
+        buf.clear();
+        let read = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| Error::io(path, e))?;
+        if read == 0 {
+            return Ok(());
+        }
+        line += 1;
+        match std::str::from_utf8(&buf) {
+            Ok(text) => {
+                let text = text.trim();
+                if !text.is_empty() {
+                    visit(line, Ok(text))?;
+                }
+            }
+            Err(e) => visit(
+                line,
+                Err(InvalidUtf8 {
+                    column: e.valid_up_to() + 1,
+                }),
+            )?,
+        }
+    }
+}
+
+/// One line kept for later processing: its number and its text (or why it has none).
+pub type OwnedLine = (usize, std::result::Result<String, InvalidUtf8>);
+
+/// Calls `visit` with successive chunks of up to `max_lines` non-blank lines, so that a caller
+/// can process a chunk in parallel and stream the results.
+pub fn for_each_chunk(
+    path: &Path,
+    max_lines: usize,
+    mut visit: impl FnMut(&[OwnedLine]) -> Result<()>,
+) -> Result<()> {
+    let mut chunk: Vec<OwnedLine> = Vec::with_capacity(max_lines);
+    for_each_line(path, |line, text| {
+        chunk.push((line, text.map(str::to_owned)));
+        if chunk.len() == max_lines {
+            visit(&chunk)?;
+            chunk.clear();
+        }
+        Ok(())
+    })?;
+    if chunk.is_empty() {
+        Ok(())
+    } else {
+        visit(&chunk)
+    }
+}
+
+/// Parses one line as a JSON object, or says why it is not one.
+pub fn parse_object(path: &Path, line: usize, text: LineText<'_>) -> Result<Map<String, Value>> {
+    let text = text.map_err(|e| e.into_error(path, line))?;
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(_) => Err(Error::input(path, line, None, "expected a JSON object")),
+        Err(e) => Err(Error::input(
+            path,
+            line,
+            None,
+            format!("not valid JSON ({e})"),
+        )),
+    }
+}
+
+/// One non-blank line of a JSONL file, parsed into a JSON object.
+pub struct JsonLine {
+    /// 1-based line number in the file.
+    pub line: usize,
+    pub object: Map<String, Value>,
+}
+
+/// Reads every non-blank line of a JSONL file as a JSON object; a file without any is an error
+/// (an empty input is almost always a wrong path or a failed earlier step).
+pub fn read_objects(path: &Path) -> Result<Vec<JsonLine>> {
+    let mut objects = Vec::new();
+    for_each_line(path, |line, text| {
+        objects.push(JsonLine {
+            line,
+            object: parse_object(path, line, text)?,
+        });
+        Ok(())
+    })?;
+    if objects.is_empty() {
+        return Err(Error::Inconsistent(format!(
+            "{}: no records (the file is empty or blank)",
+            path.display()
+        )));
+    }
+    Ok(objects)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn lines_of(path: &Path) -> Vec<(usize, std::result::Result<String, InvalidUtf8>)> {
+        let mut lines = Vec::new();
+        for_each_line(path, |line, text| {
+            lines.push((line, text.map(str::to_owned)));
+            Ok(())
+        })
+        .unwrap();
+        lines
+    }
+
+    #[test]
+    fn gzip_by_content_bom_and_bad_utf8_with_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        // Gzip under a .jsonl name.
+        let gz = dir.path().join("a.jsonl");
+        let mut encoder =
+            flate2::write::GzEncoder::new(File::create(&gz).unwrap(), Default::default());
+        encoder.write_all(b"{\"a\":1}\n\n{\"b\":2}\n").unwrap();
+        encoder.finish().unwrap();
+        assert_eq!(
+            lines_of(&gz),
+            vec![(1, Ok("{\"a\":1}".into())), (3, Ok("{\"b\":2}".into()))]
+        );
+        // A byte-order mark, then a line with a Latin-1 byte.
+        let bom = dir.path().join("b.jsonl");
+        std::fs::write(&bom, b"\xef\xbb\xbf{\"a\":1}\n{\"b\":\"caf\xe9\"}\n").unwrap();
+        assert_eq!(
+            lines_of(&bom),
+            vec![
+                (1, Ok("{\"a\":1}".into())),
+                (2, Err(InvalidUtf8 { column: 10 }))
+            ]
+        );
+        let error = parse_object(&bom, 2, Err(InvalidUtf8 { column: 10 }))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("b.jsonl:2: not valid UTF-8 (byte 10"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn empty_and_blank_files_have_no_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let blank = dir.path().join("blank.jsonl");
+        std::fs::write(&blank, "\n  \n").unwrap();
+        let error = read_objects(&blank).err().unwrap().to_string();
+        assert!(error.contains("no records"), "{error}");
+    }
+}

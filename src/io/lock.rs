@@ -1,0 +1,80 @@
+//! Exclusive locks on append-only logs, so that two runs never append to one file at once.
+//!
+//! The lock is the operating system's (`flock`), so it is released when its holder exits, even
+//! by `kill -9`. When it is taken, the holder is named from `/proc/locks` where the system has it.
+
+use std::fs::File;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// Takes an exclusive lock on `file` (opened from `path`) for as long as `file` is open.
+pub fn lock_exclusive(file: &File, path: &Path) -> Result<()> {
+    match file.try_lock() {
+        Ok(()) => Ok(()),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = file
+                .metadata()
+                .ok()
+                .and_then(|meta| lock_holder(meta.ino()))
+                .map_or_else(
+                    || "another process".to_owned(),
+                    |(pid, command)| format!("process {pid} ({command})"),
+                );
+            Err(Error::Busy(format!(
+                "{} is being written by {holder}; wait for it to finish, or write to another file",
+                path.display()
+            )))
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(path, e)),
+    }
+}
+
+/// The pid and command line of the process holding a lock on the file with inode `inode`.
+fn lock_holder(inode: u64) -> Option<(u32, String)> {
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    let pid = locks.lines().find_map(|line| {
+        // "1: FLOCK  ADVISORY  WRITE 12345 fd:01:67890 0 EOF"
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (pid, file) = (fields.get(4)?, fields.get(5)?);
+        let file_inode: u64 = file.rsplit(':').next()?.parse().ok()?;
+        (file_inode == inode).then(|| pid.parse::<u32>().ok())?
+    })?;
+    let command = std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|raw| {
+            String::from_utf8_lossy(&raw)
+                .split('\0')
+                .filter(|part| !part.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default();
+    Some((pid, command))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_writer_is_refused_with_the_holder_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.jsonl");
+        let first = File::create(&path).unwrap();
+        lock_exclusive(&first, &path).unwrap();
+        let second = File::options().append(true).open(&path).unwrap();
+        let error = lock_exclusive(&second, &path).unwrap_err();
+        assert_eq!(error.exit_code(), 75);
+        let message = error.to_string();
+        assert!(message.contains("is being written by"), "{message}");
+        if std::path::Path::new("/proc/locks").exists() {
+            assert!(
+                message.contains(&format!("process {}", std::process::id())),
+                "{message}"
+            );
+        }
+        drop(first);
+        lock_exclusive(&second, &path).unwrap();
+    }
+}

@@ -1,0 +1,20 @@
+//! The one I/O layer every command uses.
+//!
+//! - [`input`]: JSONL readers (files or `-`, gzip by content, BOM, UTF-8 errors with their line);
+//! - [`output`]: crash-safe writers (atomic replace, through symlinks, modes kept, `-`, devices,
+//!   `.gz`, whole report directories and sets of files);
+//! - [`paths`]: outputs that would overwrite an input or each other, refused before any work;
+//! - [`lock`]: exclusive locks on append-only logs.
+
+pub mod input;
+pub mod lock;
+pub mod output;
+pub mod paths;
+
+pub use input::{
+    for_each_chunk, for_each_line, is_stdio, open_reader, parse_object, read_objects, InvalidUtf8,
+    JsonLine, LineText, OwnedLine,
+};
+pub use lock::lock_exclusive;
+pub use output::{write_atomic, write_jsonl, OutputDir, OutputFile, OutputSet};
+pub use paths::{ensure_distinct, Named};

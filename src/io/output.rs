@@ -1,0 +1,372 @@
+//! Writing outputs without ever losing data.
+//!
+//! A regular file (or a name that does not exist yet) is written to a temporary file beside it
+//! and renamed into place only when complete, so a failed run leaves the old file (or nothing)
+//! behind. The new file honours the umask, or keeps the mode of the file it replaces. A symlink
+//! is written through (its target is replaced, the link stays). `-` writes to standard output;
+//! a device or FIFO (`/dev/null`, a named pipe) is written in place. A name ending in `.gz` is
+//! gzip-compressed. A report directory is built in a temporary directory and renamed into place.
+
+use std::fs::{File, OpenOptions, Permissions};
+use std::io::{BufWriter, Write};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use flate2::write::GzEncoder;
+
+use super::input::is_stdio;
+use crate::error::{Error, Result};
+
+const BUFFER: usize = 1 << 20;
+
+/// What a path given as an output resolves to.
+#[derive(Debug)]
+enum Target {
+    Stdout,
+    /// A device, FIFO or socket: written where it is.
+    InPlace(PathBuf),
+    /// A regular file or a new name: replaced atomically. The path has symlinks resolved.
+    Replace(PathBuf),
+}
+
+/// Follows `path` through symlinks (also a dangling one, to the file it names).
+pub fn resolve_symlinks(path: &Path) -> Result<PathBuf> {
+    let mut current = path.to_owned();
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let target = std::fs::read_link(&current).map_err(|e| Error::io(&current, e))?;
+                current = match current.parent() {
+                    Some(parent) if target.is_relative() => parent.join(target),
+                    _ => target,
+                };
+            }
+            _ => return Ok(current),
+        }
+    }
+    Err(Error::io(
+        path,
+        std::io::Error::other("too many levels of symbolic links"),
+    ))
+}
+
+fn target(path: &Path) -> Result<Target> {
+    if is_stdio(path) {
+        return Ok(Target::Stdout);
+    }
+    let resolved = resolve_symlinks(path)?;
+    match std::fs::metadata(&resolved) {
+        Ok(meta) if meta.is_dir() => Err(Error::io(
+            path,
+            std::io::Error::other("is a directory; name a file to write"),
+        )),
+        Ok(meta) if !meta.is_file() => Ok(Target::InPlace(resolved)),
+        _ => Ok(Target::Replace(resolved)),
+    }
+}
+
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Where the bytes go before the compression layer.
+enum Sink {
+    Stdout(std::io::Stdout),
+    File(File),
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Sink::Stdout(out) => out.write(buf),
+            Sink::File(file) => file.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Sink::Stdout(out) => out.flush(),
+            Sink::File(file) => file.flush(),
+        }
+    }
+}
+
+enum Body {
+    Plain(BufWriter<Sink>),
+    Gzip(GzEncoder<BufWriter<Sink>>),
+}
+
+/// An output file; it appears at its destination only once [`OutputFile::commit`] succeeds.
+pub struct OutputFile {
+    /// The path as given, for messages.
+    shown: PathBuf,
+    body: Body,
+    /// For a replaced file: the temporary file and the resolved destination.
+    pending: Option<(tempfile::TempPath, PathBuf)>,
+}
+
+impl OutputFile {
+    pub fn create(path: &Path) -> Result<Self> {
+        let (sink, pending) = match target(path)? {
+            Target::Stdout => (Sink::Stdout(std::io::stdout()), None),
+            Target::InPlace(device) => {
+                let file = OpenOptions::new()
+                    .write(true)
+                    .open(&device)
+                    .map_err(|e| Error::io(path, e))?;
+                (Sink::File(file), None)
+            }
+            Target::Replace(destination) => {
+                let dir = parent_dir(&destination);
+                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+                // 0666 is masked by the umask when the file is created, as for any new file.
+                let temp = tempfile::Builder::new()
+                    .prefix(".bestofn-")
+                    .suffix(".tmp")
+                    .permissions(Permissions::from_mode(0o666))
+                    .tempfile_in(dir)
+                    .map_err(|e| Error::io(dir, e))?;
+                if let Ok(existing) = std::fs::metadata(&destination) {
+                    temp.as_file()
+                        .set_permissions(existing.permissions())
+                        .map_err(|e| Error::io(path, e))?;
+                }
+                let (file, temp_path) = temp.into_parts();
+                (Sink::File(file), Some((temp_path, destination)))
+            }
+        };
+        let gzip = path.extension().is_some_and(|ext| ext == "gz") && !is_stdio(path);
+        let buffered = BufWriter::with_capacity(BUFFER, sink);
+        Ok(OutputFile {
+            shown: path.to_owned(),
+            body: if gzip {
+                Body::Gzip(GzEncoder::new(buffered, flate2::Compression::default()))
+            } else {
+                Body::Plain(buffered)
+            },
+            pending,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.shown
+    }
+
+    /// Serializes `value` as one JSONL line.
+    pub fn write_json_line<T: serde::Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
+        serde_json::to_writer(&mut *self, value).map_err(|e| Error::io(&self.shown, e.into()))?;
+        self.write_all(b"\n").map_err(|e| Error::io(&self.shown, e))
+    }
+
+    /// Finishes compression, flushes, syncs and renames the file onto its destination.
+    pub fn commit(self) -> Result<()> {
+        let shown = self.shown;
+        let error = |e: std::io::Error| Error::io(&shown, e);
+        let buffered = match self.body {
+            Body::Plain(buffered) => buffered,
+            Body::Gzip(encoder) => encoder.finish().map_err(error)?,
+        };
+        let sink = buffered.into_inner().map_err(|e| error(e.into_error()))?;
+        match sink {
+            Sink::Stdout(mut out) => out.flush().map_err(error)?,
+            Sink::File(file) => {
+                if let Some((temp, destination)) = self.pending {
+                    file.sync_all().map_err(error)?;
+                    temp.persist(&destination).map_err(|e| error(e.error))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Write for OutputFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match &mut self.body {
+            Body::Plain(w) => w.write(buf),
+            Body::Gzip(w) => w.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.body {
+            Body::Plain(w) => w.flush(),
+            Body::Gzip(w) => w.flush(),
+        }
+    }
+}
+
+/// Writes `contents` to `destination` atomically.
+pub fn write_atomic(destination: &Path, contents: &[u8]) -> Result<()> {
+    let mut file = OutputFile::create(destination)?;
+    file.write_all(contents)
+        .map_err(|e| Error::io(destination, e))?;
+    file.commit()
+}
+
+/// Writes each record as a JSONL line to `destination` atomically.
+pub fn write_jsonl<T: serde::Serialize>(destination: &Path, records: &[T]) -> Result<()> {
+    let mut file = OutputFile::create(destination)?;
+    for record in records {
+        file.write_json_line(record)?;
+    }
+    file.commit()
+}
+
+/// Files that must appear together: each is written completely before any is renamed into
+/// place, so a failure while writing (a full disk) leaves none of them behind.
+#[derive(Default)]
+pub struct OutputSet {
+    files: Vec<OutputFile>,
+}
+
+impl OutputSet {
+    pub fn add_jsonl<T: serde::Serialize>(&mut self, path: &Path, records: &[T]) -> Result<()> {
+        let mut file = OutputFile::create(path)?;
+        for record in records {
+            file.write_json_line(record)?;
+        }
+        file.flush().map_err(|e| Error::io(path, e))?;
+        self.files.push(file);
+        Ok(())
+    }
+
+    pub fn add_bytes(&mut self, path: &Path, contents: &[u8]) -> Result<()> {
+        let mut file = OutputFile::create(path)?;
+        file.write_all(contents).map_err(|e| Error::io(path, e))?;
+        file.flush().map_err(|e| Error::io(path, e))?;
+        self.files.push(file);
+        Ok(())
+    }
+
+    pub fn commit(self) -> Result<()> {
+        self.files.into_iter().try_for_each(OutputFile::commit)
+    }
+}
+
+/// A report directory: files are written into a hidden staging directory beside the
+/// destination, which replaces the destination only when [`OutputDir::commit`] is called.
+pub struct OutputDir {
+    destination: PathBuf,
+    _staging_parent: tempfile::TempDir,
+    staging: PathBuf,
+}
+
+impl OutputDir {
+    pub fn create(path: &Path) -> Result<Self> {
+        if is_stdio(path) {
+            return Err(Error::Settings(
+                "a report directory cannot be written to standard output".into(),
+            ));
+        }
+        let destination = resolve_symlinks(path)?;
+        if destination.exists() && !destination.is_dir() {
+            return Err(Error::io(
+                path,
+                std::io::Error::other("exists and is not a directory"),
+            ));
+        }
+        let dir = parent_dir(&destination);
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let staging_parent = tempfile::Builder::new()
+            .prefix(".bestofn-")
+            .tempdir_in(dir)
+            .map_err(|e| Error::io(dir, e))?;
+        // Created with 0777 so that the umask applies, as for any new directory.
+        let staging = staging_parent.path().join("report");
+        std::fs::DirBuilder::new()
+            .mode(0o777)
+            .create(&staging)
+            .map_err(|e| Error::io(&staging, e))?;
+        Ok(OutputDir {
+            destination,
+            _staging_parent: staging_parent,
+            staging,
+        })
+    }
+
+    /// Where a file named `name` of the report is staged.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.staging.join(name)
+    }
+
+    /// Replaces the destination with the staged directory.
+    pub fn commit(self) -> Result<()> {
+        let error = |e| Error::io(&self.destination, e);
+        let old = self._staging_parent.path().join("previous");
+        let had_old = self.destination.is_dir();
+        if had_old {
+            std::fs::rename(&self.destination, &old).map_err(error)?;
+        }
+        if let Err(e) = std::fs::rename(&self.staging, &self.destination) {
+            if had_old {
+                let _ = std::fs::rename(&old, &self.destination);
+            }
+            return Err(error(e));
+        }
+        // `previous` goes with the staging parent when it is dropped.
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn writes_through_symlinks_keeps_modes_and_compresses_gz() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.jsonl");
+        std::fs::write(&real, "old\n").unwrap();
+        std::fs::set_permissions(&real, Permissions::from_mode(0o640)).unwrap();
+        let link = dir.path().join("link.jsonl");
+        symlink("real.jsonl", &link).unwrap();
+        write_atomic(&link, b"new\n").unwrap();
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "new\n");
+        let mode = std::fs::metadata(&real).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
+
+        let gz = dir.path().join("x.jsonl.gz");
+        write_jsonl(&gz, &[serde_json::json!({"a": 1})]).unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::GzDecoder::new(File::open(&gz).unwrap()),
+            &mut text,
+        )
+        .unwrap();
+        assert_eq!(text, "{\"a\":1}\n");
+    }
+
+    #[test]
+    fn devices_are_written_in_place() {
+        write_atomic(Path::new("/dev/null"), b"x").unwrap();
+        assert!(!std::fs::metadata("/dev/null").unwrap().is_file());
+    }
+
+    #[test]
+    fn a_report_directory_appears_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let report = dir.path().join("report");
+        std::fs::create_dir(&report).unwrap();
+        std::fs::write(report.join("stale.txt"), "x").unwrap();
+        let staged = OutputDir::create(&report).unwrap();
+        std::fs::write(staged.file("a.json"), "{}").unwrap();
+        drop(staged);
+        assert!(
+            report.join("stale.txt").exists(),
+            "an abandoned report leaves the old one"
+        );
+        let staged = OutputDir::create(&report).unwrap();
+        std::fs::write(staged.file("a.json"), "{}").unwrap();
+        staged.commit().unwrap();
+        assert!(report.join("a.json").exists() && !report.join("stale.txt").exists());
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "no staging directory is left behind");
+    }
+}

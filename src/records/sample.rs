@@ -1,0 +1,389 @@
+//! The sample record, and the one place a sample line is parsed.
+//!
+//! Every reader (label, score, rank, eval, the generation log, replay) goes through
+//! [`SampleRecord::parse`]: ids are coerced by one rule (a string, or an integer written in
+//! decimal), a key repeated inside one object is an error naming it, and every message names the
+//! file, the line and the field.
+
+use std::path::Path;
+
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{Map, Value};
+
+use super::{json_kind, Origin};
+use crate::error::{Error, Result};
+use crate::io::{parse_object, LineText};
+
+/// One candidate solution: the unit every stage reads and writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub problem_id: String,
+    pub sample_idx: u32,
+    pub text: String,
+    /// Final answer extracted by the labeler (normalized form), `None` when none was found.
+    pub extracted: Option<String>,
+    pub correct: Option<bool>,
+    /// Verifier probability of being correct (or an imported reward score).
+    pub score: Option<f32>,
+    /// Every other field (`generator`, `finish_reason`, `num_tokens`, ...), in input order.
+    pub extra: Map<String, Value>,
+}
+
+/// A sample without its text and unknown fields: what `rank` and `eval` need, read fast.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SampleVerdict {
+    pub problem_id: String,
+    pub sample_idx: u32,
+    pub extracted: Option<String>,
+    pub correct: Option<bool>,
+    pub score: Option<f32>,
+}
+
+/// A record type that can be read from a samples file.
+pub trait SampleRecord: Sized + Send {
+    /// Parses one line (`line` is its 1-based number, for errors).
+    fn parse(path: &Path, line: usize, text: LineText<'_>) -> Result<Self>;
+    fn problem_id(&self) -> &str;
+    fn sample_idx(&self) -> u32;
+}
+
+impl SampleRecord for Sample {
+    fn parse(path: &Path, line: usize, text: LineText<'_>) -> Result<Self> {
+        let origin = Origin { path, line };
+        let fields = parse_fields(path, line, text, true)?;
+        let verdict = fields.verdict(&origin)?;
+        let text = origin
+            .string_value(fields.text, "text")?
+            .ok_or_else(|| origin.error("text", "missing (required string)"))?;
+        Ok(Sample {
+            problem_id: verdict.problem_id,
+            sample_idx: verdict.sample_idx,
+            text,
+            extracted: verdict.extracted,
+            correct: verdict.correct,
+            score: verdict.score,
+            extra: fields.extra,
+        })
+    }
+    fn problem_id(&self) -> &str {
+        &self.problem_id
+    }
+    fn sample_idx(&self) -> u32 {
+        self.sample_idx
+    }
+}
+
+impl SampleRecord for SampleVerdict {
+    fn parse(path: &Path, line: usize, text: LineText<'_>) -> Result<Self> {
+        parse_fields(path, line, text, false)?.verdict(&Origin { path, line })
+    }
+    fn problem_id(&self) -> &str {
+        &self.problem_id
+    }
+    fn sample_idx(&self) -> u32 {
+        self.sample_idx
+    }
+}
+
+/// A valid sample kept as the exact line it was read from (replay copies records verbatim).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verbatim {
+    pub sample: Sample,
+    pub line: String,
+}
+
+impl SampleRecord for Verbatim {
+    fn parse(path: &Path, line: usize, text: LineText<'_>) -> Result<Self> {
+        Ok(Verbatim {
+            sample: Sample::parse(path, line, text)?,
+            line: text.unwrap_or_default().to_owned(),
+        })
+    }
+    fn problem_id(&self) -> &str {
+        &self.sample.problem_id
+    }
+    fn sample_idx(&self) -> u32 {
+        self.sample.sample_idx
+    }
+}
+
+/// Parses one line of a samples file into a [`Sample`].
+pub fn parse_sample_line(path: &Path, line: usize, text: LineText<'_>) -> Result<Sample> {
+    Sample::parse(path, line, text)
+}
+
+fn parse_fields(path: &Path, line: usize, text: LineText<'_>, full: bool) -> Result<SampleFields> {
+    let text = text.map_err(|e| e.into_error(path, line))?;
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let parsed = FieldsSeed { full }
+        .deserialize(&mut deserializer)
+        .and_then(|fields| deserializer.end().map(|()| fields));
+    match parsed {
+        Ok(fields) => Ok(fields),
+        // Not an object, or not JSON: let the generic parser say which.
+        Err(fast_error) => {
+            parse_object(path, line, Ok(text))?;
+            Err(Error::input(path, line, None, fast_error.to_string()))
+        }
+    }
+}
+
+/// The fields of a sample record that have a meaning, as parsed JSON, and everything else.
+#[derive(Debug, Default)]
+struct SampleFields {
+    problem_id: Option<Value>,
+    sample_idx: Option<Value>,
+    text: Option<Value>,
+    extracted: Option<Value>,
+    correct: Option<Value>,
+    score: Option<Value>,
+    extra: Map<String, Value>,
+    /// The first key that appeared twice in the object.
+    repeated: Option<String>,
+}
+
+impl SampleFields {
+    fn slot(&mut self, key: &str) -> Option<&mut Option<Value>> {
+        Some(match key {
+            "problem_id" => &mut self.problem_id,
+            "sample_idx" => &mut self.sample_idx,
+            "text" => &mut self.text,
+            "extracted" => &mut self.extracted,
+            "correct" => &mut self.correct,
+            "score" => &mut self.score,
+            _ => return None,
+        })
+    }
+
+    /// The fields every reader checks, by the one set of rules.
+    fn verdict(&self, origin: &Origin) -> Result<SampleVerdict> {
+        if let Some(key) = &self.repeated {
+            return Err(origin.error(key, "appears twice in the object; keep one"));
+        }
+        let problem_id = origin
+            .id_value(self.problem_id.clone(), "problem_id")?
+            .ok_or_else(|| origin.error("problem_id", "missing (required string)"))?;
+        let sample_idx = match &self.sample_idx {
+            Some(Value::Number(n)) => n
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| origin.error("sample_idx", "expected a non-negative integer"))?,
+            None | Some(Value::Null) => {
+                return Err(origin.error("sample_idx", "missing (required integer)"))
+            }
+            Some(other) => {
+                return Err(origin.error(
+                    "sample_idx",
+                    format!(
+                        "expected a non-negative integer, found {}",
+                        json_kind(other)
+                    ),
+                ))
+            }
+        };
+        Ok(SampleVerdict {
+            problem_id,
+            sample_idx,
+            extracted: origin.string_value(self.extracted.clone(), "extracted")?,
+            correct: correct_value(origin, self.correct.as_ref())?,
+            score: score_value(origin, self.score.as_ref())?,
+        })
+    }
+}
+
+fn correct_value(origin: &Origin, value: Option<&Value>) -> Result<Option<bool>> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(other) => Err(origin.error(
+            "correct",
+            format!("expected true, false or null, found {}", json_kind(other)),
+        )),
+    }
+}
+
+fn score_value(origin: &Origin, value: Option<&Value>) -> Result<Option<f32>> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => {
+            let value = n.as_f64().unwrap_or(f64::NAN) as f32;
+            if !value.is_finite() {
+                return Err(origin.error("score", "must be a finite number"));
+            }
+            Ok(Some(value))
+        }
+        Some(other) => Err(origin.error(
+            "score",
+            format!("expected a number or null, found {}", json_kind(other)),
+        )),
+    }
+}
+
+/// Parses a sample line straight into its fields; without `full`, the text and unknown fields
+/// are skipped (what ranking needs, read fast).
+struct FieldsSeed {
+    full: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for FieldsSeed {
+    type Value = SampleFields;
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<SampleFields, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FieldsSeed {
+    type Value = SampleFields;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SampleFields, A::Error> {
+        let mut fields = SampleFields::default();
+        let mut skipped = Vec::new();
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            let key = key.0;
+            let skip = !self.full && (key == "text" || fields.slot(&key).is_none());
+            let repeated = if skip {
+                map.next_value::<IgnoredAny>()?;
+                // Objects have a handful of keys: a scan is cheaper than a set.
+                let seen = skipped.contains(&key);
+                skipped.push(key.clone());
+                seen
+            } else {
+                let value: Value = map.next_value()?;
+                match fields.slot(&key) {
+                    Some(slot) => slot.replace(value).is_some(),
+                    None => fields.extra.insert(key.to_string(), value).is_some(),
+                }
+            };
+            if repeated && fields.repeated.is_none() {
+                fields.repeated = Some(key.into_owned());
+            }
+        }
+        Ok(fields)
+    }
+}
+
+/// An object key, borrowed from the input when it has no escapes.
+struct Key<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+impl Serialize for Sample {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(6 + self.extra.len()))?;
+        map.serialize_entry("problem_id", &self.problem_id)?;
+        map.serialize_entry("sample_idx", &self.sample_idx)?;
+        map.serialize_entry("text", &self.text)?;
+        for (key, value) in &self.extra {
+            map.serialize_entry(key, value)?;
+        }
+        map.serialize_entry("extracted", &self.extracted)?;
+        map.serialize_entry("correct", &self.correct)?;
+        map.serialize_entry("score", &self.score)?;
+        map.end()
+    }
+}
+
+/// The fields of a sample that ranking and evaluation read.
+pub trait Verdict {
+    fn problem_id(&self) -> &str;
+    fn sample_idx(&self) -> u32;
+    fn extracted(&self) -> Option<&str>;
+    fn correct(&self) -> Option<bool>;
+    fn score(&self) -> Option<f32>;
+}
+
+/// Both sample types hold the verdict fields under the same names.
+macro_rules! impl_verdict {
+    ($($record:ty),*) => {$(
+        impl Verdict for $record {
+            fn problem_id(&self) -> &str {
+                &self.problem_id
+            }
+            fn sample_idx(&self) -> u32 {
+                self.sample_idx
+            }
+            fn extracted(&self) -> Option<&str> {
+                self.extracted.as_deref()
+            }
+            fn correct(&self) -> Option<bool> {
+                self.correct
+            }
+            fn score(&self) -> Option<f32> {
+                self.score
+            }
+        }
+    )*};
+}
+
+impl_verdict!(Sample, SampleVerdict);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse<R: SampleRecord>(text: &str) -> Result<R> {
+        R::parse(Path::new("s.jsonl"), 3, Ok(text))
+    }
+
+    #[test]
+    fn one_rule_for_ids_and_repeated_keys() {
+        let sample: Sample =
+            parse(r#"{"problem_id": 7, "sample_idx": 0, "text": "t", "x": 1}"#).unwrap();
+        assert_eq!(sample.problem_id, "7");
+        assert_eq!(sample.extra["x"], 1);
+        let verdict: SampleVerdict =
+            parse(r#"{"problem_id": "7", "sample_idx": 0, "text": "t", "score": 0.5}"#).unwrap();
+        assert_eq!(verdict.score, Some(0.5));
+        for text in [
+            r#"{"problem_id": 7.5, "sample_idx": 0, "text": "t"}"#,
+            r#"{"problem_id": "a", "sample_idx": 0, "text": "t", "score": 1, "score": 2}"#,
+            r#"{"problem_id": "a", "sample_idx": 0, "text": "t", "x": 1, "x": 2}"#,
+        ] {
+            let full = parse::<Sample>(text).unwrap_err().to_string();
+            let fast = parse::<SampleVerdict>(text)
+                .map(|_| ())
+                .map_err(|e| e.to_string());
+            assert!(full.starts_with("s.jsonl:3: field `"), "{full}");
+            assert_eq!(fast, Err(full));
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_and_non_objects_name_the_line() {
+        let error = Sample::parse(
+            Path::new("s.jsonl"),
+            4,
+            Err(crate::io::InvalidUtf8 { column: 2 }),
+        )
+        .unwrap_err();
+        assert!(error.to_string().starts_with("s.jsonl:4: not valid UTF-8"));
+        let error = parse::<SampleVerdict>("[1]").unwrap_err().to_string();
+        assert_eq!(error, "s.jsonl:3: expected a JSON object");
+    }
+}

@@ -1,0 +1,206 @@
+//! The one streaming driver over a samples file: chunks of lines are parsed in parallel, keys
+//! checked for uniqueness, bad lines skipped or reported, and each chunk handed on in file order.
+//! `label`, `score`, `rank`, `eval`, replay and every whole-file reader use it.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use rayon::prelude::*;
+
+use super::sample::{SampleRecord, SampleVerdict};
+use super::Sample;
+use crate::error::{Error, Result};
+use crate::io::for_each_chunk;
+
+/// How a samples file is read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReadOptions {
+    /// Count and skip malformed lines, repeated keys and records `prepare` rejects.
+    pub skip_invalid: bool,
+    /// Lines parsed together.
+    pub chunk_lines: usize,
+}
+
+impl ReadOptions {
+    pub fn new(skip_invalid: bool) -> Self {
+        ReadOptions {
+            skip_invalid,
+            chunk_lines: 4096,
+        }
+    }
+}
+
+/// What a read went through.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadStats {
+    pub records: usize,
+    pub skipped: usize,
+}
+
+/// Reads `path` as records `R`, turns each into a `T` with `prepare` (in parallel; its errors are
+/// skippable too), and hands every chunk's results to `consume` in file order.
+///
+/// A file with no valid record is an error: an empty input is a wrong path or a failed earlier
+/// step, never a result.
+pub fn map_samples<R, T, P, C>(
+    path: &Path,
+    options: ReadOptions,
+    prepare: P,
+    mut consume: C,
+) -> Result<ReadStats>
+where
+    R: SampleRecord,
+    T: Send,
+    P: Fn(R, usize) -> Result<T> + Sync,
+    C: FnMut(Vec<T>) -> Result<()>,
+{
+    let mut stats = ReadStats::default();
+    let mut first_line: HashMap<(String, u32), usize> = HashMap::new();
+    for_each_chunk(path, options.chunk_lines.max(1), |chunk| {
+        let parsed: Vec<Result<R>> = chunk
+            .par_iter()
+            .map(|(line, text)| R::parse(path, *line, text.as_deref().map_err(|e| *e)))
+            .collect();
+        let mut unique = Vec::with_capacity(parsed.len());
+        for ((line, _), record) in chunk.iter().zip(parsed) {
+            let record = match record {
+                Ok(record) => record,
+                Err(_) if options.skip_invalid => {
+                    stats.skipped += 1;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let key = (record.problem_id().to_owned(), record.sample_idx());
+            if let Some(&first) = first_line.get(&key) {
+                if options.skip_invalid {
+                    stats.skipped += 1;
+                    continue;
+                }
+                return Err(duplicate_error(path, *line, &key.0, key.1, first));
+            }
+            first_line.insert(key, *line);
+            unique.push((*line, record));
+        }
+        let prepared: Vec<Result<T>> = unique
+            .into_par_iter()
+            .map(|(line, record)| prepare(record, line))
+            .collect();
+        let mut kept = Vec::with_capacity(prepared.len());
+        for result in prepared {
+            match result {
+                Ok(item) => kept.push(item),
+                Err(_) if options.skip_invalid => stats.skipped += 1,
+                Err(e) => return Err(e),
+            }
+        }
+        stats.records += kept.len();
+        consume(kept)
+    })?;
+    if stats.records == 0 {
+        return Err(Error::Inconsistent(if stats.skipped > 0 {
+            format!(
+                "{}: every line was invalid ({} skipped): nothing to do",
+                path.display(),
+                stats.skipped
+            )
+        } else {
+            format!(
+                "{}: no samples (the file is empty or blank)",
+                path.display()
+            )
+        }));
+    }
+    Ok(stats)
+}
+
+/// The error for a second sample with the key of an earlier one.
+pub fn duplicate_error(
+    path: &Path,
+    line: usize,
+    problem_id: &str,
+    sample_idx: u32,
+    first_line: usize,
+) -> Error {
+    Error::input(
+        path,
+        line,
+        Some("sample_idx"),
+        format!(
+            "duplicate sample (problem_id {problem_id:?}, sample_idx {sample_idx}); first on line {first_line}"
+        ),
+    )
+}
+
+/// Reads every record of a samples file into memory.
+pub fn read_all<R: SampleRecord>(path: &Path, skip_invalid: bool) -> Result<(Vec<R>, ReadStats)> {
+    let mut records = Vec::new();
+    let stats = map_samples(
+        path,
+        ReadOptions::new(skip_invalid),
+        |record: R, _| Ok(record),
+        |chunk| {
+            records.extend(chunk);
+            Ok(())
+        },
+    )?;
+    Ok((records, stats))
+}
+
+/// Reads a whole samples file (with texts); keys must be unique.
+pub fn read_samples(path: &Path) -> Result<Vec<Sample>> {
+    read_all(path, false).map(|(samples, _)| samples)
+}
+
+/// Verdicts read from a samples file.
+pub struct VerdictSet {
+    pub verdicts: Vec<SampleVerdict>,
+    pub skipped: usize,
+}
+
+/// Reads the verdict fields of a samples file, skipping texts and unknown fields.
+pub fn read_verdicts(path: &Path, skip_invalid: bool) -> Result<VerdictSet> {
+    let (verdicts, stats) = read_all(path, skip_invalid)?;
+    Ok(VerdictSet {
+        verdicts,
+        skipped: stats.skipped,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_files_and_all_invalid_files_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.jsonl");
+        std::fs::write(&path, "\n\n").unwrap();
+        let error = read_verdicts(&path, false).err().unwrap().to_string();
+        assert!(
+            error.contains("no samples (the file is empty or blank)"),
+            "{error}"
+        );
+        std::fs::write(&path, "{oops\n[1]\n").unwrap();
+        let error = read_verdicts(&path, true).err().unwrap().to_string();
+        assert!(
+            error.contains("every line was invalid (2 skipped)"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn repeated_keys_fail_or_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.jsonl");
+        let line = r#"{"problem_id": "a", "sample_idx": 0, "text": "t"}"#;
+        std::fs::write(&path, format!("{line}\n{line}\n")).unwrap();
+        let error = read_samples(&path).err().unwrap().to_string();
+        assert!(
+            error.contains("s.jsonl:2: field `sample_idx`: duplicate sample"),
+            "{error}"
+        );
+        let (samples, stats) = read_all::<Sample>(&path, true).unwrap();
+        assert_eq!((samples.len(), stats.skipped), (1, 1));
+    }
+}
