@@ -4,7 +4,6 @@ use rand::{RngCore, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
 use crate::pool::{ProblemPool, NO_ANSWER};
-use crate::rank::{choose, Strategy, Tally};
 
 /// Unbiased pass@k (Chen et al. 2021): 1 - C(n-c, k) / C(n, k), as a stable product.
 pub fn pass_at_k(n: usize, c: usize, k: usize) -> f64 {
@@ -57,12 +56,37 @@ fn below(rng: &mut Pcg64Mcg, bound: usize) -> usize {
     ((u64::from(rng.next_u32()) * bound as u64) >> 32) as usize
 }
 
+/// The share of right answers among the leaders of the whole pool (most weight; each answer's
+/// weight is the sum of `weight(position)` over its samples): the exact accuracy at k = n when a
+/// tie goes to a uniformly random leader.
+fn leaders_right(pool: &ProblemPool, weight: impl Fn(usize) -> f64) -> f64 {
+    let mut totals = vec![0.0; pool.answers.len()];
+    let mut right = vec![false; pool.answers.len()];
+    for (position, &a) in pool.answer.iter().enumerate() {
+        if a != NO_ANSWER {
+            totals[a as usize] += weight(position);
+            right[a as usize] = pool.correct[position] == Some(true);
+        }
+    }
+    let Some(best) = totals.iter().copied().max_by(f64::total_cmp) else {
+        return 0.0;
+    };
+    let leaders: Vec<bool> = (0..totals.len())
+        .filter(|&a| totals[a] == best)
+        .map(|a| right[a])
+        .collect();
+    leaders.iter().filter(|&&r| r).count() as f64 / leaders.len() as f64
+}
+
 /// Per-answer running totals while samples join a random subset one at a time.
 #[derive(Debug, Default)]
 pub struct VoteScratch {
     votes: Vec<u32>,
     mass: Vec<f64>,
+    /// Step of the trial at which each answer was first drawn (ties go to the earlier one).
     earliest: Vec<u32>,
+    /// The first sample drawn with each answer: whose label tells whether the answer is right.
+    representative: Vec<u32>,
     touched: Vec<u32>,
     permutation: Vec<u32>,
 }
@@ -79,11 +103,12 @@ impl VoteScratch {
             self.votes.resize(answers, 0);
             self.mass.resize(answers, 0.0);
             self.earliest.resize(answers, u32::MAX);
+            self.representative.resize(answers, u32::MAX);
         }
     }
 }
 
-/// Whether answer `a` has more score mass than `b`, equal mass going to the earlier sample.
+/// Whether answer `a` has more score mass than `b`, equal mass going to the one drawn first.
 fn mass_beats(mass: &[f64], earliest: &[u32], a: u32, b: u32) -> bool {
     let (a, b) = (a as usize, b as usize);
     mass[a]
@@ -93,11 +118,15 @@ fn mass_beats(mass: &[f64], earliest: &[u32], a: u32, b: u32) -> bool {
 }
 
 /// Accuracy of `majority` and (with scores) `weighted` at every k of `ks`, averaged over random
-/// k-subsets, with the tie-breaks of [`crate::rank`].
+/// k-subsets.
 ///
-/// k = 1 and k = n are exact. For other k, each trial draws one random permutation, whose first
-/// k samples are a uniform random k-subset for every k at once; samples join one at a time and
-/// the leading answer is kept up to date (a vote can only improve the answer it goes to).
+/// Inside a random subset, a tie goes to a uniformly random one of the tied answers (the one
+/// drawn first in the trial's permutation), so the order of samples in the file cannot leak into
+/// the estimate; `rank`'s deterministic rule (lower `sample_idx`) is for picking one answer, not
+/// for estimating accuracy. k = 1 and k = n are exact (at k = n, the share of tied leaders that
+/// are right). For other k, each trial draws one random permutation, whose first k samples are a
+/// uniform random k-subset for every k at once; samples join one at a time and the leading
+/// answer is kept up to date (a vote can only improve the answer it goes to).
 pub fn voting_at_ks(
     pool: &ProblemPool,
     ks: &[usize],
@@ -110,21 +139,15 @@ pub fn voting_at_ks(
     let mut majority = vec![0.0; ks.len()];
     let mut weighted = scores.map(|_| vec![0.0; ks.len()]);
     let single = pool.num_correct() as f64 / n as f64;
-    let mut tally = Tally::default();
     let mut sampled: Vec<(usize, usize)> = Vec::new();
     for (i, &k) in ks.iter().enumerate() {
         if k <= 1 {
             majority[i] = single;
             weighted.iter_mut().for_each(|w| w[i] = single);
         } else if k >= n {
-            let everyone: Vec<u32> = (0..n as u32).collect();
-            let hit = |strategy, tally: &mut Tally| match choose(pool, &everyone, strategy, tally) {
-                Some(choice) if pool.correct[choice.position] == Some(true) => 1.0,
-                _ => 0.0,
-            };
-            majority[i] = hit(Strategy::Majority, &mut tally);
-            if let Some(w) = weighted.as_mut() {
-                w[i] = hit(Strategy::Weighted, &mut tally);
+            majority[i] = leaders_right(pool, |_| 1.0);
+            if let (Some(w), Some(s)) = (weighted.as_mut(), scores) {
+                w[i] = leaders_right(pool, |p| f64::from(s[p]));
             }
         } else {
             sampled.push((k, i));
@@ -145,6 +168,7 @@ pub fn voting_at_ks(
         votes,
         mass,
         earliest,
+        representative,
         touched,
         permutation,
     } = scratch;
@@ -167,9 +191,10 @@ pub fn voting_at_ks(
                 let slot = a as usize;
                 if earliest[slot] == u32::MAX {
                     touched.push(a);
+                    earliest[slot] = i as u32;
+                    representative[slot] = p;
                 }
                 votes[slot] += 1;
-                earliest[slot] = earliest[slot].min(p);
                 let votes_beat = |l: u32| {
                     let l = l as usize;
                     (votes[slot], earliest[l]) > (votes[l], earliest[slot])
@@ -199,7 +224,9 @@ pub fn voting_at_ks(
             while next < sampled.len() && sampled[next].0 == i + 1 {
                 let slot = sampled[next].1;
                 let hit = |leader: Option<u32>| match leader {
-                    Some(l) if pool.correct[earliest[l as usize] as usize] == Some(true) => 1.0,
+                    Some(l) if pool.correct[representative[l as usize] as usize] == Some(true) => {
+                        1.0
+                    }
                     _ => 0.0,
                 };
                 majority[slot] += hit(by_votes);
@@ -222,6 +249,7 @@ pub fn voting_at_ks(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rank::{choose, Strategy, Tally};
     use crate::records::Sample;
 
     fn pool(items: &[(Option<&str>, bool, f32)]) -> ProblemPool {
@@ -284,6 +312,33 @@ mod tests {
         }
     }
 
+    /// Exact accuracy on one subset when a tie goes to a uniformly random leader.
+    fn random_tie_accuracy(p: &ProblemPool, subset: &[u32], weighted: bool) -> f64 {
+        let mut totals: std::collections::HashMap<u32, (f64, bool)> = Default::default();
+        for &position in subset {
+            let a = p.answer[position as usize];
+            if a != NO_ANSWER {
+                let weight = if weighted {
+                    f64::from(p.scores.as_ref().unwrap()[position as usize])
+                } else {
+                    1.0
+                };
+                let entry = totals.entry(a).or_insert((0.0, false));
+                entry.0 += weight;
+                entry.1 = p.correct[position as usize] == Some(true);
+            }
+        }
+        let Some(best) = totals.values().map(|t| t.0).max_by(f64::total_cmp) else {
+            return 0.0;
+        };
+        let leaders: Vec<bool> = totals
+            .values()
+            .filter(|t| t.0 == best)
+            .map(|t| t.1)
+            .collect();
+        leaders.iter().filter(|&&r| r).count() as f64 / leaders.len() as f64
+    }
+
     #[test]
     fn monte_carlo_converges_to_brute_force() {
         let p = pool(&[
@@ -295,31 +350,51 @@ mod tests {
             (Some("2"), true, 0.5),
             (None, false, 0.5),
         ]);
-        let strategies = [Strategy::Majority, Strategy::Weighted];
-        let mut tally = Tally::default();
         let ks: Vec<usize> = (1..=7).collect();
         let (majority, weighted) = voting_at_ks(&p, &ks, 20_000, 7, &mut VoteScratch::default());
         let weighted = weighted.unwrap();
         for k in 1..=7 {
             let subsets = enumerate_subsets(7, k);
-            let mut exact = [0.0; 2];
-            for subset in &subsets {
-                for (e, &s) in exact.iter_mut().zip(&strategies) {
-                    if let Some(c) = choose(&p, subset, s, &mut tally) {
-                        *e += f64::from(u8::from(p.correct[c.position] == Some(true)));
-                    }
-                }
-            }
-            let estimate = [majority[k - 1], weighted[k - 1]];
-            for i in 0..2 {
-                let exact = exact[i] / subsets.len() as f64;
+            for (estimate, by_score) in [(majority[k - 1], false), (weighted[k - 1], true)] {
+                let exact = subsets
+                    .iter()
+                    .map(|s| random_tie_accuracy(&p, s, by_score))
+                    .sum::<f64>()
+                    / subsets.len() as f64;
                 assert!(
-                    (estimate[i] - exact).abs() < 0.015,
-                    "k={k} {:?}: {} vs {exact}",
-                    strategies[i],
-                    estimate[i]
+                    (estimate - exact).abs() < 0.015,
+                    "k={k} weighted={by_score}: {estimate} vs {exact}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn the_order_of_samples_does_not_leak_into_majority_at_k() {
+        // Wrong answers first, then right ones: a tie-break towards low sample_idx would favour
+        // the wrong answer at every tie.
+        let items = [
+            (Some("1"), false, 0.5),
+            (Some("3"), false, 0.5),
+            (Some("2"), true, 0.5),
+            (Some("4"), true, 0.5),
+        ];
+        let reversed: Vec<_> = items.iter().rev().copied().collect();
+        let ks = [2, 4];
+        let (forward, _) = voting_at_ks(&pool(&items), &ks, 40_000, 1, &mut VoteScratch::default());
+        let (backward, _) = voting_at_ks(
+            &pool(&reversed),
+            &ks,
+            40_000,
+            1,
+            &mut VoteScratch::default(),
+        );
+        // Every 2-subset is a tie of two answers: half of the leaders are right on average.
+        for (f, b) in forward.iter().zip(&backward) {
+            assert!(
+                (f - 0.5).abs() < 0.01 && (b - 0.5).abs() < 0.01,
+                "{forward:?} {backward:?}"
+            );
         }
     }
 }

@@ -1,0 +1,665 @@
+//! Regression tests for the defects found by trying bestofn as a hostile user would: data loss,
+//! crashes, misleading successes and unclear errors. Each test names the defect it covers
+//! (the numbers of the architecture issue's list). None needs a model or `../shared`.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use assert_cmd::Command;
+use predicates::prelude::PredicateBooleanExt;
+use predicates::str::contains;
+
+fn bestofn() -> Command {
+    Command::cargo_bin("bestofn").unwrap()
+}
+
+fn fixture(name: &str) -> PathBuf {
+    common::fixture(name)
+}
+
+/// The fixture samples labeled into `dir/labeled.jsonl`.
+fn labeled(dir: &Path) -> PathBuf {
+    let out = dir.join("labeled.jsonl");
+    bestofn()
+        .args(["label", "--problems"])
+        .arg(fixture("problems.jsonl"))
+        .arg("--samples")
+        .arg(fixture("samples.jsonl"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    out
+}
+
+/// A second run: the labeled samples under another name.
+fn copy_labeled(samples: &Path) -> PathBuf {
+    let copy = samples.with_file_name("second.jsonl");
+    fs::copy(samples, &copy).unwrap();
+    copy
+}
+
+fn copy_fixture(dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(name);
+    fs::copy(fixture(name), &path).unwrap();
+    path
+}
+
+/// (1) A second writer of one samples file is refused, naming the holder.
+#[test]
+fn d01_a_locked_samples_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("s.jsonl");
+    let holder = fs::File::create(&out).unwrap();
+    holder.lock().unwrap();
+    bestofn()
+        .args(["generate", "--backend", "replay", "--n", "1", "--problems"])
+        .arg(fixture("problems.jsonl"))
+        .arg("--replay-from")
+        .arg(fixture("samples.jsonl"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(75)
+        .stderr(contains(format!("process {}", std::process::id())));
+    assert_eq!(fs::read(&out).unwrap(), b"", "nothing was appended");
+}
+
+/// (2, 4) Standard input is read once, and `-` writes standard output.
+#[test]
+fn d02_stdin_and_stdout_streams() {
+    let samples = fs::read(fixture("samples.jsonl")).unwrap();
+    let output = bestofn()
+        .args(["label", "--samples", "-", "--out", "-", "--problems"])
+        .arg(fixture("problems.jsonl"))
+        .write_stdin(samples)
+        .assert()
+        .success()
+        .stderr(contains("samples        12"))
+        .get_output()
+        .stdout
+        .clone();
+    let lines = String::from_utf8(output).unwrap();
+    assert_eq!(lines.lines().count(), 12);
+    assert!(lines.lines().all(|l| l.contains("\"extracted\"")));
+}
+
+/// (3) An output that is an input, or two outputs on one path, are refused before any work.
+#[test]
+fn d03_outputs_never_overwrite_inputs_or_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = labeled(dir.path());
+    let problems = copy_fixture(dir.path(), "problems.jsonl");
+    let before = fs::read(&samples).unwrap();
+    let s = samples.to_str().unwrap();
+    let p = problems.to_str().unwrap();
+    let other = dir.path().join("x.jsonl");
+    let x = other.to_str().unwrap();
+    let link = dir.path().join("link.jsonl");
+    std::os::unix::fs::symlink(&samples, &link).unwrap();
+    let l = link.to_str().unwrap();
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["rank", "--samples", s, "--out", s],
+        vec!["rank", "--samples", s, "--out", l],
+        vec!["label", "--problems", p, "--samples", s, "--out", p],
+        vec![
+            "label",
+            "--problems",
+            p,
+            "--samples",
+            s,
+            "--out",
+            x,
+            "--export-verifier-data",
+            x,
+        ],
+        vec![
+            "import",
+            "--format",
+            "faithful-cot-pool",
+            "--input",
+            s,
+            "--out",
+            s,
+        ],
+        vec![
+            "import",
+            "--format",
+            "qwen-math-rm",
+            "--input",
+            s,
+            "--out",
+            x,
+            "--problems-out",
+            x,
+        ],
+        vec!["compose", "--problems", p, "--out", p],
+        vec!["export", "--problems", p, "--samples", s, "--dpo", s],
+        vec![
+            "export",
+            "--problems",
+            p,
+            "--samples",
+            s,
+            "--sft",
+            x,
+            "--dpo",
+            x,
+        ],
+        vec![
+            "eval",
+            "--samples",
+            s,
+            "--out",
+            dir.path().to_str().unwrap(),
+        ],
+    ];
+    for args in cases {
+        bestofn()
+            .args(&args)
+            .assert()
+            .code(64)
+            .stderr(contains("would overwrite").or(contains("both write")));
+    }
+    assert_eq!(fs::read(&samples).unwrap(), before);
+    assert!(!other.exists());
+}
+
+/// (4) A symlinked output is written through; devices are written in place; a new file honours
+/// the umask and a replaced one keeps its mode.
+#[test]
+fn d04_outputs_respect_links_devices_and_modes() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let samples = labeled(dir.path());
+    let target = dir.path().join("answers.jsonl");
+    fs::write(&target, "old\n").unwrap();
+    fs::set_permissions(&target, fs::Permissions::from_mode(0o640)).unwrap();
+    let link = dir.path().join("link.jsonl");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let rank = |out: &Path| {
+        let mut command = bestofn();
+        command
+            .arg("rank")
+            .arg("--samples")
+            .arg(&samples)
+            .arg("--out")
+            .arg(out);
+        command
+    };
+    rank(&link).assert().success();
+    assert!(fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(common::read_jsonl(&target).len(), 3);
+    assert_eq!(
+        fs::metadata(&target).unwrap().permissions().mode() & 0o777,
+        0o640
+    );
+
+    let fresh = dir.path().join("fresh.jsonl");
+    rank(&fresh).assert().success();
+    let umask = fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Umask:"))
+                .and_then(|m| u32::from_str_radix(m.trim(), 8).ok())
+        })
+        .unwrap_or(0o022);
+    let mode = fs::metadata(&fresh).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o666 & !umask);
+
+    rank(Path::new("/dev/null")).assert().success();
+    assert!(!fs::metadata("/dev/null").unwrap().is_file());
+    rank(Path::new("/dev/full"))
+        .assert()
+        .code(74)
+        .stderr(contains("/dev/full"));
+    assert!(!fs::metadata("/dev/full").unwrap().is_file());
+}
+
+/// (7) A closed stdout or a full stderr is not a panic.
+#[test]
+fn d07_closed_pipes_are_not_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = labeled(dir.path());
+    let binary = assert_cmd::cargo::cargo_bin("bestofn");
+    let mut child = std::process::Command::new(&binary)
+        .args(["compare", "--bootstrap", "0", "--run"])
+        .arg(format!("a={}", samples.display()))
+        .arg("--run")
+        .arg(format!("b={}", copy_labeled(&samples).display()))
+        .arg("--out")
+        .arg(dir.path().join("cmp"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let full = fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let status = std::process::Command::new(&binary)
+        .args(["rank", "--samples"])
+        .arg(&samples)
+        .arg("--out")
+        .arg(dir.path().join("a.jsonl"))
+        .stderr(full)
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+}
+
+/// (8, 11, 13) Sizes and counts from flags are checked before anything is allocated.
+#[test]
+fn d08_flags_that_cannot_work_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = labeled(dir.path());
+    let s = samples.to_str().unwrap();
+    let run = format!("a={s}");
+    let other = format!("b={s}");
+    let out = dir.path().join("r");
+    let o = out.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "eval",
+                "--samples",
+                s,
+                "--out",
+                o,
+                "--bootstrap",
+                "1000000000000",
+            ],
+            "--bootstrap must be",
+        ),
+        (
+            vec!["eval", "--samples", s, "--out", o, "--bootstrap", "1"],
+            "--bootstrap must be",
+        ),
+        (
+            vec!["eval", "--samples", s, "--out", o, "--trials", "0"],
+            "--trials must be",
+        ),
+        (
+            vec!["compare", "--run", &run, "--out", o, "--trials", "0"],
+            "--trials must be",
+        ),
+        (
+            vec![
+                "compare",
+                "--run",
+                &run,
+                "--out",
+                o,
+                "--bootstrap",
+                "1000000000000",
+            ],
+            "--bootstrap must be",
+        ),
+        (
+            vec!["compare", "--run", &run, "--run", &run, "--out", o],
+            "two runs are named",
+        ),
+        (
+            vec![
+                "compare",
+                "--run",
+                &run,
+                "--run",
+                &other,
+                "--out",
+                o,
+                "--iterations",
+                "--k",
+                "0",
+            ],
+            "--k must be",
+        ),
+        (
+            vec![
+                "compare",
+                "--run",
+                &run,
+                "--run",
+                &other,
+                "--out",
+                o,
+                "--iterations",
+                "--k",
+                "99",
+            ],
+            "--k 99 is outside",
+        ),
+        (
+            vec![
+                "rank",
+                "--samples",
+                s,
+                "--out",
+                o,
+                "--strategy",
+                "majority,majority",
+            ],
+            "named twice",
+        ),
+        (
+            vec![
+                "rank",
+                "--samples",
+                s,
+                "--out",
+                o,
+                "--strategy",
+                "topk-vote",
+                "--k",
+                "99",
+            ],
+            "--k 99 is more than",
+        ),
+    ];
+    for (args, message) in cases {
+        bestofn()
+            .args(&args)
+            .assert()
+            .code(64)
+            .stderr(contains(message));
+    }
+    assert!(!out.exists());
+    bestofn()
+        .args(["compare", "--run", "a\nb=x.jsonl", "--out", o])
+        .assert()
+        .code(2)
+        .stderr(contains("control character"));
+}
+
+/// (9, 17) The reasoning gap refuses unlabeled samples, and leaves no report behind.
+#[test]
+fn d09_reasoning_gap_needs_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = labeled(dir.path());
+    let composed = dir.path().join("composed.jsonl");
+    fs::write(
+        &composed,
+        "{\"id\": \"eggs\", \"question\": \"q\", \"answer\": \"18\", \"q1_id\": \"apples\"}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("report");
+    bestofn()
+        .args(["eval", "--samples"])
+        .arg(&samples)
+        .arg("--reasoning-gap")
+        .arg(&composed)
+        .arg("--q1-samples")
+        .arg(fixture("samples.jsonl"))
+        .arg("--q2-samples")
+        .arg(&samples)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(65)
+        .stderr(contains("has no `correct` label"));
+    assert!(!out.exists(), "a failing eval leaves no report");
+}
+
+/// (11) Unlabeled samples are not ranked into null answers; mixed N is said aloud; a report
+/// without bootstrap shows no degenerate intervals.
+#[test]
+fn d11_rank_and_eval_refuse_or_say_what_they_cannot_do() {
+    let dir = tempfile::tempdir().unwrap();
+    bestofn()
+        .args(["rank", "--samples"])
+        .arg(fixture("samples.jsonl"))
+        .arg("--out")
+        .arg(dir.path().join("a.jsonl"))
+        .assert()
+        .code(65)
+        .stderr(contains("never labeled"));
+    let all = fs::read_to_string(labeled(dir.path())).unwrap();
+    // One problem loses a sample: N is 3 for it, 4 for the others.
+    let samples = dir.path().join("mixed.jsonl");
+    fs::write(&samples, all.lines().skip(1).collect::<Vec<_>>().join("\n")).unwrap();
+    let out = dir.path().join("r");
+    bestofn()
+        .args(["eval", "--bootstrap", "0", "--samples"])
+        .arg(&samples)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success()
+        .stderr(contains("problems have between 3 and 4 samples"))
+        .stderr(contains("\u{1b}[").not());
+    let report = fs::read_to_string(out.join("report.md")).unwrap();
+    // Accuracy cells are "41.7 [33.3, 50.0]" with intervals (calibration bins are "| [0.1, 0.2)").
+    let interval = report
+        .match_indices(" [")
+        .any(|(i, _)| report[..i].ends_with(|c: char| c.is_ascii_digit()));
+    assert!(!interval, "no intervals without bootstrap:\n{report}");
+}
+
+/// (14) Empty inputs, all-invalid inputs and misspelled fields are errors, not empty results.
+#[test]
+fn d14_nothing_is_not_a_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.jsonl");
+    fs::write(&empty, "\n \n").unwrap();
+    let bad = dir.path().join("bad.jsonl");
+    fs::write(&bad, "{oops\n[1]\n").unwrap();
+    let out = dir.path().join("out.jsonl");
+    let label = |samples: &Path, extra: &[&str]| {
+        let mut command = bestofn();
+        command
+            .args(["label", "--problems"])
+            .arg(fixture("problems.jsonl"))
+            .arg("--samples")
+            .arg(samples)
+            .arg("--out")
+            .arg(&out)
+            .args(extra);
+        command
+    };
+    label(&empty, &[])
+        .assert()
+        .code(65)
+        .stderr(contains("no samples"));
+    label(&bad, &["--skip-invalid"])
+        .assert()
+        .code(65)
+        .stderr(contains("every line was invalid (2 skipped)"));
+    label(&fixture("samples.jsonl"), &["--answer-field", "anwser"])
+        .assert()
+        .code(65)
+        .stderr(contains("`anwser`"));
+    assert!(!out.exists());
+    for command in ["rank", "eval"] {
+        bestofn()
+            .args([command, "--samples"])
+            .arg(&empty)
+            .arg("--out")
+            .arg(dir.path().join("o"))
+            .assert()
+            .code(65)
+            .stderr(contains("no samples"));
+    }
+    bestofn()
+        .args(["label", "--samples"])
+        .arg(fixture("samples.jsonl"))
+        .arg("--problems")
+        .arg(&empty)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(65)
+        .stderr(contains("no records"));
+}
+
+/// (14, 18) Import: duplicate problem ids and unknown runs are refused.
+#[test]
+fn d14_import_refuses_duplicate_ids_and_unknown_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = dir.path().join("pool.jsonl");
+    let line = r#"{"id": 7, "question": "q", "gold": 1, "candidates": [{"config": "c", "lm": "m", "prompt": "p", "answer": 1, "completion": "t", "is_correct": true}]}"#;
+    fs::write(&pool, format!("{line}\n{line}\n")).unwrap();
+    bestofn()
+        .args(["import", "--format", "faithful-cot-pool", "--input"])
+        .arg(&pool)
+        .arg("--out")
+        .arg(dir.path().join("s.jsonl"))
+        .assert()
+        .code(65)
+        .stderr(contains(
+            "pool.jsonl:2: problem id \"7\" again (first on line 1)",
+        ));
+    bestofn()
+        .args([
+            "import",
+            "--format",
+            "gsm8k-example-solutions:bogus",
+            "--input",
+        ])
+        .arg(&pool)
+        .arg("--out")
+        .arg(dir.path().join("s.jsonl"))
+        .assert()
+        .code(2)
+        .stderr(contains("unknown run \"bogus\""));
+}
+
+/// (16) A `.gz` output is compressed, and read back by the next stage.
+#[test]
+fn d16_gz_outputs_are_gzip() {
+    let dir = tempfile::tempdir().unwrap();
+    let gz = dir.path().join("labeled.jsonl.gz");
+    bestofn()
+        .args(["label", "--problems"])
+        .arg(fixture("problems.jsonl"))
+        .arg("--samples")
+        .arg(fixture("samples.jsonl"))
+        .arg("--out")
+        .arg(&gz)
+        .assert()
+        .success();
+    assert_eq!(&fs::read(&gz).unwrap()[..2], &[0x1f, 0x8b]);
+    bestofn()
+        .args(["rank", "--samples"])
+        .arg(&gz)
+        .arg("--out")
+        .arg(dir.path().join("a.jsonl"))
+        .assert()
+        .success()
+        .stderr(contains("majority: 3 answers"));
+}
+
+/// (17) A composed set appears whole: its four files, or none.
+#[test]
+fn d17_composed_sets_appear_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let problems = dir.path().join("gsm.jsonl");
+    fs::write(
+        &problems,
+        concat!(
+            "{\"question\": \"Tom has 3 apples and buys 4 more. How many?\", \"answer\": \"3+4=<<3+4=7>>7\\n#### 7\"}\n",
+            "{\"question\": \"Ann has 5 pens and gets 6 more. How many?\", \"answer\": \"5+6=<<5+6=11>>11\\n#### 11\"}\n",
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("sub").join("composed.jsonl");
+    bestofn()
+        .args(["compose", "--problems"])
+        .arg(&problems)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let names: Vec<String> = fs::read_dir(out.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    for name in [
+        "composed.jsonl",
+        "composed.q1.jsonl",
+        "composed.q2.jsonl",
+        "composed.summary.json",
+    ] {
+        assert!(names.contains(&name.to_owned()), "{names:?}");
+    }
+    assert_eq!(names.len(), 4, "no temporary files left: {names:?}");
+}
+
+/// (18) Errors say what failed once, with the line; bad bytes can be skipped.
+#[test]
+fn d18_errors_are_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    bestofn()
+        .args(["rank", "--samples"])
+        .arg(dir.path().join("absent.jsonl"))
+        .arg("--out")
+        .arg(dir.path().join("a.jsonl"))
+        .assert()
+        .code(74)
+        .stderr(contains(
+            "absent.jsonl: No such file or directory (os error 2)\n",
+        ));
+    let latin1 = dir.path().join("latin1.jsonl");
+    let good = fs::read(fixture("samples.jsonl")).unwrap();
+    let mut bytes = good.clone();
+    bytes.extend_from_slice(
+        b"{\"problem_id\": \"eggs\", \"sample_idx\": 99, \"text\": \"caf\xe9\"}\n",
+    );
+    fs::write(&latin1, &bytes).unwrap();
+    let label = |extra: &[&str]| {
+        let mut command = bestofn();
+        command
+            .args(["label", "--problems"])
+            .arg(fixture("problems.jsonl"))
+            .arg("--samples")
+            .arg(&latin1)
+            .arg("--out")
+            .arg(dir.path().join("out.jsonl"))
+            .args(extra);
+        command
+    };
+    label(&[])
+        .assert()
+        .code(65)
+        .stderr(contains("latin1.jsonl:13: not valid UTF-8"));
+    label(&["--skip-invalid"])
+        .assert()
+        .success()
+        .stderr(contains("skipped        1 invalid lines"));
+    // A byte-order mark and a repeated key.
+    let bom = dir.path().join("bom.jsonl");
+    let mut with_bom = b"\xef\xbb\xbf".to_vec();
+    with_bom.extend_from_slice(&good);
+    fs::write(&bom, with_bom).unwrap();
+    bestofn()
+        .args(["rank", "--samples"])
+        .arg(&labeled(dir.path()))
+        .arg("--out")
+        .arg(dir.path().join("a.jsonl"))
+        .assert()
+        .success();
+    let repeated = dir.path().join("repeated.jsonl");
+    fs::write(
+        &repeated,
+        "{\"problem_id\": \"eggs\", \"sample_idx\": 0, \"text\": \"t\", \"extracted\": \"1\", \"extracted\": \"2\"}\n",
+    )
+    .unwrap();
+    bestofn()
+        .args(["rank", "--samples"])
+        .arg(&repeated)
+        .arg("--out")
+        .arg(dir.path().join("a.jsonl"))
+        .assert()
+        .code(65)
+        .stderr(contains(
+            "repeated.jsonl:1: field `extracted`: appears twice",
+        ));
+}
