@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 use common::proxy::{Fault, FaultProxy};
+use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 use serde_json::Value;
 
@@ -110,6 +111,12 @@ fn openai_generate(dir: &Path, base_url: &str, problems: &Path, n: u32, out: &Pa
 
 #[test]
 fn a_real_server_answers_n_samples_per_problem_keyed_to_their_problem() {
+    if common::skip(
+        "a_real_server_answers_n_samples_per_problem_keyed_to_their_problem",
+        &[common::Need::LlamaVenv],
+    ) {
+        return;
+    }
     let server = common::LlamaServer::start();
     let dir = tempfile::tempdir().unwrap();
     let starts = [3, 17, 41, 60];
@@ -177,6 +184,12 @@ fn a_real_server_answers_n_samples_per_problem_keyed_to_their_problem() {
 
 #[test]
 fn injected_faults_are_retried_until_every_sample_arrives() {
+    if common::skip(
+        "injected_faults_are_retried_until_every_sample_arrives",
+        &[common::Need::LlamaVenv],
+    ) {
+        return;
+    }
     let server = common::LlamaServer::start();
     let pattern = [
         Fault::Status(500),
@@ -207,6 +220,12 @@ fn injected_faults_are_retried_until_every_sample_arrives() {
 
 #[test]
 fn when_retries_run_out_the_error_is_clear_and_samples_are_kept() {
+    if common::skip(
+        "when_retries_run_out_the_error_is_clear_and_samples_are_kept",
+        &[common::Need::LlamaVenv],
+    ) {
+        return;
+    }
     let server = common::LlamaServer::start();
     // Three requests succeed, then the server only fails.
     let proxy = FaultProxy::start(server.port, |i| {
@@ -247,6 +266,23 @@ fn when_retries_run_out_the_error_is_clear_and_samples_are_kept() {
         .success()
         .stderr(contains("3 samples generated, 3 already present"));
     assert_exactly_n(&samples_by_problem(&out), 3, 2);
+}
+
+/// A request the server refuses (HTTP 400) is not retried and not "run it again": exit 76.
+#[test]
+fn a_refused_request_is_not_a_resumable_failure() {
+    let proxy = FaultProxy::start(common::free_port(), |_| Fault::Status(400));
+    let dir = tempfile::tempdir().unwrap();
+    let problems = counting_problems(dir.path(), &[5]);
+    let out = dir.path().join("samples.jsonl");
+    openai_generate(dir.path(), &proxy.base_url(), &problems, 2, &out)
+        .assert()
+        .code(76)
+        .stderr(contains("the server refused the request"))
+        .stderr(contains("HTTP 400"))
+        .stderr(contains("0 samples are safe in"))
+        .stderr(predicates::str::contains("run the same command again").not());
+    assert_eq!(proxy.applied().len(), 1, "a 400 is not retried");
 }
 
 #[test]
@@ -358,6 +394,12 @@ mod embedded {
 
     #[test]
     fn samples_are_keyed_and_reproducible_from_their_seeds() {
+        if common::skip(
+            "samples_are_keyed_and_reproducible_from_their_seeds",
+            &[common::Need::LlamaVenv],
+        ) {
+            return;
+        }
         let dir = tempfile::tempdir().unwrap();
         let problems = counting_problems(dir.path(), &[3, 17, 41]);
         let greedy = dir.path().join("greedy.jsonl");
@@ -424,6 +466,12 @@ mod embedded {
 
     #[test]
     fn changed_settings_against_an_existing_file_are_refused_unless_asked() {
+        if common::skip(
+            "changed_settings_against_an_existing_file_are_refused_unless_asked",
+            &[common::Need::LlamaVenv],
+        ) {
+            return;
+        }
         let dir = tempfile::tempdir().unwrap();
         let problems = counting_problems(dir.path(), &[3]);
         let out = dir.path().join("s.jsonl");
@@ -446,6 +494,12 @@ mod embedded {
 
     #[test]
     fn sigkill_at_random_points_then_resume_gives_exactly_n_per_problem() {
+        if common::skip(
+            "sigkill_at_random_points_then_resume_gives_exactly_n_per_problem",
+            &[common::Need::LlamaVenv],
+        ) {
+            return;
+        }
         use rand::{Rng, SeedableRng};
         let dir = tempfile::tempdir().unwrap();
         let problems = counting_problems(dir.path(), &[1, 8, 20, 33, 47, 52]);
@@ -511,6 +565,12 @@ mod embedded {
 
     #[test]
     fn solve_runs_every_stage_with_the_embedded_model() {
+        if common::skip(
+            "solve_runs_every_stage_with_the_embedded_model",
+            &[common::Need::LlamaVenv, common::Need::OnnxRuntime],
+        ) {
+            return;
+        }
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("answers.jsonl");
         bestofn()

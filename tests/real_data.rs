@@ -31,6 +31,12 @@ fn relabel(imported: &mut bestofn::import::Imported, options: &LabelOptions) -> 
 
 #[test]
 fn qwen_math_import_reproduces_the_reference_script_and_agrees_with_its_labels() {
+    if common::skip(
+        "qwen_math_import_reproduces_the_reference_script_and_agrees_with_its_labels",
+        &[common::Need::SharedData],
+    ) {
+        return;
+    }
     let path = common::shared_data("samples/qwen25math_rm_maj/math_cot_100.jsonl");
     let mut imported = import(&path, &Format::QwenMathRm).unwrap();
     assert_eq!(imported.problems.len(), 100);
@@ -63,6 +69,12 @@ fn qwen_math_import_reproduces_the_reference_script_and_agrees_with_its_labels()
 
 #[test]
 fn faithful_cot_pool_import_and_grader_agreement() {
+    if common::skip(
+        "faithful_cot_pool_import_and_grader_agreement",
+        &[common::Need::SharedData],
+    ) {
+        return;
+    }
     let path = common::shared_data("samples/faithful_cot_gsm8k_test_pool.derived.jsonl.gz");
     let mut imported = import(&path, &Format::FaithfulCotPool).unwrap();
     assert_eq!(imported.problems.len(), 1319);
@@ -113,6 +125,12 @@ fn faithful_cot_pool_import_and_grader_agreement() {
 
 #[test]
 fn gsm8k_paper_runs_reproduce_their_accuracies_under_our_grading() {
+    if common::skip(
+        "gsm8k_paper_runs_reproduce_their_accuracies_under_our_grading",
+        &[common::Need::SharedData],
+    ) {
+        return;
+    }
     let path = common::shared_data("gsm8k/example_model_solutions.jsonl");
     // The file's own verdicts (share of 1,319 test problems solved by each run's chosen solution).
     let runs = [
@@ -141,6 +159,12 @@ fn gsm8k_paper_runs_reproduce_their_accuracies_under_our_grading() {
 
 #[test]
 fn compare_puts_the_gsm8k_paper_runs_side_by_side_with_paired_differences() {
+    if common::skip(
+        "compare_puts_the_gsm8k_paper_runs_side_by_side_with_paired_differences",
+        &[common::Need::SharedData],
+    ) {
+        return;
+    }
     use bestofn::compare::{compare, Run};
     let path = common::shared_data("gsm8k/example_model_solutions.jsonl");
     let runs: Vec<Run> = ["175b_finetuning", "6b_verification"]

@@ -34,6 +34,12 @@ fn tiny() -> PathBuf {
 
 #[test]
 fn scores_match_python_onnxruntime_and_keep_every_field() {
+    if common::skip(
+        "scores_match_python_onnxruntime_and_keep_every_field",
+        &[common::Need::OnnxRuntime, common::Need::Venv],
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let ours = dir.path().join("rust.jsonl");
     score(&tiny(), &common::fixture("samples.jsonl"), &ours, &[])
@@ -68,6 +74,12 @@ fn scores_match_python_onnxruntime_and_keep_every_field() {
 
 #[test]
 fn batching_does_not_change_scores() {
+    if common::skip(
+        "batching_does_not_change_scores",
+        &[common::Need::OnnxRuntime],
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let one = dir.path().join("one.jsonl");
     let many = dir.path().join("many.jsonl");
@@ -94,6 +106,12 @@ fn batching_does_not_change_scores() {
 
 #[test]
 fn a_missing_onnx_runtime_library_is_a_load_error() {
+    if common::skip(
+        "a_missing_onnx_runtime_library_is_a_load_error",
+        &[common::Need::OnnxRuntime],
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     score(
         &tiny(),
@@ -124,6 +142,12 @@ fn edited_verifier(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) -> Pat
 
 #[test]
 fn inputs_that_do_not_match_verifier_json_are_a_load_error() {
+    if common::skip(
+        "inputs_that_do_not_match_verifier_json_are_a_load_error",
+        &[common::Need::OnnxRuntime],
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let verifier = edited_verifier(dir.path(), |spec| {
         spec["onnx_inputs"] = serde_json::json!(["input_ids", "attention_mask"]);
@@ -146,6 +170,12 @@ fn inputs_that_do_not_match_verifier_json_are_a_load_error() {
 
 #[test]
 fn too_long_inputs_truncate_or_fail_by_policy() {
+    if common::skip(
+        "too_long_inputs_truncate_or_fail_by_policy",
+        &[common::Need::OnnxRuntime],
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let verifier = edited_verifier(dir.path(), |spec| {
         spec["max_length"] = serde_json::json!(24)
@@ -174,6 +204,12 @@ fn too_long_inputs_truncate_or_fail_by_policy() {
 
 #[test]
 fn unknown_problems_are_reported_with_their_line() {
+    if common::skip(
+        "unknown_problems_are_reported_with_their_line",
+        &[common::Need::OnnxRuntime],
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let samples = dir.path().join("s.jsonl");
     fs::write(
@@ -186,4 +222,69 @@ fn unknown_problems_are_reported_with_their_line() {
         .stderr(contains(
             "s.jsonl:2: field `problem_id`: problem \"nope\" is not in the problems file",
         ));
+}
+
+/// (2) A stream is read once: the progress bar does not count lines of a pipe first.
+#[test]
+fn samples_from_a_pipe_are_all_scored() {
+    if common::skip(
+        "samples_from_a_pipe_are_all_scored",
+        &[common::Need::OnnxRuntime],
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o.jsonl");
+    for stream in ["-", "/dev/stdin"] {
+        Command::cargo_bin("bestofn")
+            .unwrap()
+            .args(["score", "--threads", "1", "--verifier"])
+            .arg(tiny())
+            .arg("--problems")
+            .arg(common::fixture("problems.jsonl"))
+            .args(["--samples", stream, "--out"])
+            .arg(&out)
+            .write_stdin(fs::read(common::fixture("samples.jsonl")).unwrap())
+            .assert()
+            .success()
+            .stderr(contains("scored 12 samples"));
+        assert_eq!(common::scores_of(&out).len(), 12);
+    }
+}
+
+/// (10, 15) Outputs that are not probabilities, and verifier.json values that cannot work, are
+/// errors naming what is wrong, never `null` scores.
+#[test]
+fn verifier_json_is_checked_for_meaning() {
+    if common::skip(
+        "verifier_json_is_checked_for_meaning",
+        &[common::Need::OnnxRuntime],
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o.jsonl");
+    let samples = common::fixture("samples.jsonl");
+    // The tiny model gives logits; read as probabilities some fall outside [0, 1].
+    let verifier = edited_verifier(dir.path(), |spec| {
+        spec["output"]["type"] = serde_json::json!("probability");
+    });
+    score(&verifier, &samples, &out, &[])
+        .code(70)
+        .stderr(contains("which is not a probability"))
+        .stderr(contains("samples.jsonl:"));
+    assert!(!out.exists());
+    let verifier = edited_verifier(dir.path(), |spec| {
+        spec["input"] = serde_json::json!({"type": "template", "template": "{question} {nonexistent} {solution}"});
+    });
+    score(&verifier, &samples, &out, &[])
+        .code(69)
+        .stderr(contains("unknown placeholder {nonexistent}"));
+    let verifier = edited_verifier(dir.path(), |spec| {
+        spec["pad_token_id"] = serde_json::json!(-1);
+    });
+    score(&verifier, &samples, &out, &[])
+        .code(69)
+        .stderr(contains("pad_token_id -1 is negative"));
+    assert!(!out.exists());
 }

@@ -29,6 +29,12 @@ fn compose(out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
 
 #[test]
 fn compose_on_gsm8k_test_builds_valid_reproducible_pairs() {
+    if common::skip(
+        "compose_on_gsm8k_test_builds_valid_reproducible_pairs",
+        &[common::Need::SharedData],
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let gsm8k = common::shared_data("gsm8k/test.jsonl");
     let out = dir.path().join("composed.jsonl");
@@ -125,6 +131,12 @@ fn compose_on_gsm8k_test_builds_valid_reproducible_pairs() {
 
 #[test]
 fn reasoning_gap_from_three_labeled_sets() {
+    if common::skip(
+        "reasoning_gap_from_three_labeled_sets",
+        &[common::Need::SharedData],
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let composed = dir.path().join("c.jsonl");
     compose(&composed, &["--pairs", "3"]);
@@ -249,6 +261,12 @@ fn faithful_iterations(dir: &Path, problems: usize) -> Vec<(String, std::path::P
 
 #[test]
 fn compare_reads_faithful_cot_models_as_iterations() {
+    if common::skip(
+        "compare_reads_faithful_cot_models_as_iterations",
+        &[common::Need::SharedData],
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let runs = faithful_iterations(dir.path(), 200);
     let out = dir.path().join("compare");
@@ -315,6 +333,12 @@ fn compare_reads_faithful_cot_models_as_iterations() {
 
 #[test]
 fn export_writes_trl_sft_and_dpo_data_from_real_samples() {
+    if common::skip(
+        "export_writes_trl_sft_and_dpo_data_from_real_samples",
+        &[common::Need::SharedData],
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let runs = faithful_iterations(dir.path(), 100);
     let (_, code002) = &runs[1];

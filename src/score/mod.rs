@@ -228,3 +228,33 @@ fn checked_probability(score: f32, path: &Path, line: usize, sample: &Sample) ->
         sample.problem_id
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_probabilities_pass() {
+        let sample = Sample {
+            problem_id: "p".into(),
+            sample_idx: 3,
+            text: String::new(),
+            extracted: None,
+            correct: None,
+            score: None,
+            extra: Default::default(),
+        };
+        let path = Path::new("s.jsonl");
+        assert_eq!(checked_probability(0.25, path, 1, &sample).unwrap(), 0.25);
+        for bad in [f32::NAN, -0.1, 1.5, f32::INFINITY] {
+            let error = checked_probability(bad, path, 7, &sample).unwrap_err();
+            assert_eq!(error.exit_code(), 70);
+            assert!(
+                error
+                    .to_string()
+                    .starts_with("s.jsonl:7: the verifier gave"),
+                "{error}"
+            );
+        }
+    }
+}

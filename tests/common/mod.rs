@@ -3,6 +3,55 @@
 
 use std::path::{Path, PathBuf};
 
+/// What a test needs beyond the repository; a bare checkout (`cargo test` with no `../shared`,
+/// no Python environments) skips the tests that need more, saying so.
+#[derive(Debug, Clone, Copy)]
+pub enum Need {
+    /// `../shared/data` beside the repository.
+    SharedData,
+    /// The ONNX Runtime library (`ORT_DYLIB_PATH`, or the onnxruntime wheel in `.venv`).
+    OnnxRuntime,
+    /// `.venv` (scripts/setup.sh): the verifier's Python side.
+    Venv,
+    /// `.venv-llama` (scripts/setup.sh): llama-cpp-python's server and the bundled GGUF.
+    LlamaVenv,
+}
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn missing(need: Need) -> Option<&'static str> {
+    let present = match need {
+        Need::SharedData => root().join("../shared/data").is_dir(),
+        Need::OnnxRuntime => {
+            std::env::var_os("ORT_DYLIB_PATH").is_some_and(|p| Path::new(&p).is_file())
+                || bestofn::score::find_library(None).is_ok_and(|p| p.is_file())
+        }
+        Need::Venv => root().join(".venv/bin/python").exists(),
+        Need::LlamaVenv => root().join(".venv-llama/bin/python").exists(),
+    };
+    (!present).then_some(match need {
+        Need::SharedData => "../shared/data is not beside the repository",
+        Need::OnnxRuntime => "no ONNX Runtime library (run scripts/setup.sh or set ORT_DYLIB_PATH)",
+        Need::Venv => ".venv is missing (run scripts/setup.sh)",
+        Need::LlamaVenv => ".venv-llama is missing (run scripts/setup.sh)",
+    })
+}
+
+/// True (and a line on the terminal, past cargo's output capture) when something `test` needs
+/// is missing: the test then returns at once. The README's test command has everything.
+pub fn skip(test: &str, needs: &[Need]) -> bool {
+    match needs.iter().find_map(|&need| missing(need)) {
+        Some(reason) => {
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {reason}");
+            true
+        }
+        None => false,
+    }
+}
+
 /// `../shared/data` beside the repository: real third-party data, read in place.
 pub fn shared_data(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
