@@ -42,7 +42,8 @@ pub enum Command {
     /// Sample N solutions per problem from a model (embedded llama.cpp, an OpenAI-compatible
     /// server, or a replayed file), appending to a resumable samples file.
     Generate(generate::Args),
-    /// generate → label (when gold answers exist) → score → rank (→ eval) in one command.
+    /// generate → label → score → rank (→ eval when the problems have gold answers) in one
+    /// command.
     Solve(solve::Args),
     /// Convert a grouped sample set (one problem per line with its candidates) to problems and
     /// flat samples.

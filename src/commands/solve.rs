@@ -94,7 +94,7 @@ impl Args {
             options: SolveOptions {
                 strategies: resolve_strategies(&self.strategy, self.k)?,
                 label: self.label.resolve(),
-                eval: self.eval.resolve(self.generator.seed)?,
+                eval: self.eval.resolve(self.generator.sampling.seed)?,
             },
             generate: generate::Settings {
                 problems,

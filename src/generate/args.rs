@@ -1,11 +1,15 @@
-//! The flags of the generation stage, shared by `generate` and `solve`, resolved into
-//! [`BackendSettings`] and [`GenerateOptions`] before any work starts.
+//! The flags of the generation stage, shared by `generate` and `solve`: the sampling settings
+//! every backend shares, then one group per backend, each resolving its own options. Everything
+//! is checked here, before any work starts.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 
-use super::{BackendSettings, GenerateOptions};
+use super::{
+    BackendSettings, GenerateOptions, LlamaOptions, OpenAiOptions, SamplingParams, Template,
+};
 use crate::error::Error;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -27,6 +31,26 @@ pub struct GeneratorArgs {
     /// $BESTOFN_GGUF); openai: the model name the server knows.
     #[arg(long)]
     pub model: Option<String>,
+    /// llama and the verifier: CPU threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Add samples to an output file made with other generator settings instead of refusing.
+    #[arg(long)]
+    pub allow_settings_change: bool,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
+    #[command(flatten)]
+    pub llama: LlamaArgs,
+    #[command(flatten)]
+    pub openai: OpenAiArgs,
+    #[command(flatten)]
+    pub replay: ReplayArgs,
+}
+
+/// What every backend is asked for.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Sampling")]
+pub struct SamplingArgs {
     /// Prompt template: gsm8k (few-shot, `#### N`), math (few-shot, \boxed{}), chat, or a file.
     #[arg(long, default_value = "chat")]
     pub template: String,
@@ -47,48 +71,86 @@ pub struct GeneratorArgs {
     /// Base seed; each sample's seed is derived from it, its problem id and its index.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// llama: sequences decoded together, sharing the prompt.
+}
+
+/// `--backend llama`.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Embedded llama.cpp (--backend llama)")]
+pub struct LlamaArgs {
+    /// Sequences decoded together, sharing the prompt.
     #[arg(long, default_value_t = 16)]
     pub parallel: usize,
-    /// llama and the verifier: CPU threads (default: all cores).
-    #[arg(long)]
-    pub threads: Option<usize>,
-    /// openai: the server's base URL, up to /v1 (e.g. http://127.0.0.1:8000/v1).
+}
+
+/// `--backend openai`.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "OpenAI-compatible server (--backend openai)")]
+pub struct OpenAiArgs {
+    /// The server's base URL, up to /v1 (e.g. http://127.0.0.1:8000/v1).
     #[arg(long, env = "OPENAI_BASE_URL")]
     pub base_url: Option<String>,
-    /// openai: the environment variable that holds the API key (never logged).
+    /// The environment variable that holds the API key (never logged).
     #[arg(long, default_value = "OPENAI_API_KEY", value_name = "VAR")]
     pub api_key_env: String,
-    /// openai: samples asked for per request (`n`); servers that return fewer are topped up.
+    /// Samples asked for per request (`n`); servers that return fewer are topped up.
     #[arg(long, default_value_t = 8)]
     pub n_per_request: usize,
-    /// openai: requests in flight at once.
+    /// Requests in flight at once.
     #[arg(long, default_value_t = 4)]
     pub max_in_flight: usize,
-    /// openai: retries of a request that failed with 429, 5xx, a timeout or a dropped connection.
+    /// Retries of a request that failed with 429, 5xx, a timeout or a dropped connection.
     #[arg(long, default_value_t = 6)]
     pub max_retries: u32,
-    /// openai: first retry delay in milliseconds, doubled on each retry (Retry-After wins).
+    /// First retry delay in milliseconds, doubled on each retry (Retry-After wins).
     #[arg(long, default_value_t = 500)]
     pub retry_base_ms: u64,
-    /// openai: seconds before a request counts as timed out.
+    /// Seconds before a request counts as timed out.
     #[arg(long, default_value_t = 600)]
     pub timeout_secs: u64,
-    /// replay: the samples file to take samples from.
+}
+
+/// `--backend replay`.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Replay (--backend replay)")]
+pub struct ReplayArgs {
+    /// The samples file to take samples from.
     #[arg(long, value_name = "SAMPLES")]
     pub replay_from: Option<PathBuf>,
-    /// Add samples to an output file made with other generator settings instead of refusing.
-    #[arg(long)]
-    pub allow_settings_change: bool,
+}
+
+fn at_least_one(value: usize, flag: &str) -> Result<(), Error> {
+    if value == 0 {
+        return Err(Error::Settings(format!("{flag} must be at least 1")));
+    }
+    Ok(())
 }
 
 impl GeneratorArgs {
     /// The backend to build and the generation options, checked before any work starts.
     pub fn resolve(&self, n: u32) -> Result<(BackendSettings, GenerateOptions), Error> {
-        use super::{LlamaOptions, OpenAiOptions, SamplingParams, Template};
-        if n == 0 {
-            return Err(Error::Settings("--n must be at least 1".into()));
+        at_least_one(n as usize, "--n")?;
+        if let Some(threads) = self.threads {
+            at_least_one(threads, "--threads")?;
         }
+        let threads = self.threads.unwrap_or_else(crate::default_threads);
+        let backend = match self.backend {
+            BackendKind::Llama => self.llama.resolve(self.model.as_deref(), threads)?,
+            BackendKind::Openai => self.openai.resolve(self.model.as_deref())?,
+            BackendKind::Replay => self.replay.resolve()?,
+        };
+        let (params, template) = self.sampling.resolve()?;
+        let options = GenerateOptions {
+            n,
+            params,
+            template,
+            allow_settings_change: self.allow_settings_change,
+        };
+        Ok((backend, options))
+    }
+}
+
+impl SamplingArgs {
+    fn resolve(&self) -> Result<(SamplingParams, Template), Error> {
         if !(self.temperature >= 0.0 && self.temperature.is_finite()) {
             return Err(Error::Settings(
                 "--temperature must be a number >= 0".into(),
@@ -97,76 +159,165 @@ impl GeneratorArgs {
         if !(self.top_p > 0.0 && self.top_p <= 1.0) {
             return Err(Error::Settings("--top-p must be in (0, 1]".into()));
         }
-        if self.max_tokens == 0 {
-            return Err(Error::Settings("--max-tokens must be at least 1".into()));
-        }
+        at_least_one(self.max_tokens as usize, "--max-tokens")?;
         let template = Template::load(&self.template)?;
         let mut stop = template.stop.clone();
         stop.extend(self.stop.iter().cloned());
-        if self.threads == Some(0)
-            || self.parallel == 0
-            || self.n_per_request == 0
-            || self.max_in_flight == 0
-        {
-            return Err(Error::Settings(
-                "--threads, --parallel, --n-per-request and --max-in-flight must be at least 1"
-                    .into(),
-            ));
-        }
-        if self.timeout_secs == 0 {
-            return Err(Error::Settings("--timeout-secs must be at least 1".into()));
-        }
-        let threads = self.threads.unwrap_or_else(crate::default_threads);
-        let backend = match self.backend {
-            BackendKind::Llama => BackendSettings::Llama(LlamaOptions {
-                model: match &self.model {
-                    Some(path) => PathBuf::from(path),
-                    None => super::default_gguf()?,
-                },
-                parallel: self.parallel,
-                threads,
-            }),
-            BackendKind::Openai => {
-                let base_url = self.base_url.clone().ok_or_else(|| {
-                    Error::Settings("--backend openai needs --base-url (or OPENAI_BASE_URL)".into())
-                })?;
-                let model = self.model.clone().ok_or_else(|| {
-                    Error::Settings(
-                        "--backend openai needs --model (the name the server serves)".into(),
-                    )
-                })?;
-                BackendSettings::OpenAi(OpenAiOptions {
-                    base_url,
-                    model,
-                    api_key: std::env::var(&self.api_key_env)
-                        .ok()
-                        .filter(|k| !k.is_empty()),
-                    n_per_request: self.n_per_request,
-                    max_in_flight: self.max_in_flight,
-                    max_retries: self.max_retries,
-                    timeout: std::time::Duration::from_secs(self.timeout_secs),
-                    retry_base: std::time::Duration::from_millis(self.retry_base_ms),
-                })
-            }
-            BackendKind::Replay => BackendSettings::Replay {
-                samples: self.replay_from.clone().ok_or_else(|| {
-                    Error::Settings("--backend replay needs --replay-from SAMPLES".into())
-                })?,
-            },
+        let params = SamplingParams {
+            temperature: self.temperature,
+            top_k: self.top_k,
+            top_p: self.top_p,
+            max_tokens: self.max_tokens,
+            stop,
+            seed: self.seed,
         };
-        let options = GenerateOptions {
-            n,
-            params: SamplingParams {
-                temperature: self.temperature,
-                top_k: self.top_k,
-                top_p: self.top_p,
-                max_tokens: self.max_tokens,
-                stop,
-                seed: self.seed,
+        Ok((params, template))
+    }
+}
+
+impl LlamaArgs {
+    fn resolve(&self, model: Option<&str>, threads: usize) -> Result<BackendSettings, Error> {
+        at_least_one(self.parallel, "--parallel")?;
+        Ok(BackendSettings::Llama(LlamaOptions {
+            model: match model {
+                Some(path) => PathBuf::from(path),
+                None => super::default_gguf()?,
             },
-            template,
-            allow_settings_change: self.allow_settings_change,
-        };
-        Ok((backend, options))
+            parallel: self.parallel,
+            threads,
+        }))
+    }
+}
+
+impl OpenAiArgs {
+    fn resolve(&self, model: Option<&str>) -> Result<BackendSettings, Error> {
+        at_least_one(self.n_per_request, "--n-per-request")?;
+        at_least_one(self.max_in_flight, "--max-in-flight")?;
+        at_least_one(self.timeout_secs as usize, "--timeout-secs")?;
+        let base_url = self.base_url.clone().ok_or_else(|| {
+            Error::Settings("--backend openai needs --base-url (or OPENAI_BASE_URL)".into())
+        })?;
+        let model = model.map(str::to_owned).ok_or_else(|| {
+            Error::Settings("--backend openai needs --model (the name the server serves)".into())
+        })?;
+        Ok(BackendSettings::OpenAi(OpenAiOptions {
+            base_url,
+            model,
+            api_key: std::env::var(&self.api_key_env)
+                .ok()
+                .filter(|k| !k.is_empty()),
+            n_per_request: self.n_per_request,
+            max_in_flight: self.max_in_flight,
+            max_retries: self.max_retries,
+            timeout: Duration::from_secs(self.timeout_secs),
+            retry_base: Duration::from_millis(self.retry_base_ms),
+        }))
+    }
+}
+
+impl ReplayArgs {
+    fn resolve(&self) -> Result<BackendSettings, Error> {
+        let samples = self.replay_from.clone().ok_or_else(|| {
+            Error::Settings("--backend replay needs --replay-from SAMPLES".into())
+        })?;
+        Ok(BackendSettings::Replay { samples })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        generator: GeneratorArgs,
+    }
+
+    fn resolve(args: &[&str]) -> Result<(BackendSettings, GenerateOptions), Error> {
+        let cli = Cli::try_parse_from(std::iter::once("bestofn").chain(args.iter().copied()))
+            .expect("flags parse");
+        cli.generator.resolve(2)
+    }
+
+    #[test]
+    fn each_backend_resolves_its_own_flags() {
+        let (backend, options) = resolve(&[
+            "--backend",
+            "openai",
+            "--base-url",
+            "http://h/v1",
+            "--model",
+            "m",
+            "--seed",
+            "9",
+        ])
+        .unwrap();
+        assert!(
+            matches!(backend, BackendSettings::OpenAi(o) if o.model == "m" && o.n_per_request == 8)
+        );
+        assert_eq!(options.params.seed, 9);
+        let (backend, _) = resolve(&["--backend", "replay", "--replay-from", "s.jsonl"]).unwrap();
+        assert!(
+            matches!(backend, BackendSettings::Replay { samples } if samples == PathBuf::from("s.jsonl"))
+        );
+    }
+
+    #[test]
+    fn settings_that_cannot_work_are_refused_before_any_work() {
+        for (args, message) in [
+            (
+                vec!["--backend", "openai", "--model", "m"],
+                "needs --base-url",
+            ),
+            (
+                vec!["--backend", "openai", "--base-url", "http://h/v1"],
+                "needs --model",
+            ),
+            (
+                vec![
+                    "--backend",
+                    "openai",
+                    "--base-url",
+                    "u",
+                    "--model",
+                    "m",
+                    "--timeout-secs",
+                    "0",
+                ],
+                "--timeout-secs must be",
+            ),
+            (vec!["--backend", "replay"], "needs --replay-from"),
+            (
+                vec![
+                    "--backend",
+                    "replay",
+                    "--replay-from",
+                    "s",
+                    "--temperature=-1",
+                ],
+                "--temperature",
+            ),
+            (
+                vec!["--backend", "replay", "--replay-from", "s", "--top-p", "0"],
+                "--top-p",
+            ),
+            (
+                vec![
+                    "--backend",
+                    "replay",
+                    "--replay-from",
+                    "s",
+                    "--threads",
+                    "0",
+                ],
+                "--threads",
+            ),
+        ] {
+            let error = resolve(&args).unwrap_err();
+            assert_eq!(error.exit_code(), 64);
+            assert!(error.to_string().contains(message), "{args:?}: {error}");
+        }
     }
 }
