@@ -3,7 +3,7 @@
 
 mod common;
 
-use bestofn::eval::{evaluate, EvalOptions};
+use bestofn::eval::{evaluate, EvalOptions, Method};
 use bestofn::import::{import, Format};
 use bestofn::label::{label, LabelOptions, LabelSummary};
 use bestofn::pool::build_pools;
@@ -46,8 +46,8 @@ fn qwen_math_import_reproduces_the_reference_script_and_agrees_with_its_labels()
     // The repository's rm_maj_eval.py prints maj@8 = 93.0 and rm@8 = 94.0 on this file.
     let source = evaluate(&build_pools(&imported.samples), &quick_eval()).unwrap();
     assert_eq!(source.ks, vec![1, 2, 4, 8]);
-    assert!((source.at("majority", 8).unwrap().mean - 0.93).abs() < 1e-12);
-    assert!((source.at("verifier", 8).unwrap().mean - 0.94).abs() < 1e-12);
+    assert!((source.at(Method::Majority, 8).unwrap().mean - 0.93).abs() < 1e-12);
+    assert!((source.at(Method::Verifier, 8).unwrap().mean - 0.94).abs() < 1e-12);
     assert!((source.first.mean - 0.90).abs() < 1e-12);
     // Reward-model scores are logits: AUROC only.
     let calibration = source.calibration.as_ref().unwrap();
@@ -81,7 +81,7 @@ fn faithful_cot_pool_import_and_grader_agreement() {
     assert_eq!(imported.samples.len(), 1319 * 41);
     let source = evaluate(&build_pools(&imported.samples), &quick_eval()).unwrap();
     assert_eq!(source.ks.last(), Some(&41));
-    assert!(source.at("pass@k", 41).unwrap().mean > 0.98);
+    assert!(source.at(Method::Coverage, 41).unwrap().mean > 0.98);
 
     // Graded from the answers the pool's own pipeline extracted (program outputs included).
     let summary = relabel(

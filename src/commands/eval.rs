@@ -123,13 +123,13 @@ pub(super) fn headline(metrics: &Metrics) -> String {
         100.0 * metrics.first.mean
     );
     for curve in &metrics.curves {
-        if let Some(e) = metrics.at(&curve.method, n) {
-            let name = if curve.method == "pass@k" {
-                "coverage"
-            } else {
-                &curve.method
-            };
-            let _ = write!(line, ", {name}@{n} {:.1}%", 100.0 * e.mean);
+        if let Some(e) = metrics.at(curve.method, n) {
+            let _ = write!(
+                line,
+                ", {}@{n} {:.1}%",
+                curve.method.short(),
+                100.0 * e.mean
+            );
         }
     }
     line

@@ -167,7 +167,7 @@ pub fn run(settings: &Settings) -> Result<Outcome> {
     }
     if let Some(metrics) = &summary.metrics {
         let n = metrics.ks.last().copied().unwrap_or(1);
-        if let Some(coverage) = metrics.at("pass@k", n) {
+        if let Some(coverage) = metrics.at(crate::eval::Method::Coverage, n) {
             lines.push(format!(
                 "coverage@{n}: {:.1}% of problems have a correct sample",
                 100.0 * coverage.mean

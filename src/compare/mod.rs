@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::eval::bootstrap::{bootstrap, weighted_mean};
 use crate::eval::report::percent;
-use crate::eval::{evaluate, Estimate, EvalOptions, Metrics};
+use crate::eval::{evaluate, Estimate, EvalOptions, Method, Metrics};
 use crate::pool::ProblemPool;
 
 /// One run to compare: a name and its labeled (optionally scored) samples.
@@ -182,15 +182,15 @@ pub fn compare(runs: &[Run], options: &EvalOptions) -> Result<Comparison> {
         )
         .map_err(|e| Error::Inconsistent(format!("run {:?}: {e}", run.name)))?;
         let n = *metrics.ks.last().unwrap_or(&1);
-        let at = |method: &str, k: usize| metrics.at(method, k);
+        let at = |method: Method, k: usize| metrics.at(method, k);
         summaries.push(RunSummary {
             name: run.name.clone(),
             problems: metrics.problems,
             n,
-            test_at_1: at("pass@k", 1).expect("k = 1 is always evaluated"),
-            coverage_at_n: at("pass@k", n).expect("k = N is always evaluated"),
-            majority_at_n: at("majority", n).expect("majority is always evaluated"),
-            verifier_at_n: at("verifier", n),
+            test_at_1: at(Method::Coverage, 1).expect("k = 1 is always evaluated"),
+            coverage_at_n: at(Method::Coverage, n).expect("k = N is always evaluated"),
+            majority_at_n: at(Method::Majority, n).expect("majority is always evaluated"),
+            verifier_at_n: at(Method::Verifier, n),
             metrics,
         });
     }

@@ -4,6 +4,7 @@ use rand::{RngCore, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
 use crate::pool::{ProblemPool, NO_ANSWER};
+use crate::rank::{choose, Strategy, Tally};
 
 /// Unbiased pass@k (Chen et al. 2021): 1 - C(n-c, k) / C(n, k), as a stable product.
 pub fn pass_at_k(n: usize, c: usize, k: usize) -> f64 {
@@ -56,28 +57,6 @@ fn below(rng: &mut Pcg64Mcg, bound: usize) -> usize {
     ((u64::from(rng.next_u32()) * bound as u64) >> 32) as usize
 }
 
-/// The share of right answers among the leaders of the whole pool (most weight; each answer's
-/// weight is the sum of `weight(position)` over its samples): the exact accuracy at k = n when a
-/// tie goes to a uniformly random leader.
-fn leaders_right(pool: &ProblemPool, weight: impl Fn(usize) -> f64) -> f64 {
-    let mut totals = vec![0.0; pool.answers.len()];
-    let mut right = vec![false; pool.answers.len()];
-    for (position, &a) in pool.answer.iter().enumerate() {
-        if a != NO_ANSWER {
-            totals[a as usize] += weight(position);
-            right[a as usize] = pool.correct[position] == Some(true);
-        }
-    }
-    let Some(best) = totals.iter().copied().max_by(f64::total_cmp) else {
-        return 0.0;
-    };
-    let leaders: Vec<bool> = (0..totals.len())
-        .filter(|&a| totals[a] == best)
-        .map(|a| right[a])
-        .collect();
-    leaders.iter().filter(|&&r| r).count() as f64 / leaders.len() as f64
-}
-
 /// Per-answer running totals while samples join a random subset one at a time.
 #[derive(Debug, Default)]
 pub struct VoteScratch {
@@ -122,9 +101,9 @@ fn mass_beats(mass: &[f64], earliest: &[u32], a: u32, b: u32) -> bool {
 ///
 /// Inside a random subset, a tie goes to a uniformly random one of the tied answers (the one
 /// drawn first in the trial's permutation), so the order of samples in the file cannot leak into
-/// the estimate; `rank`'s deterministic rule (lower `sample_idx`) is for picking one answer, not
-/// for estimating accuracy. k = 1 and k = n are exact (at k = n, the share of tied leaders that
-/// are right). For other k, each trial draws one random permutation, whose first k samples are a
+/// the estimate. k = 1 and k = n are exact; at k = n there is one subset, the whole pool, and
+/// its answer is the one `rank` gives by its documented rule (ties to the lower `sample_idx`),
+/// so `eval` at N agrees with `rank`. For other k, each trial draws one random permutation, whose first k samples are a
 /// uniform random k-subset for every k at once; samples join one at a time and the leading
 /// answer is kept up to date (a vote can only improve the answer it goes to).
 pub fn voting_at_ks(
@@ -139,15 +118,22 @@ pub fn voting_at_ks(
     let mut majority = vec![0.0; ks.len()];
     let mut weighted = scores.map(|_| vec![0.0; ks.len()]);
     let single = pool.num_correct() as f64 / n as f64;
+    let mut tally = Tally::default();
     let mut sampled: Vec<(usize, usize)> = Vec::new();
     for (i, &k) in ks.iter().enumerate() {
         if k <= 1 {
             majority[i] = single;
             weighted.iter_mut().for_each(|w| w[i] = single);
         } else if k >= n {
-            majority[i] = leaders_right(pool, |_| 1.0);
-            if let (Some(w), Some(s)) = (weighted.as_mut(), scores) {
-                w[i] = leaders_right(pool, |p| f64::from(s[p]));
+            // One subset, the whole pool: the answer `rank` gives, by its documented rule.
+            let everyone: Vec<u32> = (0..n as u32).collect();
+            let hit = |strategy, tally: &mut Tally| match choose(pool, &everyone, strategy, tally) {
+                Some(choice) if pool.correct[choice.position] == Some(true) => 1.0,
+                _ => 0.0,
+            };
+            majority[i] = hit(Strategy::Majority, &mut tally);
+            if let Some(w) = weighted.as_mut() {
+                w[i] = hit(Strategy::Weighted, &mut tally);
             }
         } else {
             sampled.push((k, i));
@@ -249,7 +235,6 @@ pub fn voting_at_ks(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rank::{choose, Strategy, Tally};
     use crate::records::Sample;
 
     fn pool(items: &[(Option<&str>, bool, f32)]) -> ProblemPool {
@@ -356,11 +341,22 @@ mod tests {
         for k in 1..=7 {
             let subsets = enumerate_subsets(7, k);
             for (estimate, by_score) in [(majority[k - 1], false), (weighted[k - 1], true)] {
-                let exact = subsets
-                    .iter()
-                    .map(|s| random_tie_accuracy(&p, s, by_score))
-                    .sum::<f64>()
-                    / subsets.len() as f64;
+                let exact = if k == 7 {
+                    let strategy = if by_score {
+                        Strategy::Weighted
+                    } else {
+                        Strategy::Majority
+                    };
+                    let everyone: Vec<u32> = (0..7).collect();
+                    let choice = choose(&p, &everyone, strategy, &mut Tally::default()).unwrap();
+                    f64::from(u8::from(p.correct[choice.position] == Some(true)))
+                } else {
+                    subsets
+                        .iter()
+                        .map(|s| random_tie_accuracy(&p, s, by_score))
+                        .sum::<f64>()
+                        / subsets.len() as f64
+                };
                 assert!(
                     (estimate - exact).abs() < 0.015,
                     "k={k} weighted={by_score}: {estimate} vs {exact}"
@@ -380,7 +376,7 @@ mod tests {
             (Some("4"), true, 0.5),
         ];
         let reversed: Vec<_> = items.iter().rev().copied().collect();
-        let ks = [2, 4];
+        let ks = [2, 3];
         let (forward, _) = voting_at_ks(&pool(&items), &ks, 40_000, 1, &mut VoteScratch::default());
         let (backward, _) = voting_at_ks(
             &pool(&reversed),
@@ -389,7 +385,7 @@ mod tests {
             1,
             &mut VoteScratch::default(),
         );
-        // Every 2-subset is a tie of two answers: half of the leaders are right on average.
+        // Every 2- and 3-subset is a tie: half of the leaders are right on average.
         for (f, b) in forward.iter().zip(&backward) {
             assert!(
                 (f - 0.5).abs() < 0.01 && (b - 0.5).abs() < 0.01,

@@ -6,6 +6,7 @@ pub mod bootstrap;
 mod calibration;
 pub(crate) mod estimators;
 pub mod gap;
+mod method;
 pub(crate) mod plot;
 pub(crate) mod report;
 
@@ -17,6 +18,7 @@ use serde::Serialize;
 pub use bootstrap::{quantile, Estimate};
 pub use calibration::{abstention_curve, calibration, AbstentionPoint, Calibration};
 pub use estimators::{pass_at_k, verifier_at_k, voting_at_ks, VoteScratch};
+pub use method::Method;
 
 use crate::error::{Error, Result};
 use crate::pool::ProblemPool;
@@ -61,9 +63,9 @@ pub struct CurvePoint {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Curve {
     /// `pass@k` (coverage, the oracle), `majority`, `verifier` or `weighted`.
-    pub method: String,
+    pub method: Method,
     /// How the per-problem value was computed.
-    pub estimator: String,
+    pub estimator: &'static str,
     pub points: Vec<CurvePoint>,
 }
 
@@ -91,12 +93,12 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn curve(&self, method: &str) -> Option<&Curve> {
+    pub fn curve(&self, method: Method) -> Option<&Curve> {
         self.curves.iter().find(|c| c.method == method)
     }
 
     /// The estimate of `method` at budget `k`.
-    pub fn at(&self, method: &str, k: usize) -> Option<Estimate> {
+    pub fn at(&self, method: Method, k: usize) -> Option<Estimate> {
         self.curve(method)?
             .points
             .iter()
@@ -133,20 +135,10 @@ pub fn evaluate(pools: &[ProblemPool], options: &EvalOptions) -> Result<Metrics>
     let ks = resolve_ks(options.ks.as_deref(), min_n)?;
     let scored = pools.iter().all(|p| p.scores.is_some());
 
-    let mut methods: Vec<(&str, &str)> = vec![
-        ("pass@k", "unbiased estimator (Chen et al. 2021)"),
-        (
-            "majority",
-            "Monte-Carlo over random k-subsets (exact at k=1 and k=N)",
-        ),
-    ];
-    if scored {
-        methods.push(("verifier", "exact expectation over k-subsets (score ranks)"));
-        methods.push((
-            "weighted",
-            "Monte-Carlo over random k-subsets (exact at k=1 and k=N)",
-        ));
-    }
+    let methods: Vec<Method> = Method::ALL
+        .into_iter()
+        .filter(|m| scored || !m.needs_scores())
+        .collect();
 
     // values[method][k index][problem]
     let per_problem: Vec<Vec<Vec<f64>>> = pools
@@ -171,9 +163,9 @@ pub fn evaluate(pools: &[ProblemPool], options: &EvalOptions) -> Result<Metrics>
     let curves = methods
         .iter()
         .enumerate()
-        .map(|(m, (method, estimator))| Curve {
-            method: (*method).to_owned(),
-            estimator: (*estimator).to_owned(),
+        .map(|(m, &method)| Curve {
+            method,
+            estimator: method.estimator(),
             points: ks
                 .iter()
                 .enumerate()
@@ -261,7 +253,7 @@ fn resolve_ks(requested: Option<&[usize]>, min_n: usize) -> Result<Vec<usize>> {
 fn per_problem_values(
     pool: &ProblemPool,
     ks: &[usize],
-    methods: &[(&str, &str)],
+    methods: &[Method],
     options: &EvalOptions,
     scratch: &mut VoteScratch,
 ) -> Vec<Vec<f64>> {
@@ -271,12 +263,11 @@ fn per_problem_values(
     let (majority, weighted) = voting_at_ks(pool, ks, options.trials, seed, scratch);
     methods
         .iter()
-        .map(|(method, _)| match *method {
-            "pass@k" => ks.iter().map(|&k| pass_at_k(n, c, k)).collect(),
-            "verifier" => ks.iter().map(|&k| verifier_at_k(pool, k)).collect(),
-            "majority" => majority.clone(),
-            "weighted" => weighted.clone().unwrap_or_default(),
-            _ => unreachable!("every method has an estimator"),
+        .map(|method| match method {
+            Method::Coverage => ks.iter().map(|&k| pass_at_k(n, c, k)).collect(),
+            Method::Verifier => ks.iter().map(|&k| verifier_at_k(pool, k)).collect(),
+            Method::Majority => majority.clone(),
+            Method::Weighted => weighted.clone().unwrap_or_default(),
         })
         .collect()
 }

@@ -6,7 +6,7 @@ use plotters::coord::combinators::LogCoord;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use super::{Calibration, Metrics};
+use super::{Calibration, Method, Metrics};
 use crate::error::{Error, Result};
 
 pub const ACCURACY_PLOT: &str = "accuracy_vs_k.svg";
@@ -14,20 +14,20 @@ pub const CALIBRATION_PLOT: &str = "calibration.svg";
 
 const SIZE: (u32, u32) = (800, 560);
 
-fn color_of(method: &str) -> RGBColor {
+fn color_of(method: Method) -> RGBColor {
     match method {
-        "pass@k" => RGBColor(90, 90, 90),
-        "majority" => RGBColor(31, 119, 180),
-        "verifier" => RGBColor(214, 39, 40),
-        "weighted" => RGBColor(44, 160, 44),
-        _ => RGBColor(148, 103, 189),
+        Method::Coverage => RGBColor(90, 90, 90),
+        Method::Majority => RGBColor(31, 119, 180),
+        Method::Verifier => RGBColor(214, 39, 40),
+        Method::Weighted => RGBColor(44, 160, 44),
     }
 }
 
-fn label_of(method: &str) -> &str {
+/// Legend labels, as the plots have always named the curves.
+fn label_of(method: Method) -> &'static str {
     match method {
-        "pass@k" => "coverage (pass@k)",
-        other => other,
+        Method::Coverage => method.title(),
+        other => other.name(),
     }
 }
 
@@ -69,9 +69,9 @@ pub fn accuracy_vs_k(metrics: &Metrics, path: &Path) -> Result<()> {
         let mut chart = accuracy_axes(&root, "Accuracy vs number of samples", max_k)?;
         // Strategies first, coverage last so that it is drawn on top.
         let mut curves: Vec<_> = metrics.curves.iter().collect();
-        curves.sort_by_key(|c| c.method == "pass@k");
+        curves.sort_by_key(|c| c.method == Method::Coverage);
         for curve in curves {
-            let color = color_of(&curve.method);
+            let color = color_of(curve.method);
             let mut band: Vec<(f64, f64)> = curve
                 .points
                 .iter()
@@ -98,7 +98,7 @@ pub fn accuracy_vs_k(metrics: &Metrics, path: &Path) -> Result<()> {
             chart
                 .draw_series(LineSeries::new(line.clone(), color.stroke_width(2)))
                 .map_err(report_error)?
-                .label(label_of(&curve.method))
+                .label(label_of(curve.method))
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
                 });
@@ -163,9 +163,9 @@ pub fn compare_vs_k(runs: &[(&str, &Metrics)], path: &Path) -> Result<()> {
         for (index, (name, metrics)) in runs.iter().enumerate() {
             let color = RUN_COLORS[index % RUN_COLORS.len()];
             for (method, dash) in [
-                ("pass@k", Some((2, 4))),
-                ("majority", Some((8, 5))),
-                ("verifier", None),
+                (Method::Coverage, Some((2, 4))),
+                (Method::Majority, Some((8, 5))),
+                (Method::Verifier, None),
             ] {
                 let Some(curve) = metrics.curve(method) else {
                     continue;

@@ -18,16 +18,6 @@ pub(crate) fn percent(e: &Estimate) -> String {
     )
 }
 
-fn method_title(method: &str) -> &str {
-    match method {
-        "pass@k" => "coverage (pass@k)",
-        "majority" => "majority@k",
-        "verifier" => "verifier@k",
-        "weighted" => "weighted@k",
-        other => other,
-    }
-}
-
 pub fn markdown(metrics: &Metrics, input: &Path, plots: &[&str]) -> String {
     let mut md = String::new();
     let level = 100.0 * metrics.confidence;
@@ -62,11 +52,7 @@ pub fn markdown(metrics: &Metrics, input: &Path, plots: &[&str]) -> String {
     );
 
     let _ = writeln!(md, "## Accuracy vs number of samples k\n");
-    let header: Vec<&str> = metrics
-        .curves
-        .iter()
-        .map(|c| method_title(&c.method))
-        .collect();
+    let header: Vec<&str> = metrics.curves.iter().map(|c| c.method.title()).collect();
     let _ = writeln!(md, "| k | {} |", header.join(" | "));
     let _ = writeln!(md, "|---:|{}", "---:|".repeat(header.len()));
     for (ki, k) in metrics.ks.iter().enumerate() {
@@ -79,7 +65,7 @@ pub fn markdown(metrics: &Metrics, input: &Path, plots: &[&str]) -> String {
     }
     let _ = writeln!(md);
     for curve in &metrics.curves {
-        let _ = writeln!(md, "- {}: {}", method_title(&curve.method), curve.estimator);
+        let _ = writeln!(md, "- {}: {}", curve.method.title(), curve.estimator);
     }
     let _ = writeln!(md);
 
