@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+export BESTOFN_SETUP_DONE=1
 bin=target/release/bestofn
 data=../shared/data/samples
 out=out
@@ -15,7 +16,8 @@ out=out
 bash scripts/verifier_experiment.sh "$out/experiment"
 
 echo "== solve: data/easy-arithmetic.jsonl, bundled SmolLM2-135M-Instruct, verifier out/experiment/verifier" >&2
-"$bin" solve --out "$out/solve/answers.jsonl"
+mkdir -p "$out/solve"
+"$bin" solve --out "$out/solve/answers.jsonl" 2>&1 | tee "$out/solve/summary.txt" >&2
 
 run_set() { # name format input strategies [label flags...]
   local name=$1 format=$2 input=$3 strategies=$4
@@ -39,3 +41,20 @@ run_set qwen-math qwen-math-rm "$data/qwen25math_rm_maj/math_cot_100.jsonl" firs
 echo "reports: $out/solve/answers.report/report.md, $out/faithful-cot/report/report.md, $out/qwen-math/report/report.md" >&2
 
 bash scripts/studies.sh "$out/studies"
+
+cat >&2 <<EOF
+
+== Summary
+Held-out verifier experiment (the headline): GSM8K test, the odd-numbered problems, 12 candidates
+each from the GPT-3 davinci family; the MiniLM verifier was trained on the even-numbered problems.
+  verifier:                 $(head -1 "$out/experiment/headline-verifier.txt")
+  "who wrote it" baseline:  $(head -1 "$out/experiment/headline-identity.txt")
+  report: $out/experiment/report-verifier/report.md
+
+Pipeline run (solve): the bundled 135M SmolLM2 on data/easy-arithmetic.jsonl. It shows every stage
+working end to end on a model small enough for 2 cores; such a model solves only a few easy
+problems, so its accuracy says nothing about verification.
+$(grep -E '^(verifier|majority|first):|^coverage' "$out/solve/summary.txt" | sed 's/^/  /')
+
+Real sample sets and studies: $out/faithful-cot/report, $out/qwen-math/report, $out/studies
+EOF

@@ -9,7 +9,8 @@
 # usage: scripts/studies.sh [OUT_DIR]   (default out/studies)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+# demo.sh has run setup already.
+[ -n "${BESTOFN_SETUP_DONE:-}" ] || bash scripts/setup.sh
 out=${1:-out/studies}
 bin=target/release/bestofn
 gsm8k=../shared/data/gsm8k

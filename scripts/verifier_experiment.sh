@@ -11,7 +11,8 @@
 # usage: scripts/verifier_experiment.sh [OUT_DIR]   (default out/experiment)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+# demo.sh has run setup already.
+[ -n "${BESTOFN_SETUP_DONE:-}" ] || bash scripts/setup.sh
 out=${1:-out/experiment}
 bin=target/release/bestofn
 py=.venv/bin/python
@@ -21,18 +22,9 @@ mkdir -p "$out"
   --input ../shared/data/samples/faithful_cot_gsm8k_test_pool.derived.jsonl.gz \
   --out "$out/pool.jsonl" --problems-out "$out/problems.jsonl"
 
-python3 - "$out" <<'PY'
-import json, sys
-out = sys.argv[1]
-family = {"code001", "code002", "text002", "text003"}
-styles = {"COT", "LtM", "standard"}
-with open(f"{out}/pool.jsonl") as pool, open(f"{out}/train-samples.jsonl", "w") as train, \
-        open(f"{out}/heldout-samples.jsonl", "w") as heldout:
-    for line in pool:
-        s = json.loads(line)
-        if s["generator"]["model"] in family and s["generator"]["prompt"] in styles:
-            (train if int(s["problem_id"]) % 2 == 0 else heldout).write(line)
-PY
+# One generator family and the natural-language prompt styles; even problems train, odd are held out.
+(cd verifier && ../$py -m bestofn_verifier experiment split --pool "../$out/pool.jsonl" \
+  --train "../$out/train-samples.jsonl" --heldout "../$out/heldout-samples.jsonl")
 
 # The natural-language candidates state their answers in the text: grade the text.
 "$bin" label --problems "$out/problems.jsonl" --samples "$out/train-samples.jsonl" \
@@ -54,23 +46,12 @@ fi
 
 "$bin" score --verifier "$verifier" --problems "$out/problems.jsonl" \
   --samples "$out/heldout-labeled.jsonl" --out "$out/heldout-scored.jsonl"
-"$bin" eval --samples "$out/heldout-scored.jsonl" --out "$out/report-verifier"
+"$bin" eval --samples "$out/heldout-scored.jsonl" --out "$out/report-verifier" 2>&1 \
+  | tee "$out/headline-verifier.txt" >&2
 
-python3 - "$out" <<'PY'
-import json, sys
-from collections import defaultdict
-out = sys.argv[1]
-right, total = defaultdict(int), defaultdict(int)
-for line in open(f"{out}/train-labeled.jsonl"):
-    s = json.loads(line)
-    total[s["generator"]["config"]] += 1
-    right[s["generator"]["config"]] += s["correct"]
-with open(f"{out}/heldout-labeled.jsonl") as src, open(f"{out}/heldout-identity.jsonl", "w") as dst:
-    for line in src:
-        s = json.loads(line)
-        config = s["generator"]["config"]
-        s["score"] = right[config] / total[config]
-        dst.write(json.dumps(s) + "\n")
-PY
-"$bin" eval --samples "$out/heldout-identity.jsonl" --out "$out/report-identity-baseline"
+(cd verifier && ../$py -m bestofn_verifier experiment identity \
+  --train-labeled "../$out/train-labeled.jsonl" --heldout-labeled "../$out/heldout-labeled.jsonl" \
+  --out "../$out/heldout-identity.jsonl")
+"$bin" eval --samples "$out/heldout-identity.jsonl" --out "$out/report-identity-baseline" 2>&1 \
+  | tee "$out/headline-identity.txt" >&2
 echo "reports: $out/report-verifier/report.md, $out/report-identity-baseline/report.md" >&2

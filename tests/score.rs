@@ -106,12 +106,6 @@ fn batching_does_not_change_scores() {
 
 #[test]
 fn a_missing_onnx_runtime_library_is_a_load_error() {
-    if common::skip(
-        "a_missing_onnx_runtime_library_is_a_load_error",
-        &[common::Need::OnnxRuntime],
-    ) {
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     score(
         &tiny(),

@@ -1,4 +1,4 @@
-"""python -m bestofn_verifier {train,export,quantize,tiny,score,embedder} ..."""
+"""python -m bestofn_verifier {train,export,quantize,tiny,score,embedder,experiment} ..."""
 
 import importlib
 import sys
@@ -10,6 +10,7 @@ COMMANDS = {
     "tiny": "tiny",
     "score": "score_baseline",
     "embedder": "embedder",
+    "experiment": "experiment",
 }
 
 

@@ -193,3 +193,26 @@ def test_embedder_export_and_rust_similarity_match_python(tmp_path):
         pairs = [float(np.dot(vectors[i], vectors[j])) for i in range(len(vectors)) for j in range(i + 1, len(vectors))]
         means.append(sum(pairs) / len(pairs))
     assert abs(rust - sum(means) / len(means)) < 1e-5
+
+
+def test_experiment_split_keeps_lines_and_splits_by_problem_parity():
+    from bestofn_verifier.experiment import identity_scores, split_pool
+
+    def line(problem, idx, model, prompt, config="c", correct=None):
+        return json.dumps({"problem_id": str(problem), "sample_idx": idx, "text": "t", "correct": correct,
+                           "generator": {"model": model, "prompt": prompt, "config": config}}) + "\n"
+
+    pool = [line(0, 0, "code002", "COT"), line(1, 0, "code002", "LtM"), line(2, 0, "gpt4", "COT"),
+            line(3, 1, "text003", "NL+SL")]
+    train, heldout = split_pool(pool, {"code002", "text003"}, {"COT", "LtM"})
+    assert train == [pool[0]] and heldout == [pool[1]]
+    with pytest.raises(SystemExit):
+        split_pool(pool, {"nothing"}, {"COT"})
+
+    trained = [json.loads(line(0, i, "m", "p", config, correct)) for i, (config, correct) in
+               enumerate([("a", True), ("a", False), ("b", True)])]
+    heldout = [json.loads(line(1, 0, "m", "p", "a")), json.loads(line(1, 1, "m", "p", "b"))]
+    scored = identity_scores(trained, heldout)
+    assert [s["score"] for s in scored] == [0.5, 1.0]
+    with pytest.raises(SystemExit):
+        identity_scores(trained, [json.loads(line(1, 2, "m", "p", "unseen"))])
