@@ -425,7 +425,7 @@ pub fn composed_prompt(q1: &str, q2_with_x: &str) -> String {
 
 fn as_positive_integer(value: f64) -> Option<u64> {
     let rounded = value.round();
-    (close(value, rounded) && rounded >= 1.0 && rounded < 1e15).then_some(rounded as u64)
+    (close(value, rounded) && (1.0..1e15).contains(&rounded)).then_some(rounded as u64)
 }
 
 /// One way to substitute a number of a problem.

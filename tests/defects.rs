@@ -263,8 +263,6 @@ fn d08_flags_that_cannot_work_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let samples = labeled(dir.path());
     let s = samples.to_str().unwrap();
-    let run = format!("a={s}");
-    let other = format!("b={s}");
     let out = dir.path().join("r");
     let o = out.to_str().unwrap();
     let cases: Vec<(Vec<&str>, &str)> = vec![
@@ -288,6 +286,28 @@ fn d08_flags_that_cannot_work_are_refused() {
             vec!["eval", "--samples", s, "--out", o, "--trials", "0"],
             "--trials must be",
         ),
+    ];
+    for (args, message) in cases {
+        bestofn()
+            .args(&args)
+            .assert()
+            .code(64)
+            .stderr(contains(message));
+    }
+    assert!(!out.exists());
+}
+
+/// (13, 14) compare and rank flags that cannot work are refused.
+#[test]
+fn d13_compare_and_rank_flags_that_cannot_work_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = labeled(dir.path());
+    let s = samples.to_str().unwrap();
+    let run = format!("a={s}");
+    let other = format!("b={s}");
+    let out = dir.path().join("r");
+    let o = out.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
         (
             vec!["compare", "--run", &run, "--out", o, "--trials", "0"],
             "--trials must be",
@@ -640,12 +660,15 @@ fn d18_errors_are_clear() {
     with_bom.extend_from_slice(&good);
     fs::write(&bom, with_bom).unwrap();
     bestofn()
-        .args(["rank", "--samples"])
-        .arg(&labeled(dir.path()))
+        .args(["label", "--problems"])
+        .arg(fixture("problems.jsonl"))
+        .arg("--samples")
+        .arg(&bom)
         .arg("--out")
-        .arg(dir.path().join("a.jsonl"))
+        .arg(dir.path().join("bom-labeled.jsonl"))
         .assert()
-        .success();
+        .success()
+        .stderr(contains("samples        12"));
     let repeated = dir.path().join("repeated.jsonl");
     fs::write(
         &repeated,

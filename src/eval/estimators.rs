@@ -103,9 +103,7 @@ fn mass_beats(mass: &[f64], earliest: &[u32], a: u32, b: u32) -> bool {
 /// drawn first in the trial's permutation), so the order of samples in the file cannot leak into
 /// the estimate. k = 1 and k = n are exact; at k = n there is one subset, the whole pool, and
 /// its answer is the one `rank` gives by its documented rule (ties to the lower `sample_idx`),
-/// so `eval` at N agrees with `rank`. For other k, each trial draws one random permutation, whose first k samples are a
-/// uniform random k-subset for every k at once; samples join one at a time and the leading
-/// answer is kept up to date (a vote can only improve the answer it goes to).
+/// so `eval` at N agrees with `rank`. Other k are estimated by [`sampled_trials`].
 pub fn voting_at_ks(
     pool: &ProblemPool,
     ks: &[usize],
@@ -139,10 +137,35 @@ pub fn voting_at_ks(
             sampled.push((k, i));
         }
     }
-    let Some(&(max_k, _)) = sampled.iter().max() else {
-        return (majority, weighted);
-    };
-    sampled.sort_unstable();
+    if !sampled.is_empty() {
+        sampled.sort_unstable();
+        sampled_trials(
+            pool,
+            &sampled,
+            trials,
+            seed,
+            scratch,
+            (&mut majority, weighted.as_mut()),
+        );
+    }
+    (majority, weighted)
+}
+
+/// Adds the Monte-Carlo estimates at the budgets `sampled` ((k, slot) sorted by k) into the
+/// slots of `majority` and `weighted`. Each trial draws one random permutation, whose first k
+/// samples are a uniform random k-subset for every k at once; samples join one at a time and
+/// the leading answer is kept up to date (a vote can only improve the answer it goes to).
+fn sampled_trials(
+    pool: &ProblemPool,
+    sampled: &[(usize, usize)],
+    trials: usize,
+    seed: u64,
+    scratch: &mut VoteScratch,
+    (majority, mut weighted): (&mut [f64], Option<&mut Vec<f64>>),
+) {
+    let n = pool.len();
+    let scores = pool.scores.as_deref();
+    let max_k = sampled.last().map_or(0, |&(k, _)| k);
     // Negative scores can lower an answer's mass, so its lead must be recomputed by a scan.
     let monotone_mass = scores.is_none_or(|s| s.iter().all(|&x| x >= 0.0));
     let mut rng = Pcg64Mcg::seed_from_u64(seed);
@@ -223,13 +246,12 @@ pub fn voting_at_ks(
             }
         }
     }
-    for &(_, slot) in &sampled {
+    for &(_, slot) in sampled {
         majority[slot] /= trials as f64;
         if let Some(w) = weighted.as_mut() {
             w[slot] /= trials as f64;
         }
     }
-    (majority, weighted)
 }
 
 #[cfg(test)]

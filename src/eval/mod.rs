@@ -110,28 +110,7 @@ impl Metrics {
 /// Evaluates labeled pools. Every sample must carry a `correct` label.
 pub fn evaluate(pools: &[ProblemPool], options: &EvalOptions) -> Result<Metrics> {
     let _span = tracing::info_span!("eval", problems = pools.len()).entered();
-    if pools.is_empty() {
-        return Err(Error::Inconsistent("no samples to evaluate".into()));
-    }
-    if let Some(pool) = pools.iter().find(|p| p.correct.iter().any(Option::is_none)) {
-        return Err(Error::Inconsistent(format!(
-            "problem {:?} has samples without a `correct` label: eval needs to know which samples \
-             are right; label them against problems that have gold answers (`bestofn label \
-             --problems P --samples S --out L`)",
-            pool.problem_id
-        )));
-    }
-    let min_n = pools.iter().map(ProblemPool::len).min().unwrap_or(0);
-    let max_n = pools.iter().map(ProblemPool::len).max().unwrap_or(0);
-    if min_n < max_n && options.ks.is_none() {
-        let fewer = pools.iter().filter(|p| p.len() < max_n).count();
-        tracing::warn!(
-            "problems have between {min_n} and {max_n} samples ({fewer} of {} have fewer than \
-             {max_n}): the curves stop at k = {min_n}, the smallest N; pass --ks to choose the \
-             budgets, or evaluate problems with equal N",
-            pools.len()
-        );
-    }
+    let (min_n, max_n) = sample_counts(pools, options)?;
     let ks = resolve_ks(options.ks.as_deref(), min_n)?;
     let scored = pools.iter().all(|p| p.scores.is_some());
 
@@ -186,28 +165,8 @@ pub fn evaluate(pools: &[ProblemPool], options: &EvalOptions) -> Result<Metrics>
         / samples as f64;
 
     let (calibration, abstention) = if scored {
-        let pairs: Vec<(f32, bool)> = pools
-            .iter()
-            .flat_map(|p| {
-                let scores = p.scores.as_deref().unwrap_or_default();
-                scores
-                    .iter()
-                    .zip(&p.correct)
-                    .map(|(&s, c)| (s, *c == Some(true)))
-            })
-            .collect();
-        let mut tally = Tally::default();
-        let picks: Vec<(f32, bool)> = pools
-            .iter()
-            .map(|p| {
-                let members: Vec<u32> = (0..p.len() as u32).collect();
-                match choose(p, &members, Strategy::Verifier, &mut tally) {
-                    Some(c) => (c.support as f32, p.correct[c.position] == Some(true)),
-                    None => (f32::NEG_INFINITY, false),
-                }
-            })
-            .collect();
-        (Some(calibration(&pairs)), Some(abstention_curve(&picks)))
+        let (calibration, abstention) = verifier_diagnostics(pools);
+        (Some(calibration), Some(abstention))
     } else {
         (None, None)
     };
@@ -228,6 +187,60 @@ pub fn evaluate(pools: &[ProblemPool], options: &EvalOptions) -> Result<Metrics>
         calibration,
         abstention,
     })
+}
+
+/// The smallest and largest N over labeled pools; unlabeled samples are an error, and mixed N
+/// (which cuts every curve at the smallest) is said aloud.
+fn sample_counts(pools: &[ProblemPool], options: &EvalOptions) -> Result<(usize, usize)> {
+    if pools.is_empty() {
+        return Err(Error::Inconsistent("no samples to evaluate".into()));
+    }
+    if let Some(pool) = pools.iter().find(|p| p.correct.iter().any(Option::is_none)) {
+        return Err(Error::Inconsistent(format!(
+            "problem {:?} has samples without a `correct` label: eval needs to know which samples \
+             are right; label them against problems that have gold answers (`bestofn label \
+             --problems P --samples S --out L`)",
+            pool.problem_id
+        )));
+    }
+    let min_n = pools.iter().map(ProblemPool::len).min().unwrap_or(0);
+    let max_n = pools.iter().map(ProblemPool::len).max().unwrap_or(0);
+    if min_n < max_n && options.ks.is_none() {
+        let fewer = pools.iter().filter(|p| p.len() < max_n).count();
+        tracing::warn!(
+            "problems have between {min_n} and {max_n} samples ({fewer} of {} have fewer than \
+             {max_n}): the curves stop at k = {min_n}, the smallest N; pass --ks to choose the \
+             budgets, or evaluate problems with equal N",
+            pools.len()
+        );
+    }
+    Ok((min_n, max_n))
+}
+
+/// The verifier's calibration over every scored sample, and the abstention curve of its picks.
+fn verifier_diagnostics(pools: &[ProblemPool]) -> (Calibration, Vec<AbstentionPoint>) {
+    let pairs: Vec<(f32, bool)> = pools
+        .iter()
+        .flat_map(|p| {
+            let scores = p.scores.as_deref().unwrap_or_default();
+            scores
+                .iter()
+                .zip(&p.correct)
+                .map(|(&s, c)| (s, *c == Some(true)))
+        })
+        .collect();
+    let mut tally = Tally::default();
+    let picks: Vec<(f32, bool)> = pools
+        .iter()
+        .map(|p| {
+            let members: Vec<u32> = (0..p.len() as u32).collect();
+            match choose(p, &members, Strategy::Verifier, &mut tally) {
+                Some(c) => (c.support as f32, p.correct[c.position] == Some(true)),
+                None => (f32::NEG_INFINITY, false),
+            }
+        })
+        .collect();
+    (calibration(&pairs), abstention_curve(&picks))
 }
 
 fn resolve_ks(requested: Option<&[usize]>, min_n: usize) -> Result<Vec<usize>> {

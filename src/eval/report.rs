@@ -3,7 +3,7 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use super::{Estimate, Metrics};
+use super::{AbstentionPoint, Calibration, Estimate, Metrics};
 
 /// `mean [lower, upper]` in percent, one decimal; the mean alone without an interval.
 pub(crate) fn percent(e: &Estimate) -> String {
@@ -20,6 +20,24 @@ pub(crate) fn percent(e: &Estimate) -> String {
 
 pub fn markdown(metrics: &Metrics, input: &Path, plots: &[&str]) -> String {
     let mut md = String::new();
+    header(&mut md, metrics, input);
+    accuracy_table(&mut md, metrics);
+    if let Some(c) = &metrics.calibration {
+        calibration_section(&mut md, c);
+    }
+    if let Some(curve) = &metrics.abstention {
+        abstention_section(&mut md, curve);
+    }
+    if !plots.is_empty() {
+        let _ = writeln!(md, "## Plots\n");
+        for plot in plots {
+            let _ = writeln!(md, "![{plot}]({plot})");
+        }
+    }
+    md
+}
+
+fn header(md: &mut String, metrics: &Metrics, input: &Path) {
     let level = 100.0 * metrics.confidence;
     let _ = writeln!(md, "# bestofn evaluation\n");
     let _ = writeln!(md, "- input: `{}`", input.display());
@@ -40,17 +58,27 @@ pub fn markdown(metrics: &Metrics, input: &Path, plots: &[&str]) -> String {
         "- samples without an extractable final answer: {:.1}%",
         100.0 * metrics.unextractable
     );
+    let intervals = if metrics.bootstrap == 0 {
+        "without intervals (--bootstrap 0)".to_owned()
+    } else {
+        format!(
+            "with {level:.0}% percentile-bootstrap intervals over problems ({} resamples)",
+            metrics.bootstrap
+        )
+    };
     let _ = writeln!(
         md,
-        "- accuracy in %, with {level:.0}% percentile-bootstrap intervals over problems ({} resamples); Monte-Carlo strategies use {} random k-subsets per problem; seed {}",
-        metrics.bootstrap, metrics.trials, metrics.seed
+        "- accuracy in %, {intervals}; Monte-Carlo strategies use {} random k-subsets per problem; seed {}",
+        metrics.trials, metrics.seed
     );
     let _ = writeln!(
         md,
         "- first sample (lowest sample_idx) accuracy: {}\n",
         percent(&metrics.first)
     );
+}
 
+fn accuracy_table(md: &mut String, metrics: &Metrics) {
     let _ = writeln!(md, "## Accuracy vs number of samples k\n");
     let header: Vec<&str> = metrics.curves.iter().map(|c| c.method.title()).collect();
     let _ = writeln!(md, "| k | {} |", header.join(" | "));
@@ -68,73 +96,66 @@ pub fn markdown(metrics: &Metrics, input: &Path, plots: &[&str]) -> String {
         let _ = writeln!(md, "- {}: {}", curve.method.title(), curve.estimator);
     }
     let _ = writeln!(md);
+}
 
-    if let Some(c) = &metrics.calibration {
-        let _ = writeln!(
-            md,
-            "## Verifier calibration ({} scored samples)\n",
-            c.samples
-        );
-        let fmt = |v: Option<f64>| v.map_or("n/a".to_owned(), |v| format!("{v:.4}"));
-        let _ = writeln!(
-            md,
-            "| AUROC | ECE ({} bins) | Brier |",
-            super::calibration::BINS
-        );
-        let _ = writeln!(md, "|---:|---:|---:|");
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} |\n",
-            fmt(c.auroc),
-            fmt(c.ece),
-            fmt(c.brier)
-        );
-        if let Some(note) = &c.note {
-            let _ = writeln!(md, "{note}\n");
-        }
-        if !c.bins.is_empty() {
-            let _ = writeln!(md, "| score bin | samples | mean score | accuracy |");
-            let _ = writeln!(md, "|---|---:|---:|---:|");
-            for b in &c.bins {
-                let _ = writeln!(
-                    md,
-                    "| [{:.1}, {:.1}) | {} | {:.3} | {:.3} |",
-                    b.lower, b.upper, b.count, b.mean_score, b.accuracy
-                );
-            }
-            let _ = writeln!(md);
-        }
+fn calibration_section(md: &mut String, c: &Calibration) {
+    let _ = writeln!(
+        md,
+        "## Verifier calibration ({} scored samples)\n",
+        c.samples
+    );
+    let fmt = |v: Option<f64>| v.map_or("n/a".to_owned(), |v| format!("{v:.4}"));
+    let _ = writeln!(
+        md,
+        "| AUROC | ECE ({} bins) | Brier |",
+        super::calibration::BINS
+    );
+    let _ = writeln!(md, "|---:|---:|---:|");
+    let _ = writeln!(
+        md,
+        "| {} | {} | {} |\n",
+        fmt(c.auroc),
+        fmt(c.ece),
+        fmt(c.brier)
+    );
+    if let Some(note) = &c.note {
+        let _ = writeln!(md, "{note}\n");
     }
-    if let Some(curve) = &metrics.abstention {
-        let _ = writeln!(
-            md,
-            "## Accuracy vs answer rate (verifier pick, most confident problems first)\n"
-        );
-        let _ = writeln!(
-            md,
-            "| answer rate | answered | accuracy | score threshold |"
-        );
-        let _ = writeln!(md, "|---:|---:|---:|---:|");
-        for p in curve
-            .iter()
-            .filter(|p| (p.answer_rate * 20.0).round() as usize % 2 == 0 || p.answer_rate <= 0.1)
-        {
+    if !c.bins.is_empty() {
+        let _ = writeln!(md, "| score bin | samples | mean score | accuracy |");
+        let _ = writeln!(md, "|---|---:|---:|---:|");
+        for b in &c.bins {
             let _ = writeln!(
                 md,
-                "| {:.0}% | {} | {:.1}% | {:.4} |",
-                100.0 * p.answer_rate,
-                p.answered,
-                100.0 * p.accuracy,
-                p.threshold
+                "| [{:.1}, {:.1}) | {} | {:.3} | {:.3} |",
+                b.lower, b.upper, b.count, b.mean_score, b.accuracy
             );
         }
         let _ = writeln!(md);
     }
-    if !plots.is_empty() {
-        let _ = writeln!(md, "## Plots\n");
-        for plot in plots {
-            let _ = writeln!(md, "![{plot}]({plot})");
-        }
+}
+
+fn abstention_section(md: &mut String, curve: &[AbstentionPoint]) {
+    let _ = writeln!(
+        md,
+        "## Accuracy vs answer rate (verifier pick, most confident problems first)\n"
+    );
+    let _ = writeln!(
+        md,
+        "| answer rate | answered | accuracy | score threshold |"
+    );
+    let _ = writeln!(md, "|---:|---:|---:|---:|");
+    for p in curve.iter().filter(|p| {
+        ((p.answer_rate * 20.0).round() as usize).is_multiple_of(2) || p.answer_rate <= 0.1
+    }) {
+        let _ = writeln!(
+            md,
+            "| {:.0}% | {} | {:.1}% | {:.4} |",
+            100.0 * p.answer_rate,
+            p.answered,
+            100.0 * p.accuracy,
+            p.threshold
+        );
     }
-    md
+    let _ = writeln!(md);
 }

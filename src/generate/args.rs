@@ -260,7 +260,7 @@ mod tests {
         assert_eq!(options.params.seed, 9);
         let (backend, _) = resolve(&["--backend", "replay", "--replay-from", "s.jsonl"]).unwrap();
         assert!(
-            matches!(backend, BackendSettings::Replay { samples } if samples == PathBuf::from("s.jsonl"))
+            matches!(backend, BackendSettings::Replay { samples } if samples.as_path() == std::path::Path::new("s.jsonl"))
         );
     }
 
