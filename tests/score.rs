@@ -282,3 +282,50 @@ fn verifier_json_is_checked_for_meaning() {
         .stderr(contains("pad_token_id -1 is negative"));
     assert!(!out.exists());
 }
+
+/// `solve` without llama.cpp: the replay backend and the committed tiny verifier, every stage.
+#[test]
+fn solve_runs_every_stage_with_a_replayed_generator() {
+    if common::skip(
+        "solve_runs_every_stage_with_a_replayed_generator",
+        &[common::Need::OnnxRuntime],
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let answers = dir.path().join("run").join("answers.jsonl");
+    let solve = || {
+        let mut command = Command::cargo_bin("bestofn").unwrap();
+        command
+            .args(["solve", "--backend", "replay", "--n", "4", "--threads", "1"])
+            .arg("--replay-from")
+            .arg(common::fixture("samples.jsonl"))
+            .arg("--problems")
+            .arg(common::fixture("problems.jsonl"))
+            .arg("--verifier")
+            .arg(tiny())
+            .arg("--out")
+            .arg(&answers);
+        command
+    };
+    solve()
+        .assert()
+        .success()
+        .stderr(contains("12 samples generated"))
+        .stderr(contains("scored 12 samples"))
+        .stderr(contains("verifier: 3 answers, accuracy"))
+        .stderr(contains("coverage@4: 100.0%"));
+    let picked = common::read_jsonl(&answers);
+    assert_eq!(picked.len(), 12, "4 strategies × 3 problems");
+    assert!(picked.iter().all(|a| a["answer"].is_string()));
+    let scored = common::read_jsonl(&dir.path().join("run/answers.scored.jsonl"));
+    assert!(scored
+        .iter()
+        .all(|s| s["score"].is_number() && s.get("extracted").is_some()));
+    assert!(dir.path().join("run/answers.report/metrics.json").exists());
+    // Re-running resumes: nothing to generate, the later stages run again.
+    solve()
+        .assert()
+        .success()
+        .stderr(contains("0 samples generated, 12 already present"));
+}

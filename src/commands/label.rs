@@ -88,16 +88,17 @@ pub fn run(settings: &Settings) -> Result<Outcome> {
             }
         },
     )?;
-    let mut message = summary.to_string();
+    let mut message = String::new();
     if let Some((path, options)) = &settings.export {
         let examples = select_verifier_examples(&problems, &kept, options);
         write_jsonl(path, &examples)?;
-        message.push_str(&format!(
-            "\nwrote {} verifier examples to {}",
+        message = format!(
+            "wrote {} verifier examples to {}\n",
             examples.len(),
             path.display()
-        ));
+        );
     }
+    message.push_str(&summary.to_string());
     if let Some(path) = &settings.summary_json {
         let json = serde_json::to_vec_pretty(&summary).map_err(|e| Error::Report(e.to_string()))?;
         write_atomic(path, &json)?;
