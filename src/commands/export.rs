@@ -48,13 +48,13 @@ impl Args {
                 "--original-fraction must be in [0, 1)".into(),
             ));
         }
-        let mut outputs = Vec::new();
-        if let Some(path) = &self.sft {
-            outputs.push(Named::file("--sft", path));
-        }
-        if let Some(path) = &self.dpo {
-            outputs.push(Named::file("--dpo", path));
-        }
+        let outputs: Vec<Named> = [
+            Named::optional("--sft", self.sft.as_ref()),
+            Named::optional("--dpo", self.dpo.as_ref()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         let inputs = [
             Named::file("--problems", &self.problems),
             Named::file("--samples", &self.samples),

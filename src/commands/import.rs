@@ -27,10 +27,13 @@ pub type Settings = Args;
 
 impl Args {
     pub fn resolve(self) -> Result<Settings> {
-        let mut outputs = vec![Named::file("--out", &self.out)];
-        if let Some(path) = &self.problems_out {
-            outputs.push(Named::file("--problems-out", path));
-        }
+        let outputs: Vec<Named> = [
+            Some(Named::file("--out", &self.out)),
+            Named::optional("--problems-out", self.problems_out.as_ref()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         ensure_distinct(&[Named::file("--input", &self.input)], &outputs)?;
         Ok(self)
     }

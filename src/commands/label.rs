@@ -44,13 +44,17 @@ pub struct Settings {
 
 impl Args {
     pub fn resolve(self) -> Result<Settings> {
-        let mut outputs = vec![Named::file("--out", &self.out)];
-        if let Some(path) = &self.export.export_verifier_data {
-            outputs.push(Named::file("--export-verifier-data", path));
-        }
-        if let Some(path) = &self.summary_json {
-            outputs.push(Named::file("--summary-json", path));
-        }
+        let outputs: Vec<Named> = [
+            Some(Named::file("--out", &self.out)),
+            Named::optional(
+                "--export-verifier-data",
+                self.export.export_verifier_data.as_ref(),
+            ),
+            Named::optional("--summary-json", self.summary_json.as_ref()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         let inputs = [
             Named::file("--problems", &self.problems),
             Named::file("--samples", &self.samples),

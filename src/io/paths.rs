@@ -28,6 +28,11 @@ impl<'a> Named<'a> {
         }
     }
 
+    /// An output given by an optional flag.
+    pub fn optional(flag: &'a str, path: Option<&'a std::path::PathBuf>) -> Option<Self> {
+        path.map(|path| Named::file(flag, path))
+    }
+
     pub fn dir(flag: &'a str, path: &'a Path) -> Self {
         Named {
             flag,
