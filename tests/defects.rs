@@ -215,6 +215,30 @@ fn d04_outputs_respect_links_devices_and_modes() {
     assert_eq!(mode, 0o666 & !umask);
 
     rank(Path::new("/dev/null")).assert().success();
+    // /dev/stdout into a pipe, and into a file the shell opened: written in place, never replaced.
+    let piped = rank(Path::new("/dev/stdout"))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(String::from_utf8(piped).unwrap().lines().count(), 3);
+    let redirected = dir.path().join("redirected.jsonl");
+    let file = fs::File::create(&redirected).unwrap();
+    let inode = std::os::unix::fs::MetadataExt::ino(&file.metadata().unwrap());
+    let binary = assert_cmd::cargo::cargo_bin("bestofn");
+    let status = std::process::Command::new(binary)
+        .args(["rank", "--out", "/dev/stdout", "--samples"])
+        .arg(&samples)
+        .stdout(file)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(common::read_jsonl(&redirected).len(), 3);
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::ino(&fs::metadata(&redirected).unwrap()),
+        inode
+    );
     assert!(!fs::metadata("/dev/null").unwrap().is_file());
     rank(Path::new("/dev/full"))
         .assert()

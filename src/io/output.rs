@@ -50,9 +50,29 @@ pub fn resolve_symlinks(path: &Path) -> Result<PathBuf> {
     ))
 }
 
+/// `/dev/stdout`, `/dev/fd/N`, `/proc/self/fd/N`: names of files this process already has open,
+/// whose links do not name a path (`pipe:[123]`), or name a file opened by the shell.
+fn names_an_open_descriptor(path: &Path) -> bool {
+    [
+        "/dev/stdout",
+        "/dev/stderr",
+        "/dev/fd/",
+        "/proc/self/fd/",
+        "/proc/thread-self/fd/",
+    ]
+    .iter()
+    .any(|prefix| path.starts_with(prefix) || path.to_str().is_some_and(|p| p.starts_with(prefix)))
+}
+
 fn target(path: &Path) -> Result<Target> {
     if is_stdio(path) {
         return Ok(Target::Stdout);
+    }
+    // Written where it is: what the kernel resolves it to is not a file to replace.
+    if names_an_open_descriptor(path)
+        || std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+    {
+        return Ok(Target::InPlace(path.to_owned()));
     }
     let resolved = resolve_symlinks(path)?;
     match std::fs::metadata(&resolved) {
@@ -112,8 +132,9 @@ impl OutputFile {
         let (sink, pending) = match target(path)? {
             Target::Stdout => (Sink::Stdout(std::io::stdout()), None),
             Target::InPlace(device) => {
+                // Appending: a shell's `>>` behind /dev/stdout keeps what it had.
                 let file = OpenOptions::new()
-                    .write(true)
+                    .append(true)
                     .open(&device)
                     .map_err(|e| Error::io(path, e))?;
                 (Sink::File(file), None)
