@@ -83,3 +83,47 @@ fn build_pool<T: Verdict>(problem_id: &str, group: &[&T]) -> ProblemPool {
         by_score,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::SampleVerdict;
+
+    fn verdict(problem: &str, idx: u32, answer: Option<&str>, score: Option<f32>) -> SampleVerdict {
+        SampleVerdict {
+            problem_id: problem.into(),
+            sample_idx: idx,
+            extracted: answer.map(str::to_owned),
+            correct: Some(answer == Some("2")),
+            score,
+        }
+    }
+
+    #[test]
+    fn pools_group_order_and_key_answers() {
+        let samples = [
+            verdict("b", 1, Some("2.0"), Some(0.2)),
+            verdict("a", 0, Some("1"), None),
+            verdict("b", 0, Some("2"), Some(0.9)),
+            verdict("b", 2, None, Some(0.95)),
+            verdict("b", 3, Some("5"), Some(0.2)),
+        ];
+        let pools = build_pools(&samples);
+        assert_eq!(
+            pools[0].problem_id, "b",
+            "problems in first-appearance order"
+        );
+        let b = &pools[0];
+        assert_eq!(b.sample_idx, vec![0, 1, 2, 3]);
+        // "2" and "2.0" are one answer, spelled as its earliest sample wrote it.
+        assert_eq!(b.answer, vec![0, 0, NO_ANSWER, 1]);
+        assert_eq!(b.answers, vec!["2".to_owned(), "5".to_owned()]);
+        // Best score first among samples with an answer; equal scores by lower sample_idx.
+        assert_eq!(b.by_score, vec![0, 1, 3]);
+        assert_eq!(b.num_correct(), 1);
+        assert!(
+            pools[1].scores.is_none(),
+            "a sample without a score leaves the pool unscored"
+        );
+    }
+}

@@ -294,3 +294,81 @@ impl std::fmt::Display for LabelSummary {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problem(id: &str, answer: Option<&str>) -> Problem {
+        Problem {
+            id: id.into(),
+            question: "q".into(),
+            answer: answer.map(str::to_owned),
+            solution: None,
+            style: AnswerStyle::Gsm8k,
+            extra: Default::default(),
+        }
+    }
+
+    fn sample(problem_id: &str, text: &str, field: Option<&str>) -> Sample {
+        let mut extra = serde_json::Map::new();
+        if let Some(value) = field {
+            extra.insert("pred".into(), value.into());
+        }
+        Sample {
+            problem_id: problem_id.into(),
+            sample_idx: 0,
+            text: text.into(),
+            extracted: None,
+            correct: Some(true),
+            score: None,
+            extra,
+        }
+    }
+
+    #[test]
+    fn grades_text_or_a_named_field_and_counts_agreement() {
+        let problems = [problem("a", Some("18")), problem("b", None)];
+        let options = LabelOptions {
+            style: None,
+            answer_field: Some("pred".into()),
+        };
+        let mut samples = vec![
+            sample("a", "so #### 18", None),
+            sample("a", "#### 18", Some("17")),
+            sample("b", "#### 4", None),
+        ];
+        let lines = [1, 2, 3];
+        let summary = label(&problems, &mut samples, &lines, Path::new("s"), &options).unwrap();
+        assert_eq!(samples[0].extracted.as_deref(), Some("18"));
+        assert_eq!(samples[0].correct, Some(true));
+        // The field wins over the text where it is set.
+        assert_eq!(samples[1].extracted.as_deref(), Some("17"));
+        assert_eq!(samples[1].correct, Some(false));
+        // No gold: the answer is extracted, the label left empty.
+        assert_eq!(
+            (samples[2].extracted.as_deref(), samples[2].correct),
+            (Some("4"), None)
+        );
+        assert_eq!(
+            (summary.graded, summary.correct, summary.problems),
+            (2, 1, 2)
+        );
+        assert_eq!(
+            (summary.previously_labeled, summary.agreeing_with_previous),
+            (2, 1)
+        );
+        let unknown = vec![sample("zzz", "#### 1", None)];
+        let error = label(
+            &problems,
+            &mut unknown.clone(),
+            &[7],
+            Path::new("s"),
+            &options,
+        );
+        assert!(error
+            .unwrap_err()
+            .to_string()
+            .starts_with("s:7: field `problem_id`"));
+    }
+}

@@ -364,3 +364,83 @@ fn answer_record(pool: &ProblemPool, strategy: Strategy, choice: Option<Choice>)
 fn short_float(x: f64) -> Value {
     serde_json::Number::from_f64((x * 1e6).round() / 1e6).map_or(Value::Null, Value::Number)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pool::build_pools;
+    use crate::records::SampleVerdict;
+
+    fn pools(answers: &[(Option<&str>, Option<f32>)]) -> Vec<ProblemPool> {
+        let samples: Vec<SampleVerdict> = answers
+            .iter()
+            .enumerate()
+            .map(|(i, (answer, score))| SampleVerdict {
+                problem_id: "p".into(),
+                sample_idx: i as u32,
+                extracted: answer.map(str::to_owned),
+                correct: None,
+                score: *score,
+            })
+            .collect();
+        build_pools(&samples)
+    }
+
+    #[test]
+    fn strategies_resolve_once_each_with_k() {
+        let topk = Strategy::TopkVote { k: 5 };
+        assert_eq!(
+            resolve_strategies(&[Strategy::Majority, topk], Some(3)).unwrap(),
+            vec![Strategy::Majority, Strategy::TopkVote { k: 3 }]
+        );
+        for (strategies, k, message) in [
+            (
+                vec![Strategy::Majority, Strategy::Majority],
+                None,
+                "named twice",
+            ),
+            (
+                vec![Strategy::Majority],
+                Some(2),
+                "only applies to topk-vote",
+            ),
+            (vec![topk], Some(0), "at least 1"),
+        ] {
+            let error = resolve_strategies(&strategies, k).unwrap_err();
+            assert!(error.to_string().contains(message), "{error}");
+        }
+    }
+
+    #[test]
+    fn unlabeled_pools_and_a_k_beyond_n_are_refused() {
+        let unlabeled = pools(&[(None, None), (None, None)]);
+        assert!(check_pools(&unlabeled, None)
+            .unwrap_err()
+            .to_string()
+            .contains("never labeled"));
+        let labeled = pools(&[(Some("1"), None), (None, None)]);
+        check_pools(&labeled, Some(2)).unwrap();
+        assert_eq!(check_pools(&labeled, Some(3)).unwrap_err().exit_code(), 64);
+    }
+
+    #[test]
+    fn ties_go_to_the_earlier_sample() {
+        let pool = &pools(&[
+            (Some("7"), Some(0.5)),
+            (Some("3"), Some(0.9)),
+            (Some("3"), Some(0.1)),
+            (Some("7"), Some(0.5)),
+        ])[0];
+        let everyone = [0, 1, 2, 3];
+        let mut tally = Tally::default();
+        let pick = |strategy, tally: &mut Tally| {
+            let choice = choose(pool, &everyone, strategy, tally).unwrap();
+            pool.answers[pool.answer[choice.position] as usize].clone()
+        };
+        // Two votes each: "7" was answered first. Mass 1.0 each: "7" again.
+        assert_eq!(pick(Strategy::Majority, &mut tally), "7");
+        assert_eq!(pick(Strategy::Weighted, &mut tally), "7");
+        assert_eq!(pick(Strategy::Verifier, &mut tally), "3");
+        assert_eq!(pick(Strategy::First, &mut tally), "7");
+    }
+}

@@ -125,20 +125,10 @@ impl OnnxScorer {
 
     /// Runs the model over the encoded pairs; the raw output per pair, in input order.
     fn outputs(&mut self, encoded: &[Encoded], stats: &mut ScoreStats) -> Result<Vec<f32>> {
-        let mut order: Vec<usize> = (0..encoded.len()).collect();
-        order.sort_by_key(|&i| encoded[i].ids.len());
+        let lengths: Vec<usize> = encoded.iter().map(|e| e.ids.len()).collect();
         let mut values = vec![0f32; encoded.len()];
-        let mut start = 0;
-        while start < order.len() {
-            // Sorted by length, the last row of a batch is its longest.
-            let mut end = start + 1;
-            while end < order.len()
-                && end - start < self.max_batch
-                && (end - start + 1) * encoded[order[end]].ids.len() <= self.token_budget
-            {
-                end += 1;
-            }
-            let rows = &order[start..end];
+        for rows in plan_batches(&lengths, self.token_budget, self.max_batch) {
+            let rows = &rows[..];
             let inputs = self.pad(rows.iter().map(|&i| &encoded[i]));
             stats.batches += 1;
             stats.tokens += rows.iter().map(|&i| encoded[i].ids.len()).sum::<usize>();
@@ -154,7 +144,6 @@ impl OnnxScorer {
             for (&i, value) in rows.iter().zip(output) {
                 values[i] = value;
             }
-            start = end;
         }
         Ok(values)
     }
@@ -183,6 +172,28 @@ impl OnnxScorer {
             ],
         }
     }
+}
+
+/// Batches of input positions: sorted by length (so padding stays small), each holding at most
+/// `max_batch` rows and `token_budget` padded tokens (a single longer input is a batch alone).
+pub fn plan_batches(lengths: &[usize], token_budget: usize, max_batch: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..lengths.len()).collect();
+    order.sort_by_key(|&i| lengths[i]);
+    let mut batches = Vec::new();
+    let mut start = 0;
+    while start < order.len() {
+        // Sorted by length, the last row of a batch is its longest.
+        let mut end = start + 1;
+        while end < order.len()
+            && end - start < max_batch
+            && (end - start + 1) * lengths[order[end]] <= token_budget
+        {
+            end += 1;
+        }
+        batches.push(order[start..end].to_vec());
+        start = end;
+    }
+    batches
 }
 
 impl Scorer for OnnxScorer {
@@ -224,5 +235,27 @@ impl Scorer for OnnxScorer {
             });
         }
         Ok(scores)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_respect_the_token_budget_and_the_row_limit() {
+        let lengths = [5, 40, 6, 7, 41, 100, 5];
+        let batches = plan_batches(&lengths, 90, 3);
+        // Every input once, shortest first.
+        let mut all: Vec<usize> = batches.iter().flatten().copied().collect();
+        assert_eq!(all.first(), Some(&0));
+        all.sort_unstable();
+        assert_eq!(all, (0..lengths.len()).collect::<Vec<_>>());
+        for batch in &batches {
+            let longest = batch.iter().map(|&i| lengths[i]).max().unwrap();
+            assert!(batch.len() <= 3);
+            assert!(batch.len() == 1 || batch.len() * longest <= 90, "{batch:?}");
+        }
+        assert_eq!(batches, vec![vec![0, 6, 2], vec![3, 1], vec![4], vec![5]]);
     }
 }
