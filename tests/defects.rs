@@ -68,6 +68,30 @@ fn d01_a_locked_samples_file_is_refused() {
     assert_eq!(fs::read(&out).unwrap(), b"", "nothing was appended");
 }
 
+/// (8) A sample count no run can hold is refused before anything is planned.
+#[test]
+fn d08_a_huge_n_is_refused_before_planning() {
+    let dir = tempfile::tempdir().unwrap();
+    bestofn()
+        .args([
+            "generate",
+            "--backend",
+            "replay",
+            "--n",
+            "4000000000",
+            "--problems",
+        ])
+        .arg(fixture("problems.jsonl"))
+        .arg("--replay-from")
+        .arg(fixture("samples.jsonl"))
+        .arg("--out")
+        .arg(dir.path().join("s.jsonl"))
+        .assert()
+        .code(64)
+        .stderr(contains("split the problems into several runs"));
+    assert!(!dir.path().join("s.jsonl").exists());
+}
+
 /// (2, 4) Standard input is read once, and `-` writes standard output.
 #[test]
 fn d02_stdin_and_stdout_streams() {

@@ -227,6 +227,10 @@ pub fn generator_settings(backend: &dyn Backend, options: &GenerateOptions) -> M
 /// Fields of `generator` that differ between the samples of one run.
 pub(crate) const PER_SAMPLE_GENERATOR_FIELDS: [&str; 2] = ["seed", "prompt_sha256"];
 
+/// Most samples one run plans at once: every planned sample is held in memory (its slot and
+/// seed) before generation starts.
+pub const MAX_PLANNED_SAMPLES: u64 = 20_000_000;
+
 /// Generates every missing `(problem, sample_idx)` for `sample_idx < n` into `out`.
 ///
 /// `out` is append-only: samples are appended as they finish, a torn last line from a crash is
@@ -241,6 +245,15 @@ pub fn generate(
 ) -> Result<GenerateSummary> {
     let _span = tracing::info_span!("generate", backend = backend.kind(), n = options.n).entered();
     let started = Instant::now();
+    let planned = problems.len() as u64 * u64::from(options.n);
+    if planned > MAX_PLANNED_SAMPLES {
+        return Err(Error::Settings(format!(
+            "{} problems × --n {} = {planned} samples, more than one run plans ({MAX_PLANNED_SAMPLES}); \
+             split the problems into several runs",
+            problems.len(),
+            options.n
+        )));
+    }
     let settings = generator_settings(backend, options);
     let records_settings = backend.records_settings();
     let expected = Expected {
