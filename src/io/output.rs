@@ -371,6 +371,24 @@ mod tests {
     }
 
     #[test]
+    fn a_set_of_files_appears_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = dir.path().join("a.jsonl");
+        let blocked = dir.path().join("b.jsonl");
+        std::fs::create_dir(&blocked).unwrap();
+        let mut set = OutputSet::default();
+        set.add_jsonl(&first, &[1, 2]).unwrap();
+        assert!(set.add_bytes(&blocked, b"x").is_err());
+        drop(set);
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(
+            names.len(),
+            1,
+            "only the blocking directory: no a.jsonl, no temporary file"
+        );
+    }
+
+    #[test]
     fn a_report_directory_appears_whole_or_not_at_all() {
         let dir = tempfile::tempdir().unwrap();
         let report = dir.path().join("report");
