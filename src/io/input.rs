@@ -94,46 +94,66 @@ pub fn for_each_line(
             return Ok(());
         }
         line += 1;
-        match std::str::from_utf8(&buf) {
-            Ok(text) => {
-                let text = text.trim();
-                if !text.is_empty() {
-                    visit(line, Ok(text))?;
-                }
-            }
-            Err(e) => visit(
-                line,
-                Err(InvalidUtf8 {
-                    column: e.valid_up_to() + 1,
-                }),
-            )?,
+        match line_text(&buf) {
+            Ok("") => {}
+            text => visit(line, text)?,
         }
     }
 }
 
-/// One line kept for later processing: its number and its text (or why it has none).
-pub type OwnedLine = (usize, std::result::Result<String, InvalidUtf8>);
+/// One line of a chunk: its 1-based number and its text (or why it has none).
+pub type ChunkLine<'a> = (usize, LineText<'a>);
 
 /// Calls `visit` with successive chunks of up to `max_lines` non-blank lines, so that a caller
-/// can process a chunk in parallel and stream the results.
+/// can process a chunk in parallel and stream the results. The lines of a chunk borrow one
+/// buffer: no allocation or copy per line.
 pub fn for_each_chunk(
     path: &Path,
     max_lines: usize,
-    mut visit: impl FnMut(&[OwnedLine]) -> Result<()>,
+    mut visit: impl FnMut(&[ChunkLine<'_>]) -> Result<()>,
 ) -> Result<()> {
-    let mut chunk: Vec<OwnedLine> = Vec::with_capacity(max_lines);
-    for_each_line(path, |line, text| {
-        chunk.push((line, text.map(str::to_owned)));
-        if chunk.len() == max_lines {
-            visit(&chunk)?;
-            chunk.clear();
+    let mut reader = open_reader(path)?;
+    let mut buffer: Vec<u8> = Vec::with_capacity(BUFFER);
+    let mut spans: Vec<(usize, std::ops::Range<usize>)> = Vec::with_capacity(max_lines);
+    let mut line = 0;
+    let mut at_end = false;
+    while !at_end {
+        buffer.clear();
+        spans.clear();
+        // A chunk: up to max_lines lines, each read whole into the shared buffer.
+        while spans.len() < max_lines {
+            let start = buffer.len();
+            let read = reader
+                .read_until(b'\n', &mut buffer)
+                .map_err(|e| Error::io(path, e))?;
+            if read == 0 {
+                at_end = true;
+                break;
+            }
+            line += 1;
+            if !buffer[start..].iter().all(u8::is_ascii_whitespace) {
+                spans.push((line, start..buffer.len()));
+            }
         }
-        Ok(())
-    })?;
-    if chunk.is_empty() {
-        Ok(())
-    } else {
-        visit(&chunk)
+        let chunk: Vec<ChunkLine<'_>> = spans
+            .iter()
+            .map(|(number, span)| (*number, line_text(&buffer[span.clone()])))
+            .filter(|(_, text)| *text != Ok(""))
+            .collect();
+        if !chunk.is_empty() {
+            visit(&chunk)?;
+        }
+    }
+    Ok(())
+}
+
+/// The trimmed text of a line's bytes, or where they stop being UTF-8.
+fn line_text(bytes: &[u8]) -> LineText<'_> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Ok(text.trim()),
+        Err(e) => Err(InvalidUtf8 {
+            column: e.valid_up_to() + 1,
+        }),
     }
 }
 

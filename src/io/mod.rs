@@ -12,8 +12,8 @@ pub mod output;
 pub mod paths;
 
 pub use input::{
-    for_each_chunk, for_each_line, is_stdio, open_reader, parse_object, read_objects, InvalidUtf8,
-    JsonLine, LineText, OwnedLine,
+    for_each_chunk, for_each_line, is_stdio, open_reader, parse_object, read_objects, ChunkLine,
+    InvalidUtf8, JsonLine, LineText,
 };
 pub use lock::lock_exclusive;
 pub use output::{write_atomic, write_jsonl, OutputDir, OutputFile, OutputSet};

@@ -51,7 +51,7 @@ pub trait SampleRecord: Sized + Send {
 impl SampleRecord for Sample {
     fn parse(path: &Path, line: usize, text: LineText<'_>) -> Result<Self> {
         let origin = Origin { path, line };
-        let fields = parse_fields(path, line, text, true)?;
+        let mut fields = parse_fields(path, line, text, true)?;
         let verdict = fields.verdict(&origin)?;
         let text = origin
             .string_value(fields.text, "text")?
@@ -157,12 +157,12 @@ impl SampleFields {
     }
 
     /// The fields every reader checks, by the one set of rules.
-    fn verdict(&self, origin: &Origin) -> Result<SampleVerdict> {
+    fn verdict(&mut self, origin: &Origin) -> Result<SampleVerdict> {
         if let Some(key) = &self.repeated {
             return Err(origin.error(key, "appears twice in the object; keep one"));
         }
         let problem_id = origin
-            .id_value(self.problem_id.clone(), "problem_id")?
+            .id_value(self.problem_id.take(), "problem_id")?
             .ok_or_else(|| origin.error("problem_id", "missing (required string)"))?;
         let sample_idx = match &self.sample_idx {
             Some(Value::Number(n)) => n
@@ -185,7 +185,7 @@ impl SampleFields {
         Ok(SampleVerdict {
             problem_id,
             sample_idx,
-            extracted: origin.string_value(self.extracted.clone(), "extracted")?,
+            extracted: origin.string_value(self.extracted.take(), "extracted")?,
             correct: correct_value(origin, self.correct.as_ref())?,
             score: score_value(origin, self.score.as_ref())?,
         })
@@ -243,16 +243,13 @@ impl<'de> Visitor<'de> for FieldsSeed {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SampleFields, A::Error> {
         let mut fields = SampleFields::default();
-        let mut skipped = Vec::new();
+        let mut skipped = SkippedKeys::default();
         while let Some(key) = map.next_key::<Key<'de>>()? {
             let key = key.0;
             let skip = !self.full && (key == "text" || fields.slot(&key).is_none());
             let repeated = if skip {
                 map.next_value::<IgnoredAny>()?;
-                // Objects have a handful of keys: a scan is cheaper than a set.
-                let seen = skipped.contains(&key);
-                skipped.push(key.clone());
-                seen
+                !skipped.insert(&key)
             } else {
                 let value: Value = map.next_value()?;
                 match fields.slot(&key) {
@@ -265,6 +262,34 @@ impl<'de> Visitor<'de> for FieldsSeed {
             }
         }
         Ok(fields)
+    }
+}
+
+/// The keys a fast read skipped, to catch one repeated: objects have a handful of keys, so a
+/// scan of their 64-bit hashes in a small array (no allocation per line) is the cheapest check.
+/// Two distinct keys of one object with equal 64-bit hashes are not a practical concern.
+#[derive(Default)]
+struct SkippedKeys {
+    hashes: [u64; 16],
+    count: usize,
+    more: Vec<u64>,
+}
+
+impl SkippedKeys {
+    /// Adds `key`; false if it was there already.
+    fn insert(&mut self, key: &str) -> bool {
+        let hash = crate::stable_hash(key);
+        let first = &self.hashes[..self.count.min(16)];
+        if first.contains(&hash) || self.more.contains(&hash) {
+            return false;
+        }
+        if self.count < 16 {
+            self.hashes[self.count] = hash;
+        } else {
+            self.more.push(hash);
+        }
+        self.count += 1;
+        true
     }
 }
 

@@ -55,11 +55,12 @@ where
     C: FnMut(Vec<T>) -> Result<()>,
 {
     let mut stats = ReadStats::default();
-    let mut first_line: HashMap<(String, u32), usize> = HashMap::new();
+    // problem id → sample_idx → first line: one allocation per problem, not per sample.
+    let mut first_line: FastMap<String, FastMap<u32, usize>> = FastMap::default();
     for_each_chunk(path, options.chunk_lines.max(1), |chunk| {
         let parsed: Vec<Result<R>> = chunk
             .par_iter()
-            .map(|(line, text)| R::parse(path, *line, text.as_deref().map_err(|e| *e)))
+            .map(|&(line, text)| R::parse(path, line, text))
             .collect();
         let mut unique = Vec::with_capacity(parsed.len());
         for ((line, _), record) in chunk.iter().zip(parsed) {
@@ -71,15 +72,21 @@ where
                 }
                 Err(e) => return Err(e),
             };
-            let key = (record.problem_id().to_owned(), record.sample_idx());
-            if let Some(&first) = first_line.get(&key) {
+            let lines = match first_line.get_mut(record.problem_id()) {
+                Some(lines) => lines,
+                None => first_line
+                    .entry(record.problem_id().to_owned())
+                    .or_default(),
+            };
+            if let Some(&first) = lines.get(&record.sample_idx()) {
                 if options.skip_invalid {
                     stats.skipped += 1;
                     continue;
                 }
-                return Err(duplicate_error(path, *line, &key.0, key.1, first));
+                let (id, idx) = (record.problem_id(), record.sample_idx());
+                return Err(duplicate_error(path, *line, id, idx, first));
             }
-            first_line.insert(key, *line);
+            lines.insert(record.sample_idx(), *line);
             unique.push((*line, record));
         }
         let prepared: Vec<Result<T>> = unique
@@ -113,6 +120,29 @@ where
     }
     Ok(stats)
 }
+
+/// FNV-1a: keys here are short and not attacker-chosen in any way that matters (a slow file is
+/// the worst case), so SipHash's cost buys nothing.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let start = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        self.0 = bytes.iter().fold(start, |hash, &byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        });
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
 
 /// The error for a second sample with the key of an earlier one.
 pub fn duplicate_error(
