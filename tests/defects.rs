@@ -448,6 +448,27 @@ fn d13_compare_and_rank_flags_that_cannot_work_are_refused() {
         .stderr(contains("control character"));
 }
 
+/// (18) An error names what failed to load: a bad embedder is not "the verifier".
+#[test]
+fn d18_a_bad_embedder_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = labeled(dir.path());
+    let second = copy_labeled(&samples);
+    bestofn()
+        .args(["compare", "--iterations", "--bootstrap", "0", "--run"])
+        .arg(format!("a={}", samples.display()))
+        .arg("--run")
+        .arg(format!("b={}", second.display()))
+        .arg("--embedder")
+        .arg(dir.path())
+        .arg("--out")
+        .arg(dir.path().join("cmp"))
+        .assert()
+        .code(69)
+        .stderr(contains("loading the embedder"))
+        .stderr(contains("the verifier").not());
+}
+
 /// (9, 17) The reasoning gap refuses unlabeled samples, and leaves no report behind.
 #[test]
 fn d09_reasoning_gap_needs_labels() {

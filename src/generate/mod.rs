@@ -448,4 +448,70 @@ mod tests {
         };
         assert_ne!(params.sample_seed("p", 0), other.sample_seed("p", 0));
     }
+
+    /// A backend that makes one sample, then fails as a full disk does.
+    struct FailsAfterOne;
+
+    impl Backend for FailsAfterOne {
+        fn kind(&self) -> &'static str {
+            "test"
+        }
+        fn model(&self) -> String {
+            "none".into()
+        }
+        fn run(
+            &self,
+            job: &Job,
+            _params: &SamplingParams,
+            emit: &mut dyn FnMut(Completion) -> Result<()>,
+        ) -> Result<()> {
+            emit(Completion {
+                sample_idx: job.slots[0].sample_idx,
+                text: "#### 1".into(),
+                finish_reason: None,
+                num_tokens: None,
+                replayed: None,
+            })?;
+            let full = std::io::Error::from_raw_os_error(28);
+            Err(Error::io("disk", full))
+        }
+    }
+
+    #[test]
+    fn any_failure_says_how_many_samples_are_safe() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("s.jsonl");
+        let problems = [Problem {
+            id: "p".into(),
+            question: "q".into(),
+            answer: None,
+            solution: None,
+            style: crate::grade::AnswerStyle::Gsm8k,
+            extra: Default::default(),
+        }];
+        let options = GenerateOptions {
+            n: 3,
+            params: SamplingParams {
+                temperature: 0.0,
+                top_k: 0,
+                top_p: 1.0,
+                max_tokens: 4,
+                stop: vec![],
+                seed: 0,
+            },
+            template: Template::load("gsm8k").unwrap(),
+            allow_settings_change: false,
+        };
+        let error = generate(&FailsAfterOne, &problems, &out, &options, |_| {}).unwrap_err();
+        assert_eq!(error.exit_code(), 74, "the cause's exit code");
+        assert!(
+            error.to_string().contains("1 samples are safe in"),
+            "{error}"
+        );
+        assert!(
+            error.to_string().contains("run the same command again"),
+            "{error}"
+        );
+        assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 1);
+    }
 }
