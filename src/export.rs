@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::records::{group_by_problem, Problem, Sample};
 use crate::stable_hash;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Format {
     /// `{"messages": [{"role": "user", ...}, {"role": "assistant", ...}]}` (DPO: `prompt`,
     /// `chosen`, `rejected` as message lists).
@@ -30,17 +30,6 @@ pub enum Format {
     Messages,
     /// `{"prompt": str, "completion": str}` (DPO: `prompt`, `chosen`, `rejected` strings).
     PromptCompletion,
-}
-
-impl std::str::FromStr for Format {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "messages" => Ok(Format::Messages),
-            "prompt-completion" => Ok(Format::PromptCompletion),
-            other => Err(format!("`{other}`: expected messages or prompt-completion")),
-        }
-    }
 }
 
 #[derive(Debug, Clone)]

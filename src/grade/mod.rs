@@ -18,7 +18,9 @@ pub use normalize::normalize;
 pub use number::{parse_number, Number, Rational};
 
 /// How a final answer is stated in a solution.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum AnswerStyle {
     /// Numeric answers; `\boxed{}`, `#### N`, "The answer is N", "answer: N", then the last number.
