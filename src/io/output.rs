@@ -174,10 +174,6 @@ impl OutputFile {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.shown
-    }
-
     /// Serializes `value` as one JSONL line. The line is built in memory first: serde's many
     /// small writes then cost a `Vec` push each instead of a dispatch through the layers below.
     pub fn write_json_line<T: serde::Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-pub use onnx::{Encoded, Encoder, OnnxScorer};
+pub use onnx::{plan_batches, OnnxScorer};
 pub use session::{find_library, Device, Inputs, OnnxModel};
 pub use spec::{InputTemplate, OutputKind, Side, TooLong, VerifierSpec};
 

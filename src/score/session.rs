@@ -134,11 +134,6 @@ impl OnnxModel {
         Ok(loaded)
     }
 
-    /// The model's declared input names.
-    pub fn input_names(&self) -> &[String] {
-        &self.inputs
-    }
-
     /// Runs one batch; the output as `(width, values)` with `rows × width` values.
     pub fn run(&mut self, batch: Inputs) -> Result<(usize, Vec<f32>)> {
         let shape = [batch.rows, batch.columns];
