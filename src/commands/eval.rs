@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::eval::args::EvalArgs;
 use crate::eval::gap::{reasoning_gap_from_files, ReasoningGap};
 use crate::eval::{evaluate, write_report, Estimate, EvalOptions, Metrics};
+use crate::io::args::InputArgs;
 use crate::io::{ensure_distinct, write_atomic, Named, OutputDir};
 use crate::pool::build_pools;
 use crate::records::read_verdicts;
@@ -24,9 +25,8 @@ pub struct Args {
     /// Report directory: metrics.json, report.md, SVG plots.
     #[arg(long)]
     pub out: PathBuf,
-    /// Count and skip malformed sample lines instead of failing.
-    #[arg(long)]
-    pub skip_invalid: bool,
+    #[command(flatten)]
+    pub input: InputArgs,
     /// Compositional GSM: the composed problems (from `bestofn compose`); --samples are the
     /// labeled samples on them. Adds the reasoning gap Δ = S_comp − S1·S2 to the report.
     #[arg(long, value_name = "COMPOSED", requires_all = ["q1_samples", "q2_samples"])]
@@ -75,7 +75,7 @@ impl Args {
             options: self.eval.resolve(self.seed)?,
             samples: self.samples,
             out: self.out,
-            skip_invalid: self.skip_invalid,
+            skip_invalid: self.input.skip_invalid,
             gap,
         })
     }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use super::Outcome;
 use crate::error::{Error, Result};
+use crate::io::args::InputArgs;
 use crate::io::{ensure_distinct, write_atomic, write_jsonl, Named};
 use crate::label::args::{ExportArgs, LabelArgs};
 use crate::label::{label_file, select_verifier_examples, ExportOptions, LabelOptions};
@@ -22,9 +23,8 @@ pub struct Args {
     pub out: PathBuf,
     #[command(flatten)]
     pub label: LabelArgs,
-    /// Count and skip malformed sample lines instead of failing.
-    #[arg(long)]
-    pub skip_invalid: bool,
+    #[command(flatten)]
+    pub input: InputArgs,
     /// Also write the summary as JSON.
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
@@ -70,7 +70,7 @@ impl Args {
             problems: self.problems,
             samples: self.samples,
             out: self.out,
-            skip_invalid: self.skip_invalid,
+            skip_invalid: self.input.skip_invalid,
             summary_json: self.summary_json,
         })
     }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use super::Outcome;
 use crate::error::Result;
+use crate::io::args::InputArgs;
 use crate::io::{ensure_distinct, write_jsonl, Named};
 use crate::pool::build_pools;
 use crate::rank::{check_pools, rank, resolve_strategies, summary_line, Strategy};
@@ -24,9 +25,8 @@ pub struct Args {
     /// Answers output (JSONL, one per problem and strategy; - writes standard output).
     #[arg(long)]
     pub out: PathBuf,
-    /// Count and skip malformed sample lines instead of failing.
-    #[arg(long)]
-    pub skip_invalid: bool,
+    #[command(flatten)]
+    pub input: InputArgs,
 }
 
 pub struct Settings {
@@ -48,7 +48,7 @@ impl Args {
             k: self.k,
             samples: self.samples,
             out: self.out,
-            skip_invalid: self.skip_invalid,
+            skip_invalid: self.input.skip_invalid,
         })
     }
 }

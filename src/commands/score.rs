@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use super::{progress, Outcome};
 use crate::error::Result;
+use crate::io::args::InputArgs;
 use crate::io::{ensure_distinct, Named};
 use crate::records::read_problems;
 use crate::score::args::ScorerArgs;
@@ -28,9 +29,8 @@ pub struct Args {
     pub threads: Option<usize>,
     #[command(flatten)]
     pub scorer: ScorerArgs,
-    /// Count and skip malformed sample lines instead of failing.
-    #[arg(long)]
-    pub skip_invalid: bool,
+    #[command(flatten)]
+    pub input: InputArgs,
 }
 
 pub struct Settings {
@@ -54,7 +54,7 @@ impl Args {
             problems: self.problems,
             samples: self.samples,
             out: self.out,
-            skip_invalid: self.skip_invalid,
+            skip_invalid: self.input.skip_invalid,
         })
     }
 }

@@ -6,6 +6,7 @@
 //! - [`paths`]: outputs that would overwrite an input or each other, refused before any work;
 //! - [`lock`]: exclusive locks on append-only logs.
 
+pub mod args;
 pub mod input;
 pub mod lock;
 pub mod output;
