@@ -54,7 +54,7 @@ each from the GPT-3 davinci family; the MiniLM verifier was trained on the even-
 Pipeline run (solve): the bundled 135M SmolLM2 on data/easy-arithmetic.jsonl. It shows every stage
 working end to end on a model small enough for 2 cores; such a model solves only a few easy
 problems, so its accuracy says nothing about verification.
-$(grep -E '^(verifier|majority|first):|^coverage' "$out/solve/summary.txt" | sed 's/^/  /')
+$(grep -E '^(verifier|weighted|majority|first):|^coverage@' "$out/solve/summary.txt" | sed 's/^/  /')
 
 Real sample sets and studies: $out/faithful-cot/report, $out/qwen-math/report, $out/studies
 EOF
