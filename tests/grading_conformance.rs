@@ -14,7 +14,10 @@ const FLOOR: usize = 149;
 
 #[test]
 fn conformance_score_does_not_drop() {
-    if common::skip("conformance_score_does_not_drop", &[common::Need::SharedData]) {
+    if common::skip(
+        "conformance_score_does_not_drop",
+        &[common::Need::SharedData],
+    ) {
         return;
     }
     let dir = common::shared_data("grading-conformance");

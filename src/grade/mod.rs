@@ -9,6 +9,7 @@
 mod extract;
 mod normalize;
 mod number;
+mod unicode;
 
 use std::fmt;
 use std::str::FromStr;
@@ -69,7 +70,7 @@ impl fmt::Display for AnswerStyle {
 
 /// The normalized final answer stated in `text`, if any.
 pub fn extract_answer(text: &str, style: AnswerStyle) -> Option<String> {
-    let raw = extract::extract(text, style)?;
+    let raw = extract::extract(&unicode::clean(text), style)?;
     let normalized = normalize(&raw);
     (!normalized.is_empty()).then_some(normalized)
 }
@@ -196,6 +197,25 @@ pub fn grade(text: &str, style: AnswerStyle, gold: Option<&Gold>) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_unicode_minus_is_a_minus() {
+        let gold = Gold::new("18");
+        let verdict = grade("so #### \u{2212}18", AnswerStyle::Gsm8k, Some(&gold));
+        assert_eq!(verdict.extracted.as_deref(), Some("-18"));
+        assert_eq!(verdict.correct, Some(false));
+        assert!(Gold::new("\u{2212}18").matches("-18"));
+        // Thin-spaced thousands are one number.
+        assert_eq!(
+            grade(
+                "The answer is 1\u{2009}000.",
+                AnswerStyle::Gsm8k,
+                Some(&Gold::new("1000"))
+            )
+            .correct,
+            Some(true)
+        );
+    }
 
     #[test]
     fn equivalences() {

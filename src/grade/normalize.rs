@@ -52,7 +52,7 @@ const RENAMED: &[(&str, &str)] = &[
 
 /// Normalizes a raw final answer so that equal answers are spelled equally.
 pub fn normalize(raw: &str) -> String {
-    let text = raw
+    let text = super::unicode::clean(raw)
         .replace("^{\\circ}", "")
         .replace("^\\circ", "")
         .replace("{,}", "")

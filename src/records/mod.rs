@@ -172,6 +172,8 @@ impl Problem {
                     answer => (question, answer, solution, None),
                 }
             };
+        // An empty gold answer is no gold answer: grading against it would mark everything wrong.
+        let answer = answer.filter(|a| !a.trim().is_empty());
         let style = explicit_style
             .or(native_style)
             .unwrap_or_else(|| AnswerStyle::infer(answer.as_deref(), solution.as_deref()));
@@ -238,4 +240,23 @@ pub fn group_by_problem<T: Verdict>(samples: &[T]) -> Vec<(&str, Vec<&T>)> {
         group.sort_by_key(|s| s.sample_idx());
     }
     groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_gold_answer_is_no_gold_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.jsonl");
+        std::fs::write(
+            &path,
+            "{\"id\": \"a\", \"question\": \"q\", \"answer\": \" \"}\n{\"id\": \"b\", \"question\": \"q\", \"answer\": \"3\"}\n",
+        )
+        .unwrap();
+        let problems = read_problems(&path).unwrap();
+        assert_eq!(problems[0].answer, None);
+        assert_eq!(problems[1].answer.as_deref(), Some("3"));
+    }
 }
