@@ -157,9 +157,106 @@ pub fn stated_answer(statement: &str, style: AnswerStyle) -> Option<String> {
                 .trim_start_matches([':', '*'])
                 .trim_end_matches(['.', '*'])
                 .trim();
-            (!answer.is_empty()).then(|| answer.to_owned())
+            if answer.is_empty() {
+                return None;
+            }
+            // "The largest $n$ is 34": a sentence, not an answer; its answer is its last math.
+            if is_prose(answer) {
+                if let Some(found) = last_math_token(answer) {
+                    return Some(found);
+                }
+            }
+            Some(answer.to_owned())
         }
     }
+}
+
+/// Whether a stated answer is a sentence: a word of three or more letters outside math spans
+/// that is not a LaTeX command (`\frac`) or a joining word ("1 and 2" is an answer).
+fn is_prose(answer: &str) -> bool {
+    let outside = without_math_spans(answer);
+    let bytes = outside.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i].is_ascii_alphabetic() {
+            let start = i;
+            while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
+                i += 1;
+            }
+            let word = &outside[start..i];
+            let command = start > 0 && bytes[start - 1] == b'\\';
+            if !command && word.len() >= 3 && !matches!(word, "and" | "And" | "AND") {
+                return true;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    false
+}
+
+/// The text with every math span cut out.
+fn without_math_spans(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for (start, end, _) in math_spans(text) {
+        out.push_str(&text[at..start]);
+        out.push(' ');
+        at = end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+/// The last math of a sentence: a number after its last math span, else that span's content.
+fn last_math_token(sentence: &str) -> Option<String> {
+    let spans = math_spans(sentence);
+    let last_span = spans.last().copied();
+    let after = last_span.map_or(0, |(_, end, _)| end);
+    last_number(&sentence[after..])
+        .or_else(|| last_span.map(|(_, _, content)| content.trim().to_owned()))
+        .filter(|found| !found.is_empty())
+}
+
+/// The math spans of `text` (`$$…$$`, `$…$`, `\(…\)`, `\[…\]`) in order, as (start, end,
+/// content); an escaped `\$` is a dollar sign. One forward scan.
+fn math_spans(text: &str) -> Vec<(usize, usize, &str)> {
+    const DELIMITERS: [(&str, &str); 4] =
+        [("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$")];
+    let bytes = text.as_bytes();
+    let mut spans = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' && bytes.get(i + 1) == Some(&b'$') {
+            i += 2;
+            continue;
+        }
+        let Some((open, close)) = DELIMITERS
+            .iter()
+            .find(|(open, _)| text[i..].starts_with(open))
+        else {
+            i += 1;
+            continue;
+        };
+        let body = i + open.len();
+        match text[body..].find(close) {
+            Some(length) => {
+                spans.push((i, body + length + close.len(), &text[body..body + length]));
+                i = body + length + close.len();
+            }
+            None => break,
+        }
+    }
+    spans
+}
+
+/// The content of the last math span of `text`: the fallback answer of a MATH-style response
+/// that states none ("Answer $ 9 $", "Therefore $x \geq 5$ is the solution.").
+fn last_math_span(text: &str) -> Option<String> {
+    math_spans(text)
+        .last()
+        .map(|(_, _, content)| content.trim().to_owned())
+        .filter(|content| !content.is_empty())
 }
 
 /// Last occurrence of `needle`, found by scanning backwards for its first byte (SIMD memchr).
@@ -203,7 +300,7 @@ const ANSWER_PHRASE_SUFFIXES: [&str; 2] = [" is", ":"];
 /// 2. the last `#### N` line;
 /// 3. the last line starting `A: N` (the GSM8K paper's format);
 /// 4. the last "answer is ..." then "answer: ..." (case-insensitive), rest of that line;
-/// 5. GSM8K style only: the last number anywhere in the text (documented fallback).
+/// 5. GSM8K style: the last number anywhere in the text; MATH style: the last math span.
 pub fn extract(text: &str, style: AnswerStyle) -> Option<String> {
     if let Some(boxed) = last_boxed(text) {
         return Some(boxed.to_owned());
@@ -229,7 +326,7 @@ pub fn extract(text: &str, style: AnswerStyle) -> Option<String> {
     }
     match style {
         AnswerStyle::Gsm8k => last_number(text),
-        AnswerStyle::Math => None,
+        AnswerStyle::Math => last_math_span(text),
     }
 }
 
@@ -294,6 +391,31 @@ mod tests {
             Some("$5$")
         );
         assert_eq!(extract("we get 5 apples", m), None);
+        // A sentence stated as the answer: its last math.
+        assert_eq!(
+            extract("Final Answer: The largest $n$ is 34.", m).as_deref(),
+            Some("34")
+        );
+        assert_eq!(
+            extract("The answer is: the volume of ABCDEFGH is 120", m).as_deref(),
+            Some("120")
+        );
+        assert_eq!(
+            extract("The answer is 1 and 2.", m).as_deref(),
+            Some("1 and 2")
+        );
+        assert_eq!(
+            extract("The answer is \\text{Monday}.", m).as_deref(),
+            Some("\\text{Monday}")
+        );
+        // No stated answer: the last math span.
+        assert_eq!(extract("Answer \\[ 9 \\]", m).as_deref(), Some("9"));
+        assert_eq!(
+            extract("Therefore $x \\geq 5$ is the solution.", m).as_deref(),
+            Some("x \\geq 5")
+        );
+        assert_eq!(extract("It costs \\$5 and \\$6.", m), None);
+        assert_eq!(extract("open $x = 1", m), None);
     }
 
     #[test]
