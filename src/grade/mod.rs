@@ -233,6 +233,16 @@ mod tests {
             ("10\\text{ inches}", "10"),
             ("45^\\circ", "45"),
             ("\\text{(B)}", "B"),
+            // Percent written any way; \cfrac; parentheses around one value; doubled backslashes.
+            ("28%", "28\\%"),
+            ("28 percent", "28\\%"),
+            ("28 pct", "28"),
+            ("\\cfrac{1}{3}", "1/3"),
+            ("\\left( \\frac{1}{3} \\right)", "1/3"),
+            (
+                "\\\\left(3, \\\\frac{\\pi}{2}\\\\right)",
+                "(3, \\frac{\\pi}{2})",
+            ),
         ];
         for (a, b) in yes {
             assert!(equivalent(a, b), "{a} should equal {b}");
@@ -244,6 +254,8 @@ mod tests {
             ("0.333", "\\frac{1}{3}"),
             ("\\sqrt{2}", "2"),
             ("", "0"),
+            ("(1)(2)", "1)(2"),
+            ("x%", "x"),
         ];
         for (a, b) in no {
             assert!(!equivalent(a, b), "{a} should differ from {b}");

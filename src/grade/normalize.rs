@@ -43,6 +43,7 @@ const UNWRAPPED: &[&str] = &[
 const RENAMED: &[(&str, &str)] = &[
     ("dfrac", "frac"),
     ("tfrac", "frac"),
+    ("cfrac", "frac"),
     ("le", "leq"),
     ("ge", "geq"),
     ("ne", "neq"),
@@ -52,7 +53,7 @@ const RENAMED: &[(&str, &str)] = &[
 
 /// Normalizes a raw final answer so that equal answers are spelled equally.
 pub fn normalize(raw: &str) -> String {
-    let text = super::unicode::clean(raw)
+    let text = single_backslash_commands(&super::unicode::clean(raw))
         .replace("^{\\circ}", "")
         .replace("^\\circ", "")
         .replace("{,}", "")
@@ -74,10 +75,73 @@ pub fn normalize(raw: &str) -> String {
     if is_grouped_thousands(&s) {
         s.retain(|c| c != ',');
     }
+    drop_percent(&mut s);
+    drop_parentheses_around_one_value(&mut s);
     if let Some(letter) = choice_letter(&s) {
         s = letter.to_string();
     }
     s
+}
+
+/// Commands written with a doubled backslash (`\\left(`, as strings escaped twice spell them)
+/// read as the command. A doubled backslash before anything else stays: it is a matrix row break.
+fn single_backslash_commands(s: &str) -> String {
+    const COMMANDS: &[&str] = &[
+        "left", "right", "frac", "dfrac", "tfrac", "cfrac", "sqrt", "leq", "geq", "le", "ge",
+        "neq", "pi", "cdot", "times", "infty", "text", "pm",
+    ];
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find("\\\\") {
+        let after = &rest[at + 2..];
+        let command = COMMANDS.iter().any(|c| {
+            after.starts_with(c)
+                && !after[c.len()..].starts_with(|ch: char| ch.is_ascii_alphabetic())
+        });
+        out.push_str(&rest[..at]);
+        out.push_str(if command { "\\" } else { "\\\\" });
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A percent sign or word after a number is dropped: `28\%`, `28%`, `28 percent`, `28 pct`
+/// all read as 28 (the gold answers of percentage problems are written either way).
+fn drop_percent(s: &mut String) {
+    for marker in ["%", "percentage", "percent", "pct"] {
+        if let Some(number) = s.strip_suffix(marker) {
+            if number.ends_with(|c: char| c.is_ascii_digit() || c == '}') {
+                s.truncate(number.len());
+            }
+            return;
+        }
+    }
+}
+
+/// `(\frac{1}{3})` is `\frac{1}{3}`: parentheses around one value, with no comma at their
+/// level, group; they do not make a tuple.
+fn drop_parentheses_around_one_value(s: &mut String) {
+    let Some(inner) = s.strip_prefix('(').and_then(|r| r.strip_suffix(')')) else {
+        return;
+    };
+    let mut depth = 0i32;
+    for c in inner.chars() {
+        match c {
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => {
+                depth -= 1;
+                if depth < 0 {
+                    return; // `(a)(b)`: the outer pair does not enclose everything.
+                }
+            }
+            ',' | ';' if depth == 0 => return,
+            _ => {}
+        }
+    }
+    if depth == 0 && !inner.is_empty() {
+        *s = inner.to_owned();
+    }
 }
 
 /// `\( x \)`, `\[ x \]` → `x`.
