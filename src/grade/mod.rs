@@ -238,6 +238,13 @@ mod tests {
             ("28 percent", "28\\%"),
             ("28 pct", "28"),
             ("\\cfrac{1}{3}", "1/3"),
+            // Relations in one spelling and orientation; chains and approximations.
+            ("x \\geq 5", "x >= 5"),
+            ("5 \\geq x", "x \\leq 5"),
+            ("x != 3", "x \\neq 3"),
+            ("x = 5+5+1 = 7 = 11", "x = 11"),
+            ("x \\approx 11", "11"),
+            ("\\frac{1}{3} \\approx 0.33", "1/3"),
             ("\\left( \\frac{1}{3} \\right)", "1/3"),
             (
                 "\\\\left(3, \\\\frac{\\pi}{2}\\\\right)",
@@ -256,6 +263,8 @@ mod tests {
             ("", "0"),
             ("(1)(2)", "1)(2"),
             ("x%", "x"),
+            ("x \\geq 5", "x \\leq 5"),
+            ("x = 1, y = 2", "2"),
         ];
         for (a, b) in no {
             assert!(!equivalent(a, b), "{a} should differ from {b}");

@@ -69,6 +69,8 @@ pub fn normalize(raw: &str) -> String {
         s.pop();
     }
     strip_outer_braces(&mut s);
+    drop_approximation(&mut s);
+    normalize_relation(&mut s);
     if let Some(rhs) = assignment_rhs(&s) {
         s = rhs.to_owned();
     }
@@ -324,9 +326,63 @@ fn matching_close(bytes: &[u8], open: usize) -> Option<usize> {
 /// `x=5` → `5`: a short variable name on the left of a single `=`.
 fn assignment_rhs(s: &str) -> Option<&str> {
     let (lhs, rhs) = s.split_once('=')?;
-    let is_variable =
-        !lhs.is_empty() && lhs.len() <= 2 && lhs.chars().all(|c| c.is_ascii_alphabetic());
-    (is_variable && !rhs.is_empty() && !rhs.contains('=')).then_some(rhs)
+    if !is_variable(lhs) || rhs.is_empty() || rhs.contains([',', ';']) {
+        return None;
+    }
+    // A chain `x = 5+5+1 = 7 = 11` ends with its value.
+    rhs.rsplit('=').next().filter(|last| !last.is_empty())
+}
+
+/// One or two letters: a variable's name.
+fn is_variable(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 2 && s.chars().all(|c| c.is_ascii_alphabetic())
+}
+
+/// `a \approx b`: the exact value `a` (the last side of its chain), unless `a` only names a
+/// variable (`x \approx 11` states 11).
+fn drop_approximation(s: &mut String) {
+    let Some((exact, approximate)) = s.split_once("\\approx") else {
+        return;
+    };
+    let last_side = exact.rsplit('=').next().unwrap_or(exact);
+    *s = if is_variable(last_side) && !approximate.is_empty() {
+        approximate.to_owned()
+    } else {
+        exact.to_owned()
+    };
+}
+
+/// Relation operators in one spelling (`>=`, `≥`, `\ge`, `\geqslant` → `\geq`), and a
+/// comparison of a number with a variable written variable first: `5 \geq x` → `x \leq 5`.
+fn normalize_relation(s: &mut String) {
+    for (from, to) in [
+        ("\\geqslant", "\\geq"),
+        ("\\leqslant", "\\leq"),
+        (">=", "\\geq"),
+        ("<=", "\\leq"),
+        ("!=", "\\neq"),
+        ("\u{2265}", "\\geq"),
+        ("\u{2264}", "\\leq"),
+        ("\u{2260}", "\\neq"),
+    ] {
+        if s.contains(from) {
+            *s = s.replace(from, to);
+        }
+    }
+    const FLIPPED: [(&str, &str); 4] = [
+        ("\\leq", "\\geq"),
+        ("\\geq", "\\leq"),
+        ("<", ">"),
+        (">", "<"),
+    ];
+    for (op, flipped) in FLIPPED {
+        if let Some((lhs, rhs)) = s.split_once(op) {
+            if is_variable(rhs) && !is_variable(lhs) && !lhs.is_empty() && !rhs.contains(op) {
+                *s = format!("{rhs}{flipped}{lhs}");
+            }
+            return;
+        }
+    }
 }
 
 /// `1,234,567.5` uses commas only as thousands separators.
