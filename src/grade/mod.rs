@@ -105,6 +105,7 @@ fn key_at_depth(s: &str, depth: usize) -> String {
     if s.len() >= 2
         && matches!(bytes[0], b'(' | b'[')
         && matches!(bytes[s.len() - 1], b')' | b']')
+        && first_bracket_closes_last(bytes)
         && split_top_level(&s[1..s.len() - 1]).len() > 1
     {
         let items = elements(&s[1..s.len() - 1]);
@@ -122,6 +123,22 @@ fn key_at_depth(s: &str, depth: usize) -> String {
         return items.join(",");
     }
     s.to_owned()
+}
+
+/// Whether the bracket opening `bytes` closes at its end: `(1,2)` yes, `(1,2),(3,4)` no (a list).
+fn first_bracket_closes_last(bytes: &[u8]) -> bool {
+    let mut depth = 0i32;
+    for (i, b) in bytes.iter().enumerate() {
+        match b {
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => depth -= 1,
+            _ => {}
+        }
+        if depth == 0 {
+            return i == bytes.len() - 1;
+        }
+    }
+    false
 }
 
 /// Splits on commas outside any brackets.
@@ -244,6 +261,15 @@ mod tests {
             ("x != 3", "x \\neq 3"),
             ("x = 5+5+1 = 7 = 11", "x = 11"),
             ("x \\approx 11", "11"),
+            // Labelled answers are their values; words joining answers make a list.
+            ("(p,q)=(3,2)", "(3,2)"),
+            ("|AB|=1", "1"),
+            ("f(x)=1", "1"),
+            ("AB=4,CD=5", "4, 5"),
+            ("V_{1}:V_{2}=11:21", "11:21"),
+            ("1 and -2", "-2,1"),
+            ("6 \\text{ and } 8", "6,8"),
+            ("(11,7) or (7,11)", "(7,11),(11,7)"),
             ("\\frac{1}{3} \\approx 0.33", "1/3"),
             ("\\left( \\frac{1}{3} \\right)", "1/3"),
             (
@@ -265,6 +291,9 @@ mod tests {
             ("x%", "x"),
             ("x \\geq 5", "x \\leq 5"),
             ("x = 1, y = 2", "2"),
+            ("x^2 + y^2 = 1", "1"),
+            ("2x + 4y = 3", "3"),
+            ("Brand", "Br,d"),
         ];
         for (a, b) in no {
             assert!(!equivalent(a, b), "{a} should differ from {b}");

@@ -71,8 +71,11 @@ pub fn normalize(raw: &str) -> String {
     strip_outer_braces(&mut s);
     drop_approximation(&mut s);
     normalize_relation(&mut s);
+    join_alternatives(&mut s);
     if let Some(rhs) = assignment_rhs(&s) {
         s = rhs.to_owned();
+    } else if let Some(values) = labelled_values(&s) {
+        s = values;
     }
     if is_grouped_thousands(&s) {
         s.retain(|c| c != ',');
@@ -331,6 +334,106 @@ fn assignment_rhs(s: &str) -> Option<&str> {
     }
     // A chain `x = 5+5+1 = 7 = 11` ends with its value.
     rhs.rsplit('=').next().filter(|last| !last.is_empty())
+}
+
+/// `1 and -2`, `(11,7) or (7,11)`, `6 \text{ and } 8`: several answers joined by a word are a
+/// list. Only a word between two values counts (a digit or closing bracket before it; a digit,
+/// sign, opening bracket or command after it), so words inside names are left alone.
+fn join_alternatives(s: &mut String) {
+    if !s.contains("and") && !s.contains("or") {
+        return;
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s.as_str();
+    while let Some(at) = rest.find(|c| c == 'a' || c == 'o') {
+        let after = &rest[at..];
+        let word = ["and", "or"].into_iter().find(|w| after.starts_with(w));
+        let joined = word.filter(|w| {
+            let before_ok = rest[..at]
+                .chars()
+                .last()
+                .is_some_and(|c| c.is_ascii_digit() || matches!(c, ')' | ']' | '}'));
+            let after_ok = after[w.len()..].chars().next().is_some_and(|c| {
+                c.is_ascii_digit() || matches!(c, '-' | '(' | '[' | '\\') || c.is_ascii_alphabetic()
+            });
+            before_ok && after_ok
+        });
+        out.push_str(&rest[..at]);
+        match joined {
+            Some(w) => {
+                out.push(',');
+                rest = &after[w.len()..];
+            }
+            None => {
+                out.push_str(&after[..1]);
+                rest = &after[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    *s = out;
+}
+
+/// `(p,q)=(3,2)`, `|AB|=1`, `f(x)=1`, `AB=4,CD=5`, `V_{1}:V_{2}=11:21`: answers named by a label
+/// are their values. A label has a letter and no digit (but in subscripts) nor arithmetic; every
+/// item of a list must be labelled for the labels to go.
+fn labelled_values(s: &str) -> Option<String> {
+    let items = split_top_level(s, &[',', ';']);
+    let mut values = Vec::with_capacity(items.len());
+    for item in &items {
+        let (label, value) = item.split_once('=')?;
+        if !is_label(label) || value.is_empty() || value.contains('=') {
+            return None;
+        }
+        values.push(value);
+    }
+    Some(values.join(","))
+}
+
+fn is_label(s: &str) -> bool {
+    if s.is_empty() || s.len() > 40 || !s.chars().any(|c| c.is_ascii_alphabetic()) {
+        return false;
+    }
+    let bytes = s.as_bytes();
+    let mut subscript_depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'_' if bytes.get(i + 1) == Some(&b'{') => {
+                subscript_depth += 1;
+                i += 1;
+            }
+            b'_' => i += 1, // `_1`: one subscript character
+            b'}' if subscript_depth > 0 => subscript_depth -= 1,
+            b'0'..=b'9' if subscript_depth == 0 && (i == 0 || bytes[i - 1] != b'_') => {
+                return false
+            }
+            b'+' | b'-' | b'*' | b'^' | b'<' | b'>' => return false,
+            _ => {}
+        }
+        i += 1;
+    }
+    true
+}
+
+/// `s` cut at the given separators where no bracket is open.
+fn split_top_level<'a>(s: &'a str, separators: &[char]) -> Vec<&'a str> {
+    let mut items = Vec::new();
+    let mut depth = 0i32;
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        match c {
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth -= 1,
+            c if depth == 0 && separators.contains(&c) => {
+                items.push(&s[start..i]);
+                start = i + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    items.push(&s[start..]);
+    items
 }
 
 /// One or two letters: a variable's name.
