@@ -6,12 +6,23 @@ use super::AnswerStyle;
 /// Content of the last `\boxed{...}` (or `\fbox{...}`), braces matched with nesting.
 /// `\boxed 5` (no braces) yields the following token. `None` when absent or unterminated.
 pub fn last_boxed(text: &str) -> Option<&str> {
+    last_box_before(text, text.len()).map(|(_, content)| content)
+}
+
+/// The last box that starts before `limit`: its start and its content.
+fn last_box_before(text: &str, limit: usize) -> Option<(usize, &str)> {
+    let head = &text[..limit];
     let (start, command) = ["\\boxed", "\\fbox"]
         .iter()
-        .filter_map(|c| memrfind(text, c).map(|i| (i, *c)))
+        .filter_map(|c| memrfind(head, c).map(|i| (i, *c)))
         .max_by_key(|(i, _)| *i)?;
-    let after = &text[start + command.len()..];
+    box_content(&text[start + command.len()..]).map(|(content, _)| (start, content))
+}
+
+/// The content of a box from just after its command, and the length it spans there.
+fn box_content(after: &str) -> Option<(&str, usize)> {
     let trimmed = after.trim_start();
+    let skipped = after.len() - trimmed.len();
     if let Some(body) = trimmed.strip_prefix('{') {
         let bytes = body.as_bytes();
         let mut depth = 1usize;
@@ -24,7 +35,7 @@ pub fn last_boxed(text: &str) -> Option<&str> {
                 b'}' => {
                     depth -= 1;
                     if depth == 0 {
-                        return Some(&body[..i]);
+                        return Some((&body[..i], skipped + 1 + i + 1));
                     }
                 }
                 _ => {}
@@ -32,15 +43,71 @@ pub fn last_boxed(text: &str) -> Option<&str> {
             i += 1;
         }
         None
-    } else if trimmed.len() < after.len() {
+    } else if skipped > 0 {
         // `\boxed 5`: the token up to whitespace or a closing `$`.
         let end = trimmed
             .find(|c: char| c.is_whitespace() || c == '$')
             .unwrap_or(trimmed.len());
-        (end > 0).then(|| &trimmed[..end])
+        (end > 0).then(|| (&trimmed[..end], skipped + end))
     } else {
         None
     }
+}
+
+/// Most boxes read as the parts of one answer.
+const MAX_JOINED_BOXES: usize = 32;
+
+/// The final answer in boxes: the last box, together with the boxes just before it that only
+/// separators part from it (`\boxed{1}, \boxed{2}`, `\boxed{(2,2)} \quad\text{and}\quad
+/// \boxed{(6,2)}`): several boxes in a row are one answer given in parts.
+pub fn final_boxes(text: &str) -> Option<String> {
+    let (mut start, last) = last_box_before(text, text.len())?;
+    let mut parts = vec![last];
+    while parts.len() < MAX_JOINED_BOXES {
+        let Some((previous, content)) = last_box_before(text, start) else {
+            break;
+        };
+        let command = if text[previous..].starts_with("\\fbox") {
+            5
+        } else {
+            6
+        };
+        let (_, span) = box_content(&text[previous + command..])?;
+        let gap = &text[previous + command + span..start];
+        if !only_separators(gap) {
+            break;
+        }
+        parts.push(content);
+        start = previous;
+    }
+    parts.reverse();
+    Some(parts.join(", "))
+}
+
+/// Whether `gap` holds nothing but what separates the parts of one answer: commas, spacing and a
+/// bare "and". Boxes in separate math spans (`$\\boxed{-2}$ and $\\boxed{1}$`) or offered as
+/// alternatives ("or") are not parts: the last one is the answer, as MATH's own solutions write it.
+fn only_separators(gap: &str) -> bool {
+    let mut rest = gap.trim();
+    while !rest.is_empty() {
+        let token = [
+            "\\text{and}",
+            "\\quad",
+            "\\qquad",
+            "\\,",
+            "\\;",
+            "and",
+            ",",
+            ";",
+        ]
+        .iter()
+        .find(|t| rest.starts_with(**t));
+        match token {
+            Some(token) => rest = rest[token.len()..].trim_start(),
+            None => return false,
+        }
+    }
+    true
 }
 
 /// Gold answer of a GSM8K reference solution: what follows the last `####`, commas removed.
@@ -296,14 +363,15 @@ fn after_answer_phrases(text: &str) -> [Option<usize>; 2] {
 const ANSWER_PHRASE_SUFFIXES: [&str; 2] = [" is", ":"];
 
 /// The raw final answer stated in `text`, tried in this order:
-/// 1. the last `\boxed{}` / `\fbox{}`;
+/// 1. the last `\boxed{}` / `\fbox{}`, with the boxes just before it that only separators part
+///    from it (one answer given in parts);
 /// 2. the last `#### N` line;
 /// 3. the last line starting `A: N` (the GSM8K paper's format);
 /// 4. the last "answer is ..." then "answer: ..." (case-insensitive), rest of that line;
 /// 5. GSM8K style: the last number anywhere in the text; MATH style: the last math span.
 pub fn extract(text: &str, style: AnswerStyle) -> Option<String> {
-    if let Some(boxed) = last_boxed(text) {
-        return Some(boxed.to_owned());
+    if let Some(boxed) = final_boxes(text) {
+        return Some(boxed);
     }
     if let Some(pos) = memrfind(text, "####") {
         if let Some(answer) = stated_answer(&text[pos + 4..], style) {
@@ -346,6 +414,37 @@ mod tests {
         assert_eq!(last_boxed("\\fbox{7}"), Some("7"));
         assert_eq!(last_boxed("\\boxed{unterminated"), None);
         assert_eq!(last_boxed("no box"), None);
+    }
+
+    #[test]
+    fn boxes_in_a_row_are_one_answer() {
+        assert_eq!(
+            final_boxes("\\boxed{1},\\boxed{2},\\boxed{3}").as_deref(),
+            Some("1, 2, 3")
+        );
+        assert_eq!(
+            final_boxes("$$\\boxed{(2, 2)} \\quad \\text{and} \\quad \\boxed{(6, 2)}$$").as_deref(),
+            Some("(2, 2), (6, 2)")
+        );
+        // Alternatives, and boxes in separate math spans, are not parts: the last box answers.
+        assert_eq!(
+            final_boxes("$\\boxed{x+11}$ or $\\boxed{11+x}$").as_deref(),
+            Some("11+x")
+        );
+        assert_eq!(
+            final_boxes("are $\\boxed{-2}$ and $\\boxed{1}$.").as_deref(),
+            Some("1")
+        );
+        // An intermediate box is not part of the final answer.
+        assert_eq!(
+            final_boxes("so \\boxed{200} after six months; in all \\boxed{10455}").as_deref(),
+            Some("10455")
+        );
+        let many = "\\boxed{1},".repeat(100);
+        assert_eq!(
+            final_boxes(&many).unwrap().split(", ").count(),
+            MAX_JOINED_BOXES
+        );
     }
 
     #[test]

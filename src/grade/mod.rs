@@ -117,10 +117,10 @@ fn key_at_depth(s: &str, depth: usize) -> String {
         );
     }
     if split_top_level(s).len() > 1 {
-        // A bare list ("2, -3"): the solutions of an equation, in any order.
+        // A bare list ("2, -3"): the solutions of an equation, in any order: a set.
         let mut items = elements(s);
         items.sort_unstable();
-        return items.join(",");
+        return format!("{{{}}}", items.join(","));
     }
     s.to_owned()
 }
@@ -270,6 +270,20 @@ mod tests {
             ("1 and -2", "-2,1"),
             ("6 \\text{ and } 8", "6,8"),
             ("(11,7) or (7,11)", "(7,11),(11,7)"),
+            ("1, 2, 3", "\\{3,2,1\\}"),
+            ("x \\lt 3", "x < 3"),
+            ("x \\in [-2, 7]", "[-2,7]"),
+            ("-2 \\le x \\le 7", "[-2,7]"),
+            ("0 < f(x) < 1", "(0,1)"),
+            ("\\frac{1}{3} \\textbf{meters}", "1/3"),
+            (
+                "\\begin{bmatrix}0 & 0 \\\\ 0 & 0\\end{bmatrix}",
+                "\\begin{pmatrix}0&0\\\\0&0\\end{pmatrix}",
+            ),
+            (
+                "\\left[\\begin{array}{cc}1 & 2 \\\\ 3 & 4\\end{array}\\right]",
+                "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}",
+            ),
             ("\\frac{1}{3} \\approx 0.33", "1/3"),
             ("\\left( \\frac{1}{3} \\right)", "1/3"),
             (
@@ -294,6 +308,8 @@ mod tests {
             ("x^2 + y^2 = 1", "1"),
             ("2x + 4y = 3", "3"),
             ("Brand", "Br,d"),
+            ("32, 349", "32349"),
+            ("2 pi", "2"),
         ];
         for (a, b) in no {
             assert!(!equivalent(a, b), "{a} should differ from {b}");

@@ -53,6 +53,8 @@ const RENAMED: &[(&str, &str)] = &[
 
 /// Normalizes a raw final answer so that equal answers are spelled equally.
 pub fn normalize(raw: &str) -> String {
+    // `32, 349` is a list; `32,349` may be a number with thousands separators.
+    let spaced_commas = raw.contains(", ");
     let text = single_backslash_commands(&super::unicode::clean(raw))
         .replace("^{\\circ}", "")
         .replace("^\\circ", "")
@@ -71,16 +73,19 @@ pub fn normalize(raw: &str) -> String {
     strip_outer_braces(&mut s);
     drop_approximation(&mut s);
     normalize_relation(&mut s);
+    membership_or_range_as_interval(&mut s);
     join_alternatives(&mut s);
     if let Some(rhs) = assignment_rhs(&s) {
         s = rhs.to_owned();
     } else if let Some(values) = labelled_values(&s) {
         s = values;
     }
-    if is_grouped_thousands(&s) {
+    if !spaced_commas && is_grouped_thousands(&s) {
         s.retain(|c| c != ',');
     }
     drop_percent(&mut s);
+    drop_trailing_word(&mut s);
+    normalize_matrix(&mut s);
     drop_parentheses_around_one_value(&mut s);
     if let Some(letter) = choice_letter(&s) {
         s = letter.to_string();
@@ -436,6 +441,78 @@ fn split_top_level<'a>(s: &'a str, separators: &[char]) -> Vec<&'a str> {
     items
 }
 
+/// `x \\in [-2,7]` is `[-2,7]`; `-2 \\leq x \\leq 7` and `0 < f(x) < 1` are the intervals
+/// `[-2,7]` and `(0,1)`: the set of values a named quantity takes.
+fn membership_or_range_as_interval(s: &mut String) {
+    if let Some((label, set)) = s.split_once("\\in") {
+        if is_label(label) && !set.is_empty() && !set.starts_with(|c: char| c.is_ascii_alphabetic())
+        {
+            *s = set.to_owned();
+        }
+        return;
+    }
+    let bound = |op: &str| match op {
+        "<" => Some(('(', ')')),
+        "\\leq" => Some(('[', ']')),
+        _ => None,
+    };
+    let mut pieces = Vec::new();
+    let mut rest = s.as_str();
+    while let Some(at) = rest.find(|c| c == '<' || c == '\\') {
+        let op = ["\\leq", "<"]
+            .into_iter()
+            .find(|op| rest[at..].starts_with(op));
+        match op {
+            Some(op) => {
+                pieces.push((&rest[..at], op));
+                rest = &rest[at + op.len()..];
+            }
+            None => break,
+        }
+        if pieces.len() > 2 {
+            return;
+        }
+    }
+    if let [(low, first), (middle, second)] = pieces[..] {
+        if is_label(middle) && !low.is_empty() && !rest.is_empty() && !rest.contains(['<', '>']) {
+            let (open, _) = bound(first).expect("a known operator");
+            let (_, close) = bound(second).expect("a known operator");
+            *s = format!("{open}{low},{rest}{close}");
+        }
+    }
+}
+
+/// `\\frac{1}{3} meters`: a word of three or more letters after a number is its unit.
+fn drop_trailing_word(s: &mut String) {
+    let letters = s.len() - s.trim_end_matches(|c: char| c.is_ascii_alphabetic()).len();
+    if letters < 3 || letters == s.len() {
+        return;
+    }
+    let number = &s[..s.len() - letters];
+    if !number.ends_with('\\') && super::number::parse_number(number).is_some() {
+        s.truncate(number.len());
+    }
+}
+
+/// Matrices in one spelling: `bmatrix`, `pmatrix`, `\\left[\\begin{array}{..}..\\end{array}\\right]`
+/// are all `pmatrix`; a row break just before the end adds no row.
+fn normalize_matrix(s: &mut String) {
+    if !s.contains("\\begin{") {
+        return;
+    }
+    let mut text = s.replace("{bmatrix}", "{pmatrix}");
+    if let Some(body) = text
+        .strip_prefix("[\\begin{array}")
+        .and_then(|r| r.strip_suffix("\\end{array}]"))
+    {
+        // Skip the column specification `{cc}`.
+        if let Some(close) = body.strip_prefix('{').and_then(|b| b.find('}')) {
+            text = format!("\\begin{{pmatrix}}{}\\end{{pmatrix}}", &body[close + 2..]);
+        }
+    }
+    *s = text.replace("\\\\\\end{pmatrix}", "\\end{pmatrix}");
+}
+
 /// One or two letters: a variable's name.
 fn is_variable(s: &str) -> bool {
     !s.is_empty() && s.len() <= 2 && s.chars().all(|c| c.is_ascii_alphabetic())
@@ -460,6 +537,8 @@ fn drop_approximation(s: &mut String) {
 fn normalize_relation(s: &mut String) {
     for (from, to) in [
         ("\\geqslant", "\\geq"),
+        ("\\lt", "<"),
+        ("\\gt", ">"),
         ("\\leqslant", "\\leq"),
         (">=", "\\geq"),
         ("<=", "\\leq"),
