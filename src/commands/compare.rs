@@ -102,7 +102,7 @@ impl Args {
         ensure_distinct(&inputs, &[Named::dir("--out", &self.out)])?;
         Ok(Settings {
             options: self.eval.resolve(self.seed)?,
-            iterations: self.iterations.then(|| Iterations {
+            iterations: self.iterations.then_some(Iterations {
                 embedder: self.embedder,
                 ort_lib: self.ort_lib,
                 diagnostics: DiagnosticOptions {

@@ -350,7 +350,7 @@ fn join_alternatives(s: &mut String) {
     }
     let mut out = String::with_capacity(s.len());
     let mut rest = s.as_str();
-    while let Some(at) = rest.find(|c| c == 'a' || c == 'o') {
+    while let Some(at) = rest.find(['a', 'o']) {
         let after = &rest[at..];
         let word = ["and", "or"].into_iter().find(|w| after.starts_with(w));
         let joined = word.filter(|w| {
@@ -458,7 +458,7 @@ fn membership_or_range_as_interval(s: &mut String) {
     };
     let mut pieces = Vec::new();
     let mut rest = s.as_str();
-    while let Some(at) = rest.find(|c| c == '<' || c == '\\') {
+    while let Some(at) = rest.find(['<', '\\']) {
         let op = ["\\leq", "<"]
             .into_iter()
             .find(|op| rest[at..].starts_with(op));
