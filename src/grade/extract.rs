@@ -183,7 +183,13 @@ fn number_at(bytes: &[u8], i: usize) -> Option<NumberToken> {
 
 fn first_number(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
-    (0..bytes.len()).find_map(|i| number_at(bytes, i).map(|t| t.value))
+    let letter = |j: usize| bytes.get(j).is_some_and(u8::is_ascii_alphabetic);
+    (0..bytes.len()).find_map(|i| {
+        number_at(bytes, i)
+            // Digits with letters on both sides are part of a word ("AZYUK2A"), not a number.
+            .filter(|t| !(i > 0 && letter(i - 1) && letter(t.end)))
+            .map(|t| t.value)
+    })
 }
 
 /// The last number in the text.
@@ -191,11 +197,15 @@ pub fn last_number(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut i = 0;
     let mut last = None;
+    let letter = |j: usize| bytes.get(j).is_some_and(u8::is_ascii_alphabetic);
     while i < bytes.len() {
         match number_at(bytes, i) {
             Some(token) => {
+                // Digits with letters on both sides are part of a word, not a number.
+                if !(i > 0 && letter(i - 1) && letter(token.end)) {
+                    last = Some(token.value.clone());
+                }
                 i = token.end.max(i + 1);
-                last = Some(token.value);
             }
             None => i += 1,
         }
@@ -462,6 +472,9 @@ mod tests {
         );
         assert_eq!(extract("16-3-4=9 eggs, 9*2=18.", g).as_deref(), Some("18"));
         assert_eq!(extract("nothing here", g), None);
+        // A number glued inside a word is no answer; a unit after a number is fine.
+        assert_eq!(extract("The answer is AZYUK2A.", g), None);
+        assert_eq!(extract("The answer is 10am.", g).as_deref(), Some("10"));
         // A stated answer wins over later numbers.
         assert_eq!(
             extract("The answer is 7. Check: 3+4=7, 10", g).as_deref(),

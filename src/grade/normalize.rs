@@ -74,6 +74,7 @@ pub fn normalize(raw: &str) -> String {
     drop_approximation(&mut s);
     normalize_relation(&mut s);
     membership_or_range_as_interval(&mut s);
+    expand_plus_minus(&mut s);
     join_alternatives(&mut s);
     if let Some(rhs) = assignment_rhs(&s) {
         s = rhs.to_owned();
@@ -511,6 +512,21 @@ fn normalize_matrix(s: &mut String) {
         }
     }
     *s = text.replace("\\\\\\end{pmatrix}", "\\end{pmatrix}");
+}
+
+/// `a \\pm b` is the two answers `a-b, a+b`; `\\pm b` is `-b, b`.
+fn expand_plus_minus(s: &mut String) {
+    let Some((left, right)) = s.split_once("\\pm") else {
+        return;
+    };
+    if right.is_empty()
+        || right.contains("\\pm")
+        || left.contains(['=', ','])
+        || right.contains(',')
+    {
+        return;
+    }
+    *s = format!("{left}-{right},{left}+{right}");
 }
 
 /// One or two letters: a variable's name.
