@@ -182,35 +182,35 @@ fn number_at(bytes: &[u8], i: usize) -> Option<NumberToken> {
 }
 
 fn first_number(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let letter = |j: usize| bytes.get(j).is_some_and(u8::is_ascii_alphabetic);
-    (0..bytes.len()).find_map(|i| {
-        number_at(bytes, i)
-            // Digits with letters on both sides are part of a word ("AZYUK2A"), not a number.
-            .filter(|t| !(i > 0 && letter(i - 1) && letter(t.end)))
-            .map(|t| t.value)
-    })
+    numbers(text).next()
 }
 
 /// The last number in the text.
 pub fn last_number(text: &str) -> Option<String> {
+    numbers(text).last()
+}
+
+/// The numbers of the text in order, each scanned once. Digits with letters on both sides are
+/// part of a word ("AZYUK2A"), not a number.
+fn numbers(text: &str) -> impl Iterator<Item = String> + '_ {
     let bytes = text.as_bytes();
+    let letter = move |j: usize| bytes.get(j).is_some_and(u8::is_ascii_alphabetic);
     let mut i = 0;
-    let mut last = None;
-    let letter = |j: usize| bytes.get(j).is_some_and(u8::is_ascii_alphabetic);
-    while i < bytes.len() {
-        match number_at(bytes, i) {
-            Some(token) => {
-                // Digits with letters on both sides are part of a word, not a number.
-                if !(i > 0 && letter(i - 1) && letter(token.end)) {
-                    last = Some(token.value.clone());
+    std::iter::from_fn(move || {
+        while i < bytes.len() {
+            let start = i;
+            match number_at(bytes, start) {
+                Some(token) => {
+                    i = token.end.max(start + 1);
+                    if !(start > 0 && letter(start - 1) && letter(token.end)) {
+                        return Some(token.value);
+                    }
                 }
-                i = token.end.max(i + 1);
+                None => i += 1,
             }
-            None => i += 1,
         }
-    }
-    last
+        None
+    })
 }
 
 /// The answer in a statement such as the rest of an "answer is" line: its first sentence, and

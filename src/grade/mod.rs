@@ -143,6 +143,11 @@ fn first_bracket_closes_last(bytes: &[u8]) -> bool {
 
 /// Splits on commas outside any brackets.
 fn split_top_level(s: &str) -> Vec<&str> {
+    split_outside_brackets(s, b",")
+}
+
+/// Splits at any of the ASCII `separators` outside any brackets.
+fn split_outside_brackets<'a>(s: &'a str, separators: &[u8]) -> Vec<&'a str> {
     let mut parts = Vec::new();
     let mut depth = 0i32;
     let mut start = 0;
@@ -150,7 +155,7 @@ fn split_top_level(s: &str) -> Vec<&str> {
         match b {
             b'(' | b'[' | b'{' => depth += 1,
             b')' | b']' | b'}' => depth -= 1,
-            b',' if depth == 0 => {
+            b if depth == 0 && separators.contains(&b) => {
                 parts.push(&s[start..i]);
                 start = i + 1;
             }

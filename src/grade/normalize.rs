@@ -71,36 +71,48 @@ pub fn normalize(raw: &str) -> String {
         s.pop();
     }
     strip_outer_braces(&mut s);
-    drop_approximation(&mut s);
-    normalize_relation(&mut s);
-    membership_or_range_as_interval(&mut s);
-    expand_plus_minus(&mut s);
-    join_alternatives(&mut s);
-    if let Some(rhs) = assignment_rhs(&s) {
-        s = rhs.to_owned();
-    } else if let Some(values) = labelled_values(&s) {
-        s = values;
+    // A plain number, most answers, has no structure to read.
+    if super::number::parse_number(&s).is_none() {
+        read_structure(&mut s, spaced_commas);
     }
-    if !spaced_commas && is_grouped_thousands(&s) {
-        s.retain(|c| c != ',');
-    }
-    drop_percent(&mut s);
-    drop_trailing_word(&mut s);
-    normalize_matrix(&mut s);
-    drop_parentheses_around_one_value(&mut s);
     if let Some(letter) = choice_letter(&s) {
         s = letter.to_string();
     }
     s
 }
 
+/// The rules for answers that are more than a number: approximations, relations, intervals, `±`,
+/// lists joined by words, labels, thousands, percent, units, matrices, grouping parentheses.
+fn read_structure(s: &mut String, spaced_commas: bool) {
+    drop_approximation(s);
+    normalize_relation(s);
+    membership_or_range_as_interval(s);
+    expand_plus_minus(s);
+    join_alternatives(s);
+    if let Some(rhs) = assignment_rhs(s) {
+        *s = rhs.to_owned();
+    } else if let Some(values) = labelled_values(s) {
+        *s = values;
+    }
+    if !spaced_commas && is_grouped_thousands(s) {
+        s.retain(|c| c != ',');
+    }
+    drop_percent(s);
+    drop_trailing_word(s);
+    normalize_matrix(s);
+    drop_parentheses_around_one_value(s);
+}
+
 /// Commands written with a doubled backslash (`\\left(`, as strings escaped twice spell them)
 /// read as the command. A doubled backslash before anything else stays: it is a matrix row break.
-fn single_backslash_commands(s: &str) -> String {
+fn single_backslash_commands(s: &str) -> std::borrow::Cow<'_, str> {
     const COMMANDS: &[&str] = &[
         "left", "right", "frac", "dfrac", "tfrac", "cfrac", "sqrt", "leq", "geq", "le", "ge",
         "neq", "pi", "cdot", "times", "infty", "text", "pm",
     ];
+    if !s.contains("\\\\") {
+        return std::borrow::Cow::Borrowed(s);
+    }
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(at) = rest.find("\\\\") {
@@ -114,7 +126,7 @@ fn single_backslash_commands(s: &str) -> String {
         rest = after;
     }
     out.push_str(rest);
-    out
+    std::borrow::Cow::Owned(out)
 }
 
 /// A percent sign or word after a number is dropped: `28\%`, `28%`, `28 percent`, `28 pct`
@@ -384,7 +396,7 @@ fn join_alternatives(s: &mut String) {
 /// are their values. A label has a letter and no digit (but in subscripts) nor arithmetic; every
 /// item of a list must be labelled for the labels to go.
 fn labelled_values(s: &str) -> Option<String> {
-    let items = split_top_level(s, &[',', ';']);
+    let items = super::split_outside_brackets(s, b",;");
     let mut values = Vec::with_capacity(items.len());
     for item in &items {
         let (label, value) = item.split_once('=')?;
@@ -420,26 +432,6 @@ fn is_label(s: &str) -> bool {
         i += 1;
     }
     true
-}
-
-/// `s` cut at the given separators where no bracket is open.
-fn split_top_level<'a>(s: &'a str, separators: &[char]) -> Vec<&'a str> {
-    let mut items = Vec::new();
-    let mut depth = 0i32;
-    let mut start = 0;
-    for (i, c) in s.char_indices() {
-        match c {
-            '(' | '[' | '{' => depth += 1,
-            ')' | ']' | '}' => depth -= 1,
-            c if depth == 0 && separators.contains(&c) => {
-                items.push(&s[start..i]);
-                start = i + c.len_utf8();
-            }
-            _ => {}
-        }
-    }
-    items.push(&s[start..]);
-    items
 }
 
 /// `x \\in [-2,7]` is `[-2,7]`; `-2 \\leq x \\leq 7` and `0 < f(x) < 1` are the intervals

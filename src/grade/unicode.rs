@@ -22,24 +22,26 @@ fn is_narrow_space(c: char) -> bool {
 
 /// `text` with minus signs, separators and invisible marks made plain.
 pub fn clean(text: &str) -> Cow<'_, str> {
-    if text.is_ascii() {
+    let special = |c: char| is_minus(c) || is_invisible(c) || is_narrow_space(c);
+    if text.is_ascii() || !text.chars().any(special) {
         return Cow::Borrowed(text);
     }
-    let chars: Vec<char> = text.chars().filter(|&c| !is_invisible(c)).collect();
     let mut out = String::with_capacity(text.len());
-    for (i, &c) in chars.iter().enumerate() {
+    let mut chars = text.chars().filter(|&c| !is_invisible(c)).peekable();
+    let mut previous = None;
+    while let Some(c) = chars.next() {
         if is_minus(c) {
             out.push('-');
         } else if is_narrow_space(c) {
-            let between_digits = i > 0
-                && chars[i - 1].is_ascii_digit()
-                && chars.get(i + 1).is_some_and(char::is_ascii_digit);
+            let between_digits = previous.is_some_and(|p: char| p.is_ascii_digit())
+                && chars.peek().is_some_and(char::is_ascii_digit);
             if !between_digits {
                 out.push(' ');
             }
         } else {
             out.push(c);
         }
+        previous = Some(c);
     }
     Cow::Owned(out)
 }
@@ -55,5 +57,6 @@ mod tests {
         assert_eq!(clean("x\u{a0}= 5"), "x = 5");
         assert_eq!(clean("4\u{200b}2\u{200f}"), "42");
         assert!(matches!(clean("plain 42"), Cow::Borrowed(_)));
+        assert!(matches!(clean("café 42"), Cow::Borrowed(_)));
     }
 }

@@ -56,12 +56,12 @@ fn names_an_open_descriptor(path: &Path) -> bool {
     [
         "/dev/stdout",
         "/dev/stderr",
-        "/dev/fd/",
-        "/proc/self/fd/",
-        "/proc/thread-self/fd/",
+        "/dev/fd",
+        "/proc/self/fd",
+        "/proc/thread-self/fd",
     ]
     .iter()
-    .any(|prefix| path.starts_with(prefix) || path.to_str().is_some_and(|p| p.starts_with(prefix)))
+    .any(|prefix| path.starts_with(prefix))
 }
 
 fn target(path: &Path) -> Result<Target> {
@@ -223,21 +223,32 @@ impl Write for OutputFile {
     }
 }
 
-/// Writes `contents` to `destination` atomically.
 pub fn write_atomic(destination: &Path, contents: &[u8]) -> Result<()> {
-    let mut file = OutputFile::create(destination)?;
-    file.write_all(contents)
-        .map_err(|e| Error::io(destination, e))?;
-    file.commit()
+    bytes_file(destination, contents)?.commit()
 }
 
 /// Writes each record as a JSONL line to `destination` atomically.
 pub fn write_jsonl<T: serde::Serialize>(destination: &Path, records: &[T]) -> Result<()> {
-    let mut file = OutputFile::create(destination)?;
+    jsonl_file(destination, records)?.commit()
+}
+
+/// An output holding `contents`, flushed (a full disk shows here), not yet in place.
+fn bytes_file(path: &Path, contents: &[u8]) -> Result<OutputFile> {
+    let mut file = OutputFile::create(path)?;
+    file.write_all(contents)
+        .and_then(|()| file.flush())
+        .map_err(|e| Error::io(path, e))?;
+    Ok(file)
+}
+
+/// An output holding `records` as JSONL, flushed, not yet in place.
+fn jsonl_file<T: serde::Serialize>(path: &Path, records: &[T]) -> Result<OutputFile> {
+    let mut file = OutputFile::create(path)?;
     for record in records {
         file.write_json_line(record)?;
     }
-    file.commit()
+    file.flush().map_err(|e| Error::io(path, e))?;
+    Ok(file)
 }
 
 /// Files that must appear together: each is written completely before any is renamed into
@@ -249,20 +260,12 @@ pub struct OutputSet {
 
 impl OutputSet {
     pub fn add_jsonl<T: serde::Serialize>(&mut self, path: &Path, records: &[T]) -> Result<()> {
-        let mut file = OutputFile::create(path)?;
-        for record in records {
-            file.write_json_line(record)?;
-        }
-        file.flush().map_err(|e| Error::io(path, e))?;
-        self.files.push(file);
+        self.files.push(jsonl_file(path, records)?);
         Ok(())
     }
 
     pub fn add_bytes(&mut self, path: &Path, contents: &[u8]) -> Result<()> {
-        let mut file = OutputFile::create(path)?;
-        file.write_all(contents).map_err(|e| Error::io(path, e))?;
-        file.flush().map_err(|e| Error::io(path, e))?;
-        self.files.push(file);
+        self.files.push(bytes_file(path, contents)?);
         Ok(())
     }
 

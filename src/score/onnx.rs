@@ -208,33 +208,35 @@ impl Scorer for OnnxScorer {
             .map(|pair| encoder.encode(pair.question, pair.solution))
             .collect::<Result<_>>()?;
         let max_length = encoder.spec.max_length;
-        let mut verdicts: Vec<Option<String>> = vec![None; encoded.len()];
-        let mut fits = Vec::with_capacity(encoded.len());
-        for (i, e) in encoded.into_iter().enumerate() {
-            if e.truncated > 0 && self.too_long == TooLong::Error {
-                verdicts[i] = Some(format!(
+        // Too long under `too_long = "error"`: refused, with the reason; the rest run.
+        let refusals: Vec<Option<String>> = encoded
+            .iter()
+            .map(|e| {
+                (e.truncated > 0 && self.too_long == TooLong::Error).then(|| format!(
                     "question and solution are {} tokens, over the verifier's max_length {max_length} (too_long = \"error\"; use --too-long truncate to cut)",
                     e.ids.len() + e.truncated
-                ));
-            } else {
-                stats.truncated += usize::from(e.truncated > 0);
-                fits.push((i, e));
-            }
-        }
-        let (positions, encoded): (Vec<usize>, Vec<Encoded>) = fits.into_iter().unzip();
-        let outputs = self.outputs(&encoded, stats)?;
-        let kind = self.encoder.spec.output.kind;
-        let mut scores: Vec<PairScore> = verdicts
-            .into_iter()
-            .map(|v| v.map_or(Ok(f32::NAN), Err))
+                ))
+            })
             .collect();
-        for (position, value) in positions.into_iter().zip(outputs) {
-            scores[position] = Ok(match kind {
-                OutputKind::Logit => 1.0 / (1.0 + (-value).exp()),
-                OutputKind::Probability => value,
-            });
-        }
-        Ok(scores)
+        let runs: Vec<Encoded> = encoded
+            .into_iter()
+            .zip(&refusals)
+            .filter(|(_, refusal)| refusal.is_none())
+            .map(|(e, _)| e)
+            .collect();
+        stats.truncated += runs.iter().filter(|e| e.truncated > 0).count();
+        let kind = self.encoder.spec.output.kind;
+        let mut outputs = self.outputs(&runs, stats)?.into_iter();
+        Ok(refusals
+            .into_iter()
+            .map(|refusal| match refusal {
+                Some(why) => Err(why),
+                None => Ok(match (kind, outputs.next().unwrap_or(f32::NAN)) {
+                    (OutputKind::Logit, logit) => 1.0 / (1.0 + (-logit).exp()),
+                    (OutputKind::Probability, value) => value,
+                }),
+            })
+            .collect())
     }
 }
 
