@@ -10,7 +10,7 @@ use bestofn::grade::{grade, Gold};
 use bestofn::records::{read_problems, read_samples};
 
 /// Cases graded as their source expects, as measured on this grader; raise it with every fix.
-const FLOOR: usize = 224;
+const FLOOR: usize = 259;
 
 #[test]
 fn conformance_score_does_not_drop() {

@@ -61,7 +61,13 @@ const MAX_JOINED_BOXES: usize = 32;
 /// separators part from it (`\boxed{1}, \boxed{2}`, `\boxed{(2,2)} \quad\text{and}\quad
 /// \boxed{(6,2)}`): several boxes in a row are one answer given in parts.
 pub fn final_boxes(text: &str) -> Option<String> {
+    final_boxes_ending(text).map(|(_, answer)| answer)
+}
+
+/// [`final_boxes`], with the byte offset just past the last box.
+fn final_boxes_ending(text: &str) -> Option<(usize, String)> {
     let (mut start, last) = last_box_before(text, text.len())?;
+    let end = last.as_ptr() as usize - text.as_ptr() as usize + last.len() + 1;
     let mut parts = vec![last];
     while parts.len() < MAX_JOINED_BOXES {
         let Some((previous, content)) = last_box_before(text, start) else {
@@ -81,7 +87,59 @@ pub fn final_boxes(text: &str) -> Option<String> {
         start = previous;
     }
     parts.reverse();
-    Some(parts.join(", "))
+    Some((end, parts.join(", ")))
+}
+
+/// Every box on the line of the last box, joined, when there are more of them than
+/// [`final_boxes`] takes: `\boxed{(3,3)} \text{ for part (a) and } \boxed{(1,1)}` read whole. A
+/// second reading, tried when the first is wrong (MATH's own solutions box alternatives this way,
+/// and their gold answer is the last box).
+pub fn final_line_boxes(text: &str) -> Option<String> {
+    let text = response_only(text);
+    let (start, _) = last_box_before(text, text.len())?;
+    let line_start = memchr::memrchr(b'\n', &text.as_bytes()[..start]).map_or(0, |i| i + 1);
+    let mut parts = Vec::new();
+    let mut limit = text.len();
+    while let Some((at, content)) = last_box_before(text, limit) {
+        if at < line_start || parts.len() == MAX_JOINED_BOXES {
+            break;
+        }
+        parts.push(content);
+        limit = at;
+    }
+    if parts.len() < 2 {
+        return None;
+    }
+    parts.reverse();
+    let joined = parts.join(", ");
+    (Some(&joined) != final_boxes(text).as_ref()).then_some(joined)
+}
+
+/// Text after a chat template's turn marker is not the response (a model that ran on into the
+/// next turn): the response ends at the first marker that follows some text.
+fn response_only(text: &str) -> &str {
+    const MARKERS: [&str; 5] = [
+        "<|im_start|>",
+        "<|im_end|>",
+        "<|endoftext|>",
+        "<|eot_id|>",
+        "<|end_of_text|>",
+    ];
+    let Some(first) = memchr::memmem::find(text.as_bytes(), b"<|") else {
+        return text;
+    };
+    let mut end = text.len();
+    for marker in MARKERS {
+        let mut from = first;
+        while let Some(at) = text[from..].find(marker).map(|i| i + from) {
+            if !text[..at].trim().is_empty() || at + marker.len() >= text.len() {
+                end = end.min(at);
+                break;
+            }
+            from = at + marker.len();
+        }
+    }
+    &text[..end]
 }
 
 /// Whether `gap` holds nothing but what separates the parts of one answer: commas, spacing and a
@@ -151,12 +209,25 @@ fn number_at(bytes: &[u8], i: usize) -> Option<NumberToken> {
         value.push('-');
     }
     let mut j = i;
+    // Thousands separators: commas, or single spaces (`1 000`) after a first group of at most
+    // three digits; one kind per number.
+    let mut separator = None;
     while j < bytes.len() {
         let b = bytes[j];
+        let group_follows = (1..=3).all(|d| is_digit(j + d)) && !is_digit(j + 4);
+        let separates = match b {
+            b',' => j > i && separator != Some(b' '),
+            b' ' => match separator {
+                Some(used) => used == b' ',
+                None => (1..=3).contains(&(j - i)),
+            },
+            _ => false,
+        };
         if b.is_ascii_digit() {
             value.push(b as char);
             j += 1;
-        } else if b == b',' && j > i && (1..=3).all(|d| is_digit(j + d)) && !is_digit(j + 4) {
+        } else if separates && group_follows {
+            separator = Some(b);
             j += 1;
         } else {
             break;
@@ -316,7 +387,7 @@ fn math_spans(text: &str) -> Vec<(usize, usize, &str)> {
             continue;
         };
         let body = i + open.len();
-        match text[body..].find(close) {
+        match find_unescaped(&text[body..], close) {
             Some(length) => {
                 spans.push((i, body + length + close.len(), &text[body..body + length]));
                 i = body + length + close.len();
@@ -327,13 +398,47 @@ fn math_spans(text: &str) -> Vec<(usize, usize, &str)> {
     spans
 }
 
-/// The content of the last math span of `text`: the fallback answer of a MATH-style response
-/// that states none ("Answer $ 9 $", "Therefore $x \geq 5$ is the solution.").
-fn last_math_span(text: &str) -> Option<String> {
-    math_spans(text)
-        .last()
-        .map(|(_, _, content)| content.trim().to_owned())
-        .filter(|content| !content.is_empty())
+/// The first `close` in `text` that no backslash escapes (`\$` inside `$...$` is a dollar sign).
+fn find_unescaped(text: &str, close: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(at) = text[from..].find(close).map(|i| i + from) {
+        if at == 0 || text.as_bytes()[at - 1] != b'\\' || close.starts_with('\\') {
+            return Some(at);
+        }
+        from = at + close.len();
+    }
+    None
+}
+
+/// The fallback answer of a MATH-style response that states none: the last math of its last
+/// sentence that has any ("Answer $ 9 $", "Therefore $x \geq 5$ is the solution.", "... there
+/// are 12 sequences. I hope it is correct." → 12): that sentence's last math span, or a number
+/// after it.
+fn final_sentence_math(text: &str) -> Option<String> {
+    let spans = math_spans(text);
+    let inside = |at: usize| {
+        spans
+            .iter()
+            .any(|(start, end, _)| (*start..*end).contains(&at))
+    };
+    let bytes = text.as_bytes();
+    let mut end = text.len();
+    let mut boundaries = memchr::memrchr3_iter(b'.', b'\n', b'?', bytes)
+        .filter(|&at| {
+            let after = bytes.get(at + 1);
+            (bytes[at] == b'\n' || after.is_none_or(u8::is_ascii_whitespace)) && !inside(at)
+        })
+        .chain(std::iter::once(0));
+    loop {
+        let start = boundaries.next()?;
+        if let Some(found) = last_math_token(&text[start..end]) {
+            return Some(found);
+        }
+        if start == 0 {
+            return None;
+        }
+        end = start;
+    }
 }
 
 /// Last occurrence of `needle`, found by scanning backwards for its first byte (SIMD memchr).
@@ -372,16 +477,26 @@ fn after_answer_phrases(text: &str) -> [Option<usize>; 2] {
 /// `\boxed{}` and `####`: "answer is", then "answer:".
 const ANSWER_PHRASE_SUFFIXES: [&str; 2] = [" is", ":"];
 
-/// The raw final answer stated in `text`, tried in this order:
+/// The raw final answer stated in `text` (up to any chat-template turn marker), tried in order:
 /// 1. the last `\boxed{}` / `\fbox{}`, with the boxes just before it that only separators part
-///    from it (one answer given in parts);
+///    from it (one answer given in parts), unless an "answer is" / "answer:" statement with
+///    math in it follows the box (the box was an intermediate result);
 /// 2. the last `#### N` line;
 /// 3. the last line starting `A: N` (the GSM8K paper's format);
 /// 4. the last "answer is ..." then "answer: ..." (case-insensitive), rest of that line;
-/// 5. GSM8K style: the last number anywhere in the text; MATH style: the last math span.
+/// 5. GSM8K style: the last number anywhere in the text; MATH style: the last math of the last
+///    sentence that has any.
 pub fn extract(text: &str, style: AnswerStyle) -> Option<String> {
-    if let Some(boxed) = final_boxes(text) {
-        return Some(boxed);
+    let text = response_only(text);
+    let phrases = after_answer_phrases(text);
+    if let Some((box_end, boxed)) = final_boxes_ending(text) {
+        let later = phrases
+            .iter()
+            .flatten()
+            .filter(|&&at| at > box_end)
+            .find_map(|&at| stated_answer(&text[at..], style))
+            .filter(|stated| stated.contains(|c: char| c.is_ascii_digit() || c == '\\'));
+        return Some(later.unwrap_or(boxed));
     }
     if let Some(pos) = memrfind(text, "####") {
         if let Some(answer) = stated_answer(&text[pos + 4..], style) {
@@ -397,14 +512,14 @@ pub fn extract(text: &str, style: AnswerStyle) -> Option<String> {
             return Some(answer);
         }
     }
-    for end in after_answer_phrases(text).into_iter().flatten() {
+    for end in phrases.into_iter().flatten() {
         if let Some(answer) = stated_answer(&text[end..], style) {
             return Some(answer);
         }
     }
     match style {
         AnswerStyle::Gsm8k => last_number(text),
-        AnswerStyle::Math => last_math_span(text),
+        AnswerStyle::Math => final_sentence_math(text),
     }
 }
 
@@ -502,7 +617,20 @@ mod tests {
             .as_deref(),
             Some("$5$")
         );
-        assert_eq!(extract("we get 5 apples", m), None);
+        // No stated answer: the last math of the last sentence with any.
+        assert_eq!(extract("we get 5 apples", m).as_deref(), Some("5"));
+        assert_eq!(
+            extract("so there are 12 ways. I hope it is correct.", m).as_deref(),
+            Some("12")
+        );
+        assert_eq!(
+            extract("We get $$x = 2.$$ So it increases by 100%.", m).as_deref(),
+            Some("100")
+        );
+        assert_eq!(
+            extract("Answer $ \\frac{1}{2} \\$ = \\frac{10}{9} $", m).as_deref(),
+            Some("\\frac{1}{2} \\$ = \\frac{10}{9}")
+        );
         // A sentence stated as the answer: its last math.
         assert_eq!(
             extract("Final Answer: The largest $n$ is 34.", m).as_deref(),
@@ -526,8 +654,42 @@ mod tests {
             extract("Therefore $x \\geq 5$ is the solution.", m).as_deref(),
             Some("x \\geq 5")
         );
-        assert_eq!(extract("It costs \\$5 and \\$6.", m), None);
-        assert_eq!(extract("open $x = 1", m), None);
+        assert_eq!(extract("It costs \\$5 and \\$6.", m).as_deref(), Some("6"));
+        assert_eq!(extract("open $x = 1", m).as_deref(), Some("1"));
+        assert_eq!(extract("no math at all.", m), None);
+    }
+
+    #[test]
+    fn a_later_final_answer_beats_an_intermediate_box() {
+        let m = AnswerStyle::Math;
+        let text = "so $\\boxed{255}$ in interest. Final Answer: The final answer is $10,455$.";
+        assert_eq!(extract(text, m).as_deref(), Some("$10,455$"));
+        // A later statement without math does not.
+        let text = "so $\\boxed{255}$. The answer is correct, I think.";
+        assert_eq!(extract(text, m).as_deref(), Some("255"));
+    }
+
+    #[test]
+    fn the_next_chat_turn_is_not_the_response() {
+        let g = AnswerStyle::Gsm8k;
+        let text = "The total is 12.<|im_end|>\n<|im_start|>user\nNow 99 more";
+        assert_eq!(extract(text, g).as_deref(), Some("12"));
+        let text = "<|im_start|>assistant\nIt is 7.";
+        assert_eq!(extract(text, g).as_deref(), Some("7"));
+    }
+
+    #[test]
+    fn every_box_of_the_final_line_is_a_second_reading() {
+        let text = "$$\\boxed{(3, 3)} \\text{ for part (a) and } \\boxed{(1, 1)}$$";
+        assert_eq!(final_line_boxes(text).as_deref(), Some("(3, 3), (1, 1)"));
+        // Boxes on earlier lines are not part of it; one box has no second reading.
+        assert_eq!(
+            final_line_boxes("\\boxed{1}\nso \\boxed{2} for (a), \\boxed{3} for (b)").as_deref(),
+            Some("2, 3")
+        );
+        assert_eq!(final_line_boxes("\\boxed{1}\n\\boxed{2}"), None);
+        // Boxes the first reading already joins have none either.
+        assert_eq!(final_line_boxes("\\boxed{1}, \\boxed{2}"), None);
     }
 
     #[test]
@@ -536,6 +698,11 @@ mod tests {
         assert_eq!(last_number("1,23"), Some("23".into()));
         assert_eq!(last_number("x = -3"), Some("-3".into()));
         assert_eq!(last_number("ratio .5"), Some(".5".into()));
+        // Spaced thousands, one kind of separator per number.
+        assert_eq!(last_number("is 1 000 000."), Some("1000000".into()));
+        assert_eq!(last_number("is 1000 000"), Some("000".into()));
+        assert_eq!(last_number("1,000 000"), Some("000".into()));
+        assert_eq!(last_number("between 12 and 14"), Some("14".into()));
     }
 
     #[test]

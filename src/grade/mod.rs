@@ -1,11 +1,15 @@
 //! Answer extraction and grading: total (never panics), linear-time, thread-safe (pure functions).
 //!
-//! A raw answer is found in the text ([`extract`]), normalized ([`normalize`]), and reduced to a
-//! canonical key ([`answer_key`]): numbers become reduced fractions, tuples and intervals keep
-//! their order, sets and bare comma lists are sorted. Two answers are equivalent when their keys
-//! are equal, or when both are numbers equal within a relative 1e-9 (float artifacts of executed
-//! programs such as 15.000000000000002, and numbers too large to be exact).
+//! A raw answer is found in the text ([`extract`]), normalized ([`normalize`]), and compared
+//! with the gold answer by the first rule that applies ([`Rule`]): the same text; two numbers
+//! equal as exact rationals or within a relative 1e-9 (float artifacts of executed programs such
+//! as 15.000000000000002, and numbers too large to be exact); the same canonical key
+//! ([`answer_key`]: numbers as reduced fractions, sets and bare lists sorted); and last the typed
+//! answer tree ([`Answer`]), where expressions are compared by the identity test at
+//! [`expr::POINTS`] points and relations, sets, tuples and intervals by their rules.
 
+mod answer;
+mod expr;
 mod extract;
 mod normalize;
 mod number;
@@ -14,6 +18,7 @@ mod unicode;
 use std::fmt;
 use std::str::FromStr;
 
+pub use answer::Answer;
 pub use extract::{gsm8k_gold, last_boxed, last_number, stated_answer};
 pub use normalize::normalize;
 pub use number::{parse_number, Number, Rational};
@@ -166,12 +171,63 @@ fn split_outside_brackets<'a>(s: &'a str, separators: &[u8]) -> Vec<&'a str> {
     parts
 }
 
+/// The rule that decided a comparison, in the order they are tried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rule {
+    /// No answer was found in the response.
+    NoAnswer,
+    /// The normalized answers are the same text.
+    SameText,
+    /// Both are numbers: equal, or not, as exact rationals or within a relative 1e-9.
+    Numbers,
+    /// The same canonical key (reduced fractions, sorted sets and lists).
+    CanonicalKey,
+    /// Equivalent answer trees.
+    AnswerTree,
+    /// No rule found them equal.
+    NoRuleMatched,
+}
+
+impl Rule {
+    /// What the rule means, for explanations.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Rule::NoAnswer => "no answer was found in the response",
+            Rule::SameText => "the normalized answers are the same text",
+            Rule::Numbers => "both are numbers, compared as exact rationals (or within a relative 1e-9)",
+            Rule::CanonicalKey => "the canonical keys are equal (reduced fractions, sets and lists sorted)",
+            Rule::AnswerTree => {
+                "the parsed answers are equivalent (expressions equal at every sample point, \
+                 relations proportional, sets and lists matched element by element)"
+            }
+            Rule::NoRuleMatched => {
+                "no rule finds them equal: different numbers, structures or values at the sample points"
+            }
+        }
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Rule::NoAnswer => "no-answer",
+            Rule::SameText => "same-text",
+            Rule::Numbers => "numbers",
+            Rule::CanonicalKey => "canonical-key",
+            Rule::AnswerTree => "answer-tree",
+            Rule::NoRuleMatched => "no-rule-matched",
+        })
+    }
+}
+
 /// A gold answer prepared once for grading many samples against it.
 #[derive(Debug, Clone)]
 pub struct Gold {
     pub normalized: String,
     key: String,
     number: Option<Number>,
+    tree: Answer,
 }
 
 impl Gold {
@@ -180,19 +236,36 @@ impl Gold {
         Gold {
             key: answer_key(&normalized),
             number: parse_number(&normalized),
+            tree: Answer::parse(&normalized),
             normalized,
         }
     }
 
+    /// The gold answer's parsed form.
+    pub fn tree(&self) -> &Answer {
+        &self.tree
+    }
+
     /// Whether a normalized predicted answer is equivalent to this gold answer.
     pub fn matches(&self, predicted: &str) -> bool {
+        self.decide(predicted).0
+    }
+
+    /// Whether a normalized predicted answer is equivalent, and the rule that decided it.
+    pub fn decide(&self, predicted: &str) -> (bool, Rule) {
         if predicted == self.normalized {
-            return true;
+            return (true, Rule::SameText);
         }
         if let (Some(gold), Some(pred)) = (self.number, parse_number(predicted)) {
-            return gold.equals(pred);
+            return (gold.equals(pred), Rule::Numbers);
         }
-        answer_key(predicted) == self.key
+        if answer_key(predicted) == self.key {
+            return (true, Rule::CanonicalKey);
+        }
+        if answer::same(&Answer::parse(predicted), &self.tree) {
+            return (true, Rule::AnswerTree);
+        }
+        (false, Rule::NoRuleMatched)
     }
 }
 
@@ -212,8 +285,117 @@ pub struct Verdict {
 /// Extracts the answer of `text` and compares it with `gold`. No answer found counts as wrong.
 pub fn grade(text: &str, style: AnswerStyle, gold: Option<&Gold>) -> Verdict {
     let extracted = extract_answer(text, style);
-    let correct = gold.map(|g| extracted.as_deref().is_some_and(|e| g.matches(e)));
+    let correct = gold.map(|g| g.judge(text, extracted.as_deref()).correct);
     Verdict { extracted, correct }
+}
+
+/// How a response's answer was judged against a gold answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Judgement {
+    pub correct: bool,
+    pub rule: Rule,
+    /// Decided on the second reading: every box of the final line together.
+    pub final_line_boxes: bool,
+}
+
+/// Every box on the final line of `text` together, normalized, when that differs from the
+/// first reading (see [`extract::final_line_boxes`]).
+fn second_reading(text: &str) -> Option<String> {
+    extract::final_line_boxes(&unicode::clean(text)).map(|raw| normalize(&raw))
+}
+
+impl Gold {
+    /// Judges the answer `extracted` from `text`; when it is wrong and the final line holds
+    /// several boxes, their joint reading is judged too.
+    pub fn judge(&self, text: &str, extracted: Option<&str>) -> Judgement {
+        let (correct, rule) = match extracted {
+            Some(answer) => self.decide(answer),
+            None => (false, Rule::NoAnswer),
+        };
+        let first = Judgement {
+            correct,
+            rule,
+            final_line_boxes: false,
+        };
+        if correct || !text.contains("\\boxed") {
+            return first;
+        }
+        match second_reading(text).map(|joint| self.decide(&joint)) {
+            Some((true, rule)) => Judgement {
+                correct: true,
+                rule,
+                final_line_boxes: true,
+            },
+            _ => first,
+        }
+    }
+}
+
+/// Everything behind a verdict, for `bestofn grade` and `label --explain`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Explanation {
+    pub style: AnswerStyle,
+    /// The answer as found in the response, before normalization.
+    pub found: Option<String>,
+    pub extracted: Option<String>,
+    /// The extracted answer's parsed form.
+    pub parsed: Option<String>,
+    pub gold: Option<String>,
+    pub gold_parsed: Option<String>,
+    pub correct: Option<bool>,
+    pub rule: Option<Rule>,
+    pub reason: Option<&'static str>,
+    /// Decided on every box of the final line together.
+    pub final_line_boxes: bool,
+}
+
+/// Grades `text` as [`grade`] does and says how.
+pub fn explain(text: &str, style: AnswerStyle, gold: Option<&Gold>) -> Explanation {
+    let found = extract::extract(&unicode::clean(text), style);
+    let extracted = extract_answer(text, style);
+    let judgement = gold.map(|g| g.judge(text, extracted.as_deref()));
+    Explanation {
+        style,
+        parsed: extracted.as_deref().map(|e| Answer::parse(e).to_string()),
+        found,
+        extracted,
+        gold: gold.map(|g| g.normalized.clone()),
+        gold_parsed: gold.map(|g| g.tree().to_string()),
+        correct: judgement.map(|j| j.correct),
+        rule: judgement.map(|j| j.rule),
+        reason: judgement.map(|j| j.rule.describe()),
+        final_line_boxes: judgement.is_some_and(|j| j.final_line_boxes),
+    }
+}
+
+impl fmt::Display for Explanation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown = |value: &Option<String>| value.clone().unwrap_or_else(|| "(none)".into());
+        writeln!(f, "style:      {}", self.style)?;
+        writeln!(f, "found:      {}", shown(&self.found))?;
+        writeln!(f, "normalized: {}", shown(&self.extracted))?;
+        writeln!(f, "parsed:     {}", shown(&self.parsed))?;
+        writeln!(f, "gold:       {}", shown(&self.gold))?;
+        writeln!(f, "gold parsed: {}", shown(&self.gold_parsed))?;
+        match (self.correct, self.rule) {
+            (Some(correct), Some(rule)) => {
+                let verdict = if correct { "correct" } else { "wrong" };
+                writeln!(
+                    f,
+                    "verdict:    {verdict} (rule {rule}: {})",
+                    rule.describe()
+                )?;
+                if self.final_line_boxes {
+                    writeln!(
+                        f,
+                        "            read as every box of the final line together"
+                    )?;
+                }
+                Ok(())
+            }
+            _ => writeln!(f, "verdict:    none (no gold answer)"),
+        }
+    }
 }
 
 #[cfg(test)]

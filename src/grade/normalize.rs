@@ -60,12 +60,17 @@ pub fn normalize(raw: &str) -> String {
         .replace("^\\circ", "")
         .replace("{,}", "")
         .replace("\\$", "")
-        .replace(['$', '°'], "");
+        .replace("\\\"", "")
+        .replace(['$', '°', '"'], "");
     let text = text.trim();
     let text = strip_delimiters(text);
     let text = drop_trailing_unit(text);
     let mut s = rewrite_commands(text);
     s = fix_frac_and_sqrt(&s);
+    if s.contains("{,}") {
+        // `14 {, }916`: a thousands separator, spaces and all.
+        s = s.replace("{,}", "");
+    }
 
     while s.ends_with('.') || s.ends_with("\\") {
         s.pop();
@@ -344,14 +349,43 @@ fn matching_close(bytes: &[u8], open: usize) -> Option<usize> {
     None
 }
 
-/// `x=5` → `5`: a short variable name on the left of a single `=`.
+/// `x=5` → `5`: a short variable name on the left of a single `=` whose right side has no free
+/// letters of its own (`y = 2x + 1` is an equation, kept whole). A chain `x = 5+5+1 = 7 = 11`,
+/// or one starting with a number (`\frac{1}{2} = 0.5`), ends with its value.
 fn assignment_rhs(s: &str) -> Option<&str> {
-    let (lhs, rhs) = s.split_once('=')?;
-    if !is_variable(lhs) || rhs.is_empty() || rhs.contains([',', ';']) {
+    let sides = super::split_outside_brackets(s, b"=");
+    let (lhs, last) = match sides[..] {
+        [_] => return None,
+        [lhs, .., last] => (lhs, last),
+        [] => return None,
+    };
+    if last.is_empty() || s.contains([',', ';']) || lhs.ends_with(['<', '>', '!']) {
         return None;
     }
-    // A chain `x = 5+5+1 = 7 = 11` ends with its value.
-    rhs.rsplit('=').next().filter(|last| !last.is_empty())
+    let chain = sides.len() > 2;
+    let named = is_variable(lhs) && !has_free_letters(last);
+    let evaluated = super::number::parse_number(lhs).is_some() && !has_free_letters(last);
+    (named || chain || evaluated).then_some(last)
+}
+
+/// Whether `s` has a letter outside command names (`2x` yes, `\frac{\pi}{2}` no).
+fn has_free_letters(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' {
+            i += 1;
+            while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
+                i += 1;
+            }
+            continue;
+        }
+        if bytes[i].is_ascii_alphabetic() {
+            return true;
+        }
+        i += 1;
+    }
+    false
 }
 
 /// `1 and -2`, `(11,7) or (7,11)`, `6 \text{ and } 8`: several answers joined by a word are a
@@ -393,19 +427,68 @@ fn join_alternatives(s: &mut String) {
 }
 
 /// `(p,q)=(3,2)`, `|AB|=1`, `f(x)=1`, `AB=4,CD=5`, `V_{1}:V_{2}=11:21`: answers named by a label
-/// are their values. A label has a letter and no digit (but in subscripts) nor arithmetic; every
-/// item of a list must be labelled for the labels to go.
+/// are their values. A label has a letter and no digit (but in subscripts) nor arithmetic. Every
+/// item of a list is labelled, or only the first, which then names the list (`(x,y)=(5,8),(8,5)`,
+/// `a=4,-8,-10`); groups parted by `;` are tuples (`p=5,q=2;p=7,q=2` → `(5,2),(7,2)`). One
+/// variable equal to an expression in other letters (`y=2x+1`) is an equation, kept whole.
 fn labelled_values(s: &str) -> Option<String> {
-    let items = super::split_outside_brackets(s, b",;");
-    let mut values = Vec::with_capacity(items.len());
-    for item in &items {
-        let (label, value) = item.split_once('=')?;
-        if !is_label(label) || value.is_empty() || value.contains('=') {
-            return None;
-        }
-        values.push(value);
+    let groups = super::split_outside_brackets(s, b";");
+    if groups.len() > 1 && groups.iter().all(|group| group.contains(',')) {
+        let tuples = groups
+            .iter()
+            .map(|group| labelled_list(group, b",").map(|values| format!("({values})")))
+            .collect::<Option<Vec<_>>>()?;
+        return Some(tuples.join(","));
     }
-    Some(values.join(","))
+    labelled_list(s, b",;")
+}
+
+fn labelled_list(s: &str, separators: &[u8]) -> Option<String> {
+    let items = super::split_outside_brackets(s, separators);
+    let values: Vec<Option<&str>> = items.iter().map(|item| labelled_value(item)).collect();
+    if let [Some(value)] = values[..] {
+        let (label, _) = items[0].split_once('=')?;
+        return (!(is_variable(label) && has_free_letters(value))).then(|| value.to_owned());
+    }
+    let first_names_all = values[0].is_some() && items[1..].iter().all(|item| !item.contains('='));
+    if !first_names_all && values.iter().any(Option::is_none) {
+        return None;
+    }
+    let joined: Vec<&str> = values
+        .iter()
+        .zip(&items)
+        .map(|(value, item)| value.unwrap_or(item))
+        .collect();
+    if let Some(period) = label_period(&items) {
+        let tuples: Vec<String> = joined
+            .chunks(period)
+            .map(|tuple| format!("({})", tuple.join(",")))
+            .collect();
+        return Some(tuples.join(","));
+    }
+    Some(joined.join(","))
+}
+
+/// `p=5,q=2,p=7,q=2`: labels repeating in the same order every `period` items make tuples.
+fn label_period(items: &[&str]) -> Option<usize> {
+    let labels: Vec<&str> = items
+        .iter()
+        .map(|item| item.split_once('=').map_or("", |(label, _)| label))
+        .collect();
+    let period = labels.iter().skip(1).position(|l| *l == labels[0])? + 1;
+    let repeats = period > 1
+        && labels.len().is_multiple_of(period)
+        && labels
+            .iter()
+            .enumerate()
+            .all(|(i, l)| *l == labels[i % period]);
+    repeats.then_some(period)
+}
+
+/// The value of `label=value`.
+fn labelled_value(item: &str) -> Option<&str> {
+    let (label, value) = item.split_once('=')?;
+    (is_label(label) && !value.is_empty() && !value.contains('=')).then_some(value)
 }
 
 fn is_label(s: &str) -> bool {
@@ -467,12 +550,41 @@ fn membership_or_range_as_interval(s: &mut String) {
         }
     }
     if let [(low, first), (middle, second)] = pieces[..] {
+        if let Some(union) = absolute_range(low, first, middle, second, rest) {
+            *s = union;
+            return;
+        }
         if is_label(middle) && !low.is_empty() && !rest.is_empty() && !rest.contains(['<', '>']) {
             let (open, _) = bound(first).expect("a known operator");
             let (_, close) = bound(second).expect("a known operator");
             *s = format!("{open}{low},{rest}{close}");
         }
     }
+}
+
+/// `1 \\leq |z| \\leq \\frac{3}{2}` is `[-\\frac{3}{2},-1] \\cup [1,\\frac{3}{2}]`: a range of an absolute
+/// value with a non-negative lower bound is two intervals.
+fn absolute_range(
+    low: &str,
+    first: &str,
+    middle: &str,
+    second: &str,
+    high: &str,
+) -> Option<String> {
+    let name = middle.strip_prefix('|')?.strip_suffix('|')?;
+    let low_value = super::number::parse_number(low)?;
+    if !is_label(name) || low_value.to_f64() < 0.0 || high.contains(['<', '>']) {
+        return None;
+    }
+    let (open, close) = if first == "<" { ('(', ')') } else { ('[', ']') };
+    let (high_open, high_close) = if second == "<" {
+        ('(', ')')
+    } else {
+        ('[', ']')
+    };
+    Some(format!(
+        "{high_open}-{high},-{low}{close}\\cup{open}{low},{high}{high_close}"
+    ))
 }
 
 /// `\\frac{1}{3} meters`: a word of three or more letters after a number is its unit.

@@ -1,0 +1,1164 @@
+//! Mathematical expressions read from normalized answers, and their equivalence by the identity
+//! test: two expressions are equal when they evaluate to the same value at every one of a fixed set
+//! of pseudo-random points where both are defined.
+//!
+//! The parser is a recursive descent over the normalized text (commands in one spelling, no
+//! whitespace) with hard bounds on length, nodes and depth, so parsing is linear and evaluation is
+//! at most [`POINTS`] walks of at most [`MAX_NODES`] nodes.
+
+use std::fmt;
+
+/// The longest text read as an expression; longer answers are compared as text.
+pub const MAX_LEN: usize = 4_096;
+/// The most nodes in one expression.
+const MAX_NODES: usize = 4_096;
+/// The deepest nesting of brackets and operators.
+const MAX_DEPTH: usize = 48;
+/// Points at which expressions with free symbols are compared.
+pub const POINTS: u32 = 16;
+/// Points where both sides must be defined before they count as equal.
+const MIN_DEFINED_POINTS: u32 = 3;
+/// Relative difference under which two values are the same (as for plain numbers).
+const RELATIVE_TOLERANCE: f64 = 1e-9;
+/// Absolute difference under which two values are the same: what floating point leaves of a
+/// cancelled identity (`\sin\pi` is 1.2e-16), far below any stated answer.
+const ABSOLUTE_TOLERANCE: f64 = 1e-14;
+
+/// A parsed expression.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    Number(f64),
+    Symbol(Box<str>),
+    Constant(Constant),
+    Sum(Vec<Expr>),
+    Product(Vec<Expr>),
+    Negate(Box<Expr>),
+    Quotient(Box<Expr>, Box<Expr>),
+    Power(Box<Expr>, Box<Expr>),
+    /// The `index`-th root of the radicand: real for odd indices of negative radicands.
+    Root(Box<Expr>, Box<Expr>),
+    Apply(Function, Box<Expr>),
+    Factorial(Box<Expr>),
+    Matrix {
+        columns: usize,
+        cells: Vec<Expr>,
+    },
+    /// An operator that is not evaluated (a sum or product with symbolic bounds) applied to its
+    /// body: equal only to the same operator, with the same bounds, on an equivalent body.
+    Opaque {
+        tag: u64,
+        body: Box<Expr>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Constant {
+    Pi,
+    E,
+    Infinity,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    Sin,
+    Cos,
+    Tan,
+    Sec,
+    Csc,
+    Cot,
+    Asin,
+    Acos,
+    Atan,
+    Sinh,
+    Cosh,
+    Tanh,
+    Ln,
+    Exp,
+    Abs,
+}
+
+const FUNCTIONS: &[(&str, Function)] = &[
+    ("arcsin", Function::Asin),
+    ("arccos", Function::Acos),
+    ("arctan", Function::Atan),
+    ("sinh", Function::Sinh),
+    ("cosh", Function::Cosh),
+    ("tanh", Function::Tanh),
+    ("sin", Function::Sin),
+    ("cos", Function::Cos),
+    ("tan", Function::Tan),
+    ("sec", Function::Sec),
+    ("csc", Function::Csc),
+    ("cot", Function::Cot),
+    ("ln", Function::Ln),
+    // Natural, as in SymPy's LaTeX reader; `\log_b` has its base.
+    ("log", Function::Ln),
+    ("exp", Function::Exp),
+];
+
+/// Greek letters (and `\ell`), read as symbols.
+const GREEK: &[&str] = &[
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "epsilon",
+    "varepsilon",
+    "zeta",
+    "eta",
+    "theta",
+    "vartheta",
+    "iota",
+    "kappa",
+    "lambda",
+    "mu",
+    "nu",
+    "xi",
+    "rho",
+    "sigma",
+    "tau",
+    "upsilon",
+    "phi",
+    "varphi",
+    "chi",
+    "psi",
+    "omega",
+    "Gamma",
+    "Delta",
+    "Theta",
+    "Lambda",
+    "Xi",
+    "Pi",
+    "Sigma",
+    "Phi",
+    "Psi",
+    "Omega",
+    "ell",
+];
+
+/// Commands that end a factor rather than start one (operators, relations, delimiters).
+const NOT_A_FACTOR: &[&str] = &[
+    "cdot", "times", "div", "leq", "geq", "neq", "cup", "cap", "end", "pm", "mp", "to",
+];
+
+impl Expr {
+    /// Parses a whole normalized expression; `None` when it is not one (words, lists, unknown
+    /// commands, unbalanced brackets) or exceeds the bounds.
+    pub fn parse(text: &str) -> Option<Expr> {
+        let (sides, ops) = parse_relation(text)?;
+        match (sides.len(), ops.is_empty()) {
+            (1, true) => sides.into_iter().next(),
+            _ => None,
+        }
+    }
+
+    fn has_symbols(&self) -> bool {
+        match self {
+            Expr::Symbol(_) => true,
+            Expr::Number(_) | Expr::Constant(_) => false,
+            Expr::Sum(items) | Expr::Product(items) => items.iter().any(Expr::has_symbols),
+            Expr::Matrix { cells, .. } => cells.iter().any(Expr::has_symbols),
+            Expr::Negate(e) | Expr::Apply(_, e) | Expr::Factorial(e) => e.has_symbols(),
+            Expr::Opaque { body, .. } => body.has_symbols(),
+            Expr::Quotient(a, b) | Expr::Power(a, b) | Expr::Root(a, b) => {
+                a.has_symbols() || b.has_symbols()
+            }
+        }
+    }
+}
+
+/// Relation operators, in one orientation each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelOp {
+    Eq,
+    Neq,
+    Lt,
+    Leq,
+    Gt,
+    Geq,
+}
+
+impl RelOp {
+    /// The operator with its sides swapped: `a < b` is `b > a`.
+    pub fn flipped(self) -> RelOp {
+        match self {
+            RelOp::Lt => RelOp::Gt,
+            RelOp::Leq => RelOp::Geq,
+            RelOp::Gt => RelOp::Lt,
+            RelOp::Geq => RelOp::Leq,
+            other => other,
+        }
+    }
+
+    fn symbol(self) -> &'static str {
+        match self {
+            RelOp::Eq => "=",
+            RelOp::Neq => "≠",
+            RelOp::Lt => "<",
+            RelOp::Leq => "≤",
+            RelOp::Gt => ">",
+            RelOp::Geq => "≥",
+        }
+    }
+}
+
+impl fmt::Display for RelOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.symbol())
+    }
+}
+
+/// Parses `a op b op c ...`: the sides and the operators between them.
+pub fn parse_relation(text: &str) -> Option<(Vec<Expr>, Vec<RelOp>)> {
+    if text.is_empty() || text.len() > MAX_LEN {
+        return None;
+    }
+    let mut parser = Parser {
+        text,
+        pos: 0,
+        nodes: 0,
+        depth: 0,
+        in_abs: 0,
+    };
+    let mut sides = vec![parser.sum()?];
+    let mut ops = Vec::new();
+    while let Some(op) = parser.relation_op() {
+        ops.push(op);
+        sides.push(parser.sum()?);
+    }
+    (parser.pos == text.len()).then_some((sides, ops))
+}
+
+struct Parser<'a> {
+    text: &'a str,
+    pos: usize,
+    nodes: usize,
+    depth: usize,
+    /// Open `|...|` groups: inside one, `|` closes rather than opens.
+    in_abs: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn rest(&self) -> &'a str {
+        &self.text[self.pos..]
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.pos).copied()
+    }
+
+    fn eat(&mut self, token: &str) -> bool {
+        let found = self.rest().starts_with(token);
+        if found {
+            self.pos += token.len();
+        }
+        found
+    }
+
+    fn expect(&mut self, token: &str) -> Option<()> {
+        self.eat(token).then_some(())
+    }
+
+    /// Counts a node and a nesting level; `None` past the bounds.
+    fn enter(&mut self) -> Option<()> {
+        self.nodes += 1;
+        self.depth += 1;
+        (self.nodes <= MAX_NODES && self.depth <= MAX_DEPTH).then_some(())
+    }
+
+    fn leave<T>(&mut self, value: T) -> T {
+        self.depth -= 1;
+        value
+    }
+
+    /// The command at the cursor (without its backslash). Whitespace is gone from normalized text,
+    /// so `\sinx` is `\sin x`: an unknown name is read as its longest known prefix.
+    fn peek_command(&self) -> Option<&'a str> {
+        let rest = self.rest().strip_prefix('\\')?;
+        let letters = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+        let name = &rest[..letters];
+        if name.is_empty() || is_known_command(name) {
+            return (!name.is_empty()).then_some(name);
+        }
+        (1..letters)
+            .rev()
+            .map(|end| &name[..end])
+            .find(|prefix| is_known_command(prefix))
+    }
+
+    fn relation_op(&mut self) -> Option<RelOp> {
+        const OPS: [(&str, RelOp); 6] = [
+            ("\\leq", RelOp::Leq),
+            ("\\geq", RelOp::Geq),
+            ("\\neq", RelOp::Neq),
+            ("=", RelOp::Eq),
+            ("<", RelOp::Lt),
+            (">", RelOp::Gt),
+        ];
+        let (token, op) = OPS
+            .iter()
+            .find(|(token, _)| self.rest().starts_with(token))?;
+        self.pos += token.len();
+        Some(*op)
+    }
+
+    fn sum(&mut self) -> Option<Expr> {
+        self.enter()?;
+        let mut terms = Vec::new();
+        let mut negative = self.eat("-");
+        if !negative {
+            self.eat("+");
+        }
+        loop {
+            let term = self.term()?;
+            terms.push(if negative {
+                Expr::Negate(Box::new(term))
+            } else {
+                term
+            });
+            if self.eat("+") {
+                negative = false;
+            } else if self.eat("-") {
+                negative = true;
+            } else {
+                break;
+            }
+        }
+        let sum = if terms.len() == 1 {
+            terms.pop()
+        } else {
+            Some(Expr::Sum(terms))
+        };
+        self.leave(sum)
+    }
+
+    fn term(&mut self) -> Option<Expr> {
+        self.enter()?;
+        let mut factors = vec![self.power()?];
+        loop {
+            if self.eat("\\cdot") || self.eat("\\times") || self.eat("*") {
+                factors.push(self.signed_power()?);
+            } else if self.eat("/") || self.eat("\\div") {
+                let divisor = self.signed_power()?;
+                let dividend = factors.pop()?;
+                factors.push(Expr::Quotient(Box::new(dividend), Box::new(divisor)));
+            } else if self.starts_factor() {
+                factors.push(self.power()?);
+            } else {
+                break;
+            }
+        }
+        let term = if factors.len() == 1 {
+            factors.pop()
+        } else {
+            Some(Expr::Product(factors))
+        };
+        self.leave(term)
+    }
+
+    /// A factor after an explicit operator may carry a sign: `2 \cdot -3`.
+    fn signed_power(&mut self) -> Option<Expr> {
+        if self.eat("-") {
+            return Some(Expr::Negate(Box::new(self.power()?)));
+        }
+        self.eat("+");
+        self.power()
+    }
+
+    /// Whether the cursor starts a factor multiplied by juxtaposition (`2x`, `x(y+1)`).
+    fn starts_factor(&self) -> bool {
+        match self.peek() {
+            Some(b) if b.is_ascii_alphanumeric() || b == b'(' || b == b'{' || b == b'.' => true,
+            Some(b'|') => self.in_abs == 0,
+            Some(b'\\') => self
+                .peek_command()
+                .is_some_and(|name| !NOT_A_FACTOR.contains(&name)),
+            _ => false,
+        }
+    }
+
+    fn power(&mut self) -> Option<Expr> {
+        self.enter()?;
+        let mut base = self.atom()?;
+        while self.eat("!") {
+            base = Expr::Factorial(Box::new(base));
+        }
+        if self.eat("^") {
+            let exponent = self.exponent()?;
+            base = Expr::Power(Box::new(base), Box::new(exponent));
+        }
+        self.leave(Some(base))
+    }
+
+    /// A superscript: a braced group, or one character or command (`x^23` is `x^2 \cdot 3`).
+    fn exponent(&mut self) -> Option<Expr> {
+        if self.eat("-") {
+            return Some(Expr::Negate(Box::new(self.exponent()?)));
+        }
+        match self.peek()? {
+            b'{' => self.braced(),
+            b if b.is_ascii_digit() => {
+                self.pos += 1;
+                Some(Expr::Number(f64::from(b - b'0')))
+            }
+            _ => self.atom(),
+        }
+    }
+
+    fn braced(&mut self) -> Option<Expr> {
+        self.expect("{")?;
+        let inner = self.sum()?;
+        self.expect("}")?;
+        Some(inner)
+    }
+
+    fn atom(&mut self) -> Option<Expr> {
+        self.enter()?;
+        let atom = match self.peek()? {
+            b if b.is_ascii_digit() || b == b'.' => self.number(),
+            b if b.is_ascii_alphabetic() => self.symbol(),
+            b'(' => {
+                self.pos += 1;
+                let inner = self.sum()?;
+                self.expect(")")?;
+                Some(inner)
+            }
+            b'{' => self.braced(),
+            b'|' if self.in_abs == 0 => {
+                self.pos += 1;
+                self.in_abs += 1;
+                let inner = self.sum()?;
+                self.in_abs -= 1;
+                self.expect("|")?;
+                Some(Expr::Apply(Function::Abs, Box::new(inner)))
+            }
+            b'\\' => self.command(),
+            _ => None,
+        };
+        self.leave(atom)
+    }
+
+    fn number(&mut self) -> Option<Expr> {
+        let rest = self.rest();
+        let mut end = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if rest[end..].starts_with('.') {
+            end += 1 + rest[end + 1..]
+                .bytes()
+                .take_while(u8::is_ascii_digit)
+                .count();
+        }
+        let value: f64 = rest[..end].parse().ok()?;
+        self.pos += end;
+        Some(Expr::Number(value))
+    }
+
+    /// One letter (two letters in a row are a product), with its subscript and primes. A run of
+    /// three or more letters is a word, not an expression.
+    fn symbol(&mut self) -> Option<Expr> {
+        let rest = self.rest();
+        let run = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+        if run >= 3 {
+            return None;
+        }
+        let start = self.pos;
+        self.pos += 1;
+        let subscripted = self.subscript()?;
+        while self.eat("'") {}
+        let name = &self.text[start..self.pos];
+        if name == "e" {
+            return Some(Expr::Constant(Constant::E));
+        }
+        Some(Expr::Symbol(canonical_name(name, subscripted)))
+    }
+
+    /// Skips a subscript (`_1`, `_{12}`); whether there was one.
+    fn subscript(&mut self) -> Option<bool> {
+        if !self.eat("_") {
+            return Some(false);
+        }
+        if self.eat("{") {
+            let close = matching_brace(self.rest())?;
+            self.pos += close + 1;
+        } else {
+            let c = self.rest().chars().next()?;
+            self.pos += c.len_utf8();
+        }
+        Some(true)
+    }
+
+    fn command(&mut self) -> Option<Expr> {
+        let name = self.peek_command()?;
+        self.pos += 1 + name.len();
+        match name {
+            "frac" => {
+                let numerator = self.braced()?;
+                let denominator = self.braced()?;
+                Some(Expr::Quotient(Box::new(numerator), Box::new(denominator)))
+            }
+            "sqrt" => {
+                let index = if self.eat("[") {
+                    let index = self.sum()?;
+                    self.expect("]")?;
+                    index
+                } else {
+                    Expr::Number(2.0)
+                };
+                let radicand = self.braced()?;
+                Some(Expr::Root(Box::new(index), Box::new(radicand)))
+            }
+            "pi" => Some(Expr::Constant(Constant::Pi)),
+            "infty" => Some(Expr::Constant(Constant::Infinity)),
+            "begin" => self.matrix(),
+            "sum" | "prod" => self.opaque_operator(name),
+            _ if GREEK.contains(&name) => {
+                let start = self.pos - name.len() - 1;
+                let subscripted = self.subscript()?;
+                Some(Expr::Symbol(canonical_name(
+                    &self.text[start..self.pos],
+                    subscripted,
+                )))
+            }
+            _ => {
+                let (_, function) = FUNCTIONS.iter().find(|(n, _)| *n == name)?;
+                self.function(*function)
+            }
+        }
+    }
+
+    /// `\sin x`, `\sin^2(y)`, `\log_2 8`, `\sin^{-1}x`.
+    fn function(&mut self, function: Function) -> Option<Expr> {
+        let base = if function == Function::Ln && self.eat("_") {
+            Some(self.exponent()?)
+        } else {
+            None
+        };
+        let mut function = function;
+        let mut power = None;
+        if self.eat("^") {
+            let exponent = self.exponent()?;
+            let inverse = match (function, &exponent) {
+                (Function::Sin, Expr::Negate(one)) if **one == Expr::Number(1.0) => {
+                    Some(Function::Asin)
+                }
+                (Function::Cos, Expr::Negate(one)) if **one == Expr::Number(1.0) => {
+                    Some(Function::Acos)
+                }
+                (Function::Tan, Expr::Negate(one)) if **one == Expr::Number(1.0) => {
+                    Some(Function::Atan)
+                }
+                _ => None,
+            };
+            match inverse {
+                Some(inverse) => function = inverse,
+                None => power = Some(exponent),
+            }
+        }
+        let argument = self.function_argument()?;
+        let mut applied = Expr::Apply(function, Box::new(argument));
+        if let Some(base) = base {
+            let log_base = Expr::Apply(Function::Ln, Box::new(base));
+            applied = Expr::Quotient(Box::new(applied), Box::new(log_base));
+        }
+        Some(match power {
+            Some(power) => Expr::Power(Box::new(applied), Box::new(power)),
+            None => applied,
+        })
+    }
+
+    /// A function's argument: a bracketed group, or the factors written after it (`\sin 2x`).
+    fn function_argument(&mut self) -> Option<Expr> {
+        if self.peek() == Some(b'(') {
+            return self.power();
+        }
+        let mut factors = vec![self.power()?];
+        while self.starts_factor() && self.peek() != Some(b'\\') {
+            factors.push(self.power()?);
+        }
+        Some(if factors.len() == 1 {
+            factors.pop()?
+        } else {
+            Expr::Product(factors)
+        })
+    }
+
+    /// `\sum_{k=0}^{n-1} body`: kept whole, tagged by the operator and its bounds as written.
+    fn opaque_operator(&mut self, name: &str) -> Option<Expr> {
+        let start = self.pos;
+        for marker in ["_", "^"] {
+            if self.eat(marker) {
+                if self.eat("{") {
+                    let close = matching_brace(self.rest())?;
+                    self.pos += close + 1;
+                } else {
+                    let c = self.rest().chars().next()?;
+                    self.pos += c.len_utf8();
+                }
+            }
+        }
+        let tag = crate::stable_hash(name) ^ crate::stable_hash(&self.text[start..self.pos]);
+        let body = self.term()?;
+        Some(Expr::Opaque {
+            tag,
+            body: Box::new(body),
+        })
+    }
+
+    /// `\begin{pmatrix} a & b \\ c & d \end{pmatrix}` (any matrix environment, or `array` with
+    /// its column specification).
+    fn matrix(&mut self) -> Option<Expr> {
+        self.expect("{")?;
+        let close = self.rest().find('}')?;
+        let environment = &self.rest()[..close];
+        if !environment.ends_with("matrix") && environment != "array" {
+            return None;
+        }
+        self.pos += close + 1;
+        if environment == "array" && self.eat("{") {
+            self.pos += self.rest().find('}')? + 1;
+        }
+        let mut rows: Vec<Vec<Expr>> = vec![Vec::new()];
+        loop {
+            if self.eat("\\end{") {
+                self.pos += self.rest().find('}')? + 1;
+                break;
+            }
+            rows.last_mut()?.push(self.sum()?);
+            if self.eat("\\\\") {
+                if !self.rest().starts_with("\\end{") {
+                    rows.push(Vec::new());
+                }
+            } else if !self.eat("&") && !self.rest().starts_with("\\end{") {
+                return None;
+            }
+        }
+        let columns = rows.first()?.len();
+        if columns == 0 || rows.iter().any(|row| row.len() != columns) {
+            return None;
+        }
+        Some(Expr::Matrix {
+            columns,
+            cells: rows.into_iter().flatten().collect(),
+        })
+    }
+}
+
+fn is_known_command(name: &str) -> bool {
+    matches!(
+        name,
+        "frac" | "sqrt" | "pi" | "infty" | "begin" | "sum" | "prod"
+    ) || GREEK.contains(&name)
+        || NOT_A_FACTOR.contains(&name)
+        || FUNCTIONS.iter().any(|(n, _)| *n == name)
+}
+
+/// `x_{1}` and `x_1` are one name.
+fn canonical_name(name: &str, subscripted: bool) -> Box<str> {
+    if subscripted {
+        if let Some((head, sub)) = name.split_once("_{") {
+            let inner = sub.strip_suffix('}').unwrap_or(sub);
+            if inner.chars().count() == 1 {
+                return format!("{head}_{inner}").into();
+            }
+        }
+    }
+    name.into()
+}
+
+/// The index of the `}` closing a group whose `{` was just consumed.
+fn matching_brace(rest: &str) -> Option<usize> {
+    let mut depth = 1usize;
+    for (i, b) in rest.bytes().enumerate() {
+        match b {
+            b'{' => depth += 1,
+            b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// A value at one point: a number or a matrix. NaN stands for "undefined here".
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Scalar(f64),
+    Matrix { columns: usize, cells: Vec<f64> },
+}
+
+const UNDEFINED: Value = Value::Scalar(f64::NAN);
+
+/// A result that overflowed from finite operands is undefined, not infinite: only `\infty`
+/// itself is infinite.
+fn guarded(result: f64, operands: &[f64]) -> f64 {
+    if result.is_infinite() && operands.iter().all(|x| x.is_finite()) {
+        f64::NAN
+    } else {
+        result
+    }
+}
+
+/// The value of symbol `name` at point `point`: in ±[0.5, 3.0], the sign and magnitude drawn
+/// from a hash of the name and the point, so both sides of a comparison see the same values.
+fn symbol_value(name: &str, point: u32) -> f64 {
+    let mut h =
+        crate::stable_hash(name) ^ (u64::from(point) + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    // SplitMix64's finalizer spreads the bits.
+    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^= h >> 31;
+    let unit = (h >> 11) as f64 / (1u64 << 53) as f64;
+    let magnitude = 0.5 + 2.5 * unit;
+    if h & 1 == 0 {
+        magnitude
+    } else {
+        -magnitude
+    }
+}
+
+impl Expr {
+    /// The value at point `point` (see [`symbol_value`]).
+    pub fn eval(&self, point: u32) -> Value {
+        match self {
+            Expr::Number(x) => Value::Scalar(*x),
+            Expr::Symbol(name) => Value::Scalar(symbol_value(name, point)),
+            Expr::Constant(Constant::Pi) => Value::Scalar(std::f64::consts::PI),
+            Expr::Constant(Constant::E) => Value::Scalar(std::f64::consts::E),
+            Expr::Constant(Constant::Infinity) => Value::Scalar(f64::INFINITY),
+            Expr::Sum(terms) => terms
+                .iter()
+                .map(|t| t.eval(point))
+                .reduce(add)
+                .unwrap_or(UNDEFINED),
+            Expr::Product(factors) => factors
+                .iter()
+                .map(|f| f.eval(point))
+                .reduce(multiply)
+                .unwrap_or(UNDEFINED),
+            Expr::Negate(e) => map_cells(e.eval(point), |x| -x),
+            Expr::Quotient(a, b) => match (a.eval(point), b.eval(point)) {
+                (a, Value::Scalar(d)) if d != 0.0 => map_cells(a, |x| guarded(x / d, &[x, d])),
+                _ => UNDEFINED,
+            },
+            Expr::Power(base, exponent) => match (base.eval(point), exponent.eval(point)) {
+                (Value::Scalar(b), Value::Scalar(e)) => Value::Scalar(power(b, e)),
+                _ => UNDEFINED,
+            },
+            Expr::Root(index, radicand) => match (index.eval(point), radicand.eval(point)) {
+                (Value::Scalar(n), Value::Scalar(x)) => Value::Scalar(root(n, x)),
+                _ => UNDEFINED,
+            },
+            Expr::Apply(function, argument) => match argument.eval(point) {
+                Value::Scalar(x) => Value::Scalar(apply(*function, x)),
+                Value::Matrix { .. } => UNDEFINED,
+            },
+            Expr::Factorial(e) => match e.eval(point) {
+                Value::Scalar(n) => Value::Scalar(factorial(n)),
+                Value::Matrix { .. } => UNDEFINED,
+            },
+            Expr::Matrix { columns, cells } => {
+                let mut values = Vec::with_capacity(cells.len());
+                for cell in cells {
+                    match cell.eval(point) {
+                        Value::Scalar(x) => values.push(x),
+                        Value::Matrix { .. } => return UNDEFINED,
+                    }
+                }
+                Value::Matrix {
+                    columns: *columns,
+                    cells: values,
+                }
+            }
+            Expr::Opaque { tag, body } => {
+                // An injective stand-in for the operator: same tag and body, same value.
+                let scale = 1.0 + (tag % 1_000) as f64 / 1_000.0;
+                let shift = (tag >> 10) % 1_000;
+                map_cells(body.eval(point), |x| x * scale + shift as f64)
+            }
+        }
+    }
+}
+
+fn map_cells(value: Value, f: impl Fn(f64) -> f64) -> Value {
+    match value {
+        Value::Scalar(x) => Value::Scalar(f(x)),
+        Value::Matrix { columns, cells } => Value::Matrix {
+            columns,
+            cells: cells.into_iter().map(f).collect(),
+        },
+    }
+}
+
+fn add(a: Value, b: Value) -> Value {
+    match (a, b) {
+        (Value::Scalar(x), Value::Scalar(y)) => Value::Scalar(guarded(x + y, &[x, y])),
+        (
+            Value::Matrix { columns, cells },
+            Value::Matrix {
+                columns: other_columns,
+                cells: other,
+            },
+        ) if columns == other_columns && cells.len() == other.len() => Value::Matrix {
+            columns,
+            cells: cells.iter().zip(&other).map(|(x, y)| x + y).collect(),
+        },
+        _ => UNDEFINED,
+    }
+}
+
+fn multiply(a: Value, b: Value) -> Value {
+    match (a, b) {
+        (Value::Scalar(x), Value::Scalar(y)) => Value::Scalar(guarded(x * y, &[x, y])),
+        (Value::Scalar(k), m @ Value::Matrix { .. })
+        | (m @ Value::Matrix { .. }, Value::Scalar(k)) => map_cells(m, |x| k * x),
+        (
+            Value::Matrix { columns, cells },
+            Value::Matrix {
+                columns: right_columns,
+                cells: right,
+            },
+        ) => {
+            let rows = cells.len() / columns;
+            let right_rows = right.len() / right_columns;
+            if columns != right_rows {
+                return UNDEFINED;
+            }
+            let mut product = vec![0.0; rows * right_columns];
+            for i in 0..rows {
+                for j in 0..right_columns {
+                    product[i * right_columns + j] = (0..columns)
+                        .map(|k| cells[i * columns + k] * right[k * right_columns + j])
+                        .sum();
+                }
+            }
+            Value::Matrix {
+                columns: right_columns,
+                cells: product,
+            }
+        }
+    }
+}
+
+fn power(base: f64, exponent: f64) -> f64 {
+    if base == 0.0 && exponent <= 0.0 {
+        return f64::NAN;
+    }
+    guarded(base.powf(exponent), &[base, exponent])
+}
+
+/// The real `n`-th root: odd roots of negative numbers are negative.
+fn root(n: f64, x: f64) -> f64 {
+    if n == 2.0 {
+        return x.sqrt();
+    }
+    if n.fract() != 0.0 || n < 1.0 {
+        return power(x, 1.0 / n);
+    }
+    if x < 0.0 && n % 2.0 == 1.0 {
+        -(-x).powf(1.0 / n)
+    } else {
+        x.powf(1.0 / n)
+    }
+}
+
+fn apply(function: Function, x: f64) -> f64 {
+    let value = match function {
+        Function::Sin => x.sin(),
+        Function::Cos => x.cos(),
+        Function::Tan => x.tan(),
+        Function::Sec => 1.0 / x.cos(),
+        Function::Csc => 1.0 / x.sin(),
+        Function::Cot => 1.0 / x.tan(),
+        Function::Asin => x.asin(),
+        Function::Acos => x.acos(),
+        Function::Atan => x.atan(),
+        Function::Sinh => x.sinh(),
+        Function::Cosh => x.cosh(),
+        Function::Tanh => x.tanh(),
+        Function::Ln if x > 0.0 => x.ln(),
+        Function::Ln => f64::NAN,
+        Function::Exp => x.exp(),
+        Function::Abs => x.abs(),
+    };
+    guarded(value, &[x])
+}
+
+/// `n!` for whole numbers up to 170 (beyond, f64 overflows).
+fn factorial(n: f64) -> f64 {
+    if n.fract() != 0.0 || !(0.0..=170.0).contains(&n) {
+        return f64::NAN;
+    }
+    (1..=n as u32).map(f64::from).product()
+}
+
+/// How two values compare at one point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Agreement {
+    Same,
+    Different,
+    /// Either side is undefined there (a pole, a root of a negative, an overflow).
+    Undefined,
+}
+
+fn close(a: f64, b: f64) -> Agreement {
+    if a.is_nan() || b.is_nan() {
+        return Agreement::Undefined;
+    }
+    if a == b || (a - b).abs() <= RELATIVE_TOLERANCE * a.abs().max(b.abs()) + ABSOLUTE_TOLERANCE {
+        Agreement::Same
+    } else {
+        Agreement::Different
+    }
+}
+
+fn agree(a: &Value, b: &Value) -> Agreement {
+    match (a, b) {
+        (Value::Scalar(x), Value::Scalar(y)) => close(*x, *y),
+        (
+            Value::Matrix { columns, cells },
+            Value::Matrix {
+                columns: other_columns,
+                cells: other,
+            },
+        ) => {
+            if columns != other_columns || cells.len() != other.len() {
+                return Agreement::Different;
+            }
+            let mut result = Agreement::Same;
+            for (x, y) in cells.iter().zip(other) {
+                match close(*x, *y) {
+                    Agreement::Different => return Agreement::Different,
+                    Agreement::Undefined => result = Agreement::Undefined,
+                    Agreement::Same => {}
+                }
+            }
+            result
+        }
+        (Value::Scalar(x), _) | (_, Value::Scalar(x)) if x.is_nan() => Agreement::Undefined,
+        _ => Agreement::Different,
+    }
+}
+
+/// Whether two expressions are the same function of their symbols: equal at every point where
+/// both are defined, with at least [`MIN_DEFINED_POINTS`] such points (one for constants).
+pub fn equivalent(a: &Expr, b: &Expr) -> bool {
+    let constant = !a.has_symbols() && !b.has_symbols();
+    let points = if constant { 1 } else { POINTS };
+    let needed = if constant { 1 } else { MIN_DEFINED_POINTS };
+    let mut defined = 0;
+    for point in 0..points {
+        match agree(&a.eval(point), &b.eval(point)) {
+            Agreement::Same => defined += 1,
+            Agreement::Different => return false,
+            Agreement::Undefined => {}
+        }
+    }
+    defined >= needed
+}
+
+/// Whether `a = c·b` for one constant `c` (positive when `positive`) at every point where both
+/// are defined and not both zero: the test for relations in normal form `a op 0`.
+pub fn proportional(a: &Expr, b: &Expr, positive: bool) -> bool {
+    let mut ratio: Option<f64> = None;
+    let mut defined = 0;
+    for point in 0..POINTS {
+        let (Value::Scalar(x), Value::Scalar(y)) = (a.eval(point), b.eval(point)) else {
+            return false;
+        };
+        if x.is_nan() || y.is_nan() || x.is_infinite() || y.is_infinite() {
+            continue;
+        }
+        let (x_zero, y_zero) = (
+            x.abs() <= ABSOLUTE_TOLERANCE * 1e3,
+            y.abs() <= ABSOLUTE_TOLERANCE * 1e3,
+        );
+        match (x_zero, y_zero) {
+            (true, true) => continue,
+            (true, false) | (false, true) => return false,
+            (false, false) => {}
+        }
+        let r = x / y;
+        if positive && r < 0.0 {
+            return false;
+        }
+        match ratio {
+            None => ratio = Some(r),
+            Some(first) if close(first, r) != Agreement::Same => return false,
+            Some(_) => {}
+        }
+        defined += 1;
+    }
+    defined >= MIN_DEFINED_POINTS
+}
+
+impl fmt::Display for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expr::Number(x) => write!(f, "{x}"),
+            Expr::Symbol(name) => f.write_str(name),
+            Expr::Constant(Constant::Pi) => f.write_str("π"),
+            Expr::Constant(Constant::E) => f.write_str("e"),
+            Expr::Constant(Constant::Infinity) => f.write_str("∞"),
+            Expr::Sum(terms) => {
+                f.write_str("(")?;
+                for (i, term) in terms.iter().enumerate() {
+                    match (i, term) {
+                        (0, _) => write!(f, "{term}")?,
+                        (_, Expr::Negate(inner)) => write!(f, " - {inner}")?,
+                        _ => write!(f, " + {term}")?,
+                    }
+                }
+                f.write_str(")")
+            }
+            Expr::Product(factors) => {
+                for (i, factor) in factors.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("·")?;
+                    }
+                    write!(f, "{factor}")?;
+                }
+                Ok(())
+            }
+            Expr::Negate(e) => write!(f, "-{e}"),
+            Expr::Quotient(a, b) => write!(f, "{a}/{b}"),
+            Expr::Power(a, b) => write!(f, "{a}^{b}"),
+            Expr::Root(n, x) if **n == Expr::Number(2.0) => write!(f, "sqrt({x})"),
+            Expr::Root(n, x) => write!(f, "root[{n}]({x})"),
+            Expr::Apply(function, x) => {
+                write!(f, "{}({x})", format!("{function:?}").to_lowercase())
+            }
+            Expr::Factorial(e) => write!(f, "{e}!"),
+            Expr::Matrix { columns, cells } => {
+                f.write_str("[")?;
+                for (r, row) in cells.chunks(*columns).enumerate() {
+                    if r > 0 {
+                        f.write_str("; ")?;
+                    }
+                    for (c, cell) in row.iter().enumerate() {
+                        if c > 0 {
+                            f.write_str(", ")?;
+                        }
+                        write!(f, "{cell}")?;
+                    }
+                }
+                f.write_str("]")
+            }
+            Expr::Opaque { tag, body } => write!(f, "op#{:x}({body})", tag & 0xffff),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn same(a: &str, b: &str) -> bool {
+        let (a, b) = (Expr::parse(a), Expr::parse(b));
+        equivalent(a.as_ref().unwrap(), b.as_ref().unwrap())
+    }
+
+    #[test]
+    fn identities_hold() {
+        for (a, b) in [
+            ("\\frac{x}{7}+\\frac{2}{7}", "\\frac{x+2}{7}"),
+            ("\\sec^2(y)", "\\tan^2(y)+1"),
+            ("\\sqrt{17}", "4.123105625617661"),
+            ("\\frac{10\\sqrt{10.5}}{27}", "\\frac{5\\sqrt{42}}{27}"),
+            ("2\\sqrt{33}+15", "15+2\\sqrt{33}"),
+            ("9+1", "10"),
+            ("\\frac{1}{3x^{2/3}}", "\\frac{1}{3\\sqrt[3]{x}^2}"),
+            ("-2(x-1)^2+5", "-2x^{2}+4x+3"),
+            ("\\sinx\\cdot2", "2\\sin(x)"),
+            ("\\log_{2}8", "3"),
+            ("5!", "120"),
+            ("|-3|", "3"),
+            ("e^{\\ln2}", "2"),
+            ("\\sin^{-1}(1)", "\\frac{\\pi}{2}"),
+            (
+                "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}+\\begin{pmatrix}5&6\\\\7&8\\end{pmatrix}",
+                "\\begin{pmatrix}6&8\\\\10&12\\end{pmatrix}",
+            ),
+            (
+                "\\begin{pmatrix}0&1\\\\1&0\\end{pmatrix}\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}",
+                "\\begin{pmatrix}3&4\\\\1&2\\end{pmatrix}",
+            ),
+            ("x_{1}+y", "y+x_1"),
+        ] {
+            assert!(same(a, b), "{a} should equal {b}");
+        }
+    }
+
+    #[test]
+    fn non_identities_fail() {
+        for (a, b) in [
+            ("x", "y"),
+            ("x^2", "2x"),
+            ("\\frac{1}{3}", "0.333"),
+            ("\\sqrt{2}", "1.414"),
+            ("2^{100}", "2^{99}"),
+            ("\\sin(x)", "\\cos(x)"),
+            (
+                "\\begin{pmatrix}1&2\\end{pmatrix}",
+                "\\begin{pmatrix}1\\\\2\\end{pmatrix}",
+            ),
+            ("\\sqrt{x}^2", "-x"),
+        ] {
+            assert!(!same(a, b), "{a} should differ from {b}");
+        }
+    }
+
+    #[test]
+    fn words_and_unknown_commands_are_not_expressions() {
+        for text in [
+            "Monday",
+            "xyz",
+            "\\foo{1}",
+            "(1,2)",
+            "1+",
+            "((x)",
+            "\\frac{1}",
+            "",
+        ] {
+            assert!(Expr::parse(text).is_none(), "{text}");
+        }
+    }
+
+    #[test]
+    fn relations_are_proportional_normal_forms() {
+        let diff = |text: &str| {
+            let (sides, _) = parse_relation(text).unwrap();
+            Expr::Sum(vec![
+                sides[0].clone(),
+                Expr::Negate(Box::new(sides[1].clone())),
+            ])
+        };
+        assert!(proportional(
+            &diff("2x+4y-3=0"),
+            &diff("y=-\\frac{1}{2}x+\\frac{3}{4}"),
+            false
+        ));
+        assert!(proportional(
+            &diff("x^2/16+y^2/12=1/4"),
+            &diff("x^2/4+y^2/3=1"),
+            true
+        ));
+        assert!(!proportional(&diff("x=1"), &diff("x=2"), false));
+    }
+
+    #[test]
+    fn bounds_hold_on_adversarial_input() {
+        let deep = "(".repeat(10_000) + "x" + &")".repeat(10_000);
+        assert!(Expr::parse(&deep).is_none());
+        // 1,501 terms are more nodes than an answer may have.
+        let wide = "x+".repeat(1_500) + "x";
+        assert!(Expr::parse(&wide).is_none());
+        assert!(Expr::parse(&"x+".repeat(100)[..199]).is_some());
+        let huge = "9".repeat(100_000);
+        assert!(Expr::parse(&huge).is_none());
+        let overflow = Expr::parse("10^{10^{10}}").unwrap();
+        assert!(matches!(overflow.eval(0), Value::Scalar(x) if x.is_nan()));
+    }
+}
