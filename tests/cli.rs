@@ -386,3 +386,114 @@ fn missing_input_file_is_an_io_error() {
         .code(74)
         .stderr(contains("absent.jsonl"));
 }
+
+#[test]
+fn grade_explains_a_verdict_with_its_rule() {
+    let output = bestofn()
+        .args(["grade", "--gold", "2x+4y-3=0", "--response"])
+        .arg("So the line is $y = -\\frac{1}{2}x + \\frac{3}{4}$.")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    insta::assert_snapshot!("grade_relation", String::from_utf8(output.stdout).unwrap());
+    // A Unicode minus is a minus: wrong against 18, decided by the number rule.
+    let output = bestofn()
+        .args([
+            "grade",
+            "--gold",
+            "18",
+            "--response",
+            "so #### \u{2212}18",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let explanation: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(explanation["extracted"], "-18");
+    assert_eq!(explanation["correct"], false);
+    assert_eq!(explanation["rule"], "numbers");
+    // Standard input as the response.
+    bestofn()
+        .args(["grade", "--gold", "4.123105625617661", "--response", "-"])
+        .write_stdin("The answer is $\\boxed{\\sqrt{17}}$")
+        .assert()
+        .success()
+        .stdout(contains("verdict:      correct"))
+        .stdout(contains("rule:         answer-tree"));
+}
+
+#[test]
+fn grade_explains_the_samples_of_one_problem_and_names_a_missing_one() {
+    let problems = common::fixture("problems.jsonl");
+    let samples = common::fixture("samples.jsonl");
+    let output = bestofn()
+        .args(["grade", "--json", "--id", "half", "--problems"])
+        .arg(&problems)
+        .arg("--samples")
+        .arg(&samples)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let lines: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let verdicts: Vec<(u64, Option<bool>, &str)> = lines
+        .iter()
+        .map(|e| {
+            (
+                e["sample_idx"].as_u64().unwrap(),
+                e["correct"].as_bool(),
+                e["rule"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        verdicts,
+        vec![
+            (0, Some(true), "numbers"),
+            (1, Some(false), "numbers"),
+            (2, Some(false), "numbers"),
+            (3, Some(false), "no-answer"),
+        ]
+    );
+    bestofn()
+        .args(["grade", "--id", "nope", "--problems"])
+        .arg(&problems)
+        .arg("--samples")
+        .arg(&samples)
+        .assert()
+        .code(65)
+        .stderr(contains("no problem has the id \"nope\""));
+    bestofn()
+        .args(["grade", "--gold", "1"])
+        .assert()
+        .code(2)
+        .stderr(contains("--response"));
+}
+
+#[test]
+fn label_explain_adds_the_explanation_as_a_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("labeled.jsonl");
+    bestofn()
+        .args(["label", "--explain", "--problems"])
+        .arg(common::fixture("problems.jsonl"))
+        .arg("--samples")
+        .arg(common::fixture("samples.jsonl"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let labeled = read_jsonl(&out);
+    assert_eq!(labeled.len(), 12);
+    for sample in &labeled {
+        let explanation = &sample["explanation"];
+        assert_eq!(explanation["correct"], sample["correct"]);
+        assert_eq!(explanation["extracted"], sample["extracted"]);
+        assert!(explanation["rule"].is_string(), "{sample}");
+    }
+    assert_eq!(labeled[2]["explanation"]["found"], "18.00");
+    assert_eq!(labeled[2]["explanation"]["rule"], "numbers");
+}

@@ -2,8 +2,9 @@
 
 use assert_cmd::Command;
 
-const COMMANDS: [&str; 10] = [
-    "generate", "solve", "import", "label", "score", "rank", "eval", "compose", "export", "compare",
+const COMMANDS: [&str; 11] = [
+    "generate", "solve", "import", "label", "grade", "score", "rank", "eval", "compose", "export",
+    "compare",
 ];
 
 fn help(args: &[&str]) -> String {

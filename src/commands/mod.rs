@@ -8,6 +8,7 @@ mod compose;
 mod eval;
 mod export;
 mod generate;
+mod grade;
 mod import;
 mod label;
 mod progress;
@@ -50,6 +51,9 @@ pub enum Command {
     Import(import::Args),
     /// Grade samples against gold answers: fill `extracted` and `correct`.
     Label(label::Args),
+    /// Explain a verdict: the answer found in a response, its normalized and parsed forms, the
+    /// gold answer's, and the rule that decided.
+    Grade(grade::Args),
     /// Fill every sample's `score` with the verifier's probability that it is correct.
     Score(score::Args),
     /// Pick one answer per problem.
@@ -89,6 +93,7 @@ pub fn execute(command: Command) -> Result<Outcome> {
         Command::Solve(args) => solve::run(&args.resolve()?),
         Command::Import(args) => import::run(&args.resolve()?),
         Command::Label(args) => label::run(&args.resolve()?),
+        Command::Grade(args) => grade::run(&args.resolve()?),
         Command::Score(args) => score::run(&args.resolve()?),
         Command::Rank(args) => rank::run(&args.resolve()?),
         Command::Eval(args) => eval::run(&args.resolve()?),

@@ -31,7 +31,8 @@ pub use number::{parse_number, Number, Rational};
 pub enum AnswerStyle {
     /// Numeric answers; `\boxed{}`, `#### N`, "The answer is N", "answer: N", then the last number.
     Gsm8k,
-    /// LaTeX answers; `\boxed{}`, `#### ...`, "The answer is ...", "answer: ...", no fallback.
+    /// LaTeX answers; `\boxed{}`, `#### ...`, "The answer is ...", "answer: ...", then the last
+    /// math of the final sentence.
     Math,
 }
 
@@ -78,6 +79,11 @@ pub fn extract_answer(text: &str, style: AnswerStyle) -> Option<String> {
     let raw = extract::extract(&unicode::clean(text), style)?;
     let normalized = normalize(&raw);
     (!normalized.is_empty()).then_some(normalized)
+}
+
+/// The final answer as found in `text`, before normalization.
+pub fn extract_raw(text: &str, style: AnswerStyle) -> Option<String> {
+    extract::extract(&unicode::clean(text), style)
 }
 
 /// Nesting depth past which structured answers are compared as plain strings.
@@ -308,16 +314,8 @@ impl Gold {
     /// Judges the answer `extracted` from `text`; when it is wrong and the final line holds
     /// several boxes, their joint reading is judged too.
     pub fn judge(&self, text: &str, extracted: Option<&str>) -> Judgement {
-        let (correct, rule) = match extracted {
-            Some(answer) => self.decide(answer),
-            None => (false, Rule::NoAnswer),
-        };
-        let first = Judgement {
-            correct,
-            rule,
-            final_line_boxes: false,
-        };
-        if correct || !text.contains("\\boxed") {
+        let first = self.judge_answer(extracted);
+        if first.correct || !text.contains("\\boxed") {
             return first;
         }
         match second_reading(text).map(|joint| self.decide(&joint)) {
@@ -327,6 +325,21 @@ impl Gold {
                 final_line_boxes: true,
             },
             _ => first,
+        }
+    }
+}
+
+impl Gold {
+    /// Judges an answer given alone (no text to read a second time); none found is wrong.
+    pub fn judge_answer(&self, extracted: Option<&str>) -> Judgement {
+        let (correct, rule) = match extracted {
+            Some(answer) => self.decide(answer),
+            None => (false, Rule::NoAnswer),
+        };
+        Judgement {
+            correct,
+            rule,
+            final_line_boxes: false,
         }
     }
 }
@@ -345,55 +358,71 @@ pub struct Explanation {
     pub correct: Option<bool>,
     pub rule: Option<Rule>,
     pub reason: Option<&'static str>,
-    /// Decided on every box of the final line together.
-    pub final_line_boxes: bool,
+    /// When the verdict was reached on every box of the final line together: that answer.
+    pub final_line_answer: Option<String>,
 }
 
 /// Grades `text` as [`grade`] does and says how.
 pub fn explain(text: &str, style: AnswerStyle, gold: Option<&Gold>) -> Explanation {
-    let found = extract::extract(&unicode::clean(text), style);
+    let found = extract_raw(text, style);
     let extracted = extract_answer(text, style);
     let judgement = gold.map(|g| g.judge(text, extracted.as_deref()));
-    Explanation {
-        style,
-        parsed: extracted.as_deref().map(|e| Answer::parse(e).to_string()),
-        found,
-        extracted,
-        gold: gold.map(|g| g.normalized.clone()),
-        gold_parsed: gold.map(|g| g.tree().to_string()),
-        correct: judgement.map(|j| j.correct),
-        rule: judgement.map(|j| j.rule),
-        reason: judgement.map(|j| j.rule.describe()),
-        final_line_boxes: judgement.is_some_and(|j| j.final_line_boxes),
+    let mut explanation = Explanation::new(style, found, extracted, gold, judgement);
+    if judgement.is_some_and(|j| j.final_line_boxes) {
+        explanation.final_line_answer = second_reading(text);
+    }
+    explanation
+}
+
+impl Explanation {
+    /// The explanation of a verdict reached on `extracted` (normalized from `found`).
+    pub fn new(
+        style: AnswerStyle,
+        found: Option<String>,
+        extracted: Option<String>,
+        gold: Option<&Gold>,
+        judgement: Option<Judgement>,
+    ) -> Self {
+        Explanation {
+            style,
+            parsed: extracted.as_deref().map(|e| Answer::parse(e).to_string()),
+            found,
+            extracted,
+            gold: gold.map(|g| g.normalized.clone()),
+            gold_parsed: gold.map(|g| g.tree().to_string()),
+            correct: judgement.map(|j| j.correct),
+            rule: judgement.map(|j| j.rule),
+            reason: judgement.map(|j| j.rule.describe()),
+            final_line_answer: None,
+        }
     }
 }
 
 impl fmt::Display for Explanation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let shown = |value: &Option<String>| value.clone().unwrap_or_else(|| "(none)".into());
-        writeln!(f, "style:      {}", self.style)?;
-        writeln!(f, "found:      {}", shown(&self.found))?;
-        writeln!(f, "normalized: {}", shown(&self.extracted))?;
-        writeln!(f, "parsed:     {}", shown(&self.parsed))?;
-        writeln!(f, "gold:       {}", shown(&self.gold))?;
-        writeln!(f, "gold parsed: {}", shown(&self.gold_parsed))?;
+        writeln!(f, "style:        {}", self.style)?;
+        writeln!(f, "found:        {}", shown(&self.found))?;
+        writeln!(f, "normalized:   {}", shown(&self.extracted))?;
+        writeln!(f, "parsed:       {}", shown(&self.parsed))?;
+        writeln!(f, "gold:         {}", shown(&self.gold))?;
+        writeln!(f, "gold parsed:  {}", shown(&self.gold_parsed))?;
+        if let Some(joint) = &self.final_line_answer {
+            writeln!(
+                f,
+                "read as:      {joint} (every box of the final line together)"
+            )?;
+        }
         match (self.correct, self.rule) {
             (Some(correct), Some(rule)) => {
-                let verdict = if correct { "correct" } else { "wrong" };
                 writeln!(
                     f,
-                    "verdict:    {verdict} (rule {rule}: {})",
-                    rule.describe()
+                    "verdict:      {}",
+                    if correct { "correct" } else { "wrong" }
                 )?;
-                if self.final_line_boxes {
-                    writeln!(
-                        f,
-                        "            read as every box of the final line together"
-                    )?;
-                }
-                Ok(())
+                writeln!(f, "rule:         {rule}: {}", rule.describe())
             }
-            _ => writeln!(f, "verdict:    none (no gold answer)"),
+            _ => writeln!(f, "verdict:      none (no gold answer)"),
         }
     }
 }

@@ -14,6 +14,10 @@ pub struct LabelArgs {
     /// Grade this sample field (an answer another tool extracted) instead of the text, where set.
     #[arg(long, value_name = "FIELD")]
     pub answer_field: Option<String>,
+    /// Add to every sample an `explanation` field: the answer found, its normalized and parsed
+    /// forms, the gold answer's, the verdict and the rule that decided it.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 impl LabelArgs {
@@ -21,6 +25,7 @@ impl LabelArgs {
         LabelOptions {
             style: self.style,
             answer_field: self.answer_field.clone(),
+            explain: self.explain,
         }
     }
 }

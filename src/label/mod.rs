@@ -13,7 +13,9 @@ use serde_json::Value;
 pub use export::{select_verifier_examples, ExportOptions, VerifierExample};
 
 use crate::error::{Error, Result};
-use crate::grade::{extract_answer, normalize, stated_answer, AnswerStyle, Gold};
+use crate::grade::{
+    self, extract_answer, normalize, stated_answer, AnswerStyle, Explanation, Gold,
+};
 use crate::io::OutputFile;
 use crate::records::{map_samples, Problem, ReadOptions, Sample};
 
@@ -26,6 +28,8 @@ pub struct LabelOptions {
     /// extracting one from `text`: its first sentence, for GSM8K style the number it states.
     /// Samples where it is missing or null fall back to `text`.
     pub answer_field: Option<String>,
+    /// Add each verdict's explanation to its sample as the field `explanation`.
+    pub explain: bool,
 }
 
 /// What labeling found, printed as the stage's summary.
@@ -107,15 +111,32 @@ impl<'a> Labeler<'a> {
                 _ => None,
             });
         let used_field = field_answer.is_some();
-        sample.extracted = match field_answer {
-            Some(raw) => stated_answer(&raw, style)
-                .map(|answer| normalize(&answer))
-                .filter(|n| !n.is_empty()),
-            None => extract_answer(&sample.text, style),
+        let gold = self.golds[index].as_ref();
+        let judgement = match &field_answer {
+            Some(raw) => {
+                sample.extracted = stated_answer(raw, style)
+                    .map(|answer| normalize(&answer))
+                    .filter(|n| !n.is_empty());
+                gold.map(|g| g.judge_answer(sample.extracted.as_deref()))
+            }
+            None => {
+                sample.extracted = extract_answer(&sample.text, style);
+                gold.map(|g| g.judge(&sample.text, sample.extracted.as_deref()))
+            }
         };
-        sample.correct = self.golds[index]
-            .as_ref()
-            .map(|g| sample.extracted.as_deref().is_some_and(|e| g.matches(e)));
+        sample.correct = judgement.map(|j| j.correct);
+        if self.options.explain {
+            let found = match field_answer {
+                Some(raw) => Some(raw),
+                None => grade::extract_raw(&sample.text, style),
+            };
+            let explanation =
+                Explanation::new(style, found, sample.extracted.clone(), gold, judgement);
+            sample.extra.insert(
+                "explanation".into(),
+                serde_json::to_value(explanation).unwrap_or(Value::Null),
+            );
+        }
         used_field
     }
 }
@@ -332,6 +353,7 @@ mod tests {
         let options = LabelOptions {
             style: None,
             answer_field: Some("pred".into()),
+            ..LabelOptions::default()
         };
         let mut samples = vec![
             sample("a", "so #### 18", None),

@@ -1,0 +1,169 @@
+//! `bestofn grade`: why a response is graded as it is.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use super::Outcome;
+use crate::error::{Error, Result};
+use crate::grade::{explain, AnswerStyle, Explanation, Gold};
+use crate::records::{read_problems, read_samples};
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["gold", "problems"])))]
+pub struct Args {
+    /// The gold answer to grade against ("18", "\frac{1}{2}").
+    #[arg(long, requires = "response", conflicts_with_all = ["problems", "samples", "id"])]
+    pub gold: Option<String>,
+    /// The response to grade (- reads standard input).
+    #[arg(long, requires = "gold")]
+    pub response: Option<String>,
+    /// Problems with gold answers, to explain the samples of one problem (with --samples, --id).
+    #[arg(long, requires_all = ["samples", "id"])]
+    pub problems: Option<PathBuf>,
+    /// Samples file holding the problem's samples.
+    #[arg(long, requires = "problems")]
+    pub samples: Option<PathBuf>,
+    /// The problem whose samples are explained.
+    #[arg(long, requires = "problems")]
+    pub id: Option<String>,
+    /// Only this sample of the problem.
+    #[arg(long, requires = "id")]
+    pub sample_idx: Option<u32>,
+    /// Answer style (gsm8k or math); default: the problem's own, or inferred from the gold answer.
+    #[arg(long)]
+    pub style: Option<AnswerStyle>,
+    /// One JSON object per explanation instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+enum Source {
+    Pair {
+        gold: String,
+        response: String,
+    },
+    Files {
+        problems: PathBuf,
+        samples: PathBuf,
+        id: String,
+        sample_idx: Option<u32>,
+    },
+}
+
+pub struct Settings {
+    source: Source,
+    style: Option<AnswerStyle>,
+    json: bool,
+}
+
+impl Args {
+    pub fn resolve(self) -> Result<Settings> {
+        let source = match (
+            self.gold,
+            self.response,
+            self.problems,
+            self.samples,
+            self.id,
+        ) {
+            (Some(gold), Some(response), None, None, None) => Source::Pair { gold, response },
+            (None, None, Some(problems), Some(samples), Some(id)) => Source::Files {
+                problems,
+                samples,
+                id,
+                sample_idx: self.sample_idx,
+            },
+            _ => {
+                return Err(Error::Settings(
+                    "give --gold with --response, or --problems with --samples and --id".into(),
+                ))
+            }
+        };
+        Ok(Settings {
+            source,
+            style: self.style,
+            json: self.json,
+        })
+    }
+}
+
+pub fn run(settings: &Settings) -> Result<Outcome> {
+    let explanations = match &settings.source {
+        Source::Pair { gold, response } => {
+            let response = if response == "-" {
+                let mut text = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut text)
+                    .map_err(|e| Error::io("reading the response from standard input", e))?;
+                text
+            } else {
+                response.clone()
+            };
+            let style = settings
+                .style
+                .unwrap_or_else(|| AnswerStyle::infer(Some(gold), Some(&response)));
+            vec![(None, explain(&response, style, Some(&Gold::new(gold))))]
+        }
+        Source::Files {
+            problems,
+            samples,
+            id,
+            sample_idx,
+        } => explain_samples(problems, samples, id, *sample_idx, settings.style)?,
+    };
+    let mut out = String::new();
+    for (sample_idx, explanation) in &explanations {
+        if settings.json {
+            let mut value =
+                serde_json::to_value(explanation).map_err(|e| Error::Report(e.to_string()))?;
+            if let (Some(idx), Some(object)) = (sample_idx, value.as_object_mut()) {
+                object.insert("sample_idx".into(), (*idx).into());
+            }
+            out.push_str(&value.to_string());
+            out.push('\n');
+        } else {
+            if let Some(idx) = sample_idx {
+                out.push_str(&format!("sample {idx}\n"));
+            }
+            out.push_str(&explanation.to_string());
+        }
+    }
+    let correct = explanations
+        .iter()
+        .filter(|(_, e)| e.correct == Some(true))
+        .count();
+    Ok(Outcome {
+        summary: format!("{correct} of {} graded correct", explanations.len()),
+        stdout: Some(out),
+    })
+}
+
+fn explain_samples(
+    problems_path: &std::path::Path,
+    samples_path: &std::path::Path,
+    id: &str,
+    sample_idx: Option<u32>,
+    style: Option<AnswerStyle>,
+) -> Result<Vec<(Option<u32>, Explanation)>> {
+    let problems = read_problems(problems_path)?;
+    let problem = problems.iter().find(|p| p.id == id).ok_or_else(|| {
+        Error::Inconsistent(format!(
+            "{}: no problem has the id {id:?}",
+            problems_path.display()
+        ))
+    })?;
+    let gold = problem.answer.as_deref().map(Gold::new);
+    let style = style.unwrap_or(problem.style);
+    let explanations: Vec<(Option<u32>, Explanation)> = read_samples(samples_path)?
+        .iter()
+        .filter(|s| s.problem_id == id && sample_idx.is_none_or(|idx| s.sample_idx == idx))
+        .map(|s| (Some(s.sample_idx), explain(&s.text, style, gold.as_ref())))
+        .collect();
+    if explanations.is_empty() {
+        let which = sample_idx.map_or(String::new(), |idx| format!(" with sample_idx {idx}"));
+        return Err(Error::Inconsistent(format!(
+            "{}: no sample of problem {id:?}{which}",
+            samples_path.display()
+        )));
+    }
+    Ok(explanations)
+}
