@@ -3,8 +3,8 @@
 # a Rust toolchain, C/C++ compilers, cmake and libclang if missing (llama.cpp is built from
 # source), the Python environment of verifier/ in .venv (pinned; it also provides the ONNX Runtime
 # library that `bestofn score` loads), the generation environment in .venv-llama (the bundled
-# SmolLM2 GGUF and llama-cpp-python's OpenAI-compatible server, for tests and benchmarks), and the
-# release binary with embedded llama.cpp. Re-runs reuse what is already installed and built.
+# SmolLM2 GGUF and llama-cpp-python's OpenAI-compatible server, for tests and benchmarks), the
+# release binary with embedded llama.cpp, and the grader's Python bindings in .venv. Re-runs reuse what is already installed and built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,4 +48,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
 fi
 
 cargo build --release --locked --quiet --features llama
-echo "setup: ready (target/release/bestofn, .venv, .venv-llama)" >&2
+
+# The grader's Python bindings (python/), built with maturin into .venv: `import bestofn_grade`.
+# An incremental build and an editable install: seconds when nothing changed.
+VIRTUAL_ENV="$PWD/.venv" PATH="$PWD/.venv/bin:$PATH" \
+  maturin develop --release --locked --quiet --manifest-path python/Cargo.toml >&2
+echo "setup: ready (target/release/bestofn, .venv with bestofn_grade, .venv-llama)" >&2

@@ -11,6 +11,8 @@ fi
 cargo test --release --locked --features llama
 # verifier/: training on a few steps, export parity, quantization, Rust-vs-PyTorch scores.
 (cd verifier && HF_HUB_OFFLINE=1 ../.venv/bin/python -m pytest -q tests)
+# The grader from Python: verdicts, explanations, the batch function, TRL's reward, threads.
+.venv/bin/python -m pytest -q python/tests
 # The CUDA execution provider cannot run here, but must keep compiling.
 cargo check --locked --features cuda --quiet
 # Benchmarks are not run here (they measure, they do not test) but must keep compiling.

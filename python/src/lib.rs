@@ -1,0 +1,103 @@
+//! Python bindings of bestofn's grader (`bestofn_grade._native`; the Python package wraps it).
+//!
+//! Every function releases the GIL while grading: the grader is pure and bounded, so there are no
+//! timeouts and no signals, and threads may call it at once.
+
+use bestofn::grade::{self as grader, AnswerStyle, Gold};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use rayon::prelude::*;
+
+/// The answer in a gold given as a reference solution (`... #### 18`, `... \boxed{5}`), else the
+/// gold as given.
+fn gold_answer(gold: &str) -> String {
+    if let Some(answer) = grader::gsm8k_gold(gold) {
+        return answer;
+    }
+    if gold.contains("\\boxed") || gold.contains("\\fbox") {
+        if let Some(answer) = grader::last_boxed(gold) {
+            return answer.to_owned();
+        }
+    }
+    gold.to_owned()
+}
+
+fn style(name: Option<&str>, gold: &str, response: &str) -> PyResult<AnswerStyle> {
+    match name {
+        Some(name) => name.parse().map_err(PyValueError::new_err),
+        None => Ok(AnswerStyle::infer(Some(gold), Some(response))),
+    }
+}
+
+fn grade_one(gold: &str, response: &str, style: AnswerStyle) -> bool {
+    let gold = Gold::new(&gold_answer(gold));
+    grader::grade(response, style, Some(&gold)).correct == Some(true)
+}
+
+/// Whether `response` states the answer `gold`.
+#[pyfunction]
+#[pyo3(signature = (gold, response, style=None))]
+fn grade(py: Python<'_>, gold: &str, response: &str, style: Option<&str>) -> PyResult<bool> {
+    let style = self::style(style, gold, response)?;
+    Ok(py.allow_threads(|| grade_one(gold, response, style)))
+}
+
+/// The explanation of a verdict, as JSON (the package's `explain` returns it as a dict).
+#[pyfunction]
+#[pyo3(signature = (gold, response, style=None))]
+fn explain_json(py: Python<'_>, gold: &str, response: &str, style: Option<&str>) -> PyResult<String> {
+    let style = self::style(style, gold, response)?;
+    py.allow_threads(|| {
+        let gold = Gold::new(&gold_answer(gold));
+        serde_json::to_string(&grader::explain(response, style, Some(&gold)))
+    })
+    .map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
+/// Grades `responses[i]` against `golds[i]` for every `i`, in parallel on every core.
+#[pyfunction]
+#[pyo3(signature = (golds, responses, style=None))]
+fn grade_many(
+    py: Python<'_>,
+    golds: Vec<String>,
+    responses: Vec<String>,
+    style: Option<&str>,
+) -> PyResult<Vec<bool>> {
+    if golds.len() != responses.len() {
+        return Err(PyValueError::new_err(format!(
+            "{} gold answers for {} responses: give one gold answer per response",
+            golds.len(),
+            responses.len()
+        )));
+    }
+    let fixed = style
+        .map(|name| name.parse::<AnswerStyle>().map_err(PyValueError::new_err))
+        .transpose()?;
+    Ok(py.allow_threads(|| {
+        golds
+            .par_iter()
+            .zip(responses.par_iter())
+            .map(|(gold, response)| {
+                let style = fixed.unwrap_or_else(|| AnswerStyle::infer(Some(gold), Some(response)));
+                grade_one(gold, response, style)
+            })
+            .collect()
+    }))
+}
+
+/// The normalized final answer of `response`, or None.
+#[pyfunction]
+#[pyo3(signature = (response, style="math"))]
+fn extract(py: Python<'_>, response: &str, style: &str) -> PyResult<Option<String>> {
+    let style: AnswerStyle = style.parse().map_err(PyValueError::new_err)?;
+    Ok(py.allow_threads(|| grader::extract_answer(response, style)))
+}
+
+#[pymodule]
+fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add_function(wrap_pyfunction!(grade, module)?)?;
+    module.add_function(wrap_pyfunction!(explain_json, module)?)?;
+    module.add_function(wrap_pyfunction!(grade_many, module)?)?;
+    module.add_function(wrap_pyfunction!(extract, module)?)?;
+    Ok(())
+}

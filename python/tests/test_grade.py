@@ -1,0 +1,95 @@
+"""The grader's Python bindings: verdicts, explanations, the batch function, TRL's reward
+signature, and use from many threads at once."""
+
+import json
+import pathlib
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+import bestofn_grade as bg
+
+CONFORMANCE = pathlib.Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "grading-conformance"
+
+
+def test_grade_decides_equivalence():
+    assert bg.grade("\\frac{1}{2}", "so the answer is $\\boxed{0.5}$")
+    assert bg.grade("\\frac{x+2}{7}", "$\\boxed{\\frac{x}{7}+\\frac{2}{7}}$")
+    assert not bg.grade("18", "so #### \u221218")
+    assert not bg.grade("\\frac{1}{3}", "$\\boxed{0.333}$")
+    # A reference solution as the gold answer: its final answer is the gold.
+    assert bg.grade("16 - 3 - 4 = 9, 9 * 2 = 18\n#### 18", "The answer is 18.")
+
+
+def test_style_is_checked():
+    assert bg.grade("18", "#### 18", style="gsm8k")
+    with pytest.raises(ValueError, match="unknown answer style"):
+        bg.grade("18", "#### 18", style="latex")
+
+
+def test_explain_names_the_rule():
+    explanation = bg.explain("2x+4y-3=0", "So $y = -\\frac{1}{2}x + \\frac{3}{4}$.")
+    assert explanation["correct"] is True
+    assert explanation["rule"] == "answer-tree"
+    assert explanation["extracted"] == "y=-\\frac{1}{2}x+\\frac{3}{4}"
+    assert explanation["gold_parsed"] == "(2·x + 4·y - 3) = 0"
+    wrong = bg.explain("42", "no idea")
+    assert wrong["correct"] is False and wrong["rule"] == "no-answer"
+
+
+def test_extract():
+    assert bg.extract("so $\\boxed{\\dfrac{1}{2}}$.") == "\\frac{1}{2}"
+    assert bg.extract("The answer is 1,000.", style="gsm8k") == "1000"
+    assert bg.extract("nothing") is None
+
+
+def test_grade_many_matches_grade_and_checks_lengths():
+    golds = ["18", "\\frac{1}{2}", "(1,2)", "x \\leq 5"]
+    responses = ["#### 18", "$\\boxed{0.5}$", "$\\boxed{(2,1)}$", "$\\boxed{5 \\geq x}$"]
+    assert bg.grade_many(golds, responses) == [bg.grade(g, r) for g, r in zip(golds, responses)]
+    assert bg.grade_many(golds, responses) == [True, True, False, True]
+    with pytest.raises(ValueError, match="one gold answer per response"):
+        bg.grade_many(golds, responses[:2])
+
+
+def test_reward_has_trls_signature():
+    completions = ["The answer is 18.", [{"role": "assistant", "content": "#### 17"}]]
+    assert bg.reward(completions, solution=["18", "#### 18"]) == [1.0, 0.0]
+    assert bg.reward(completions, answer=["18", "17"], prompts=["p", "q"]) == [1.0, 1.0]
+    with pytest.raises(TypeError, match="solution"):
+        bg.reward(completions)
+    with pytest.raises(TypeError, match="completion"):
+        bg.reward([42], solution=["42"])
+
+
+def test_many_threads_at_once_agree_with_one():
+    pairs = [(str(n), f"so the total is {n if n % 3 else n + 1}.") for n in range(400)]
+    pairs += [("\\sec^2(y)", "$\\boxed{\\tan^2(y)+1}$"), ("\\{1,2\\}", "$\\boxed{2, 1}$")] * 50
+    expected = [bg.grade(g, r) for g, r in pairs]
+
+    def work(_):
+        single = [bg.grade(g, r) for g, r in pairs]
+        batch = bg.grade_many([g for g, _ in pairs], [r for _, r in pairs])
+        return single, batch
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for single, batch in pool.map(work, range(16)):
+            assert single == expected
+            assert batch == expected
+
+
+@pytest.mark.skipif(not CONFORMANCE.is_dir(), reason="../shared/data is absent")
+def test_conformance_set_from_python():
+    problems = {}
+    for line in (CONFORMANCE / "problems.jsonl").read_text().splitlines():
+        problem = json.loads(line)
+        problems[problem["id"]] = problem
+    expected = json.loads((CONFORMANCE / "expected.json").read_text())
+    samples = [json.loads(line) for line in (CONFORMANCE / "samples.jsonl").read_text().splitlines()]
+    # Each problem in its own style, as the CLI grades them.
+    verdicts = [
+        bg.grade(problems[s["problem_id"]]["answer"], s["text"], style=problems[s["problem_id"]]["style"])
+        for s in samples
+    ]
+    agree = sum(v == expected[s["problem_id"]] for v, s in zip(verdicts, samples))
+    assert agree == len(samples) == 259
