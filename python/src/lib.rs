@@ -45,7 +45,12 @@ fn grade(py: Python<'_>, gold: &str, response: &str, style: Option<&str>) -> PyR
 /// The explanation of a verdict, as JSON (the package's `explain` returns it as a dict).
 #[pyfunction]
 #[pyo3(signature = (gold, response, style=None))]
-fn explain_json(py: Python<'_>, gold: &str, response: &str, style: Option<&str>) -> PyResult<String> {
+fn explain_json(
+    py: Python<'_>,
+    gold: &str,
+    response: &str,
+    style: Option<&str>,
+) -> PyResult<String> {
     let style = self::style(style, gold, response)?;
     py.allow_threads(|| {
         let gold = Gold::new(&gold_answer(gold));

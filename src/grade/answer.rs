@@ -131,7 +131,7 @@ fn split_top<'a>(s: &'a str, separator: &str) -> Vec<&'a str> {
         match bytes[i] {
             b'(' | b'[' | b'{' => depth += 1,
             b')' | b']' | b'}' => depth -= 1,
-            _ if depth == 0 && s[i..].starts_with(separator) => {
+            _ if depth == 0 && bytes[i..].starts_with(separator.as_bytes()) => {
                 parts.push(&s[start..i]);
                 i += separator.len();
                 start = i;

@@ -447,7 +447,7 @@ impl<'a> Parser<'a> {
                 .take_while(u8::is_ascii_digit)
                 .count();
         }
-        let value: f64 = rest[..end].parse().ok()?;
+        let value: f64 = rest[..end].parse().ok().filter(|x: &f64| x.is_finite())?;
         self.pos += end;
         Some(Expr::Number(value))
     }

@@ -78,8 +78,13 @@ fn final_boxes_ending(text: &str) -> Option<(usize, String)> {
         } else {
             6
         };
-        let (_, span) = box_content(&text[previous + command..])?;
-        let gap = &text[previous + command + span..start];
+        let Some((_, span)) = box_content(&text[previous + command..]) else {
+            break;
+        };
+        // A box around the later one (`\boxed{\boxed{1}}`) is not a part before it.
+        let Some(gap) = text.get(previous + command + span..start) else {
+            break;
+        };
         if !only_separators(gap) {
             break;
         }
@@ -381,7 +386,7 @@ fn math_spans(text: &str) -> Vec<(usize, usize, &str)> {
         }
         let Some((open, close)) = DELIMITERS
             .iter()
-            .find(|(open, _)| text[i..].starts_with(open))
+            .find(|(open, _)| bytes[i..].starts_with(open.as_bytes()))
         else {
             i += 1;
             continue;
