@@ -177,10 +177,13 @@ pub fn equations(text: &str) -> Vec<String> {
     found
 }
 
+/// A problem's mean pairwise similarity, when it has one.
+pub type Similarity<'s> = dyn FnMut(&TextPool<'_>) -> crate::Result<Option<f64>> + 's;
+
 /// Mean diversity over problems; `similarity` gives a problem's mean pairwise similarity.
 pub fn diversity(
     pools: &[TextPool<'_>],
-    mut similarity: Option<&mut dyn FnMut(&TextPool<'_>) -> crate::Result<Option<f64>>>,
+    mut similarity: Option<&mut Similarity<'_>>,
 ) -> crate::Result<Diversity> {
     let mut distinct = [0.0; 4];
     let mut equation_sets = 0.0;

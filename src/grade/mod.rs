@@ -9,6 +9,7 @@
 //! [`expr::POINTS`] points and relations, sets, tuples and intervals by their rules.
 
 mod answer;
+mod explain;
 mod expr;
 mod extract;
 mod normalize;
@@ -19,6 +20,7 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use answer::Answer;
+pub use explain::{explain, Explanation};
 pub use extract::{gsm8k_gold, last_boxed, last_number, stated_answer};
 pub use normalize::normalize;
 pub use number::{parse_number, Number, Rational};
@@ -306,7 +308,7 @@ pub struct Judgement {
 
 /// Every box on the final line of `text` together, normalized, when that differs from the
 /// first reading (see [`extract::final_line_boxes`]).
-fn second_reading(text: &str) -> Option<String> {
+pub(crate) fn second_reading(text: &str) -> Option<String> {
     extract::final_line_boxes(&unicode::clean(text)).map(|raw| normalize(&raw))
 }
 
@@ -327,9 +329,7 @@ impl Gold {
             _ => first,
         }
     }
-}
 
-impl Gold {
     /// Judges an answer given alone (no text to read a second time); none found is wrong.
     pub fn judge_answer(&self, extracted: Option<&str>) -> Judgement {
         let (correct, rule) = match extracted {
@@ -340,89 +340,6 @@ impl Gold {
             correct,
             rule,
             final_line_boxes: false,
-        }
-    }
-}
-
-/// Everything behind a verdict, for `bestofn grade` and `label --explain`.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Explanation {
-    pub style: AnswerStyle,
-    /// The answer as found in the response, before normalization.
-    pub found: Option<String>,
-    pub extracted: Option<String>,
-    /// The extracted answer's parsed form.
-    pub parsed: Option<String>,
-    pub gold: Option<String>,
-    pub gold_parsed: Option<String>,
-    pub correct: Option<bool>,
-    pub rule: Option<Rule>,
-    pub reason: Option<&'static str>,
-    /// When the verdict was reached on every box of the final line together: that answer.
-    pub final_line_answer: Option<String>,
-}
-
-/// Grades `text` as [`grade`] does and says how.
-pub fn explain(text: &str, style: AnswerStyle, gold: Option<&Gold>) -> Explanation {
-    let found = extract_raw(text, style);
-    let extracted = extract_answer(text, style);
-    let judgement = gold.map(|g| g.judge(text, extracted.as_deref()));
-    let mut explanation = Explanation::new(style, found, extracted, gold, judgement);
-    if judgement.is_some_and(|j| j.final_line_boxes) {
-        explanation.final_line_answer = second_reading(text);
-    }
-    explanation
-}
-
-impl Explanation {
-    /// The explanation of a verdict reached on `extracted` (normalized from `found`).
-    pub fn new(
-        style: AnswerStyle,
-        found: Option<String>,
-        extracted: Option<String>,
-        gold: Option<&Gold>,
-        judgement: Option<Judgement>,
-    ) -> Self {
-        Explanation {
-            style,
-            parsed: extracted.as_deref().map(|e| Answer::parse(e).to_string()),
-            found,
-            extracted,
-            gold: gold.map(|g| g.normalized.clone()),
-            gold_parsed: gold.map(|g| g.tree().to_string()),
-            correct: judgement.map(|j| j.correct),
-            rule: judgement.map(|j| j.rule),
-            reason: judgement.map(|j| j.rule.describe()),
-            final_line_answer: None,
-        }
-    }
-}
-
-impl fmt::Display for Explanation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let shown = |value: &Option<String>| value.clone().unwrap_or_else(|| "(none)".into());
-        writeln!(f, "style:        {}", self.style)?;
-        writeln!(f, "found:        {}", shown(&self.found))?;
-        writeln!(f, "normalized:   {}", shown(&self.extracted))?;
-        writeln!(f, "parsed:       {}", shown(&self.parsed))?;
-        writeln!(f, "gold:         {}", shown(&self.gold))?;
-        writeln!(f, "gold parsed:  {}", shown(&self.gold_parsed))?;
-        if let Some(joint) = &self.final_line_answer {
-            writeln!(
-                f,
-                "read as:      {joint} (every box of the final line together)"
-            )?;
-        }
-        match (self.correct, self.rule) {
-            (Some(correct), Some(rule)) => {
-                writeln!(
-                    f,
-                    "verdict:      {}",
-                    if correct { "correct" } else { "wrong" }
-                )?;
-                writeln!(f, "rule:         {rule}: {}", rule.describe())
-            }
-            _ => writeln!(f, "verdict:      none (no gold answer)"),
         }
     }
 }
