@@ -471,6 +471,11 @@ fn grade_explains_the_samples_of_one_problem_and_names_a_missing_one() {
         .assert()
         .code(2)
         .stderr(contains("--response"));
+    bestofn()
+        .args(["grade", "--gold", " ", "--response", "5"])
+        .assert()
+        .code(64)
+        .stderr(contains("--gold is empty"));
 }
 
 #[test]

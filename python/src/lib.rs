@@ -22,6 +22,17 @@ fn gold_answer(gold: &str) -> String {
     gold.to_owned()
 }
 
+/// An empty gold answer is no gold answer: grading against it would mark everything wrong.
+fn check_gold(gold: &str, index: Option<usize>) -> PyResult<()> {
+    if !gold.trim().is_empty() {
+        return Ok(());
+    }
+    let which = index.map_or(String::new(), |i| format!(" at index {i}"));
+    Err(PyValueError::new_err(format!(
+        "the gold answer{which} is empty: give the answer to grade against"
+    )))
+}
+
 fn style(name: Option<&str>, gold: &str, response: &str) -> PyResult<AnswerStyle> {
     match name {
         Some(name) => name.parse().map_err(PyValueError::new_err),
@@ -38,6 +49,7 @@ fn grade_one(gold: &str, response: &str, style: AnswerStyle) -> bool {
 #[pyfunction]
 #[pyo3(signature = (gold, response, style=None))]
 fn grade(py: Python<'_>, gold: &str, response: &str, style: Option<&str>) -> PyResult<bool> {
+    check_gold(gold, None)?;
     let style = self::style(style, gold, response)?;
     Ok(py.allow_threads(|| grade_one(gold, response, style)))
 }
@@ -74,6 +86,9 @@ fn grade_many(
             golds.len(),
             responses.len()
         )));
+    }
+    for (index, gold) in golds.iter().enumerate() {
+        check_gold(gold, Some(index))?;
     }
     let fixed = style
         .map(|name| name.parse::<AnswerStyle>().map_err(PyValueError::new_err))

@@ -21,6 +21,13 @@ def test_grade_decides_equivalence():
     assert bg.grade("16 - 3 - 4 = 9, 9 * 2 = 18\n#### 18", "The answer is 18.")
 
 
+def test_an_empty_gold_answer_is_refused():
+    with pytest.raises(ValueError, match="empty"):
+        bg.grade(" ", "5")
+    with pytest.raises(ValueError, match="index 1"):
+        bg.grade_many(["5", ""], ["5", "5"])
+
+
 def test_style_is_checked():
     assert bg.grade("18", "#### 18", style="gsm8k")
     with pytest.raises(ValueError, match="unknown answer style"):

@@ -65,6 +65,11 @@ impl Args {
             self.samples,
             self.id,
         ) {
+            (Some(gold), _, ..) if gold.trim().is_empty() => {
+                return Err(Error::Settings(
+                    "--gold is empty: give the gold answer to grade against".into(),
+                ))
+            }
             (Some(gold), Some(response), None, None, None) => Source::Pair { gold, response },
             (None, None, Some(problems), Some(samples), Some(id)) => Source::Files {
                 problems,
