@@ -447,6 +447,7 @@ impl<'a> Parser<'a> {
                 .take_while(u8::is_ascii_digit)
                 .count();
         }
+        end += scientific_exponent(&rest[end..]);
         let value: f64 = rest[..end].parse().ok().filter(|x: &f64| x.is_finite())?;
         self.pos += end;
         Some(Expr::Number(value))
@@ -639,6 +640,28 @@ impl<'a> Parser<'a> {
             columns,
             cells: rows.into_iter().flatten().collect(),
         })
+    }
+}
+
+/// The length of a scientific exponent at the start of `rest` (`e5`, `E-3` after a number's
+/// digits), 0 when there is none: `2e^{x}` and `2e` are products with Euler's number.
+fn scientific_exponent(rest: &str) -> usize {
+    let bytes = rest.as_bytes();
+    if !matches!(bytes.first(), Some(b'e' | b'E')) {
+        return 0;
+    }
+    let sign = usize::from(matches!(bytes.get(1), Some(b'+' | b'-')));
+    let digits = bytes[1 + sign..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    let glued_letter = bytes
+        .get(1 + sign + digits)
+        .is_some_and(u8::is_ascii_alphabetic);
+    if digits == 0 || glued_letter {
+        0
+    } else {
+        1 + sign + digits
     }
 }
 
@@ -1086,6 +1109,11 @@ mod tests {
                 "\\begin{pmatrix}3&4\\\\1&2\\end{pmatrix}",
             ),
             ("x_{1}+y", "y+x_1"),
+            // Scientific notation, in either spelling.
+            ("1.5e3", "1500"),
+            ("2.5E-2", "\\frac{1}{40}"),
+            ("1.5\\times10^{3}", "1500"),
+            ("2e^{x}", "2\\cdote^{x}"),
         ] {
             assert!(same(a, b), "{a} should equal {b}");
         }
@@ -1105,6 +1133,8 @@ mod tests {
                 "\\begin{pmatrix}1\\\\2\\end{pmatrix}",
             ),
             ("\\sqrt{x}^2", "-x"),
+            ("2e", "2"),
+            ("3e2", "3e"),
         ] {
             assert!(!same(a, b), "{a} should differ from {b}");
         }
