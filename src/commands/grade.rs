@@ -95,11 +95,7 @@ pub fn run(settings: &Settings) -> Result<Outcome> {
     let explanations = match &settings.source {
         Source::Pair { gold, response } => {
             let response = if response == "-" {
-                let mut text = String::new();
-                std::io::stdin()
-                    .read_to_string(&mut text)
-                    .map_err(|e| Error::io("reading the response from standard input", e))?;
-                text
+                read_stdin()?
             } else {
                 response.clone()
             };
@@ -139,6 +135,20 @@ pub fn run(settings: &Settings) -> Result<Outcome> {
     Ok(Outcome {
         summary: format!("{correct} of {} graded correct", explanations.len()),
         stdout: Some(out),
+    })
+}
+
+/// The response from standard input; not UTF-8 is malformed input, with the byte it fails at.
+fn read_stdin() -> Result<String> {
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io("reading the response from standard input", e))?;
+    String::from_utf8(bytes).map_err(|e| {
+        Error::Inconsistent(format!(
+            "standard input: the response is not UTF-8 (byte {}); convert it first (iconv)",
+            e.utf8_error().valid_up_to()
+        ))
     })
 }
 
