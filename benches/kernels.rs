@@ -56,6 +56,19 @@ fn grading(c: &mut Criterion) {
             }
         })
     });
+    // Wrong answers go through every rule down to the answer tree and the identity test.
+    let normalized: Vec<String> = answers
+        .iter()
+        .map(|a| bestofn::grade::normalize(a))
+        .collect();
+    let golds: Vec<Gold> = answers.iter().map(|a| Gold::new(a)).collect();
+    group.bench_function("math500_answer_vs_other_gold", |b| {
+        b.iter(|| {
+            for (answer, gold) in normalized.iter().zip(golds.iter().cycle().skip(1)) {
+                black_box(gold.matches(answer));
+            }
+        })
+    });
     group.finish();
 }
 
