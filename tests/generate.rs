@@ -285,6 +285,37 @@ fn a_refused_request_is_not_a_resumable_failure() {
     assert_eq!(proxy.applied().len(), 1, "a 400 is not retried");
 }
 
+/// A base URL with a query string (Azure's `?api-version=`) keeps it after the endpoint, and the
+/// API key never reaches stderr: not in trace logs of the HTTP client, not in a server's error
+/// body that echoes the request headers.
+#[test]
+fn query_strings_are_kept_and_the_api_key_is_never_shown() {
+    let proxy = FaultProxy::start(common::free_port(), |_| Fault::EchoHead(400));
+    let dir = tempfile::tempdir().unwrap();
+    let problems = counting_problems(dir.path(), &[5]);
+    let out = dir.path().join("samples.jsonl");
+    let base_url = format!("{}?api-version=2024-10-21", proxy.base_url());
+    let output = openai_generate(dir.path(), &base_url, &problems, 1, &out)
+        .env("OPENAI_API_KEY", "sk-test-very-secret")
+        .env("RUST_LOG", "trace")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(76));
+    assert_eq!(
+        proxy.requests(),
+        vec!["POST /v1/completions?api-version=2024-10-21 HTTP/1.1".to_owned()]
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("HTTP 400"), "{stderr}");
+    assert!(
+        stderr.contains("Bearer <redacted>"),
+        "the echoed header is shown, redacted: {stderr}"
+    );
+    assert!(!stderr.contains("sk-test-very-secret"), "{stderr}");
+    // The HTTP client's raw byte dumps hold the key too, in rows that may split it.
+    assert!(!stderr.contains("TRACE ureq_proto"), "{stderr}");
+}
+
 #[test]
 fn replay_copies_samples_and_resumes_without_duplicates() {
     let dir = tempfile::tempdir().unwrap();

@@ -89,11 +89,31 @@ impl OpenAiBackend {
         })
     }
 
+    /// The endpoint for `prompt` under the base URL, keeping its query string where it belongs
+    /// (`https://host/v1?api-version=X` → `https://host/v1/chat/completions?api-version=X`).
     fn url(&self, prompt: &Prompt) -> String {
-        let base = self.options.base_url.trim_end_matches('/');
-        match prompt {
-            Prompt::Completion(_) => format!("{base}/completions"),
-            Prompt::Chat { .. } => format!("{base}/chat/completions"),
+        let (base, query) = match self.options.base_url.split_once('?') {
+            Some((base, query)) => (base, Some(query)),
+            None => (self.options.base_url.as_str(), None),
+        };
+        let base = base.trim_end_matches('/');
+        let endpoint = match prompt {
+            Prompt::Completion(_) => "completions",
+            Prompt::Chat { .. } => "chat/completions",
+        };
+        match query {
+            Some(query) => format!("{base}/{endpoint}?{query}"),
+            None => format!("{base}/{endpoint}"),
+        }
+    }
+
+    /// `text` with the API key, wherever a server echoed it, replaced by `<redacted>`.
+    fn redact(&self, text: String) -> String {
+        match &self.options.api_key {
+            Some(key) if !key.is_empty() && text.contains(key.as_str()) => {
+                text.replace(key.as_str(), "<redacted>")
+            }
+            _ => text,
         }
     }
 
@@ -170,7 +190,15 @@ impl OpenAiBackend {
     fn post_with_retries(&self, url: &str, body: &Value) -> Result<Value> {
         let mut attempt = 0;
         loop {
-            match self.post(url, body) {
+            // What a server says may echo the request's headers, the key among them.
+            let outcome = self.post(url, body).map_err(|failure| match failure {
+                Failure::Fatal(why) => Failure::Fatal(self.redact(why)),
+                Failure::Retryable { why, retry_after } => Failure::Retryable {
+                    why: self.redact(why),
+                    retry_after,
+                },
+            });
+            match outcome {
                 Ok(value) => return Ok(value),
                 Err(Failure::Fatal(why)) => return Err(Error::Rejected(format!("{url}: {why}"))),
                 Err(Failure::Retryable { why, retry_after }) => {

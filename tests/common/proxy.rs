@@ -17,12 +17,17 @@ pub enum Fault {
     Drop,
     /// Wait, then pass.
     Slow(Duration),
+    /// An error answer with this status whose body echoes the request's head, headers included
+    /// (as some servers do).
+    EchoHead(u16),
 }
 
 pub struct FaultProxy {
     pub port: u16,
     /// The fault applied to each request, in arrival order.
     pub applied: Arc<Mutex<Vec<Fault>>>,
+    /// The request line of each request (`POST /v1/completions HTTP/1.1`), in arrival order.
+    pub requests: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -31,20 +36,22 @@ impl FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let applied = Arc::new(Mutex::new(Vec::new()));
+        let requests = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let plan = Arc::new(plan);
         let counter = Arc::new(AtomicUsize::new(0));
         {
-            let (applied, stop) = (applied.clone(), stop.clone());
+            let (applied, requests, stop) = (applied.clone(), requests.clone(), stop.clone());
             std::thread::spawn(move || {
                 for stream in listener.incoming() {
                     if stop.load(Ordering::Relaxed) {
                         return;
                     }
                     let Ok(stream) = stream else { continue };
-                    let (plan, counter, applied) = (plan.clone(), counter.clone(), applied.clone());
+                    let (plan, counter) = (plan.clone(), counter.clone());
+                    let (applied, requests) = (applied.clone(), requests.clone());
                     std::thread::spawn(move || {
-                        let _ = serve(stream, upstream, &*plan, &counter, &applied);
+                        let _ = serve(stream, upstream, &*plan, &counter, (&applied, &requests));
                     });
                 }
             });
@@ -52,6 +59,7 @@ impl FaultProxy {
         FaultProxy {
             port,
             applied,
+            requests,
             stop,
         }
     }
@@ -62,6 +70,10 @@ impl FaultProxy {
 
     pub fn applied(&self) -> Vec<Fault> {
         self.applied.lock().unwrap().clone()
+    }
+
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
     }
 }
 
@@ -145,7 +157,7 @@ fn serve(
     upstream: u16,
     plan: &(dyn Fn(usize) -> Fault + Send + Sync),
     counter: &AtomicUsize,
-    applied: &Mutex<Vec<Fault>>,
+    (applied, requests): (&Mutex<Vec<Fault>>, &Mutex<Vec<String>>),
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(client.try_clone()?);
     let (head, body) = read_message(&mut reader, false)?;
@@ -154,6 +166,7 @@ fn serve(
     }
     let fault = plan(counter.fetch_add(1, Ordering::SeqCst));
     applied.lock().unwrap().push(fault);
+    requests.lock().unwrap().push(head[0].clone());
     let mut client = client;
     match fault {
         Fault::Drop => {
@@ -170,6 +183,16 @@ fn serve(
             write!(
                 client,
                 "HTTP/1.1 {status} Injected\r\nContent-Type: application/json\r\n{retry_after}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+        }
+        Fault::EchoHead(status) => {
+            let body =
+                serde_json::json!({ "error": { "message": "bad request", "request": head } })
+                    .to_string();
+            write!(
+                client,
+                "HTTP/1.1 {status} Echo\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
             )
         }
