@@ -65,7 +65,7 @@ impl Args {
             self.samples,
             self.id,
         ) {
-            (Some(gold), _, ..) if gold.trim().is_empty() => {
+            (Some(gold), ..) if gold.trim().is_empty() => {
                 return Err(Error::Settings(
                     "--gold is empty: give the gold answer to grade against".into(),
                 ))
