@@ -450,7 +450,30 @@ impl<'a> Parser<'a> {
         end += scientific_exponent(&rest[end..]);
         let value: f64 = rest[..end].parse().ok().filter(|x: &f64| x.is_finite())?;
         self.pos += end;
-        Some(Expr::Number(value))
+        let whole = rest[..end].bytes().all(|b| b.is_ascii_digit());
+        match self.mixed_fraction().filter(|_| whole) {
+            Some(fraction) => Some(Expr::Sum(vec![Expr::Number(value), fraction])),
+            None => Some(Expr::Number(value)),
+        }
+    }
+
+    /// `3\frac{1}{8}` is the mixed number 3 + 1/8 (as MATH writes them), not 3 · 1/8: a whole
+    /// number followed directly by a fraction of whole numbers.
+    fn mixed_fraction(&mut self) -> Option<Expr> {
+        let rest = self.rest().strip_prefix("\\frac{")?;
+        let (numerator, rest) = rest.split_once("}{")?;
+        let (denominator, _) = rest.split_once('}')?;
+        let digits =
+            |s: &str| !s.is_empty() && s.len() <= 18 && s.bytes().all(|b| b.is_ascii_digit());
+        if !digits(numerator) || !digits(denominator) {
+            return None;
+        }
+        self.pos += "\\frac{}{}".len() + numerator.len() + denominator.len();
+        let (numerator, denominator) = (numerator.parse().ok()?, denominator.parse().ok()?);
+        Some(Expr::Quotient(
+            Box::new(Expr::Number(numerator)),
+            Box::new(Expr::Number(denominator)),
+        ))
     }
 
     /// One letter (two letters in a row are a product), with its subscript and primes. A run of
@@ -930,6 +953,14 @@ fn close(a: f64, b: f64) -> Agreement {
     if a.is_nan() || b.is_nan() {
         return Agreement::Undefined;
     }
+    if a.is_infinite() || b.is_infinite() {
+        // The tolerance scales with the magnitude: against an infinity it would admit anything.
+        return if a == b {
+            Agreement::Same
+        } else {
+            Agreement::Different
+        };
+    }
     if a == b || (a - b).abs() <= RELATIVE_TOLERANCE * a.abs().max(b.abs()) + ABSOLUTE_TOLERANCE {
         Agreement::Same
     } else {
@@ -1114,6 +1145,9 @@ mod tests {
             ("2.5E-2", "\\frac{1}{40}"),
             ("1.5\\times10^{3}", "1500"),
             ("2e^{x}", "2\\cdote^{x}"),
+            // Mixed numbers.
+            ("3\\frac{1}{8}", "\\frac{25}{8}"),
+            ("2\\frac{\\pi}{3}", "\\frac{2\\pi}{3}"),
         ] {
             assert!(same(a, b), "{a} should equal {b}");
         }
@@ -1135,6 +1169,10 @@ mod tests {
             ("\\sqrt{x}^2", "-x"),
             ("2e", "2"),
             ("3e2", "3e"),
+            ("4", "\\infty"),
+            ("3\\frac{1}{8}", "\\frac{3}{8}"),
+            ("1\\frac{12}{13}", "\\frac{12}{13}"),
+            ("-\\infty", "\\infty"),
         ] {
             assert!(!same(a, b), "{a} should differ from {b}");
         }
