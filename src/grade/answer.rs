@@ -11,6 +11,7 @@
 use std::fmt;
 
 use super::expr::{self, Expr, RelOp};
+use super::identity;
 
 /// The most elements matched without order (each pair is compared: quadratic).
 const MAX_UNORDERED: usize = 64;
@@ -41,11 +42,6 @@ impl Answer {
     /// Reads a normalized answer. Never fails: what is not mathematics is [`Answer::Text`].
     pub fn parse(normalized: &str) -> Answer {
         parse_at(normalized, 0)
-    }
-
-    /// Whether the tree holds a relation at its top (`2x + 4y = 3`).
-    pub fn is_relation(&self) -> bool {
-        matches!(self, Answer::Relation { .. })
     }
 }
 
@@ -149,10 +145,10 @@ fn split_top<'a>(s: &'a str, separator: &str) -> Vec<&'a str> {
 pub fn same(a: &Answer, b: &Answer) -> bool {
     use Answer::*;
     match (a, b) {
-        (Expr(x), Expr(y)) => expr::equivalent(x, y),
+        (Expr(x), Expr(y)) => identity::equivalent(x, y),
         (Relation { sides, ops }, Relation { sides: s, ops: o }) => same_relation(sides, ops, s, o),
         (Relation { sides, ops }, Expr(value)) | (Expr(value), Relation { sides, ops }) => {
-            defined_value(sides, ops).is_some_and(|v| expr::equivalent(v, value))
+            defined_value(sides, ops).is_some_and(|v| identity::equivalent(v, value))
         }
         (
             Bracketed { open, close, items },
@@ -212,7 +208,7 @@ fn same_relation(a: &[Expr], a_ops: &[RelOp], b: &[Expr], b_ops: &[RelOp]) -> bo
             let (a_op, a_diff) = normal_form(a_left, *a_op, a_right);
             let (b_op, b_diff) = normal_form(b_left, *b_op, b_right);
             a_op == b_op
-                && expr::proportional(&a_diff, &b_diff, !matches!(a_op, RelOp::Eq | RelOp::Neq))
+                && identity::proportional(&a_diff, &b_diff, !matches!(a_op, RelOp::Eq | RelOp::Neq))
         }
         _ => {
             // Chains: the same operators between equivalent sides, read either way round.
@@ -227,7 +223,7 @@ fn same_relation(a: &[Expr], a_ops: &[RelOp], b: &[Expr], b_ops: &[RelOp]) -> bo
                 a.len() == b.len()
                     && (0..a.len()).all(|i| {
                         let j = if reversed { a.len() - 1 - i } else { i };
-                        expr::equivalent(&a[j], &b[i])
+                        identity::equivalent(&a[j], &b[i])
                     })
             };
             (forward && sides_match(false)) || (backward && sides_match(true))

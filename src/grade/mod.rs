@@ -6,12 +6,13 @@
 //! as 15.000000000000002, and numbers too large to be exact); the same canonical key
 //! ([`answer_key`]: numbers as reduced fractions, sets and bare lists sorted); and last the typed
 //! answer tree ([`Answer`]), where expressions are compared by the identity test at
-//! [`expr::POINTS`] points and relations, sets, tuples and intervals by their rules.
+//! [`identity::POINTS`] points and relations, sets, tuples and intervals by their rules.
 
 mod answer;
 mod explain;
 mod expr;
 mod extract;
+mod identity;
 mod normalize;
 mod number;
 mod unicode;
