@@ -122,12 +122,23 @@ fn a_real_server_answers_n_samples_per_problem_keyed_to_their_problem() {
     let starts = [3, 17, 41, 60];
     let problems = counting_problems(dir.path(), &starts);
     let out = dir.path().join("samples.jsonl");
-    // The server returns one choice per request whatever `n` is: the client tops up.
-    openai_generate(dir.path(), &server.base_url(), &problems, 3, &out)
+    // The server returns one choice per request whatever `n` is: the client tops up, and says
+    // so once per run.
+    let output = openai_generate(dir.path(), &server.base_url(), &problems, 3, &out)
         .args(["--n-per-request", "4"])
-        .assert()
-        .success()
-        .stderr(contains("12 samples generated, 0 already present"));
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("12 samples generated, 0 already present"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("the server ignores `n`").count(),
+        1,
+        "{stderr}"
+    );
     let by_problem = samples_by_problem(&out);
     assert_exactly_n(&by_problem, starts.len(), 3);
     let mut prompt_hashes = HashSet::new();

@@ -54,6 +54,8 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
 pub struct OpenAiBackend {
     options: OpenAiOptions,
     agent: ureq::Agent,
+    /// Whether the run has said that the server ignores `n` (said once, not per request).
+    said_n_ignored: std::sync::atomic::AtomicBool,
 }
 
 /// Why a request failed: worth another try or not.
@@ -86,6 +88,7 @@ impl OpenAiBackend {
         Ok(OpenAiBackend {
             options: options.clone(),
             agent,
+            said_n_ignored: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -104,6 +107,17 @@ impl OpenAiBackend {
         match query {
             Some(query) => format!("{base}/{endpoint}?{query}"),
             None => format!("{base}/{endpoint}"),
+        }
+    }
+
+    /// Once per run: the server answered fewer choices than `n` asked for.
+    fn say_n_ignored(&self, url: &str, asked: usize, got: usize) {
+        use std::sync::atomic::Ordering;
+        if !self.said_n_ignored.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "{url}: asked for n = {asked} choices, got {got}: the server ignores `n`; the \
+                 samples are completed with more requests (--n-per-request 1 asks for one at a time)"
+            );
         }
     }
 
@@ -315,6 +329,9 @@ impl Backend for OpenAiBackend {
                 .flatten()
                 .and_then(|t| u32::try_from(t).ok());
             let count = got.len();
+            if count < n {
+                self.say_n_ignored(&url, n, count);
+            }
             for ((text, finish_reason), slot) in got.into_iter().zip(remaining) {
                 emit(Completion {
                     sample_idx: slot.sample_idx,
