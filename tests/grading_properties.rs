@@ -169,3 +169,29 @@ proptest! {
         prop_assert!(!equivalent(&a, &shifted), "{a} vs {shifted}");
     }
 }
+
+/// The minimal inputs with which the properties above once found panics.
+#[test]
+fn the_inputs_that_once_panicked() {
+    for (response, gold) in [
+        ("é", ""),
+        ("¡", ""),
+        ("", "\\(\\boxed{\\)(\\)\\right)\\)\\(é+\\boxed{\\boxed{\\["),
+        ("\\boxed{\\boxed{}}", ""),
+        ("\\boxed{\\boxed{1}}", "1"),
+    ] {
+        let gold = Gold::new(gold);
+        for style in [AnswerStyle::Gsm8k, AnswerStyle::Math] {
+            assert!(grade(response, style, Some(&gold)).correct.is_some());
+        }
+    }
+    assert_eq!(
+        grade(
+            "\\boxed{\\boxed{1}}",
+            AnswerStyle::Math,
+            Some(&Gold::new("1"))
+        )
+        .correct,
+        Some(true)
+    );
+}
