@@ -176,6 +176,7 @@ fn the_inputs_that_once_panicked() {
     for (response, gold) in [
         ("é", ""),
         ("¡", ""),
+        ("", "\u{a700}"),
         ("", "\\(\\boxed{\\)(\\)\\right)\\)\\(é+\\boxed{\\boxed{\\["),
         ("\\boxed{\\boxed{}}", ""),
         ("\\boxed{\\boxed{1}}", "1"),
