@@ -139,6 +139,13 @@ fn a_real_server_answers_n_samples_per_problem_keyed_to_their_problem() {
         1,
         "{stderr}"
     );
+    // Run again: every sample is there (what the server reported about itself is per sample, not
+    // a setting that changed).
+    openai_generate(dir.path(), &server.base_url(), &problems, 3, &out)
+        .args(["--n-per-request", "4"])
+        .assert()
+        .success()
+        .stderr(contains("0 samples generated, 12 already present"));
     let by_problem = samples_by_problem(&out);
     assert_exactly_n(&by_problem, starts.len(), 3);
     let mut prompt_hashes = HashSet::new();
@@ -153,6 +160,8 @@ fn a_real_server_answers_n_samples_per_problem_keyed_to_their_problem() {
             let generator = &sample["generator"];
             assert_eq!(generator["backend"], "openai");
             assert_eq!(generator["model"], "smollm2");
+            // What the server reported about itself is kept beside what was asked.
+            assert!(generator["server"]["model"].is_string(), "{generator}");
             assert_eq!(generator["template_sha256"].as_str().unwrap().len(), 64);
             prompt_hashes.insert(generator["prompt_sha256"].as_str().unwrap().to_owned());
             assert!(sample["finish_reason"].is_string());

@@ -274,6 +274,7 @@ impl Backend for LlamaBackend {
                             finish_reason: Some(finish.to_owned()),
                             num_tokens: Some(sequence.tokens),
                             replayed: None,
+                            server: None,
                         })?;
                     }
                 }

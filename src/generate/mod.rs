@@ -130,6 +130,9 @@ pub struct Completion {
     pub num_tokens: Option<u32>,
     /// A replayed record (its line), written as it was instead of a new one.
     pub replayed: Option<String>,
+    /// What a server said about itself in its answer (`model`, `system_fingerprint`), recorded in
+    /// `generator.server`: servers fill what a request leaves out from their own configuration.
+    pub server: Option<Map<String, Value>>,
 }
 
 /// A source of samples.
@@ -225,7 +228,7 @@ pub fn generator_settings(backend: &dyn Backend, options: &GenerateOptions) -> M
 }
 
 /// Fields of `generator` that differ between the samples of one run.
-pub(crate) const PER_SAMPLE_GENERATOR_FIELDS: [&str; 2] = ["seed", "prompt_sha256"];
+pub(crate) const PER_SAMPLE_GENERATOR_FIELDS: [&str; 3] = ["seed", "prompt_sha256", "server"];
 
 /// Most samples one run plans at once: every planned sample is held in memory (its slot and
 /// seed) before generation starts.
@@ -368,6 +371,9 @@ fn new_record(
         );
     generator.insert("seed".into(), seed.into());
     generator.insert("prompt_sha256".into(), job.prompt.sha256().into());
+    if let Some(server) = completion.server {
+        generator.insert("server".into(), Value::Object(server));
+    }
     let mut record = Map::new();
     record.insert("problem_id".into(), job.problem_id.clone().into());
     record.insert("sample_idx".into(), completion.sample_idx.into());
@@ -471,6 +477,7 @@ mod tests {
                 finish_reason: None,
                 num_tokens: None,
                 replayed: None,
+                server: None,
             })?;
             let full = std::io::Error::from_raw_os_error(28);
             Err(Error::io("disk", full))

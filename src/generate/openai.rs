@@ -277,6 +277,18 @@ fn choices(answer: &Value) -> std::result::Result<Vec<(String, Option<String>)>,
         .collect()
 }
 
+/// What the server says about itself in an answer: the model it ran and its configuration's
+/// fingerprint, when it says.
+fn reported_by_server(answer: &Value) -> Option<serde_json::Map<String, Value>> {
+    let mut server = serde_json::Map::new();
+    for field in ["model", "system_fingerprint"] {
+        if let Some(value) = answer.get(field).filter(|v| v.is_string()) {
+            server.insert(field.into(), value.clone());
+        }
+    }
+    (!server.is_empty()).then_some(server)
+}
+
 impl Backend for OpenAiBackend {
     fn kind(&self) -> &'static str {
         "openai"
@@ -328,6 +340,7 @@ impl Backend for OpenAiBackend {
                 })
                 .flatten()
                 .and_then(|t| u32::try_from(t).ok());
+            let server = reported_by_server(&answer);
             let count = got.len();
             if count < n {
                 self.say_n_ignored(&url, n, count);
@@ -339,6 +352,7 @@ impl Backend for OpenAiBackend {
                     finish_reason,
                     num_tokens: tokens,
                     replayed: None,
+                    server: server.clone(),
                 })?;
             }
             remaining = &remaining[count..];

@@ -66,6 +66,7 @@ impl Backend for ReplayBackend {
                 finish_reason: None,
                 num_tokens: None,
                 replayed: Some(record.line.clone()),
+                server: None,
             })?;
         }
         Ok(())
