@@ -421,10 +421,11 @@ fn find_unescaped(text: &str, close: &str) -> Option<usize> {
 /// after it.
 fn final_sentence_math(text: &str) -> Option<String> {
     let spans = math_spans(text);
+    // Spans are in order and disjoint: the one that could hold `at` is the last starting at or
+    // before it (a binary search, so many spans and many sentences stay linear-logarithmic).
     let inside = |at: usize| {
-        spans
-            .iter()
-            .any(|(start, end, _)| (*start..*end).contains(&at))
+        let before = spans.partition_point(|(start, _, _)| *start <= at);
+        before > 0 && at < spans[before - 1].1
     };
     let bytes = text.as_bytes();
     let mut end = text.len();
@@ -715,5 +716,9 @@ mod tests {
         let text = "\\boxed{".repeat(20_000) + &"answer is ".repeat(20_000) + &"1,".repeat(50_000);
         let _ = extract(&text, AnswerStyle::Gsm8k);
         let _ = extract(&text, AnswerStyle::Math);
+        // Many math spans, then many sentences with no math: each sentence end is looked up
+        // among the spans once.
+        let text = "$x$ ".repeat(100_000) + &"no. ".repeat(100_000);
+        assert_eq!(extract(&text, AnswerStyle::Math).as_deref(), Some("x"));
     }
 }
