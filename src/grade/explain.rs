@@ -3,7 +3,7 @@
 use std::fmt;
 
 use super::{
-    extract_answer, extract_raw, second_reading, Answer, AnswerStyle, Gold, Judgement, Rule,
+    extract_raw, normalized_answer, second_reading, Answer, AnswerStyle, Gold, Judgement, Rule,
 };
 
 /// Everything behind a verdict, for `bestofn grade` and `label --explain`.
@@ -27,18 +27,16 @@ pub struct Explanation {
 /// Grades `text` as [`grade`] does and says how.
 pub fn explain(text: &str, style: AnswerStyle, gold: Option<&Gold>) -> Explanation {
     let found = extract_raw(text, style);
-    let extracted = extract_answer(text, style);
+    let extracted = found.as_deref().and_then(normalized_answer);
     let judgement = gold.map(|g| g.judge(text, extracted.as_deref()));
-    let mut explanation = Explanation::new(style, found, extracted, gold, judgement);
-    if judgement.is_some_and(|j| j.final_line_boxes) {
-        explanation.final_line_answer = second_reading(text);
-    }
-    explanation
+    Explanation::new(text, style, found, extracted, gold, judgement)
 }
 
 impl Explanation {
-    /// The explanation of a verdict reached on `extracted` (normalized from `found`).
+    /// The explanation of a verdict reached on `extracted` (normalized from `found`) of the
+    /// response `text`.
     pub fn new(
+        text: &str,
         style: AnswerStyle,
         found: Option<String>,
         extracted: Option<String>,
@@ -55,7 +53,9 @@ impl Explanation {
             correct: judgement.map(|j| j.correct),
             rule: judgement.map(|j| j.rule),
             reason: judgement.map(|j| j.rule.describe()),
-            final_line_answer: None,
+            final_line_answer: judgement
+                .filter(|j| j.final_line_boxes)
+                .and_then(|_| second_reading(text)),
         }
     }
 }

@@ -59,13 +59,9 @@ const MAX_JOINED_BOXES: usize = 32;
 
 /// The final answer in boxes: the last box, together with the boxes just before it that only
 /// separators part from it (`\boxed{1}, \boxed{2}`, `\boxed{(2,2)} \quad\text{and}\quad
-/// \boxed{(6,2)}`): several boxes in a row are one answer given in parts.
-pub fn final_boxes(text: &str) -> Option<String> {
-    final_boxes_ending(text).map(|(_, answer)| answer)
-}
-
-/// [`final_boxes`], with the byte offset just past the last box.
-fn final_boxes_ending(text: &str) -> Option<(usize, String)> {
+/// \boxed{(6,2)}`): several boxes in a row are one answer given in parts. Returned with the
+/// byte offset just past the last box.
+fn final_boxes(text: &str) -> Option<(usize, String)> {
     let (mut start, last) = last_box_before(text, text.len())?;
     let end = last.as_ptr() as usize - text.as_ptr() as usize + last.len() + 1;
     let mut parts = vec![last];
@@ -95,8 +91,7 @@ fn final_boxes_ending(text: &str) -> Option<(usize, String)> {
     Some((end, parts.join(", ")))
 }
 
-/// Every box on the line of the last box, joined, when there are more of them than
-/// [`final_boxes`] takes: `\boxed{(3,3)} \text{ for part (a) and } \boxed{(1,1)}` read whole. A
+/// Every box on the line of the last box, joined, when there are two or more: `\boxed{(3,3)} \text{ for part (a) and } \boxed{(1,1)}` read whole. A
 /// second reading, tried when the first is wrong (MATH's own solutions box alternatives this way,
 /// and their gold answer is the last box).
 pub fn final_line_boxes(text: &str) -> Option<String> {
@@ -116,8 +111,7 @@ pub fn final_line_boxes(text: &str) -> Option<String> {
         return None;
     }
     parts.reverse();
-    let joined = parts.join(", ");
-    (Some(&joined) != final_boxes(text).as_ref()).then_some(joined)
+    Some(parts.join(", "))
 }
 
 /// Text after a chat template's turn marker is not the response (a model that ran on into the
@@ -495,7 +489,7 @@ const ANSWER_PHRASE_SUFFIXES: [&str; 2] = [" is", ":"];
 pub fn extract(text: &str, style: AnswerStyle) -> Option<String> {
     let text = response_only(text);
     let phrases = after_answer_phrases(text);
-    if let Some((box_end, boxed)) = final_boxes_ending(text) {
+    if let Some((box_end, boxed)) = final_boxes(text) {
         let later = phrases
             .iter()
             .flatten()
@@ -547,33 +541,38 @@ mod tests {
         assert_eq!(last_boxed("no box"), None);
     }
 
+    fn answer_in_boxes(text: &str) -> Option<String> {
+        final_boxes(text).map(|(_, answer)| answer)
+    }
+
     #[test]
     fn boxes_in_a_row_are_one_answer() {
         assert_eq!(
-            final_boxes("\\boxed{1},\\boxed{2},\\boxed{3}").as_deref(),
+            answer_in_boxes("\\boxed{1},\\boxed{2},\\boxed{3}").as_deref(),
             Some("1, 2, 3")
         );
         assert_eq!(
-            final_boxes("$$\\boxed{(2, 2)} \\quad \\text{and} \\quad \\boxed{(6, 2)}$$").as_deref(),
+            answer_in_boxes("$$\\boxed{(2, 2)} \\quad \\text{and} \\quad \\boxed{(6, 2)}$$")
+                .as_deref(),
             Some("(2, 2), (6, 2)")
         );
         // Alternatives, and boxes in separate math spans, are not parts: the last box answers.
         assert_eq!(
-            final_boxes("$\\boxed{x+11}$ or $\\boxed{11+x}$").as_deref(),
+            answer_in_boxes("$\\boxed{x+11}$ or $\\boxed{11+x}$").as_deref(),
             Some("11+x")
         );
         assert_eq!(
-            final_boxes("are $\\boxed{-2}$ and $\\boxed{1}$.").as_deref(),
+            answer_in_boxes("are $\\boxed{-2}$ and $\\boxed{1}$.").as_deref(),
             Some("1")
         );
         // An intermediate box is not part of the final answer.
         assert_eq!(
-            final_boxes("so \\boxed{200} after six months; in all \\boxed{10455}").as_deref(),
+            answer_in_boxes("so \\boxed{200} after six months; in all \\boxed{10455}").as_deref(),
             Some("10455")
         );
         let many = "\\boxed{1},".repeat(100);
         assert_eq!(
-            final_boxes(&many).unwrap().split(", ").count(),
+            answer_in_boxes(&many).unwrap().split(", ").count(),
             MAX_JOINED_BOXES
         );
     }
@@ -694,8 +693,11 @@ mod tests {
             Some("2, 3")
         );
         assert_eq!(final_line_boxes("\\boxed{1}\n\\boxed{2}"), None);
-        // Boxes the first reading already joins have none either.
-        assert_eq!(final_line_boxes("\\boxed{1}, \\boxed{2}"), None);
+        // Boxes the first reading already joins read the same (the grader skips an equal reading).
+        assert_eq!(
+            final_line_boxes("\\boxed{1}, \\boxed{2}").as_deref(),
+            Some("1, 2")
+        );
     }
 
     #[test]

@@ -79,8 +79,12 @@ impl fmt::Display for AnswerStyle {
 
 /// The normalized final answer stated in `text`, if any.
 pub fn extract_answer(text: &str, style: AnswerStyle) -> Option<String> {
-    let raw = extract::extract(&unicode::clean(text), style)?;
-    let normalized = normalize(&raw);
+    normalized_answer(&extract_raw(text, style)?)
+}
+
+/// A raw answer normalized; `None` when nothing is left.
+pub fn normalized_answer(raw: &str) -> Option<String> {
+    let normalized = normalize(raw);
     (!normalized.is_empty()).then_some(normalized)
 }
 
@@ -307,8 +311,8 @@ pub struct Judgement {
     pub final_line_boxes: bool,
 }
 
-/// Every box on the final line of `text` together, normalized, when that differs from the
-/// first reading (see [`extract::final_line_boxes`]).
+/// Every box on the final line of `text` together, normalized (see
+/// [`extract::final_line_boxes`]).
 pub(crate) fn second_reading(text: &str) -> Option<String> {
     extract::final_line_boxes(&unicode::clean(text)).map(|raw| normalize(&raw))
 }
@@ -321,7 +325,8 @@ impl Gold {
         if first.correct || !text.contains("\\boxed") {
             return first;
         }
-        match second_reading(text).map(|joint| self.decide(&joint)) {
+        let joint = second_reading(text).filter(|joint| Some(joint.as_str()) != extracted);
+        match joint.map(|joint| self.decide(&joint)) {
             Some((true, rule)) => Judgement {
                 correct: true,
                 rule,

@@ -13,9 +13,7 @@ use serde_json::Value;
 pub use export::{select_verifier_examples, ExportOptions, VerifierExample};
 
 use crate::error::{Error, Result};
-use crate::grade::{
-    self, extract_answer, normalize, stated_answer, AnswerStyle, Explanation, Gold,
-};
+use crate::grade::{self, normalized_answer, stated_answer, AnswerStyle, Explanation, Gold};
 use crate::io::OutputFile;
 use crate::records::{map_samples, Problem, ReadOptions, Sample};
 
@@ -112,26 +110,27 @@ impl<'a> Labeler<'a> {
             });
         let used_field = field_answer.is_some();
         let gold = self.golds[index].as_ref();
-        let judgement = match &field_answer {
+        // The answer as found (kept for an explanation), then normalized.
+        let (found, judgement) = match field_answer {
             Some(raw) => {
-                sample.extracted = stated_answer(raw, style)
-                    .map(|answer| normalize(&answer))
-                    .filter(|n| !n.is_empty());
-                gold.map(|g| g.judge_answer(sample.extracted.as_deref()))
+                sample.extracted = stated_answer(&raw, style).and_then(|a| normalized_answer(&a));
+                (
+                    Some(raw),
+                    gold.map(|g| g.judge_answer(sample.extracted.as_deref())),
+                )
             }
             None => {
-                sample.extracted = extract_answer(&sample.text, style);
-                gold.map(|g| g.judge(&sample.text, sample.extracted.as_deref()))
+                let found = grade::extract_raw(&sample.text, style);
+                sample.extracted = found.as_deref().and_then(normalized_answer);
+                let judgement = gold.map(|g| g.judge(&sample.text, sample.extracted.as_deref()));
+                (found, judgement)
             }
         };
         sample.correct = judgement.map(|j| j.correct);
         if self.options.explain {
-            let found = match field_answer {
-                Some(raw) => Some(raw),
-                None => grade::extract_raw(&sample.text, style),
-            };
+            let extracted = sample.extracted.clone();
             let explanation =
-                Explanation::new(style, found, sample.extracted.clone(), gold, judgement);
+                Explanation::new(&sample.text, style, found, extracted, gold, judgement);
             sample.extra.insert(
                 "explanation".into(),
                 serde_json::to_value(explanation).unwrap_or(Value::Null),
