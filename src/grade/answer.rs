@@ -64,18 +64,12 @@ fn parse_at(s: &str, depth: usize) -> Answer {
             return Answer::Set(items(inner, list_separator(inner)));
         }
     }
-    let bytes = s.as_bytes();
-    if s.len() >= 2
-        && matches!(bytes[0], b'(' | b'[')
-        && matches!(bytes[s.len() - 1], b')' | b']')
-        && super::first_bracket_closes_last(bytes)
-    {
-        let inner = &s[1..s.len() - 1];
+    if let Some((open, inner, close)) = super::enclosed(s) {
         let separator = list_separator(inner);
         if split_top(inner, separator).len() > 1 {
             return Answer::Bracketed {
-                open: bytes[0] as char,
-                close: bytes[s.len() - 1] as char,
+                open,
+                close,
                 items: items(inner, separator),
             };
         }
@@ -118,27 +112,7 @@ fn list_separator(s: &str) -> &'static str {
 
 /// Splits at `separator` outside brackets.
 fn split_top<'a>(s: &'a str, separator: &str) -> Vec<&'a str> {
-    let bytes = s.as_bytes();
-    let mut parts = Vec::new();
-    let mut depth = 0i32;
-    let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'(' | b'[' | b'{' => depth += 1,
-            b')' | b']' | b'}' => depth -= 1,
-            _ if depth == 0 && bytes[i..].starts_with(separator.as_bytes()) => {
-                parts.push(&s[start..i]);
-                i += separator.len();
-                start = i;
-                continue;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    parts.push(&s[start..]);
-    parts
+    super::split_outside_brackets(s, &[separator])
 }
 
 /// Whether two answer trees state the same answer (the module's rules).

@@ -304,12 +304,7 @@ impl<'a> Parser<'a> {
                 break;
             }
         }
-        let sum = if terms.len() == 1 {
-            terms.pop()
-        } else {
-            Some(Expr::Sum(terms))
-        };
-        self.leave(sum)
+        self.leave(Some(one_or_many(terms, Expr::Sum)))
     }
 
     fn term(&mut self) -> Option<Expr> {
@@ -328,12 +323,7 @@ impl<'a> Parser<'a> {
                 break;
             }
         }
-        let term = if factors.len() == 1 {
-            factors.pop()
-        } else {
-            Some(Expr::Product(factors))
-        };
-        self.leave(term)
+        self.leave(Some(one_or_many(factors, Expr::Product)))
     }
 
     /// A factor after an explicit operator may carry a sign: `2 \cdot -3`.
@@ -477,16 +467,20 @@ impl<'a> Parser<'a> {
 
     /// Skips a subscript (`_1`, `_{12}`); whether there was one.
     fn subscript(&mut self) -> Option<bool> {
-        if !self.eat("_") {
+        self.skip_script("_")
+    }
+
+    /// Skips `marker` and the braced group or one character after it; whether there was one.
+    fn skip_script(&mut self, marker: &str) -> Option<bool> {
+        if !self.eat(marker) {
             return Some(false);
         }
-        if self.eat("{") {
-            let close = matching_brace(self.rest())?;
-            self.pos += close + 1;
+        let length = if self.rest().starts_with('{') {
+            super::normalize::matching_close(self.rest().as_bytes(), 0)? + 1
         } else {
-            let c = self.rest().chars().next()?;
-            self.pos += c.len_utf8();
-        }
+            self.rest().chars().next()?.len_utf8()
+        };
+        self.pos += length;
         Some(true)
     }
 
@@ -578,27 +572,14 @@ impl<'a> Parser<'a> {
         while self.starts_factor() && self.peek() != Some(b'\\') {
             factors.push(self.power()?);
         }
-        Some(if factors.len() == 1 {
-            factors.pop()?
-        } else {
-            Expr::Product(factors)
-        })
+        Some(one_or_many(factors, Expr::Product))
     }
 
     /// `\sum_{k=0}^{n-1} body`: kept whole, tagged by the operator and its bounds as written.
     fn opaque_operator(&mut self, name: &str) -> Option<Expr> {
         let start = self.pos;
-        for marker in ["_", "^"] {
-            if self.eat(marker) {
-                if self.eat("{") {
-                    let close = matching_brace(self.rest())?;
-                    self.pos += close + 1;
-                } else {
-                    let c = self.rest().chars().next()?;
-                    self.pos += c.len_utf8();
-                }
-            }
-        }
+        self.skip_script("_")?;
+        self.skip_script("^")?;
         let tag = crate::stable_hash(name) ^ crate::stable_hash(&self.text[start..self.pos]);
         let body = self.term()?;
         Some(Expr::Opaque {
@@ -668,6 +649,14 @@ fn scientific_exponent(rest: &str) -> usize {
     }
 }
 
+/// The one item alone, or several combined by `combine` (a sum, a product).
+fn one_or_many(mut items: Vec<Expr>, combine: fn(Vec<Expr>) -> Expr) -> Expr {
+    match items.len() {
+        1 => items.pop().expect("one item"),
+        _ => combine(items),
+    }
+}
+
 fn is_known_command(name: &str) -> bool {
     matches!(
         name,
@@ -688,24 +677,6 @@ fn canonical_name(name: &str, subscripted: bool) -> Box<str> {
         }
     }
     name.into()
-}
-
-/// The index of the `}` closing a group whose `{` was just consumed.
-fn matching_brace(rest: &str) -> Option<usize> {
-    let mut depth = 1usize;
-    for (i, b) in rest.bytes().enumerate() {
-        match b {
-            b'{' => depth += 1,
-            b'}' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(i);
-                }
-            }
-            _ => {}
-        }
-    }
-    None
 }
 
 impl fmt::Display for Expr {

@@ -4,13 +4,13 @@
 //! values), and relations by proportional normal forms.
 
 use super::expr::{Constant, Expr, Function};
+// Relative difference under which two values are the same: the one plain numbers use.
+use super::number::RELATIVE_TOLERANCE;
 
 /// Points at which expressions with free symbols are compared.
 pub const POINTS: u32 = 16;
 /// Points where both sides must be defined before they count as equal.
 const MIN_DEFINED_POINTS: u32 = 3;
-/// Relative difference under which two values are the same (as for plain numbers).
-const RELATIVE_TOLERANCE: f64 = 1e-9;
 /// Absolute difference under which two values are the same: what floating point leaves of a
 /// cancelled identity (`\sin\pi` is 1.2e-16), far below any stated answer.
 const ABSOLUTE_TOLERANCE: f64 = 1e-14;

@@ -119,20 +119,10 @@ fn key_at_depth(s: &str, depth: usize) -> String {
         items.sort_unstable();
         return format!("{{{}}}", items.join(","));
     }
-    let bytes = s.as_bytes();
-    if s.len() >= 2
-        && matches!(bytes[0], b'(' | b'[')
-        && matches!(bytes[s.len() - 1], b')' | b']')
-        && first_bracket_closes_last(bytes)
-        && split_top_level(&s[1..s.len() - 1]).len() > 1
-    {
-        let items = elements(&s[1..s.len() - 1]);
-        return format!(
-            "{}{}{}",
-            bytes[0] as char,
-            items.join(","),
-            bytes[s.len() - 1] as char
-        );
+    if let Some((open, inner, close)) = enclosed(s) {
+        if split_top_level(inner).len() > 1 {
+            return format!("{open}{}{close}", elements(inner).join(","));
+        }
     }
     if split_top_level(s).len() > 1 {
         // A bare list ("2, -3"): the solutions of an equation, in any order: a set.
@@ -159,26 +149,51 @@ fn first_bracket_closes_last(bytes: &[u8]) -> bool {
     false
 }
 
-/// Splits on commas outside any brackets.
-fn split_top_level(s: &str) -> Vec<&str> {
-    split_outside_brackets(s, b",")
+/// `(a, b)` or `[a, b)`: the opening bracket, what it encloses, and the closing one, when the
+/// first bracket closes at the end (`(1,2),(3,4)` is a list, not one tuple).
+fn enclosed(s: &str) -> Option<(char, &str, char)> {
+    let bytes = s.as_bytes();
+    let whole = s.len() >= 2
+        && matches!(bytes[0], b'(' | b'[')
+        && matches!(bytes[s.len() - 1], b')' | b']')
+        && first_bracket_closes_last(bytes);
+    whole.then(|| {
+        let (open, close) = (bytes[0] as char, bytes[s.len() - 1] as char);
+        (open, &s[1..s.len() - 1], close)
+    })
 }
 
-/// Splits at any of the ASCII `separators` outside any brackets.
-fn split_outside_brackets<'a>(s: &'a str, separators: &[u8]) -> Vec<&'a str> {
+/// Splits on commas outside any brackets.
+fn split_top_level(s: &str) -> Vec<&str> {
+    split_outside_brackets(s, &[","])
+}
+
+/// Splits at any of the `separators` outside any brackets.
+fn split_outside_brackets<'a>(s: &'a str, separators: &[&str]) -> Vec<&'a str> {
+    let bytes = s.as_bytes();
     let mut parts = Vec::new();
     let mut depth = 0i32;
     let mut start = 0;
-    for (i, b) in s.bytes().enumerate() {
-        match b {
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
             b'(' | b'[' | b'{' => depth += 1,
             b')' | b']' | b'}' => depth -= 1,
-            b if depth == 0 && separators.contains(&b) => {
-                parts.push(&s[start..i]);
-                start = i + 1;
+            _ if depth == 0 => {
+                let rest = &bytes[i..];
+                if let Some(separator) = separators
+                    .iter()
+                    .find(|sep| rest.starts_with(sep.as_bytes()))
+                {
+                    parts.push(&s[start..i]);
+                    i += separator.len();
+                    start = i;
+                    continue;
+                }
             }
             _ => {}
         }
+        i += 1;
     }
     parts.push(&s[start..]);
     parts

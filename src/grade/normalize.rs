@@ -332,7 +332,7 @@ fn strip_outer_braces(s: &mut String) {
 }
 
 /// Index of the bracket that closes the one opened at `open`.
-fn matching_close(bytes: &[u8], open: usize) -> Option<usize> {
+pub(super) fn matching_close(bytes: &[u8], open: usize) -> Option<usize> {
     let mut depth = 0usize;
     for (i, &b) in bytes.iter().enumerate().skip(open) {
         match b {
@@ -353,7 +353,7 @@ fn matching_close(bytes: &[u8], open: usize) -> Option<usize> {
 /// letters of its own (`y = 2x + 1` is an equation, kept whole). A chain `x = 5+5+1 = 7 = 11`,
 /// or one starting with a number (`\frac{1}{2} = 0.5`), ends with its value.
 fn assignment_rhs(s: &str) -> Option<&str> {
-    let sides = super::split_outside_brackets(s, b"=");
+    let sides = super::split_outside_brackets(s, &["="]);
     let (lhs, last) = match sides[..] {
         [_] => return None,
         [lhs, .., last] => (lhs, last),
@@ -432,18 +432,18 @@ fn join_alternatives(s: &mut String) {
 /// `a=4,-8,-10`); groups parted by `;` are tuples (`p=5,q=2;p=7,q=2` → `(5,2),(7,2)`). One
 /// variable equal to an expression in other letters (`y=2x+1`) is an equation, kept whole.
 fn labelled_values(s: &str) -> Option<String> {
-    let groups = super::split_outside_brackets(s, b";");
+    let groups = super::split_outside_brackets(s, &[";"]);
     if groups.len() > 1 && groups.iter().all(|group| group.contains(',')) {
         let tuples = groups
             .iter()
-            .map(|group| labelled_list(group, b",").map(|values| format!("({values})")))
+            .map(|group| labelled_list(group, &[","]).map(|values| format!("({values})")))
             .collect::<Option<Vec<_>>>()?;
         return Some(tuples.join(","));
     }
-    labelled_list(s, b",;")
+    labelled_list(s, &[",", ";"])
 }
 
-fn labelled_list(s: &str, separators: &[u8]) -> Option<String> {
+fn labelled_list(s: &str, separators: &[&str]) -> Option<String> {
     let items = super::split_outside_brackets(s, separators);
     let values: Vec<Option<&str>> = items.iter().map(|item| labelled_value(item)).collect();
     if let [Some(value)] = values[..] {

@@ -3,7 +3,7 @@
 use std::fmt;
 
 /// Relative difference under which two numbers are the same answer.
-const RELATIVE_TOLERANCE: f64 = 1e-9;
+pub(super) const RELATIVE_TOLERANCE: f64 = 1e-9;
 
 /// A number parsed from an answer: exact when it fits in `i128`, approximate otherwise.
 #[derive(Debug, Clone, Copy, PartialEq)]
