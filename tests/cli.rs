@@ -21,15 +21,24 @@ fn read_jsonl(path: &Path) -> Vec<Value> {
         .collect()
 }
 
-fn label_fixture(dir: &Path) -> std::path::PathBuf {
-    let out = dir.join("labeled.jsonl");
-    bestofn()
-        .args(["label", "--problems"])
+/// `label` with `flags` on the committed fixtures, writing `out`.
+fn label_fixtures(flags: &[&str], out: &Path) -> Command {
+    let mut command = bestofn();
+    command
+        .arg("label")
+        .args(flags)
+        .arg("--problems")
         .arg(common::fixture("problems.jsonl"))
         .arg("--samples")
         .arg(common::fixture("samples.jsonl"))
         .arg("--out")
-        .arg(&out)
+        .arg(out);
+    command
+}
+
+fn label_fixture(dir: &Path) -> std::path::PathBuf {
+    let out = dir.join("labeled.jsonl");
+    label_fixtures(&[], &out)
         .assert()
         .success()
         .stderr(contains("accuracy       41.67% (5 of 12 graded samples)"))
@@ -251,13 +260,7 @@ fn eval_rejects_unlabeled_samples_and_bad_ks() {
 fn verifier_export_balances_caps_and_dedups() {
     let dir = tempfile::tempdir().unwrap();
     let export = dir.path().join("verifier.jsonl");
-    bestofn()
-        .args(["label", "--balance", "--problems"])
-        .arg(common::fixture("problems.jsonl"))
-        .arg("--samples")
-        .arg(common::fixture("samples.jsonl"))
-        .arg("--out")
-        .arg(dir.path().join("l.jsonl"))
+    label_fixtures(&["--balance"], &dir.path().join("l.jsonl"))
         .arg("--export-verifier-data")
         .arg(&export)
         .assert()
@@ -283,17 +286,14 @@ fn verifier_export_balances_caps_and_dedups() {
         .starts_with("Janet"));
     assert!(examples[0]["solution"].is_string());
 
-    bestofn()
-        .args(["label", "--dedup", "--max-per-problem", "1", "--problems"])
-        .arg(common::fixture("problems.jsonl"))
-        .arg("--samples")
-        .arg(common::fixture("samples.jsonl"))
-        .arg("--out")
-        .arg(dir.path().join("l.jsonl"))
-        .arg("--export-verifier-data")
-        .arg(&export)
-        .assert()
-        .success();
+    label_fixtures(
+        &["--dedup", "--max-per-problem", "1"],
+        &dir.path().join("l.jsonl"),
+    )
+    .arg("--export-verifier-data")
+    .arg(&export)
+    .assert()
+    .success();
     assert_eq!(read_jsonl(&export).len(), 3);
 }
 
@@ -482,15 +482,7 @@ fn grade_explains_the_samples_of_one_problem_and_names_a_missing_one() {
 fn label_explain_adds_the_explanation_as_a_field() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("labeled.jsonl");
-    bestofn()
-        .args(["label", "--explain", "--problems"])
-        .arg(common::fixture("problems.jsonl"))
-        .arg("--samples")
-        .arg(common::fixture("samples.jsonl"))
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .success();
+    label_fixtures(&["--explain"], &out).assert().success();
     let labeled = read_jsonl(&out);
     assert_eq!(labeled.len(), 12);
     for sample in &labeled {

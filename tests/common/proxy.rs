@@ -152,6 +152,20 @@ fn rewrite(head: &[String], body: &[u8]) -> Vec<u8> {
     out
 }
 
+/// An answer with `status`, JSON `body` and any `extra_headers` (each ending in CRLF).
+fn respond(
+    client: &mut TcpStream,
+    status: u16,
+    extra_headers: &str,
+    body: &str,
+) -> std::io::Result<()> {
+    write!(
+        client,
+        "HTTP/1.1 {status} Injected\r\nContent-Type: application/json\r\n{extra_headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
 fn serve(
     client: TcpStream,
     upstream: u16,
@@ -180,21 +194,12 @@ fn serve(
             } else {
                 ""
             };
-            write!(
-                client,
-                "HTTP/1.1 {status} Injected\r\nContent-Type: application/json\r\n{retry_after}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            )
+            respond(&mut client, status, retry_after, &body)
         }
         Fault::EchoHead(status) => {
             let body =
-                serde_json::json!({ "error": { "message": "bad request", "request": head } })
-                    .to_string();
-            write!(
-                client,
-                "HTTP/1.1 {status} Echo\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            )
+                serde_json::json!({ "error": { "message": "bad request", "request": head } });
+            respond(&mut client, status, "", &body.to_string())
         }
         Fault::Slow(_) | Fault::Pass => {
             if let Fault::Slow(delay) = fault {
