@@ -122,12 +122,10 @@ impl OpenAiBackend {
     }
 
     /// `text` with the API key, wherever a server echoed it, replaced by `<redacted>`.
-    fn redact(&self, text: String) -> String {
+    fn redact(&self, text: &str) -> String {
         match &self.options.api_key {
-            Some(key) if !key.is_empty() && text.contains(key.as_str()) => {
-                text.replace(key.as_str(), "<redacted>")
-            }
-            _ => text,
+            Some(key) if !key.is_empty() => text.replace(key.as_str(), "<redacted>"),
+            _ => text.to_owned(),
         }
     }
 
@@ -181,12 +179,15 @@ impl OpenAiBackend {
                 })
             }
         };
+        // What a server says may echo the request's headers, the key among them: redacted before
+        // it is cut, so no part of the key is left at the cut.
         let excerpt = || {
-            let mut end = text.len().min(300);
-            while !text.is_char_boundary(end) {
+            let shown = self.redact(&text);
+            let mut end = shown.len().min(300);
+            while !shown.is_char_boundary(end) {
                 end -= 1;
             }
-            text[..end].trim().to_owned()
+            shown[..end].trim().to_owned()
         };
         match status {
             200..=299 => serde_json::from_str(&text).map_err(|e| Failure::Retryable {
@@ -204,15 +205,7 @@ impl OpenAiBackend {
     fn post_with_retries(&self, url: &str, body: &Value) -> Result<Value> {
         let mut attempt = 0;
         loop {
-            // What a server says may echo the request's headers, the key among them.
-            let outcome = self.post(url, body).map_err(|failure| match failure {
-                Failure::Fatal(why) => Failure::Fatal(self.redact(why)),
-                Failure::Retryable { why, retry_after } => Failure::Retryable {
-                    why: self.redact(why),
-                    retry_after,
-                },
-            });
-            match outcome {
+            match self.post(url, body) {
                 Ok(value) => return Ok(value),
                 Err(Failure::Fatal(why)) => return Err(Error::Rejected(format!("{url}: {why}"))),
                 Err(Failure::Retryable { why, retry_after }) => {
