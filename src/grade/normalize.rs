@@ -150,25 +150,10 @@ fn drop_percent(s: &mut String) {
 /// `(\frac{1}{3})` is `\frac{1}{3}`: parentheses around one value, with no comma at their
 /// level, group; they do not make a tuple.
 fn drop_parentheses_around_one_value(s: &mut String) {
-    let Some(inner) = s.strip_prefix('(').and_then(|r| r.strip_suffix(')')) else {
-        return;
-    };
-    let mut depth = 0i32;
-    for c in inner.chars() {
-        match c {
-            '(' | '[' | '{' => depth += 1,
-            ')' | ']' | '}' => {
-                depth -= 1;
-                if depth < 0 {
-                    return; // `(a)(b)`: the outer pair does not enclose everything.
-                }
-            }
-            ',' | ';' if depth == 0 => return,
-            _ => {}
+    if let Some(('(', inner, ')')) = super::enclosed(s) {
+        if !inner.is_empty() && super::split_outside_brackets(inner, &[",", ";"]).len() == 1 {
+            *s = inner.to_owned();
         }
-    }
-    if depth == 0 && !inner.is_empty() {
-        *s = inner.to_owned();
     }
 }
 
@@ -354,10 +339,8 @@ pub(super) fn matching_close(bytes: &[u8], open: usize) -> Option<usize> {
 /// or one starting with a number (`\frac{1}{2} = 0.5`), ends with its value.
 fn assignment_rhs(s: &str) -> Option<&str> {
     let sides = super::split_outside_brackets(s, &["="]);
-    let (lhs, last) = match sides[..] {
-        [_] => return None,
-        [lhs, .., last] => (lhs, last),
-        [] => return None,
+    let [lhs, .., last] = sides[..] else {
+        return None;
     };
     if last.is_empty() || s.contains([',', ';']) || lhs.ends_with(['<', '>', '!']) {
         return None;
