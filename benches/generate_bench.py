@@ -1,6 +1,7 @@
 """Generation speed, side by side in one run (aggregate generated tokens per second):
 
-  parallel  embedded llama.cpp, all samples of a problem decoded together sharing the prompt
+  parallel  embedded llama.cpp, continuous batching: --parallel slots decoded together, a finished
+            slot refilled at once with the next sample (of the same problem or the next one)
   single    embedded llama.cpp, one sequence at a time (same prompt reuse, no batching)
   server    llama-cpp-python's OpenAI-compatible server (the same llama.cpp, one request at a
             time; it ignores `n`) answering the same requests through `--backend openai`
@@ -9,7 +10,7 @@ Each round runs the three in rotating order on the same problems, settings and s
 are bestofn's own generation time (model loading excluded on both sides).
 
 usage: .venv-llama/bin/python benches/generate_bench.py [--problems data/easy-arithmetic.jsonl]
-       [--n 16] [--max-tokens 128] [--threads 2] [--rounds 3]
+       [--limit 4] [--n 16] [--parallel 16] [--max-tokens 128] [--threads 2] [--rounds 3]
 """
 import argparse
 import json
@@ -73,8 +74,9 @@ def run(binary: Path, args: list[str], out: Path) -> tuple[int, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--problems", default=str(ROOT / "data/easy-arithmetic.jsonl"))
-    parser.add_argument("--limit", type=int, default=2, help="problems used")
+    parser.add_argument("--limit", type=int, default=4, help="problems used")
     parser.add_argument("--n", type=int, default=16)
+    parser.add_argument("--parallel", type=int, default=16, help="slots of the batched run")
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
@@ -87,19 +89,19 @@ def main() -> None:
         lines = Path(args.problems).read_text().splitlines()[: args.limit]
         problems.write_text("\n".join(lines) + "\n")
         common = ["--problems", str(problems), "--n", str(args.n), "--max-tokens", str(args.max_tokens),
-                  "--temperature", "0.8", "--template", "chat", "--seed", "1"]
+                  "--temperature", "0.8", "--top-k", "40", "--template", "chat", "--seed", "1"]
         embedded = common + ["--backend", "llama", "--model", str(gguf), "--threads", str(args.threads)]
         with (tmp / "server.log").open("w") as log:
             server, url = start_server(gguf, args.threads, log)
             try:
                 variants = {
-                    "parallel": embedded + ["--parallel", str(args.n)],
+                    "parallel": embedded + ["--parallel", str(args.parallel)],
                     "single": embedded + ["--parallel", "1"],
                     "server": common + ["--backend", "openai", "--base-url", url, "--model", gguf.name,
                                         "--max-in-flight", "1", "--n-per-request", "1"],
                 }
                 print(f"{args.limit} problems x {args.n} samples, max {args.max_tokens} tokens, "
-                      f"{args.threads} threads, SmolLM2-135M-Instruct Q4_1")
+                      f"{args.parallel} slots, {args.threads} threads, SmolLM2-135M-Instruct Q4_1")
                 print("| round | parallel tok/s | single tok/s | server tok/s | parallel / single | parallel / server | single / server |")
                 print("|---|---|---|---|---|---|---|")
                 names = list(variants)

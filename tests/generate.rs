@@ -384,6 +384,77 @@ fn replay_copies_samples_and_resumes_without_duplicates() {
 }
 
 #[test]
+fn adaptive_sampling_stops_settled_problems_and_resumes_from_their_votes() {
+    let dir = tempfile::tempdir().unwrap();
+    // Three problems, 12 samples each: one unanimous, one split evenly, one never answered.
+    let problems = dir.path().join("problems.jsonl");
+    let pool = dir.path().join("pool.jsonl");
+    let mut problem_lines = Vec::new();
+    let mut sample_lines = Vec::new();
+    for (id, answer) in [("sure", "#### 7"), ("split", ""), ("silent", "no idea")] {
+        problem_lines
+            .push(serde_json::json!({"id": id, "question": id, "answer": "7"}).to_string());
+        for idx in 0..12 {
+            let text = match id {
+                "split" => format!("#### {}", idx % 2),
+                _ => answer.to_owned(),
+            };
+            sample_lines.push(
+                serde_json::json!({"problem_id": id, "sample_idx": idx, "text": text}).to_string(),
+            );
+        }
+    }
+    std::fs::write(&problems, problem_lines.join("\n") + "\n").unwrap();
+    std::fs::write(&pool, sample_lines.join("\n") + "\n").unwrap();
+    let out = dir.path().join("adaptive.jsonl");
+    let adaptive = |confidence: &str| {
+        let mut command = bestofn();
+        command
+            .args(["generate", "--backend", "replay", "--problems"])
+            .arg(&problems)
+            .arg("--replay-from")
+            .arg(&pool)
+            .args(["--n", "12", "--adaptive", "--round", "1"])
+            .args(["--confidence", confidence, "--out"])
+            .arg(&out);
+        command
+    };
+    adaptive("0.95")
+        .assert()
+        .success()
+        .stderr(contains("28 samples generated"))
+        .stderr(contains("8 samples not needed"));
+    let by_problem = samples_by_problem(&out);
+    // 4 votes of 4 settle at 31/32 >= 0.95; the first samples, in order.
+    assert_eq!(by_problem.len(), 3);
+    let indices = |id: &str| -> Vec<u64> {
+        by_problem[id]
+            .iter()
+            .map(|s| s["sample_idx"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(indices("sure"), vec![0, 1, 2, 3]);
+    assert_eq!(indices("split").len(), 12);
+    assert_eq!(indices("silent").len(), 12, "no answer is never settled");
+
+    // The same command again: the votes in the file settle `sure`, nothing is drawn.
+    adaptive("0.95")
+        .assert()
+        .success()
+        .stderr(contains("0 samples generated, 28 already present"));
+    // A stricter rule resumes where the looser one stopped.
+    adaptive("0.99")
+        .assert()
+        .success()
+        .stderr(contains("2 samples generated"));
+    assert_eq!(common::read_jsonl(&out).len(), 30);
+    adaptive("1")
+        .assert()
+        .code(64)
+        .stderr(contains("--confidence 1 must be in (0.5, 1)"));
+}
+
+#[test]
 fn openai_settings_are_checked_before_any_request() {
     bestofn()
         .args([
@@ -661,5 +732,143 @@ mod embedded {
             .iter()
             .all(|s| s["score"].is_number() && s.get("correct").is_some()));
         assert!(dir.path().join("answers.report/report.md").is_file());
+    }
+}
+
+/// The OpenAI-compatible path against a real vLLM server (CPU, the bundled SmolLM2 as a Hugging
+/// Face directory): `n` per request honoured, every sample's recorded seed its effective one
+/// (the same samples asked for 3 per request or one at a time), the same command twice gives the
+/// same samples, resume after SIGKILL, and injected faults, all on one server (it takes ~35 s
+/// to start and 4-6 GB).
+mod vllm {
+    use super::*;
+
+    fn vllm_generate(base_url: &str, problems: &Path, n: u32, out: &Path) -> Command {
+        Command::from_std(vllm_command(base_url, problems, n, out))
+    }
+
+    fn vllm_command(base_url: &str, problems: &Path, n: u32, out: &Path) -> std::process::Command {
+        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("bestofn"));
+        command
+            .args(["generate", "--backend", "openai", "--model", "smollm2"])
+            .args(["--base-url", base_url, "--problems"])
+            .arg(problems)
+            .args(["--n", &n.to_string(), "--template", "chat"])
+            .args(["--temperature", "0.8", "--max-tokens", "16"])
+            .args(["--retry-base-ms", "10", "--seed", "3"])
+            .arg("--out")
+            .arg(out)
+            .env_remove("OPENAI_API_KEY");
+        command
+    }
+
+    /// (problem, index) → (text, recorded seed).
+    fn keyed(path: &Path) -> BTreeMap<(String, u64), (String, u64)> {
+        common::read_jsonl(path)
+            .into_iter()
+            .map(|s| {
+                let key = (
+                    s["problem_id"].as_str().unwrap().to_owned(),
+                    s["sample_idx"].as_u64().unwrap(),
+                );
+                let value = (
+                    s["text"].as_str().unwrap().to_owned(),
+                    s["generator"]["seed"].as_u64().unwrap(),
+                );
+                (key, value)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn generation_against_a_real_vllm_server() {
+        if common::skip(
+            "generation_against_a_real_vllm_server",
+            &[common::Need::Vllm],
+        ) {
+            return;
+        }
+        let server = common::VllmServer::start(&common::smollm2_hf_dir());
+        let dir = tempfile::tempdir().unwrap();
+        let all = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("data/easy-arithmetic.jsonl"),
+        )
+        .unwrap();
+        let problems = dir.path().join("problems.jsonl");
+        std::fs::write(
+            &problems,
+            all.lines().take(2).collect::<Vec<_>>().join("\n") + "\n",
+        )
+        .unwrap();
+
+        // n per request, honoured: no top-up, no warning; the server says who it is.
+        let batched = dir.path().join("batched.jsonl");
+        vllm_generate(&server.base_url(), &problems, 6, &batched)
+            .args(["--n-per-request", "3"])
+            .assert()
+            .success()
+            .stderr(contains("12 samples generated"))
+            .stderr(contains("ignores").not());
+        let by_problem = samples_by_problem(&batched);
+        assert_exactly_n(&by_problem, 2, 6);
+        for sample in by_problem.values().flatten() {
+            let fingerprint = sample["generator"]["server"]["system_fingerprint"]
+                .as_str()
+                .unwrap();
+            assert!(fingerprint.starts_with("vllm-"), "{fingerprint}");
+        }
+        let samples = keyed(&batched);
+        let seeds: HashSet<u64> = samples.values().map(|(_, seed)| *seed).collect();
+        assert_eq!(seeds.len(), 12, "every sample its own seed");
+        let texts: HashSet<&str> = samples.values().map(|(text, _)| text.as_str()).collect();
+        assert!(texts.len() > 6, "temperature 0.8 gives varied samples");
+
+        // The recorded seed is the one the sample was drawn with: alone, it gives the same text.
+        let one_by_one = dir.path().join("one_by_one.jsonl");
+        vllm_generate(&server.base_url(), &problems, 6, &one_by_one)
+            .args(["--n-per-request", "1", "--max-in-flight", "3"])
+            .assert()
+            .success();
+        assert_eq!(keyed(&one_by_one), samples);
+
+        // Killed mid-run and resumed: exactly n per problem, the same samples as one run.
+        let resumed = dir.path().join("resumed.jsonl");
+        let mut child = vllm_command(&server.base_url(), &problems, 6, &resumed)
+            .args(["--n-per-request", "1"])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while std::fs::read_to_string(&resumed).map_or(0, |t| t.lines().count()) < 3
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let kept = common::read_jsonl(&resumed).len();
+        assert!((3..12).contains(&kept), "killed mid-run: {kept} samples");
+        vllm_generate(&server.base_url(), &problems, 6, &resumed)
+            .args(["--n-per-request", "3"])
+            .assert()
+            .success()
+            .stderr(contains(format!("{kept} already present")));
+        assert_eq!(keyed(&resumed), samples);
+
+        // Faults between client and server: retried, and still the same samples.
+        let pattern = [
+            Fault::Status(500),
+            Fault::Drop,
+            Fault::Status(429),
+            Fault::Pass,
+        ];
+        let proxy = FaultProxy::start(server.port, move |i| pattern[i % pattern.len()]);
+        let through_faults = dir.path().join("faults.jsonl");
+        vllm_generate(&proxy.base_url(), &problems, 6, &through_faults)
+            .args(["--n-per-request", "2", "--max-retries", "8"])
+            .assert()
+            .success();
+        assert_eq!(keyed(&through_faults), samples);
+        assert!(proxy.applied().contains(&Fault::Drop));
     }
 }

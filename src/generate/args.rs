@@ -8,7 +8,8 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{
-    BackendSettings, GenerateOptions, LlamaOptions, OpenAiOptions, SamplingParams, Template,
+    AdaptiveStop, BackendSettings, GenerateOptions, LlamaOptions, OpenAiOptions, SamplingParams,
+    Template,
 };
 use crate::error::Error;
 
@@ -40,11 +41,54 @@ pub struct GeneratorArgs {
     #[command(flatten)]
     pub sampling: SamplingArgs,
     #[command(flatten)]
+    pub adaptive: AdaptiveArgs,
+    #[command(flatten)]
     pub llama: LlamaArgs,
     #[command(flatten)]
     pub openai: OpenAiArgs,
     #[command(flatten)]
     pub replay: ReplayArgs,
+}
+
+/// Adaptive N: --n becomes the most samples a problem gets.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Adaptive N")]
+pub struct AdaptiveArgs {
+    /// Sample each problem in rounds and stop once its answer is settled: the leading answer
+    /// beats the runner-up with probability --confidence (Adaptive-Consistency's Beta rule).
+    /// The samples drawn are the same as without it, only fewer.
+    #[arg(long)]
+    pub adaptive: bool,
+    /// Samples per problem and round.
+    #[arg(long, default_value_t = 4, requires = "adaptive")]
+    pub round: u32,
+    /// How sure the vote must be before a problem stops, in (0.5, 1).
+    #[arg(long, default_value_t = 0.95, requires = "adaptive")]
+    pub confidence: f64,
+    /// Votes from this sample field where a replayed sample has it (an answer another tool
+    /// extracted, e.g. a program's output) instead of from the text, as `label --answer-field`.
+    #[arg(long, value_name = "FIELD", requires = "adaptive")]
+    pub vote_field: Option<String>,
+}
+
+impl AdaptiveArgs {
+    fn resolve(&self) -> Result<Option<AdaptiveStop>, Error> {
+        if !self.adaptive {
+            return Ok(None);
+        }
+        at_least_one(self.round as usize, "--round")?;
+        if !(self.confidence > 0.5 && self.confidence < 1.0) {
+            return Err(Error::Settings(format!(
+                "--confidence {} must be in (0.5, 1): 0.5 stops at the first vote, 1 never stops",
+                self.confidence
+            )));
+        }
+        Ok(Some(AdaptiveStop {
+            round: self.round,
+            confidence: self.confidence,
+            answer_field: self.vote_field.clone(),
+        }))
+    }
 }
 
 /// What every backend is asked for.
@@ -144,6 +188,7 @@ impl GeneratorArgs {
             params,
             template,
             allow_settings_change: self.allow_settings_change,
+            adaptive: self.adaptive.resolve()?,
         };
         Ok((backend, options))
     }

@@ -1,11 +1,13 @@
 //! The `llama` backend: llama.cpp embedded through `llama-cpp-2`, any GGUF model.
 //!
-//! A job's prompt is evaluated once, its KV cells tagged with every sequence id of a unified KV
-//! cache, and up to `parallel` sequences are then decoded together, one token each per batch (as
-//! llama.cpp's `batched` example). When a job has more samples than `parallel`, the next group
-//! reuses the prompt's cells: only the last prompt token is evaluated again for fresh logits.
-//! Each sample has its own sampler seeded with its own seed.
-
+//! Continuous batching over a unified KV cache (as llama.cpp's `parallel` example): `parallel`
+//! sequence slots are decoded together, one token each per batch, and a slot whose sample
+//! finishes takes the next waiting sample at once, so the batch stays full until the run's last
+//! samples. The next sample of the same problem keeps the prompt's cells; one of a problem another
+//! slot holds shares that slot's prompt cells (a copy of tags, not of data); a problem no slot
+//! holds has its prompt decoded in the same batch as the other slots' tokens. Each sample has its
+//! own sampler seeded with its own seed, so what is drawn does not depend on the batching.
+use std::collections::VecDeque;
 use std::num::NonZeroU32;
 use std::sync::OnceLock;
 
@@ -109,9 +111,9 @@ impl LlamaBackend {
         let params = LlamaContextParams::default()
             .with_n_ctx(NonZeroU32::new(as_u32(cells)))
             .with_n_batch(as_u32(batch))
-            .with_n_ubatch(as_u32(batch))
+            .with_n_ubatch(as_u32(batch.min(512)))
             .with_n_seq_max(as_u32(sequences))
-            .with_kv_unified(true)
+            .with_kv_unified(false)
             .with_n_threads(threads)
             .with_n_threads_batch(threads)
             // Measured on SmolLM2-135M, 16 sequences: 131 vs 91 tokens/s without.
@@ -122,18 +124,19 @@ impl LlamaBackend {
     }
 }
 
-/// One sequence being decoded.
+/// One sample being decoded in a slot.
 struct Sequence {
+    job: usize,
     slot: Slot,
     sampler: LlamaSampler,
     bytes: Vec<u8>,
     tokens: u32,
     /// Index of this sequence's logits in the last decoded batch.
     logits: i32,
-    finish: Option<&'static str>,
 }
 
-fn sampler(params: &SamplingParams, seed: u32) -> LlamaSampler {
+/// A sample's sampler; llama.cpp takes 32-bit seeds, what `Seeding::PerSample` makes.
+fn sampler(params: &SamplingParams, seed: u64) -> LlamaSampler {
     if params.temperature <= 0.0 {
         return LlamaSampler::greedy();
     }
@@ -141,7 +144,7 @@ fn sampler(params: &SamplingParams, seed: u32) -> LlamaSampler {
     LlamaSampler::chain_simple(top_k.into_iter().chain([
         LlamaSampler::top_p(params.top_p as f32, 1),
         LlamaSampler::temp(params.temperature as f32),
-        LlamaSampler::dist(seed),
+        LlamaSampler::dist(seed as u32),
     ]))
 }
 
@@ -161,6 +164,172 @@ fn decode_error(e: impl std::fmt::Display) -> Error {
     Error::Generation(format!("llama.cpp decode: {e}"))
 }
 
+/// The decoding state of a run: which sample each slot decodes and which problem's cells it holds.
+struct Slots<'a> {
+    jobs: &'a [Job],
+    prompts: Vec<Vec<LlamaToken>>,
+    params: &'a SamplingParams,
+    waiting: VecDeque<(usize, Slot)>,
+    active: Vec<Option<Sequence>>,
+    /// The job whose cells (prompt and old tokens) a slot's sequence id still tags.
+    cells_of: Vec<Option<usize>>,
+}
+
+impl Slots<'_> {
+    /// A slot other than `except` whose cells hold the job's prompt.
+    fn prompt_holder(&self, job: usize, except: usize) -> Option<usize> {
+        (0..self.active.len()).find(|&s| s != except && self.cells_of[s] == Some(job))
+    }
+
+    /// Gives every free slot the next waiting sample and adds what it needs decoded to `batch`:
+    /// the last prompt token when its slot or another holds the prompt's cells (its logits were
+    /// overwritten since; another slot's cells are copied first), else the whole prompt. Samples
+    /// of a problem whose prompt is in this batch wait for the next one, to copy its cells.
+    fn refill(&mut self, ctx: &mut LlamaContext<'_>, batch: &mut LlamaBatch) -> Result<()> {
+        let mut deferred = Vec::new();
+        let mut prompts_in_batch = Vec::new();
+        for s in 0..self.active.len() {
+            if self.active[s].is_some() {
+                continue;
+            }
+            let next = loop {
+                match self.waiting.pop_front() {
+                    Some((job, slot)) if prompts_in_batch.contains(&job) => {
+                        deferred.push((job, slot));
+                    }
+                    other => break other,
+                }
+            };
+            let Some((job, slot)) = next else {
+                break;
+            };
+            let prompt = &self.prompts[job];
+            let last = prompt.len() - 1;
+            let seq = s as u32;
+            let holder = (self.cells_of[s] == Some(job))
+                .then_some(s)
+                .or_else(|| self.prompt_holder(job, s));
+            match holder {
+                Some(holder) => {
+                    if holder != s {
+                        // Each slot has its own KV stream: the holder's cells are copied.
+                        ctx.copy_kv_cache_seq(holder as i32, s as i32, None, None)
+                            .map_err(decode_error)?;
+                    }
+                    ctx.clear_kv_cache_seq(Some(seq), Some(last as u32), None)
+                        .map_err(decode_error)?;
+                    batch
+                        .add(prompt[last], last as i32, &[s as i32], true)
+                        .map_err(decode_error)?;
+                }
+                None => {
+                    ctx.clear_kv_cache_seq(Some(seq), None, None)
+                        .map_err(decode_error)?;
+                    for (position, &token) in prompt.iter().enumerate() {
+                        batch
+                            .add(token, position as i32, &[s as i32], position == last)
+                            .map_err(decode_error)?;
+                    }
+                    prompts_in_batch.push(job);
+                }
+            }
+            self.cells_of[s] = Some(job);
+            self.active[s] = Some(Sequence {
+                job,
+                slot,
+                sampler: sampler(self.params, slot.seed),
+                bytes: Vec::new(),
+                tokens: 0,
+                logits: batch.n_tokens() - 1,
+            });
+        }
+        for waiting in deferred.into_iter().rev() {
+            self.waiting.push_front(waiting);
+        }
+        Ok(())
+    }
+
+    /// Samples the next token of every active sequence: a finished sample is handed to `emit`
+    /// and frees its slot; the others add their token to `batch`.
+    fn step(
+        &mut self,
+        model: &LlamaModel,
+        ctx: &LlamaContext<'_>,
+        batch: &mut LlamaBatch,
+        emit: &mut dyn FnMut(&Job, Completion) -> Result<()>,
+    ) -> Result<()> {
+        let vocab = model.vocab();
+        let max_tokens = self.params.max_tokens;
+        for s in 0..self.active.len() {
+            let Some(sequence) = self.active[s].as_mut() else {
+                continue;
+            };
+            let token = sequence.sampler.sample(ctx, sequence.logits);
+            let mut finish = None;
+            if vocab.is_eog(token) {
+                finish = Some("stop");
+            } else {
+                sequence.tokens += 1;
+                let before = sequence.bytes.len();
+                vocab.token_to_piece_into(token, &mut sequence.bytes, false, None);
+                if let Some(at) = find_stop(&sequence.bytes, before, &self.params.stop) {
+                    sequence.bytes.truncate(at);
+                    finish = Some("stop");
+                } else if sequence.tokens >= max_tokens {
+                    finish = Some("length");
+                } else {
+                    sequence.logits = batch.n_tokens();
+                    let position =
+                        self.prompts[sequence.job].len() as i32 + sequence.tokens as i32 - 1;
+                    batch
+                        .add(token, position, &[s as i32], true)
+                        .map_err(decode_error)?;
+                }
+            }
+            if let Some(finish) = finish {
+                let sequence = self.active[s].take().expect("an active slot");
+                // Emitted as soon as it is done: a crash loses only unfinished samples.
+                emit(
+                    &self.jobs[sequence.job],
+                    Completion {
+                        sample_idx: sequence.slot.sample_idx,
+                        text: String::from_utf8_lossy(&sequence.bytes).into_owned(),
+                        finish_reason: Some(finish.to_owned()),
+                        num_tokens: Some(sequence.tokens),
+                        replayed: None,
+                        server: None,
+                    },
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl LlamaBackend {
+    /// A job's prompt as tokens, checked against the model's context.
+    fn tokenize(&self, job: &Job, max_tokens: usize) -> Result<Vec<LlamaToken>> {
+        let text = self.prompt_text(&job.prompt)?;
+        let prompt = self.model.vocab().tokenize(text.as_bytes(), true, true);
+        if prompt.is_empty() {
+            return Err(Error::Inconsistent(format!(
+                "problem `{}`: empty prompt",
+                job.problem_id
+            )));
+        }
+        let train = self.model.n_ctx_train() as usize;
+        if prompt.len() + max_tokens > train {
+            return Err(Error::Settings(format!(
+                "problem `{}`: prompt ({} tokens) + max tokens ({max_tokens}) exceed the model's \
+                 context ({train})",
+                job.problem_id,
+                prompt.len()
+            )));
+        }
+        Ok(prompt)
+    }
+}
+
 impl Backend for LlamaBackend {
     fn kind(&self) -> &'static str {
         "llama"
@@ -176,115 +345,55 @@ impl Backend for LlamaBackend {
         params: &SamplingParams,
         emit: &mut dyn FnMut(Completion) -> Result<()>,
     ) -> Result<()> {
-        let text = self.prompt_text(&job.prompt)?;
-        let vocab = self.model.vocab();
-        let prompt: Vec<LlamaToken> = vocab.tokenize(text.as_bytes(), true, true);
-        let Some(&last_prompt_token) = prompt.last() else {
-            return Err(Error::Inconsistent(format!(
-                "problem `{}`: empty prompt",
-                job.problem_id
-            )));
-        };
+        self.run_jobs(std::slice::from_ref(job), params, &mut |_, completion| {
+            emit(completion)
+        })
+    }
+
+    fn run_jobs(
+        &self,
+        jobs: &[Job],
+        params: &SamplingParams,
+        emit: &mut dyn FnMut(&Job, Completion) -> Result<()>,
+    ) -> Result<()> {
         let max_tokens = params.max_tokens as usize;
-        let parallel = self.options.parallel.min(job.slots.len()).max(1);
-        let cells = prompt.len() + parallel * max_tokens + 1;
-        let train = self.model.n_ctx_train() as usize;
-        if prompt.len() + max_tokens > train {
-            return Err(Error::Settings(format!(
-                "problem `{}`: prompt ({} tokens) + max tokens ({max_tokens}) exceed the model's \
-                 context ({train})",
-                job.problem_id,
-                prompt.len()
-            )));
+        let prompts = jobs
+            .iter()
+            .map(|job| self.tokenize(job, max_tokens))
+            .collect::<Result<Vec<_>>>()?;
+        let samples: usize = jobs.iter().map(|job| job.slots.len()).sum();
+        if samples == 0 {
+            return Ok(());
         }
-        let batch_size = prompt.len().max(parallel);
+        let parallel = self.options.parallel.min(samples);
+        let longest = prompts.iter().map(Vec::len).max().unwrap_or(0);
+        // Each slot holds at most one prompt and its own tokens; a batch at most one prompt and
+        // one token per slot.
+        let cells = parallel * (longest + max_tokens) + 1;
+        let batch_size = parallel * (longest + 1);
         let mut ctx = self.context(cells, parallel, batch_size)?;
         let mut batch = LlamaBatch::new(batch_size, i32::try_from(parallel).unwrap_or(i32::MAX));
-        let all_sequences: Vec<i32> = (0..parallel as i32).collect();
-        let prompt_end = prompt.len() as i32;
-        for (position, &token) in prompt.iter().enumerate() {
-            let last = position + 1 == prompt.len();
-            batch
-                .add(token, position as i32, &all_sequences, last)
-                .map_err(decode_error)?;
-        }
-        ctx.decode(&mut batch).map_err(decode_error)?;
-        let mut first_logits = batch.n_tokens() - 1;
-
-        for (group_index, group) in job.slots.chunks(parallel).enumerate() {
-            if group_index > 0 {
-                // Keep the prompt's cells, drop the previous group's tokens, and evaluate the last
-                // prompt token again: its logits were overwritten since.
-                ctx.clear_kv_cache_seq(None, Some((prompt_end - 1) as u32), None)
-                    .map_err(decode_error)?;
-                batch.clear();
-                batch
-                    .add(
-                        last_prompt_token,
-                        prompt_end - 1,
-                        &all_sequences[..group.len()],
-                        true,
-                    )
-                    .map_err(decode_error)?;
-                ctx.decode(&mut batch).map_err(decode_error)?;
-                first_logits = 0;
-            }
-            let mut sequences: Vec<Sequence> = group
+        let mut slots = Slots {
+            jobs,
+            prompts,
+            params,
+            waiting: jobs
                 .iter()
-                .map(|&slot| Sequence {
-                    slot,
-                    sampler: sampler(params, slot.seed),
-                    bytes: Vec::new(),
-                    tokens: 0,
-                    logits: first_logits,
-                    finish: None,
-                })
-                .collect();
-            loop {
-                batch.clear();
-                for (seq_id, sequence) in sequences.iter_mut().enumerate() {
-                    if sequence.finish.is_some() {
-                        continue;
-                    }
-                    let token = sequence.sampler.sample(&ctx, sequence.logits);
-                    if vocab.is_eog(token) {
-                        sequence.finish = Some("stop");
-                    } else {
-                        sequence.tokens += 1;
-                        let before = sequence.bytes.len();
-                        vocab.token_to_piece_into(token, &mut sequence.bytes, false, None);
-                        if let Some(at) = find_stop(&sequence.bytes, before, &params.stop) {
-                            sequence.bytes.truncate(at);
-                            sequence.finish = Some("stop");
-                        } else if sequence.tokens as usize >= max_tokens {
-                            sequence.finish = Some("length");
-                        } else {
-                            sequence.logits = batch.n_tokens();
-                            let position = prompt_end + sequence.tokens as i32 - 1;
-                            batch
-                                .add(token, position, &[seq_id as i32], true)
-                                .map_err(decode_error)?;
-                        }
-                    }
-                    if let Some(finish) = sequence.finish {
-                        // Emitted as soon as it is done: a crash loses only unfinished samples.
-                        emit(Completion {
-                            sample_idx: sequence.slot.sample_idx,
-                            text: String::from_utf8_lossy(&sequence.bytes).into_owned(),
-                            finish_reason: Some(finish.to_owned()),
-                            num_tokens: Some(sequence.tokens),
-                            replayed: None,
-                            server: None,
-                        })?;
-                    }
-                }
-                if batch.n_tokens() == 0 {
-                    break;
-                }
-                ctx.decode(&mut batch).map_err(decode_error)?;
+                .enumerate()
+                .flat_map(|(index, job)| job.slots.iter().map(move |&slot| (index, slot)))
+                .collect(),
+            active: (0..parallel).map(|_| None).collect(),
+            cells_of: vec![None; parallel],
+        };
+        loop {
+            batch.clear();
+            slots.step(&self.model, &ctx, &mut batch, emit)?;
+            slots.refill(&mut ctx, &mut batch)?;
+            if batch.n_tokens() == 0 {
+                return Ok(());
             }
+            ctx.decode(&mut batch).map_err(decode_error)?;
         }
-        Ok(())
     }
 }
 

@@ -10,8 +10,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
+use super::adaptive::{vote_of, Votes};
 use super::PER_SAMPLE_GENERATOR_FIELDS;
 use crate::error::{Error, Result};
+use crate::grade::AnswerStyle;
 use crate::io::{InvalidUtf8, LineText};
 use crate::records::{parse_sample_line, Problem, Sample};
 
@@ -23,6 +25,8 @@ pub struct ExistingSamples {
     first_line: HashMap<String, usize>,
     /// Bytes cut off the end of the file (a torn last line).
     pub repaired_bytes: u64,
+    /// Each problem's votes so far, when the run samples adaptively.
+    pub votes: HashMap<String, Votes>,
 }
 
 impl ExistingSamples {
@@ -33,6 +37,11 @@ impl ExistingSamples {
 
     pub fn len(&self) -> usize {
         self.keys.len()
+    }
+
+    /// Marks a sample written since the file was opened.
+    pub(crate) fn insert(&mut self, problem_id: &str, sample_idx: u32) {
+        self.keys.insert((problem_id.to_owned(), sample_idx));
     }
 
     pub fn is_empty(&self) -> bool {
@@ -69,6 +78,9 @@ pub struct Expected<'a> {
     /// template for another prompt answers another question.
     pub template_sha256: Option<&'a str>,
     pub prompts: HashMap<&'a str, String>,
+    /// For adaptive sampling: each problem's answer style, to count the votes of the samples
+    /// below this index already in the file.
+    pub votes: Option<(HashMap<&'a str, AnswerStyle>, u32, Option<&'a str>)>,
 }
 
 impl SampleLog {
@@ -208,6 +220,15 @@ fn record_key(
             ),
         ));
     }
+    if let Some((styles, n, answer_field)) = &expected.votes {
+        if let Some(&style) = styles.get(sample.problem_id.as_str()) {
+            if sample.sample_idx < *n {
+                let vote = vote_of(&sample.text, Some(&sample.extra), *answer_field, style);
+                let votes = existing.votes.entry(sample.problem_id.clone()).or_default();
+                votes.add(vote);
+            }
+        }
+    }
     existing.first_line.entry(sample.problem_id).or_insert(line);
     Ok(())
 }
@@ -309,6 +330,7 @@ mod tests {
             settings,
             template_sha256: Some("t1"),
             prompts: HashMap::from([("a", "p1".to_owned())]),
+            votes: None,
         }
     }
 

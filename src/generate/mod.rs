@@ -5,6 +5,7 @@
 //! everything backends share: which `(problem_id, sample_idx)` pairs are missing, per-sample
 //! seeds, the output log, and stopping cleanly on the first error with every finished sample kept.
 
+mod adaptive;
 pub mod args;
 #[cfg(feature = "llama")]
 mod llama;
@@ -23,6 +24,8 @@ use serde_json::{json, Map, Value};
 
 use crate::error::{Error, Result};
 use crate::records::Problem;
+use adaptive::Votes;
+pub use adaptive::{beta_confidence, AdaptiveStop};
 pub use log::{ExistingSamples, Expected, SampleLog};
 pub use openai::OpenAiOptions;
 pub use template::{Mode, Prompt, Template};
@@ -41,16 +44,36 @@ pub struct SamplingParams {
     pub seed: u64,
 }
 
+/// FNV-1a spreads a change in the last character over few bits: finished with splitmix64.
+fn mixed_hash(text: &str) -> u64 {
+    let mut z = crate::stable_hash(text);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 impl SamplingParams {
     /// The seed of one sample: the same for the same (base seed, problem, index) on every run.
-    pub fn sample_seed(&self, problem_id: &str, sample_idx: u32) -> u32 {
-        // FNV-1a spreads a change in the last character over few bits: finish with splitmix64.
-        let mut z = crate::stable_hash(&format!("{}:{problem_id}:{sample_idx}", self.seed));
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        (z >> 32) as u32
+    pub fn sample_seed(&self, problem_id: &str, sample_idx: u32) -> u64 {
+        u64::from((mixed_hash(&format!("{}:{problem_id}:{sample_idx}", self.seed)) >> 32) as u32)
     }
+
+    /// The first of a problem's consecutive seeds (sample `i` has this + `i`): below 2^62, so
+    /// every seed of the problem fits a signed 64-bit integer, what servers take.
+    pub fn problem_seed_base(&self, problem_id: &str) -> u64 {
+        mixed_hash(&format!("{}:{problem_id}", self.seed)) >> 2
+    }
+}
+
+/// How a backend's samples are seeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seeding {
+    /// Each sample its own hashed 32-bit seed.
+    PerSample,
+    /// A problem's samples consecutive seeds from its base: servers such as vLLM give choice `i`
+    /// of a request the seed `seed + i`, so a request for consecutive samples sends the first
+    /// one's seed and every choice gets its own sample's seed.
+    Consecutive,
 }
 
 /// Which backend to build, with its own settings.
@@ -117,7 +140,7 @@ pub struct Job {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Slot {
     pub sample_idx: u32,
-    pub seed: u32,
+    pub seed: u64,
 }
 
 /// One generated sample.
@@ -149,6 +172,9 @@ pub trait Backend: Sync {
     fn job_size(&self) -> usize {
         usize::MAX
     }
+    fn seeding(&self) -> Seeding {
+        Seeding::PerSample
+    }
     /// Whether samples carry this run's settings (a replay keeps the original ones).
     fn records_settings(&self) -> bool {
         true
@@ -161,6 +187,22 @@ pub trait Backend: Sync {
         params: &SamplingParams,
         emit: &mut dyn FnMut(Completion) -> Result<()>,
     ) -> Result<()>;
+    /// Generates every job's samples, handing each to `emit` with its job as soon as it is
+    /// finished: by default job after job, or `max_in_flight` jobs at once. A backend that can
+    /// keep several jobs in one batch does so here.
+    fn run_jobs(
+        &self,
+        jobs: &[Job],
+        params: &SamplingParams,
+        emit: &mut dyn FnMut(&Job, Completion) -> Result<()>,
+    ) -> Result<()> {
+        if self.max_in_flight() <= 1 {
+            jobs.iter()
+                .try_for_each(|job| self.run(job, params, &mut |completion| emit(job, completion)))
+        } else {
+            run_concurrently(self, jobs, params, emit)
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -170,6 +212,8 @@ pub struct GenerateOptions {
     pub template: Template,
     /// Add samples made with other settings to an existing file instead of refusing.
     pub allow_settings_change: bool,
+    /// Sample in rounds and stop a problem once its answer is settled.
+    pub adaptive: Option<AdaptiveStop>,
 }
 
 /// What a run did.
@@ -180,6 +224,8 @@ pub struct GenerateSummary {
     pub generated: usize,
     pub tokens: u64,
     pub repaired_bytes: u64,
+    /// Samples below `--n` left undrawn because their problem's answer was settled (adaptive).
+    pub not_needed: usize,
     pub elapsed: Duration,
 }
 
@@ -193,6 +239,13 @@ impl std::fmt::Display for GenerateSummary {
         )?;
         if self.tokens > 0 && seconds > 0.0 {
             write!(f, " ({:.1} tokens/s)", self.tokens as f64 / seconds)?;
+        }
+        if self.not_needed > 0 {
+            write!(
+                f,
+                "; {} samples not needed (answers settled)",
+                self.not_needed
+            )?;
         }
         if self.repaired_bytes > 0 {
             write!(
@@ -257,6 +310,7 @@ pub fn generate(
             options.n
         )));
     }
+    check_seed_ranges(backend, problems, options)?;
     let settings = generator_settings(backend, options);
     let records_settings = backend.records_settings();
     let expected = Expected {
@@ -266,8 +320,12 @@ pub fn generate(
             .iter()
             .map(|p| (p.id.as_str(), options.template.render(&p.question).sha256()))
             .collect(),
+        votes: options.adaptive.as_ref().map(|stop| {
+            let styles = problems.iter().map(|p| (p.id.as_str(), p.style)).collect();
+            (styles, options.n, stop.answer_field.as_deref())
+        }),
     };
-    let (mut log, existing) = SampleLog::open(out, &expected)?;
+    let (mut log, mut existing) = SampleLog::open(out, &expected)?;
     let known: HashMap<&str, &Problem> = problems.iter().map(|p| (p.id.as_str(), p)).collect();
     if let Some((id, line)) = existing.unknown_problem(&known) {
         return Err(Error::Inconsistent(format!(
@@ -277,36 +335,56 @@ pub fn generate(
         )));
     }
 
-    let jobs = plan_jobs(backend, problems, options, &existing);
-    let missing: usize = jobs.iter().map(|job| job.slots.len()).sum();
+    let already_present = existing.count_below(options.n);
     let mut summary = GenerateSummary {
         problems: problems.len(),
-        already_present: existing.count_below(options.n),
+        already_present,
         repaired_bytes: existing.repaired_bytes,
         ..Default::default()
     };
-    progress(Progress::Planned(missing));
+    progress(Progress::Planned(planned as usize - already_present));
 
     let params = &options.params;
-    let mut write = |job: &Job, completion: Completion| -> Result<()> {
-        let tokens = u64::from(completion.num_tokens.unwrap_or(0));
-        match completion.replayed {
-            Some(line) => log.append_line(&line)?,
-            None => log.append(&new_record(&settings, params, job, completion))?,
+    let mut votes = std::mem::take(&mut existing.votes);
+    let result = loop {
+        let stop = options.adaptive.as_ref().map(|stop| (stop, &votes));
+        let jobs = plan_jobs(backend, problems, options, &existing, stop);
+        if jobs.is_empty() {
+            break Ok(());
         }
-        summary.tokens += tokens;
-        summary.generated += 1;
-        progress(Progress::Sample);
-        Ok(())
-    };
-
-    let result = if backend.max_in_flight() <= 1 {
-        jobs.iter()
-            .try_for_each(|job| backend.run(job, params, &mut |completion| write(job, completion)))
-    } else {
-        run_concurrently(backend, &jobs, params, &mut write)
+        let mut write = |job: &Job, completion: Completion| -> Result<()> {
+            if let Some(stop) = &options.adaptive {
+                existing.insert(&job.problem_id, completion.sample_idx);
+                let style = known[job.problem_id.as_str()].style;
+                let record = completion
+                    .replayed
+                    .as_deref()
+                    .and_then(|line| serde_json::from_str::<Map<String, Value>>(line).ok());
+                let field = stop.answer_field.as_deref();
+                let vote = adaptive::vote_of(&completion.text, record.as_ref(), field, style);
+                votes.entry(job.problem_id.clone()).or_default().add(vote);
+            }
+            let tokens = u64::from(completion.num_tokens.unwrap_or(0));
+            match completion.replayed {
+                Some(line) => log.append_line(&line)?,
+                None => log.append(&new_record(&settings, params, job, completion))?,
+            }
+            summary.tokens += tokens;
+            summary.generated += 1;
+            progress(Progress::Sample);
+            Ok(())
+        };
+        if let Err(error) = backend.run_jobs(&jobs, params, &mut write) {
+            break Err(error);
+        }
+        if options.adaptive.is_none() {
+            break Ok(());
+        }
     };
     summary.elapsed = started.elapsed();
+    summary.not_needed = (planned as usize)
+        .saturating_sub(summary.already_present + summary.generated)
+        * usize::from(result.is_ok() && options.adaptive.is_some());
     result.map_err(|error| Error::Stopped {
         kept: summary.already_present + summary.generated,
         path: out.to_owned(),
@@ -323,27 +401,54 @@ pub enum Progress {
     Sample,
 }
 
+/// The jobs of every problem's missing samples below `--n`; sampling adaptively, only those of
+/// problems not settled yet, at most a round's worth each.
 fn plan_jobs(
     backend: &dyn Backend,
     problems: &[Problem],
     options: &GenerateOptions,
     existing: &ExistingSamples,
+    adaptive: Option<(&AdaptiveStop, &HashMap<String, Votes>)>,
 ) -> Vec<Job> {
     let job_size = backend.job_size().max(1);
+    let seeding = backend.seeding();
     let mut jobs = Vec::new();
     for problem in problems {
+        let round = match adaptive {
+            Some((stop, votes)) => {
+                if votes
+                    .get(&problem.id)
+                    .is_some_and(|v| v.settled(stop.confidence))
+                {
+                    continue;
+                }
+                stop.round as usize
+            }
+            None => usize::MAX,
+        };
+        let seed = |sample_idx: u32| match seeding {
+            Seeding::PerSample => options.params.sample_seed(&problem.id, sample_idx),
+            Seeding::Consecutive => {
+                options.params.problem_seed_base(&problem.id) + u64::from(sample_idx)
+            }
+        };
         let slots: Vec<Slot> = (0..options.n)
             .filter(|&idx| !existing.contains(&problem.id, idx))
+            .take(round)
             .map(|sample_idx| Slot {
                 sample_idx,
-                seed: options.params.sample_seed(&problem.id, sample_idx),
+                seed: seed(sample_idx),
             })
             .collect();
         if slots.is_empty() {
             continue;
         }
         let prompt = options.template.render(&problem.question);
-        for chunk in slots.chunks(job_size) {
+        // A job of consecutive seeds holds consecutive samples only (missing ones of a resumed
+        // file may have gaps).
+        let runs = slots
+            .chunk_by(|a, b| seeding == Seeding::PerSample || a.sample_idx + 1 == b.sample_idx);
+        for chunk in runs.flat_map(|run| run.chunks(job_size)) {
             jobs.push(Job {
                 problem_id: problem.id.clone(),
                 prompt: prompt.clone(),
@@ -352,6 +457,33 @@ fn plan_jobs(
         }
     }
     jobs
+}
+
+/// With consecutive seeds, no two problems of a run may share one: refused when their ranges
+/// overlap (one chance in ~2^62 / (problems^2 * n); another --seed resolves it).
+fn check_seed_ranges(
+    backend: &dyn Backend,
+    problems: &[Problem],
+    options: &GenerateOptions,
+) -> Result<()> {
+    if backend.seeding() != Seeding::Consecutive {
+        return Ok(());
+    }
+    let mut bases: Vec<(u64, &str)> = problems
+        .iter()
+        .map(|p| (options.params.problem_seed_base(&p.id), p.id.as_str()))
+        .collect();
+    bases.sort_unstable();
+    match bases
+        .windows(2)
+        .find(|pair| pair[1].0 - pair[0].0 < u64::from(options.n) && pair[0].1 != pair[1].1)
+    {
+        Some(pair) => Err(Error::Settings(format!(
+            "problems `{}` and `{}` would share sample seeds with --seed {}: pass another --seed",
+            pair[0].1, pair[1].1, options.params.seed
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn new_record(
@@ -386,8 +518,8 @@ fn new_record(
 
 /// Runs jobs on `max_in_flight` threads; the calling thread writes what they produce. After the
 /// first error no new job starts, jobs already running finish, and their samples are written.
-fn run_concurrently(
-    backend: &dyn Backend,
+pub(crate) fn run_concurrently<B: Backend + ?Sized>(
+    backend: &B,
     jobs: &[Job],
     params: &SamplingParams,
     write: &mut dyn FnMut(&Job, Completion) -> Result<()>,
@@ -455,6 +587,85 @@ mod tests {
         assert_ne!(params.sample_seed("p", 0), other.sample_seed("p", 0));
     }
 
+    /// A server-like backend: three samples per request, consecutive seeds.
+    struct Server;
+
+    impl Backend for Server {
+        fn kind(&self) -> &'static str {
+            "test"
+        }
+        fn model(&self) -> String {
+            "none".into()
+        }
+        fn job_size(&self) -> usize {
+            3
+        }
+        fn seeding(&self) -> Seeding {
+            Seeding::Consecutive
+        }
+        fn run(
+            &self,
+            _job: &Job,
+            _params: &SamplingParams,
+            _emit: &mut dyn FnMut(Completion) -> Result<()>,
+        ) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    fn problem(id: &str) -> Problem {
+        Problem {
+            id: id.into(),
+            question: "q".into(),
+            answer: None,
+            solution: None,
+            style: crate::grade::AnswerStyle::Gsm8k,
+            extra: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_request_of_consecutive_seeds_holds_consecutive_samples() {
+        let options = GenerateOptions {
+            n: 8,
+            params: SamplingParams {
+                temperature: 1.0,
+                top_k: 0,
+                top_p: 1.0,
+                max_tokens: 4,
+                stop: vec![],
+                seed: 5,
+            },
+            template: Template::load("chat").unwrap(),
+            allow_settings_change: false,
+            adaptive: None,
+        };
+        let problems = [problem("p"), problem("q")];
+        let mut existing = ExistingSamples::default();
+        existing.insert("p", 2);
+        existing.insert("p", 5);
+        let jobs = plan_jobs(&Server, &problems, &options, &existing, None);
+        let of_p: Vec<Vec<u32>> = jobs
+            .iter()
+            .filter(|job| job.problem_id == "p")
+            .map(|job| job.slots.iter().map(|slot| slot.sample_idx).collect())
+            .collect();
+        assert_eq!(of_p, vec![vec![0, 1], vec![3, 4], vec![6, 7]]);
+        for job in &jobs {
+            let base = options.params.problem_seed_base(&job.problem_id);
+            for slot in &job.slots {
+                // What vLLM gives choice i of a request seeded with the first sample's seed.
+                assert_eq!(slot.seed, base + u64::from(slot.sample_idx));
+                assert!(slot.seed < 1 << 63, "a signed 64-bit integer");
+            }
+        }
+        assert_ne!(
+            options.params.problem_seed_base("p"),
+            options.params.problem_seed_base("q")
+        );
+        assert!(check_seed_ranges(&Server, &problems, &options).is_ok());
+    }
+
     /// A backend that makes one sample, then fails as a full disk does.
     struct FailsAfterOne;
 
@@ -508,6 +719,7 @@ mod tests {
             },
             template: Template::load("gsm8k").unwrap(),
             allow_settings_change: false,
+            adaptive: None,
         };
         let error = generate(&FailsAfterOne, &problems, &out, &options, |_| {}).unwrap_err();
         assert_eq!(error.exit_code(), 74, "the cause's exit code");

@@ -3,20 +3,23 @@
 //!
 //! Completion templates go to `/completions`, chat templates to `/chat/completions`. A request
 //! asks for up to `n_per_request` samples; servers that return fewer choices (llama.cpp's server
-//! ignores `n`) are topped up with more requests until the job has all its samples. Choice `i` of
-//! a request becomes the request's `i`-th missing sample, and the request's `seed` is that of its
-//! first sample, so a server that honours seeds gives the same sample for the same key again.
+//! ignores `n`) are topped up with more requests until the job has all its samples. A problem's
+//! samples have consecutive seeds and a job holds consecutive samples: a request sends its first
+//! sample's seed, choice `i` becomes its `i`-th sample, and a server that gives choice `i` the
+//! seed `seed + i` (vLLM) gives every sample its own recorded seed, the same as when it is asked
+//! for alone.
 //!
 //! 429, 408 and 5xx answers, timeouts, refused and dropped connections and unreadable bodies are
 //! retried with exponential backoff (honouring `Retry-After`); other answers fail at once with the
-//! server's message. The API key is sent as a bearer token and never logged.
+//! server's message. The API key is sent as a bearer token and never logged. Once per run the
+//! backend checks that the server honours `seed` and that it honours `n`, and says so if not.
 
 use std::time::Duration;
 
 use rand::Rng;
 use serde_json::{json, Value};
 
-use super::{Backend, Completion, Job, Prompt, SamplingParams};
+use super::{Backend, Completion, Job, Prompt, SamplingParams, Seeding};
 use crate::error::{Error, Result};
 
 #[derive(Clone)]
@@ -56,6 +59,20 @@ pub struct OpenAiBackend {
     agent: ureq::Agent,
     /// Whether the run has said that the server ignores `n` (said once, not per request).
     said_n_ignored: std::sync::atomic::AtomicBool,
+    /// OpenAI's own API (or Azure's): no sampling parameters beyond its own.
+    standard_parameters_only: bool,
+}
+
+/// Whether `base_url` is OpenAI's own API or Azure OpenAI, which refuse unknown parameters.
+fn is_openai_itself(base_url: &str) -> bool {
+    let host = base_url
+        .split_once("://")
+        .map_or(base_url, |(_, rest)| rest)
+        .split(['/', '?', ':'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    host == "api.openai.com" || host.ends_with(".openai.azure.com")
 }
 
 /// Why a request failed: worth another try or not.
@@ -86,6 +103,7 @@ impl OpenAiBackend {
             .build()
             .into();
         Ok(OpenAiBackend {
+            standard_parameters_only: is_openai_itself(&options.base_url),
             options: options.clone(),
             agent,
             said_n_ignored: std::sync::atomic::AtomicBool::new(false),
@@ -121,6 +139,36 @@ impl OpenAiBackend {
         }
     }
 
+    /// Once per run, with sampling on: the same short request twice with the same seed. Other
+    /// texts mean the server ignores `seed` and samples cannot be reproduced; said once. A probe
+    /// that fails says nothing: the run's own requests report failures.
+    fn check_seed_honoured(&self, job: &Job, params: &SamplingParams) {
+        let Some(first) = job.slots.first().filter(|_| params.temperature > 0.0) else {
+            return;
+        };
+        let probe = SamplingParams {
+            max_tokens: params.max_tokens.min(16),
+            ..params.clone()
+        };
+        let url = self.url(&job.prompt);
+        let body = self.body(&job.prompt, 1, first.seed, &probe);
+        let text = || {
+            self.post_with_retries(&url, &body)
+                .ok()
+                .and_then(|answer| choices(&answer).ok())
+                .and_then(|got| got.into_iter().next())
+                .map(|(text, _)| text)
+        };
+        if let (Some(a), Some(b)) = (text(), text()) {
+            if a != b {
+                tracing::warn!(
+                    "{url}: the same request with the same seed gave two different texts: the \
+                     server ignores `seed`, so these samples cannot be reproduced"
+                );
+            }
+        }
+    }
+
     /// `text` with the API key, wherever a server echoed it, replaced by `<redacted>`.
     fn redact(&self, text: &str) -> String {
         match &self.options.api_key {
@@ -129,7 +177,7 @@ impl OpenAiBackend {
         }
     }
 
-    fn body(&self, prompt: &Prompt, n: usize, seed: u32, params: &SamplingParams) -> Value {
+    fn body(&self, prompt: &Prompt, n: usize, seed: u64, params: &SamplingParams) -> Value {
         let mut body = json!({
             "model": self.options.model,
             "n": n,
@@ -141,9 +189,17 @@ impl OpenAiBackend {
         if !params.stop.is_empty() {
             body["stop"] = json!(params.stop);
         }
-        // Not in OpenAI's own API (use --top-k 0 there); vLLM, SGLang, TGI, llama.cpp take it.
-        if params.top_k > 0 {
+        // Every sampling parameter is sent: a server fills what a request leaves out from the
+        // model's generation_config.json (Qwen's has top_k 20 and a repetition penalty), and
+        // llama.cpp's servers from their own defaults (a repeat penalty of 1.1). OpenAI's own API
+        // refuses parameters it does not know, so it gets the standard ones only.
+        body["presence_penalty"] = json!(0.0);
+        body["frequency_penalty"] = json!(0.0);
+        if !self.standard_parameters_only {
             body["top_k"] = json!(params.top_k);
+            body["min_p"] = json!(0.0);
+            body["repetition_penalty"] = json!(1.0);
+            body["repeat_penalty"] = json!(1.0);
         }
         match prompt {
             Prompt::Completion(text) => body["prompt"] = json!(text),
@@ -299,6 +355,22 @@ impl Backend for OpenAiBackend {
         self.options.n_per_request
     }
 
+    fn seeding(&self) -> Seeding {
+        Seeding::Consecutive
+    }
+
+    fn run_jobs(
+        &self,
+        jobs: &[Job],
+        params: &SamplingParams,
+        emit: &mut dyn FnMut(&Job, Completion) -> Result<()>,
+    ) -> Result<()> {
+        if let Some(job) = jobs.first() {
+            self.check_seed_honoured(job, params);
+        }
+        super::run_concurrently(self, jobs, params, emit)
+    }
+
     fn run(
         &self,
         job: &Job,
@@ -371,6 +443,59 @@ mod tests {
             vec![("c".into(), Some("length".into()))]
         );
         assert!(choices(&json!({"error": "x"})).is_err());
+    }
+
+    fn options(base_url: &str) -> OpenAiOptions {
+        OpenAiOptions {
+            base_url: base_url.into(),
+            model: "m".into(),
+            api_key: Some("sk-secret".into()),
+            n_per_request: 1,
+            max_in_flight: 1,
+            max_retries: 0,
+            timeout: Duration::from_secs(1),
+            retry_base: Duration::from_millis(1),
+        }
+    }
+
+    #[test]
+    fn every_sampling_parameter_is_sent_and_only_standard_ones_to_openai_itself() {
+        let params = SamplingParams {
+            temperature: 0.8,
+            top_k: 0,
+            top_p: 1.0,
+            max_tokens: 8,
+            stop: vec![],
+            seed: 0,
+        };
+        let prompt = Prompt::Completion("q".into());
+        let body = |url: &str| {
+            OpenAiBackend::new(&options(url))
+                .unwrap()
+                .body(&prompt, 2, 41, &params)
+        };
+        let served = body("http://10.0.0.1:8000/v1");
+        // top_k 0 is sent too: left out, vLLM would take the model's generation_config.json one.
+        for (field, value) in [
+            ("top_k", json!(0)),
+            ("min_p", json!(0.0)),
+            ("repetition_penalty", json!(1.0)),
+            ("repeat_penalty", json!(1.0)),
+            ("presence_penalty", json!(0.0)),
+            ("seed", json!(41)),
+            ("n", json!(2)),
+        ] {
+            assert_eq!(served[field], value, "{field}");
+        }
+        for url in [
+            "https://api.openai.com/v1",
+            "https://team.openai.azure.com/openai/deployments/x?api-version=1",
+        ] {
+            let standard = body(url);
+            assert!(standard.get("top_k").is_none(), "{url}");
+            assert!(standard.get("min_p").is_none(), "{url}");
+            assert_eq!(standard["frequency_penalty"], json!(0.0));
+        }
     }
 
     #[test]

@@ -15,6 +15,8 @@ pub enum Need {
     Venv,
     /// `.venv-llama` (scripts/setup.sh): llama-cpp-python's server and the bundled GGUF.
     LlamaVenv,
+    /// vLLM in `.venv` and the bundled SmolLM2 as a Hugging Face directory (scripts/setup.sh).
+    Vllm,
 }
 
 fn root() -> &'static Path {
@@ -30,12 +32,14 @@ fn missing(need: Need) -> Option<&'static str> {
         }
         Need::Venv => root().join(".venv/bin/python").exists(),
         Need::LlamaVenv => root().join(".venv-llama/bin/python").exists(),
+        Need::Vllm => vllm_installed() && smollm2_hf_dir().join("config.json").is_file(),
     };
     (!present).then_some(match need {
         Need::SharedData => "../shared/data is not beside the repository",
         Need::OnnxRuntime => "no ONNX Runtime library (run scripts/setup.sh or set ORT_DYLIB_PATH)",
         Need::Venv => ".venv is missing (run scripts/setup.sh)",
         Need::LlamaVenv => ".venv-llama is missing (run scripts/setup.sh)",
+        Need::Vllm => "vLLM or the SmolLM2 model directory is missing (run scripts/setup.sh)",
     })
 }
 
@@ -200,6 +204,98 @@ impl LlamaServer {
 
 impl Drop for LlamaServer {
     fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether `.venv` holds vLLM (scripts/setup.sh installs it there).
+fn vllm_installed() -> bool {
+    std::fs::read_dir(root().join(".venv/lib"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|python| {
+            python
+                .path()
+                .join("site-packages/vllm/__init__.py")
+                .is_file()
+        })
+}
+
+/// The bundled SmolLM2-135M-Instruct as a Hugging Face directory (scripts/smollm2_hf.py).
+pub fn smollm2_hf_dir() -> PathBuf {
+    root().join("models/smollm2-135m-instruct")
+}
+
+/// A real vLLM OpenAI-compatible server on loopback (CPU, fp32, eager) serving `model` under the
+/// name `smollm2`; stopped with SIGTERM when dropped.
+pub struct VllmServer {
+    child: std::process::Child,
+    pub port: u16,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl VllmServer {
+    pub fn start(model: &Path) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("vllm.log");
+        let port = free_port();
+        let child = std::process::Command::new(venv_python())
+            .args([
+                "-m",
+                "vllm.entrypoints.launchers.api_server.entry",
+                "--model",
+            ])
+            .arg(model)
+            .args(["--served-model-name", "smollm2", "--host", "127.0.0.1"])
+            .args(["--port", &port.to_string()])
+            .args(["--dtype", "float32", "--enforce-eager"])
+            .env("HF_HUB_OFFLINE", "1")
+            .env("VLLM_CPU_KVCACHE_SPACE", "1")
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("starting vLLM");
+        let mut server = VllmServer {
+            child,
+            port,
+            log,
+            _dir: dir,
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(400);
+        let url = format!("http://127.0.0.1:{port}/health");
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = server.child.try_wait().unwrap() {
+                let log = std::fs::read_to_string(&server.log).unwrap_or_default();
+                panic!("vLLM exited ({status}) before answering:\n{log}");
+            }
+            if ureq::get(&url).call().is_ok() {
+                return server;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+        panic!("vLLM did not answer {url} within 400 s");
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}/v1", self.port)
+    }
+}
+
+impl Drop for VllmServer {
+    fn drop(&mut self) {
+        // SIGTERM lets vLLM stop its engine process too (SIGKILL would orphan it).
+        let _ = std::process::Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        for _ in 0..100 {
+            if self.child.try_wait().ok().flatten().is_some() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
