@@ -337,6 +337,59 @@ fn query_strings_are_kept_and_the_api_key_is_never_shown() {
 }
 
 #[test]
+fn replicas_keep_each_problem_on_one_server_and_take_over_from_a_failing_one() {
+    if common::skip(
+        "replicas_keep_each_problem_on_one_server_and_take_over_from_a_failing_one",
+        &[common::Need::LlamaVenv],
+    ) {
+        return;
+    }
+    let (first, second) = (common::LlamaServer::start(), common::LlamaServer::start());
+    let dir = tempfile::tempdir().unwrap();
+    let problems = counting_problems(dir.path(), &[2, 9, 21, 40]);
+    let replica_of = |sample: &Value| sample["generator"]["server"]["replica"].clone();
+
+    let out = dir.path().join("two.jsonl");
+    openai_generate(dir.path(), &first.base_url(), &problems, 3, &out)
+        .args(["--base-url", &second.base_url()])
+        .args(["--n-per-request", "1", "--max-in-flight", "2"])
+        .assert()
+        .success();
+    let by_problem = samples_by_problem(&out);
+    assert_exactly_n(&by_problem, 4, 3);
+    let mut used = HashSet::new();
+    for (id, samples) in &by_problem {
+        let replica = replica_of(&samples[0]);
+        assert!(
+            samples.iter().all(|s| replica_of(s) == replica),
+            "{id}: all samples on one replica: {samples:?}"
+        );
+        used.insert(replica.as_str().unwrap().to_owned());
+    }
+    let expected: HashSet<String> = [first.base_url(), second.base_url()].into();
+    assert_eq!(used, expected, "problems are spread over both replicas");
+
+    // A replica that fails every request: its problems move to the other one.
+    let failing = FaultProxy::start(first.port, |_| Fault::Status(503));
+    let out = dir.path().join("failover.jsonl");
+    openai_generate(dir.path(), &failing.base_url(), &problems, 3, &out)
+        .args(["--base-url", &second.base_url()])
+        .args(["--n-per-request", "1", "--max-in-flight", "2"])
+        .assert()
+        .success()
+        .stderr(contains(format!("retrying on {}", second.base_url())));
+    let samples = common::read_jsonl(&out);
+    assert_eq!(samples.len(), 12);
+    assert!(samples
+        .iter()
+        .all(|s| replica_of(s) == second.base_url()));
+    assert!(
+        !failing.applied().is_empty(),
+        "the failing replica was tried"
+    );
+}
+
+#[test]
 fn replay_copies_samples_and_resumes_without_duplicates() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("replayed.jsonl");

@@ -121,7 +121,8 @@ pub struct SamplingArgs {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Embedded llama.cpp (--backend llama)")]
 pub struct LlamaArgs {
-    /// Sequences decoded together, sharing the prompt.
+    /// Sequences decoded together: a finished one's slot takes the next sample at once (of the
+    /// same problem, sharing its prompt's cache, or of the next one).
     #[arg(long, default_value_t = 16)]
     pub parallel: usize,
 }
@@ -130,9 +131,11 @@ pub struct LlamaArgs {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "OpenAI-compatible server (--backend openai)")]
 pub struct OpenAiArgs {
-    /// The server's base URL, up to /v1 (e.g. http://127.0.0.1:8000/v1).
+    /// The server's base URL, up to /v1 (e.g. http://127.0.0.1:8000/v1). Repeat for replicas of
+    /// one model: each problem's requests go to one replica (its prefix cache keeps the prompt),
+    /// new problems to the least loaded one, and a failing replica's problems move to another.
     #[arg(long, env = "OPENAI_BASE_URL")]
-    pub base_url: Option<String>,
+    pub base_url: Vec<String>,
     /// The environment variable that holds the API key (never logged).
     #[arg(long, default_value = "OPENAI_API_KEY", value_name = "VAR")]
     pub api_key_env: String,
@@ -239,14 +242,16 @@ impl OpenAiArgs {
         at_least_one(self.n_per_request, "--n-per-request")?;
         at_least_one(self.max_in_flight, "--max-in-flight")?;
         at_least_one(self.timeout_secs as usize, "--timeout-secs")?;
-        let base_url = self.base_url.clone().ok_or_else(|| {
-            Error::Settings("--backend openai needs --base-url (or OPENAI_BASE_URL)".into())
-        })?;
+        if self.base_url.is_empty() {
+            return Err(Error::Settings(
+                "--backend openai needs --base-url (or OPENAI_BASE_URL)".into(),
+            ));
+        }
         let model = model.map(str::to_owned).ok_or_else(|| {
             Error::Settings("--backend openai needs --model (the name the server serves)".into())
         })?;
         Ok(BackendSettings::OpenAi(OpenAiOptions {
-            base_url,
+            base_urls: self.base_url.clone(),
             model,
             api_key: std::env::var(&self.api_key_env)
                 .ok()

@@ -19,13 +19,15 @@ use std::time::Duration;
 use rand::Rng;
 use serde_json::{json, Value};
 
+use super::replicas::Replicas;
 use super::{Backend, Completion, Job, Prompt, SamplingParams, Seeding};
 use crate::error::{Error, Result};
 
 #[derive(Clone)]
 pub struct OpenAiOptions {
-    /// Up to and including `/v1`, e.g. `http://127.0.0.1:8000/v1`.
-    pub base_url: String,
+    /// Up to and including `/v1`, e.g. `http://127.0.0.1:8000/v1`; several for replicas of one
+    /// model.
+    pub base_urls: Vec<String>,
     pub model: String,
     pub api_key: Option<String>,
     pub n_per_request: usize,
@@ -39,7 +41,7 @@ pub struct OpenAiOptions {
 impl std::fmt::Debug for OpenAiOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OpenAiOptions")
-            .field("base_url", &self.base_url)
+            .field("base_urls", &self.base_urls)
             .field("model", &self.model)
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
             .field("n_per_request", &self.n_per_request)
@@ -61,6 +63,7 @@ pub struct OpenAiBackend {
     said_n_ignored: std::sync::atomic::AtomicBool,
     /// OpenAI's own API (or Azure's): no sampling parameters beyond its own.
     standard_parameters_only: bool,
+    replicas: Replicas,
 }
 
 /// Whether `base_url` is OpenAI's own API or Azure OpenAI, which refuse unknown parameters.
@@ -86,10 +89,16 @@ enum Failure {
 
 impl OpenAiBackend {
     pub fn new(options: &OpenAiOptions) -> Result<Self> {
-        if !(options.base_url.starts_with("http://") || options.base_url.starts_with("https://")) {
+        if options.base_urls.is_empty() {
+            return Err(Error::Settings("--backend openai needs --base-url".into()));
+        }
+        if let Some(url) = options
+            .base_urls
+            .iter()
+            .find(|url| !(url.starts_with("http://") || url.starts_with("https://")))
+        {
             return Err(Error::Settings(format!(
-                "--base-url `{}` must start with http:// or https://",
-                options.base_url
+                "--base-url `{url}` must start with http:// or https://"
             )));
         }
         if options.n_per_request == 0 || options.max_in_flight == 0 {
@@ -103,19 +112,21 @@ impl OpenAiBackend {
             .build()
             .into();
         Ok(OpenAiBackend {
-            standard_parameters_only: is_openai_itself(&options.base_url),
+            standard_parameters_only: options.base_urls.iter().any(|url| is_openai_itself(url)),
+            replicas: Replicas::new(options.base_urls.clone()),
             options: options.clone(),
             agent,
             said_n_ignored: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
-    /// The endpoint for `prompt` under the base URL, keeping its query string where it belongs
-    /// (`https://host/v1?api-version=X` → `https://host/v1/chat/completions?api-version=X`).
-    fn url(&self, prompt: &Prompt) -> String {
-        let (base, query) = match self.options.base_url.split_once('?') {
+    /// The endpoint for `prompt` under a replica's base URL, keeping its query string where it
+    /// belongs (`https://host/v1?api-version=X` → `https://host/v1/chat/completions?api-version=X`).
+    fn url(&self, replica: usize, prompt: &Prompt) -> String {
+        let base_url = self.replicas.url(replica);
+        let (base, query) = match base_url.split_once('?') {
             Some((base, query)) => (base, Some(query)),
-            None => (self.options.base_url.as_str(), None),
+            None => (base_url, None),
         };
         let base = base.trim_end_matches('/');
         let endpoint = match prompt {
@@ -150,11 +161,12 @@ impl OpenAiBackend {
             max_tokens: params.max_tokens.min(16),
             ..params.clone()
         };
-        let url = self.url(&job.prompt);
         let body = self.body(&job.prompt, 1, first.seed, &probe);
+        let url = self.url(0, &job.prompt);
         let text = || {
-            self.post_with_retries(&url, &body)
+            self.post_with_retries(&job.problem_id, &job.prompt, &body)
                 .ok()
+                .map(|(answer, _)| answer)
                 .and_then(|answer| choices(&answer).ok())
                 .and_then(|got| got.into_iter().next())
                 .map(|(text, _)| text)
@@ -258,21 +270,43 @@ impl OpenAiBackend {
         }
     }
 
-    fn post_with_retries(&self, url: &str, body: &Value) -> Result<Value> {
+    /// POSTs `body` for a problem to its replica until an answer comes, retrying what is worth
+    /// retrying (on another replica when there are several); the answer and its replica.
+    fn post_with_retries(
+        &self,
+        problem: &str,
+        prompt: &Prompt,
+        body: &Value,
+    ) -> Result<(Value, usize)> {
+        let mut replica = self.replicas.start(problem);
         let mut attempt = 0;
         loop {
-            match self.post(url, body) {
-                Ok(value) => return Ok(value),
-                Err(Failure::Fatal(why)) => return Err(Error::Rejected(format!("{url}: {why}"))),
+            let url = self.url(replica, prompt);
+            match self.post(&url, body) {
+                Ok(value) => {
+                    self.replicas.done(replica, true);
+                    return Ok((value, replica));
+                }
+                Err(Failure::Fatal(why)) => {
+                    self.replicas.done(replica, false);
+                    return Err(Error::Rejected(format!("{url}: {why}")));
+                }
                 Err(Failure::Retryable { why, retry_after }) => {
                     if attempt >= self.options.max_retries {
+                        self.replicas.done(replica, false);
                         return Err(Error::Generation(format!(
                             "{url}: giving up after {} attempts; last error: {why}",
                             attempt + 1
                         )));
                     }
+                    replica = self.replicas.failed(problem, replica);
                     let delay = retry_after.unwrap_or_else(|| self.backoff(attempt));
-                    tracing::warn!(attempt = attempt + 1, ?delay, "{url}: {why}; retrying");
+                    let next = self.replicas.url(replica);
+                    tracing::warn!(
+                        attempt = attempt + 1,
+                        ?delay,
+                        "{url}: {why}; retrying on {next}"
+                    );
                     std::thread::sleep(delay);
                     attempt += 1;
                 }
@@ -377,13 +411,13 @@ impl Backend for OpenAiBackend {
         params: &SamplingParams,
         emit: &mut dyn FnMut(Completion) -> Result<()>,
     ) -> Result<()> {
-        let url = self.url(&job.prompt);
         let mut remaining = &job.slots[..];
         let mut empty_answers = 0;
         while let Some(first) = remaining.first() {
             let n = remaining.len().min(self.options.n_per_request);
             let body = self.body(&job.prompt, n, first.seed, params);
-            let answer = self.post_with_retries(&url, &body)?;
+            let (answer, replica) = self.post_with_retries(&job.problem_id, &job.prompt, &body)?;
+            let url = self.url(replica, &job.prompt);
             let mut got =
                 choices(&answer).map_err(|why| Error::Generation(format!("{url}: {why}")))?;
             got.truncate(n);
@@ -405,7 +439,14 @@ impl Backend for OpenAiBackend {
                 })
                 .flatten()
                 .and_then(|t| u32::try_from(t).ok());
-            let server = reported_by_server(&answer);
+            let mut server = reported_by_server(&answer).unwrap_or_default();
+            if self.replicas.len() > 1 {
+                // Which replica made it (without any query string, where keys may travel).
+                let base = self.replicas.url(replica);
+                let base = base.split_once('?').map_or(base, |(base, _)| base);
+                server.insert("replica".into(), base.into());
+            }
+            let server = (!server.is_empty()).then_some(server);
             let count = got.len();
             if count < n {
                 self.say_n_ignored(&url, n, count);
@@ -447,7 +488,7 @@ mod tests {
 
     fn options(base_url: &str) -> OpenAiOptions {
         OpenAiOptions {
-            base_url: base_url.into(),
+            base_urls: vec![base_url.into()],
             model: "m".into(),
             api_key: Some("sk-secret".into()),
             n_per_request: 1,
@@ -501,7 +542,7 @@ mod tests {
     #[test]
     fn the_api_key_never_shows_in_debug_output() {
         let options = OpenAiOptions {
-            base_url: "http://127.0.0.1:1/v1".into(),
+            base_urls: vec!["http://127.0.0.1:1/v1".into()],
             model: "m".into(),
             api_key: Some("sk-secret".into()),
             n_per_request: 1,
