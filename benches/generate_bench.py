@@ -5,15 +5,18 @@
   single    embedded llama.cpp, one sequence at a time (same prompt reuse, no batching)
   server    llama-cpp-python's OpenAI-compatible server (the same llama.cpp, one request at a
             time; it ignores `n`) answering the same requests through `--backend openai`
+  vllm      (with --vllm, for reference) vLLM 0.32.0 on CPU serving the same model converted to
+            fp32 (models/smollm2-135m-instruct), all of a problem's requests in flight at once
 
 Each round runs the three in rotating order on the same problems, settings and seeds; the times
 are bestofn's own generation time (model loading excluded on both sides).
 
 usage: .venv-llama/bin/python benches/generate_bench.py [--problems data/easy-arithmetic.jsonl]
-       [--limit 4] [--n 16] [--parallel 16] [--max-tokens 128] [--threads 2] [--rounds 3]
+       [--limit 4] [--n 16] [--parallel 16] [--max-tokens 128] [--threads 2] [--rounds 3] [--vllm]
 """
 import argparse
 import json
+import os
 import re
 import socket
 import subprocess
@@ -58,6 +61,27 @@ def start_server(gguf: Path, threads: int, log) -> tuple[subprocess.Popen, str]:
     sys.exit("the server did not start")
 
 
+def start_vllm(log) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    model = ROOT / "models" / "smollm2-135m-instruct"
+    if not (model / "config.json").exists():
+        sys.exit(f"{model} is missing: run scripts/setup.sh")
+    server = subprocess.Popen(
+        [str(ROOT / ".venv/bin/python"), "-m", "vllm.entrypoints.launchers.api_server.entry", "--model", str(model),
+         "--served-model-name", "smollm2", "--host", "127.0.0.1", "--port", str(port), "--dtype", "float32",
+         "--enforce-eager"],
+        stdout=log, stderr=log, env={**os.environ, "HF_HUB_OFFLINE": "1", "VLLM_CPU_KVCACHE_SPACE": "1"})
+    for _ in range(2000):
+        if server.poll() is not None:
+            sys.exit("vLLM exited while starting")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+            return server, f"http://127.0.0.1:{port}/v1"
+        except OSError:
+            time.sleep(0.2)
+    sys.exit("vLLM did not start")
+
+
 def run(binary: Path, args: list[str], out: Path) -> tuple[int, float]:
     out.unlink(missing_ok=True)
     result = subprocess.run([str(binary), "generate", *args, "--out", str(out)],
@@ -80,6 +104,7 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--vllm", action="store_true", help="add vLLM on CPU for reference")
     args = parser.parse_args()
     binary = ROOT / "target/release/bestofn"
     gguf = bundled_gguf()
@@ -92,31 +117,41 @@ def main() -> None:
                   "--temperature", "0.8", "--top-k", "40", "--template", "chat", "--seed", "1"]
         embedded = common + ["--backend", "llama", "--model", str(gguf), "--threads", str(args.threads)]
         with (tmp / "server.log").open("w") as log:
-            server, url = start_server(gguf, args.threads, log)
+            servers = []
             try:
+                server, url = start_server(gguf, args.threads, log)
+                servers.append(server)
                 variants = {
                     "parallel": embedded + ["--parallel", str(args.parallel)],
                     "single": embedded + ["--parallel", "1"],
                     "server": common + ["--backend", "openai", "--base-url", url, "--model", gguf.name,
                                         "--max-in-flight", "1", "--n-per-request", "1"],
                 }
+                if args.vllm:
+                    vllm, vllm_url = start_vllm(log)
+                    servers.append(vllm)
+                    # One sample per request, so each answer's usage counts one sample's tokens.
+                    variants["vllm"] = common + ["--backend", "openai", "--base-url", vllm_url, "--model", "smollm2",
+                                                 "--max-in-flight", str(args.n), "--n-per-request", "1"]
                 print(f"{args.limit} problems x {args.n} samples, max {args.max_tokens} tokens, "
                       f"{args.parallel} slots, {args.threads} threads, SmolLM2-135M-Instruct Q4_1")
-                print("| round | parallel tok/s | single tok/s | server tok/s | parallel / single | parallel / server | single / server |")
-                print("|---|---|---|---|---|---|---|")
                 names = list(variants)
+                print("| round | " + " | ".join(f"{name} tok/s" for name in names)
+                      + " | parallel / single | parallel / server |")
+                print("|---" * (len(names) + 3) + "|")
                 for round_ in range(1, args.rounds + 1):
                     speed = {}
-                    order = names[round_ % 3:] + names[: round_ % 3]
-                    for name in order:
+                    shift = round_ % len(names)
+                    for name in names[shift:] + names[:shift]:
                         tokens, seconds = run(binary, variants[name], tmp / f"{name}.jsonl")
                         speed[name] = tokens / seconds
-                    print(f"| {round_} | {speed['parallel']:.1f} | {speed['single']:.1f} | {speed['server']:.1f} | "
-                          f"{speed['parallel'] / speed['single']:.2f}x | {speed['parallel'] / speed['server']:.2f}x | "
-                          f"{speed['single'] / speed['server']:.2f}x |", flush=True)
+                    print(f"| {round_} | " + " | ".join(f"{speed[name]:.1f}" for name in names)
+                          + f" | {speed['parallel'] / speed['single']:.2f}x | {speed['parallel'] / speed['server']:.2f}x |",
+                          flush=True)
             finally:
-                server.terminate()
-                server.wait()
+                for server in servers:
+                    server.terminate()
+                    server.wait()
 
 
 if __name__ == "__main__":

@@ -380,9 +380,7 @@ fn replicas_keep_each_problem_on_one_server_and_take_over_from_a_failing_one() {
         .stderr(contains(format!("retrying on {}", second.base_url())));
     let samples = common::read_jsonl(&out);
     assert_eq!(samples.len(), 12);
-    assert!(samples
-        .iter()
-        .all(|s| replica_of(s) == second.base_url()));
+    assert!(samples.iter().all(|s| replica_of(s) == second.base_url()));
     assert!(
         !failing.applied().is_empty(),
         "the failing replica was tried"

@@ -165,6 +165,9 @@ pub struct ReplayArgs {
     pub replay_from: Option<PathBuf>,
 }
 
+/// llama.cpp's most sequences in one context (`LLAMA_MAX_SEQ`).
+const MAX_PARALLEL: usize = 256;
+
 fn at_least_one(value: usize, flag: &str) -> Result<(), Error> {
     if value == 0 {
         return Err(Error::Settings(format!("{flag} must be at least 1")));
@@ -226,6 +229,12 @@ impl SamplingArgs {
 impl LlamaArgs {
     fn resolve(&self, model: Option<&str>, threads: usize) -> Result<BackendSettings, Error> {
         at_least_one(self.parallel, "--parallel")?;
+        if self.parallel > MAX_PARALLEL {
+            return Err(Error::Settings(format!(
+                "--parallel {} is more than llama.cpp decodes together ({MAX_PARALLEL})",
+                self.parallel
+            )));
+        }
         Ok(BackendSettings::Llama(LlamaOptions {
             model: match model {
                 Some(path) => PathBuf::from(path),

@@ -1,12 +1,15 @@
 //! The `llama` backend: llama.cpp embedded through `llama-cpp-2`, any GGUF model.
 //!
-//! Continuous batching over a unified KV cache (as llama.cpp's `parallel` example): `parallel`
-//! sequence slots are decoded together, one token each per batch, and a slot whose sample
-//! finishes takes the next waiting sample at once, so the batch stays full until the run's last
-//! samples. The next sample of the same problem keeps the prompt's cells; one of a problem another
-//! slot holds shares that slot's prompt cells (a copy of tags, not of data); a problem no slot
-//! holds has its prompt decoded in the same batch as the other slots' tokens. Each sample has its
-//! own sampler seeded with its own seed, so what is drawn does not depend on the batching.
+//! Continuous batching (as llama.cpp's `parallel` example): `parallel` sequence slots are decoded
+//! together, one token each per batch, and a slot whose sample finishes takes the next waiting
+//! sample at once, so the batch stays full until the run's last samples. Each slot has its own KV
+//! stream (`kv_unified = false`): attention then reads only the slot's own cells, 7% faster at 16
+//! slots than one cache shared by all. The next sample of the same problem keeps its slot's
+//! prompt cells; one of a problem another slot holds gets that slot's cells copied; a problem no
+//! slot holds has its prompt decoded in the same batch as the other slots' tokens. Each sample has
+//! its own sampler seeded with its own seed, so what is drawn does not depend on the batching
+//! (the logits of the quantized kernels do, in their last bits).
+
 use std::collections::VecDeque;
 use std::num::NonZeroU32;
 use std::sync::OnceLock;
