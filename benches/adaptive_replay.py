@@ -2,8 +2,8 @@
 
 For each pool (Faithful-CoT: 41 samples per GSM8K test problem; Qwen2.5-Math: 8 per MATH
 problem) the samples are replayed through `bestofn generate --backend replay`, once with a fixed
-N (the first N samples of every problem) and once per adaptive setting (`--adaptive --round R
---confidence C`, at most the whole pool). A pool's index order follows its sources (Faithful-CoT's
+N (the first N samples of every problem) and once per adaptive setting (`--adaptive --adaptive-round R
+--adaptive-confidence C`, at most the whole pool). A pool's index order follows its sources (Faithful-CoT's
 runs come one model and prompt after another), while sampling draws from a model independently:
 each problem's samples are replayed in a random order, the same for every setting, and every
 figure is the mean over --orders such orders. Each output is labeled against the gold answers and
@@ -143,7 +143,7 @@ def main() -> None:
                 lines.append(f"| {name} | fixed N = {n} | {spent:.2f} | {accuracy:.2f}% | {accuracy - full:+.2f} | |")
             adaptive = []
             for round_, confidence in ADAPTIVE:
-                flags = ["--adaptive", "--round", str(round_), "--confidence", str(confidence)]
+                flags = ["--adaptive", "--adaptive-round", str(round_), "--adaptive-confidence", str(confidence)]
                 flags += ["--vote-field", field] if field else []
                 spent, accuracy = mean([majority_accuracy(work, problems, replay(work, problems, o, size, flags), field)
                                         for o in orders])

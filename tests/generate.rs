@@ -465,8 +465,8 @@ fn adaptive_sampling_stops_settled_problems_and_resumes_from_their_votes() {
             .arg(&problems)
             .arg("--replay-from")
             .arg(&pool)
-            .args(["--n", "12", "--adaptive", "--round", "1"])
-            .args(["--confidence", confidence, "--out"])
+            .args(["--n", "12", "--adaptive", "--adaptive-round", "1"])
+            .args(["--adaptive-confidence", confidence, "--out"])
             .arg(&out);
         command
     };
@@ -502,7 +502,7 @@ fn adaptive_sampling_stops_settled_problems_and_resumes_from_their_votes() {
     adaptive("1")
         .assert()
         .code(64)
-        .stderr(contains("--confidence 1 must be in (0.5, 1)"));
+        .stderr(contains("--adaptive-confidence 1 must be in (0.5, 1)"));
 }
 
 #[test]

@@ -12,6 +12,7 @@ use super::{
     Template,
 };
 use crate::error::Error;
+use crate::io::http::HttpOptions;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum BackendKind {
@@ -55,16 +56,16 @@ pub struct GeneratorArgs {
 #[command(next_help_heading = "Adaptive N")]
 pub struct AdaptiveArgs {
     /// Sample each problem in rounds and stop once its answer is settled: the leading answer
-    /// beats the runner-up with probability --confidence (Adaptive-Consistency's Beta rule).
+    /// beats the runner-up with probability --adaptive-confidence (Adaptive-Consistency's Beta rule).
     /// The samples drawn are the same as without it, only fewer.
     #[arg(long)]
     pub adaptive: bool,
     /// Samples per problem and round.
     #[arg(long, default_value_t = 4, requires = "adaptive")]
-    pub round: u32,
+    pub adaptive_round: u32,
     /// How sure the vote must be before a problem stops, in (0.5, 1).
     #[arg(long, default_value_t = 0.95, requires = "adaptive")]
-    pub confidence: f64,
+    pub adaptive_confidence: f64,
     /// Votes from this sample field where a replayed sample has it (an answer another tool
     /// extracted, e.g. a program's output) instead of from the text, as `label --answer-field`.
     #[arg(long, value_name = "FIELD", requires = "adaptive")]
@@ -76,16 +77,16 @@ impl AdaptiveArgs {
         if !self.adaptive {
             return Ok(None);
         }
-        at_least_one(self.round as usize, "--round")?;
-        if !(self.confidence > 0.5 && self.confidence < 1.0) {
+        at_least_one(self.adaptive_round as usize, "--adaptive-round")?;
+        if !(self.adaptive_confidence > 0.5 && self.adaptive_confidence < 1.0) {
             return Err(Error::Settings(format!(
-                "--confidence {} must be in (0.5, 1): 0.5 stops at the first vote, 1 never stops",
-                self.confidence
+                "--adaptive-confidence {} must be in (0.5, 1): 0.5 stops at the first vote, 1 never stops",
+                self.adaptive_confidence
             )));
         }
         Ok(Some(AdaptiveStop {
-            round: self.round,
-            confidence: self.confidence,
+            round: self.adaptive_round,
+            confidence: self.adaptive_confidence,
             answer_field: self.vote_field.clone(),
         }))
     }
@@ -262,14 +263,16 @@ impl OpenAiArgs {
         Ok(BackendSettings::OpenAi(OpenAiOptions {
             base_urls: self.base_url.clone(),
             model,
-            api_key: std::env::var(&self.api_key_env)
-                .ok()
-                .filter(|k| !k.is_empty()),
             n_per_request: self.n_per_request,
             max_in_flight: self.max_in_flight,
-            max_retries: self.max_retries,
-            timeout: Duration::from_secs(self.timeout_secs),
-            retry_base: Duration::from_millis(self.retry_base_ms),
+            http: HttpOptions {
+                api_key: std::env::var(&self.api_key_env)
+                    .ok()
+                    .filter(|k| !k.is_empty()),
+                max_retries: self.max_retries,
+                timeout: Duration::from_secs(self.timeout_secs),
+                retry_base: Duration::from_millis(self.retry_base_ms),
+            },
         }))
     }
 }

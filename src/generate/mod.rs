@@ -12,7 +12,6 @@ mod llama;
 mod log;
 mod openai;
 mod replay;
-mod replicas;
 pub mod template;
 
 use std::collections::{HashMap, VecDeque};

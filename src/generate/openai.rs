@@ -9,61 +9,42 @@
 //! seed `seed + i` (vLLM) gives every sample its own recorded seed, the same as when it is asked
 //! for alone.
 //!
-//! 429, 408 and 5xx answers, timeouts, refused and dropped connections and unreadable bodies are
-//! retried with exponential backoff (honouring `Retry-After`); other answers fail at once with the
-//! server's message. The API key is sent as a bearer token and never logged. Once per run the
-//! backend checks that the server honours `seed` and that it honours `n`, and says so if not.
+//! Requests go through the shared client (`io::http`: retries, backoff, `Retry-After`, the API
+//! key never shown, replicas). Once per run the backend checks that the server honours `seed`
+//! and that it honours `n`, and says so if not.
 
-use std::time::Duration;
-
-use rand::Rng;
 use serde_json::{json, Value};
 
-use super::replicas::Replicas;
 use super::{Backend, Completion, Job, Prompt, SamplingParams, Seeding};
 use crate::error::{Error, Result};
+use crate::io::http::{endpoint, HttpClient, HttpError, HttpOptions};
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct OpenAiOptions {
     /// Up to and including `/v1`, e.g. `http://127.0.0.1:8000/v1`; several for replicas of one
     /// model.
     pub base_urls: Vec<String>,
     pub model: String,
-    pub api_key: Option<String>,
     pub n_per_request: usize,
     pub max_in_flight: usize,
-    pub max_retries: u32,
-    pub timeout: Duration,
-    /// First backoff delay; doubled on each retry up to [`MAX_BACKOFF`].
-    pub retry_base: Duration,
+    pub http: HttpOptions,
 }
-
-impl std::fmt::Debug for OpenAiOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OpenAiOptions")
-            .field("base_urls", &self.base_urls)
-            .field("model", &self.model)
-            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
-            .field("n_per_request", &self.n_per_request)
-            .field("max_in_flight", &self.max_in_flight)
-            .field("max_retries", &self.max_retries)
-            .field("timeout", &self.timeout)
-            .field("retry_base", &self.retry_base)
-            .finish()
-    }
-}
-
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
 
 pub struct OpenAiBackend {
     options: OpenAiOptions,
-    agent: ureq::Agent,
+    client: HttpClient,
     /// Whether the run has said that the server ignores `n` (said once, not per request).
     said_n_ignored: std::sync::atomic::AtomicBool,
     /// OpenAI's own API (or Azure's): no sampling parameters beyond its own.
     standard_parameters_only: bool,
-    replicas: Replicas,
+}
+
+/// A failure of the client as this stage's error: a refusal is not worth resuming.
+fn generation_error(error: HttpError) -> Error {
+    match error {
+        HttpError::Refused(why) => Error::Rejected(why),
+        HttpError::GaveUp(why) => Error::Generation(why),
+    }
 }
 
 /// Whether `base_url` is OpenAI's own API or Azure OpenAI, which refuse unknown parameters.
@@ -76,15 +57,6 @@ fn is_openai_itself(base_url: &str) -> bool {
         .unwrap_or_default()
         .to_ascii_lowercase();
     host == "api.openai.com" || host.ends_with(".openai.azure.com")
-}
-
-/// Why a request failed: worth another try or not.
-enum Failure {
-    Retryable {
-        why: String,
-        retry_after: Option<Duration>,
-    },
-    Fatal(String),
 }
 
 impl OpenAiBackend {
@@ -106,37 +78,25 @@ impl OpenAiBackend {
                 "--n-per-request and --max-in-flight must be at least 1".into(),
             ));
         }
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(options.timeout))
-            .build()
-            .into();
         Ok(OpenAiBackend {
             standard_parameters_only: options.base_urls.iter().any(|url| is_openai_itself(url)),
-            replicas: Replicas::new(options.base_urls.clone()),
+            client: HttpClient::new(options.base_urls.clone(), options.http.clone()),
             options: options.clone(),
-            agent,
             said_n_ignored: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
-    /// The endpoint for `prompt` under a replica's base URL, keeping its query string where it
-    /// belongs (`https://host/v1?api-version=X` → `https://host/v1/chat/completions?api-version=X`).
-    fn url(&self, replica: usize, prompt: &Prompt) -> String {
-        let base_url = self.replicas.url(replica);
-        let (base, query) = match base_url.split_once('?') {
-            Some((base, query)) => (base, Some(query)),
-            None => (base_url, None),
-        };
-        let base = base.trim_end_matches('/');
-        let endpoint = match prompt {
+    /// The path of `prompt`'s endpoint under the base URL.
+    fn path(prompt: &Prompt) -> &'static str {
+        match prompt {
             Prompt::Completion(_) => "completions",
             Prompt::Chat { .. } => "chat/completions",
-        };
-        match query {
-            Some(query) => format!("{base}/{endpoint}?{query}"),
-            None => format!("{base}/{endpoint}"),
         }
+    }
+
+    /// The endpoint for `prompt` on a replica (query string kept where it belongs).
+    fn url(&self, replica: usize, prompt: &Prompt) -> String {
+        endpoint(self.client.replicas().url(replica), Self::path(prompt))
     }
 
     /// Once per run: the server answered fewer choices than `n` asked for.
@@ -164,7 +124,8 @@ impl OpenAiBackend {
         let body = self.body(&job.prompt, 1, first.seed, &probe);
         let url = self.url(0, &job.prompt);
         let text = || {
-            self.post_with_retries(&job.problem_id, &job.prompt, &body)
+            self.client
+                .post_with_retries(&job.problem_id, Self::path(&job.prompt), &body)
                 .ok()
                 .map(|(answer, _)| answer)
                 .and_then(|answer| choices(&answer).ok())
@@ -178,14 +139,6 @@ impl OpenAiBackend {
                      server ignores `seed`, so these samples cannot be reproduced"
                 );
             }
-        }
-    }
-
-    /// `text` with the API key, wherever a server echoed it, replaced by `<redacted>`.
-    fn redact(&self, text: &str) -> String {
-        match &self.options.api_key {
-            Some(key) if !key.is_empty() => text.replace(key.as_str(), "<redacted>"),
-            _ => text.to_owned(),
         }
     }
 
@@ -218,123 +171,6 @@ impl OpenAiBackend {
             Prompt::Chat { .. } => body["messages"] = prompt.messages(),
         }
         body
-    }
-
-    /// One POST; the parsed JSON answer or why it failed.
-    fn post(&self, url: &str, body: &Value) -> std::result::Result<Value, Failure> {
-        let mut request = self.agent.post(url);
-        if let Some(key) = &self.options.api_key {
-            request = request.header("Authorization", &format!("Bearer {key}"));
-        }
-        let mut response = match request.send_json(body) {
-            Ok(response) => response,
-            Err(error) => return Err(classify_transport_error(error)),
-        };
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(|s| Duration::from_secs_f64(s).min(MAX_RETRY_AFTER));
-        let text = match response.body_mut().read_to_string() {
-            Ok(text) => text,
-            Err(error) => {
-                return Err(Failure::Retryable {
-                    why: format!("HTTP {status}, reading the body failed: {error}"),
-                    retry_after,
-                })
-            }
-        };
-        // What a server says may echo the request's headers, the key among them: redacted before
-        // it is cut, so no part of the key is left at the cut.
-        let excerpt = || {
-            let shown = self.redact(&text);
-            let mut end = shown.len().min(300);
-            while !shown.is_char_boundary(end) {
-                end -= 1;
-            }
-            shown[..end].trim().to_owned()
-        };
-        match status {
-            200..=299 => serde_json::from_str(&text).map_err(|e| Failure::Retryable {
-                why: format!("HTTP {status} with a body that is not JSON ({e})"),
-                retry_after: None,
-            }),
-            408 | 429 | 500..=599 => Err(Failure::Retryable {
-                why: format!("HTTP {status}: {}", excerpt()),
-                retry_after,
-            }),
-            _ => Err(Failure::Fatal(format!("HTTP {status}: {}", excerpt()))),
-        }
-    }
-
-    /// POSTs `body` for a problem to its replica until an answer comes, retrying what is worth
-    /// retrying (on another replica when there are several); the answer and its replica.
-    fn post_with_retries(
-        &self,
-        problem: &str,
-        prompt: &Prompt,
-        body: &Value,
-    ) -> Result<(Value, usize)> {
-        let mut replica = self.replicas.start(problem);
-        let mut attempt = 0;
-        loop {
-            let url = self.url(replica, prompt);
-            match self.post(&url, body) {
-                Ok(value) => {
-                    self.replicas.done(replica, true);
-                    return Ok((value, replica));
-                }
-                Err(Failure::Fatal(why)) => {
-                    self.replicas.done(replica, false);
-                    return Err(Error::Rejected(format!("{url}: {why}")));
-                }
-                Err(Failure::Retryable { why, retry_after }) => {
-                    if attempt >= self.options.max_retries {
-                        self.replicas.done(replica, false);
-                        return Err(Error::Generation(format!(
-                            "{url}: giving up after {} attempts; last error: {why}",
-                            attempt + 1
-                        )));
-                    }
-                    replica = self.replicas.failed(problem, replica);
-                    let delay = retry_after.unwrap_or_else(|| self.backoff(attempt));
-                    let next = self.replicas.url(replica);
-                    tracing::warn!(
-                        attempt = attempt + 1,
-                        ?delay,
-                        "{url}: {why}; retrying on {next}"
-                    );
-                    std::thread::sleep(delay);
-                    attempt += 1;
-                }
-            }
-        }
-    }
-
-    /// Exponential backoff with jitter, so clients that failed together do not retry together.
-    fn backoff(&self, attempt: u32) -> Duration {
-        let exponential = self
-            .options
-            .retry_base
-            .saturating_mul(1 << attempt.min(16))
-            .min(MAX_BACKOFF);
-        exponential.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
-    }
-}
-
-fn classify_transport_error(error: ureq::Error) -> Failure {
-    match error {
-        ureq::Error::Timeout(_)
-        | ureq::Error::Io(_)
-        | ureq::Error::ConnectionFailed
-        | ureq::Error::Protocol(_) => Failure::Retryable {
-            why: error.to_string(),
-            retry_after: None,
-        },
-        other => Failure::Fatal(other.to_string()),
     }
 }
 
@@ -416,14 +252,17 @@ impl Backend for OpenAiBackend {
         while let Some(first) = remaining.first() {
             let n = remaining.len().min(self.options.n_per_request);
             let body = self.body(&job.prompt, n, first.seed, params);
-            let (answer, replica) = self.post_with_retries(&job.problem_id, &job.prompt, &body)?;
+            let (answer, replica) = self
+                .client
+                .post_with_retries(&job.problem_id, Self::path(&job.prompt), &body)
+                .map_err(generation_error)?;
             let url = self.url(replica, &job.prompt);
             let mut got =
                 choices(&answer).map_err(|why| Error::Generation(format!("{url}: {why}")))?;
             got.truncate(n);
             if got.is_empty() {
                 empty_answers += 1;
-                if empty_answers > self.options.max_retries {
+                if empty_answers > self.options.http.max_retries {
                     return Err(Error::Generation(format!(
                         "{url}: the server keeps answering with no choices"
                     )));
@@ -440,9 +279,9 @@ impl Backend for OpenAiBackend {
                 .flatten()
                 .and_then(|t| u32::try_from(t).ok());
             let mut server = reported_by_server(&answer).unwrap_or_default();
-            if self.replicas.len() > 1 {
+            if self.client.replicas().count() > 1 {
                 // Which replica made it (without any query string, where keys may travel).
-                let base = self.replicas.url(replica);
+                let base = self.client.replicas().url(replica);
                 let base = base.split_once('?').map_or(base, |(base, _)| base);
                 server.insert("replica".into(), base.into());
             }
@@ -490,12 +329,14 @@ mod tests {
         OpenAiOptions {
             base_urls: vec![base_url.into()],
             model: "m".into(),
-            api_key: Some("sk-secret".into()),
             n_per_request: 1,
             max_in_flight: 1,
-            max_retries: 0,
-            timeout: Duration::from_secs(1),
-            retry_base: Duration::from_millis(1),
+            http: HttpOptions {
+                api_key: Some("sk-secret".into()),
+                max_retries: 0,
+                timeout: std::time::Duration::from_secs(1),
+                retry_base: std::time::Duration::from_millis(1),
+            },
         }
     }
 
@@ -541,16 +382,7 @@ mod tests {
 
     #[test]
     fn the_api_key_never_shows_in_debug_output() {
-        let options = OpenAiOptions {
-            base_urls: vec!["http://127.0.0.1:1/v1".into()],
-            model: "m".into(),
-            api_key: Some("sk-secret".into()),
-            n_per_request: 1,
-            max_in_flight: 1,
-            max_retries: 0,
-            timeout: Duration::from_secs(1),
-            retry_base: Duration::from_millis(1),
-        };
+        let options = options("http://127.0.0.1:1/v1");
         assert!(!format!("{options:?}").contains("sk-secret"));
     }
 }

@@ -4,13 +4,17 @@
 //! - [`output`]: crash-safe writers (atomic replace, through symlinks, modes kept, `-`, devices,
 //!   `.gz`, whole report directories and sets of files);
 //! - [`paths`]: outputs that would overwrite an input or each other, refused before any work;
-//! - [`lock`]: exclusive locks on append-only logs.
+//! - [`lock`]: exclusive locks on append-only logs;
+//! - [`http`]: the HTTP client of every server backend (retries, backoff, keys never shown,
+//!   replicas).
 
 pub mod args;
+pub mod http;
 pub mod input;
 pub mod lock;
 pub mod output;
 pub mod paths;
+mod replicas;
 
 pub use input::{
     for_each_chunk, for_each_line, is_stdio, open_reader, parse_object, read_objects, ChunkLine,

@@ -37,7 +37,8 @@ impl Replicas {
         &self.urls[replica]
     }
 
-    pub fn len(&self) -> usize {
+    /// How many servers there are.
+    pub fn count(&self) -> usize {
         self.urls.len()
     }
 

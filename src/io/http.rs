@@ -1,0 +1,254 @@
+//! The HTTP client every server backend shares: JSON POSTs with the API key as a bearer token
+//! (never logged, and cut out of whatever a server echoes back), retries with exponential backoff
+//! and jitter on what retrying can fix (429, 408 and 5xx answers, timeouts, refused and dropped
+//! connections, unreadable bodies), `Retry-After` honoured, and replicas: the requests of one key
+//! (a problem) go to one server, and move to another when it fails.
+
+use std::time::Duration;
+
+use rand::Rng;
+use serde_json::Value;
+
+pub use super::replicas::Replicas;
+
+/// How requests are made and retried.
+#[derive(Clone)]
+pub struct HttpOptions {
+    pub api_key: Option<String>,
+    pub max_retries: u32,
+    pub timeout: Duration,
+    /// First backoff delay; doubled on each retry up to [`MAX_BACKOFF`].
+    pub retry_base: Duration,
+}
+
+impl std::fmt::Debug for HttpOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpOptions")
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("max_retries", &self.max_retries)
+            .field("timeout", &self.timeout)
+            .field("retry_base", &self.retry_base)
+            .finish()
+    }
+}
+
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+
+/// Why no answer came.
+#[derive(Debug)]
+pub enum HttpError {
+    /// The server refused the request in a way retrying cannot fix (a 4xx other than 408/429).
+    Refused(String),
+    /// Every attempt failed in a way worth retrying.
+    GaveUp(String),
+}
+
+/// Why a request failed: worth another try or not.
+enum Failure {
+    Retryable {
+        why: String,
+        retry_after: Option<Duration>,
+    },
+    Fatal(String),
+}
+
+pub struct HttpClient {
+    agent: ureq::Agent,
+    options: HttpOptions,
+    replicas: Replicas,
+}
+
+/// `path` under a base URL, keeping the base's query string where it belongs
+/// (`https://host/v1?api-version=X` + `chat/completions` → `https://host/v1/chat/completions?api-version=X`).
+pub fn endpoint(base_url: &str, path: &str) -> String {
+    let (base, query) = match base_url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (base_url, None),
+    };
+    let base = base.trim_end_matches('/');
+    match query {
+        Some(query) => format!("{base}/{path}?{query}"),
+        None => format!("{base}/{path}"),
+    }
+}
+
+impl HttpClient {
+    pub fn new(base_urls: Vec<String>, options: HttpOptions) -> Self {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(options.timeout))
+            .build()
+            .into();
+        HttpClient {
+            agent,
+            options,
+            replicas: Replicas::new(base_urls),
+        }
+    }
+
+    pub fn replicas(&self) -> &Replicas {
+        &self.replicas
+    }
+
+    /// `text` with the API key, wherever a server echoed it, replaced by `<redacted>`.
+    pub fn redact(&self, text: &str) -> String {
+        match &self.options.api_key {
+            Some(key) if !key.is_empty() => text.replace(key.as_str(), "<redacted>"),
+            _ => text.to_owned(),
+        }
+    }
+
+    /// One POST; the parsed JSON answer or why it failed.
+    fn post(&self, url: &str, body: &Value) -> std::result::Result<Value, Failure> {
+        let mut request = self.agent.post(url);
+        if let Some(key) = &self.options.api_key {
+            request = request.header("Authorization", &format!("Bearer {key}"));
+        }
+        let mut response = match request.send_json(body) {
+            Ok(response) => response,
+            Err(error) => return Err(classify_transport_error(error)),
+        };
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(|s| Duration::from_secs_f64(s).min(MAX_RETRY_AFTER));
+        let text = match response.body_mut().read_to_string() {
+            Ok(text) => text,
+            Err(error) => {
+                return Err(Failure::Retryable {
+                    why: format!("HTTP {status}, reading the body failed: {error}"),
+                    retry_after,
+                })
+            }
+        };
+        // What a server says may echo the request's headers, the key among them: redacted before
+        // it is cut, so no part of the key is left at the cut.
+        let excerpt = || {
+            let shown = self.redact(&text);
+            let mut end = shown.len().min(300);
+            while !shown.is_char_boundary(end) {
+                end -= 1;
+            }
+            shown[..end].trim().to_owned()
+        };
+        match status {
+            200..=299 => serde_json::from_str(&text).map_err(|e| Failure::Retryable {
+                why: format!("HTTP {status} with a body that is not JSON ({e})"),
+                retry_after: None,
+            }),
+            408 | 429 | 500..=599 => Err(Failure::Retryable {
+                why: format!("HTTP {status}: {}", excerpt()),
+                retry_after,
+            }),
+            _ => Err(Failure::Fatal(format!("HTTP {status}: {}", excerpt()))),
+        }
+    }
+
+    /// POSTs `body` to `path` on the replica of `key` until an answer comes, retrying what is
+    /// worth retrying (on another replica when there are several); the answer and its replica.
+    pub fn post_with_retries(
+        &self,
+        key: &str,
+        path: &str,
+        body: &Value,
+    ) -> Result<(Value, usize), HttpError> {
+        let mut replica = self.replicas.start(key);
+        let mut attempt = 0;
+        loop {
+            let url = endpoint(self.replicas.url(replica), path);
+            match self.post(&url, body) {
+                Ok(value) => {
+                    self.replicas.done(replica, true);
+                    return Ok((value, replica));
+                }
+                Err(Failure::Fatal(why)) => {
+                    self.replicas.done(replica, false);
+                    return Err(HttpError::Refused(format!("{url}: {why}")));
+                }
+                Err(Failure::Retryable { why, retry_after }) => {
+                    if attempt >= self.options.max_retries {
+                        self.replicas.done(replica, false);
+                        return Err(HttpError::GaveUp(format!(
+                            "{url}: giving up after {} attempts; last error: {why}",
+                            attempt + 1
+                        )));
+                    }
+                    replica = self.replicas.failed(key, replica);
+                    let delay = retry_after.unwrap_or_else(|| self.backoff(attempt));
+                    let next = self.replicas.url(replica);
+                    tracing::warn!(
+                        attempt = attempt + 1,
+                        ?delay,
+                        "{url}: {why}; retrying on {next}"
+                    );
+                    std::thread::sleep(delay);
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// Exponential backoff with jitter, so clients that failed together do not retry together.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exponential = self
+            .options
+            .retry_base
+            .saturating_mul(1 << attempt.min(16))
+            .min(MAX_BACKOFF);
+        exponential.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
+    }
+}
+
+fn classify_transport_error(error: ureq::Error) -> Failure {
+    match error {
+        ureq::Error::Timeout(_)
+        | ureq::Error::Io(_)
+        | ureq::Error::ConnectionFailed
+        | ureq::Error::Protocol(_) => Failure::Retryable {
+            why: error.to_string(),
+            retry_after: None,
+        },
+        other => Failure::Fatal(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_keep_the_query_string_at_the_end() {
+        assert_eq!(
+            endpoint(
+                "https://h/openai/v1?api-version=2024-10",
+                "chat/completions"
+            ),
+            "https://h/openai/v1/chat/completions?api-version=2024-10"
+        );
+        assert_eq!(
+            endpoint("http://h:8000/v1/", "score"),
+            "http://h:8000/v1/score"
+        );
+    }
+
+    #[test]
+    fn the_key_is_cut_out_of_echoed_text_and_debug_output() {
+        let options = HttpOptions {
+            api_key: Some("sk-secret".into()),
+            max_retries: 0,
+            timeout: Duration::from_secs(1),
+            retry_base: Duration::from_millis(1),
+        };
+        assert!(!format!("{options:?}").contains("sk-secret"));
+        let client = HttpClient::new(vec!["http://127.0.0.1:1/v1".into()], options);
+        assert_eq!(
+            client.redact("Authorization: Bearer sk-secret"),
+            "Authorization: Bearer <redacted>"
+        );
+    }
+}
