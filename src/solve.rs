@@ -113,7 +113,8 @@ pub fn solve(
         },
     )?;
     progress(Stage::Generate, StageProgress::Finish);
-    let total_samples = (problems.len() as u64) * u64::from(generate_options.n);
+    // What the file holds below --n (with --adaptive, fewer than problems × n).
+    let total_samples = (generated.already_present + generated.generated) as u64;
 
     // Labeling extracts every sample's answer (what the rankers vote on), and grades it where
     // the problem has a gold answer.
