@@ -24,6 +24,16 @@ pub struct AdaptiveStop {
     pub answer_field: Option<String>,
 }
 
+impl AdaptiveStop {
+    /// The vote of a new sample: from `--vote-field` of the replayed record it came from, if
+    /// any, else from its text.
+    pub fn vote(&self, text: &str, replayed: Option<&str>, style: AnswerStyle) -> Option<String> {
+        let record =
+            replayed.and_then(|line| serde_json::from_str::<Map<String, Value>>(line).ok());
+        vote_of(text, record.as_ref(), self.answer_field.as_deref(), style)
+    }
+}
+
 /// `P(Binomial(v1 + v2 + 1, 1/2) <= v1)`: the probability that the answer with `v1` votes is
 /// more likely than the one with `v2`.
 pub fn beta_confidence(v1: u32, v2: u32) -> f64 {

@@ -312,28 +312,8 @@ pub fn generate(
     }
     check_seed_ranges(backend, problems, options)?;
     let settings = generator_settings(backend, options);
-    let records_settings = backend.records_settings();
-    let expected = Expected {
-        settings: (records_settings && !options.allow_settings_change).then_some(&settings),
-        template_sha256: records_settings.then_some(options.template.sha256.as_str()),
-        prompts: problems
-            .iter()
-            .map(|p| (p.id.as_str(), options.template.render(&p.question).sha256()))
-            .collect(),
-        votes: options.adaptive.as_ref().map(|stop| {
-            let styles = problems.iter().map(|p| (p.id.as_str(), p.style)).collect();
-            (styles, options.n, stop.answer_field.as_deref())
-        }),
-    };
-    let (mut log, mut existing) = SampleLog::open(out, &expected)?;
+    let (mut log, mut existing) = open_log(backend, problems, out, options, &settings)?;
     let known: HashMap<&str, &Problem> = problems.iter().map(|p| (p.id.as_str(), p)).collect();
-    if let Some((id, line)) = existing.unknown_problem(&known) {
-        return Err(Error::Inconsistent(format!(
-            "{}:{line}: sample of problem `{id}`, which is not in the problems file; \
-             use the problems file the samples were generated from",
-            out.display()
-        )));
-    }
 
     let already_present = existing.count_below(options.n);
     let mut summary = GenerateSummary {
@@ -356,12 +336,7 @@ pub fn generate(
             if let Some(stop) = &options.adaptive {
                 existing.insert(&job.problem_id, completion.sample_idx);
                 let style = known[job.problem_id.as_str()].style;
-                let record = completion
-                    .replayed
-                    .as_deref()
-                    .and_then(|line| serde_json::from_str::<Map<String, Value>>(line).ok());
-                let field = stop.answer_field.as_deref();
-                let vote = adaptive::vote_of(&completion.text, record.as_ref(), field, style);
+                let vote = stop.vote(&completion.text, completion.replayed.as_deref(), style);
                 votes.entry(job.problem_id.clone()).or_default().add(vote);
             }
             let tokens = u64::from(completion.num_tokens.unwrap_or(0));
@@ -392,6 +367,40 @@ pub fn generate(
         source: Box::new(error),
     })?;
     Ok(summary)
+}
+
+/// Opens the run's samples log: the samples already in it are checked against this run's
+/// settings and prompts, and must all be of known problems.
+fn open_log(
+    backend: &dyn Backend,
+    problems: &[Problem],
+    out: &Path,
+    options: &GenerateOptions,
+    settings: &Map<String, Value>,
+) -> Result<(SampleLog, ExistingSamples)> {
+    let records_settings = backend.records_settings();
+    let expected = Expected {
+        settings: (records_settings && !options.allow_settings_change).then_some(settings),
+        template_sha256: records_settings.then_some(options.template.sha256.as_str()),
+        prompts: problems
+            .iter()
+            .map(|p| (p.id.as_str(), options.template.render(&p.question).sha256()))
+            .collect(),
+        votes: options.adaptive.as_ref().map(|stop| {
+            let styles = problems.iter().map(|p| (p.id.as_str(), p.style)).collect();
+            (styles, options.n, stop.answer_field.as_deref())
+        }),
+    };
+    let (log, existing) = SampleLog::open(out, &expected)?;
+    let known: HashMap<&str, &Problem> = problems.iter().map(|p| (p.id.as_str(), p)).collect();
+    if let Some((id, line)) = existing.unknown_problem(&known) {
+        return Err(Error::Inconsistent(format!(
+            "{}:{line}: sample of problem `{id}`, which is not in the problems file; \
+             use the problems file the samples were generated from",
+            out.display()
+        )));
+    }
+    Ok((log, existing))
 }
 
 /// Progress of a run, for a progress bar.
