@@ -48,9 +48,11 @@ pub enum Error {
     #[error("{0}")]
     Busy(String),
     /// A run stopped part way; what it wrote before is kept (`source` says why it stopped).
-    #[error("stopped; {kept} samples are safe in {}{}", path.display(), if *resumable { " (run the same command again to generate only the missing ones)" } else { "" })]
+    #[error("stopped; {kept} {what} are safe in {}{}", path.display(), if *resumable { " (run the same command again to go on from there)" } else { "" })]
     Stopped {
         kept: usize,
+        /// What was kept: "samples", "scores".
+        what: &'static str,
         path: PathBuf,
         resumable: bool,
         #[source]

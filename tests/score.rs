@@ -329,3 +329,255 @@ fn solve_runs_every_stage_with_a_replayed_generator() {
         .success()
         .stderr(contains("0 samples generated, 12 already present"));
 }
+
+/// A verifier served by a real vLLM (`--runner pooling`): the checkpoint `train` writes, served
+/// as it is, scores what the in-process ONNX export scores; a run killed mid-way resumes.
+mod served {
+    use super::*;
+    use serde_json::{json, Value};
+    use std::collections::BTreeMap;
+
+    const TEMPLATE: &str = "Question: {question}\nAnswer: {solution}";
+
+    fn write_jsonl(path: &Path, rows: &[Value]) {
+        let text: String = rows.iter().map(|r| format!("{r}\n")).collect();
+        fs::write(path, text).unwrap();
+    }
+
+    /// Real labeled data, the GSM8K paper's sampled solutions: training examples from the first
+    /// 40 problems, and problems with one sample per run from the next `count`.
+    fn gsm8k_paper_data(dir: &Path, count: usize) -> (PathBuf, PathBuf, PathBuf) {
+        let rows = common::read_jsonl(&common::shared_data("gsm8k/example_model_solutions.jsonl"));
+        let runs = [
+            "6b_finetuning",
+            "175b_finetuning",
+            "6b_verification",
+            "175b_verification",
+        ];
+        let mut examples = Vec::new();
+        for (i, row) in rows[..40].iter().enumerate() {
+            for (idx, run) in runs.iter().enumerate() {
+                examples.push(json!({"problem_id": format!("t{i}"), "sample_idx": idx,
+                    "question": row["question"], "solution": row[run]["solution"],
+                    "label": u8::from(row[run]["is_correct"].as_bool().unwrap())}));
+            }
+        }
+        let mut problems = Vec::new();
+        let mut samples = Vec::new();
+        for (i, row) in rows[40..40 + count].iter().enumerate() {
+            problems.push(json!({"id": format!("p{i}"), "question": row["question"]}));
+            for (idx, run) in runs.iter().enumerate() {
+                samples.push(json!({"problem_id": format!("p{i}"), "sample_idx": idx,
+                    "text": row[run]["solution"]}));
+            }
+        }
+        let paths = (
+            dir.join("examples.jsonl"),
+            dir.join("problems.jsonl"),
+            dir.join("samples.jsonl"),
+        );
+        write_jsonl(&paths.0, &examples);
+        write_jsonl(&paths.1, &problems);
+        write_jsonl(&paths.2, &samples);
+        paths
+    }
+
+    fn run_score(
+        problems: &Path,
+        samples: &Path,
+        out: &Path,
+        args: &[&str],
+    ) -> assert_cmd::assert::Assert {
+        Command::cargo_bin("bestofn")
+            .unwrap()
+            .args(["score", "--threads", "1", "--problems"])
+            .arg(problems)
+            .arg("--samples")
+            .arg(samples)
+            .arg("--out")
+            .arg(out)
+            .args(args)
+            .assert()
+    }
+
+    fn scores_by_key(path: &Path) -> BTreeMap<(String, u64), f64> {
+        let mut scores = BTreeMap::new();
+        for line in common::read_jsonl(path) {
+            let key = (
+                line["problem_id"].as_str().unwrap().to_owned(),
+                line["sample_idx"].as_u64().unwrap(),
+            );
+            assert!(
+                scores
+                    .insert(key, line["score"].as_f64().unwrap())
+                    .is_none(),
+                "one score per sample"
+            );
+        }
+        scores
+    }
+
+    fn max_difference(a: &Path, b: &Path) -> f64 {
+        let (a, b) = (scores_by_key(a), scores_by_key(b));
+        assert_eq!(a.len(), b.len());
+        a.iter()
+            .map(|(key, x)| (x - b[key]).abs())
+            .fold(0.0, f64::max)
+    }
+
+    #[test]
+    fn served_scores_equal_in_process_scores_and_a_killed_run_resumes() {
+        if common::skip(
+            "served_scores_equal_in_process_scores_and_a_killed_run_resumes",
+            &[
+                common::Need::Vllm,
+                common::Need::SharedData,
+                common::Need::OnnxRuntime,
+            ],
+        ) {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (examples, problems, samples) = gsm8k_paper_data(dir.path(), 60);
+        let checkpoint = dir.path().join("checkpoint");
+        let verifier = dir.path().join("verifier");
+        common::run_verifier_tool(&[
+            "train".as_ref(),
+            "--data".as_ref(),
+            examples.as_os_str(),
+            "--out".as_ref(),
+            checkpoint.as_os_str(),
+            "--max-steps".as_ref(),
+            "4".as_ref(),
+            "--batch-size".as_ref(),
+            "8".as_ref(),
+            "--max-length".as_ref(),
+            "512".as_ref(),
+            "--input-template".as_ref(),
+            TEMPLATE.as_ref(),
+            "--threads".as_ref(),
+            "2".as_ref(),
+        ]);
+        common::run_verifier_tool(&[
+            "export".as_ref(),
+            "--checkpoint".as_ref(),
+            checkpoint.as_os_str(),
+            "--out".as_ref(),
+            verifier.as_os_str(),
+        ]);
+        // The same ONNX model given the pair as a text pair: what /score computes.
+        let pair_verifier = dir.path().join("verifier-pair");
+        fs::create_dir_all(&pair_verifier).unwrap();
+        for file in ["model.onnx", "tokenizer.json"] {
+            fs::copy(verifier.join(file), pair_verifier.join(file)).unwrap();
+        }
+        let mut spec: Value =
+            serde_json::from_str(&fs::read_to_string(verifier.join("verifier.json")).unwrap())
+                .unwrap();
+        spec["input"] = json!({"type": "pair"});
+        fs::write(pair_verifier.join("verifier.json"), spec.to_string()).unwrap();
+
+        let in_process = |verifier: &Path, name: &str| {
+            let out = dir.path().join(name);
+            let verifier = verifier.to_str().unwrap();
+            run_score(&problems, &samples, &out, &["--verifier", verifier]).success();
+            out
+        };
+        let onnx_template = in_process(&verifier, "onnx-template.jsonl");
+        let onnx_pair = in_process(&pair_verifier, "onnx-pair.jsonl");
+
+        let server = common::VllmServer::start_with(
+            &checkpoint.join("model"),
+            "verifier",
+            &["--runner", "pooling"],
+        );
+        let url = server.root_url();
+        let served = |endpoint: &str, name: &str, extra: &[&str]| {
+            let out = dir.path().join(name);
+            let mut args = vec![
+                "--backend",
+                "vllm",
+                "--base-url",
+                &url,
+                "--model",
+                "verifier",
+                "--endpoint",
+                endpoint,
+            ];
+            args.extend_from_slice(extra);
+            run_score(&problems, &samples, &out, &args)
+                .success()
+                .stderr(contains("scored 240 samples"));
+            out
+        };
+        let classify = served(
+            "classify",
+            "vllm-classify.jsonl",
+            &["--verifier", verifier.to_str().unwrap()],
+        );
+        let score = served("score", "vllm-score.jsonl", &[]);
+        let (classify_gap, score_gap) = (
+            max_difference(&onnx_template, &classify),
+            max_difference(&onnx_pair, &score),
+        );
+        eprintln!("max |Δp|: onnx vs vllm /classify {classify_gap:.2e}, onnx vs vllm /score {score_gap:.2e}");
+        assert!(classify_gap <= 1e-5 && score_gap <= 1e-5);
+        // The model really ran on each input: scores spread, not one value for all.
+        let values: Vec<f64> = scores_by_key(&score).into_values().collect();
+        let spread = values.iter().cloned().fold(f64::MIN, f64::max)
+            - values.iter().cloned().fold(f64::MAX, f64::min);
+        assert!(spread > 1e-3, "scores spread only {spread}");
+
+        // One request at a time, so the run is long enough to be killed mid-way.
+        let slow = [
+            "--backend",
+            "vllm",
+            "--base-url",
+            &url,
+            "--model",
+            "verifier",
+            "--request-size",
+            "1",
+            "--max-in-flight",
+            "1",
+        ];
+        let whole = dir.path().join("whole.jsonl");
+        run_score(&problems, &samples, &whole, &slow).success();
+        let resumed = dir.path().join("resumed.jsonl");
+        let log = dir.path().join("resumed.jsonl.partial");
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("bestofn"))
+            .args(["score", "--problems"])
+            .arg(&problems)
+            .arg("--samples")
+            .arg(&samples)
+            .arg("--out")
+            .arg(&resumed)
+            .args(slow)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let logged = |path: &Path| fs::read_to_string(path).map_or(0, |t| t.lines().count());
+        while logged(&log) < 40 {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "the run ended before it could be killed"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let kept = logged(&log);
+        assert!(
+            kept < 240 && !resumed.exists(),
+            "killed mid-way: {kept} scores logged, no output yet"
+        );
+        run_score(&problems, &samples, &resumed, &slow)
+            .success()
+            .stderr(contains(format!("{kept} scores came from the log")));
+        assert!(
+            !log.exists(),
+            "the log is removed once the output is complete"
+        );
+        assert_eq!(scores_by_key(&whole), scores_by_key(&resumed));
+    }
+}

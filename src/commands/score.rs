@@ -3,18 +3,23 @@
 use std::path::PathBuf;
 
 use super::{progress, Outcome};
+use crate::error::Error;
 use crate::error::Result;
 use crate::io::args::InputArgs;
 use crate::io::{ensure_distinct, Named};
 use crate::records::read_problems;
-use crate::score::args::ScorerArgs;
+use crate::score::args::{RemoteScorerArgs, ScorerArgs, ScorerBackendKind};
 use crate::score::{open_scorer, score_file, ScorerSettings};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Verifier directory: model.onnx, tokenizer.json, verifier.json.
+    /// Where the verifier runs: in process (onnx), or served by vLLM, TEI or SGLang.
+    #[arg(long, value_enum, default_value = "onnx")]
+    pub backend: ScorerBackendKind,
+    /// Verifier directory: model.onnx, tokenizer.json, verifier.json (for a served verifier:
+    /// optional, its verifier.json's template is used).
     #[arg(long)]
-    pub verifier: PathBuf,
+    pub verifier: Option<PathBuf>,
     /// Problems the samples answer (the verifier reads each sample's question).
     #[arg(long)]
     pub problems: PathBuf,
@@ -28,9 +33,11 @@ pub struct Args {
     #[arg(long)]
     pub threads: Option<usize>,
     #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
     pub scorer: ScorerArgs,
     #[command(flatten)]
-    pub input: InputArgs,
+    pub remote: RemoteScorerArgs,
 }
 
 pub struct Settings {
@@ -43,14 +50,28 @@ pub struct Settings {
 
 impl Args {
     pub fn resolve(self) -> Result<Settings> {
-        let inputs = [
+        let mut inputs = vec![
             Named::file("--problems", &self.problems),
             Named::file("--samples", &self.samples),
-            Named::dir("--verifier", &self.verifier),
         ];
+        inputs.extend(
+            self.verifier
+                .as_deref()
+                .map(|dir| Named::dir("--verifier", dir)),
+        );
         ensure_distinct(&inputs, &[Named::file("--out", &self.out)])?;
+        let scorer = match self.backend {
+            ScorerBackendKind::Onnx => {
+                let verifier = self
+                    .verifier
+                    .clone()
+                    .ok_or_else(|| Error::Settings("--backend onnx needs --verifier DIR".into()))?;
+                self.scorer.resolve(verifier, self.threads)?
+            }
+            served => self.remote.resolve(served, self.verifier.as_deref())?,
+        };
         Ok(Settings {
-            scorer: self.scorer.resolve(self.verifier, self.threads)?,
+            scorer,
             problems: self.problems,
             samples: self.samples,
             out: self.out,

@@ -135,7 +135,7 @@ pub fn run(settings: &Settings) -> Result<Outcome> {
         settings.generate.options.n,
         backend.kind(),
         backend.model(),
-        settings.scorer.verifier.display()
+        settings.scorer.describe()
     )];
     let mut bar: Option<indicatif::ProgressBar> = None;
     let summary = solve(

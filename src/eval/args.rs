@@ -11,6 +11,7 @@ use crate::error::Error;
 pub const MAX_TRIALS: usize = 100_000;
 
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Evaluation")]
 pub struct EvalArgs {
     /// Sample budgets, comma-separated; default: 1, 2, 4, ... up to N, and N.
     #[arg(long, value_delimiter = ',')]

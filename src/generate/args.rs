@@ -3,7 +3,6 @@
 //! is checked here, before any work starts.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::Args;
 
@@ -12,7 +11,7 @@ use super::{
     Template,
 };
 use crate::error::Error;
-use crate::io::http::HttpOptions;
+use crate::io::args::HttpArgs;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum BackendKind {
@@ -137,24 +136,11 @@ pub struct OpenAiArgs {
     /// new problems to the least loaded one, and a failing replica's problems move to another.
     #[arg(long, env = "OPENAI_BASE_URL")]
     pub base_url: Vec<String>,
-    /// The environment variable that holds the API key (never logged).
-    #[arg(long, default_value = "OPENAI_API_KEY", value_name = "VAR")]
-    pub api_key_env: String,
     /// Samples asked for per request (`n`); servers that return fewer are topped up.
     #[arg(long, default_value_t = 8)]
     pub n_per_request: usize,
-    /// Requests in flight at once.
-    #[arg(long, default_value_t = 4)]
-    pub max_in_flight: usize,
-    /// Retries of a request that failed with 429, 5xx, a timeout or a dropped connection.
-    #[arg(long, default_value_t = 6)]
-    pub max_retries: u32,
-    /// First retry delay in milliseconds, doubled on each retry (Retry-After wins).
-    #[arg(long, default_value_t = 500)]
-    pub retry_base_ms: u64,
-    /// Seconds before a request counts as timed out.
-    #[arg(long, default_value_t = 600)]
-    pub timeout_secs: u64,
+    #[command(flatten)]
+    pub http: HttpArgs,
 }
 
 /// `--backend replay`.
@@ -250,8 +236,7 @@ impl LlamaArgs {
 impl OpenAiArgs {
     fn resolve(&self, model: Option<&str>) -> Result<BackendSettings, Error> {
         at_least_one(self.n_per_request, "--n-per-request")?;
-        at_least_one(self.max_in_flight, "--max-in-flight")?;
-        at_least_one(self.timeout_secs as usize, "--timeout-secs")?;
+        let http = self.http.resolve()?;
         if self.base_url.is_empty() {
             return Err(Error::Settings(
                 "--backend openai needs --base-url (or OPENAI_BASE_URL)".into(),
@@ -264,15 +249,8 @@ impl OpenAiArgs {
             base_urls: self.base_url.clone(),
             model,
             n_per_request: self.n_per_request,
-            max_in_flight: self.max_in_flight,
-            http: HttpOptions {
-                api_key: std::env::var(&self.api_key_env)
-                    .ok()
-                    .filter(|k| !k.is_empty()),
-                max_retries: self.max_retries,
-                timeout: Duration::from_secs(self.timeout_secs),
-                retry_base: Duration::from_millis(self.retry_base_ms),
-            },
+            max_in_flight: self.http.max_in_flight,
+            http,
         }))
     }
 }

@@ -362,6 +362,7 @@ pub fn generate(
         * usize::from(result.is_ok() && options.adaptive.is_some());
     result.map_err(|error| Error::Stopped {
         kept: summary.already_present + summary.generated,
+        what: "samples",
         path: out.to_owned(),
         resumable: !matches!(error, Error::Rejected(_) | Error::Settings(_)),
         source: Box::new(error),

@@ -42,7 +42,7 @@ pub struct OpenAiBackend {
 /// A failure of the client as this stage's error: a refusal is not worth resuming.
 fn generation_error(error: HttpError) -> Error {
     match error {
-        HttpError::Refused(why) => Error::Rejected(why),
+        HttpError::Refused { why, .. } => Error::Rejected(why),
         HttpError::GaveUp(why) => Error::Generation(why),
     }
 }

@@ -1,10 +1,57 @@
-//! The input flags every stage that reads samples shares.
+//! Flag groups several stages share: reading samples, and talking to servers.
+
+use std::time::Duration;
 
 use clap::Args;
+
+use super::http::HttpOptions;
+use crate::error::Error;
 
 #[derive(Debug, Clone, Copy, Args)]
 pub struct InputArgs {
     /// Count and skip malformed sample lines (and repeated keys) instead of failing.
     #[arg(long)]
     pub skip_invalid: bool,
+}
+
+/// How a server backend makes and retries its requests (`generate --backend openai`, remote
+/// scorers).
+#[derive(Debug, Clone, Args)]
+pub struct HttpArgs {
+    /// The environment variable that holds the API key (never logged).
+    #[arg(long, default_value = "OPENAI_API_KEY", value_name = "VAR")]
+    pub api_key_env: String,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 4)]
+    pub max_in_flight: usize,
+    /// Retries of a request that failed with 429, 5xx, a timeout or a dropped connection.
+    #[arg(long, default_value_t = 6)]
+    pub max_retries: u32,
+    /// First retry delay in milliseconds, doubled on each retry (Retry-After wins).
+    #[arg(long, default_value_t = 500)]
+    pub retry_base_ms: u64,
+    /// Seconds before a request counts as timed out.
+    #[arg(long, default_value_t = 600)]
+    pub timeout_secs: u64,
+}
+
+impl HttpArgs {
+    pub fn resolve(&self) -> Result<HttpOptions, Error> {
+        for (value, flag) in [
+            (self.max_in_flight as u64, "--max-in-flight"),
+            (self.timeout_secs, "--timeout-secs"),
+        ] {
+            if value == 0 {
+                return Err(Error::Settings(format!("{flag} must be at least 1")));
+            }
+        }
+        Ok(HttpOptions {
+            api_key: std::env::var(&self.api_key_env)
+                .ok()
+                .filter(|k| !k.is_empty()),
+            max_retries: self.max_retries,
+            timeout: Duration::from_secs(self.timeout_secs),
+            retry_base: Duration::from_millis(self.retry_base_ms),
+        })
+    }
 }

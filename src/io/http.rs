@@ -38,8 +38,9 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
 /// Why no answer came.
 #[derive(Debug)]
 pub enum HttpError {
-    /// The server refused the request in a way retrying cannot fix (a 4xx other than 408/429).
-    Refused(String),
+    /// The server refused the request in a way retrying cannot fix (a 4xx other than 408/429;
+    /// `status` is `None` when no answer came, e.g. a malformed URL).
+    Refused { status: Option<u16>, why: String },
     /// Every attempt failed in a way worth retrying.
     GaveUp(String),
 }
@@ -50,7 +51,10 @@ enum Failure {
         why: String,
         retry_after: Option<Duration>,
     },
-    Fatal(String),
+    Fatal {
+        status: Option<u16>,
+        why: String,
+    },
 }
 
 pub struct HttpClient {
@@ -145,7 +149,10 @@ impl HttpClient {
                 why: format!("HTTP {status}: {}", excerpt()),
                 retry_after,
             }),
-            _ => Err(Failure::Fatal(format!("HTTP {status}: {}", excerpt()))),
+            _ => Err(Failure::Fatal {
+                status: Some(status),
+                why: format!("HTTP {status}: {}", excerpt()),
+            }),
         }
     }
 
@@ -166,9 +173,12 @@ impl HttpClient {
                     self.replicas.done(replica, true);
                     return Ok((value, replica));
                 }
-                Err(Failure::Fatal(why)) => {
+                Err(Failure::Fatal { status, why }) => {
                     self.replicas.done(replica, false);
-                    return Err(HttpError::Refused(format!("{url}: {why}")));
+                    return Err(HttpError::Refused {
+                        status,
+                        why: format!("{url}: {why}"),
+                    });
                 }
                 Err(Failure::Retryable { why, retry_after }) => {
                     if attempt >= self.options.max_retries {
@@ -213,7 +223,10 @@ fn classify_transport_error(error: ureq::Error) -> Failure {
             why: error.to_string(),
             retry_after: None,
         },
-        other => Failure::Fatal(other.to_string()),
+        other => Failure::Fatal {
+            status: None,
+            why: other.to_string(),
+        },
     }
 }
 

@@ -85,6 +85,15 @@ fn target(path: &Path) -> Result<Target> {
     }
 }
 
+/// The regular file `path` resolves to, if writing it replaces a file (not standard output, a
+/// pipe or a device): where a resumable run can keep its log beside the output.
+pub fn replaced_file(path: &Path) -> Result<Option<PathBuf>> {
+    Ok(match target(path)? {
+        Target::Replace(destination) => Some(destination),
+        Target::Stdout | Target::InPlace(_) => None,
+    })
+}
+
 fn parent_dir(path: &Path) -> &Path {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,

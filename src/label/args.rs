@@ -7,6 +7,7 @@ use crate::grade::AnswerStyle;
 
 /// How answers are read from samples.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Labeling")]
 pub struct LabelArgs {
     /// Answer style for every problem (gsm8k or math) instead of each problem's own.
     #[arg(long)]

@@ -2,23 +2,34 @@
 //! correct.
 //!
 //! The seam is text-level: a [`Scorer`] takes (question, solution) pairs and returns
-//! probabilities, so an in-process ONNX model and a verifier served over HTTP plug in the same
-//! way. [`open_scorer`] is the one place that chooses the backend. The driver streams the samples
-//! file in chunks, hands each chunk to the scorer, checks that every score is a probability, and
-//! writes the samples back in input order.
+//! probabilities, so an in-process ONNX model and a verifier served over HTTP (vLLM, TEI,
+//! SGLang) plug in the same way. [`open_scorer`] is the one place that chooses the backend. The
+//! driver streams the samples file in chunks, hands each chunk to the scorer, checks that every
+//! score is a probability, logs it (so a killed run resumes) and writes the samples back in
+//! input order.
 
 pub mod args;
+mod log;
 mod onnx;
+mod remote;
 mod session;
+mod sglang;
 mod spec;
+mod tei;
+mod vllm;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+pub use log::{fingerprint, log_path, ScoreLog};
 pub use onnx::{plan_batches, OnnxScorer};
+pub use remote::{Protocol, RemoteOptions, RemoteScorer, Served};
 pub use session::{find_library, Device, Inputs, OnnxModel};
+pub use sglang::Sglang;
 pub use spec::{InputTemplate, OutputKind, Side, TooLong, VerifierSpec};
+pub use tei::{Tei, TeiApi};
+pub use vllm::{Vllm, VllmApi};
 
 use crate::error::{Error, Result};
 use crate::io::OutputFile;
@@ -40,21 +51,80 @@ pub trait Scorer {
     fn id(&self) -> &str;
     /// One result per pair, in order. `Err` fails the whole call (the model or server failed).
     fn score(&mut self, pairs: &[Pair<'_>], stats: &mut ScoreStats) -> Result<Vec<PairScore>>;
+    /// Pairs per call: what it takes to batch well (the scores of a call are logged together).
+    fn chunk_size(&self) -> usize {
+        CHUNK_LINES
+    }
 }
 
 /// Which verifier to run, and where.
 #[derive(Debug, Clone)]
-pub struct ScorerSettings {
-    /// Verifier directory: model.onnx, tokenizer.json, verifier.json.
-    pub verifier: PathBuf,
-    pub options: ScoreOptions,
+pub enum ScorerSettings {
+    /// In process: a verifier directory (model.onnx, tokenizer.json, verifier.json).
+    Onnx {
+        verifier: PathBuf,
+        options: ScoreOptions,
+    },
+    /// Served by an engine over HTTP.
+    Remote {
+        engine: Engine,
+        options: RemoteOptions,
+    },
+}
+
+/// A serving engine's endpoint.
+#[derive(Debug, Clone)]
+pub enum Engine {
+    Vllm(Vllm),
+    Tei(Tei),
+    Sglang(Sglang),
+}
+
+impl ScorerSettings {
+    /// The verifier in words, for logs.
+    pub fn describe(&self) -> String {
+        match self {
+            ScorerSettings::Onnx { verifier, .. } => verifier.display().to_string(),
+            ScorerSettings::Remote { engine, options } => {
+                format!("{} at {}", engine.id(), options.base_urls.join(", "))
+            }
+        }
+    }
+}
+
+impl Engine {
+    /// What identifies the served verifier in the scoring log: engine, endpoint and model (not
+    /// the URL: the same model on another replica gives the same scores).
+    fn id(&self) -> String {
+        match self {
+            Engine::Vllm(vllm) => format!("vllm /{} {}", vllm.path(), vllm.model),
+            Engine::Tei(tei) => format!("tei /{}", tei.path()),
+            Engine::Sglang(sglang) => format!("sglang /classify {}", sglang.model),
+        }
+    }
 }
 
 /// Builds the chosen scorer (the one place that knows the backends and their cargo features).
 pub fn open_scorer(settings: &ScorerSettings) -> Result<Box<dyn Scorer>> {
-    let scorer = OnnxScorer::load(&settings.verifier, &settings.options)
-        .map_err(|e| e.loading(&format!("the verifier {}", settings.verifier.display())))?;
-    Ok(Box::new(scorer))
+    match settings {
+        ScorerSettings::Onnx { verifier, options } => {
+            let scorer = OnnxScorer::load(verifier, options)
+                .map_err(|e| e.loading(&format!("the verifier {}", verifier.display())))?;
+            Ok(Box::new(scorer))
+        }
+        ScorerSettings::Remote { engine, options } => {
+            let protocol: Box<dyn Protocol> = match engine.clone() {
+                Engine::Vllm(vllm) => Box::new(vllm),
+                Engine::Tei(tei) => Box::new(tei),
+                Engine::Sglang(sglang) => Box::new(sglang),
+            };
+            Ok(Box::new(RemoteScorer::new(
+                engine.id(),
+                protocol,
+                options.clone(),
+            )))
+        }
+    }
 }
 
 /// Where and how to run a verifier.
@@ -97,6 +167,8 @@ pub struct ScoreStats {
     /// Samples whose input was truncated to max_length.
     pub truncated: usize,
     pub skipped: usize,
+    /// Scores taken from the log of an interrupted run.
+    pub resumed: usize,
     #[serde(skip)]
     pub model_time: Duration,
     #[serde(skip)]
@@ -129,6 +201,13 @@ impl std::fmt::Display for ScoreStats {
             self.model_time.as_secs_f64(),
             seconds
         )?;
+        if self.resumed > 0 {
+            write!(
+                f,
+                "\n{} scores came from the log of an earlier run",
+                self.resumed
+            )?;
+        }
         if self.skipped > 0 {
             write!(f, "\nskipped {} invalid lines", self.skipped)?;
         }
@@ -140,28 +219,91 @@ impl std::fmt::Display for ScoreStats {
 const CHUNK_LINES: usize = 2048;
 
 /// Scores a samples file into `out`, streaming. Every field of every sample is kept; `score`
-/// is set. `progress` is told how many samples were written after each chunk.
+/// is set. Where `out` is a file, each score is also logged beside it as it comes (see
+/// [`ScoreLog`]), and a run of the same command after a crash scores only what is missing.
+/// `progress` is told how many samples were written after each chunk.
 pub fn score_file(
     scorer: &mut dyn Scorer,
     problems: &[Problem],
     samples_path: &Path,
     out: &Path,
     skip_invalid: bool,
-    mut progress: impl FnMut(usize),
+    progress: impl FnMut(usize),
 ) -> Result<ScoreStats> {
     let _span = tracing::info_span!("score", path = %samples_path.display()).entered();
     let started = Instant::now();
+    let mut log = match crate::io::replaced_file(out)? {
+        Some(destination) => Some(ScoreLog::open(&log_path(&destination), scorer.id())?),
+        None => None,
+    };
+    if let Some(log) = log.as_ref().filter(|log| !log.is_empty()) {
+        tracing::info!(
+            "resuming: {} scores of this verifier in {}",
+            log.len(),
+            log.path().display()
+        );
+    }
+    let mut output = OutputFile::create(out)?;
+    let mut stats = ScoreStats::default();
+    let scored = score_chunks(
+        scorer,
+        problems,
+        samples_path,
+        skip_invalid,
+        log.as_mut(),
+        &mut output,
+        &mut stats,
+        progress,
+    );
+    if let Err(error) = scored {
+        return Err(match log {
+            Some(log) if !log.is_empty() => Error::Stopped {
+                kept: log.len(),
+                what: "scores",
+                path: log.path().to_owned(),
+                resumable: !matches!(error, Error::Rejected(_) | Error::Input { .. }),
+                source: Box::new(error),
+            },
+            _ => error,
+        });
+    }
+    if stats.samples == 0 {
+        return Err(Error::Inconsistent(format!(
+            "{}: no sample could be scored ({} skipped)",
+            samples_path.display(),
+            stats.skipped
+        )));
+    }
+    output.commit()?;
+    if let Some(log) = log {
+        log.remove()?;
+    }
+    stats.total_time = started.elapsed();
+    Ok(stats)
+}
+
+/// Reads the samples in the scorer's chunks, scores what the log does not hold, logs the new
+/// scores and writes every sample with its score, in input order.
+#[allow(clippy::too_many_arguments)]
+fn score_chunks(
+    scorer: &mut dyn Scorer,
+    problems: &[Problem],
+    samples_path: &Path,
+    skip_invalid: bool,
+    mut log: Option<&mut ScoreLog>,
+    output: &mut OutputFile,
+    stats: &mut ScoreStats,
+    mut progress: impl FnMut(usize),
+) -> Result<()> {
     let questions: HashMap<&str, &str> = problems
         .iter()
         .map(|p| (p.id.as_str(), p.question.as_str()))
         .collect();
-    let mut output = OutputFile::create(out)?;
-    let mut stats = ScoreStats::default();
     let read = map_samples(
         samples_path,
         ReadOptions {
             skip_invalid,
-            chunk_lines: CHUNK_LINES,
+            chunk_lines: scorer.chunk_size(),
         },
         |sample: Sample, line| match questions.get(sample.problem_id.as_str()) {
             Some(&question) => Ok((line, question, sample)),
@@ -176,16 +318,48 @@ pub fn score_file(
             )),
         },
         |chunk| {
-            let pairs: Vec<Pair> = chunk
+            let inputs: Vec<String> = chunk
                 .iter()
-                .map(|(_, question, sample)| Pair {
-                    question,
-                    solution: &sample.text,
+                .map(|(_, question, sample)| fingerprint(question, &sample.text))
+                .collect();
+            let mut scores: Vec<Option<PairScore>> = chunk
+                .iter()
+                .zip(&inputs)
+                .map(|((_, _, sample), input)| {
+                    let logged = log
+                        .as_ref()?
+                        .score(&sample.problem_id, sample.sample_idx, input);
+                    logged.map(Ok)
                 })
                 .collect();
-            let scores = scorer.score(&pairs, &mut stats)?;
+            let missing: Vec<usize> = (0..chunk.len()).filter(|&i| scores[i].is_none()).collect();
+            stats.resumed += chunk.len() - missing.len();
+            if !missing.is_empty() {
+                let pairs: Vec<Pair> = missing
+                    .iter()
+                    .map(|&i| Pair {
+                        question: chunk[i].1,
+                        solution: &chunk[i].2.text,
+                    })
+                    .collect();
+                for (&i, score) in missing.iter().zip(scorer.score(&pairs, stats)?) {
+                    if let (Some(log), Ok(value @ 0.0..=1.0)) = (log.as_deref_mut(), &score) {
+                        let sample = &chunk[i].2;
+                        log.add(
+                            &sample.problem_id,
+                            sample.sample_idx,
+                            inputs[i].clone(),
+                            *value,
+                        );
+                    }
+                    scores[i] = Some(score);
+                }
+            }
+            if let Some(log) = log.as_deref_mut() {
+                log.sync()?;
+            }
             for ((line, _, mut sample), score) in chunk.into_iter().zip(scores) {
-                let score = match score {
+                let score = match score.expect("every sample has a result") {
                     Ok(score) => checked_probability(score, samples_path, line, &sample)?,
                     Err(_) if skip_invalid => {
                         stats.skipped += 1;
@@ -201,17 +375,8 @@ pub fn score_file(
             Ok(())
         },
     )?;
-    if stats.samples == 0 {
-        return Err(Error::Inconsistent(format!(
-            "{}: no sample could be scored ({} skipped)",
-            samples_path.display(),
-            stats.skipped
-        )));
-    }
-    output.commit()?;
     stats.skipped += read.skipped;
-    stats.total_time = started.elapsed();
-    Ok(stats)
+    Ok(())
 }
 
 /// A verifier's output must be a probability: NaN or a value outside [0, 1] means a broken model

@@ -131,7 +131,7 @@ const PLACEHOLDERS: [&str; 2] = ["{question}", "{solution}"];
 
 /// A template must hold `{solution}`, and no placeholder other than `{question}` and
 /// `{solution}` (a misspelled one would reach the model as literal text).
-fn check_template(template: &str) -> std::result::Result<(), String> {
+pub(crate) fn check_template(template: &str) -> std::result::Result<(), String> {
     if !template.contains("{solution}") {
         return Err("has no {solution} placeholder".into());
     }
@@ -154,7 +154,7 @@ fn check_template(template: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
-fn fill_template(template: &str, question: &str, solution: &str) -> String {
+pub(crate) fn fill_template(template: &str, question: &str, solution: &str) -> String {
     let mut text = String::with_capacity(template.len() + question.len() + solution.len());
     let mut rest = template;
     while let Some(open) = rest.find('{') {

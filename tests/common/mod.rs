@@ -228,8 +228,8 @@ pub fn smollm2_hf_dir() -> PathBuf {
     root().join("models/smollm2-135m-instruct")
 }
 
-/// A real vLLM OpenAI-compatible server on loopback (CPU, fp32, eager) serving `model` under the
-/// name `smollm2`; stopped with SIGTERM when dropped.
+/// A real vLLM OpenAI-compatible server on loopback (CPU, fp32, eager); stopped with SIGTERM
+/// when dropped.
 pub struct VllmServer {
     child: std::process::Child,
     pub port: u16,
@@ -238,7 +238,13 @@ pub struct VllmServer {
 }
 
 impl VllmServer {
+    /// `model` served as `smollm2` for generation.
     pub fn start(model: &Path) -> Self {
+        Self::start_with(model, "smollm2", &[])
+    }
+
+    /// `model` served under `name`, with more of vLLM's flags (`--runner pooling`).
+    pub fn start_with(model: &Path, name: &str, extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("vllm.log");
         let port = free_port();
@@ -249,9 +255,10 @@ impl VllmServer {
                 "--model",
             ])
             .arg(model)
-            .args(["--served-model-name", "smollm2", "--host", "127.0.0.1"])
+            .args(["--served-model-name", name, "--host", "127.0.0.1"])
             .args(["--port", &port.to_string()])
             .args(["--dtype", "float32", "--enforce-eager"])
+            .args(extra)
             .env("HF_HUB_OFFLINE", "1")
             .env("VLLM_CPU_KVCACHE_SPACE", "1")
             .stdout(std::fs::File::create(&log).unwrap())
@@ -281,6 +288,10 @@ impl VllmServer {
 
     pub fn base_url(&self) -> String {
         format!("http://127.0.0.1:{}/v1", self.port)
+    }
+
+    pub fn root_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
     }
 }
 

@@ -145,3 +145,33 @@ def write_directory_atomically(destination, write_into):
 
 def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
+
+
+def save_hf_directory(model, base, directory):
+    """The model with the tokenizer of its base: a complete Hugging Face directory, which a
+    serving engine (vLLM, TEI) loads as it is."""
+    from transformers import AutoTokenizer
+
+    model.save_pretrained(directory)
+    AutoTokenizer.from_pretrained(base).save_pretrained(directory)
+
+
+def check_hf_directory(directory, tokenizer, config: VerifierConfig, examples):
+    """Exits unless `directory` loads as a Hugging Face model with a tokenizer that gives the
+    verifier's tokens: what a serving engine would score must be what `bestofn score` scores."""
+    from transformers import AutoTokenizer
+
+    try:
+        served = AutoTokenizer.from_pretrained(directory)
+    except (OSError, ValueError, TypeError) as error:
+        raise SystemExit(f"{directory}: not a complete Hugging Face directory, its tokenizer does not load "
+                         f"({error}); train again to write one") from error
+    for e in examples:
+        inputs = model_inputs(e["question"], e["solution"], config)
+        ours = tokenizer.encode_batch([inputs])[0].ids
+        if len(ours) >= config.max_length:
+            continue  # truncated here by verifier.json's rule; a server applies its own
+        theirs = served(*inputs)["input_ids"] if isinstance(inputs, tuple) else served(inputs)["input_ids"]
+        if list(theirs) != list(ours):
+            raise SystemExit(f"{directory}: its tokenizer gives other tokens than tokenizer.json for problem "
+                             f"{e['problem_id']}: a served copy would score other inputs")

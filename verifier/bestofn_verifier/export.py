@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import VerifierConfig, configured_tokenizer, encode, read_jsonl, write_directory_atomically
+from .config import (VerifierConfig, check_hf_directory, configured_tokenizer, encode, read_jsonl,
+                     write_directory_atomically)
 
 TOLERANCE = 1e-3
 
@@ -86,6 +87,7 @@ def main(argv=None):
     examples = read_jsonl(checkpoint / "validation.jsonl")[: args.check_examples]
     if not examples:
         sys.exit(f"{checkpoint}/validation.jsonl has no examples to check the export on")
+    check_hf_directory(checkpoint / "model", tokenizer, config, examples)
 
     def write(directory: Path):
         sample = encode(tokenizer, [(e["question"], e["solution"]) for e in examples[:2]], config)

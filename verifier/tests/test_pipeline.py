@@ -216,3 +216,21 @@ def test_experiment_split_keeps_lines_and_splits_by_problem_parity():
     assert [s["score"] for s in scored] == [0.5, 1.0]
     with pytest.raises(SystemExit):
         identity_scores(trained, [json.loads(line(1, 2, "m", "p", "unseen"))])
+
+
+def test_checkpoint_is_a_complete_hugging_face_directory(exported, tmp_path):
+    from bestofn_verifier.config import check_hf_directory
+
+    checkpoint = exported / "checkpoint"
+    config = VerifierConfig.load(checkpoint)
+    tokenizer = configured_tokenizer(checkpoint / "tokenizer.json", config)
+    examples = read_jsonl(checkpoint / "validation.jsonl")
+    check_hf_directory(checkpoint / "model", tokenizer, config, examples)
+    # Weights and config without the tokenizer (what train used to write) are refused.
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        (bare / name).write_bytes((checkpoint / "model" / name).read_bytes())
+    # (transformers may find some tokenizer through config.json; it then gives other tokens)
+    with pytest.raises(SystemExit, match="not a complete Hugging Face directory|other tokens"):
+        check_hf_directory(bare, tokenizer, config, examples)

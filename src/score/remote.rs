@@ -1,0 +1,293 @@
+//! Verifiers served over HTTP (vLLM, TEI, SGLang): what every engine's client shares. The pairs
+//! of one question go out together (so the server's prefix cache sees the shared question), in
+//! requests of at most `request_size` solutions, `max_in_flight` at a time, through the HTTP
+//! client of [`crate::io::http`] (retries, backoff, replicas). A request the server refuses as
+//! too large or malformed is split in halves down to the one pair at fault, which fails alone.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use serde_json::Value;
+
+use super::{Pair, PairScore, ScoreStats, Scorer};
+use crate::error::{Error, Result};
+use crate::io::http::{HttpClient, HttpError, HttpOptions};
+
+/// What a server gives for one solution.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Served {
+    /// A raw score: P(correct) = sigmoid(value).
+    Logit(f64),
+    /// A probability already.
+    Probability(f64),
+}
+
+impl Served {
+    pub fn probability(self) -> f64 {
+        match self {
+            Served::Logit(x) => 1.0 / (1.0 + (-x).exp()),
+            Served::Probability(p) => p,
+        }
+    }
+}
+
+/// One engine's endpoint: its request for a question's solutions and how to read the answer.
+pub trait Protocol: Send + Sync {
+    /// Where the request goes, under the base URL.
+    fn path(&self) -> &str;
+    fn request(&self, question: &str, solutions: &[&str]) -> Value;
+    /// One score per solution, in request order; `Err` says what in the answer is wrong.
+    fn scores(&self, answer: &Value, count: usize) -> std::result::Result<Vec<Served>, String>;
+}
+
+/// Where a served verifier is and how to talk to it.
+#[derive(Debug, Clone)]
+pub struct RemoteOptions {
+    pub base_urls: Vec<String>,
+    /// Most solutions in one request.
+    pub request_size: usize,
+    pub max_in_flight: usize,
+    pub http: HttpOptions,
+}
+
+pub struct RemoteScorer {
+    id: String,
+    protocol: Box<dyn Protocol>,
+    client: HttpClient,
+    request_size: usize,
+    max_in_flight: usize,
+}
+
+/// Solutions of one question sent together: indices into the pairs of a `score` call.
+struct Request<'a> {
+    question: &'a str,
+    rows: Vec<usize>,
+}
+
+impl RemoteScorer {
+    pub fn new(id: String, protocol: Box<dyn Protocol>, options: RemoteOptions) -> Self {
+        RemoteScorer {
+            id,
+            protocol,
+            client: HttpClient::new(options.base_urls, options.http),
+            request_size: options.request_size,
+            max_in_flight: options.max_in_flight,
+        }
+    }
+
+    /// The pairs grouped by question (in order of first appearance), cut to `request_size`.
+    fn requests<'a>(&self, pairs: &[Pair<'a>]) -> Vec<Request<'a>> {
+        let mut groups: Vec<Request<'a>> = Vec::new();
+        let mut group_of: HashMap<&str, usize> = HashMap::new();
+        for (row, pair) in pairs.iter().enumerate() {
+            let group = *group_of.entry(pair.question).or_insert_with(|| {
+                groups.push(Request {
+                    question: pair.question,
+                    rows: Vec::new(),
+                });
+                groups.len() - 1
+            });
+            groups[group].rows.push(row);
+        }
+        groups
+            .into_iter()
+            .flat_map(|group| {
+                let question = group.question;
+                group
+                    .rows
+                    .chunks(self.request_size)
+                    .map(|rows| Request {
+                        question,
+                        rows: rows.to_vec(),
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// Scores of `rows` (pairs of `question`), each its own result when the server refuses
+    /// what only some of them contain. Counts requests made in `requests`.
+    fn send(
+        &self,
+        question: &str,
+        rows: &[usize],
+        pairs: &[Pair<'_>],
+        requests: &AtomicUsize,
+    ) -> Result<Vec<(usize, PairScore)>> {
+        let solutions: Vec<&str> = rows.iter().map(|&row| pairs[row].solution).collect();
+        let body = self.protocol.request(question, &solutions);
+        requests.fetch_add(1, Ordering::Relaxed);
+        match self
+            .client
+            .post_with_retries(question, self.protocol.path(), &body)
+        {
+            Ok((answer, _replica)) => {
+                let scores = self.protocol.scores(&answer, rows.len()).map_err(|why| {
+                    Error::ModelRun(format!(
+                        "{}: the server's answer {why}",
+                        self.protocol.path()
+                    ))
+                })?;
+                Ok(rows
+                    .iter()
+                    .zip(scores)
+                    .map(|(&row, served)| (row, Ok(served.probability() as f32)))
+                    .collect())
+            }
+            // 400 and 422 (an input over the model's length, say) and 413 (a batch over the server's
+            // limit) are about what was sent: halve it until the culprit stands alone.
+            Err(HttpError::Refused {
+                status: Some(400 | 413 | 422),
+                why,
+            }) => {
+                if rows.len() == 1 {
+                    return Ok(vec![(rows[0], Err(why))]);
+                }
+                let (left, right) = rows.split_at(rows.len() / 2);
+                let mut scores = self.send(question, left, pairs, requests)?;
+                scores.extend(self.send(question, right, pairs, requests)?);
+                Ok(scores)
+            }
+            Err(HttpError::Refused { why, .. }) => Err(Error::Rejected(why)),
+            Err(HttpError::GaveUp(why)) => Err(Error::ModelRun(why)),
+        }
+    }
+}
+
+impl Scorer for RemoteScorer {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Enough pairs to keep every request slot busy twice over, few enough that a crash loses
+    /// little (each call's scores are logged when it returns).
+    fn chunk_size(&self) -> usize {
+        (self.request_size * self.max_in_flight * 2).max(64)
+    }
+
+    fn score(&mut self, pairs: &[Pair<'_>], stats: &mut ScoreStats) -> Result<Vec<PairScore>> {
+        let started = Instant::now();
+        let requests = self.requests(pairs);
+        let next = AtomicUsize::new(0);
+        let sent = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
+        let results: Mutex<Vec<Option<PairScore>>> = Mutex::new(vec![None; pairs.len()]);
+        let first_error: Mutex<Option<Error>> = Mutex::new(None);
+        std::thread::scope(|scope| {
+            for _ in 0..self.max_in_flight.min(requests.len()) {
+                scope.spawn(|| {
+                    while !failed.load(Ordering::Relaxed) {
+                        let Some(request) = requests.get(next.fetch_add(1, Ordering::Relaxed))
+                        else {
+                            break;
+                        };
+                        match self.send(request.question, &request.rows, pairs, &sent) {
+                            Ok(scores) => {
+                                let mut results = results.lock().unwrap();
+                                for (row, score) in scores {
+                                    results[row] = Some(score);
+                                }
+                            }
+                            Err(error) => {
+                                failed.store(true, Ordering::Relaxed);
+                                first_error.lock().unwrap().get_or_insert(error);
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        if let Some(error) = first_error.into_inner().unwrap() {
+            return Err(error);
+        }
+        stats.batches += sent.into_inner();
+        stats.model_time += started.elapsed();
+        Ok(results
+            .into_inner()
+            .unwrap()
+            .into_iter()
+            .map(|score| score.expect("every row is in one request"))
+            .collect())
+    }
+}
+
+/// The `data` array of an OpenAI-style answer, checked to hold `count` items with indices
+/// 0..count (in any order); the items in index order.
+pub(crate) fn indexed_data(
+    answer: &Value,
+    count: usize,
+) -> std::result::Result<Vec<&Value>, String> {
+    let items = answer
+        .get("data")
+        .and_then(Value::as_array)
+        .ok_or("has no \"data\" list")?;
+    by_index(items, count, "index")
+}
+
+/// Items that carry their position in field `key`, put in that order; every position once.
+pub(crate) fn by_index<'a>(
+    items: &'a [Value],
+    count: usize,
+    key: &str,
+) -> std::result::Result<Vec<&'a Value>, String> {
+    if items.len() != count {
+        return Err(format!("has {} results for {count} solutions", items.len()));
+    }
+    let mut ordered: Vec<Option<&Value>> = vec![None; count];
+    for item in items {
+        let index = item
+            .get(key)
+            .and_then(Value::as_u64)
+            .ok_or_else(|| format!("has a result without an integer {key:?}"))?
+            as usize;
+        match ordered.get_mut(index) {
+            Some(slot @ None) => *slot = Some(item),
+            Some(Some(_)) => return Err(format!("gives {key} {index} twice")),
+            None => return Err(format!("gives {key} {index} for {count} solutions")),
+        }
+    }
+    Ok(ordered
+        .into_iter()
+        .map(|item| item.expect("all set"))
+        .collect())
+}
+
+/// A finite number in `item` at `pointer` (a JSON pointer such as `/probs/0`).
+pub(crate) fn number_at(item: &Value, pointer: &str) -> std::result::Result<f64, String> {
+    item.pointer(pointer)
+        .and_then(Value::as_f64)
+        .filter(|x| x.is_finite())
+        .ok_or_else(|| format!("has a result without a finite number at {pointer}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn results_are_put_in_index_order_and_checked() {
+        let items = [json!({"index": 1, "s": 0.2}), json!({"index": 0, "s": 0.9})];
+        let ordered = by_index(&items, 2, "index").unwrap();
+        assert_eq!(number_at(ordered[0], "/s").unwrap(), 0.9);
+        assert!(by_index(&items, 3, "index")
+            .unwrap_err()
+            .contains("2 results for 3"));
+        let twice = [json!({"index": 0}), json!({"index": 0})];
+        assert!(by_index(&twice, 2, "index").unwrap_err().contains("twice"));
+        let outside = [json!({"index": 0}), json!({"index": 5})];
+        assert!(by_index(&outside, 2, "index")
+            .unwrap_err()
+            .contains("index 5"));
+        assert!(number_at(&json!({"s": "x"}), "/s").is_err());
+    }
+
+    #[test]
+    fn served_logits_become_probabilities() {
+        assert_eq!(Served::Logit(0.0).probability(), 0.5);
+        assert_eq!(Served::Probability(0.25).probability(), 0.25);
+        assert!((Served::Logit(2.0).probability() - 0.880_797_077_977_882_3).abs() < 1e-12);
+    }
+}
