@@ -581,3 +581,222 @@ mod served {
         assert_eq!(scores_by_key(&whole), scores_by_key(&resumed));
     }
 }
+
+/// TEI and SGLang cannot be installed here: a scripted server answers as their documentation
+/// says they do (TEI: results sorted by score, 413 over its client batch limit, 429 when
+/// overloaded; SGLang: the reward as `embedding[0]`).
+mod documented_engines {
+    use super::*;
+    use common::proxy::ScriptedServer;
+    use serde_json::{json, Value};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// The logit the scripted engine gives a solution.
+    fn logit_of(solution: &str) -> f64 {
+        (solution.len() % 17) as f64 / 4.0 - 2.0
+    }
+
+    fn sigmoid(x: f64) -> f64 {
+        1.0 / (1.0 + (-x).exp())
+    }
+
+    /// One problem with `n` distinct solutions; the problems and samples files.
+    fn one_problem(dir: &Path, n: usize) -> (PathBuf, PathBuf) {
+        let problems = dir.join("problems.jsonl");
+        fs::write(
+            &problems,
+            "{\"id\": \"p\", \"question\": \"What is 6 * 7?\"}\n",
+        )
+        .unwrap();
+        let samples = dir.join("samples.jsonl");
+        let lines: String = (0..n)
+            .map(|i| format!("{}\n", json!({"problem_id": "p", "sample_idx": i, "text": "6 * 7 = 42. ".repeat(i % 5 + 1) + &"x".repeat(i)})))
+            .collect();
+        fs::write(&samples, lines).unwrap();
+        (problems, samples)
+    }
+
+    fn served_score(
+        problems: &Path,
+        samples: &Path,
+        out: &Path,
+        args: &[&str],
+    ) -> assert_cmd::assert::Assert {
+        Command::cargo_bin("bestofn")
+            .unwrap()
+            .args(["score", "--problems"])
+            .arg(problems)
+            .arg("--samples")
+            .arg(samples)
+            .arg("--out")
+            .arg(out)
+            .args(["--retry-base-ms", "1"])
+            .args(args)
+            .assert()
+    }
+
+    fn texts_and_scores(out: &Path) -> Vec<(String, f64)> {
+        common::read_jsonl(out)
+            .iter()
+            .map(|l| {
+                (
+                    l["text"].as_str().unwrap().to_owned(),
+                    l["score"].as_f64().unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn tei_predict_is_split_to_its_batch_limit_retried_when_overloaded_and_read_by_label() {
+        let overloaded = AtomicBool::new(true);
+        let server = ScriptedServer::start(move |path, body| {
+            assert_eq!(path, "/predict");
+            if overloaded.swap(false, Ordering::SeqCst) {
+                return (
+                    429,
+                    r#"{"error": "Model is overloaded", "error_type": "overloaded"}"#.into(),
+                );
+            }
+            let inputs = body["inputs"].as_array().unwrap();
+            if inputs.len() > 32 {
+                let error = format!(
+                    "batch size {} > maximum allowed batch size 32",
+                    inputs.len()
+                );
+                return (
+                    413,
+                    json!({"error": error, "error_type": "Validation"}).to_string(),
+                );
+            }
+            let answers: Vec<Value> = inputs
+                .iter()
+                .map(|pair| {
+                    let x = logit_of(pair[1].as_str().unwrap());
+                    let mut labels = [("correct", x), ("incorrect", -x)];
+                    labels.sort_by(|a, b| b.1.total_cmp(&a.1));
+                    json!(labels.map(|(label, score)| json!({"score": score, "label": label})))
+                })
+                .collect();
+            (200, json!(answers).to_string())
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let (problems, samples) = one_problem(dir.path(), 70);
+        let out = dir.path().join("scored.jsonl");
+        let url = server.url();
+        served_score(
+            &problems,
+            &samples,
+            &out,
+            &[
+                "--backend",
+                "tei",
+                "--base-url",
+                &url,
+                "--label",
+                "correct",
+                "--request-size",
+                "64",
+                "--max-in-flight",
+                "1",
+            ],
+        )
+        .success()
+        .stderr(contains("scored 70 samples"));
+        for (text, score) in texts_and_scores(&out) {
+            // softmax over (x, -x), read by label whatever the order
+            assert!(
+                (score - sigmoid(2.0 * logit_of(&text))).abs() < 1e-6,
+                "{text}: {score}"
+            );
+        }
+        let sizes: Vec<usize> = server
+            .requests()
+            .iter()
+            .map(|(_, b)| b["inputs"].as_array().unwrap().len())
+            .collect();
+        // 429 then 413 for 64, halves of 32, then the last 6.
+        assert_eq!(sizes, [64, 64, 32, 32, 6]);
+        let first = &server.requests()[0].1;
+        assert_eq!(
+            first["inputs"][0][0], "What is 6 * 7?",
+            "pairs, never a flat list"
+        );
+        assert_eq!(first["truncation_direction"], "Left");
+    }
+
+    #[test]
+    fn sglang_classify_reads_the_reward_of_each_rendered_text() {
+        let server = ScriptedServer::start(|path, body| {
+            assert_eq!(path, "/classify");
+            let texts = body["text"].as_array().unwrap();
+            let answers: Vec<Value> = texts
+                .iter()
+                .map(|t| {
+                    let solution = t.as_str().unwrap().split("\nA: ").nth(1).unwrap();
+                    json!({"embedding": [logit_of(solution)], "meta_info": {"prompt_tokens": 9}})
+                })
+                .collect();
+            (200, json!(answers).to_string())
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let (problems, samples) = one_problem(dir.path(), 10);
+        let out = dir.path().join("scored.jsonl");
+        let url = server.url();
+        served_score(
+            &problems,
+            &samples,
+            &out,
+            &[
+                "--backend",
+                "sglang",
+                "--base-url",
+                &url,
+                "--model",
+                "rm",
+                "--template",
+                "Q: {question}\nA: {solution}",
+            ],
+        )
+        .success();
+        for (text, score) in texts_and_scores(&out) {
+            assert!((score - sigmoid(logit_of(&text))).abs() < 1e-6);
+        }
+        let requests = server.requests();
+        assert_eq!(
+            requests.len(),
+            1,
+            "one request for the problem's 10 solutions"
+        );
+        assert_eq!(requests[0].1["model"], "rm");
+        // Without a template there is nothing to send: refused before any request.
+        served_score(
+            &problems,
+            &samples,
+            &out,
+            &["--backend", "sglang", "--base-url", &url, "--model", "rm"],
+        )
+        .code(64)
+        .stderr(contains("--template"));
+        assert_eq!(server.requests().len(), 1);
+    }
+
+    #[test]
+    fn a_server_that_answers_nonsense_fails_the_run_and_keeps_nothing_half_done() {
+        let server =
+            ScriptedServer::start(|_, _| (200, r#"{"data": [{"index": 0, "score": 0.5}]}"#.into()));
+        let dir = tempfile::tempdir().unwrap();
+        let (problems, samples) = one_problem(dir.path(), 3);
+        let out = dir.path().join("scored.jsonl");
+        let url = server.url();
+        served_score(
+            &problems,
+            &samples,
+            &out,
+            &["--backend", "vllm", "--base-url", &url, "--model", "v"],
+        )
+        .code(70)
+        .stderr(contains("1 results for 3 solutions"));
+        assert!(!out.exists());
+    }
+}

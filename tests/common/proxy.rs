@@ -213,3 +213,76 @@ fn serve(
         }
     }
 }
+
+/// A loopback server that answers each request with what `answer(path, body)` gives (status,
+/// JSON text): the documented protocol of an engine that cannot be installed here.
+pub struct ScriptedServer {
+    pub port: u16,
+    /// Each request's path and JSON body, in arrival order.
+    pub requests: Arc<Mutex<Vec<(String, serde_json::Value)>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl ScriptedServer {
+    pub fn start(
+        answer: impl Fn(&str, &serde_json::Value) -> (u16, String) + Send + Sync + 'static,
+    ) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let answer = Arc::new(answer);
+        {
+            let (requests, stop) = (requests.clone(), stop.clone());
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    if stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let Ok(mut stream) = stream else { continue };
+                    let (answer, requests) = (answer.clone(), requests.clone());
+                    std::thread::spawn(move || -> std::io::Result<()> {
+                        let mut reader = BufReader::new(stream.try_clone()?);
+                        let (head, body) = read_message(&mut reader, false)?;
+                        let Some(path) = head.first().and_then(|l| l.split(' ').nth(1)) else {
+                            return Ok(());
+                        };
+                        let body: serde_json::Value =
+                            serde_json::from_slice(&body).unwrap_or_default();
+                        requests
+                            .lock()
+                            .unwrap()
+                            .push((path.to_owned(), body.clone()));
+                        let (status, text) = answer(path, &body);
+                        let retry_after = if status == 429 {
+                            "Retry-After: 0\r\n"
+                        } else {
+                            ""
+                        };
+                        respond(&mut stream, status, retry_after, &text)
+                    });
+                }
+            });
+        }
+        ScriptedServer {
+            port,
+            requests,
+            stop,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn requests(&self) -> Vec<(String, serde_json::Value)> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+impl Drop for ScriptedServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
