@@ -68,7 +68,11 @@ impl Args {
                     .ok_or_else(|| Error::Settings("--backend onnx needs --verifier DIR".into()))?;
                 self.scorer.resolve(verifier, self.threads)?
             }
-            served => self.remote.resolve(served, self.verifier.as_deref())?,
+            served => self.remote.resolve(
+                served,
+                self.verifier.as_deref(),
+                !self.scorer.no_calibration,
+            )?,
         };
         Ok(Settings {
             scorer,

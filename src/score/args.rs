@@ -32,6 +32,10 @@ pub struct ScorerArgs {
     /// Run on the GPU with ONNX Runtime's CUDA execution provider (build with --features cuda).
     #[arg(long)]
     pub cuda: bool,
+    /// Leave out the calibration verifier.json carries (the raw sigmoid of the model's logit;
+    /// also for a served verifier given with --verifier).
+    #[arg(long)]
+    pub no_calibration: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -66,6 +70,7 @@ impl ScorerArgs {
                     TooLongArg::Error => TooLong::Error,
                     TooLongArg::Truncate => TooLong::Truncate,
                 }),
+                calibrate: !self.no_calibration,
             },
         })
     }
@@ -128,10 +133,12 @@ pub struct RemoteScorerArgs {
 impl RemoteScorerArgs {
     /// The settings of a served verifier; `verifier` is a directory whose verifier.json may
     /// give the template.
+    /// `calibrate`: apply the calibration of `verifier`'s verifier.json.
     pub fn resolve(
         &self,
         kind: ScorerBackendKind,
         verifier: Option<&Path>,
+        calibrate: bool,
     ) -> Result<ScorerSettings, Error> {
         let settings = |message: String| Err(Error::Settings(message));
         if self.base_url.is_empty() {
@@ -194,6 +201,10 @@ impl RemoteScorerArgs {
                 request_size: self.request_size,
                 max_in_flight: self.http.max_in_flight,
                 http: self.http.resolve()?,
+                calibration: match verifier {
+                    Some(directory) if calibrate => VerifierSpec::load(directory)?.calibration,
+                    _ => None,
+                },
             },
         })
     }
@@ -260,7 +271,7 @@ mod tests {
             },
         };
         let Ok(ScorerSettings::Remote { engine, options }) =
-            args(None, None).resolve(ScorerBackendKind::Vllm, None)
+            args(None, None).resolve(ScorerBackendKind::Vllm, None, true)
         else {
             panic!("vllm score needs no template")
         };
@@ -273,22 +284,22 @@ mod tests {
         ));
         assert_eq!(options.base_urls, ["http://127.0.0.1:8000"]);
         let error = args(Some(EndpointArg::Classify), None)
-            .resolve(ScorerBackendKind::Vllm, None)
+            .resolve(ScorerBackendKind::Vllm, None, true)
             .unwrap_err();
         assert!(error.to_string().contains("--template"), "{error}");
         let error = args(
             Some(EndpointArg::Classify),
             Some("{question} {answer} {solution}"),
         )
-        .resolve(ScorerBackendKind::Vllm, None)
+        .resolve(ScorerBackendKind::Vllm, None, true)
         .unwrap_err();
         assert!(error.to_string().contains("unknown placeholder"), "{error}");
         let error = args(Some(EndpointArg::Rerank), None)
-            .resolve(ScorerBackendKind::Vllm, None)
+            .resolve(ScorerBackendKind::Vllm, None, true)
             .unwrap_err();
         assert!(error.to_string().contains("--endpoint rerank"), "{error}");
         assert!(args(Some(EndpointArg::Rerank), None)
-            .resolve(ScorerBackendKind::Tei, None)
+            .resolve(ScorerBackendKind::Tei, None, true)
             .is_ok());
         assert_eq!(
             server_root("http://h/v1?api-version=2"),

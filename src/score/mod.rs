@@ -27,7 +27,7 @@ pub use onnx::{plan_batches, OnnxScorer};
 pub use remote::{Protocol, RemoteOptions, RemoteScorer, Served};
 pub use session::{find_library, Device, Inputs, OnnxModel};
 pub use sglang::Sglang;
-pub use spec::{InputTemplate, OutputKind, Side, TooLong, VerifierSpec};
+pub use spec::{InputTemplate, OutputKind, PlattScaling, Side, TooLong, VerifierSpec};
 pub use tei::{Tei, TeiApi};
 pub use vllm::{Vllm, VllmApi};
 
@@ -118,8 +118,13 @@ pub fn open_scorer(settings: &ScorerSettings) -> Result<Box<dyn Scorer>> {
                 Engine::Tei(tei) => Box::new(tei),
                 Engine::Sglang(sglang) => Box::new(sglang),
             };
+            let calibrated = if options.calibration.is_some() {
+                " (calibrated)"
+            } else {
+                ""
+            };
             Ok(Box::new(RemoteScorer::new(
-                engine.id(),
+                format!("{}{calibrated}", engine.id()),
                 protocol,
                 options.clone(),
             )))
@@ -141,6 +146,8 @@ pub struct ScoreOptions {
     pub max_batch: usize,
     /// Overrides verifier.json's `too_long`.
     pub too_long: Option<TooLong>,
+    /// Apply verifier.json's calibration (when it has one).
+    pub calibrate: bool,
 }
 
 impl Default for ScoreOptions {
@@ -152,6 +159,7 @@ impl Default for ScoreOptions {
             token_budget: 8192,
             max_batch: 128,
             too_long: None,
+            calibrate: true,
         }
     }
 }

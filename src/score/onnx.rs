@@ -9,8 +9,9 @@ use std::time::Instant;
 use rayon::prelude::*;
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
+use super::remote::Served;
 use super::session::{find_library, Inputs, OnnxModel};
-use super::spec::{InputTemplate, OutputKind, Side, TooLong, VerifierSpec};
+use super::spec::{InputTemplate, OutputKind, PlattScaling, Side, TooLong, VerifierSpec};
 use super::{Pair, PairScore, ScoreOptions, ScoreStats, Scorer};
 use crate::error::{Error, Result};
 
@@ -92,6 +93,7 @@ pub struct OnnxScorer {
     too_long: TooLong,
     token_budget: usize,
     max_batch: usize,
+    calibration: Option<PlattScaling>,
 }
 
 impl OnnxScorer {
@@ -113,8 +115,15 @@ impl OnnxScorer {
             &spec.onnx_inputs,
             &spec.output.name,
         )?;
+        let calibration = spec.calibration.filter(|_| options.calibrate);
+        let uncalibrated = if spec.calibration.is_some() && !options.calibrate {
+            " (uncalibrated)"
+        } else {
+            ""
+        };
         Ok(OnnxScorer {
-            id: directory.display().to_string(),
+            id: format!("{}{uncalibrated}", directory.display()),
+            calibration,
             too_long: options.too_long.unwrap_or(spec.too_long),
             encoder: Encoder::load(directory, spec)?,
             model,
@@ -231,10 +240,14 @@ impl Scorer for OnnxScorer {
             .into_iter()
             .map(|refusal| match refusal {
                 Some(why) => Err(why),
-                None => Ok(match (kind, outputs.next().unwrap_or(f32::NAN)) {
-                    (OutputKind::Logit, logit) => 1.0 / (1.0 + (-logit).exp()),
-                    (OutputKind::Probability, value) => value,
-                }),
+                None => {
+                    let output = f64::from(outputs.next().unwrap_or(f32::NAN));
+                    let served = match kind {
+                        OutputKind::Logit => Served::Logit(output),
+                        OutputKind::Probability => Served::Probability(output),
+                    };
+                    Ok(served.calibrated(self.calibration.as_ref()) as f32)
+                }
             })
             .collect())
     }

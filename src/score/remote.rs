@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
+use super::spec::PlattScaling;
 use super::{Pair, PairScore, ScoreStats, Scorer};
 use crate::error::{Error, Result};
 use crate::io::http::{HttpClient, HttpError, HttpOptions};
@@ -29,6 +30,15 @@ impl Served {
         match self {
             Served::Logit(x) => 1.0 / (1.0 + (-x).exp()),
             Served::Probability(p) => p,
+        }
+    }
+
+    /// The probability after `calibration` (applied to the logit, recovered from a probability).
+    pub fn calibrated(self, calibration: Option<&PlattScaling>) -> f64 {
+        match (calibration, self) {
+            (None, served) => served.probability(),
+            (Some(c), Served::Logit(x)) => c.probability(x),
+            (Some(c), Served::Probability(p)) => c.probability((p / (1.0 - p)).ln()),
         }
     }
 }
@@ -50,6 +60,8 @@ pub struct RemoteOptions {
     pub request_size: usize,
     pub max_in_flight: usize,
     pub http: HttpOptions,
+    /// From the verifier.json of `--verifier`, unless `--no-calibration`.
+    pub calibration: Option<PlattScaling>,
 }
 
 pub struct RemoteScorer {
@@ -58,6 +70,7 @@ pub struct RemoteScorer {
     client: HttpClient,
     request_size: usize,
     max_in_flight: usize,
+    calibration: Option<PlattScaling>,
 }
 
 /// Solutions of one question sent together: indices into the pairs of a `score` call.
@@ -74,6 +87,7 @@ impl RemoteScorer {
             client: HttpClient::new(options.base_urls, options.http),
             request_size: options.request_size,
             max_in_flight: options.max_in_flight,
+            calibration: options.calibration,
         }
     }
 
@@ -133,7 +147,10 @@ impl RemoteScorer {
                 Ok(rows
                     .iter()
                     .zip(scores)
-                    .map(|(&row, served)| (row, Ok(served.probability() as f32)))
+                    .map(|(&row, served)| {
+                        let p = served.calibrated(self.calibration.as_ref());
+                        (row, Ok(p as f32))
+                    })
                     .collect())
             }
             // 400 and 422 (an input over the model's length, say) and 413 (a batch over the server's
@@ -289,5 +306,13 @@ mod tests {
         assert_eq!(Served::Logit(0.0).probability(), 0.5);
         assert_eq!(Served::Probability(0.25).probability(), 0.25);
         assert!((Served::Logit(2.0).probability() - 0.880_797_077_977_882_3).abs() < 1e-12);
+        let platt = PlattScaling {
+            scale: 0.5,
+            shift: -1.0,
+        };
+        assert!((Served::Logit(2.0).calibrated(Some(&platt)) - 0.5).abs() < 1e-12);
+        let p = Served::Logit(2.0).probability();
+        assert!((Served::Probability(p).calibrated(Some(&platt)) - 0.5).abs() < 1e-12);
+        assert_eq!(Served::Logit(2.0).calibrated(None), p);
     }
 }

@@ -47,6 +47,21 @@ pub enum OutputKind {
     Probability,
 }
 
+/// Platt scaling, fitted by `export` on the validation split: P(correct) = sigmoid(scale · logit
+/// + shift). The scale undoes over- or under-confidence (a temperature), the shift the prior that
+/// balanced training moved; ranking is unchanged (scale > 0).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+pub struct PlattScaling {
+    pub scale: f64,
+    pub shift: f64,
+}
+
+impl PlattScaling {
+    pub fn probability(&self, logit: f64) -> f64 {
+        1.0 / (1.0 + (-(self.scale * logit + self.shift)).exp())
+    }
+}
+
 /// The contents of `verifier.json` that scoring depends on (other fields are kept by the
 /// Python side for provenance).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -64,6 +79,8 @@ pub struct VerifierSpec {
     pub base_model: String,
     #[serde(default)]
     pub quantization: Option<String>,
+    #[serde(default)]
+    pub calibration: Option<PlattScaling>,
 }
 
 impl VerifierSpec {
@@ -104,6 +121,16 @@ impl VerifierSpec {
             check_template(template).map_err(|why| {
                 Error::ModelLoad(format!("{}: input.template {why}", path.display()))
             })?;
+        }
+        if let Some(c) = spec.calibration {
+            if !(c.scale.is_finite() && c.scale > 0.0 && c.shift.is_finite()) {
+                return Err(Error::ModelLoad(format!(
+                    "{}: calibration needs a finite scale > 0 and a finite shift, found {} and {}",
+                    path.display(),
+                    c.scale,
+                    c.shift
+                )));
+            }
         }
         if spec.max_length < 4 {
             return Err(Error::ModelLoad(format!(

@@ -34,6 +34,8 @@ class VerifierConfig:
     base_model: str = ""
     training: dict = field(default_factory=dict)
     quantization: str | None = None
+    # Platt scaling fitted at export on the validation split: P(correct) = sigmoid(scale * logit + shift).
+    calibration: dict | None = None
     format: str = FORMAT
     version: int = VERSION
 

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import (VerifierConfig, check_hf_directory, configured_tokenizer, encode, read_jsonl,
+from .config import (VerifierConfig, check_hf_directory, configured_tokenizer, encode, read_jsonl, sigmoid,
                      write_directory_atomically)
+from .metrics import brier, ece, fit_platt
 
 TOLERANCE = 1e-3
 
@@ -62,6 +63,33 @@ def parity(model, session, tokenizer, config, examples, batch_size=16):
     return worst
 
 
+def calibration(session, tokenizer, config, validation, batch_size=32):
+    """Platt scaling fitted on every validation example (the real label mix, which balanced
+    training does not see), with ECE and Brier before and after; None, said why, when the split
+    cannot support a fit."""
+    labels = np.array([e["label"] for e in validation], dtype=np.float64)
+    if len(validation) < 20 or labels.min() == labels.max():
+        print(f"calibration: not fitted ({len(validation)} validation examples, "
+              f"{int(labels.sum())} correct; needs 20 with both labels)", flush=True)
+        return None
+    logits = np.concatenate([
+        session.run(None, encode(tokenizer, [(e["question"], e["solution"]) for e in validation[i:i + batch_size]],
+                                 config))[0].reshape(-1)
+        for i in range(0, len(validation), batch_size)])
+    scale, shift = fit_platt(logits, labels)
+    if not scale > 0:
+        print(f"calibration: not fitted (the fit reverses the ranking: scale {scale:.3g})", flush=True)
+        return None
+    before, after = sigmoid(logits), sigmoid(scale * logits + shift)
+    fitted = {"method": "platt", "scale": scale, "shift": shift, "fitted_on": len(validation),
+              "ece_before": ece(before, labels), "ece_after": ece(after, labels),
+              "brier_before": brier(before, labels), "brier_after": brier(after, labels)}
+    print(f"calibration: scale {scale:.3f} shift {shift:.3f} on {len(validation)} validation examples; "
+          f"ECE {fitted['ece_before']:.3f} -> {fitted['ece_after']:.3f}, "
+          f"Brier {fitted['brier_before']:.3f} -> {fitted['brier_after']:.3f}", flush=True)
+    return fitted
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="bestofn_verifier export", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -70,6 +98,8 @@ def main(argv=None):
     parser.add_argument("--check-examples", type=int, default=64,
                         help="held-out examples to compare PyTorch and ONNX Runtime on")
     parser.add_argument("--opset", type=int, default=17)
+    parser.add_argument("--no-calibration", action="store_true",
+                        help="do not fit Platt scaling on the validation split")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -84,7 +114,8 @@ def main(argv=None):
     tokenizer = configured_tokenizer(checkpoint / "tokenizer.json", config)
     model = AutoModelForSequenceClassification.from_pretrained(
         checkpoint / "model", attn_implementation="eager").eval()
-    examples = read_jsonl(checkpoint / "validation.jsonl")[: args.check_examples]
+    validation = read_jsonl(checkpoint / "validation.jsonl")
+    examples = validation[: args.check_examples]
     if not examples:
         sys.exit(f"{checkpoint}/validation.jsonl has no examples to check the export on")
     check_hf_directory(checkpoint / "model", tokenizer, config, examples)
@@ -107,6 +138,7 @@ def main(argv=None):
             raise SystemExit(f"export rejected: ONNX Runtime differs from PyTorch by {worst:.2e} > {TOLERANCE}")
         config.training["export_parity_max_abs_logit_diff"] = worst
         config.training["export_parity_examples"] = len(examples)
+        config.calibration = None if args.no_calibration else calibration(session, tokenizer, config, validation)
         shutil.copy(checkpoint / "tokenizer.json", directory / "tokenizer.json")
         (directory / "verifier.json").write_text(config.to_json())
 

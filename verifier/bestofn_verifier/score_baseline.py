@@ -50,8 +50,12 @@ def main(argv=None):
         inputs = encode(tokenizer, [(questions[str(s["problem_id"])], s["text"]) for s in batch], config)
         tokens += int(inputs["attention_mask"].sum())
         padded += inputs["attention_mask"].size
-        logits = session.run([config.output["name"]], inputs)[0].reshape(-1)
-        scores.extend(sigmoid(logits) if config.output["type"] == "logit" else logits)
+        outputs = session.run([config.output["name"]], inputs)[0].reshape(-1).astype(np.float64)
+        if config.output["type"] == "probability":
+            outputs = np.log(outputs / (1 - outputs))
+        if config.calibration:
+            outputs = config.calibration["scale"] * outputs + config.calibration["shift"]
+        scores.extend(sigmoid(outputs))
 
     with open(args.out, "w") as f:
         for sample, score in zip(samples, scores):

@@ -234,3 +234,42 @@ def test_checkpoint_is_a_complete_hugging_face_directory(exported, tmp_path):
     # (transformers may find some tokenizer through config.json; it then gives other tokens)
     with pytest.raises(SystemExit, match="not a complete Hugging Face directory|other tokens"):
         check_hf_directory(bare, tokenizer, config, examples)
+
+
+def test_platt_scaling_recovers_a_known_miscalibration():
+    from bestofn_verifier.metrics import ece, fit_platt
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 3, 20000)
+    # The truth is sigmoid(0.5 * logit - 1): an overconfident model trained on balanced data.
+    labels = rng.random(20000) < 1 / (1 + np.exp(-(0.5 * logits - 1)))
+    scale, shift = fit_platt(logits, labels)
+    assert abs(scale - 0.5) < 0.03 and abs(shift + 1) < 0.05
+    raw = 1 / (1 + np.exp(-logits))
+    fitted = 1 / (1 + np.exp(-(scale * logits + shift)))
+    assert ece(fitted, labels) < 0.02 < ece(raw, labels)
+
+
+def test_calibration_in_verifier_json_is_applied_alike_by_rust_and_python(exported, tmp_path):
+    calibrated = tmp_path / "calibrated"
+    shutil.copytree(exported / "verifier", calibrated)
+    spec = json.loads((calibrated / "verifier.json").read_text())
+    spec["calibration"] = {"method": "platt", "scale": 0.7, "shift": -0.3}
+    (calibrated / "verifier.json").write_text(json.dumps(spec))
+    common = ["--problems", str(exported / "problems.jsonl"), "--samples", str(exported / "samples.jsonl")]
+
+    def rust(verifier, out, *extra):
+        subprocess.run([str(bestofn_binary()), "score", "--verifier", str(verifier), *common, "--out", str(out),
+                        "--threads", "2", *extra], check=True)
+        return np.array([s["score"] for s in read_jsonl(out)], dtype=np.float64)
+
+    raw = rust(exported / "verifier", tmp_path / "raw.jsonl")
+    scaled = rust(calibrated, tmp_path / "scaled.jsonl")
+    assert np.abs(rust(calibrated, tmp_path / "off.jsonl", "--no-calibration") - raw).max() == 0
+    logits = np.log(raw / (1 - raw))
+    assert np.abs(scaled - 1 / (1 + np.exp(-(0.7 * logits - 0.3)))).max() < 1e-5
+    score_baseline.main(["--verifier", str(calibrated), *common, "--out", str(tmp_path / "python.jsonl")])
+    python = np.array([s["score"] for s in read_jsonl(tmp_path / "python.jsonl")])
+    assert np.abs(scaled - python).max() < 1e-5
+    # Ranking is unchanged.
+    assert (np.argsort(scaled, kind="stable") == np.argsort(raw, kind="stable")).all()
