@@ -216,6 +216,15 @@ fn unknown_problems_are_reported_with_their_line() {
         .stderr(contains(
             "s.jsonl:2: field `problem_id`: problem \"nope\" is not in the problems file",
         ));
+    // Nothing was scored: no output, and no scoring log left behind.
+    assert!(!dir.path().join("o.jsonl").exists());
+    assert!(!dir.path().join("o.jsonl.partial").exists());
+    // An empty samples file is an error, not an empty success.
+    fs::write(&samples, "").unwrap();
+    score(&tiny(), &samples, &dir.path().join("o.jsonl"), &[])
+        .code(65)
+        .stderr(contains("no samples (the file is empty or blank)"));
+    assert!(!dir.path().join("o.jsonl.partial").exists());
 }
 
 /// (2) A stream is read once: the progress bar does not count lines of a pipe first.

@@ -264,23 +264,15 @@ pub fn score_file(
         progress,
     );
     if let Err(error) = scored {
-        return Err(match log {
-            Some(log) if !log.is_empty() => Error::Stopped {
-                kept: log.len(),
-                what: "scores",
-                path: log.path().to_owned(),
-                resumable: !matches!(error, Error::Rejected(_) | Error::Input { .. }),
-                source: Box::new(error),
-            },
-            _ => error,
-        });
+        return Err(stopped(log, error));
     }
     if stats.samples == 0 {
-        return Err(Error::Inconsistent(format!(
+        let error = Error::Inconsistent(format!(
             "{}: no sample could be scored ({} skipped)",
             samples_path.display(),
             stats.skipped
-        )));
+        ));
+        return Err(stopped(log, error));
     }
     output.commit()?;
     if let Some(log) = log {
@@ -288,6 +280,28 @@ pub fn score_file(
     }
     stats.total_time = started.elapsed();
     Ok(stats)
+}
+
+/// The error of a run that stopped: with the scores its log keeps, or without the log when it
+/// holds none.
+fn stopped(log: Option<ScoreLog>, error: Error) -> Error {
+    match log {
+        Some(log) if !log.is_empty() => Error::Stopped {
+            kept: log.len(),
+            what: "scores",
+            path: log.path().to_owned(),
+            resumable: !matches!(error, Error::Rejected(_) | Error::Input { .. }),
+            source: Box::new(error),
+        },
+        Some(log) => match log.remove() {
+            Ok(()) => error,
+            Err(removing) => {
+                tracing::warn!("{removing}");
+                error
+            }
+        },
+        None => error,
+    }
 }
 
 /// Reads the samples in the scorer's chunks, scores what the log does not hold, logs the new

@@ -47,9 +47,10 @@ pub enum OutputKind {
     Probability,
 }
 
-/// Platt scaling, fitted by `export` on the validation split: P(correct) = sigmoid(scale · logit
-/// + shift). The scale undoes over- or under-confidence (a temperature), the shift the prior that
-/// balanced training moved; ranking is unchanged (scale > 0).
+/// Platt scaling, fitted by `export` on the validation split:
+/// P(correct) = sigmoid(scale · logit + shift). The scale undoes over- or under-confidence (a
+/// temperature), the shift the prior that balanced training moved; ranking is unchanged
+/// (scale > 0).
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 pub struct PlattScaling {
     pub scale: f64,
