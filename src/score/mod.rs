@@ -93,13 +93,28 @@ impl ScorerSettings {
 }
 
 impl Engine {
-    /// What identifies the served verifier in the scoring log: engine, endpoint and model (not
-    /// the URL: the same model on another replica gives the same scores).
+    /// What identifies the served verifier in the scoring log: engine, endpoint, model and
+    /// what shapes the input (not the URL: the same model on another replica gives the same
+    /// scores).
     fn id(&self) -> String {
         match self {
-            Engine::Vllm(vllm) => format!("vllm /{} {}", vllm.path(), vllm.model),
-            Engine::Tei(tei) => format!("tei /{}", tei.path()),
-            Engine::Sglang(sglang) => format!("sglang /classify {}", sglang.model),
+            Engine::Vllm(vllm) => match &vllm.api {
+                VllmApi::Score => format!("vllm /score {}", vllm.model),
+                VllmApi::Classify { template } => format!(
+                    "vllm /classify {} template {}",
+                    vllm.model,
+                    fingerprint(template, "")
+                ),
+            },
+            Engine::Tei(tei) => match &tei.api {
+                TeiApi::Predict { label } => format!("tei /predict label {label:?}"),
+                TeiApi::Rerank => "tei /rerank".to_owned(),
+            },
+            Engine::Sglang(sglang) => format!(
+                "sglang /classify {} template {}",
+                sglang.model,
+                fingerprint(&sglang.template, "")
+            ),
         }
     }
 }
@@ -118,11 +133,9 @@ pub fn open_scorer(settings: &ScorerSettings) -> Result<Box<dyn Scorer>> {
                 Engine::Tei(tei) => Box::new(tei),
                 Engine::Sglang(sglang) => Box::new(sglang),
             };
-            let calibrated = if options.calibration.is_some() {
-                " (calibrated)"
-            } else {
-                ""
-            };
+            let calibrated = options.calibration.map_or_else(String::new, |c| {
+                format!(" calibrated {} {}", c.scale, c.shift)
+            });
             Ok(Box::new(RemoteScorer::new(
                 format!("{}{calibrated}", engine.id()),
                 protocol,

@@ -116,13 +116,19 @@ impl OnnxScorer {
             &spec.output.name,
         )?;
         let calibration = spec.calibration.filter(|_| options.calibrate);
+        // The directory with what is in it: a verifier exported again there is another one.
+        let contents = std::fs::read_to_string(directory.join("verifier.json")).unwrap_or_default();
         let uncalibrated = if spec.calibration.is_some() && !options.calibrate {
-            " (uncalibrated)"
+            " uncalibrated"
         } else {
             ""
         };
         Ok(OnnxScorer {
-            id: format!("{}{uncalibrated}", directory.display()),
+            id: format!(
+                "{} {}{uncalibrated}",
+                directory.display(),
+                super::fingerprint(&contents, "")
+            ),
             calibration,
             too_long: options.too_long.unwrap_or(spec.too_long),
             encoder: Encoder::load(directory, spec)?,
