@@ -544,7 +544,7 @@ mod served {
             - values.iter().cloned().fold(f64::MAX, f64::min);
         assert!(spread > 1e-3, "scores spread only {spread}");
 
-        // One request at a time, so the run is long enough to be killed mid-way.
+        // Small requests one at a time, so the run is long enough to be killed mid-way.
         let slow = [
             "--backend",
             "vllm",
@@ -553,7 +553,7 @@ mod served {
             "--model",
             "verifier",
             "--request-size",
-            "1",
+            "2",
             "--max-in-flight",
             "1",
         ];
