@@ -434,7 +434,13 @@ mod served {
     }
 
     fn max_difference(a: &Path, b: &Path) -> f64 {
-        let (a, b) = (scores_by_key(a), scores_by_key(b));
+        max_difference_of(&scores_by_key(a), &scores_by_key(b))
+    }
+
+    fn max_difference_of(
+        a: &BTreeMap<(String, u64), f64>,
+        b: &BTreeMap<(String, u64), f64>,
+    ) -> f64 {
         assert_eq!(a.len(), b.len());
         a.iter()
             .map(|(key, x)| (x - b[key]).abs())
@@ -594,7 +600,23 @@ mod served {
             !log.exists(),
             "the log is removed once the output is complete"
         );
-        assert_eq!(scores_by_key(&whole), scores_by_key(&resumed));
+        let (whole, resumed) = (scores_by_key(&whole), scores_by_key(&resumed));
+        assert_eq!(
+            whole.keys().collect::<Vec<_>>(),
+            resumed.keys().collect::<Vec<_>>(),
+            "one score per sample, as uninterrupted"
+        );
+        let differing = whole
+            .iter()
+            .filter(|(key, score)| resumed[key] != **score)
+            .count();
+        let largest = max_difference_of(&whole, &resumed);
+        eprintln!(
+            "resumed vs uninterrupted: {differing} of 240 scores differ, by at most {largest:.1e}"
+        );
+        // The same requests served again may differ in the last bits on vLLM's CPU path (seen:
+        // 2 of 240 by 5e-8); the scores taken from the log are the killed run's own.
+        assert!(largest <= 1e-6);
     }
 }
 
