@@ -284,6 +284,7 @@ mod tests {
             extracted: None,
             correct: Some(correct),
             score: None,
+            step_scores: None,
             extra: Map::new(),
         }
     }

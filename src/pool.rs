@@ -96,6 +96,7 @@ mod tests {
             extracted: answer.map(str::to_owned),
             correct: Some(answer == Some("2")),
             score,
+            step_scores: None,
         }
     }
 

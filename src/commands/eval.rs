@@ -7,10 +7,10 @@ use super::Outcome;
 use crate::error::{Error, Result};
 use crate::eval::args::EvalArgs;
 use crate::eval::gap::{reasoning_gap_from_files, ReasoningGap};
-use crate::eval::{evaluate, write_report, Estimate, EvalOptions, Metrics};
+use crate::eval::{evaluate_scored, write_report, Estimate, EvalOptions, Metrics};
 use crate::io::args::InputArgs;
 use crate::io::{ensure_distinct, write_atomic, Named, OutputDir};
-use crate::pool::build_pools;
+use crate::rank::Aggregate;
 use crate::records::read_verdicts;
 
 #[derive(Debug, clap::Args)]
@@ -20,6 +20,10 @@ pub struct Args {
     pub samples: PathBuf,
     #[command(flatten)]
     pub eval: EvalArgs,
+    /// Rank by these aggregations of each sample's `step_scores` (a process reward model's),
+    /// comma-separated: the first one's curves in full, all of them side by side.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub aggregate: Vec<Aggregate>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Report directory: metrics.json, report.md, SVG plots.
@@ -49,6 +53,7 @@ pub struct GapFiles {
 pub struct Settings {
     samples: PathBuf,
     options: EvalOptions,
+    aggregates: Vec<Aggregate>,
     out: PathBuf,
     skip_invalid: bool,
     gap: Option<GapFiles>,
@@ -73,6 +78,7 @@ impl Args {
         ensure_distinct(&inputs, &[Named::dir("--out", &self.out)])?;
         Ok(Settings {
             options: self.eval.resolve(self.seed)?,
+            aggregates: dedup(self.aggregate),
             samples: self.samples,
             out: self.out,
             skip_invalid: self.input.skip_invalid,
@@ -83,7 +89,7 @@ impl Args {
 
 pub fn run(settings: &Settings) -> Result<Outcome> {
     let set = read_verdicts(&settings.samples, settings.skip_invalid)?;
-    let metrics = evaluate(&build_pools(&set.verdicts), &settings.options)?;
+    let metrics = evaluate_scored(&set.verdicts, &settings.aggregates, &settings.options)?;
     // Everything is computed before the report directory replaces an old one.
     let gap = match &settings.gap {
         Some(files) => Some(reasoning_gap_from_files(
@@ -107,6 +113,14 @@ pub fn run(settings: &Settings) -> Result<Outcome> {
         let _ = writeln!(summary, "skipped {} invalid lines", set.skipped);
     }
     summary.push_str(&headline(&metrics));
+    for variant in metrics.score_variants.iter().skip(1) {
+        let _ = write!(summary, "\n  by {}:", variant.scores);
+        for (name, estimate) in [("verifier", &variant.verifier), ("weighted", &variant.weighted)] {
+            if let Some(e) = estimate {
+                let _ = write!(summary, " {name}@N {:.1}%", 100.0 * e.mean);
+            }
+        }
+    }
     let _ = write!(summary, "\nreport written to {}", settings.out.display());
     if let Some(gap) = &gap {
         let _ = write!(summary, "\n{}", gap_line(gap));
@@ -114,11 +128,26 @@ pub fn run(settings: &Settings) -> Result<Outcome> {
     Ok(Outcome::summary(summary))
 }
 
+/// The aggregations in the order given, each once.
+fn dedup(aggregates: Vec<Aggregate>) -> Vec<Aggregate> {
+    let mut unique = Vec::with_capacity(aggregates.len());
+    for aggregate in aggregates {
+        if !unique.contains(&aggregate) {
+            unique.push(aggregate);
+        }
+    }
+    unique
+}
+
 /// `P problems, N = n: first x%, coverage@n y%, ...`
 pub(super) fn headline(metrics: &Metrics) -> String {
     let n = metrics.ks.last().copied().unwrap_or(1);
+    let ranked_by = metrics
+        .score_variants
+        .first()
+        .map_or_else(String::new, |v| format!(" (ranked by {})", v.scores));
     let mut line = format!(
-        "{} problems, N = {n}: first {:.1}%",
+        "{} problems, N = {n}{ranked_by}: first {:.1}%",
         metrics.problems,
         100.0 * metrics.first.mean
     );

@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::io::args::InputArgs;
 use crate::io::{ensure_distinct, write_jsonl, Named};
 use crate::pool::build_pools;
-use crate::rank::{check_pools, rank, resolve_strategies, summary_line, Strategy};
+use crate::rank::{aggregate_steps, check_pools, rank, resolve_strategies, summary_line, Aggregate, Strategy};
 use crate::records::read_verdicts;
 
 #[derive(Debug, clap::Args)]
@@ -22,6 +22,10 @@ pub struct Args {
     /// For topk-vote: how many of the best-scored samples vote.
     #[arg(long, value_name = "K")]
     pub k: Option<usize>,
+    /// Rank by this aggregation of each sample's `step_scores` (a process reward model's) instead
+    /// of its `score`.
+    #[arg(long, value_enum)]
+    pub aggregate: Option<Aggregate>,
     /// Answers output (JSONL, one per problem and strategy; - writes standard output).
     #[arg(long)]
     pub out: PathBuf,
@@ -33,6 +37,7 @@ pub struct Settings {
     samples: PathBuf,
     strategies: Vec<Strategy>,
     k: Option<usize>,
+    aggregate: Option<Aggregate>,
     out: PathBuf,
     skip_invalid: bool,
 }
@@ -46,6 +51,7 @@ impl Args {
         Ok(Settings {
             strategies: resolve_strategies(&self.strategy, self.k)?,
             k: self.k,
+            aggregate: self.aggregate,
             samples: self.samples,
             out: self.out,
             skip_invalid: self.input.skip_invalid,
@@ -54,7 +60,10 @@ impl Args {
 }
 
 pub fn run(settings: &Settings) -> Result<Outcome> {
-    let set = read_verdicts(&settings.samples, settings.skip_invalid)?;
+    let mut set = read_verdicts(&settings.samples, settings.skip_invalid)?;
+    if let Some(aggregate) = settings.aggregate {
+        aggregate_steps(&mut set.verdicts, aggregate)?;
+    }
     let pools = build_pools(&set.verdicts);
     check_pools(&pools, settings.k)?;
     let mut lines = Vec::new();

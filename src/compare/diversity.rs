@@ -344,6 +344,7 @@ mod tests {
             extracted: answer.map(str::to_owned),
             correct: Some(correct),
             score: None,
+            step_scores: None,
             extra: Map::new(),
         }
     }

@@ -270,6 +270,7 @@ mod tests {
                 extracted: answer.map(str::to_owned),
                 correct: Some(*correct),
                 score: Some(*score),
+                step_scores: None,
                 extra: Default::default(),
             })
             .collect();

@@ -21,8 +21,9 @@ pub use estimators::{pass_at_k, verifier_at_k, voting_at_ks, VoteScratch};
 pub use method::Method;
 
 use crate::error::{Error, Result};
-use crate::pool::ProblemPool;
-use crate::rank::{choose, Strategy, Tally};
+use crate::pool::{build_pools, ProblemPool};
+use crate::rank::{aggregate_steps, choose, Aggregate, Strategy, Tally};
+use crate::records::SampleVerdict;
 use crate::stable_hash;
 
 /// How to evaluate.
@@ -90,6 +91,69 @@ pub struct Metrics {
     pub calibration: Option<Calibration>,
     /// The verifier's pick on the full pool, answering the most confident problems first.
     pub abstention: Option<Vec<AbstentionPoint>>,
+    /// The same samples ranked by other scores (each aggregation of a process reward model's step
+    /// scores), side by side; the curves above are the first one's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub score_variants: Vec<ScoreVariant>,
+}
+
+/// What one way of scoring the samples gives at the full budget N.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ScoreVariant {
+    /// `score` (the field as it is), or `steps: min` (an aggregation of `step_scores`).
+    pub scores: String,
+    pub verifier: Option<Estimate>,
+    pub weighted: Option<Estimate>,
+    pub auroc: Option<f64>,
+    pub ece: Option<f64>,
+    pub brier: Option<f64>,
+}
+
+impl ScoreVariant {
+    fn of(scores: String, metrics: &Metrics) -> Self {
+        let n = metrics.ks.last().copied().unwrap_or(1);
+        let calibration = metrics.calibration.as_ref();
+        ScoreVariant {
+            scores,
+            verifier: metrics.at(Method::Verifier, n),
+            weighted: metrics.at(Method::Weighted, n),
+            auroc: calibration.and_then(|c| c.auroc),
+            ece: calibration.and_then(|c| c.ece),
+            brier: calibration.and_then(|c| c.brier),
+        }
+    }
+}
+
+/// Evaluates the samples ranked by each aggregation of their step scores (the first one's curves
+/// in full, every one side by side with the `score` field when every sample has one); without
+/// aggregations, by `score`.
+pub fn evaluate_scored(
+    verdicts: &[SampleVerdict],
+    aggregates: &[Aggregate],
+    options: &EvalOptions,
+) -> Result<Metrics> {
+    let Some((&first, rest)) = aggregates.split_first() else {
+        return evaluate(&build_pools(verdicts), options);
+    };
+    let by_steps = |aggregate: Aggregate| -> Result<Metrics> {
+        let mut aggregated = verdicts.to_vec();
+        aggregate_steps(&mut aggregated, aggregate)?;
+        evaluate(&build_pools(&aggregated), options)
+    };
+    let mut metrics = by_steps(first)?;
+    let mut variants = vec![ScoreVariant::of(format!("steps: {first}"), &metrics)];
+    for &aggregate in rest {
+        variants.push(ScoreVariant::of(
+            format!("steps: {aggregate}"),
+            &by_steps(aggregate)?,
+        ));
+    }
+    if verdicts.iter().all(|v| v.score.is_some()) {
+        let by_score = evaluate(&build_pools(verdicts), options)?;
+        variants.push(ScoreVariant::of("score".into(), &by_score));
+    }
+    metrics.score_variants = variants;
+    Ok(metrics)
 }
 
 impl Metrics {
@@ -186,6 +250,7 @@ pub fn evaluate(pools: &[ProblemPool], options: &EvalOptions) -> Result<Metrics>
         curves,
         calibration,
         abstention,
+        score_variants: Vec::new(),
     })
 }
 

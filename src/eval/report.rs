@@ -5,6 +5,8 @@ use std::path::Path;
 
 use super::{AbstentionPoint, Calibration, Estimate, Metrics};
 
+const NOT_AVAILABLE: &str = "n/a";
+
 /// `mean [lower, upper]` in percent, one decimal; the mean alone without an interval.
 pub(crate) fn percent(e: &Estimate) -> String {
     if !e.has_interval() {
@@ -24,6 +26,9 @@ pub fn markdown(metrics: &Metrics, input: &Path, plots: &[&str]) -> String {
     accuracy_table(&mut md, metrics);
     if let Some(c) = &metrics.calibration {
         calibration_section(&mut md, c);
+    }
+    if !metrics.score_variants.is_empty() {
+        variants_section(&mut md, metrics);
     }
     if let Some(curve) = &metrics.abstention {
         abstention_section(&mut md, curve);
@@ -96,6 +101,36 @@ fn accuracy_table(md: &mut String, metrics: &Metrics) {
         let _ = writeln!(md, "- {}: {}", curve.method.title(), curve.estimator);
     }
     let _ = writeln!(md);
+}
+
+/// The same samples ranked by each way of scoring them, at the full budget.
+fn variants_section(md: &mut String, metrics: &Metrics) {
+    let n = metrics.ks.last().copied().unwrap_or(1);
+    let _ = writeln!(md, "## Ways of scoring the samples, side by side (k = {n})\n");
+    let _ = writeln!(
+        md,
+        "The curves above rank by the first row. `steps: A` is the aggregation A of each sample's step scores.\n"
+    );
+    let _ = writeln!(
+        md,
+        "| scores | verifier@{n} | weighted@{n} | AUROC | ECE | Brier |"
+    );
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|");
+    let estimate = |e: &Option<Estimate>| e.as_ref().map_or(NOT_AVAILABLE.to_owned(), percent);
+    let number = |v: Option<f64>| v.map_or(NOT_AVAILABLE.to_owned(), |v| format!("{v:.4}"));
+    for v in &metrics.score_variants {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} |",
+            v.scores,
+            estimate(&v.verifier),
+            estimate(&v.weighted),
+            number(v.auroc),
+            number(v.ece),
+            number(v.brier)
+        );
+    }
+    md.push('\n');
 }
 
 fn calibration_section(md: &mut String, c: &Calibration) {

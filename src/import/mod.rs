@@ -196,6 +196,7 @@ fn sample_with_source_verdict(
             .filter(|a| !a.is_empty()),
         correct: source_correct,
         score,
+        step_scores: None,
         extra,
     }
 }

@@ -342,6 +342,7 @@ mod tests {
             extracted: None,
             correct: Some(true),
             score: None,
+            step_scores: None,
             extra,
         }
     }

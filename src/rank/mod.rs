@@ -8,6 +8,13 @@
 //! - `weighted`: the answer with the largest sum of scores; equal mass as for `majority`;
 //! - `topk-vote`: majority among the `k` highest-scored samples with an answer; equal votes go to
 //!   the answer whose best sample ranks higher.
+//!
+//! Samples scored step by step (a process reward model) are ranked by an [`Aggregate`] of their
+//! step scores when one is asked for.
+
+mod aggregate;
+
+pub use aggregate::{aggregate_steps, Aggregate};
 
 use std::fmt;
 use std::str::FromStr;
@@ -381,6 +388,7 @@ mod tests {
                 extracted: answer.map(str::to_owned),
                 correct: None,
                 score: *score,
+                step_scores: None,
             })
             .collect();
         build_pools(&samples)

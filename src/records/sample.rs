@@ -26,6 +26,8 @@ pub struct Sample {
     pub correct: Option<bool>,
     /// Verifier probability of being correct (or an imported reward score).
     pub score: Option<f32>,
+    /// A process reward model's probability that each step is right, in step order.
+    pub step_scores: Option<Vec<f32>>,
     /// Every other field (`generator`, `finish_reason`, `num_tokens`, ...), in input order.
     pub extra: Map<String, Value>,
 }
@@ -38,6 +40,7 @@ pub struct SampleVerdict {
     pub extracted: Option<String>,
     pub correct: Option<bool>,
     pub score: Option<f32>,
+    pub step_scores: Option<Vec<f32>>,
 }
 
 /// A record type that can be read from a samples file.
@@ -63,6 +66,7 @@ impl SampleRecord for Sample {
             extracted: verdict.extracted,
             correct: verdict.correct,
             score: verdict.score,
+            step_scores: verdict.step_scores,
             extra: fields.extra,
         })
     }
@@ -138,6 +142,7 @@ struct SampleFields {
     extracted: Option<Value>,
     correct: Option<Value>,
     score: Option<Value>,
+    step_scores: Option<Value>,
     extra: Map<String, Value>,
     /// The first key that appeared twice in the object.
     repeated: Option<String>,
@@ -152,6 +157,7 @@ impl SampleFields {
             "extracted" => &mut self.extracted,
             "correct" => &mut self.correct,
             "score" => &mut self.score,
+            "step_scores" => &mut self.step_scores,
             _ => return None,
         })
     }
@@ -188,6 +194,7 @@ impl SampleFields {
             extracted: origin.string_value(self.extracted.take(), "extracted")?,
             correct: correct_value(origin, self.correct.as_ref())?,
             score: score_value(origin, self.score.as_ref())?,
+            step_scores: step_scores_value(origin, self.step_scores.as_ref())?,
         })
     }
 }
@@ -218,6 +225,41 @@ fn score_value(origin: &Origin, value: Option<&Value>) -> Result<Option<f32>> {
             format!("expected a number or null, found {}", json_kind(other)),
         )),
     }
+}
+
+fn step_scores_value(origin: &Origin, value: Option<&Value>) -> Result<Option<Vec<f32>>> {
+    let items = match value {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Array(items)) if !items.is_empty() => items,
+        Some(Value::Array(_)) => {
+            return Err(origin.error(
+                "step_scores",
+                "is empty; a scored solution has at least one step (or leave the field out)",
+            ))
+        }
+        Some(other) => {
+            return Err(origin.error(
+                "step_scores",
+                format!("expected a list of numbers, found {}", json_kind(other)),
+            ))
+        }
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(step, item)| {
+            item.as_f64()
+                .map(|v| v as f32)
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| {
+                    origin.error(
+                        "step_scores",
+                        format!("step {step} is {item}, expected a finite number"),
+                    )
+                })
+        })
+        .collect::<Result<Vec<f32>>>()
+        .map(Some)
 }
 
 /// Parses a sample line straight into its fields; without `full`, the text and unknown fields
@@ -320,7 +362,7 @@ impl<'de> serde::Deserialize<'de> for Key<'de> {
 
 impl Serialize for Sample {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(6 + self.extra.len()))?;
+        let mut map = serializer.serialize_map(Some(7 + self.extra.len()))?;
         map.serialize_entry("problem_id", &self.problem_id)?;
         map.serialize_entry("sample_idx", &self.sample_idx)?;
         map.serialize_entry("text", &self.text)?;
@@ -330,6 +372,9 @@ impl Serialize for Sample {
         map.serialize_entry("extracted", &self.extracted)?;
         map.serialize_entry("correct", &self.correct)?;
         map.serialize_entry("score", &self.score)?;
+        if let Some(steps) = &self.step_scores {
+            map.serialize_entry("step_scores", steps)?;
+        }
         map.end()
     }
 }
@@ -341,6 +386,7 @@ pub trait Verdict {
     fn extracted(&self) -> Option<&str>;
     fn correct(&self) -> Option<bool>;
     fn score(&self) -> Option<f32>;
+    fn step_scores(&self) -> Option<&[f32]>;
 }
 
 /// Both sample types hold the verdict fields under the same names.
@@ -361,6 +407,9 @@ macro_rules! impl_verdict {
             }
             fn score(&self) -> Option<f32> {
                 self.score
+            }
+            fn step_scores(&self) -> Option<&[f32]> {
+                self.step_scores.as_deref()
             }
         }
     )*};

@@ -442,6 +442,7 @@ mod tests {
             extracted: None,
             correct: None,
             score: None,
+            step_scores: None,
             extra: Default::default(),
         };
         let path = Path::new("s.jsonl");
