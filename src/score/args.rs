@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::{
-    Device, Engine, InputTemplate, RemoteOptions, ScoreOptions, ScorerSettings, Sglang, Tei,
-    TeiApi, TooLong, VerifierSpec, Vllm, VllmApi,
+    Device, Engine, InputTemplate, RemoteOptions, ScoreOptions, ScorerSettings, Sglang,
+    StepFormat, Tei, TeiApi, TooLong, VerifierSpec, Vllm, VllmApi,
 };
 use crate::error::Error;
 use crate::io::args::HttpArgs;
@@ -95,6 +95,9 @@ pub enum EndpointArg {
     Score,
     /// vLLM: a sequence classifier given one text per pair (see --template).
     Classify,
+    /// vLLM: a process reward model (token classification with step pooling) given one text per
+    /// pair with its steps tagged (see --step-tag).
+    Pooling,
     /// TEI: a classifier given (question, solution) pairs.
     Predict,
     /// TEI: a reranker given the question as query.
@@ -112,13 +115,25 @@ pub struct RemoteScorerArgs {
     /// The model name the server serves (vLLM, SGLang).
     #[arg(long)]
     pub model: Option<String>,
-    /// vllm: score (default) or classify; tei: predict (default) or rerank.
+    /// vllm: score (default), classify or pooling (a process reward model); tei: predict
+    /// (default) or rerank.
     #[arg(long, value_enum)]
     pub endpoint: Option<EndpointArg>,
     /// How a pair becomes one text for vllm classify and sglang: {question} and {solution} are
     /// filled in (default: the template of --verifier's verifier.json).
     #[arg(long)]
     pub template: Option<String>,
+    /// Process reward models: what ends a step in a solution (default: verifier.json's, else a
+    /// blank line).
+    #[arg(long, value_name = "TEXT")]
+    pub step_separator: Option<String>,
+    /// Process reward models: the token that follows each step, where the model's step score
+    /// is read (e.g. <extra_0> for Qwen2.5-Math-PRM; default: verifier.json's).
+    #[arg(long, value_name = "TOKEN")]
+    pub step_tag: Option<String>,
+    /// Process reward models: what goes between tagged steps (default: the separator).
+    #[arg(long, value_name = "TEXT")]
+    pub step_joiner: Option<String>,
     /// tei predict: the label that means correct, for a classifier with several outputs.
     #[arg(long)]
     pub label: Option<String>,
@@ -163,10 +178,14 @@ impl RemoteScorerArgs {
         let engine = match kind {
             ScorerBackendKind::Onnx => unreachable!("the in-process scorer has its own flags"),
             ScorerBackendKind::Vllm => {
-                endpoint_fits(&[EndpointArg::Score, EndpointArg::Classify])?;
+                endpoint_fits(&[EndpointArg::Score, EndpointArg::Classify, EndpointArg::Pooling])?;
                 let api = match self.endpoint {
                     Some(EndpointArg::Classify) => VllmApi::Classify {
                         template: self.template(verifier)?,
+                    },
+                    Some(EndpointArg::Pooling) => VllmApi::Pooling {
+                        template: self.template(verifier)?,
+                        steps: self.steps(verifier)?,
                     },
                     _ => VllmApi::Score,
                 };
@@ -207,6 +226,42 @@ impl RemoteScorerArgs {
                 },
             },
         })
+    }
+
+    /// How solutions are cut into steps and tagged: the flags, else the verifier directory's.
+    fn steps(&self, verifier: Option<&Path>) -> Result<StepFormat, Error> {
+        let from_directory = match verifier {
+            Some(directory) => VerifierSpec::load(directory)?.steps,
+            None => None,
+        };
+        let tag = self
+            .step_tag
+            .clone()
+            .or_else(|| from_directory.as_ref().map(|steps| steps.tag.clone()))
+            .ok_or_else(|| {
+                Error::Settings(
+                    "--endpoint pooling needs --step-tag TOKEN, the token after each step where \
+                     the model reads a step's score (or --verifier DIR whose verifier.json has \
+                     steps)"
+                        .into(),
+                )
+            })?;
+        let steps = StepFormat {
+            separator: self
+                .step_separator
+                .clone()
+                .or_else(|| from_directory.as_ref().map(|s| s.separator.clone()))
+                .unwrap_or_else(|| "\n\n".into()),
+            tag,
+            joiner: self
+                .step_joiner
+                .clone()
+                .or_else(|| from_directory.and_then(|s| s.joiner)),
+        };
+        steps
+            .check()
+            .map_err(|why| Error::Settings(format!("--step-separator/--step-tag: {why}")))?;
+        Ok(steps)
     }
 
     /// The text template: --template, else the verifier directory's.
@@ -260,6 +315,9 @@ mod tests {
             model: Some("v".into()),
             endpoint,
             template: template.map(str::to_owned),
+            step_separator: None,
+            step_tag: None,
+            step_joiner: None,
             label: None,
             request_size: 8,
             http: HttpArgs {
@@ -298,6 +356,23 @@ mod tests {
             .resolve(ScorerBackendKind::Vllm, None, true)
             .unwrap_err();
         assert!(error.to_string().contains("--endpoint rerank"), "{error}");
+        let mut pooling = args(Some(EndpointArg::Pooling), Some("Q: {question} A: {solution}"));
+        let error = pooling
+            .resolve(ScorerBackendKind::Vllm, None, true)
+            .unwrap_err();
+        assert!(error.to_string().contains("--step-tag"), "{error}");
+        pooling.step_tag = Some("<extra_0>".into());
+        let Ok(ScorerSettings::Remote {
+            engine: Engine::Vllm(Vllm {
+                api: VllmApi::Pooling { steps, .. },
+                ..
+            }),
+            ..
+        }) = pooling.resolve(ScorerBackendKind::Vllm, None, true)
+        else {
+            panic!("vllm pooling with a step tag")
+        };
+        assert_eq!(steps.separator, "\n\n");
         assert!(args(Some(EndpointArg::Rerank), None)
             .resolve(ScorerBackendKind::Tei, None, true)
             .is_ok());

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::Scored;
 use crate::error::{Error, Result};
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -20,7 +21,8 @@ struct Line {
     verifier: String,
     /// [`fingerprint`] of the question and solution scored.
     input: String,
-    score: f32,
+    #[serde(flatten)]
+    scored: Scored,
 }
 
 pub struct ScoreLog {
@@ -28,7 +30,7 @@ pub struct ScoreLog {
     file: File,
     verifier: String,
     /// Scores of this verifier: (problem_id, sample_idx) → (input fingerprint, score).
-    known: HashMap<(String, u32), (String, f32)>,
+    known: HashMap<(String, u32), (String, Scored)>,
     pending: Vec<u8>,
 }
 
@@ -89,7 +91,7 @@ impl ScoreLog {
             if entry.verifier == verifier {
                 known.insert(
                     (entry.problem_id, entry.sample_idx),
-                    (entry.input, entry.score),
+                    (entry.input, entry.scored),
                 );
             }
         }
@@ -123,26 +125,26 @@ impl ScoreLog {
     }
 
     /// The logged score of this sample, if it was scored on the same input.
-    pub fn score(&self, problem_id: &str, sample_idx: u32, input: &str) -> Option<f32> {
+    pub fn score(&self, problem_id: &str, sample_idx: u32, input: &str) -> Option<Scored> {
         self.known
             .get(&(problem_id.to_owned(), sample_idx))
             .filter(|(logged, _)| logged == input)
-            .map(|&(_, score)| score)
+            .map(|(_, scored)| scored.clone())
     }
 
     /// Queues a score; [`ScoreLog::sync`] writes the queue.
-    pub fn add(&mut self, problem_id: &str, sample_idx: u32, input: String, score: f32) {
+    pub fn add(&mut self, problem_id: &str, sample_idx: u32, input: String, scored: Scored) {
         let line = Line {
             problem_id: problem_id.to_owned(),
             sample_idx,
             verifier: self.verifier.clone(),
             input,
-            score,
+            scored,
         };
         serde_json::to_writer(&mut self.pending, &line).expect("a log line serializes");
         self.pending.push(b'\n');
         self.known
-            .insert((line.problem_id, sample_idx), (line.input, score));
+            .insert((line.problem_id, sample_idx), (line.input, line.scored));
     }
 
     /// Writes the queued scores and syncs them to disk.
@@ -176,8 +178,8 @@ mod tests {
         let input = fingerprint("q", "a");
         {
             let mut log = ScoreLog::open(&path, "v1").unwrap();
-            log.add("p1", 0, input.clone(), 0.25);
-            log.add("p1", 1, input.clone(), 0.5);
+            log.add("p1", 0, input.clone(), Scored::solution(0.25));
+            log.add("p1", 1, input.clone(), Scored::steps(vec![0.75, 0.5]));
             log.sync().unwrap();
             // A second run on the same log waits its turn.
             assert!(matches!(ScoreLog::open(&path, "v1"), Err(Error::Busy(_))));
@@ -188,7 +190,8 @@ mod tests {
 
         let log = ScoreLog::open(&path, "v1").unwrap();
         assert_eq!(log.len(), 2);
-        assert_eq!(log.score("p1", 1, &input), Some(0.5));
+        assert_eq!(log.score("p1", 1, &input), Some(Scored::steps(vec![0.75, 0.5])));
+        assert_eq!(log.score("p1", 0, &input), Some(Scored::solution(0.25)));
         assert_eq!(log.score("p1", 1, &fingerprint("q", "b")), None);
         assert_eq!(log.score("p2", 0, &input), None);
         drop(log);

@@ -27,7 +27,7 @@ pub use onnx::{plan_batches, OnnxScorer};
 pub use remote::{Protocol, RemoteOptions, RemoteScorer, Served};
 pub use session::{find_library, Device, Inputs, OnnxModel};
 pub use sglang::Sglang;
-pub use spec::{InputTemplate, OutputKind, PlattScaling, Side, TooLong, VerifierSpec};
+pub use spec::{InputTemplate, OutputKind, Per, PlattScaling, Side, StepFormat, TooLong, VerifierSpec};
 pub use tei::{Tei, TeiApi};
 pub use vllm::{Vllm, VllmApi};
 
@@ -42,8 +42,38 @@ pub struct Pair<'a> {
     pub solution: &'a str,
 }
 
-/// A pair's probability of being correct, or why this pair cannot be scored (too long, ...).
-pub type PairScore = std::result::Result<f32, String>;
+/// What a verifier says of one solution.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Scored {
+    /// P(correct); for a process reward model, its last step's.
+    pub score: f32,
+    /// A process reward model's P(step is right) for each step, in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<Vec<f32>>,
+}
+
+impl Scored {
+    pub fn solution(score: f32) -> Self {
+        Scored { score, steps: None }
+    }
+
+    /// Step scores (at least one); the solution's score is the last step's.
+    pub fn steps(steps: Vec<f32>) -> Self {
+        Scored {
+            score: steps.last().copied().unwrap_or(f32::NAN),
+            steps: Some(steps),
+        }
+    }
+
+    /// Every value a probability (NaN or a value outside [0, 1] is a broken model).
+    fn is_probability(&self) -> bool {
+        let ok = |v: &f32| (0.0..=1.0).contains(v);
+        ok(&self.score) && self.steps.iter().flatten().all(ok)
+    }
+}
+
+/// A pair's scores, or why this pair cannot be scored (too long, ...).
+pub type PairScore = std::result::Result<Scored, String>;
 
 /// A verifier: (question, solution) pairs in, probabilities out.
 pub trait Scorer {
@@ -104,6 +134,12 @@ impl Engine {
                     "vllm /classify {} template {}",
                     vllm.model,
                     fingerprint(template, "")
+                ),
+                VllmApi::Pooling { template, steps } => format!(
+                    "vllm /pooling {} template {} steps {}",
+                    vllm.model,
+                    fingerprint(template, ""),
+                    steps.id()
                 ),
             },
             Engine::Tei(tei) => match &tei.api {
@@ -378,14 +414,16 @@ fn score_chunks(
                     })
                     .collect();
                 for (&i, score) in missing.iter().zip(scorer.score(&pairs, stats)?) {
-                    if let (Some(log), Ok(value @ 0.0..=1.0)) = (log.as_deref_mut(), &score) {
-                        let sample = &chunk[i].2;
-                        log.add(
-                            &sample.problem_id,
-                            sample.sample_idx,
-                            inputs[i].clone(),
-                            *value,
-                        );
+                    if let (Some(log), Ok(scored)) = (log.as_deref_mut(), &score) {
+                        if scored.is_probability() {
+                            let sample = &chunk[i].2;
+                            log.add(
+                                &sample.problem_id,
+                                sample.sample_idx,
+                                inputs[i].clone(),
+                                scored.clone(),
+                            );
+                        }
                     }
                     scores[i] = Some(score);
                 }
@@ -394,15 +432,16 @@ fn score_chunks(
                 log.sync()?;
             }
             for ((line, _, mut sample), score) in chunk.into_iter().zip(scores) {
-                let score = match score.expect("every sample has a result") {
-                    Ok(score) => checked_probability(score, samples_path, line, &sample)?,
+                let scored = match score.expect("every sample has a result") {
+                    Ok(scored) => checked_probability(scored, samples_path, line, &sample)?,
                     Err(_) if skip_invalid => {
                         stats.skipped += 1;
                         continue;
                     }
                     Err(why) => return Err(Error::input(samples_path, line, Some("text"), why)),
                 };
-                sample.score = Some(score);
+                sample.score = Some(scored.score);
+                sample.step_scores = scored.steps;
                 output.write_json_line(&sample)?;
                 stats.samples += 1;
             }
@@ -416,12 +455,21 @@ fn score_chunks(
 
 /// A verifier's output must be a probability: NaN or a value outside [0, 1] means a broken model
 /// or a wrong `output.type` in verifier.json, never a score to rank by.
-fn checked_probability(score: f32, path: &Path, line: usize, sample: &Sample) -> Result<f32> {
-    if (0.0..=1.0).contains(&score) {
-        return Ok(score);
+fn checked_probability(
+    scored: Scored,
+    path: &Path,
+    line: usize,
+    sample: &Sample,
+) -> Result<Scored> {
+    if scored.is_probability() {
+        return Ok(scored);
     }
+    let given = match &scored.steps {
+        Some(steps) => format!("step scores {steps:?}"),
+        None => scored.score.to_string(),
+    };
     Err(Error::ModelRun(format!(
-        "{}:{line}: the verifier gave {score} for sample {} of problem {:?}, which is not a \
+        "{}:{line}: the verifier gave {given} for sample {} of problem {:?}, which is not a \
          probability (a broken model, or `output.type: probability` on a model that gives logits)",
         path.display(),
         sample.sample_idx,
@@ -446,8 +494,14 @@ mod tests {
             extra: Default::default(),
         };
         let path = Path::new("s.jsonl");
-        assert_eq!(checked_probability(0.25, path, 1, &sample).unwrap(), 0.25);
-        for bad in [f32::NAN, -0.1, 1.5, f32::INFINITY] {
+        let fine = Scored::solution(0.25);
+        assert_eq!(checked_probability(fine.clone(), path, 1, &sample).unwrap(), fine);
+        let steps = Scored::steps(vec![0.5, 0.75]);
+        assert_eq!(steps.score, 0.75);
+        assert!(checked_probability(steps, path, 1, &sample).is_ok());
+        let bad_scores = [f32::NAN, -0.1, 1.5, f32::INFINITY].map(Scored::solution);
+        let bad_step = Scored::steps(vec![f32::NAN, 0.5]);
+        for bad in bad_scores.into_iter().chain([bad_step]) {
             let error = checked_probability(bad, path, 7, &sample).unwrap_err();
             assert_eq!(error.exit_code(), 70);
             assert!(

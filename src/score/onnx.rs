@@ -9,15 +9,17 @@ use std::time::Instant;
 use rayon::prelude::*;
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
-use super::remote::Served;
+use super::remote::{Judged, Served};
 use super::session::{find_library, Inputs, OnnxModel};
-use super::spec::{InputTemplate, OutputKind, PlattScaling, Side, TooLong, VerifierSpec};
+use super::spec::{InputTemplate, OutputKind, Per, PlattScaling, Side, TooLong, VerifierSpec};
 use super::{Pair, PairScore, ScoreOptions, ScoreStats, Scorer};
 use crate::error::{Error, Result};
 
 /// The spec and the tokenizer configured from it: turns pairs into model inputs.
 pub struct Encoder {
     pub spec: VerifierSpec,
+    /// A step-level verifier's step tag, as one token.
+    step_tag: Option<u32>,
     tokenizer: Tokenizer,
     /// For a pair whose question alone exceeds max_length, where cutting only the solution
     /// cannot fit it: truncates the longer of the two first.
@@ -59,8 +61,15 @@ impl Encoder {
             InputTemplate::Template { .. } => TruncationStrategy::LongestFirst,
         })?;
         let fallback = configured(TruncationStrategy::LongestFirst)?;
+        let step_tag = match (&spec.output.per, &spec.steps) {
+            (Per::Step, Some(steps)) => Some(single_token(&tokenizer, &steps.tag).map_err(
+                |why| Error::ModelLoad(format!("{}: steps.tag {why}", path.display())),
+            )?),
+            _ => None,
+        };
         Ok(Encoder {
             spec,
+            step_tag,
             tokenizer,
             fallback,
         })
@@ -82,6 +91,21 @@ impl Encoder {
             type_ids: encoding.get_type_ids().to_vec(),
             truncated,
         })
+    }
+}
+
+/// The id of `tag`, which the tokenizer must read as exactly that one token.
+fn single_token(tokenizer: &Tokenizer, tag: &str) -> std::result::Result<u32, String> {
+    let encoding = tokenizer
+        .encode_fast(tag, false)
+        .map_err(|e| format!("{tag:?} does not tokenize: {e}"))?;
+    match encoding.get_ids() {
+        [id] => Ok(*id),
+        ids => Err(format!(
+            "{tag:?} is {} tokens for this tokenizer; a step tag must be one token (a special \
+             token such as [MASK], or one the model was trained with)",
+            ids.len()
+        )),
     }
 }
 
@@ -138,29 +162,45 @@ impl OnnxScorer {
         })
     }
 
-    /// Runs the model over the encoded pairs; the raw output per pair, in input order.
-    fn outputs(&mut self, encoded: &[Encoded], stats: &mut ScoreStats) -> Result<Vec<f32>> {
+    /// Runs the model over the encoded pairs; what it says of each, in input order.
+    fn outputs(&mut self, encoded: &[Encoded], stats: &mut ScoreStats) -> Result<Vec<PairOutput>> {
         let lengths: Vec<usize> = encoded.iter().map(|e| e.ids.len()).collect();
-        let mut values = vec![0f32; encoded.len()];
+        let mut judged = vec![PairOutput::Err(String::new()); encoded.len()];
         for rows in plan_batches(&lengths, self.token_budget, self.max_batch) {
             let rows = &rows[..];
             let inputs = self.pad(rows.iter().map(|&i| &encoded[i]));
+            let columns = inputs.columns;
             stats.batches += 1;
             stats.tokens += rows.iter().map(|&i| encoded[i].ids.len()).sum::<usize>();
             stats.padded_tokens += inputs.rows * inputs.columns;
             let started = Instant::now();
-            let (width, output) = self.model.run(inputs)?;
+            let (shape, output) = self.model.run_raw(inputs)?;
             stats.model_time += started.elapsed();
-            if width != 1 {
-                return Err(Error::ModelRun(format!(
-                    "the verifier gives {width} values per input; a verifier gives one"
-                )));
-            }
-            for (&i, value) in rows.iter().zip(output) {
-                values[i] = value;
+            let kind = self.encoder.spec.output.kind;
+            match self.encoder.step_tag {
+                None => {
+                    let width = output.len() / rows.len();
+                    if shape.len() != 2 || width != 1 {
+                        return Err(Error::ModelRun(format!(
+                            "the verifier's output has shape {shape:?} for {} inputs; a \
+                             solution-level verifier gives one value per input",
+                            rows.len()
+                        )));
+                    }
+                    for (&i, &value) in rows.iter().zip(&output) {
+                        judged[i] = PairOutput::Ok(Judged::Solution(served(kind, &[value])?));
+                    }
+                }
+                Some(tag) => {
+                    let labels = token_labels(&shape, rows.len(), columns)?;
+                    for (r, &i) in rows.iter().enumerate() {
+                        let row = &output[r * columns * labels..(r + 1) * columns * labels];
+                        judged[i] = steps_of(&encoded[i].ids, tag, row, labels, kind)?;
+                    }
+                }
             }
         }
-        Ok(values)
+        Ok(judged)
     }
 
     fn pad<'a>(&self, rows: impl ExactSizeIterator<Item = &'a Encoded> + Clone) -> Inputs {
@@ -187,6 +227,43 @@ impl OnnxScorer {
             ],
         }
     }
+}
+
+/// What the model said of one pair, or why it could not say it.
+type PairOutput = std::result::Result<Judged, String>;
+
+fn served(kind: OutputKind, values: &[f32]) -> Result<Served> {
+    let values: Vec<f64> = values.iter().map(|&v| f64::from(v)).collect();
+    Served::from_labels(kind, &values).map_err(Error::ModelRun)
+}
+
+/// Labels per token of a step-level output (`[rows, columns]` or `[rows, columns, labels]`).
+fn token_labels(shape: &[usize], rows: usize, columns: usize) -> Result<usize> {
+    match shape {
+        [r, c] if *r == rows && *c == columns => Ok(1),
+        [r, c, labels] if *r == rows && *c == columns && *labels > 0 => Ok(*labels),
+        _ => Err(Error::ModelRun(format!(
+            "the verifier's output has shape {shape:?} for a batch of {rows} × {columns} tokens; \
+             a step-level verifier gives [batch, tokens, labels]"
+        ))),
+    }
+}
+
+/// The step scores of one row: the model's output at every step tag the input kept.
+fn steps_of(ids: &[u32], tag: u32, row: &[f32], labels: usize, kind: OutputKind) -> Result<PairOutput> {
+    let steps = ids
+        .iter()
+        .enumerate()
+        .filter(|&(_, &id)| id == tag)
+        .map(|(position, _)| served(kind, &row[position * labels..(position + 1) * labels]))
+        .collect::<Result<Vec<Served>>>()?;
+    Ok(if steps.is_empty() {
+        Err("truncation cut every step tag: the verifier has no step to score (raise max_length, or \
+             keep the solution's end with truncation_side \"left\")"
+            .into())
+    } else {
+        Ok(Judged::Steps(steps))
+    })
 }
 
 /// Batches of input positions: sorted by length (so padding stays small), each holding at most
@@ -240,20 +317,16 @@ impl Scorer for OnnxScorer {
             .map(|(e, _)| e)
             .collect();
         stats.truncated += runs.iter().filter(|e| e.truncated > 0).count();
-        let kind = self.encoder.spec.output.kind;
         let mut outputs = self.outputs(&runs, stats)?.into_iter();
+        let calibration = self.calibration.as_ref();
         Ok(refusals
             .into_iter()
             .map(|refusal| match refusal {
                 Some(why) => Err(why),
-                None => {
-                    let output = f64::from(outputs.next().unwrap_or(f32::NAN));
-                    let served = match kind {
-                        OutputKind::Logit => Served::Logit(output),
-                        OutputKind::Probability => Served::Probability(output),
-                    };
-                    Ok(served.calibrated(self.calibration.as_ref()) as f32)
-                }
+                None => outputs
+                    .next()
+                    .expect("one output per pair run")
+                    .map(|judged| judged.scored(calibration)),
             })
             .collect())
     }

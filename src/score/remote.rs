@@ -11,8 +11,8 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use super::spec::PlattScaling;
-use super::{Pair, PairScore, ScoreStats, Scorer};
+use super::spec::{OutputKind, PlattScaling};
+use super::{Pair, PairScore, ScoreStats, Scored, Scorer};
 use crate::error::{Error, Result};
 use crate::io::http::{HttpClient, HttpError, HttpOptions};
 
@@ -26,6 +26,24 @@ pub enum Served {
 }
 
 impl Served {
+    /// The score in `values`, one per label: one is the score itself; two are (wrong, right)
+    /// logits or probabilities, whose difference is the logit of "right".
+    pub fn from_labels(kind: OutputKind, values: &[f64]) -> std::result::Result<Served, String> {
+        Ok(match (kind, values) {
+            (OutputKind::Logit, [logit]) => Served::Logit(*logit),
+            (OutputKind::Logit, [wrong, right]) => Served::Logit(right - wrong),
+            (OutputKind::Probability, [p]) => Served::Probability(*p),
+            (OutputKind::Probability, [_, right]) => Served::Probability(*right),
+            (_, values) => {
+                return Err(format!(
+                    "gives {} values per position; a verifier gives one (the score) or two \
+                     (wrong, right)",
+                    values.len()
+                ))
+            }
+        })
+    }
+
     pub fn probability(self) -> f64 {
         match self {
             Served::Logit(x) => 1.0 / (1.0 + (-x).exp()),
@@ -43,6 +61,24 @@ impl Served {
     }
 }
 
+/// What a server says of one solution: one score, or (a process reward model) one per step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Judged {
+    Solution(Served),
+    Steps(Vec<Served>),
+}
+
+impl Judged {
+    /// The probabilities after `calibration`.
+    pub fn scored(self, calibration: Option<&PlattScaling>) -> Scored {
+        let probability = |served: Served| served.calibrated(calibration) as f32;
+        match self {
+            Judged::Solution(served) => Scored::solution(probability(served)),
+            Judged::Steps(steps) => Scored::steps(steps.into_iter().map(probability).collect()),
+        }
+    }
+}
+
 /// One engine's endpoint: its request for a question's solutions and how to read the answer.
 pub trait Protocol: Send + Sync {
     /// Where the request goes, under the base URL.
@@ -50,6 +86,12 @@ pub trait Protocol: Send + Sync {
     fn request(&self, question: &str, solutions: &[&str]) -> Value;
     /// One score per solution, in request order; `Err` says what in the answer is wrong.
     fn scores(&self, answer: &Value, count: usize) -> std::result::Result<Vec<Served>, String>;
+    /// What the answer says of each solution of the request: one score each unless the endpoint
+    /// scores steps.
+    fn judged(&self, answer: &Value, solutions: &[&str]) -> std::result::Result<Vec<Judged>, String> {
+        let scores = self.scores(answer, solutions.len())?;
+        Ok(scores.into_iter().map(Judged::Solution).collect())
+    }
 }
 
 /// Where a served verifier is and how to talk to it.
@@ -138,7 +180,7 @@ impl RemoteScorer {
             .post_with_retries(question, self.protocol.path(), &body)
         {
             Ok((answer, _replica)) => {
-                let scores = self.protocol.scores(&answer, rows.len()).map_err(|why| {
+                let scores = self.protocol.judged(&answer, &solutions).map_err(|why| {
                     Error::ModelRun(format!(
                         "{}: the server's answer {why}",
                         self.protocol.path()
@@ -147,10 +189,7 @@ impl RemoteScorer {
                 Ok(rows
                     .iter()
                     .zip(scores)
-                    .map(|(&row, served)| {
-                        let p = served.calibrated(self.calibration.as_ref());
-                        (row, Ok(p as f32))
-                    })
+                    .map(|(&row, judged)| (row, Ok(judged.scored(self.calibration.as_ref()))))
                     .collect())
             }
             // 400 and 422 (an input over the model's length, say) and 413 (a batch over the server's

@@ -136,6 +136,21 @@ impl OnnxModel {
 
     /// Runs one batch; the output as `(width, values)` with `rows × width` values.
     pub fn run(&mut self, batch: Inputs) -> Result<(usize, Vec<f32>)> {
+        let rows = batch.rows;
+        let (shape, values) = self.run_raw(batch)?;
+        let width = values.len() / rows.max(1);
+        if shape.len() != 2 || width * rows != values.len() || width == 0 {
+            return Err(Error::ModelRun(format!(
+                "{}: output {:?} has shape {shape:?} for {rows} rows",
+                self.path.display(),
+                self.output
+            )));
+        }
+        Ok((width, values))
+    }
+
+    /// Runs one batch; the output's shape and values (row-major), whatever its rank.
+    pub fn run_raw(&mut self, batch: Inputs) -> Result<(Vec<usize>, Vec<f32>)> {
         let shape = [batch.rows, batch.columns];
         let mut tensors = batch.tensors;
         let mut values = Vec::with_capacity(self.inputs.len());
@@ -158,16 +173,8 @@ impl OnnxModel {
         let (out_shape, data) = outputs[self.output.as_str()]
             .try_extract_tensor::<f32>()
             .map_err(|e| Error::ModelRun(format!("reading output {:?}: {e}", self.output)))?;
-        let width = data.len() / batch.rows.max(1);
-        if out_shape.len() != 2 || width * batch.rows != data.len() || width == 0 {
-            return Err(Error::ModelRun(format!(
-                "{}: output {:?} has shape {out_shape:?} for {} rows",
-                self.path.display(),
-                self.output,
-                batch.rows
-            )));
-        }
-        Ok((width, data.to_vec()))
+        let dims = out_shape.iter().map(|&d| d.max(0) as usize).collect();
+        Ok((dims, data.to_vec()))
     }
 
     /// The model's inputs must be exactly `onnx_inputs`, int64; its output `[batch, 1]` float32.

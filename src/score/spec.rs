@@ -33,11 +33,89 @@ pub enum Side {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct OutputSpec {
-    /// ONNX output name, `[batch, 1]` float32.
+    /// ONNX output name: `[batch, 1]` float32 for a solution-level verifier, `[batch, tokens,
+    /// labels]` for a step-level one.
     pub name: String,
     /// `logit`: P(correct) = sigmoid(value); `probability`: the value itself.
     #[serde(rename = "type")]
     pub kind: OutputKind,
+    /// What one output judges: the whole solution, or each step (read at the step tags).
+    #[serde(default)]
+    pub per: Per,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Per {
+    #[default]
+    Solution,
+    Step,
+}
+
+/// How a solution is cut into steps for a process reward model, and how the steps are marked in
+/// its input: each step is followed by `tag` (one token, where the model's step score is read),
+/// and the tagged steps are joined with `joiner`. A tag written in the question or a step is
+/// taken out (it would be read as a step end).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct StepFormat {
+    /// What ends a step in the solution text (`"\n\n"` for most chat models).
+    pub separator: String,
+    pub tag: String,
+    /// Between tagged steps; the separator when absent.
+    #[serde(default)]
+    pub joiner: Option<String>,
+}
+
+impl StepFormat {
+    /// What identifies the format in a scoring log.
+    pub fn id(&self) -> String {
+        let joiner = self.joiner.as_deref().unwrap_or(&self.separator);
+        format!("{:?} {:?} {:?}", self.separator, self.tag, joiner)
+    }
+
+    pub fn check(&self) -> std::result::Result<(), String> {
+        if self.separator.is_empty() || self.tag.is_empty() {
+            return Err("steps need a non-empty separator and tag".into());
+        }
+        Ok(())
+    }
+
+    /// The solution's steps (blank pieces left out; a solution with no text is one empty step).
+    pub fn steps<'a>(&self, solution: &'a str) -> Vec<&'a str> {
+        let steps: Vec<&str> = solution
+            .split(self.separator.as_str())
+            .filter(|step| !step.chars().all(|c| matches!(c, ' ' | '\t' | '\n' | '\r')))
+            .collect();
+        if steps.is_empty() {
+            vec![solution]
+        } else {
+            steps
+        }
+    }
+
+    /// The solution as the model reads it, and its number of steps.
+    pub fn render(&self, solution: &str) -> (String, usize) {
+        let joiner = self.joiner.as_deref().unwrap_or(&self.separator);
+        let steps = self.steps(solution);
+        let mut text = String::with_capacity(solution.len() + steps.len() * self.tag.len());
+        for (i, step) in steps.iter().enumerate() {
+            if i > 0 {
+                text.push_str(joiner);
+            }
+            text.push_str(&step.replace(&self.tag, ""));
+            text.push_str(&self.tag);
+        }
+        (text, steps.len())
+    }
+
+    /// The question without step tags.
+    pub fn clean<'a>(&self, question: &'a str) -> std::borrow::Cow<'a, str> {
+        if question.contains(&self.tag) {
+            question.replace(&self.tag, "").into()
+        } else {
+            question.into()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -82,6 +160,9 @@ pub struct VerifierSpec {
     pub quantization: Option<String>,
     #[serde(default)]
     pub calibration: Option<PlattScaling>,
+    /// For a step-level verifier (`output.per = "step"`).
+    #[serde(default)]
+    pub steps: Option<StepFormat>,
 }
 
 impl VerifierSpec {
@@ -133,6 +214,18 @@ impl VerifierSpec {
                 )));
             }
         }
+        match (&spec.output.per, &spec.steps) {
+            (Per::Step, None) => {
+                return Err(Error::ModelLoad(format!(
+                    "{}: output.per is \"step\" but there is no `steps` (separator and tag)",
+                    path.display()
+                )))
+            }
+            (_, Some(steps)) => steps
+                .check()
+                .map_err(|why| Error::ModelLoad(format!("{}: {why}", path.display())))?,
+            (Per::Solution, None) => {}
+        }
         if spec.max_length < 4 {
             return Err(Error::ModelLoad(format!(
                 "{}: max_length {} is too small",
@@ -144,8 +237,19 @@ impl VerifierSpec {
     }
 
     /// The model's text input for one (question, solution) pair (placeholders in one pass, so
-    /// a solution that contains "{question}" stays as written).
+    /// a solution that contains "{question}" stays as written); a step-level verifier reads the
+    /// solution's steps, tagged.
     pub fn input<'a>(&self, question: &'a str, solution: &'a str) -> tokenizers::EncodeInput<'a> {
+        if let (Per::Step, Some(steps)) = (self.output.per, &self.steps) {
+            let question = steps.clean(question).into_owned();
+            let (solution, _) = steps.render(solution);
+            return match &self.input {
+                InputTemplate::Pair => (question, solution).into(),
+                InputTemplate::Template { template } => {
+                    fill_template(template, &question, &solution).into()
+                }
+            };
+        }
         match &self.input {
             InputTemplate::Pair => (question, solution).into(),
             InputTemplate::Template { template } => {
@@ -217,6 +321,23 @@ mod tests {
             "{error}"
         );
         assert!(check_template("{question}").is_err());
+        let steps = StepFormat {
+            separator: "\n\n".into(),
+            tag: "[MASK]".into(),
+            joiner: None,
+        };
+        assert_eq!(
+            steps.render("a [MASK]b\n\n \n\nc\n\n"),
+            ("a b[MASK]\n\nc[MASK]".to_owned(), 2)
+        );
+        assert_eq!(steps.render(""), ("[MASK]".to_owned(), 1));
+        let qwen = StepFormat {
+            joiner: Some(String::new()),
+            tag: "<extra_0>".into(),
+            ..steps
+        };
+        assert_eq!(qwen.render("x\n\ny"), ("x<extra_0>y<extra_0>".to_owned(), 2));
+        assert_eq!(qwen.clean("q<extra_0>"), "q");
         assert_eq!(
             fill_template("Q: {question} A: {solution}", "a {solution}", "b"),
             "Q: a {solution} A: b"

@@ -1,12 +1,13 @@
 //! vLLM's pooling endpoints (a server started with `--runner pooling`): `/score` for a
 //! cross-encoder given (question, solution) pairs, `/classify` for a sequence classifier over one
-//! text (the pair rendered by a template). Raw logits are asked for (`use_activation: false`) so
+//! text (the pair rendered by a template), `/pooling` with `task: token_classify` for a process
+//! reward model (served with step pooling, so that it answers one row per step tag). Raw logits are asked for (`use_activation: false`) so
 //! that every backend turns them into probabilities the same way.
 
 use serde_json::{json, Value};
 
-use super::remote::{indexed_data, number_at, Protocol, Served};
-use super::spec::fill_template;
+use super::remote::{indexed_data, number_at, Judged, Protocol, Served};
+use super::spec::{fill_template, OutputKind, StepFormat};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VllmApi {
@@ -14,6 +15,8 @@ pub enum VllmApi {
     Score,
     /// `POST /classify` with the rendered texts.
     Classify { template: String },
+    /// `POST /pooling` (`token_classify`) with the texts rendered with tagged steps.
+    Pooling { template: String, steps: StepFormat },
 }
 
 #[derive(Debug, Clone)]
@@ -27,6 +30,7 @@ impl Protocol for Vllm {
         match self.api {
             VllmApi::Score => "score",
             VllmApi::Classify { .. } => "classify",
+            VllmApi::Pooling { .. } => "pooling",
         }
     }
 
@@ -46,7 +50,32 @@ impl Protocol for Vllm {
                     .collect::<Vec<_>>(),
                 "use_activation": false,
             }),
+            VllmApi::Pooling { template, steps } => {
+                let question = steps.clean(question);
+                let input: Vec<String> = solutions
+                    .iter()
+                    .map(|solution| fill_template(template, &question, &steps.render(solution).0))
+                    .collect();
+                json!({
+                    "model": self.model,
+                    "input": input,
+                    "task": "token_classify",
+                    "use_activation": false,
+                })
+            }
         }
+    }
+
+    fn judged(&self, answer: &Value, solutions: &[&str]) -> Result<Vec<Judged>, String> {
+        let VllmApi::Pooling { steps, .. } = &self.api else {
+            let scores = self.scores(answer, solutions.len())?;
+            return Ok(scores.into_iter().map(Judged::Solution).collect());
+        };
+        indexed_data(answer, solutions.len())?
+            .into_iter()
+            .zip(solutions)
+            .map(|(item, solution)| step_rows(item, steps.steps(solution).len()))
+            .collect()
     }
 
     fn scores(&self, answer: &Value, count: usize) -> Result<Vec<Served>, String> {
@@ -65,9 +94,38 @@ impl Protocol for Vllm {
                     }
                     number_at(item, "/probs/0").map(Served::Logit)
                 }
+                VllmApi::Pooling { .. } => Err("scores steps (read with `judged`)".into()),
             })
             .collect()
     }
+}
+
+/// One row per step tag: a server with all-token pooling answers one per token instead.
+fn step_rows(item: &Value, steps: usize) -> Result<Judged, String> {
+    let rows = item
+        .get("data")
+        .and_then(Value::as_array)
+        .ok_or("has a result without a \"data\" list")?;
+    if rows.len() != steps {
+        return Err(format!(
+            "has {} rows for a solution of {steps} steps: serve the model with step pooling, \
+             --pooler-config '{{\"tok_pooling_type\": \"STEP\", \"step_tag_id\": ID}}' where ID is \
+             the step tag's token id",
+            rows.len()
+        ));
+    }
+    rows.iter()
+        .map(|row| {
+            let values = row
+                .as_array()
+                .map(|values| values.iter().map(Value::as_f64).collect::<Option<Vec<f64>>>())
+                .unwrap_or_else(|| row.as_f64().map(|v| vec![v]))
+                .filter(|values| values.iter().all(|v| v.is_finite()))
+                .ok_or_else(|| format!("has a step row {row} that is not a list of finite numbers"))?;
+            Served::from_labels(OutputKind::Logit, &values)
+        })
+        .collect::<Result<Vec<Served>, String>>()
+        .map(Judged::Steps)
 }
 
 #[cfg(test)]
@@ -113,5 +171,43 @@ mod tests {
         let two =
             json!({"data": [{"index": 0, "label": "x", "probs": [0.1, 0.2], "num_classes": 2}]});
         assert!(classify.scores(&two, 1).unwrap_err().contains("2 classes"));
+    }
+
+    // vLLM 0.32.0 serving a token classifier with step pooling answered like this.
+    #[test]
+    fn pooling_reads_one_row_per_step() {
+        let prm = Vllm {
+            model: "prm".into(),
+            api: VllmApi::Pooling {
+                template: "Q: {question} A: {solution}".into(),
+                steps: StepFormat {
+                    separator: "\n\n".into(),
+                    tag: "[MASK]".into(),
+                    joiner: None,
+                },
+            },
+        };
+        let request = prm.request("2+2?[MASK]", &["two plus two\n\nis four", "4"]);
+        assert_eq!(
+            request,
+            json!({"model": "prm", "task": "token_classify", "use_activation": false,
+                   "input": ["Q: 2+2? A: two plus two[MASK]\n\nis four[MASK]", "Q: 2+2? A: 4[MASK]"]})
+        );
+        let answer = json!({"object": "list", "data": [
+            {"index": 1, "object": "pooling", "data": [[0.5]]},
+            {"index": 0, "object": "pooling", "data": [[-0.28], [1.0, 3.0]]}]});
+        let judged = prm.judged(&answer, &["two plus two\n\nis four", "4"]).unwrap();
+        assert_eq!(
+            judged,
+            vec![
+                Judged::Steps(vec![Served::Logit(-0.28), Served::Logit(2.0)]),
+                Judged::Steps(vec![Served::Logit(0.5)])
+            ]
+        );
+        // All-token pooling: one row per token, not per step.
+        let all_tokens = json!({"data": [{"index": 0, "data": [[0.1], [0.2], [0.3]]}]});
+        let error = prm.judged(&all_tokens, &["a\n\nb"]).unwrap_err();
+        assert!(error.contains("3 rows for a solution of 2 steps"), "{error}");
+        assert!(error.contains("step_tag_id"), "{error}");
     }
 }
