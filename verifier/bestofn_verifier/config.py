@@ -36,6 +36,9 @@ class VerifierConfig:
     quantization: str | None = None
     # Platt scaling fitted at export on the validation split: P(correct) = sigmoid(scale * logit + shift).
     calibration: dict | None = None
+    # A step-level verifier (output["per"] == "step"): {"separator", "tag", "joiner"}; each step of the
+    # solution is followed by the tag token, whose output is the step's score.
+    steps: dict | None = None
     format: str = FORMAT
     version: int = VERSION
 
@@ -84,12 +87,37 @@ def configured_tokenizer(tokenizer_json, config: VerifierConfig) -> ConfiguredTo
     return ConfiguredTokenizer(tokenizer_json, config)
 
 
-def model_inputs(question: str, solution: str, config: VerifierConfig):
-    if config.input["type"] == "pair":
-        return (question, solution)
+def split_steps(solution: str, steps: dict):
+    """The solution's steps, as `bestofn score` cuts them: blank pieces left out; a solution with
+    no text is one empty step."""
+    pieces = [p for p in solution.split(steps["separator"]) if p.strip(" \t\n\r") != ""]
+    return pieces or [solution]
+
+
+def render_steps(solution: str, steps: dict):
+    """The solution with each step followed by the tag (a tag inside a step is taken out)."""
+    joiner = steps["separator"] if steps.get("joiner") is None else steps["joiner"]
+    tag = steps["tag"]
+    return joiner.join(step.replace(tag, "") + tag for step in split_steps(solution, steps))
+
+
+def is_step_level(config: VerifierConfig) -> bool:
+    return config.output.get("per") == "step"
+
+
+def fill_template(template: str, question: str, solution: str) -> str:
     # One pass, as the Rust scorer does: a question that contains "{solution}" stays as written.
     fill = {"{question}": question, "{solution}": solution}
-    return re.sub(r"\{question\}|\{solution\}", lambda m: fill[m.group(0)], config.input["template"])
+    return re.sub(r"\{question\}|\{solution\}", lambda m: fill[m.group(0)], template)
+
+
+def model_inputs(question: str, solution: str, config: VerifierConfig):
+    if is_step_level(config):
+        question = question.replace(config.steps["tag"], "")
+        solution = render_steps(solution, config.steps)
+    if config.input["type"] == "pair":
+        return (question, solution)
+    return fill_template(config.input["template"], question, solution)
 
 
 def encode(tokenizer: Tokenizer, pairs, config: VerifierConfig):

