@@ -361,7 +361,7 @@ mod served {
     }
 
     /// Real labeled data, the GSM8K paper's sampled solutions: training examples from the first
-    /// 40 problems, and problems with one sample per run from the next `count`.
+    /// 40 problems, and problems with one sample per run (with its label) from the next `count`.
     fn gsm8k_paper_data(dir: &Path, count: usize) -> (PathBuf, PathBuf, PathBuf) {
         let rows = common::read_jsonl(&common::shared_data("gsm8k/example_model_solutions.jsonl"));
         let runs = [
@@ -383,8 +383,11 @@ mod served {
         for (i, row) in rows[40..40 + count].iter().enumerate() {
             problems.push(json!({"id": format!("p{i}"), "question": row["question"]}));
             for (idx, run) in runs.iter().enumerate() {
+                let text = row[run]["solution"].as_str().unwrap();
+                // The solutions end with "A: <answer>".
+                let answer = text.rsplit("A:").next().unwrap().trim();
                 samples.push(json!({"problem_id": format!("p{i}"), "sample_idx": idx,
-                    "text": row[run]["solution"]}));
+                    "text": text, "extracted": answer, "correct": row[run]["is_correct"]}));
             }
         }
         let paths = (
@@ -445,6 +448,173 @@ mod served {
         a.iter()
             .map(|(key, x)| (x - b[key]).abs())
             .fold(0.0, f64::max)
+    }
+
+    /// Every sample's step scores, by (problem_id, sample_idx).
+    fn step_scores_by_key(path: &Path) -> BTreeMap<(String, u64), Vec<f64>> {
+        common::read_jsonl(path)
+            .iter()
+            .map(|line| {
+                let key = (
+                    line["problem_id"].as_str().unwrap().to_owned(),
+                    line["sample_idx"].as_u64().unwrap(),
+                );
+                let steps: Vec<f64> = line["step_scores"]
+                    .as_array()
+                    .expect("a step-level verifier writes step_scores")
+                    .iter()
+                    .map(|s| s.as_f64().unwrap())
+                    .collect();
+                assert_eq!(line["score"].as_f64(), steps.last().copied());
+                (key, steps)
+            })
+            .collect()
+    }
+
+    /// The token id of `token` in a tokenizer.json's added tokens.
+    fn added_token_id(tokenizer: &Path, token: &str) -> u64 {
+        let tokenizer: Value =
+            serde_json::from_str(&fs::read_to_string(tokenizer).unwrap()).unwrap();
+        tokenizer["added_tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["content"] == token)
+            .and_then(|t| t["id"].as_u64())
+            .unwrap()
+    }
+
+    #[test]
+    fn served_step_scores_equal_in_process_step_scores() {
+        if common::skip(
+            "served_step_scores_equal_in_process_step_scores",
+            &[
+                common::Need::Vllm,
+                common::Need::SharedData,
+                common::Need::OnnxRuntime,
+            ],
+        ) {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (examples, problems, samples) = gsm8k_paper_data(dir.path(), 30);
+        let checkpoint = dir.path().join("checkpoint");
+        let verifier = dir.path().join("verifier");
+        let train: &[&str] = &[
+            "train",
+            "--head",
+            "token",
+            "--step-separator",
+            "\n",
+            "--step-tag",
+            "[MASK]",
+            "--max-steps",
+            "4",
+            "--batch-size",
+            "8",
+            "--max-length",
+            "512",
+            "--input-template",
+            TEMPLATE,
+            "--threads",
+            "2",
+        ];
+        let mut args: Vec<&std::ffi::OsStr> = train.iter().map(|a| a.as_ref()).collect();
+        args.extend([
+            "--data".as_ref(),
+            examples.as_os_str(),
+            "--out".as_ref(),
+            checkpoint.as_os_str(),
+        ]);
+        common::run_verifier_tool(&args);
+        common::run_verifier_tool(&[
+            "export".as_ref(),
+            "--checkpoint".as_ref(),
+            checkpoint.as_os_str(),
+            "--out".as_ref(),
+            verifier.as_os_str(),
+        ]);
+        let in_process = dir.path().join("onnx.jsonl");
+        let verifier_arg = verifier.to_str().unwrap();
+        run_score(
+            &problems,
+            &samples,
+            &in_process,
+            &["--verifier", verifier_arg],
+        )
+        .success();
+
+        let tag_id = added_token_id(&checkpoint.join("tokenizer.json"), "[MASK]");
+        let pooler = format!(r#"{{"tok_pooling_type": "STEP", "step_tag_id": {tag_id}}}"#);
+        let server = common::VllmServer::start_with(
+            &checkpoint.join("model"),
+            "prm",
+            &["--runner", "pooling", "--pooler-config", &pooler],
+        );
+        let url = server.root_url();
+        let served = dir.path().join("vllm.jsonl");
+        let pooling = [
+            "--backend",
+            "vllm",
+            "--base-url",
+            &url,
+            "--model",
+            "prm",
+            "--endpoint",
+            "pooling",
+            "--verifier",
+            verifier_arg,
+        ];
+        run_score(&problems, &samples, &served, &pooling)
+            .success()
+            .stderr(contains("scored 120 samples"));
+
+        let (ours, theirs) = (step_scores_by_key(&in_process), step_scores_by_key(&served));
+        assert_eq!(ours.len(), 120);
+        let mut gap = 0f64;
+        for (key, steps) in &ours {
+            assert_eq!(steps.len(), theirs[key].len(), "steps of {key:?}");
+            for (a, b) in steps.iter().zip(&theirs[key]) {
+                gap = gap.max((a - b).abs());
+            }
+        }
+        let most_steps = ours.values().map(Vec::len).max().unwrap();
+        eprintln!(
+            "max |Δp| over step scores: onnx vs vllm /pooling {gap:.2e}; up to {most_steps} steps"
+        );
+        assert!(gap <= 1e-5);
+        assert!(most_steps > 2, "the solutions were cut into steps");
+
+        // One scoring pass serves every aggregation, side by side (the samples carry their real
+        // labels).
+        let report = dir.path().join("report");
+        Command::cargo_bin("bestofn")
+            .unwrap()
+            .args([
+                "eval",
+                "--bootstrap",
+                "0",
+                "--aggregate",
+                "min,last,prod,mean",
+                "--samples",
+            ])
+            .arg(&served)
+            .arg("--out")
+            .arg(&report)
+            .assert()
+            .success()
+            .stderr(contains("(ranked by steps: min)"))
+            .stderr(contains("by steps: mean"));
+        let markdown = fs::read_to_string(report.join("report.md")).unwrap();
+        for row in [
+            "| steps: min |",
+            "| steps: last |",
+            "| steps: prod |",
+            "| steps: mean |",
+            "| score |",
+        ] {
+            assert!(markdown.contains(row), "{row} in\n{markdown}");
+        }
     }
 
     #[test]

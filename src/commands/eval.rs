@@ -115,7 +115,10 @@ pub fn run(settings: &Settings) -> Result<Outcome> {
     summary.push_str(&headline(&metrics));
     for variant in metrics.score_variants.iter().skip(1) {
         let _ = write!(summary, "\n  by {}:", variant.scores);
-        for (name, estimate) in [("verifier", &variant.verifier), ("weighted", &variant.weighted)] {
+        for (name, estimate) in [
+            ("verifier", &variant.verifier),
+            ("weighted", &variant.weighted),
+        ] {
             if let Some(e) = estimate {
                 let _ = write!(summary, " {name}@N {:.1}%", 100.0 * e.mean);
             }

@@ -7,7 +7,9 @@ use crate::error::Result;
 use crate::io::args::InputArgs;
 use crate::io::{ensure_distinct, write_jsonl, Named};
 use crate::pool::build_pools;
-use crate::rank::{aggregate_steps, check_pools, rank, resolve_strategies, summary_line, Aggregate, Strategy};
+use crate::rank::{
+    aggregate_steps, check_pools, rank, resolve_strategies, summary_line, Aggregate, Strategy,
+};
 use crate::records::read_verdicts;
 
 #[derive(Debug, clap::Args)]

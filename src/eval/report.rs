@@ -106,7 +106,10 @@ fn accuracy_table(md: &mut String, metrics: &Metrics) {
 /// The same samples ranked by each way of scoring them, at the full budget.
 fn variants_section(md: &mut String, metrics: &Metrics) {
     let n = metrics.ks.last().copied().unwrap_or(1);
-    let _ = writeln!(md, "## Ways of scoring the samples, side by side (k = {n})\n");
+    let _ = writeln!(
+        md,
+        "## Ways of scoring the samples, side by side (k = {n})\n"
+    );
     let _ = writeln!(
         md,
         "The curves above rank by the first row. `steps: A` is the aggregation A of each sample's step scores.\n"

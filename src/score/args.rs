@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::{
-    Device, Engine, InputTemplate, RemoteOptions, ScoreOptions, ScorerSettings, Sglang,
-    StepFormat, Tei, TeiApi, TooLong, VerifierSpec, Vllm, VllmApi,
+    Device, Engine, InputTemplate, RemoteOptions, ScoreOptions, ScorerSettings, Sglang, StepFormat,
+    Tei, TeiApi, TooLong, VerifierSpec, Vllm, VllmApi,
 };
 use crate::error::Error;
 use crate::io::args::HttpArgs;
@@ -178,7 +178,11 @@ impl RemoteScorerArgs {
         let engine = match kind {
             ScorerBackendKind::Onnx => unreachable!("the in-process scorer has its own flags"),
             ScorerBackendKind::Vllm => {
-                endpoint_fits(&[EndpointArg::Score, EndpointArg::Classify, EndpointArg::Pooling])?;
+                endpoint_fits(&[
+                    EndpointArg::Score,
+                    EndpointArg::Classify,
+                    EndpointArg::Pooling,
+                ])?;
                 let api = match self.endpoint {
                     Some(EndpointArg::Classify) => VllmApi::Classify {
                         template: self.template(verifier)?,
@@ -356,17 +360,21 @@ mod tests {
             .resolve(ScorerBackendKind::Vllm, None, true)
             .unwrap_err();
         assert!(error.to_string().contains("--endpoint rerank"), "{error}");
-        let mut pooling = args(Some(EndpointArg::Pooling), Some("Q: {question} A: {solution}"));
+        let mut pooling = args(
+            Some(EndpointArg::Pooling),
+            Some("Q: {question} A: {solution}"),
+        );
         let error = pooling
             .resolve(ScorerBackendKind::Vllm, None, true)
             .unwrap_err();
         assert!(error.to_string().contains("--step-tag"), "{error}");
         pooling.step_tag = Some("<extra_0>".into());
         let Ok(ScorerSettings::Remote {
-            engine: Engine::Vllm(Vllm {
-                api: VllmApi::Pooling { steps, .. },
-                ..
-            }),
+            engine:
+                Engine::Vllm(Vllm {
+                    api: VllmApi::Pooling { steps, .. },
+                    ..
+                }),
             ..
         }) = pooling.resolve(ScorerBackendKind::Vllm, None, true)
         else {

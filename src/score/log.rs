@@ -190,7 +190,10 @@ mod tests {
 
         let log = ScoreLog::open(&path, "v1").unwrap();
         assert_eq!(log.len(), 2);
-        assert_eq!(log.score("p1", 1, &input), Some(Scored::steps(vec![0.75, 0.5])));
+        assert_eq!(
+            log.score("p1", 1, &input),
+            Some(Scored::steps(vec![0.75, 0.5]))
+        );
         assert_eq!(log.score("p1", 0, &input), Some(Scored::solution(0.25)));
         assert_eq!(log.score("p1", 1, &fingerprint("q", "b")), None);
         assert_eq!(log.score("p2", 0, &input), None);

@@ -27,7 +27,9 @@ pub use onnx::{plan_batches, OnnxScorer};
 pub use remote::{Protocol, RemoteOptions, RemoteScorer, Served};
 pub use session::{find_library, Device, Inputs, OnnxModel};
 pub use sglang::Sglang;
-pub use spec::{InputTemplate, OutputKind, Per, PlattScaling, Side, StepFormat, TooLong, VerifierSpec};
+pub use spec::{
+    InputTemplate, OutputKind, Per, PlattScaling, Side, StepFormat, TooLong, VerifierSpec,
+};
 pub use tei::{Tei, TeiApi};
 pub use vllm::{Vllm, VllmApi};
 
@@ -495,7 +497,10 @@ mod tests {
         };
         let path = Path::new("s.jsonl");
         let fine = Scored::solution(0.25);
-        assert_eq!(checked_probability(fine.clone(), path, 1, &sample).unwrap(), fine);
+        assert_eq!(
+            checked_probability(fine.clone(), path, 1, &sample).unwrap(),
+            fine
+        );
         let steps = Scored::steps(vec![0.5, 0.75]);
         assert_eq!(steps.score, 0.75);
         assert!(checked_probability(steps, path, 1, &sample).is_ok());

@@ -62,9 +62,11 @@ impl Encoder {
         })?;
         let fallback = configured(TruncationStrategy::LongestFirst)?;
         let step_tag = match (&spec.output.per, &spec.steps) {
-            (Per::Step, Some(steps)) => Some(single_token(&tokenizer, &steps.tag).map_err(
-                |why| Error::ModelLoad(format!("{}: steps.tag {why}", path.display())),
-            )?),
+            (Per::Step, Some(steps)) => {
+                Some(single_token(&tokenizer, &steps.tag).map_err(|why| {
+                    Error::ModelLoad(format!("{}: steps.tag {why}", path.display()))
+                })?)
+            }
             _ => None,
         };
         Ok(Encoder {
@@ -250,7 +252,13 @@ fn token_labels(shape: &[usize], rows: usize, columns: usize) -> Result<usize> {
 }
 
 /// The step scores of one row: the model's output at every step tag the input kept.
-fn steps_of(ids: &[u32], tag: u32, row: &[f32], labels: usize, kind: OutputKind) -> Result<PairOutput> {
+fn steps_of(
+    ids: &[u32],
+    tag: u32,
+    row: &[f32],
+    labels: usize,
+    kind: OutputKind,
+) -> Result<PairOutput> {
     let steps = ids
         .iter()
         .enumerate()

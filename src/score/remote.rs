@@ -88,7 +88,11 @@ pub trait Protocol: Send + Sync {
     fn scores(&self, answer: &Value, count: usize) -> std::result::Result<Vec<Served>, String>;
     /// What the answer says of each solution of the request: one score each unless the endpoint
     /// scores steps.
-    fn judged(&self, answer: &Value, solutions: &[&str]) -> std::result::Result<Vec<Judged>, String> {
+    fn judged(
+        &self,
+        answer: &Value,
+        solutions: &[&str],
+    ) -> std::result::Result<Vec<Judged>, String> {
         let scores = self.scores(answer, solutions.len())?;
         Ok(scores.into_iter().map(Judged::Solution).collect())
     }

@@ -336,7 +336,10 @@ mod tests {
             tag: "<extra_0>".into(),
             ..steps
         };
-        assert_eq!(qwen.render("x\n\ny"), ("x<extra_0>y<extra_0>".to_owned(), 2));
+        assert_eq!(
+            qwen.render("x\n\ny"),
+            ("x<extra_0>y<extra_0>".to_owned(), 2)
+        );
         assert_eq!(qwen.clean("q<extra_0>"), "q");
         assert_eq!(
             fill_template("Q: {question} A: {solution}", "a {solution}", "b"),

@@ -118,10 +118,17 @@ fn step_rows(item: &Value, steps: usize) -> Result<Judged, String> {
         .map(|row| {
             let values = row
                 .as_array()
-                .map(|values| values.iter().map(Value::as_f64).collect::<Option<Vec<f64>>>())
+                .map(|values| {
+                    values
+                        .iter()
+                        .map(Value::as_f64)
+                        .collect::<Option<Vec<f64>>>()
+                })
                 .unwrap_or_else(|| row.as_f64().map(|v| vec![v]))
                 .filter(|values| values.iter().all(|v| v.is_finite()))
-                .ok_or_else(|| format!("has a step row {row} that is not a list of finite numbers"))?;
+                .ok_or_else(|| {
+                    format!("has a step row {row} that is not a list of finite numbers")
+                })?;
             Served::from_labels(OutputKind::Logit, &values)
         })
         .collect::<Result<Vec<Served>, String>>()
@@ -196,7 +203,9 @@ mod tests {
         let answer = json!({"object": "list", "data": [
             {"index": 1, "object": "pooling", "data": [[0.5]]},
             {"index": 0, "object": "pooling", "data": [[-0.28], [1.0, 3.0]]}]});
-        let judged = prm.judged(&answer, &["two plus two\n\nis four", "4"]).unwrap();
+        let judged = prm
+            .judged(&answer, &["two plus two\n\nis four", "4"])
+            .unwrap();
         assert_eq!(
             judged,
             vec![
@@ -207,7 +216,10 @@ mod tests {
         // All-token pooling: one row per token, not per step.
         let all_tokens = json!({"data": [{"index": 0, "data": [[0.1], [0.2], [0.3]]}]});
         let error = prm.judged(&all_tokens, &["a\n\nb"]).unwrap_err();
-        assert!(error.contains("3 rows for a solution of 2 steps"), "{error}");
+        assert!(
+            error.contains("3 rows for a solution of 2 steps"),
+            "{error}"
+        );
         assert!(error.contains("step_tag_id"), "{error}");
     }
 }
