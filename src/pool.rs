@@ -97,6 +97,7 @@ mod tests {
             correct: Some(answer == Some("2")),
             score,
             step_scores: None,
+            uncalibrated_score: None,
         }
     }
 

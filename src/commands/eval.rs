@@ -20,8 +20,8 @@ pub struct Args {
     pub samples: PathBuf,
     #[command(flatten)]
     pub eval: EvalArgs,
-    /// Rank by these aggregations of each sample's `step_scores` (a process reward model's),
-    /// comma-separated: the first one's curves in full, all of them side by side.
+    /// Rank by these aggregations of each sample's `step_scores` (a process reward model's):
+    /// comma-separated; the first one's curves in full, all of them side by side.
     #[arg(long, value_enum, value_delimiter = ',')]
     pub aggregate: Vec<Aggregate>,
     #[arg(long, default_value_t = 0)]
@@ -113,14 +113,16 @@ pub fn run(settings: &Settings) -> Result<Outcome> {
         let _ = writeln!(summary, "skipped {} invalid lines", set.skipped);
     }
     summary.push_str(&headline(&metrics));
-    for variant in metrics.score_variants.iter().skip(1) {
+    for variant in &metrics.score_variants {
         let _ = write!(summary, "\n  by {}:", variant.scores);
-        for (name, estimate) in [
-            ("verifier", &variant.verifier),
-            ("weighted", &variant.weighted),
-        ] {
+        for (name, estimate) in [("verifier", &variant.verifier), ("weighted", &variant.weighted)] {
             if let Some(e) = estimate {
                 let _ = write!(summary, " {name}@N {:.1}%", 100.0 * e.mean);
+            }
+        }
+        for (name, value) in [("AUROC", variant.auroc), ("ECE", variant.ece), ("Brier", variant.brier)] {
+            if let Some(value) = value {
+                let _ = write!(summary, " {name} {value:.4}");
             }
         }
     }

@@ -25,7 +25,7 @@ pub struct Args {
     #[arg(long, value_name = "K")]
     pub k: Option<usize>,
     /// Rank by this aggregation of each sample's `step_scores` (a process reward model's) instead
-    /// of its `score`.
+    /// of its `score` (min: the weakest step; prod: every step right).
     #[arg(long, value_enum)]
     pub aggregate: Option<Aggregate>,
     /// Answers output (JSONL, one per problem and strategy; - writes standard output).

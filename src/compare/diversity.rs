@@ -345,6 +345,7 @@ mod tests {
             correct: Some(correct),
             score: None,
             step_scores: None,
+            uncalibrated_score: None,
             extra: Map::new(),
         }
     }

@@ -271,6 +271,7 @@ mod tests {
                 correct: Some(*correct),
                 score: Some(*score),
                 step_scores: None,
+                uncalibrated_score: None,
                 extra: Default::default(),
             })
             .collect();

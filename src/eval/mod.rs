@@ -92,7 +92,7 @@ pub struct Metrics {
     /// The verifier's pick on the full pool, answering the most confident problems first.
     pub abstention: Option<Vec<AbstentionPoint>>,
     /// The same samples ranked by other scores (each aggregation of a process reward model's step
-    /// scores), side by side; the curves above are the first one's.
+    /// scores, the scores before calibration), side by side; the curves above are the first one's.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub score_variants: Vec<ScoreVariant>,
 }
@@ -100,7 +100,8 @@ pub struct Metrics {
 /// What one way of scoring the samples gives at the full budget N.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ScoreVariant {
-    /// `score` (the field as it is), or `steps: min` (an aggregation of `step_scores`).
+    /// `score` (the field as it is), `steps: min` (an aggregation of `step_scores`), or `score
+    /// before calibration` (`uncalibrated_score`).
     pub scores: String,
     pub verifier: Option<Estimate>,
     pub weighted: Option<Estimate>,
@@ -133,7 +134,11 @@ pub fn evaluate_scored(
     options: &EvalOptions,
 ) -> Result<Metrics> {
     let Some((&first, rest)) = aggregates.split_first() else {
-        return evaluate(&build_pools(verdicts), options);
+        let mut metrics = evaluate(&build_pools(verdicts), options)?;
+        if let Some(before) = before_calibration(verdicts, options)? {
+            metrics.score_variants = vec![ScoreVariant::of("score".into(), &metrics), before];
+        }
+        return Ok(metrics);
     };
     let by_steps = |aggregate: Aggregate| -> Result<Metrics> {
         let mut aggregated = verdicts.to_vec();
@@ -152,8 +157,31 @@ pub fn evaluate_scored(
         let by_score = evaluate(&build_pools(verdicts), options)?;
         variants.push(ScoreVariant::of("score".into(), &by_score));
     }
+    variants.extend(before_calibration(verdicts, options)?);
     metrics.score_variants = variants;
     Ok(metrics)
+}
+
+/// The samples ranked by their scores before calibration, when every sample has one.
+fn before_calibration(
+    verdicts: &[SampleVerdict],
+    options: &EvalOptions,
+) -> Result<Option<ScoreVariant>> {
+    if !verdicts.iter().all(|v| v.uncalibrated_score.is_some()) {
+        return Ok(None);
+    }
+    let uncalibrated: Vec<SampleVerdict> = verdicts
+        .iter()
+        .map(|v| SampleVerdict {
+            score: v.uncalibrated_score,
+            ..v.clone()
+        })
+        .collect();
+    let metrics = evaluate(&build_pools(&uncalibrated), options)?;
+    Ok(Some(ScoreVariant::of(
+        "score before calibration".into(),
+        &metrics,
+    )))
 }
 
 impl Metrics {

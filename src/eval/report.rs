@@ -112,7 +112,9 @@ fn variants_section(md: &mut String, metrics: &Metrics) {
     );
     let _ = writeln!(
         md,
-        "The curves above rank by the first row. `steps: A` is the aggregation A of each sample's step scores.\n"
+        "The curves above rank by the first row. `steps: A` is the aggregation A of each sample's step scores; \
+         `score before calibration` is the verifier's probability before the calibration of its verifier.json \
+         (`uncalibrated_score`).\n"
     );
     let _ = writeln!(
         md,

@@ -197,6 +197,7 @@ fn sample_with_source_verdict(
         correct: source_correct,
         score,
         step_scores: None,
+        uncalibrated_score: None,
         extra,
     }
 }

@@ -343,6 +343,7 @@ mod tests {
             correct: Some(true),
             score: None,
             step_scores: None,
+            uncalibrated_score: None,
             extra,
         }
     }

@@ -8,13 +8,13 @@ use crate::records::SampleVerdict;
 /// How a solution's step scores become its score.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Aggregate {
-    /// The last step's score: the PRM's judgement of the whole solution.
+    // The last step's score: the PRM's judgement of the whole solution.
     Last,
-    /// The weakest step: a solution is as good as its worst step.
+    // The weakest step: a solution is as good as its worst step.
     Min,
-    /// The product: the probability that every step is right, were the steps independent.
+    // The product: the probability that every step is right, were the steps independent.
     Prod,
-    /// The mean over steps.
+    // The mean over steps.
     Mean,
 }
 
@@ -87,6 +87,7 @@ mod tests {
             correct: None,
             score: Some(0.5),
             step_scores: None,
+            uncalibrated_score: None,
         }];
         let error = aggregate_steps(&mut verdicts, Aggregate::Min).unwrap_err();
         assert!(

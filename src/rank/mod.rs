@@ -389,6 +389,7 @@ mod tests {
                 correct: None,
                 score: *score,
                 step_scores: None,
+                uncalibrated_score: None,
             })
             .collect();
         build_pools(&samples)

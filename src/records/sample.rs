@@ -28,6 +28,8 @@ pub struct Sample {
     pub score: Option<f32>,
     /// A process reward model's probability that each step is right, in step order.
     pub step_scores: Option<Vec<f32>>,
+    /// The verifier's probability before the calibration of its verifier.json.
+    pub uncalibrated_score: Option<f32>,
     /// Every other field (`generator`, `finish_reason`, `num_tokens`, ...), in input order.
     pub extra: Map<String, Value>,
 }
@@ -41,6 +43,7 @@ pub struct SampleVerdict {
     pub correct: Option<bool>,
     pub score: Option<f32>,
     pub step_scores: Option<Vec<f32>>,
+    pub uncalibrated_score: Option<f32>,
 }
 
 /// A record type that can be read from a samples file.
@@ -67,6 +70,7 @@ impl SampleRecord for Sample {
             correct: verdict.correct,
             score: verdict.score,
             step_scores: verdict.step_scores,
+            uncalibrated_score: verdict.uncalibrated_score,
             extra: fields.extra,
         })
     }
@@ -143,6 +147,7 @@ struct SampleFields {
     correct: Option<Value>,
     score: Option<Value>,
     step_scores: Option<Value>,
+    uncalibrated_score: Option<Value>,
     extra: Map<String, Value>,
     /// The first key that appeared twice in the object.
     repeated: Option<String>,
@@ -158,6 +163,7 @@ impl SampleFields {
             "correct" => &mut self.correct,
             "score" => &mut self.score,
             "step_scores" => &mut self.step_scores,
+            "uncalibrated_score" => &mut self.uncalibrated_score,
             _ => return None,
         })
     }
@@ -195,6 +201,11 @@ impl SampleFields {
             correct: correct_value(origin, self.correct.as_ref())?,
             score: score_value(origin, self.score.as_ref())?,
             step_scores: step_scores_value(origin, self.step_scores.as_ref())?,
+            uncalibrated_score: number_value(
+                origin,
+                "uncalibrated_score",
+                self.uncalibrated_score.as_ref(),
+            )?,
         })
     }
 }
@@ -211,17 +222,21 @@ fn correct_value(origin: &Origin, value: Option<&Value>) -> Result<Option<bool>>
 }
 
 fn score_value(origin: &Origin, value: Option<&Value>) -> Result<Option<f32>> {
+    number_value(origin, "score", value)
+}
+
+fn number_value(origin: &Origin, field: &str, value: Option<&Value>) -> Result<Option<f32>> {
     match value {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => {
             let value = n.as_f64().unwrap_or(f64::NAN) as f32;
             if !value.is_finite() {
-                return Err(origin.error("score", "must be a finite number"));
+                return Err(origin.error(field, "must be a finite number"));
             }
             Ok(Some(value))
         }
         Some(other) => Err(origin.error(
-            "score",
+            field,
             format!("expected a number or null, found {}", json_kind(other)),
         )),
     }
@@ -362,7 +377,7 @@ impl<'de> serde::Deserialize<'de> for Key<'de> {
 
 impl Serialize for Sample {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(7 + self.extra.len()))?;
+        let mut map = serializer.serialize_map(Some(8 + self.extra.len()))?;
         map.serialize_entry("problem_id", &self.problem_id)?;
         map.serialize_entry("sample_idx", &self.sample_idx)?;
         map.serialize_entry("text", &self.text)?;
@@ -372,6 +387,9 @@ impl Serialize for Sample {
         map.serialize_entry("extracted", &self.extracted)?;
         map.serialize_entry("correct", &self.correct)?;
         map.serialize_entry("score", &self.score)?;
+        if let Some(raw) = &self.uncalibrated_score {
+            map.serialize_entry("uncalibrated_score", raw)?;
+        }
         if let Some(steps) = &self.step_scores {
             map.serialize_entry("step_scores", steps)?;
         }

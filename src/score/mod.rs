@@ -52,11 +52,18 @@ pub struct Scored {
     /// A process reward model's P(step is right) for each step, in order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<Vec<f32>>,
+    /// `score` before calibration, when the verifier was calibrated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uncalibrated: Option<f32>,
 }
 
 impl Scored {
     pub fn solution(score: f32) -> Self {
-        Scored { score, steps: None }
+        Scored {
+            score,
+            steps: None,
+            uncalibrated: None,
+        }
     }
 
     /// Step scores (at least one); the solution's score is the last step's.
@@ -64,13 +71,14 @@ impl Scored {
         Scored {
             score: steps.last().copied().unwrap_or(f32::NAN),
             steps: Some(steps),
+            uncalibrated: None,
         }
     }
 
     /// Every value a probability (NaN or a value outside [0, 1] is a broken model).
     fn is_probability(&self) -> bool {
         let ok = |v: &f32| (0.0..=1.0).contains(v);
-        ok(&self.score) && self.steps.iter().flatten().all(ok)
+        ok(&self.score) && self.steps.iter().flatten().all(ok) && self.uncalibrated.iter().all(ok)
     }
 }
 
@@ -444,6 +452,7 @@ fn score_chunks(
                 };
                 sample.score = Some(scored.score);
                 sample.step_scores = scored.steps;
+                sample.uncalibrated_score = scored.uncalibrated;
                 output.write_json_line(&sample)?;
                 stats.samples += 1;
             }
@@ -493,6 +502,7 @@ mod tests {
             correct: None,
             score: None,
             step_scores: None,
+            uncalibrated_score: None,
             extra: Default::default(),
         };
         let path = Path::new("s.jsonl");

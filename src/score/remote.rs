@@ -70,12 +70,20 @@ pub enum Judged {
 
 impl Judged {
     /// The probabilities after `calibration`.
+    /// The probabilities after `calibration` (and the solution's before it, when calibrated).
     pub fn scored(self, calibration: Option<&PlattScaling>) -> Scored {
         let probability = |served: Served| served.calibrated(calibration) as f32;
-        match self {
-            Judged::Solution(served) => Scored::solution(probability(served)),
-            Judged::Steps(steps) => Scored::steps(steps.into_iter().map(probability).collect()),
+        let (last, mut scored) = match self {
+            Judged::Solution(served) => (Some(served), Scored::solution(probability(served))),
+            Judged::Steps(steps) => (
+                steps.last().copied(),
+                Scored::steps(steps.into_iter().map(probability).collect()),
+            ),
+        };
+        if calibration.is_some() {
+            scored.uncalibrated = last.map(|served| served.probability() as f32);
         }
+        scored
     }
 }
 
