@@ -115,12 +115,19 @@ pub fn run(settings: &Settings) -> Result<Outcome> {
     summary.push_str(&headline(&metrics));
     for variant in &metrics.score_variants {
         let _ = write!(summary, "\n  by {}:", variant.scores);
-        for (name, estimate) in [("verifier", &variant.verifier), ("weighted", &variant.weighted)] {
+        for (name, estimate) in [
+            ("verifier", &variant.verifier),
+            ("weighted", &variant.weighted),
+        ] {
             if let Some(e) = estimate {
                 let _ = write!(summary, " {name}@N {:.1}%", 100.0 * e.mean);
             }
         }
-        for (name, value) in [("AUROC", variant.auroc), ("ECE", variant.ece), ("Brier", variant.brier)] {
+        for (name, value) in [
+            ("AUROC", variant.auroc),
+            ("ECE", variant.ece),
+            ("Brier", variant.brier),
+        ] {
             if let Some(value) = value {
                 let _ = write!(summary, " {name} {value:.4}");
             }

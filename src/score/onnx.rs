@@ -24,6 +24,9 @@ pub struct Encoder {
     /// For a pair whose question alone exceeds max_length, where cutting only the solution
     /// cannot fit it: truncates the longer of the two first.
     fallback: Tokenizer,
+    /// Without truncation: how long an input at the limit really is (tokenizers 0.23 stops
+    /// tokenizing a text at the limit, so the overflow it reports undercounts, or is empty).
+    untruncated: Tokenizer,
 }
 
 /// One tokenized (question, solution) pair.
@@ -61,6 +64,10 @@ impl Encoder {
             InputTemplate::Template { .. } => TruncationStrategy::LongestFirst,
         })?;
         let fallback = configured(TruncationStrategy::LongestFirst)?;
+        let mut untruncated = fallback.clone();
+        untruncated
+            .with_truncation(None)
+            .map_err(|e| Error::ModelLoad(format!("{}: {e}", path.display())))?;
         let step_tag = match (&spec.output.per, &spec.steps) {
             (Per::Step, Some(steps)) => {
                 Some(single_token(&tokenizer, &steps.tag).map_err(|why| {
@@ -74,6 +81,7 @@ impl Encoder {
             step_tag,
             tokenizer,
             fallback,
+            untruncated,
         })
     }
 
@@ -87,7 +95,16 @@ impl Encoder {
                     .encode_fast(self.spec.input(question, solution), true)
             })
             .map_err(|e| Error::ModelRun(format!("tokenizing: {e}")))?;
-        let truncated = encoding.get_overflowing().iter().map(|o| o.len()).sum();
+        // Only an input at the limit can have been cut; its overflow as reported undercounts.
+        let truncated = if encoding.len() >= self.spec.max_length {
+            let full = self
+                .untruncated
+                .encode_fast(self.spec.input(question, solution), true)
+                .map_err(|e| Error::ModelRun(format!("tokenizing: {e}")))?;
+            full.len().saturating_sub(encoding.len())
+        } else {
+            0
+        };
         Ok(Encoded {
             ids: encoding.get_ids().to_vec(),
             type_ids: encoding.get_type_ids().to_vec(),
@@ -359,5 +376,31 @@ mod tests {
             assert!(batch.len() == 1 || batch.len() * longest <= 90, "{batch:?}");
         }
         assert_eq!(batches, vec![vec![0, 6, 2], vec![3, 1], vec![4], vec![5]]);
+    }
+
+    /// The fixture verifier's tokenizer with its spec given another input (no ONNX Runtime needed).
+    fn fixture_encoder(input: InputTemplate) -> Encoder {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/verifier-tiny");
+        let mut spec = VerifierSpec::load(&dir).unwrap();
+        spec.input = input;
+        Encoder::load(&dir, spec).unwrap()
+    }
+
+    #[test]
+    fn truncation_is_seen_for_pairs_and_single_texts() {
+        let long = "seven plus eight is fifteen. ".repeat(40);
+        for input in [
+            InputTemplate::Pair,
+            InputTemplate::Template {
+                template: "Q: {question} A: {solution}".into(),
+            },
+        ] {
+            let encoder = fixture_encoder(input.clone());
+            let cut = encoder.encode("what is 7 + 8?", &long).unwrap();
+            assert_eq!(cut.ids.len(), 64, "{input:?}");
+            assert!(cut.truncated > 100, "{input:?}: {} cut", cut.truncated);
+            let short = encoder.encode("what is 7 + 8?", "15").unwrap();
+            assert_eq!(short.truncated, 0, "{input:?}");
+        }
     }
 }

@@ -163,6 +163,14 @@ pub struct VerifierSpec {
     /// For a step-level verifier (`output.per = "step"`).
     #[serde(default)]
     pub steps: Option<StepFormat>,
+    /// The side batches are padded on; bestofn pads the right (a decoder verifier's positions
+    /// then stay what they are unpadded, and its export reads the last real token).
+    #[serde(default = "right")]
+    pub padding_side: Side,
+}
+
+fn right() -> Side {
+    Side::Right
 }
 
 impl VerifierSpec {
@@ -225,6 +233,13 @@ impl VerifierSpec {
                 .check()
                 .map_err(|why| Error::ModelLoad(format!("{}: {why}", path.display())))?,
             (Per::Solution, None) => {}
+        }
+        if spec.padding_side != Side::Right {
+            return Err(Error::ModelLoad(format!(
+                "{}: padding_side \"left\" is not supported: bestofn pads batches on the right \
+                 (export the verifier again with the current `bestofn_verifier export`)",
+                path.display()
+            )));
         }
         if spec.max_length < 4 {
             return Err(Error::ModelLoad(format!(

@@ -31,6 +31,12 @@ class VerifierConfig:
     output: dict = field(default_factory=lambda: {"name": "logits", "type": "logit"})
     onnx_inputs: list = field(default_factory=lambda: ["input_ids", "attention_mask", "token_type_ids"])
     pad_token_id: int = 0
+    # Which side of a batch is padded; the scorer pads the right (a decoder's positions then stay
+    # what they are unpadded).
+    padding_side: str = "right"
+    # Where a solution-level head reads the sequence: "model" (the model's own, e.g. BERT's [CLS]
+    # pooler) or "last-token" (a decoder verifier: the hidden state of the last real token).
+    pooling: str = "model"
     base_model: str = ""
     training: dict = field(default_factory=dict)
     quantization: str | None = None

@@ -17,6 +17,7 @@ import numpy as np
 from .config import (VerifierConfig, check_hf_directory, configured_tokenizer, encode, is_step_level, read_jsonl,
                      sigmoid, write_directory_atomically)
 from .metrics import brier, ece, fit_platt
+from .train import forward_logits, solution_logits, step_tag_id
 
 TOLERANCE = 1e-3
 
@@ -48,6 +49,28 @@ class LogitsOnly:
         return Wrapper().eval()
 
 
+class LastTokenLogits:
+    """Wraps a decoder sequence classifier: its score head at the last real token of each
+    right-padded row (found from the attention mask), `[batch, 1]`. The decoder builds its causal
+    mask from the 2-D attention mask itself."""
+
+    def __new__(cls, model):
+        import torch
+
+        class Wrapper(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.model = model
+
+            def forward(self, input_ids, attention_mask):
+                hidden = self.model.base_model(input_ids=input_ids, attention_mask=attention_mask,
+                                               use_cache=False).last_hidden_state
+                last = attention_mask.sum(dim=1) - 1
+                return self.model.score(hidden).gather(1, last[:, None, None].expand(-1, 1, 1))[:, 0]
+
+        return Wrapper().eval()
+
+
 def parity(model, session, tokenizer, config, examples, batch_size=16):
     """Max |logit difference| between PyTorch and ONNX Runtime over `examples`, in padded batches."""
     import torch
@@ -57,7 +80,8 @@ def parity(model, session, tokenizer, config, examples, batch_size=16):
         batch = examples[start:start + batch_size]
         inputs = encode(tokenizer, [(e["question"], e["solution"]) for e in batch], config)
         with torch.inference_mode():
-            expected = model(**{k: torch.from_numpy(v) for k, v in inputs.items()}).logits.numpy().reshape(-1)
+            expected = forward_logits(model, {k: torch.from_numpy(v) for k, v in inputs.items()},
+                                      config).numpy().reshape(-1)
         actual = session.run([config.output["name"]], inputs)[0].reshape(-1)
         worst = max(worst, float(np.abs(expected - actual).max()))
     return worst
@@ -72,8 +96,6 @@ def calibration(session, tokenizer, config, validation, batch_size=32):
         print(f"calibration: not fitted ({len(validation)} validation examples, "
               f"{int(labels.sum())} correct; needs 20 with both labels)", flush=True)
         return None
-    from .train import solution_logits
-
     def batch_logits(batch):
         inputs = encode(tokenizer, [(e["question"], e["solution"]) for e in batch], config)
         return solution_logits(session.run(None, inputs)[0], inputs["input_ids"], config)
@@ -118,8 +140,6 @@ def main(argv=None):
     tokenizer = configured_tokenizer(checkpoint / "tokenizer.json", config)
     step_level = is_step_level(config)
     if step_level:
-        from .train import step_tag_id
-
         config.steps["tag_id"] = step_tag_id(checkpoint / "tokenizer.json", config.steps["tag"])
     architecture = AutoModelForTokenClassification if step_level else AutoModelForSequenceClassification
     model = architecture.from_pretrained(checkpoint / "model", attn_implementation="eager").eval()
@@ -134,8 +154,9 @@ def main(argv=None):
         inputs = tuple(torch.from_numpy(sample[name]) for name in config.onnx_inputs)
         dynamic = {name: {0: "batch", 1: "sequence"} for name in config.onnx_inputs}
         dynamic[config.output["name"]] = {0: "batch", 1: "sequence"} if step_level else {0: "batch"}
+        wrapper = LastTokenLogits(model) if config.pooling == "last-token" else LogitsOnly(model, config.onnx_inputs)
         torch.onnx.export(
-            LogitsOnly(model, config.onnx_inputs), inputs, str(directory / "model.onnx"),
+            wrapper, inputs, str(directory / "model.onnx"),
             input_names=config.onnx_inputs, output_names=[config.output["name"]],
             dynamic_axes=dynamic, opset_version=args.opset, dynamo=False,
         )

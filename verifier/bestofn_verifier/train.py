@@ -67,6 +67,18 @@ def length_bucketed_batches(lengths, batch_size, rng, bucket_batches=50):
     return batches
 
 
+def decoder_pad_token(directory) -> int:
+    """The id padding is written with (never read: rows are right-padded and masked): the
+    tokenizer's pad token, else its end-of-sequence token."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(directory)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    if pad is None:
+        sys.exit(f"{directory}: the tokenizer has neither a pad nor an end-of-sequence token")
+    return int(pad)
+
+
 def step_tag_id(tokenizer_json, tag):
     """The tag's token id; it must be one token."""
     from tokenizers import Tokenizer
@@ -78,6 +90,26 @@ def step_tag_id(tokenizer_json, tag):
     if len(ids) != 1:
         sys.exit(f"--step-tag {tag!r} is {len(ids)} tokens for this tokenizer; a step tag must be one token")
     return ids[0]
+
+
+def is_decoder(directory) -> bool:
+    """A causal LM directory (Llama, Qwen, SmolLM, Mistral style)."""
+    architectures = json.loads((Path(directory) / "config.json").read_text()).get("architectures") or [""]
+    return architectures[0].endswith("ForCausalLM")
+
+
+def forward_logits(model, inputs, config):
+    """The model's logits: [batch, 1] for a solution head, [batch, tokens, 1] for a token head. A
+    decoder's solution head reads the last real token of each right-padded row (by the attention
+    mask, so a pad id inside the text changes nothing)."""
+    if config.pooling != "last-token":
+        return model(**inputs).logits
+    import torch
+
+    hidden = model.base_model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
+                              use_cache=False).last_hidden_state
+    last = inputs["attention_mask"].sum(dim=1) - 1
+    return model.score(hidden)[torch.arange(len(last)), last]
 
 
 def solution_logits(logits, input_ids, config):
@@ -117,7 +149,7 @@ def predict(model, tokenizer, config, pairs, batch_size=64):
         for start in range(0, len(order), batch_size):
             rows = order[start:start + batch_size]
             batch = encode(tokenizer, [pairs[i] for i in rows], config)
-            output = model(**{k: torch.from_numpy(v) for k, v in batch.items()}).logits.float().numpy()
+            output = forward_logits(model, {k: torch.from_numpy(v) for k, v in batch.items()}, config).float().numpy()
             logits[rows] = solution_logits(output, batch["input_ids"], config)
     return logits
 
@@ -221,6 +253,10 @@ def main(argv=None):
 
     config = VerifierConfig(max_length=args.max_length, base_model=Path(base).name if args.base is None
                             else str(base))
+    decoder = is_decoder(base)
+    if decoder and args.input_template is None:
+        # A decoder reads one text; the template is recorded in verifier.json.
+        args.input_template = "Question: {question}\nAnswer: {solution}"
     if args.input_template is not None:
         if "{solution}" not in args.input_template:
             sys.exit("--input-template needs a {solution} placeholder")
@@ -237,6 +273,10 @@ def main(argv=None):
         config.steps["tag_id"] = step_tag_id(Path(base) / "tokenizer.json", args.step_tag)
     else:
         model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1, attn_implementation="eager")
+    if decoder:
+        config.pooling = "last-token"
+        config.pad_token_id = decoder_pad_token(base)
+        model.config.pad_token_id = config.pad_token_id
     # inspect.signature sees through the decorators around forward (co_varnames does not).
     if "token_type_ids" not in inspect.signature(model.forward).parameters:
         config.onnx_inputs = ["input_ids", "attention_mask"]
@@ -273,10 +313,10 @@ def main(argv=None):
             inputs = {k: torch.from_numpy(v) for k, v in batch.items()}
             labels = torch.tensor([float(train[i]["label"]) for i in rows])
             if args.head == "token":
-                loss = token_loss(model(**inputs).logits[..., 0], labels,
+                loss = token_loss(forward_logits(model, inputs, config)[..., 0], labels,
                                   solution_token_mask(tokenizer, pairs, config, batch["input_ids"].shape[1]))
             else:
-                loss = loss_fn(model(**inputs).logits.reshape(-1), labels)
+                loss = loss_fn(forward_logits(model, inputs, config).reshape(-1), labels)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
