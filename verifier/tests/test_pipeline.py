@@ -14,7 +14,8 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "verifier"))
 
 from bestofn_verifier import export, quantize, score_baseline, tiny, train  # noqa: E402
-from bestofn_verifier.config import VerifierConfig, configured_tokenizer, encode, read_jsonl  # noqa: E402
+from bestofn_verifier.config import (VerifierConfig, configured_tokenizer, encode, model_inputs,  # noqa: E402
+                                     read_jsonl, render_steps)
 from bestofn_verifier.metrics import auroc, selection_accuracy  # noqa: E402
 
 
@@ -273,3 +274,37 @@ def test_calibration_in_verifier_json_is_applied_alike_by_rust_and_python(export
     assert np.abs(scaled - python).max() < 1e-5
     # Ranking is unchanged.
     assert (np.argsort(scaled, kind="stable") == np.argsort(raw, kind="stable")).all()
+
+
+def test_steps_are_rendered_as_the_rust_scorer_renders_them():
+    steps = {"separator": "\n\n", "tag": "[MASK]", "joiner": None}
+    # The same cases as src/score/spec.rs's templates_are_checked_and_filled_once.
+    assert render_steps("a [MASK]b\n\n \n\nc\n\n", steps) == "a b[MASK]\n\nc[MASK]"
+    assert render_steps("", steps) == "[MASK]"
+    qwen = {"separator": "\n\n", "tag": "<extra_0>", "joiner": ""}
+    assert render_steps("x\n\ny", qwen) == "x<extra_0>y<extra_0>"
+
+
+def test_token_head_trains_on_solution_tokens_and_reads_the_last_step_tag(tmp_path):
+    _, examples = synthetic_problems(8)
+    data = tmp_path / "examples.jsonl"
+    write_jsonl(data, examples)
+    checkpoint, verifier = tmp_path / "checkpoint", tmp_path / "verifier"
+    train.main(["--data", str(data), "--out", str(checkpoint), "--head", "token", "--step-separator", "\n",
+                "--max-steps", "2", "--batch-size", "4", "--val-fraction", "0.25", "--threads", "2",
+                "--input-template", "Question: {question}\nAnswer: {solution}"])
+    config = VerifierConfig.load(checkpoint)
+    assert config.output == {"name": "logits", "type": "logit", "per": "step"}
+    assert config.steps == {"separator": "\n", "tag": "[MASK]", "joiner": None}
+    tokenizer = configured_tokenizer(checkpoint / "tokenizer.json", config)
+    question, solution = examples[0]["question"], examples[0]["solution"]
+    mask = train.solution_token_mask(tokenizer, [(question, solution)], config, 128)[0]
+    ids = tokenizer.encode_batch([model_inputs(question, solution, config)])[0].ids
+    tag = train.step_tag_id(checkpoint / "tokenizer.json", "[MASK]")
+    # Two steps ("He has ..." and "#### n"), each followed by its tag; the question is not trained on.
+    assert ids.count(tag) == 2
+    assert mask[:len(ids)].sum() > 0 and mask[1] == 0
+    assert all(mask[i] == 1 for i, t in enumerate(ids) if t == tag)
+    export.main(["--checkpoint", str(checkpoint), "--out", str(verifier), "--no-calibration"])
+    assert VerifierConfig.load(verifier).steps == config.steps
+
