@@ -485,6 +485,94 @@ mod served {
     }
 
     #[test]
+    fn a_decoder_verifier_scores_alike_in_process_and_served() {
+        if common::skip(
+            "a_decoder_verifier_scores_alike_in_process_and_served",
+            &[
+                common::Need::Vllm,
+                common::Need::SharedData,
+                common::Need::OnnxRuntime,
+            ],
+        ) {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (examples, problems, samples) = gsm8k_paper_data(dir.path(), 10);
+        let checkpoint = dir.path().join("checkpoint");
+        let verifier = dir.path().join("verifier");
+        let base = common::smollm2_hf_dir();
+        let train: &[&std::ffi::OsStr] = &[
+            "train".as_ref(),
+            "--base".as_ref(),
+            base.as_os_str(),
+            "--data".as_ref(),
+            examples.as_os_str(),
+            "--out".as_ref(),
+            checkpoint.as_os_str(),
+            "--max-steps".as_ref(),
+            "2".as_ref(),
+            "--batch-size".as_ref(),
+            "2".as_ref(),
+            "--max-length".as_ref(),
+            "512".as_ref(),
+            "--threads".as_ref(),
+            "2".as_ref(),
+        ];
+        common::run_verifier_tool(train);
+        common::run_verifier_tool(&[
+            "export".as_ref(),
+            "--checkpoint".as_ref(),
+            checkpoint.as_os_str(),
+            "--out".as_ref(),
+            verifier.as_os_str(),
+            "--check-examples".as_ref(),
+            "8".as_ref(),
+        ]);
+        let spec: Value =
+            serde_json::from_str(&fs::read_to_string(verifier.join("verifier.json")).unwrap())
+                .unwrap();
+        assert_eq!(spec["pooling"], "last-token");
+        assert_eq!(spec["onnx_inputs"], json!(["input_ids", "attention_mask"]));
+        let verifier_arg = verifier.to_str().unwrap();
+        let in_process = dir.path().join("onnx.jsonl");
+        run_score(
+            &problems,
+            &samples,
+            &in_process,
+            &["--verifier", verifier_arg],
+        )
+        .success()
+        // One solution of 1564 tokens: the server is told to cut it the same way.
+        .stderr(contains("1 truncated"));
+
+        let server = common::VllmServer::start_with(
+            &checkpoint.join("model"),
+            "decoder",
+            &["--runner", "pooling"],
+        );
+        let url = server.root_url();
+        let served = dir.path().join("vllm.jsonl");
+        let classify = [
+            "--backend",
+            "vllm",
+            "--base-url",
+            &url,
+            "--model",
+            "decoder",
+            "--endpoint",
+            "classify",
+            "--verifier",
+            verifier_arg,
+        ];
+        run_score(&problems, &samples, &served, &classify).success();
+        let gap = max_difference(&in_process, &served);
+        eprintln!(
+            "max |Δp|: decoder verifier, onnx (right-padded batches) vs vllm /classify {gap:.2e}"
+        );
+        assert!(gap <= 1e-5);
+    }
+
+    #[test]
     fn served_step_scores_equal_in_process_step_scores() {
         if common::skip(
             "served_step_scores_equal_in_process_step_scores",

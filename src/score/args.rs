@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::{
     Device, Engine, InputTemplate, RemoteOptions, ScoreOptions, ScorerSettings, Sglang, StepFormat,
-    Tei, TeiApi, TooLong, VerifierSpec, Vllm, VllmApi,
+    Tei, TeiApi, TooLong, Truncation, VerifierSpec, Vllm, VllmApi,
 };
 use crate::error::Error;
 use crate::io::args::HttpArgs;
@@ -193,9 +193,15 @@ impl RemoteScorerArgs {
                     },
                     _ => VllmApi::Score,
                 };
+                // A pair verifier's cut (longest first, over two texts) has no vLLM equivalent.
+                let one_text = !matches!(api, VllmApi::Score);
                 Engine::Vllm(Vllm {
                     model: model()?,
                     api,
+                    truncation: match verifier {
+                        Some(directory) if one_text => truncation(&VerifierSpec::load(directory)?),
+                        _ => None,
+                    },
                 })
             }
             ScorerBackendKind::Tei => {
@@ -291,6 +297,15 @@ impl RemoteScorerArgs {
             )
         })
     }
+}
+
+/// How the in-process scorer cuts this verifier's inputs, for the server to do the same; none
+/// when it refuses them instead (`too_long = "error"`: the server scores them whole).
+fn truncation(spec: &VerifierSpec) -> Option<Truncation> {
+    (spec.too_long == TooLong::Truncate).then_some(Truncation {
+        max_tokens: spec.max_length,
+        side: spec.truncation_side,
+    })
 }
 
 /// A served verifier's URL up to the server's root: vLLM's /classify has no /v1 form, so a

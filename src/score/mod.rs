@@ -31,7 +31,7 @@ pub use spec::{
     InputTemplate, OutputKind, Per, PlattScaling, Side, StepFormat, TooLong, VerifierSpec,
 };
 pub use tei::{Tei, TeiApi};
-pub use vllm::{Vllm, VllmApi};
+pub use vllm::{Truncation, Vllm, VllmApi};
 
 use crate::error::{Error, Result};
 use crate::io::OutputFile;

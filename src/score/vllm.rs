@@ -1,13 +1,14 @@
 //! vLLM's pooling endpoints (a server started with `--runner pooling`): `/score` for a
 //! cross-encoder given (question, solution) pairs, `/classify` for a sequence classifier over one
 //! text (the pair rendered by a template), `/pooling` with `task: token_classify` for a process
-//! reward model (served with step pooling, so that it answers one row per step tag). Raw logits are asked for (`use_activation: false`) so
-//! that every backend turns them into probabilities the same way.
+//! reward model (served with step pooling, so that it answers one row per step tag). Raw logits
+//! are asked for (`use_activation: false`) so that every backend turns them into probabilities
+//! the same way.
 
 use serde_json::{json, Value};
 
 use super::remote::{indexed_data, number_at, Judged, Protocol, Served};
-use super::spec::{fill_template, OutputKind, StepFormat};
+use super::spec::{fill_template, OutputKind, Side, StepFormat};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VllmApi {
@@ -23,6 +24,36 @@ pub enum VllmApi {
 pub struct Vllm {
     pub model: String,
     pub api: VllmApi,
+    /// Set from a verifier directory: one-text inputs cut as the in-process scorer cuts them.
+    pub truncation: Option<Truncation>,
+}
+
+/// An input past `max_tokens` loses tokens on `side` (vLLM's `truncate_prompt_tokens` and
+/// `truncation_side`, which cut after the special tokens are placed, as the tokenizer does in
+/// process), so that the server scores the tokens the in-process scorer scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Truncation {
+    pub max_tokens: usize,
+    pub side: Side,
+}
+
+impl Vllm {
+    /// A one-text request's body: the texts, and how to cut them when they are too long.
+    fn one_text_request(&self, input: Vec<String>) -> Value {
+        let mut request = json!({
+            "model": self.model,
+            "input": input,
+            "use_activation": false,
+        });
+        if let Some(truncation) = self.truncation {
+            request["truncate_prompt_tokens"] = json!(truncation.max_tokens);
+            request["truncation_side"] = json!(match truncation.side {
+                Side::Left => "left",
+                Side::Right => "right",
+            });
+        }
+        request
+    }
 }
 
 impl Protocol for Vllm {
@@ -42,26 +73,24 @@ impl Protocol for Vllm {
                 "text_2": solutions,
                 "use_activation": false,
             }),
-            VllmApi::Classify { template } => json!({
-                "model": self.model,
-                "input": solutions
+            VllmApi::Classify { template } => self.one_text_request(
+                solutions
                     .iter()
                     .map(|solution| fill_template(template, question, solution))
-                    .collect::<Vec<_>>(),
-                "use_activation": false,
-            }),
+                    .collect(),
+            ),
             VllmApi::Pooling { template, steps } => {
                 let question = steps.clean(question);
-                let input: Vec<String> = solutions
-                    .iter()
-                    .map(|solution| fill_template(template, &question, &steps.render(solution).0))
-                    .collect();
-                json!({
-                    "model": self.model,
-                    "input": input,
-                    "task": "token_classify",
-                    "use_activation": false,
-                })
+                let mut request = self.one_text_request(
+                    solutions
+                        .iter()
+                        .map(|solution| {
+                            fill_template(template, &question, &steps.render(solution).0)
+                        })
+                        .collect(),
+                );
+                request["task"] = json!("token_classify");
+                request
             }
         }
     }
@@ -74,7 +103,9 @@ impl Protocol for Vllm {
         indexed_data(answer, solutions.len())?
             .into_iter()
             .zip(solutions)
-            .map(|(item, solution)| step_rows(item, steps.steps(solution).len()))
+            .map(|(item, solution)| {
+                step_rows(item, steps.steps(solution).len(), self.truncation.is_some())
+            })
             .collect()
     }
 
@@ -100,13 +131,18 @@ impl Protocol for Vllm {
     }
 }
 
-/// One row per step tag: a server with all-token pooling answers one per token instead.
-fn step_rows(item: &Value, steps: usize) -> Result<Judged, String> {
+/// One row per step tag: a server with all-token pooling answers one per token instead. Under
+/// truncation the tags cut with their steps have no row (as in process), but one must be left.
+fn step_rows(item: &Value, steps: usize, truncated: bool) -> Result<Judged, String> {
     let rows = item
         .get("data")
         .and_then(Value::as_array)
         .ok_or("has a result without a \"data\" list")?;
-    if rows.len() != steps {
+    if truncated && rows.is_empty() && steps > 0 {
+        return Err("has no step left after truncation to the verifier's max_length".into());
+    }
+    let cut = truncated && rows.len() < steps;
+    if rows.len() != steps && !cut {
         return Err(format!(
             "has {} rows for a solution of {steps} steps: serve the model with step pooling, \
              --pooler-config '{{\"tok_pooling_type\": \"STEP\", \"step_tag_id\": ID}}' where ID is \
@@ -145,6 +181,7 @@ mod tests {
         let score = Vllm {
             model: "v".into(),
             api: VllmApi::Score,
+            truncation: None,
         };
         assert_eq!(
             score.request("q", &["a", "b"]),
@@ -163,6 +200,7 @@ mod tests {
             api: VllmApi::Classify {
                 template: "Q: {question}\nA: {solution}".into(),
             },
+            truncation: None,
         };
         assert_eq!(classify.path(), "classify");
         assert_eq!(
@@ -193,6 +231,7 @@ mod tests {
                     joiner: None,
                 },
             },
+            truncation: None,
         };
         let request = prm.request("2+2?[MASK]", &["two plus two\n\nis four", "4"]);
         assert_eq!(
@@ -221,5 +260,43 @@ mod tests {
             "{error}"
         );
         assert!(error.contains("step_tag_id"), "{error}");
+    }
+
+    #[test]
+    fn a_verifier_directory_makes_the_server_cut_inputs_as_in_process() {
+        let mut prm = Vllm {
+            model: "prm".into(),
+            api: VllmApi::Pooling {
+                template: "{question} {solution}".into(),
+                steps: StepFormat {
+                    separator: "\n\n".into(),
+                    tag: "<t>".into(),
+                    joiner: None,
+                },
+            },
+            truncation: Some(Truncation {
+                max_tokens: 512,
+                side: Side::Left,
+            }),
+        };
+        let request = prm.request("q", &["a\n\nb\n\nc"]);
+        assert_eq!(request["truncate_prompt_tokens"], 512);
+        assert_eq!(request["truncation_side"], "left");
+        assert_eq!(request["task"], "token_classify");
+        // Two of three tags left: the last two steps' scores.
+        let cut = json!({"data": [{"index": 0, "data": [[0.5], [1.5]]}]});
+        assert_eq!(
+            prm.judged(&cut, &["a\n\nb\n\nc"]).unwrap(),
+            vec![Judged::Steps(vec![Served::Logit(0.5), Served::Logit(1.5)])]
+        );
+        let none_left = json!({"data": [{"index": 0, "data": []}]});
+        assert!(prm
+            .judged(&none_left, &["a\n\nb"])
+            .unwrap_err()
+            .contains("no step left"));
+        // Without truncation a missing row is a misconfigured server.
+        prm.truncation = None;
+        assert!(prm.judged(&cut, &["a\n\nb\n\nc"]).is_err());
+        assert!(prm.request("q", &["a"]).get("truncate_prompt_tokens").is_none());
     }
 }
