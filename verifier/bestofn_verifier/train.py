@@ -267,12 +267,14 @@ def main(argv=None):
         config.output = {"name": "logits", "type": "logit", "per": "step"}
         config.steps = {"separator": args.step_separator, "tag": args.step_tag, "joiner": None}
     tokenizer = configured_tokenizer(Path(base) / "tokenizer.json", config)
+    # Trained in float32 whatever the base stores (bf16 checkpoints are common): CPUs train it.
+    loading = {"num_labels": 1, "attn_implementation": "eager", "dtype": torch.float32}
     if args.head == "token":
-        model = AutoModelForTokenClassification.from_pretrained(base, num_labels=1, attn_implementation="eager")
+        model = AutoModelForTokenClassification.from_pretrained(base, **loading)
         # Kept in memory only: verifier.json names the tag, the scorer finds its id.
         config.steps["tag_id"] = step_tag_id(Path(base) / "tokenizer.json", args.step_tag)
     else:
-        model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1, attn_implementation="eager")
+        model = AutoModelForSequenceClassification.from_pretrained(base, **loading)
     if decoder:
         config.pooling = "last-token"
         config.pad_token_id = decoder_pad_token(base)

@@ -106,6 +106,29 @@ def bestofn_binary():
     pytest.fail("build bestofn first (cargo build): the parity test runs the Rust scorer")
 
 
+def test_float16_export_with_external_data_scores_close(exported, tmp_path):
+    fp16 = tmp_path / "verifier-fp16"
+    export.main(["--checkpoint", str(exported / "checkpoint"), "--out", str(fp16), "--dtype", "float16",
+                 "--external-data", "always", "--no-calibration"])
+    config = VerifierConfig.load(fp16)
+    assert config.training["export_dtype"] == "float16"
+    assert config.training["export_parity_max_abs_logit_diff"] < 5e-2
+    # The graph alone in model.onnx, the weights (half of float32's) in model.onnx.data.
+    weights = (fp16 / "model.onnx.data").stat().st_size
+    fp32 = (exported / "verifier" / "model.onnx").stat().st_size
+    assert (fp16 / "model.onnx").stat().st_size < fp32 / 20
+    assert 0.4 * fp32 < weights < 0.6 * fp32
+    scores = {}
+    for name, verifier in [("fp32", exported / "verifier"), ("fp16", fp16)]:
+        out = tmp_path / f"{name}.jsonl"
+        subprocess.run([str(bestofn_binary()), "score", "--verifier", str(verifier), "--no-calibration",
+                        "--problems", str(exported / "problems.jsonl"), "--samples", str(exported / "samples.jsonl"),
+                        "--out", str(out), "--threads", "2"], check=True)
+        scores[name] = np.array([s["score"] for s in read_jsonl(out)])
+    assert len(scores["fp16"]) == len(synthetic_problems()[1])
+    assert np.abs(scores["fp32"] - scores["fp16"]).max() < 1e-2
+
+
 def test_rust_scores_match_python_and_pytorch(exported, tmp_path):
     import torch
     from transformers import AutoModelForSequenceClassification
