@@ -163,6 +163,12 @@ def write_directory_atomically(destination, write_into):
     temp.chmod(0o755)
     try:
         write_into(temp)
+        # As readable as any file this user writes (the ONNX external-data writer makes 0600 files).
+        umask = os.umask(0)
+        os.umask(umask)
+        for written in temp.rglob("*"):
+            if written.is_file():
+                written.chmod(0o666 & ~umask)
         if destination.exists():
             old = destination.with_name(destination.name + ".old")
             os.rename(destination, old)

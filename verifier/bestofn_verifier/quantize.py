@@ -24,7 +24,10 @@ def main(argv=None):
     config = VerifierConfig.load(source)
 
     def write(directory: Path):
-        quantize_dynamic(str(source / "model.onnx"), str(directory / "model.onnx"), weight_type=QuantType.QInt8)
+        # A model kept in model.onnx.data is written the same way (it may be past 2 GB).
+        external = (source / "model.onnx.data").exists()
+        quantize_dynamic(str(source / "model.onnx"), str(directory / "model.onnx"), weight_type=QuantType.QInt8,
+                         use_external_data_format=external)
         shutil.copy(source / "tokenizer.json", directory / "tokenizer.json")
         config.quantization = "dynamic-int8 (onnxruntime.quantization.quantize_dynamic, QInt8 weights)"
         (directory / "verifier.json").write_text(config.to_json())
