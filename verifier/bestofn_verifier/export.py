@@ -90,6 +90,9 @@ def write_onnx(exported: Path, target: Path, dtype: str, external_data: str):
 
         graph = convert_float_to_float16(graph, keep_io_types=True, disable_shape_infer=True)
     weights = sum(tensor.ByteSize() for tensor in graph.graph.initializer)
+    if external_data == "never" and weights >= 2**31:
+        raise SystemExit(f"export: {weights / 1e9:.2f} GB of weights cannot be one ONNX file (2 GB at most): "
+                         "leave out --external-data never")
     external = external_data == "always" or (external_data == "auto" and weights > EXTERNAL_DATA_BYTES)
     if external:
         onnx.save_model(graph, str(target), save_as_external_data=True, all_tensors_to_one_file=True,
