@@ -297,6 +297,9 @@ mod tests {
         // Without truncation a missing row is a misconfigured server.
         prm.truncation = None;
         assert!(prm.judged(&cut, &["a\n\nb\n\nc"]).is_err());
-        assert!(prm.request("q", &["a"]).get("truncate_prompt_tokens").is_none());
+        assert!(prm
+            .request("q", &["a"])
+            .get("truncate_prompt_tokens")
+            .is_none());
     }
 }
