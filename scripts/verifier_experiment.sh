@@ -7,13 +7,21 @@
 # family wrote a solution. A "who wrote it" baseline (score = the writing configuration's accuracy on
 # the training half) shows how much of the ranking such identity alone would explain.
 #
-# Re-runs reuse the trained verifier while its training data is unchanged.
-# usage: scripts/verifier_experiment.sh [OUT_DIR]   (default out/experiment)
+# Flags after OUT_DIR go to `bestofn_verifier train`, so a variant is trained on the same data and
+# measured on the same held-out problems, e.g. the token-level verifier or a SmolLM2 backbone:
+#   scripts/verifier_experiment.sh out/experiment-token --head token --step-separator $'\n'
+#   scripts/verifier_experiment.sh out/experiment-smollm2 --base ../models/smollm2-135m-instruct --max-steps 300
+# (a --base path is read from verifier/, where training runs). A step-level verifier is evaluated
+# with every aggregation of its step scores side by side.
+#
+# Re-runs reuse the trained verifier while its training data and flags are unchanged.
+# usage: scripts/verifier_experiment.sh [OUT_DIR [TRAIN_FLAG...]]   (default out/experiment)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # demo.sh has run setup already.
 [ -n "${BESTOFN_SETUP_DONE:-}" ] || bash scripts/setup.sh
 out=${1:-out/experiment}
+train_flags=("${@:2}")
 bin=target/release/bestofn
 py=.venv/bin/python
 mkdir -p "$out"
@@ -33,20 +41,26 @@ mkdir -p "$out"
   --out "$out/heldout-labeled.jsonl"
 
 verifier="$out/verifier"
-data_sha=$(sha256sum "$out/train-examples.jsonl" | cut -d' ' -f1)
-trained_sha=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["training"]["data_sha256"])' \
-  "$verifier/verifier.json" 2>/dev/null || true)
-if [ "$data_sha" != "$trained_sha" ]; then
-  (cd verifier && ../$py -m bestofn_verifier train --data "../$out/train-examples.jsonl" --out "../$out/checkpoint")
+# What the verifier was trained from: the data and the flags; written once export has succeeded.
+trained_from="data $(sha256sum "$out/train-examples.jsonl" | cut -d' ' -f1) flags ${train_flags[*]:-}"
+if [ ! -f "$verifier/verifier.json" ] || [ "$(cat "$out/trained-from.txt" 2>/dev/null)" != "$trained_from" ]; then
+  (cd verifier && ../$py -m bestofn_verifier train --data "../$out/train-examples.jsonl" --out "../$out/checkpoint" \
+    ${train_flags[@]+"${train_flags[@]}"}) 2>&1 | tee "$out/train.log"
   (cd verifier && ../$py -m bestofn_verifier export --checkpoint "../$out/checkpoint" --out "../$verifier")
   (cd verifier && ../$py -m bestofn_verifier quantize --verifier "../$verifier" --out "../$verifier-int8")
+  echo "$trained_from" > "$out/trained-from.txt"
 else
-  echo "experiment: reusing $verifier (trained on the same data)" >&2
+  echo "experiment: reusing $verifier (trained on the same data with the same flags)" >&2
+fi
+aggregates=()
+if python3 -c 'import json,sys; sys.exit(json.load(open(sys.argv[1]))["output"].get("per") != "step")' \
+  "$verifier/verifier.json"; then
+  aggregates=(--aggregate last,min,prod,mean)
 fi
 
 "$bin" score --verifier "$verifier" --problems "$out/problems.jsonl" \
   --samples "$out/heldout-labeled.jsonl" --out "$out/heldout-scored.jsonl"
-"$bin" eval --samples "$out/heldout-scored.jsonl" --out "$out/report-verifier" 2>&1 \
+"$bin" eval --samples "$out/heldout-scored.jsonl" ${aggregates[@]+"${aggregates[@]}"} --out "$out/report-verifier" 2>&1 \
   | tee "$out/headline-verifier.txt" >&2
 
 (cd verifier && ../$py -m bestofn_verifier experiment identity \

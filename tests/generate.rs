@@ -505,6 +505,139 @@ fn adaptive_sampling_stops_settled_problems_and_resumes_from_their_votes() {
         .stderr(contains("--adaptive-confidence 1 must be in (0.5, 1)"));
 }
 
+/// `solve --adaptive --adaptive-score P`: each round's samples are scored as they come, a problem
+/// stops at its first sample the verifier scores at least P, and the score stage reuses those
+/// scores instead of running the verifier again.
+#[test]
+fn adaptive_solve_stops_a_problem_once_the_verifier_scores_a_sample_high_enough() {
+    let test = "adaptive_solve_stops_a_problem_once_the_verifier_scores_a_sample_high_enough";
+    if common::skip(test, &[common::Need::OnnxRuntime]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let problems = dir.path().join("problems.jsonl");
+    let pool = dir.path().join("pool.jsonl");
+    let mut problem_lines = Vec::new();
+    let mut sample_lines = Vec::new();
+    for (p, id) in ["a", "b", "c"].into_iter().enumerate() {
+        problem_lines.push(
+            serde_json::json!({"id": id, "question": format!("What is {p} + 7?"), "answer": "7"})
+                .to_string(),
+        );
+        for idx in 0..12 {
+            let text = format!("{p} plus {idx} makes {}\n#### {}", p + idx, p + idx);
+            sample_lines.push(
+                serde_json::json!({"problem_id": id, "sample_idx": idx, "text": text}).to_string(),
+            );
+        }
+    }
+    std::fs::write(&problems, problem_lines.join("\n") + "\n").unwrap();
+    std::fs::write(&pool, sample_lines.join("\n") + "\n").unwrap();
+    let verifier = common::fixture("verifier-tiny");
+
+    // Every sample's score, from the score stage alone.
+    let all_scored = dir.path().join("all-scored.jsonl");
+    bestofn()
+        .args(["score", "--verifier"])
+        .arg(&verifier)
+        .arg("--problems")
+        .arg(&problems)
+        .arg("--samples")
+        .arg(&pool)
+        .arg("--out")
+        .arg(&all_scored)
+        .assert()
+        .success();
+    let score: BTreeMap<(String, u64), f64> = common::read_jsonl(&all_scored)
+        .iter()
+        .map(|s| {
+            let key = (
+                s["problem_id"].as_str().unwrap().to_owned(),
+                s["sample_idx"].as_u64().unwrap(),
+            );
+            (key, s["score"].as_f64().unwrap())
+        })
+        .collect();
+    // Just under the first sample of `a`: `a` stops after one sample.
+    let threshold = score[&("a".to_owned(), 0)] - 1e-4;
+    let expected_drawn = |id: &str| -> usize {
+        (0..12u64)
+            .position(|idx| score[&(id.to_owned(), idx)] >= threshold)
+            .map_or(12, |first| first + 1)
+    };
+
+    let out = dir.path().join("answers.jsonl");
+    let solve = |threshold: &str| {
+        let mut command = bestofn();
+        command
+            .args(["solve", "--backend", "replay", "--replay-from"])
+            .arg(&pool)
+            .arg("--problems")
+            .arg(&problems)
+            .arg("--verifier")
+            .arg(&verifier)
+            .args(["--n", "12", "--adaptive", "--adaptive-round", "1"])
+            .args(["--adaptive-score", threshold, "--out"])
+            .arg(&out);
+        command
+    };
+    let assert = solve(&threshold.to_string()).assert().success();
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert!(!stderr.contains("earlier run"), "{stderr}");
+    let samples = samples_by_problem(&dir.path().join("answers.samples.jsonl"));
+    for id in ["a", "b", "c"] {
+        let drawn: Vec<u64> = samples[id]
+            .iter()
+            .map(|s| s["sample_idx"].as_u64().unwrap())
+            .collect();
+        assert_eq!(
+            drawn,
+            (0..expected_drawn(id) as u64).collect::<Vec<_>>(),
+            "problem {id}"
+        );
+    }
+    assert_eq!(expected_drawn("a"), 1);
+    let total: usize = ["a", "b", "c"].iter().map(|id| expected_drawn(id)).sum();
+    assert!(
+        stderr.contains(&format!("problems: {total} samples generated")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("; {} samples not needed", 36 - total)),
+        "{stderr}"
+    );
+    // The scores made while generating are the scores of the file, as the score stage gives them.
+    let scored = common::read_jsonl(&dir.path().join("answers.scored.jsonl"));
+    assert_eq!(scored.len(), total);
+    for s in &scored {
+        let key = (
+            s["problem_id"].as_str().unwrap().to_owned(),
+            s["sample_idx"].as_u64().unwrap(),
+        );
+        assert!(
+            (s["score"].as_f64().unwrap() - score[&key]).abs() < 1e-5,
+            "{key:?}"
+        );
+    }
+    assert!(
+        !dir.path().join("answers.scored.jsonl.partial").exists(),
+        "the log is removed"
+    );
+
+    // The same command again: the samples in the file are judged again, nothing is drawn.
+    solve(&threshold.to_string())
+        .assert()
+        .success()
+        .stderr(contains(format!(
+            "0 samples generated, {total} already present"
+        )));
+    for bad in ["0", "1.5", "NaN"] {
+        solve(bad).assert().code(64).stderr(contains(format!(
+            "--adaptive-score {bad} must be in (0, 1]"
+        )));
+    }
+}
+
 #[test]
 fn openai_settings_are_checked_before_any_request() {
     bestofn()

@@ -49,6 +49,15 @@ pub struct Args {
     pub scorer: ScorerArgs,
     #[command(flatten)]
     pub eval: EvalArgs,
+    /// With --adaptive: score each round's samples as they come and stop a problem once one of
+    /// them scores at least P (the verifier's pick is settled), instead of by votes.
+    #[arg(
+        long,
+        value_name = "P",
+        requires = "adaptive",
+        help_heading = "Adaptive N"
+    )]
+    pub adaptive_score: Option<f32>,
 }
 
 pub struct Settings {
@@ -78,6 +87,11 @@ impl Args {
                 "solve writes several files named after --out: name a file, not -".into(),
             ));
         }
+        if let Some(p) = self.adaptive_score.filter(|p| !(*p > 0.0 && *p <= 1.0)) {
+            return Err(Error::Settings(format!(
+                "--adaptive-score {p} must be in (0, 1]: a probability the best sample must reach"
+            )));
+        }
         let paths = SolvePaths::beside(&self.out);
         ensure_distinct(
             &[Named::file("--problems", &problems)],
@@ -95,6 +109,7 @@ impl Args {
                 strategies: resolve_strategies(&self.strategy, self.k)?,
                 label: self.label.resolve(),
                 eval: self.eval.resolve(self.generator.sampling.seed)?,
+                stop_score: self.adaptive_score,
             },
             generate: generate::Settings {
                 problems,

@@ -6,11 +6,17 @@
 //! `P(p1 > p2 | v1, v2) = 1 - I_{1/2}(v1 + 1, v2 + 1) = P(Binomial(v1 + v2 + 1, 1/2) <= v1)`;
 //! sampling stops once it reaches the confidence asked for. Samples without an answer are not
 //! votes.
+//!
+//! A [`RoundJudge`] replaces the vote rule where something else settles a problem: `solve`
+//! scores each round's samples with the verifier as they come and stops a problem once one of
+//! them is scored high enough.
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use serde_json::{Map, Value};
 
+use crate::error::Result;
 use crate::grade::{answer_key, extract_raw, normalized_answer, stated_answer, AnswerStyle};
 
 /// When to stop sampling a problem.
@@ -32,6 +38,25 @@ impl AdaptiveStop {
             replayed.and_then(|line| serde_json::from_str::<Map<String, Value>>(line).ok());
         vote_of(text, record.as_ref(), self.answer_field.as_deref(), style)
     }
+}
+
+/// A sample written during adaptive sampling, for a [`RoundJudge`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSample {
+    pub problem_id: String,
+    pub sample_idx: u32,
+    pub text: String,
+}
+
+/// What decides, between rounds of adaptive sampling, that a problem needs no more samples,
+/// instead of its votes.
+pub trait RoundJudge {
+    /// The samples file as the run opens it (a torn last line already cut): what it holds counts.
+    fn resume(&mut self, samples: &Path) -> Result<()>;
+    /// One round's new samples, once all of them are written.
+    fn judge(&mut self, round: Vec<NewSample>) -> Result<()>;
+    /// Whether the problem needs no more samples.
+    fn settled(&self, problem_id: &str) -> bool;
 }
 
 /// `P(Binomial(v1 + v2 + 1, 1/2) <= v1)`: the probability that the answer with `v1` votes is

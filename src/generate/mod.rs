@@ -24,8 +24,7 @@ use serde_json::{json, Map, Value};
 
 use crate::error::{Error, Result};
 use crate::records::Problem;
-use adaptive::Votes;
-pub use adaptive::{beta_confidence, AdaptiveStop};
+pub use adaptive::{beta_confidence, AdaptiveStop, NewSample, RoundJudge};
 pub use log::{ExistingSamples, Expected, SampleLog};
 pub use openai::OpenAiOptions;
 pub use template::{Mode, Prompt, Template};
@@ -297,6 +296,18 @@ pub fn generate(
     problems: &[Problem],
     out: &Path,
     options: &GenerateOptions,
+    progress: impl FnMut(Progress),
+) -> Result<GenerateSummary> {
+    generate_judged(backend, problems, out, options, None, progress)
+}
+
+/// [`generate`], with adaptive sampling's problems settled by `judge` instead of their votes.
+pub fn generate_judged(
+    backend: &dyn Backend,
+    problems: &[Problem],
+    out: &Path,
+    options: &GenerateOptions,
+    mut judge: Option<&mut dyn RoundJudge>,
     mut progress: impl FnMut(Progress),
 ) -> Result<GenerateSummary> {
     let _span = tracing::info_span!("generate", backend = backend.kind(), n = options.n).entered();
@@ -326,18 +337,40 @@ pub fn generate(
 
     let params = &options.params;
     let mut votes = std::mem::take(&mut existing.votes);
+    let judge_error = match judge.as_deref_mut() {
+        Some(judge) if options.adaptive.is_some() => judge.resume(out).err(),
+        _ => None,
+    };
+    let mut round = Vec::new();
     let result = loop {
-        let stop = options.adaptive.as_ref().map(|stop| (stop, &votes));
-        let jobs = plan_jobs(backend, problems, options, &existing, stop);
+        if let Some(error) = judge_error {
+            break Err(error);
+        }
+        let settled = |problem: &Problem| match (&options.adaptive, judge.as_deref()) {
+            (None, _) => false,
+            (Some(_), Some(judge)) => judge.settled(&problem.id),
+            (Some(stop), None) => votes
+                .get(&problem.id)
+                .is_some_and(|v| v.settled(stop.confidence)),
+        };
+        let jobs = plan_jobs(backend, problems, options, &existing, &settled);
         if jobs.is_empty() {
             break Ok(());
         }
         let mut write = |job: &Job, completion: Completion| -> Result<()> {
             if let Some(stop) = &options.adaptive {
                 existing.insert(&job.problem_id, completion.sample_idx);
-                let style = known[job.problem_id.as_str()].style;
-                let vote = stop.vote(&completion.text, completion.replayed.as_deref(), style);
-                votes.entry(job.problem_id.clone()).or_default().add(vote);
+                if judge.is_some() {
+                    round.push(NewSample {
+                        problem_id: job.problem_id.clone(),
+                        sample_idx: completion.sample_idx,
+                        text: completion.text.clone(),
+                    });
+                } else {
+                    let style = known[job.problem_id.as_str()].style;
+                    let vote = stop.vote(&completion.text, completion.replayed.as_deref(), style);
+                    votes.entry(job.problem_id.clone()).or_default().add(vote);
+                }
             }
             let tokens = u64::from(completion.num_tokens.unwrap_or(0));
             match completion.replayed {
@@ -354,6 +387,11 @@ pub fn generate(
         }
         if options.adaptive.is_none() {
             break Ok(());
+        }
+        if let Some(judge) = judge.as_deref_mut() {
+            if let Err(error) = judge.judge(std::mem::take(&mut round)) {
+                break Err(error);
+            }
         }
     };
     summary.elapsed = started.elapsed();
@@ -418,24 +456,19 @@ fn plan_jobs(
     problems: &[Problem],
     options: &GenerateOptions,
     existing: &ExistingSamples,
-    adaptive: Option<(&AdaptiveStop, &HashMap<String, Votes>)>,
+    settled: &dyn Fn(&Problem) -> bool,
 ) -> Vec<Job> {
     let job_size = backend.job_size().max(1);
     let seeding = backend.seeding();
     let mut jobs = Vec::new();
     for problem in problems {
-        let round = match adaptive {
-            Some((stop, votes)) => {
-                if votes
-                    .get(&problem.id)
-                    .is_some_and(|v| v.settled(stop.confidence))
-                {
-                    continue;
-                }
-                stop.round as usize
-            }
-            None => usize::MAX,
-        };
+        if settled(problem) {
+            continue;
+        }
+        let round = options
+            .adaptive
+            .as_ref()
+            .map_or(usize::MAX, |stop| stop.round as usize);
         let seed = |sample_idx: u32| match seeding {
             Seeding::PerSample => options.params.sample_seed(&problem.id, sample_idx),
             Seeding::Consecutive => {
@@ -654,7 +687,7 @@ mod tests {
         let mut existing = ExistingSamples::default();
         existing.insert("p", 2);
         existing.insert("p", 5);
-        let jobs = plan_jobs(&Server, &problems, &options, &existing, None);
+        let jobs = plan_jobs(&Server, &problems, &options, &existing, &|_| false);
         let of_p: Vec<Vec<u32>> = jobs
             .iter()
             .filter(|job| job.problem_id == "p")

@@ -76,7 +76,7 @@ impl Scored {
     }
 
     /// Every value a probability (NaN or a value outside [0, 1] is a broken model).
-    fn is_probability(&self) -> bool {
+    pub(crate) fn is_probability(&self) -> bool {
         let ok = |v: &f32| (0.0..=1.0).contains(v);
         ok(&self.score) && self.steps.iter().flatten().all(ok) && self.uncalibrated.iter().all(ok)
     }
@@ -243,6 +243,16 @@ pub struct ScoreStats {
 }
 
 impl ScoreStats {
+    /// Adds the model's work of `other` (batches, tokens, time), not its samples.
+    pub fn add_work(&mut self, other: &ScoreStats) {
+        self.batches += other.batches;
+        self.tokens += other.tokens;
+        self.padded_tokens += other.padded_tokens;
+        self.truncated += other.truncated;
+        self.model_time += other.model_time;
+        self.total_time += other.total_time;
+    }
+
     /// Share of the model's input that was padding.
     pub fn padding_share(&self) -> f64 {
         if self.padded_tokens == 0 {

@@ -4,18 +4,25 @@
 //! Each stage streams over the previous stage's file; the files sit beside the answers file, so a
 //! run can be inspected stage by stage, and an interrupted run resumes where generation stopped
 //! (later stages are cheap and run again).
+//!
+//! With adaptive sampling and a score threshold, generation and scoring run as a pipeline: each
+//! round's samples are scored as they come ([`verifier_stop`]), and a problem whose best sample
+//! reaches the threshold gets no more.
+
+mod verifier_stop;
 
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::eval::{evaluate, write_report, EvalOptions, Metrics};
-use crate::generate::{generate, Backend, GenerateOptions, GenerateSummary};
+use crate::generate::{generate_judged, Backend, GenerateOptions, GenerateSummary, RoundJudge};
 use crate::io::{write_jsonl, OutputDir};
 use crate::label::{label_file, LabelOptions, LabelSummary};
 use crate::pool::build_pools;
 use crate::rank::{check_pools, rank, Strategy};
 use crate::records::{read_verdicts, Answer, Problem};
 use crate::score::{score_file, ScoreStats, Scorer};
+use verifier_stop::VerifierStop;
 
 /// The files of one solve run, all derived from the answers file `NAME.jsonl`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +88,8 @@ pub struct SolveOptions {
     pub strategies: Vec<Strategy>,
     pub label: LabelOptions,
     pub eval: EvalOptions,
+    /// With adaptive sampling: a problem is settled once a sample scores at least this.
+    pub stop_score: Option<f32>,
 }
 
 pub fn solve(
@@ -97,21 +106,37 @@ pub fn solve(
         return Err(Error::Inconsistent("no problems to solve".into()));
     }
     let mut done = 0;
-    let generated = generate(
+    let mut on_sample = |event| match event {
+        crate::generate::Progress::Planned(total) => {
+            progress(Stage::Generate, StageProgress::Start(Some(total as u64)))
+        }
+        crate::generate::Progress::Sample => {
+            done += 1;
+            progress(Stage::Generate, StageProgress::Done(done))
+        }
+    };
+    let mut stop = match options.stop_score {
+        Some(threshold) if generate_options.adaptive.is_some() => Some(VerifierStop::open(
+            scorer,
+            problems,
+            &paths.scored,
+            threshold,
+        )?),
+        _ => None,
+    };
+    let generated = generate_judged(
         backend,
         problems,
         &paths.samples,
         generate_options,
-        |event| match event {
-            crate::generate::Progress::Planned(total) => {
-                progress(Stage::Generate, StageProgress::Start(Some(total as u64)))
-            }
-            crate::generate::Progress::Sample => {
-                done += 1;
-                progress(Stage::Generate, StageProgress::Done(done))
-            }
-        },
-    )?;
+        stop.as_mut().map(|stop| stop as &mut dyn RoundJudge),
+        &mut on_sample,
+    );
+    // The scores made while generating, and the log's lock released for the score stage.
+    let (early, scored_early) = stop.map_or((ScoreStats::default(), 0), |stop| {
+        (stop.stats, stop.scored_now)
+    });
+    let generated = generated?;
     progress(Stage::Generate, StageProgress::Finish);
     // What the file holds below --n (with --adaptive, fewer than problems × n).
     let total_samples = (generated.already_present + generated.generated) as u64;
@@ -131,9 +156,12 @@ pub fn solve(
     let to_score = &paths.labeled;
 
     progress(Stage::Score, StageProgress::Start(Some(total_samples)));
-    let scored = score_file(scorer, problems, to_score, &paths.scored, false, |n| {
+    let mut scored = score_file(scorer, problems, to_score, &paths.scored, false, |n| {
         progress(Stage::Score, StageProgress::Done(n as u64))
     })?;
+    // Scores made while generating came from the log, but not from an earlier run.
+    scored.resumed = scored.resumed.saturating_sub(scored_early);
+    scored.add_work(&early);
     progress(Stage::Score, StageProgress::Finish);
 
     progress(Stage::Rank, StageProgress::Start(None));

@@ -1,0 +1,139 @@
+//! Adaptive sampling stopped by the verifier: each round's samples are scored as they come, and
+//! a problem needs no more samples once one of them scores at least the threshold (the sample
+//! the verifier would pick is already there). The scores go to the scoring log of the run's
+//! scored file, where the score stage finds them, so no sample is scored twice; a killed run
+//! keeps them too.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::error::Result;
+use crate::generate::{NewSample, RoundJudge};
+use crate::records::{map_samples, Problem, ReadOptions, Sample};
+use crate::score::{fingerprint, log_path, Pair, ScoreLog, ScoreStats, Scorer};
+
+pub struct VerifierStop<'a> {
+    scorer: &'a mut dyn Scorer,
+    questions: HashMap<&'a str, &'a str>,
+    log: ScoreLog,
+    threshold: f32,
+    /// Each problem's best score so far.
+    best: HashMap<String, f32>,
+    /// The model's work, and the scores this run added to the log.
+    pub stats: ScoreStats,
+    pub scored_now: usize,
+}
+
+impl<'a> VerifierStop<'a> {
+    /// Opens the scoring log of `scored` (locked until the stop is dropped).
+    pub fn open(
+        scorer: &'a mut dyn Scorer,
+        problems: &'a [Problem],
+        scored: &Path,
+        threshold: f32,
+    ) -> Result<Self> {
+        let destination = crate::io::replaced_file(scored)?.unwrap_or_else(|| scored.to_owned());
+        let log = ScoreLog::open(&log_path(&destination), scorer.id())?;
+        Ok(VerifierStop {
+            scorer,
+            questions: problems
+                .iter()
+                .map(|p| (p.id.as_str(), p.question.as_str()))
+                .collect(),
+            log,
+            threshold,
+            best: HashMap::new(),
+            stats: ScoreStats::default(),
+            scored_now: 0,
+        })
+    }
+
+    fn note(&mut self, problem_id: &str, score: f32) {
+        let best = self.best.entry(problem_id.to_owned()).or_insert(score);
+        *best = best.max(score);
+    }
+
+    /// Scores what the log does not hold yet, in the scorer's chunks, and notes every score.
+    fn score(&mut self, samples: &[NewSample]) -> Result<()> {
+        let started = std::time::Instant::now();
+        for chunk in samples.chunks(self.scorer.chunk_size().max(1)) {
+            let mut missing = Vec::new();
+            for sample in chunk {
+                // Samples of unknown problems are refused by generation itself.
+                let Some(&question) = self.questions.get(sample.problem_id.as_str()) else {
+                    continue;
+                };
+                let input = fingerprint(question, &sample.text);
+                match self
+                    .log
+                    .score(&sample.problem_id, sample.sample_idx, &input)
+                {
+                    Some(scored) => self.note(&sample.problem_id, scored.score),
+                    None => missing.push((sample, question, input)),
+                }
+            }
+            if missing.is_empty() {
+                continue;
+            }
+            let pairs: Vec<Pair> = missing
+                .iter()
+                .map(|(sample, question, _)| Pair {
+                    question,
+                    solution: &sample.text,
+                })
+                .collect();
+            let scores = self.scorer.score(&pairs, &mut self.stats)?;
+            for ((sample, _, input), score) in missing.into_iter().zip(scores) {
+                // A pair the verifier cannot score, or a score that is no probability, settles
+                // nothing; the score stage reports it.
+                match score {
+                    Ok(scored) if scored.is_probability() => {
+                        self.note(&sample.problem_id, scored.score);
+                        self.log
+                            .add(&sample.problem_id, sample.sample_idx, input, scored);
+                        self.scored_now += 1;
+                    }
+                    _ => {}
+                }
+            }
+            self.log.sync()?;
+        }
+        self.stats.total_time += started.elapsed();
+        Ok(())
+    }
+}
+
+impl RoundJudge for VerifierStop<'_> {
+    fn resume(&mut self, samples: &Path) -> Result<()> {
+        if std::fs::metadata(samples).map_or(true, |m| m.len() == 0) {
+            return Ok(());
+        }
+        let chunk_lines = self.scorer.chunk_size();
+        map_samples(
+            samples,
+            ReadOptions {
+                skip_invalid: false,
+                chunk_lines,
+            },
+            |sample: Sample, _| {
+                Ok(NewSample {
+                    problem_id: sample.problem_id,
+                    sample_idx: sample.sample_idx,
+                    text: sample.text,
+                })
+            },
+            |chunk| self.score(&chunk),
+        )?;
+        Ok(())
+    }
+
+    fn judge(&mut self, round: Vec<NewSample>) -> Result<()> {
+        self.score(&round)
+    }
+
+    fn settled(&self, problem_id: &str) -> bool {
+        self.best
+            .get(problem_id)
+            .is_some_and(|&best| best >= self.threshold)
+    }
+}
