@@ -132,11 +132,11 @@ pub fn solve(
         stop.as_mut().map(|stop| stop as &mut dyn RoundJudge),
         &mut on_sample,
     );
-    // The scores made while generating, and the log's lock released for the score stage.
-    let (early, scored_early) = stop.map_or((ScoreStats::default(), 0), |stop| {
-        (stop.stats, stop.scored_now)
-    });
+    // The log's lock released for the score stage (an error of generation goes first).
+    let finished = stop.map(VerifierStop::finish).transpose();
     let generated = generated?;
+    // The scores made while generating.
+    let (early, scored_early) = finished?.unwrap_or_default();
     progress(Stage::Generate, StageProgress::Finish);
     // What the file holds below --n (with --adaptive, fewer than problems × n).
     let total_samples = (generated.already_present + generated.generated) as u64;

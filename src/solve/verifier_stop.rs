@@ -20,8 +20,8 @@ pub struct VerifierStop<'a> {
     /// Each problem's best score so far.
     best: HashMap<String, f32>,
     /// The model's work, and the scores this run added to the log.
-    pub stats: ScoreStats,
-    pub scored_now: usize,
+    stats: ScoreStats,
+    scored_now: usize,
 }
 
 impl<'a> VerifierStop<'a> {
@@ -46,6 +46,15 @@ impl<'a> VerifierStop<'a> {
             stats: ScoreStats::default(),
             scored_now: 0,
         })
+    }
+
+    /// Releases the log for the score stage: the model's work and the scores this run added.
+    /// A log that holds nothing is removed (a run that stopped before any score leaves none).
+    pub fn finish(self) -> Result<(ScoreStats, usize)> {
+        if self.log.is_empty() {
+            self.log.remove()?;
+        }
+        Ok((self.stats, self.scored_now))
     }
 
     fn note(&mut self, problem_id: &str, score: f32) {
