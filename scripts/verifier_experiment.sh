@@ -14,6 +14,9 @@
 # (a --base path is read from verifier/, where training runs). A step-level verifier is evaluated
 # with every aggregation of its step scores side by side.
 #
+# A verifier too slow to score every held-out candidate on 2 cores (a decoder backbone) is measured
+# on the first K held-out problems with BESTOFN_HELDOUT_PROBLEMS=K; heldout-labeled.jsonl keeps all.
+#
 # Re-runs reuse the trained verifier while its training data and flags are unchanged.
 # usage: scripts/verifier_experiment.sh [OUT_DIR [TRAIN_FLAG...]]   (default out/experiment)
 set -euo pipefail
@@ -58,8 +61,22 @@ if python3 -c 'import json,sys; sys.exit(json.load(open(sys.argv[1]))["output"].
   aggregates=(--aggregate last,min,prod,mean)
 fi
 
+heldout="$out/heldout-labeled.jsonl"
+if [ -n "${BESTOFN_HELDOUT_PROBLEMS:-}" ]; then
+  heldout="$out/heldout-labeled.first-$BESTOFN_HELDOUT_PROBLEMS.jsonl"
+  python3 - "$out/heldout-labeled.jsonl" "$BESTOFN_HELDOUT_PROBLEMS" > "$heldout" <<'PY'
+import json, sys
+kept = set()
+for line in open(sys.argv[1]):
+    problem = json.loads(line)["problem_id"]
+    if problem in kept or len(kept) < int(sys.argv[2]):
+        kept.add(problem)
+        sys.stdout.write(line)
+PY
+  echo "experiment: measuring on the first $BESTOFN_HELDOUT_PROBLEMS held-out problems ($heldout)" >&2
+fi
 "$bin" score --verifier "$verifier" --problems "$out/problems.jsonl" \
-  --samples "$out/heldout-labeled.jsonl" --out "$out/heldout-scored.jsonl"
+  --samples "$heldout" --out "$out/heldout-scored.jsonl"
 "$bin" eval --samples "$out/heldout-scored.jsonl" ${aggregates[@]+"${aggregates[@]}"} --out "$out/report-verifier" 2>&1 \
   | tee "$out/headline-verifier.txt" >&2
 
