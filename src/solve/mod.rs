@@ -105,38 +105,15 @@ pub fn solve(
     if problems.is_empty() {
         return Err(Error::Inconsistent("no problems to solve".into()));
     }
-    let mut done = 0;
-    let mut on_sample = |event| match event {
-        crate::generate::Progress::Planned(total) => {
-            progress(Stage::Generate, StageProgress::Start(Some(total as u64)))
-        }
-        crate::generate::Progress::Sample => {
-            done += 1;
-            progress(Stage::Generate, StageProgress::Done(done))
-        }
-    };
-    let mut stop = match options.stop_score {
-        Some(threshold) if generate_options.adaptive.is_some() => Some(VerifierStop::open(
-            scorer,
-            problems,
-            &paths.scored,
-            threshold,
-        )?),
-        _ => None,
-    };
-    let generated = generate_judged(
+    let (generated, early, scored_early) = generate_stage(
         backend,
+        scorer,
         problems,
-        &paths.samples,
+        paths,
         generate_options,
-        stop.as_mut().map(|stop| stop as &mut dyn RoundJudge),
-        &mut on_sample,
-    );
-    // The log's lock released for the score stage (an error of generation goes first).
-    let finished = stop.map(VerifierStop::finish).transpose();
-    let generated = generated?;
-    // The scores made while generating.
-    let (early, scored_early) = finished?.unwrap_or_default();
+        options.stop_score,
+        progress,
+    )?;
     progress(Stage::Generate, StageProgress::Finish);
     // What the file holds below --n (with --adaptive, fewer than problems × n).
     let total_samples = (generated.already_present + generated.generated) as u64;
@@ -194,6 +171,51 @@ pub fn solve(
         answers,
         metrics,
     })
+}
+
+/// Generation, with the verifier judging each round when adaptive sampling stops by score: what
+/// it made, and the scores made while generating (the model's work, how many).
+fn generate_stage(
+    backend: &dyn Backend,
+    scorer: &mut dyn Scorer,
+    problems: &[Problem],
+    paths: &SolvePaths,
+    generate_options: &GenerateOptions,
+    stop_score: Option<f32>,
+    progress: &mut dyn FnMut(Stage, StageProgress),
+) -> Result<(GenerateSummary, ScoreStats, usize)> {
+    let mut done = 0;
+    let mut on_sample = |event| match event {
+        crate::generate::Progress::Planned(total) => {
+            progress(Stage::Generate, StageProgress::Start(Some(total as u64)))
+        }
+        crate::generate::Progress::Sample => {
+            done += 1;
+            progress(Stage::Generate, StageProgress::Done(done))
+        }
+    };
+    let mut stop = match stop_score {
+        Some(threshold) if generate_options.adaptive.is_some() => Some(VerifierStop::open(
+            scorer,
+            problems,
+            &paths.scored,
+            threshold,
+        )?),
+        _ => None,
+    };
+    let generated = generate_judged(
+        backend,
+        problems,
+        &paths.samples,
+        generate_options,
+        stop.as_mut().map(|stop| stop as &mut dyn RoundJudge),
+        &mut on_sample,
+    );
+    // The log's lock released for the score stage (an error of generation goes first).
+    let finished = stop.map(VerifierStop::finish).transpose();
+    let generated = generated?;
+    let (early, scored_early) = finished?.unwrap_or_default();
+    Ok((generated, early, scored_early))
 }
 
 #[cfg(test)]
