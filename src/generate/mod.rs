@@ -337,15 +337,12 @@ pub fn generate_judged(
 
     let params = &options.params;
     let mut votes = std::mem::take(&mut existing.votes);
-    let judge_error = match judge.as_deref_mut() {
-        Some(judge) if options.adaptive.is_some() => judge.resume(out).err(),
-        _ => None,
+    let resumed = match judge.as_deref_mut() {
+        Some(judge) if options.adaptive.is_some() => judge.resume(out),
+        _ => Ok(()),
     };
     let mut round = Vec::new();
-    let result = loop {
-        if let Some(error) = judge_error {
-            break Err(error);
-        }
+    let result = resumed.and_then(|()| loop {
         let settled = |problem: &Problem| match (&options.adaptive, judge.as_deref()) {
             (None, _) => false,
             (Some(_), Some(judge)) => judge.settled(&problem.id),
@@ -393,7 +390,7 @@ pub fn generate_judged(
                 break Err(error);
             }
         }
-    };
+    });
     summary.elapsed = started.elapsed();
     summary.not_needed = (planned as usize)
         .saturating_sub(summary.already_present + summary.generated)

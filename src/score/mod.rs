@@ -409,50 +409,22 @@ fn score_chunks(
             )),
         },
         |chunk| {
-            let inputs: Vec<String> = chunk
+            let keyed: Vec<KeyedPair> = chunk
                 .iter()
-                .map(|(_, question, sample)| fingerprint(question, &sample.text))
-                .collect();
-            let mut scores: Vec<Option<PairScore>> = chunk
-                .iter()
-                .zip(&inputs)
-                .map(|((_, _, sample), input)| {
-                    let logged = log
-                        .as_ref()?
-                        .score(&sample.problem_id, sample.sample_idx, input);
-                    logged.map(Ok)
+                .map(|(_, question, sample)| KeyedPair {
+                    problem_id: &sample.problem_id,
+                    sample_idx: sample.sample_idx,
+                    pair: Pair {
+                        question,
+                        solution: &sample.text,
+                    },
                 })
                 .collect();
-            let missing: Vec<usize> = (0..chunk.len()).filter(|&i| scores[i].is_none()).collect();
-            stats.resumed += chunk.len() - missing.len();
-            if !missing.is_empty() {
-                let pairs: Vec<Pair> = missing
-                    .iter()
-                    .map(|&i| Pair {
-                        question: chunk[i].1,
-                        solution: &chunk[i].2.text,
-                    })
-                    .collect();
-                for (&i, score) in missing.iter().zip(scorer.score(&pairs, stats)?) {
-                    if let (Some(log), Ok(scored)) = (log.as_deref_mut(), &score) {
-                        if scored.is_probability() {
-                            let sample = &chunk[i].2;
-                            log.add(
-                                &sample.problem_id,
-                                sample.sample_idx,
-                                inputs[i].clone(),
-                                scored.clone(),
-                            );
-                        }
-                    }
-                    scores[i] = Some(score);
-                }
-            }
-            if let Some(log) = log.as_deref_mut() {
-                log.sync()?;
-            }
+            let through = score_through_log(scorer, log.as_deref_mut(), &keyed, stats)?;
+            stats.resumed += through.from_log;
+            let scores = through.scores;
             for ((line, _, mut sample), score) in chunk.into_iter().zip(scores) {
-                let scored = match score.expect("every sample has a result") {
+                let scored = match score {
                     Ok(scored) => checked_probability(scored, samples_path, line, &sample)?,
                     Err(_) if skip_invalid => {
                         stats.skipped += 1;
@@ -472,6 +444,75 @@ fn score_chunks(
     )?;
     stats.skipped += read.skipped;
     Ok(())
+}
+
+/// A pair with the key the scoring log knows it by.
+pub(crate) struct KeyedPair<'a> {
+    pub problem_id: &'a str,
+    pub sample_idx: u32,
+    pub pair: Pair<'a>,
+}
+
+/// What [`score_through_log`] found: one result per pair, in order.
+pub(crate) struct ThroughLog {
+    pub scores: Vec<PairScore>,
+    /// Results taken from the log.
+    pub from_log: usize,
+    /// New probabilities added to the log.
+    pub logged: usize,
+}
+
+/// Scores `pairs`: from the log where it holds this verifier's score of the same input, else
+/// from the scorer; new probabilities are logged and the log synced.
+pub(crate) fn score_through_log(
+    scorer: &mut dyn Scorer,
+    mut log: Option<&mut ScoreLog>,
+    pairs: &[KeyedPair<'_>],
+    stats: &mut ScoreStats,
+) -> Result<ThroughLog> {
+    let inputs: Vec<String> = pairs
+        .iter()
+        .map(|p| fingerprint(p.pair.question, p.pair.solution))
+        .collect();
+    let mut scores: Vec<Option<PairScore>> = pairs
+        .iter()
+        .zip(&inputs)
+        .map(|(p, input)| {
+            let logged = log.as_ref()?.score(p.problem_id, p.sample_idx, input);
+            logged.map(Ok)
+        })
+        .collect();
+    let missing: Vec<usize> = (0..pairs.len()).filter(|&i| scores[i].is_none()).collect();
+    let mut logged = 0;
+    if !missing.is_empty() {
+        let asked: Vec<Pair> = missing.iter().map(|&i| pairs[i].pair).collect();
+        for (&i, score) in missing.iter().zip(scorer.score(&asked, stats)?) {
+            if let (Some(log), Ok(scored)) = (log.as_deref_mut(), &score) {
+                if scored.is_probability() {
+                    let p = &pairs[i];
+                    log.add(
+                        p.problem_id,
+                        p.sample_idx,
+                        inputs[i].clone(),
+                        scored.clone(),
+                    );
+                    logged += 1;
+                }
+            }
+            scores[i] = Some(score);
+        }
+    }
+    if let Some(log) = log {
+        log.sync()?;
+    }
+    Ok(ThroughLog {
+        from_log: pairs.len() - missing.len(),
+        scores: scores
+            .into_iter()
+            .map(|score| score.expect("every pair has a result"))
+            .collect(),
+        logged,
+    })
 }
 
 /// A verifier's output must be a probability: NaN or a value outside [0, 1] means a broken model

@@ -10,7 +10,7 @@ use std::path::Path;
 use crate::error::Result;
 use crate::generate::{NewSample, RoundJudge};
 use crate::records::{map_samples, Problem, ReadOptions, Sample};
-use crate::score::{fingerprint, log_path, Pair, ScoreLog, ScoreStats, Scorer};
+use crate::score::{log_path, score_through_log, KeyedPair, Pair, ScoreLog, ScoreStats, Scorer};
 
 pub struct VerifierStop<'a> {
     scorer: &'a mut dyn Scorer,
@@ -57,55 +57,46 @@ impl<'a> VerifierStop<'a> {
         Ok((self.stats, self.scored_now))
     }
 
-    fn note(&mut self, problem_id: &str, score: f32) {
-        let best = self.best.entry(problem_id.to_owned()).or_insert(score);
-        *best = best.max(score);
-    }
-
     /// Scores what the log does not hold yet, in the scorer's chunks, and notes every score.
     fn score(&mut self, samples: &[NewSample]) -> Result<()> {
         let started = std::time::Instant::now();
         for chunk in samples.chunks(self.scorer.chunk_size().max(1)) {
-            let mut missing = Vec::new();
-            for sample in chunk {
-                // Samples of unknown problems are refused by generation itself.
-                let Some(&question) = self.questions.get(sample.problem_id.as_str()) else {
-                    continue;
-                };
-                let input = fingerprint(question, &sample.text);
-                match self
-                    .log
-                    .score(&sample.problem_id, sample.sample_idx, &input)
-                {
-                    Some(scored) => self.note(&sample.problem_id, scored.score),
-                    None => missing.push((sample, question, input)),
-                }
-            }
-            if missing.is_empty() {
-                continue;
-            }
-            let pairs: Vec<Pair> = missing
+            // Samples of unknown problems are refused by generation itself.
+            let keyed: Vec<KeyedPair> = chunk
                 .iter()
-                .map(|(sample, question, _)| Pair {
-                    question,
-                    solution: &sample.text,
+                .filter_map(|sample| {
+                    let question = self.questions.get(sample.problem_id.as_str()).copied()?;
+                    Some(KeyedPair {
+                        problem_id: &sample.problem_id,
+                        sample_idx: sample.sample_idx,
+                        pair: Pair {
+                            question,
+                            solution: &sample.text,
+                        },
+                    })
                 })
                 .collect();
-            let scores = self.scorer.score(&pairs, &mut self.stats)?;
-            for ((sample, _, input), score) in missing.into_iter().zip(scores) {
-                // A pair the verifier cannot score, or a score that is no probability, settles
-                // nothing; the score stage reports it.
+            let through = score_through_log(
+                &mut *self.scorer,
+                Some(&mut self.log),
+                &keyed,
+                &mut self.stats,
+            )?;
+            self.scored_now += through.logged;
+            // A pair the verifier cannot score, or a score that is no probability, settles
+            // nothing; the score stage reports it.
+            for (keyed, score) in keyed.iter().zip(through.scores) {
                 match score {
                     Ok(scored) if scored.is_probability() => {
-                        self.note(&sample.problem_id, scored.score);
-                        self.log
-                            .add(&sample.problem_id, sample.sample_idx, input, scored);
-                        self.scored_now += 1;
+                        let best = self
+                            .best
+                            .entry(keyed.problem_id.to_owned())
+                            .or_insert(scored.score);
+                        *best = best.max(scored.score);
                     }
                     _ => {}
                 }
             }
-            self.log.sync()?;
         }
         self.stats.total_time += started.elapsed();
         Ok(())
