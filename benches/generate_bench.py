@@ -1,7 +1,10 @@
 """Generation speed, side by side in one run (aggregate generated tokens per second):
 
   parallel  embedded llama.cpp, continuous batching: --parallel slots decoded together, a finished
-            slot refilled at once with the next sample (of the same problem or the next one)
+            slot refilled at once with the next sample (of the same problem or the next one); the
+            batched Q4_1 products on bestofn's kernel
+  ggml      the same with every product on ggml's own kernels (BESTOFN_LLAMA_Q4_1_GEMM=0): the
+            samples must be identical to `parallel`'s, which the table says
   single    embedded llama.cpp, one sequence at a time (same prompt reuse, no batching)
   server    llama-cpp-python's OpenAI-compatible server (the same llama.cpp, one request at a
             time; it ignores `n`) answering the same requests through `--backend openai`
@@ -82,10 +85,10 @@ def start_vllm(log) -> tuple[subprocess.Popen, str]:
     sys.exit("vLLM did not start")
 
 
-def run(binary: Path, args: list[str], out: Path) -> tuple[int, float]:
+def run(binary: Path, args: list[str], out: Path, env: dict[str, str]) -> tuple[int, float]:
     out.unlink(missing_ok=True)
     result = subprocess.run([str(binary), "generate", *args, "--out", str(out)],
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, env={**os.environ, **env})
     if result.returncode != 0:
         sys.exit(f"bestofn generate failed:\n{result.stderr}")
     match = SUMMARY.search(result.stderr)
@@ -93,6 +96,10 @@ def run(binary: Path, args: list[str], out: Path) -> tuple[int, float]:
         sys.exit(f"no summary in:\n{result.stderr}")
     tokens = sum(json.loads(line)["num_tokens"] or 0 for line in out.open())
     return tokens, float(match.group(3))
+
+
+def samples(path: Path) -> dict[tuple[str, int], str]:
+    return {(s["problem_id"], s["sample_idx"]): s["text"] for s in map(json.loads, path.open())}
 
 
 def main() -> None:
@@ -123,6 +130,7 @@ def main() -> None:
                 servers.append(server)
                 variants = {
                     "parallel": embedded + ["--parallel", str(args.parallel)],
+                    "ggml": embedded + ["--parallel", str(args.parallel)],
                     "single": embedded + ["--parallel", "1"],
                     "server": common + ["--backend", "openai", "--base-url", url, "--model", gguf.name,
                                         "--max-in-flight", "1", "--n-per-request", "1"],
@@ -137,16 +145,19 @@ def main() -> None:
                       f"{args.parallel} slots, {args.threads} threads, SmolLM2-135M-Instruct Q4_1")
                 names = list(variants)
                 print("| round | " + " | ".join(f"{name} tok/s" for name in names)
-                      + " | parallel / single | parallel / server |")
-                print("|---" * (len(names) + 3) + "|")
+                      + " | parallel / single | parallel / server | parallel / ggml | same samples |")
+                print("|---" * (len(names) + 5) + "|")
                 for round_ in range(1, args.rounds + 1):
                     speed = {}
                     shift = round_ % len(names)
                     for name in names[shift:] + names[:shift]:
-                        tokens, seconds = run(binary, variants[name], tmp / f"{name}.jsonl")
+                        env = {"BESTOFN_LLAMA_Q4_1_GEMM": "0"} if name == "ggml" else {}
+                        tokens, seconds = run(binary, variants[name], tmp / f"{name}.jsonl", env)
                         speed[name] = tokens / seconds
+                    same = samples(tmp / "parallel.jsonl") == samples(tmp / "ggml.jsonl")
                     print(f"| {round_} | " + " | ".join(f"{speed[name]:.1f}" for name in names)
-                          + f" | {speed['parallel'] / speed['single']:.2f}x | {speed['parallel'] / speed['server']:.2f}x |",
+                          + f" | {speed['parallel'] / speed['single']:.2f}x | {speed['parallel'] / speed['server']:.2f}x"
+                          + f" | {speed['parallel'] / speed['ggml']:.2f}x | {'yes' if same else 'NO'} |",
                           flush=True)
             finally:
                 for server in servers:

@@ -869,6 +869,93 @@ mod embedded {
         );
     }
 
+    /// The products bestofn's Q4_1 kernel made in a run, from its debug log; `None` where the
+    /// kernel was not used, with the reason it logged.
+    fn kernel_products(stderr: &str) -> Result<u64, String> {
+        if let Some(at) = stderr.find("products on ggml's kernel") {
+            return Err(stderr[at..].lines().next().unwrap().to_owned());
+        }
+        let at = stderr
+            .rfind("products=")
+            .expect("the run logs the kernel's product count");
+        let digits: String = stderr[at + "products=".len()..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        Ok(digits.parse().unwrap())
+    }
+
+    #[test]
+    fn the_batched_q4_1_kernel_draws_the_samples_of_ggml_kernels() {
+        if common::skip(
+            "the_batched_q4_1_kernel_draws_the_samples_of_ggml_kernels",
+            &[common::Need::LlamaVenv],
+        ) {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let problems = counting_problems(dir.path(), &[3, 17, 41, 60]);
+        let template = dir.path().join("no-stop.txt");
+        std::fs::write(&template, "mode: completion\n---\n{question}\n").unwrap();
+        let run = |name: &str, kernel: &str| {
+            let out = dir.path().join(name);
+            let output = bestofn()
+                .args(["generate", "--backend", "llama", "--problems"])
+                .arg(&problems)
+                .args([
+                    "--n",
+                    "6",
+                    "--threads",
+                    "2",
+                    "--parallel",
+                    "8",
+                    "--template",
+                ])
+                .arg(&template)
+                .args(["--temperature", "1.0", "--max-tokens", "48", "--seed", "5"])
+                .arg("--out")
+                .arg(&out)
+                .env("BESTOFN_GGUF", common::bundled_gguf())
+                .env("BESTOFN_LLAMA_Q4_1_GEMM", kernel)
+                .env("RUST_LOG", "bestofn=debug")
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+            assert!(output.status.success(), "{stderr}");
+            let samples: BTreeMap<_, _> = common::read_jsonl(&out)
+                .into_iter()
+                .map(|s| {
+                    let key = (
+                        s["problem_id"].as_str().unwrap().to_owned(),
+                        s["sample_idx"].as_u64().unwrap(),
+                    );
+                    (key, (s["text"].clone(), s["num_tokens"].clone()))
+                })
+                .collect();
+            (samples, kernel_products(&stderr))
+        };
+        let (ggml, disabled) = run("ggml.jsonl", "0");
+        assert!(
+            disabled.unwrap_err().contains("BESTOFN_LLAMA_Q4_1_GEMM=0"),
+            "the switch turns the kernel off"
+        );
+        let (kernel, products) = run("kernel.jsonl", "1");
+        match products {
+            Ok(products) => assert!(products > 0, "the kernel made no product"),
+            Err(why) => {
+                eprintln!("skipped: the batched kernel is not used on this machine: {why}");
+                return;
+            }
+        }
+        assert_eq!(kernel.len(), 24);
+        let tokens: u64 = kernel.values().map(|(_, n)| n.as_u64().unwrap()).sum();
+        assert!(
+            tokens > 24 * 8,
+            "samples long enough to compare: {tokens} tokens"
+        );
+        assert_eq!(kernel, ggml, "the same samples with and without the kernel");
+    }
+
     #[test]
     fn solve_runs_every_stage_with_the_embedded_model() {
         if common::skip(

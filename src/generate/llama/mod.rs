@@ -9,6 +9,9 @@
 //! slot holds has its prompt decoded in the same batch as the other slots' tokens. Each sample has
 //! its own sampler seeded with its own seed, so what is drawn does not depend on the batching
 //! (the logits of the quantized kernels do, in their last bits).
+//!
+//! On x86-64 a batch's Q4_1 products run on [`q4_1`]'s batched kernel through the accelerator
+//! device of [`accel`], bit-identical to ggml's own kernel, so it changes speed, not samples.
 
 use std::collections::VecDeque;
 use std::num::NonZeroU32;
@@ -26,6 +29,11 @@ use llama_cpp_2::token::LlamaToken;
 use super::{Backend, Completion, Job, LlamaOptions, Prompt, SamplingParams, Slot};
 use crate::error::{Error, Result};
 
+#[cfg(target_arch = "x86_64")]
+mod accel;
+#[cfg(target_arch = "x86_64")]
+mod q4_1;
+
 /// llama.cpp's global state: initialised once per process.
 fn runtime() -> Result<&'static Runtime> {
     static RUNTIME: OnceLock<std::result::Result<Runtime, String>> = OnceLock::new();
@@ -33,6 +41,11 @@ fn runtime() -> Result<&'static Runtime> {
         .get_or_init(|| {
             let mut runtime = Runtime::init().map_err(|e| e.to_string())?;
             runtime.void_logs();
+            #[cfg(target_arch = "x86_64")]
+            match accel::register() {
+                Ok(()) => tracing::debug!("batched Q4_1 products on bestofn's kernel"),
+                Err(why) => tracing::debug!(%why, "batched Q4_1 products on ggml's kernel"),
+            }
             Ok(runtime)
         })
         .as_ref()
@@ -393,6 +406,8 @@ impl Backend for LlamaBackend {
             slots.step(&self.model, &ctx, &mut batch, emit)?;
             slots.refill(&mut ctx, &mut batch)?;
             if batch.n_tokens() == 0 {
+                #[cfg(target_arch = "x86_64")]
+                tracing::debug!(products = accel::products(), "bestofn's Q4_1 kernel so far");
                 return Ok(());
             }
             ctx.decode(&mut batch).map_err(decode_error)?;
