@@ -869,8 +869,8 @@ mod embedded {
         );
     }
 
-    /// The products bestofn's Q4_1 kernel made in a run, from its debug log; `None` where the
-    /// kernel was not used, with the reason it logged.
+    /// The products bestofn's Q4_1 kernel made in a run, from its debug log; `Err` where the
+    /// kernel was not used, the reason it logged.
     fn kernel_products(stderr: &str) -> Result<u64, String> {
         if let Some(at) = stderr.find("products on ggml's kernel") {
             return Err(stderr[at..].lines().next().unwrap().to_owned());

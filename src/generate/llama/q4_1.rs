@@ -305,7 +305,7 @@ pub fn check_against_ggml(rows: usize, width: usize) -> Result<(), String> {
         }
         // SAFETY: `supported` holds.
         unsafe { columns.read_scales() };
-        for (kernel, product) in kernels {
+        for (name, kernel) in kernels {
             let mut out = vec![f32::NAN; rows * count];
             let at = Output {
                 weights: Weights {
@@ -320,8 +320,8 @@ pub fn check_against_ggml(rows: usize, width: usize) -> Result<(), String> {
             // Two calls over a split of the rows, as two threads make them. SAFETY: `out` holds
             // every output of the `rows` rows, `weights` the rows, and `supported` holds.
             unsafe {
-                product(&at, 0..rows / 2);
-                product(&at, rows / 2..rows);
+                kernel(&at, 0..rows / 2);
+                kernel(&at, rows / 2..rows);
             }
             for (column, quants) in tokens.chunks(blocks * Q8_1_BYTES).enumerate() {
                 for row in 0..rows {
@@ -329,7 +329,7 @@ pub fn check_against_ggml(rows: usize, width: usize) -> Result<(), String> {
                     let got = out[column * rows + row];
                     if got.to_bits() != expected.to_bits() {
                         return Err(format!(
-                            "{kernel}: row {row}, column {column} of {count}: {got} vs ggml {expected}"
+                            "{name}: row {row}, column {column} of {count}: {got} vs ggml {expected}"
                         ));
                     }
                 }
@@ -369,6 +369,7 @@ fn quantized(kind: sys::ggml_type, values: &[f32], width: usize, bytes: usize) -
     let mut out = vec![0u8; values.len() / width * row_bytes];
     for (row, chunk) in values.chunks(width).enumerate() {
         let target = out[row * row_bytes..].as_mut_ptr();
+        // SAFETY: `chunk` holds `width` values, `target` a row's blocks.
         unsafe { quantize(chunk.as_ptr(), target.cast(), width as i64) };
     }
     out
