@@ -18,7 +18,8 @@ use llama_cpp_sys_2 as sys;
 
 use super::q4_1;
 
-/// Set to `0` to leave every product to ggml's own kernels (to compare the two).
+/// Set to `0` (or `off`, `false`, `no`) to leave every product to ggml's own kernels (to compare
+/// the two).
 pub const DISABLE_ENV: &str = "BESTOFN_LLAMA_Q4_1_GEMM";
 
 /// Registers the device once per process, unless disabled or the kernel cannot give ggml's
@@ -27,8 +28,11 @@ pub fn register() -> Result<(), String> {
     static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
     REGISTERED
         .get_or_init(|| {
-            if std::env::var(DISABLE_ENV).is_ok_and(|v| v == "0") {
-                return Err(format!("disabled by {DISABLE_ENV}=0"));
+            if let Ok(value) = std::env::var(DISABLE_ENV) {
+                let off = ["0", "off", "false", "no"];
+                if off.iter().any(|o| value.trim().eq_ignore_ascii_case(o)) {
+                    return Err(format!("disabled by {DISABLE_ENV}={value}"));
+                }
             }
             // SAFETY: idempotent; the check needs ggml's CPU kernels ready.
             unsafe { sys::ggml_cpu_init() };
