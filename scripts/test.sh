@@ -7,8 +7,10 @@ if [ ! -d ../shared/data ]; then
   echo "test: ../shared/data is missing: the tests read the real data sets from there" >&2
   exit 1
 fi
-# Release: the generation tests run the embedded llama.cpp model (and reuse setup's build).
-cargo test --release --locked --features llama
+# Release: the generation tests run the embedded llama.cpp model (and reuse setup's build). Every
+# crate of the workspace (the accelerator's check against ggml too) but the Python module, which
+# links against Python and is tested from Python below.
+cargo test --release --locked --features llama --workspace --exclude bestofn-grade-python
 # verifier/: training on a few steps, export parity, quantization, Rust-vs-PyTorch scores.
 (cd verifier && HF_HUB_OFFLINE=1 ../.venv/bin/python -m pytest -q tests)
 # The grader from Python: verdicts, explanations, the batch function, TRL's reward, threads.
@@ -17,4 +19,4 @@ cargo test --release --locked --features llama
 cargo check --locked --features cuda --quiet
 # Benchmarks are not run here (they measure, they do not test) but must keep compiling.
 # (with the same features as setup: the bench profile writes to target/release too).
-cargo bench --locked --no-run --quiet --features llama
+cargo bench --locked --no-run --quiet --features llama --workspace --exclude bestofn-grade-python

@@ -3,24 +3,10 @@
 //! Every function releases the GIL while grading: the grader is pure and bounded, so there are no
 //! timeouts and no signals, and threads may call it at once.
 
-use bestofn::grade::{self as grader, AnswerStyle, Gold};
+use bestofn_grade::{self as grader, pair_gold, AnswerStyle};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use rayon::prelude::*;
-
-/// The answer in a gold given as a reference solution (`... #### 18`, `... \boxed{5}`), else the
-/// gold as given.
-fn gold_answer(gold: &str) -> String {
-    if let Some(answer) = grader::gsm8k_gold(gold) {
-        return answer;
-    }
-    if gold.contains("\\boxed") || gold.contains("\\fbox") {
-        if let Some(answer) = grader::last_boxed(gold) {
-            return answer.to_owned();
-        }
-    }
-    gold.to_owned()
-}
 
 /// An empty gold answer is no gold answer: grading against it would mark everything wrong.
 fn check_gold(gold: &str, index: Option<usize>) -> PyResult<()> {
@@ -33,15 +19,14 @@ fn check_gold(gold: &str, index: Option<usize>) -> PyResult<()> {
     )))
 }
 
-fn style(name: Option<&str>, gold: &str, response: &str) -> PyResult<AnswerStyle> {
-    match name {
-        Some(name) => name.parse().map_err(PyValueError::new_err),
-        None => Ok(AnswerStyle::infer(Some(gold), Some(response))),
-    }
+/// The style a caller named, if any.
+fn style(name: Option<&str>) -> PyResult<Option<AnswerStyle>> {
+    name.map(|name| name.parse().map_err(PyValueError::new_err))
+        .transpose()
 }
 
-fn grade_one(gold: &str, response: &str, style: AnswerStyle) -> bool {
-    let gold = Gold::new(&gold_answer(gold));
+fn grade_one(gold: &str, response: &str, style: Option<AnswerStyle>) -> bool {
+    let (gold, style) = pair_gold(gold, response, style);
     grader::grade(response, style, Some(&gold)).correct == Some(true)
 }
 
@@ -50,7 +35,7 @@ fn grade_one(gold: &str, response: &str, style: AnswerStyle) -> bool {
 #[pyo3(signature = (gold, response, style=None))]
 fn grade(py: Python<'_>, gold: &str, response: &str, style: Option<&str>) -> PyResult<bool> {
     check_gold(gold, None)?;
-    let style = self::style(style, gold, response)?;
+    let style = self::style(style)?;
     Ok(py.allow_threads(|| grade_one(gold, response, style)))
 }
 
@@ -63,9 +48,9 @@ fn explain_json(
     response: &str,
     style: Option<&str>,
 ) -> PyResult<String> {
-    let style = self::style(style, gold, response)?;
+    let style = self::style(style)?;
     py.allow_threads(|| {
-        let gold = Gold::new(&gold_answer(gold));
+        let (gold, style) = pair_gold(gold, response, style);
         serde_json::to_string(&grader::explain(response, style, Some(&gold)))
     })
     .map_err(|e| PyValueError::new_err(e.to_string()))
@@ -90,17 +75,12 @@ fn grade_many(
     for (index, gold) in golds.iter().enumerate() {
         check_gold(gold, Some(index))?;
     }
-    let fixed = style
-        .map(|name| name.parse::<AnswerStyle>().map_err(PyValueError::new_err))
-        .transpose()?;
+    let style = self::style(style)?;
     Ok(py.allow_threads(|| {
         golds
             .par_iter()
             .zip(responses.par_iter())
-            .map(|(gold, response)| {
-                let style = fixed.unwrap_or_else(|| AnswerStyle::infer(Some(gold), Some(response)));
-                grade_one(gold, response, style)
-            })
+            .map(|(gold, response)| grade_one(gold, response, style))
             .collect()
     }))
 }

@@ -55,3 +55,15 @@ impl HttpArgs {
         })
     }
 }
+
+/// The grader's answer styles as a flag's values (the grader crate knows no CLI).
+pub fn answer_style() -> impl clap::builder::TypedValueParser<Value = crate::grade::AnswerStyle> {
+    use crate::grade::AnswerStyle;
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser as _};
+    let values =
+        AnswerStyle::ALL.map(|style| PossibleValue::new(style.name()).help(style.summary()));
+    PossibleValuesParser::new(values).map(|name| {
+        name.parse::<AnswerStyle>()
+            .expect("every possible value is a style's name")
+    })
+}

@@ -229,7 +229,25 @@ impl LlamaArgs {
             },
             parallel: self.parallel,
             threads,
+            q4_1_kernel: q4_1_kernel_setting(),
         }))
+    }
+}
+
+/// Set to `0` (or `off`, `false`, `no`) to leave every product to ggml's own kernels (to compare
+/// the two).
+const Q4_1_KERNEL_ENV: &str = "BESTOFN_LLAMA_Q4_1_GEMM";
+
+/// Whether to offer the batched Q4_1 kernel to llama.cpp: `Err` says who turned it off.
+fn q4_1_kernel_setting() -> Result<(), String> {
+    match std::env::var(Q4_1_KERNEL_ENV) {
+        Ok(value)
+            if ["0", "off", "false", "no"]
+                .contains(&value.trim().to_ascii_lowercase().as_str()) =>
+        {
+            Err(format!("disabled by {Q4_1_KERNEL_ENV}={value}"))
+        }
+        _ => Ok(()),
     }
 }
 

@@ -13,7 +13,6 @@ pub mod error;
 pub mod eval;
 pub mod export;
 pub mod generate;
-pub mod grade;
 pub mod import;
 pub mod io;
 pub mod label;
@@ -24,22 +23,11 @@ pub mod records;
 pub mod score;
 pub mod solve;
 
+/// The grader (its own crate, `bestofn-grade`), under the stage name the rest of the pipeline uses.
+pub use bestofn_grade as grade;
 pub use error::{Error, Result};
 
-/// A hash that is the same on every platform and release (FNV-1a), for seeding per-item RNGs.
-pub fn stable_hash(text: &str) -> u64 {
-    fnv1a(FNV_OFFSET, text.as_bytes())
-}
-
-/// FNV-1a's starting state.
-pub(crate) const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-
-/// FNV-1a: `hash` carried on over `bytes`.
-pub(crate) fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
-    bytes.iter().fold(hash, |hash, &byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
+pub use bestofn_grade::hash::stable_hash;
 
 /// Threads to use when none are asked for: every core.
 pub fn default_threads() -> usize {

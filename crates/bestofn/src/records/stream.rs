@@ -127,7 +127,7 @@ struct Fnv(u64);
 
 impl Default for Fnv {
     fn default() -> Self {
-        Fnv(crate::FNV_OFFSET)
+        Fnv(crate::grade::hash::FNV_OFFSET)
     }
 }
 
@@ -136,7 +136,7 @@ impl std::hash::Hasher for Fnv {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        self.0 = crate::fnv1a(self.0, bytes);
+        self.0 = crate::grade::hash::fnv1a(self.0, bytes);
     }
 }
 

@@ -1,5 +1,5 @@
 //! A ggml accelerator device that runs llama.cpp's batched Q4_1 matrix products with
-//! [`super::q4_1`], registered in ggml's backend registry before any context is made.
+//! [`crate::q4_1`], registered in ggml's backend registry before any context is made.
 //!
 //! It works as ggml's own BLAS device does: an `ACCEL` device whose buffers are host memory, so
 //! llama.cpp adds its backend to every context ahead of the CPU one, and ggml's scheduler hands it
@@ -16,24 +16,15 @@ use std::sync::OnceLock;
 
 use llama_cpp_sys_2 as sys;
 
-use super::q4_1;
+use crate::q4_1;
 
-/// Set to `0` (or `off`, `false`, `no`) to leave every product to ggml's own kernels (to compare
-/// the two).
-pub const DISABLE_ENV: &str = "BESTOFN_LLAMA_Q4_1_GEMM";
-
-/// Registers the device once per process, unless disabled or the kernel cannot give ggml's
-/// outputs on this CPU (checked against ggml's own kernel first); why not, where it is not.
+/// Registers the device once per process, unless the kernel cannot give ggml's outputs on this
+/// CPU (checked against ggml's own kernel first); why not, where it is not. Whether to use it at
+/// all is the caller's setting: not calling this leaves every product to ggml's own kernels.
 pub fn register() -> Result<(), String> {
     static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
     REGISTERED
         .get_or_init(|| {
-            if let Ok(value) = std::env::var(DISABLE_ENV) {
-                let off = ["0", "off", "false", "no"];
-                if off.iter().any(|o| value.trim().eq_ignore_ascii_case(o)) {
-                    return Err(format!("disabled by {DISABLE_ENV}={value}"));
-                }
-            }
             // SAFETY: idempotent; the check needs ggml's CPU kernels ready.
             unsafe { sys::ggml_cpu_init() };
             q4_1::check_against_ggml(8, 18 * q4_1::BLOCK)?;

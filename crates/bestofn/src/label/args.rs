@@ -10,7 +10,7 @@ use crate::grade::AnswerStyle;
 #[command(next_help_heading = "Labeling")]
 pub struct LabelArgs {
     /// Answer style for every problem (gsm8k or math) instead of each problem's own.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::io::args::answer_style())]
     pub style: Option<AnswerStyle>,
     /// Grade this sample field (an answer another tool extracted) instead of the text, where set.
     #[arg(long, value_name = "FIELD")]

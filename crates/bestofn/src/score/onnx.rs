@@ -380,7 +380,7 @@ mod tests {
 
     /// The fixture verifier's tokenizer with its spec given another input (no ONNX Runtime needed).
     fn fixture_encoder(input: InputTemplate) -> Encoder {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/verifier-tiny");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/verifier-tiny");
         let mut spec = VerifierSpec::load(&dir).unwrap();
         spec.input = input;
         Encoder::load(&dir, spec).unwrap()

@@ -43,15 +43,11 @@ pub fn log_path(out: &Path) -> PathBuf {
 
 /// A stable fingerprint of one verifier input (FNV-1a, 64 bits, over both texts).
 pub fn fingerprint(question: &str, solution: &str) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in question
-        .bytes()
-        .chain(std::iter::once(0xff))
-        .chain(solution.bytes())
-    {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
+    use crate::grade::hash::{fnv1a, FNV_OFFSET};
+    let hash = fnv1a(
+        fnv1a(fnv1a(FNV_OFFSET, question.as_bytes()), &[0xff]),
+        solution.as_bytes(),
+    );
     format!("{hash:016x}")
 }
 

@@ -580,7 +580,8 @@ impl<'a> Parser<'a> {
         let start = self.pos;
         self.skip_script("_")?;
         self.skip_script("^")?;
-        let tag = crate::stable_hash(name) ^ crate::stable_hash(&self.text[start..self.pos]);
+        let tag =
+            crate::hash::stable_hash(name) ^ crate::hash::stable_hash(&self.text[start..self.pos]);
         let body = self.term()?;
         Some(Expr::Opaque {
             tag,

@@ -12,6 +12,7 @@ mod answer;
 mod explain;
 mod expr;
 mod extract;
+pub mod hash;
 mod identity;
 mod normalize;
 mod number;
@@ -27,9 +28,7 @@ pub use normalize::normalize;
 pub use number::{parse_number, Number, Rational};
 
 /// How a final answer is stated in a solution.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AnswerStyle {
     /// Numeric answers; `\boxed{}`, `#### N`, "The answer is N", "answer: N", then the last number.
@@ -40,6 +39,25 @@ pub enum AnswerStyle {
 }
 
 impl AnswerStyle {
+    /// Every style.
+    pub const ALL: [AnswerStyle; 2] = [AnswerStyle::Gsm8k, AnswerStyle::Math];
+
+    /// The name [`FromStr`] reads and [`fmt::Display`] writes.
+    pub fn name(self) -> &'static str {
+        match self {
+            AnswerStyle::Gsm8k => "gsm8k",
+            AnswerStyle::Math => "math",
+        }
+    }
+
+    /// What the style reads, in a line (for help texts).
+    pub fn summary(self) -> &'static str {
+        match self {
+            AnswerStyle::Gsm8k => "Numeric answers; `\\boxed{}`, `#### N`, \"The answer is N\", \"answer: N\", then the last number",
+            AnswerStyle::Math => "LaTeX answers; `\\boxed{}`, `#### ...`, \"The answer is ...\", \"answer: ...\", then the last math of the final sentence",
+        }
+    }
+
     /// MATH style when the gold answer is not a plain number or the solution boxes its answer.
     pub fn infer(answer: Option<&str>, solution: Option<&str>) -> Self {
         let numeric = answer.is_some_and(|a| {
@@ -70,10 +88,7 @@ impl FromStr for AnswerStyle {
 
 impl fmt::Display for AnswerStyle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            AnswerStyle::Gsm8k => "gsm8k",
-            AnswerStyle::Math => "math",
-        })
+        f.write_str(self.name())
     }
 }
 
@@ -247,6 +262,29 @@ impl fmt::Display for Rule {
             Rule::NoRuleMatched => "no-rule-matched",
         })
     }
+}
+
+/// The answer in a gold given as a reference solution (`... #### 18`, `... \boxed{5}`), else the
+/// gold as given: the one reading of a gold answer for every entry point (CLI, Python).
+pub fn gold_answer(gold: &str) -> std::borrow::Cow<'_, str> {
+    if let Some(answer) = gsm8k_gold(gold) {
+        return answer.into();
+    }
+    if gold.contains("\\boxed") || gold.contains("\\fbox") {
+        if let Some(answer) = last_boxed(gold) {
+            return answer.into();
+        }
+    }
+    gold.into()
+}
+
+/// A gold answer read by [`gold_answer`] and prepared once, with the style to grade in: `style`,
+/// else the style inferred from that answer and the response. What every one-pair entry point
+/// (`bestofn grade --gold`, the Python `grade`/`explain`) grades with, so they cannot disagree.
+pub fn pair_gold(gold: &str, response: &str, style: Option<AnswerStyle>) -> (Gold, AnswerStyle) {
+    let gold = gold_answer(gold);
+    let style = style.unwrap_or_else(|| AnswerStyle::infer(Some(&gold), Some(response)));
+    (Gold::new(&gold), style)
 }
 
 /// A gold answer prepared once for grading many samples against it.

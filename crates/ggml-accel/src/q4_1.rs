@@ -1,4 +1,4 @@
-//! A batched Q4_1 × Q8_1 matrix product for x86-64 with AVX2, the kernel behind [`super::accel`].
+//! A batched Q4_1 × Q8_1 matrix product for x86-64 with AVX2, the kernel behind [`crate::accel`].
 //!
 //! ggml has no batched form of this product on x86: a batch of tokens runs its one-row-by-one-
 //! column dot product (`ggml_vec_dot_q4_1_q8_1`) once per output, unpacking every weight block
@@ -17,7 +17,7 @@ use llama_cpp_sys_2 as sys;
 pub const BLOCK: usize = 32;
 /// `block_q4_1`: f16 scale `d`, f16 offset `m`, 16 bytes of 4-bit quants (low nibbles are values
 /// 0..16, high nibbles 16..32).
-const Q4_1_BYTES: usize = 20;
+pub const Q4_1_BYTES: usize = 20;
 /// `block_q8_1`: f16 scale `d`, f16 `s` = d × sum of the quants, 32 signed 8-bit quants.
 pub const Q8_1_BYTES: usize = 36;
 
@@ -78,7 +78,7 @@ impl Columns {
 }
 
 /// Whether this CPU runs the kernel.
-fn supported() -> bool {
+pub fn supported() -> bool {
     is_x86_feature_detected!("avx2")
         && is_x86_feature_detected!("fma")
         && is_x86_feature_detected!("f16c")
@@ -361,7 +361,7 @@ impl Values {
 }
 
 /// Rows quantized by ggml's own `from_float` for `kind`, `bytes` per block.
-fn quantized(kind: sys::ggml_type, values: &[f32], width: usize, bytes: usize) -> Vec<u8> {
+pub fn quantized(kind: sys::ggml_type, values: &[f32], width: usize, bytes: usize) -> Vec<u8> {
     // SAFETY: ggml's type traits are static; `out` holds every row's blocks.
     let quantize = unsafe { (*sys::ggml_get_type_traits_cpu(kind)).from_float }
         .expect("ggml quantizes to Q4_1 and Q8_1");
@@ -376,7 +376,7 @@ fn quantized(kind: sys::ggml_type, values: &[f32], width: usize, bytes: usize) -
 }
 
 /// ggml's own one-row-by-one-column product.
-fn ggml_dot(width: usize, weights: &[u8], tokens: &[u8]) -> f32 {
+pub fn ggml_dot(width: usize, weights: &[u8], tokens: &[u8]) -> f32 {
     // SAFETY: both hold `width / BLOCK` blocks of their types.
     let dot = unsafe { (*sys::ggml_get_type_traits_cpu(sys::GGML_TYPE_Q4_1)).vec_dot }
         .expect("ggml has a Q4_1 dot product");

@@ -38,7 +38,7 @@ fn guarded(result: f64, operands: &[f64]) -> f64 {
 /// from a hash of the name and the point, so both sides of a comparison see the same values.
 fn symbol_value(name: &str, point: u32) -> f64 {
     let mut h =
-        crate::stable_hash(name) ^ (u64::from(point) + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        crate::hash::stable_hash(name) ^ (u64::from(point) + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     // SplitMix64's finalizer spreads the bits.
     h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);

@@ -10,8 +10,8 @@
 //! its own sampler seeded with its own seed, so what is drawn does not depend on the batching
 //! (the logits of the quantized kernels do, in their last bits).
 //!
-//! On x86-64 a batch's Q4_1 products run on [`q4_1`]'s batched kernel through the accelerator
-//! device of [`accel`], bit-identical to ggml's own kernel, so it changes speed, not samples.
+//! On x86-64 a batch's Q4_1 products run on the batched kernel of `bestofn-ggml-accel` (a ggml
+//! accelerator device), bit-identical to ggml's own kernel, so it changes speed, not samples.
 
 use std::collections::VecDeque;
 use std::num::NonZeroU32;
@@ -29,20 +29,18 @@ use llama_cpp_2::token::LlamaToken;
 use super::{Backend, Completion, Job, LlamaOptions, Prompt, SamplingParams, Slot};
 use crate::error::{Error, Result};
 
-#[cfg(target_arch = "x86_64")]
-mod accel;
-#[cfg(target_arch = "x86_64")]
-mod q4_1;
-
-/// llama.cpp's global state: initialised once per process.
-fn runtime() -> Result<&'static Runtime> {
+/// llama.cpp's global state: initialised once per process, with the batched Q4_1 kernel unless
+/// `q4_1_kernel` says why not.
+fn runtime(q4_1_kernel: &std::result::Result<(), String>) -> Result<&'static Runtime> {
     static RUNTIME: OnceLock<std::result::Result<Runtime, String>> = OnceLock::new();
     RUNTIME
         .get_or_init(|| {
             let mut runtime = Runtime::init().map_err(|e| e.to_string())?;
             runtime.void_logs();
-            #[cfg(target_arch = "x86_64")]
-            match accel::register() {
+            match q4_1_kernel
+                .clone()
+                .and_then(|()| bestofn_ggml_accel::register())
+            {
                 Ok(()) => tracing::debug!("batched Q4_1 products on bestofn's kernel"),
                 Err(why) => tracing::debug!(%why, "batched Q4_1 products on ggml's kernel"),
             }
@@ -73,7 +71,7 @@ impl LlamaBackend {
                 "--parallel and --threads must be at least 1".into(),
             ));
         }
-        let runtime = runtime()?;
+        let runtime = runtime(&options.q4_1_kernel)?;
         let model =
             LlamaModel::load_from_file(runtime, &options.model, &LlamaModelParams::default())
                 .map_err(|e| {
@@ -406,8 +404,10 @@ impl Backend for LlamaBackend {
             slots.step(&self.model, &ctx, &mut batch, emit)?;
             slots.refill(&mut ctx, &mut batch)?;
             if batch.n_tokens() == 0 {
-                #[cfg(target_arch = "x86_64")]
-                tracing::debug!(products = accel::products(), "bestofn's Q4_1 kernel so far");
+                tracing::debug!(
+                    products = bestofn_ggml_accel::products(),
+                    "bestofn's Q4_1 kernel so far"
+                );
                 return Ok(());
             }
             ctx.decode(&mut batch).map_err(decode_error)?;
