@@ -104,7 +104,7 @@ impl Args {
             options: self.eval.resolve(self.seed)?,
             iterations: self.iterations.then_some(Iterations {
                 embedder: self.embedder,
-                ort_lib: self.ort_lib,
+                ort_lib: crate::score::args::ort_library(self.ort_lib.as_ref()),
                 diagnostics: DiagnosticOptions {
                     k: self.k,
                     embed_max_problems: self.embed_max_problems,

@@ -3,13 +3,12 @@
 use std::path::PathBuf;
 
 use super::{progress, Outcome};
-use crate::error::Error;
 use crate::error::Result;
 use crate::io::args::InputArgs;
 use crate::io::{ensure_distinct, Named};
 use crate::records::read_problems;
-use crate::score::args::{RemoteScorerArgs, ScorerArgs, ScorerBackendKind};
-use crate::score::{open_scorer, score_file, ScorerSettings};
+use crate::score::args::{RemoteScorerArgs, ScorerArgs};
+use crate::score::{open_scorer, score_file, ScorerBackendKind, ScorerSettings};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -60,20 +59,10 @@ impl Args {
                 .map(|dir| Named::dir("--verifier", dir)),
         );
         ensure_distinct(&inputs, &[Named::file("--out", &self.out)])?;
-        let scorer = match self.backend {
-            ScorerBackendKind::Onnx => {
-                let verifier = self
-                    .verifier
-                    .clone()
-                    .ok_or_else(|| Error::Settings("--backend onnx needs --verifier DIR".into()))?;
-                self.scorer.resolve(verifier, self.threads)?
-            }
-            served => self.remote.resolve(
-                served,
-                self.verifier.as_deref(),
-                !self.scorer.no_calibration,
-            )?,
-        };
+        let scorer = self
+            .remote
+            .choice(self.backend, self.verifier.clone())
+            .resolve(&self.scorer, self.threads)?;
         Ok(Settings {
             scorer,
             problems: self.problems,

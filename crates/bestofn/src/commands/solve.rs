@@ -11,8 +11,8 @@ use crate::io::{ensure_distinct, Named};
 use crate::label::args::LabelArgs;
 use crate::rank::{resolve_strategies, summary_line, Strategy};
 use crate::records::read_problems;
-use crate::score::args::ScorerArgs;
-use crate::score::{open_scorer, ScorerSettings};
+use crate::score::args::{ScorerArgs, SolveScorerArgs};
+use crate::score::{open_scorer, ScorerBackendKind, ScorerSettings};
 use crate::solve::{solve, SolveOptions, SolvePaths, Stage, StageProgress};
 
 #[derive(Debug, clap::Args)]
@@ -23,8 +23,9 @@ pub struct Args {
     /// Samples per problem.
     #[arg(long, default_value_t = 8)]
     pub n: u32,
-    /// Verifier directory (default: $BESTOFN_VERIFIER, else out/experiment/verifier, the one
-    /// scripts/demo.sh trains).
+    /// Verifier directory (in process, default: $BESTOFN_VERIFIER, else out/experiment/verifier,
+    /// the one scripts/demo.sh trains; with --score-backend vllm|tei|sglang: optional, the
+    /// template and calibration of the served verifier).
     #[arg(long)]
     pub verifier: Option<PathBuf>,
     /// Answers output; the samples, labeled and scored samples and the report go beside it
@@ -47,6 +48,8 @@ pub struct Args {
     pub label: LabelArgs,
     #[command(flatten)]
     pub scorer: ScorerArgs,
+    #[command(flatten)]
+    pub served_scorer: SolveScorerArgs,
     #[command(flatten)]
     pub eval: EvalArgs,
     /// With --adaptive: score each round's samples as they come and stop a problem once one of
@@ -78,9 +81,12 @@ impl Args {
                 )
             })?,
         };
-        let verifier = match self.verifier {
-            Some(dir) => dir,
-            None => default_verifier()?,
+        // A served verifier is whatever the server serves: no default directory's template or
+        // calibration is put on it unasked.
+        let verifier = match (self.verifier, self.served_scorer.score_backend) {
+            (Some(dir), _) => Some(dir),
+            (None, ScorerBackendKind::Onnx) => Some(default_verifier()?),
+            (None, _) => None,
         };
         if crate::io::is_stdio(&self.out) {
             return Err(Error::Settings(
@@ -104,7 +110,10 @@ impl Args {
             ],
         )?;
         Ok(Settings {
-            scorer: self.scorer.resolve(verifier, self.generator.threads)?,
+            scorer: self
+                .served_scorer
+                .choice(verifier, &self.generator.openai.http)
+                .resolve(&self.scorer, self.generator.threads)?,
             options: SolveOptions {
                 strategies: resolve_strategies(&self.strategy, self.k)?,
                 label: self.label.resolve(),

@@ -1,14 +1,16 @@
 //! The flags of the scoring stage, resolved into [`ScorerSettings`] before any work starts: how
-//! the in-process verifier runs (shared by `score` and `solve`), and where a served one is
-//! (`score --backend vllm|tei|sglang`).
+//! the in-process verifier runs ([`ScorerArgs`], shared by `score` and `solve`), and where a
+//! served one is: `score --backend vllm --base-url URL --model NAME` ([`RemoteScorerArgs`]) or
+//! `solve --score-backend vllm --score-base-url URL --score-model NAME` ([`SolveScorerArgs`];
+//! generation owns the plain names there). Both spellings resolve through [`VerifierChoice`].
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 
 use super::{
-    Device, Engine, InputTemplate, RemoteOptions, ScoreOptions, ScorerSettings, Sglang, StepFormat,
-    Tei, TeiApi, TooLong, Truncation, VerifierSpec, Vllm, VllmApi,
+    served_engine, Device, EndpointArg, RemoteOptions, ScoreOptions, ScorerBackendKind,
+    ScorerSettings, ServedFlags, TooLong, VerifierSpec,
 };
 use crate::error::Error;
 use crate::io::args::HttpArgs;
@@ -26,7 +28,8 @@ pub struct ScorerArgs {
     /// Inputs longer than the verifier's max_length: truncate or error (default: verifier.json).
     #[arg(long, value_enum)]
     pub too_long: Option<TooLongArg>,
-    /// ONNX Runtime shared library (libonnxruntime.so); else ORT_DYLIB_PATH, else the project's .venv.
+    /// ONNX Runtime shared library (libonnxruntime.so); else $ORT_DYLIB_PATH, else the project's
+    /// .venv.
     #[arg(long, env = "BESTOFN_ORT_LIB")]
     pub ort_lib: Option<PathBuf>,
     /// Run on the GPU with ONNX Runtime's CUDA execution provider (build with --features cuda).
@@ -61,7 +64,7 @@ impl ScorerArgs {
         Ok(ScorerSettings::Onnx {
             verifier,
             options: ScoreOptions {
-                ort_library: self.ort_lib.clone(),
+                ort_library: ort_library(self.ort_lib.as_ref()),
                 threads: threads.unwrap_or_else(crate::default_threads),
                 device: if self.cuda { Device::Cuda } else { Device::Cpu },
                 token_budget: self.token_budget,
@@ -76,35 +79,17 @@ impl ScorerArgs {
     }
 }
 
-/// Which engine runs the verifier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ScorerBackendKind {
-    /// In process, with ONNX Runtime (--verifier DIR).
-    Onnx,
-    /// A vLLM server started with --runner pooling.
-    Vllm,
-    /// Hugging Face Text Embeddings Inference.
-    Tei,
-    /// An SGLang server started with --is-embedding.
-    Sglang,
+/// The ONNX Runtime library to load: the flag, else `$ORT_DYLIB_PATH` (read here, once), else
+/// none (the project's .venv is searched when the model loads).
+pub fn ort_library(flag: Option<&PathBuf>) -> Option<PathBuf> {
+    flag.cloned().or_else(|| {
+        std::env::var_os("ORT_DYLIB_PATH")
+            .filter(|path| !path.is_empty())
+            .map(PathBuf::from)
+    })
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum EndpointArg {
-    /// vLLM: a cross-encoder given (question, solution) pairs.
-    Score,
-    /// vLLM: a sequence classifier given one text per pair (see --template).
-    Classify,
-    /// vLLM: a process reward model (token classification with step pooling) given one text per
-    /// pair with its steps tagged (see --step-tag).
-    Pooling,
-    /// TEI: a classifier given (question, solution) pairs.
-    Predict,
-    /// TEI: a reranker given the question as query.
-    Rerank,
-}
-
-/// Where a served verifier is.
+/// Where a served verifier is (`score`'s spelling).
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Served verifiers (--backend vllm|tei|sglang)")]
 pub struct RemoteScorerArgs {
@@ -146,166 +131,151 @@ pub struct RemoteScorerArgs {
 }
 
 impl RemoteScorerArgs {
-    /// The settings of a served verifier; `verifier` is a directory whose verifier.json may
-    /// give the template.
-    /// `calibrate`: apply the calibration of `verifier`'s verifier.json.
-    pub fn resolve(
-        &self,
-        kind: ScorerBackendKind,
-        verifier: Option<&Path>,
-        calibrate: bool,
-    ) -> Result<ScorerSettings, Error> {
-        let settings = |message: String| Err(Error::Settings(message));
-        if self.base_url.is_empty() {
-            return settings(format!("--backend {kind:?} needs --base-url").to_lowercase());
-        }
-        if self.request_size == 0 {
-            return settings("--request-size must be at least 1".into());
-        }
-        let settings = |message: String| Err::<(), _>(Error::Settings(message));
-        let model = || {
-            self.model.clone().ok_or_else(|| {
-                Error::Settings("this backend needs --model (the name the server serves)".into())
-            })
-        };
-        let endpoint_fits = |allowed: &[EndpointArg]| match self.endpoint {
-            Some(endpoint) if !allowed.contains(&endpoint) => settings(
-                format!("--endpoint {endpoint:?} is not one of --backend {kind:?}'s ({allowed:?})")
-                    .to_lowercase(),
-            ),
-            _ => Ok(()),
-        };
-        let engine = match kind {
-            ScorerBackendKind::Onnx => unreachable!("the in-process scorer has its own flags"),
-            ScorerBackendKind::Vllm => {
-                endpoint_fits(&[
-                    EndpointArg::Score,
-                    EndpointArg::Classify,
-                    EndpointArg::Pooling,
-                ])?;
-                let api = match self.endpoint {
-                    Some(EndpointArg::Classify) => VllmApi::Classify {
-                        template: self.template(verifier)?,
-                    },
-                    Some(EndpointArg::Pooling) => VllmApi::Pooling {
-                        template: self.template(verifier)?,
-                        steps: self.steps(verifier)?,
-                    },
-                    _ => VllmApi::Score,
-                };
-                // A pair verifier's cut (longest first, over two texts) has no vLLM equivalent.
-                let one_text = !matches!(api, VllmApi::Score);
-                Engine::Vllm(Vllm {
-                    model: model()?,
-                    api,
-                    truncation: match verifier {
-                        Some(directory) if one_text => truncation(&VerifierSpec::load(directory)?),
-                        _ => None,
-                    },
-                })
-            }
-            ScorerBackendKind::Tei => {
-                endpoint_fits(&[EndpointArg::Predict, EndpointArg::Rerank])?;
-                Engine::Tei(Tei {
-                    api: match self.endpoint {
-                        Some(EndpointArg::Rerank) => TeiApi::Rerank,
-                        _ => TeiApi::Predict {
-                            label: self.label.clone(),
-                        },
-                    },
-                })
-            }
-            ScorerBackendKind::Sglang => {
-                endpoint_fits(&[EndpointArg::Classify])?;
-                Engine::Sglang(Sglang {
-                    model: model()?,
-                    template: self.template(verifier)?,
-                })
-            }
-        };
-        Ok(ScorerSettings::Remote {
-            engine,
-            options: RemoteOptions {
-                base_urls: self.base_url.iter().map(|url| server_root(url)).collect(),
-                request_size: self.request_size,
-                max_in_flight: self.http.max_in_flight,
-                http: self.http.resolve()?,
-                calibration: match verifier {
-                    Some(directory) if calibrate => VerifierSpec::load(directory)?.calibration,
-                    _ => None,
-                },
+    /// The choice of `score --backend kind [--verifier DIR]`.
+    pub fn choice(&self, kind: ScorerBackendKind, verifier: Option<PathBuf>) -> VerifierChoice<'_> {
+        VerifierChoice {
+            kind,
+            verifier,
+            base_urls: &self.base_url,
+            request_size: self.request_size,
+            http: &self.http,
+            flags: ServedFlags {
+                prefix: "",
+                model: self.model.clone(),
+                endpoint: self.endpoint,
+                template: self.template.clone(),
+                step_separator: self.step_separator.clone(),
+                step_tag: self.step_tag.clone(),
+                step_joiner: self.step_joiner.clone(),
+                label: self.label.clone(),
             },
-        })
-    }
-
-    /// How solutions are cut into steps and tagged: the flags, else the verifier directory's.
-    fn steps(&self, verifier: Option<&Path>) -> Result<StepFormat, Error> {
-        let from_directory = match verifier {
-            Some(directory) => VerifierSpec::load(directory)?.steps,
-            None => None,
-        };
-        let tag = self
-            .step_tag
-            .clone()
-            .or_else(|| from_directory.as_ref().map(|steps| steps.tag.clone()))
-            .ok_or_else(|| {
-                Error::Settings(
-                    "--endpoint pooling needs --step-tag TOKEN, the token after each step where \
-                     the model reads a step's score (or --verifier DIR whose verifier.json has \
-                     steps)"
-                        .into(),
-                )
-            })?;
-        let steps = StepFormat {
-            separator: self
-                .step_separator
-                .clone()
-                .or_else(|| from_directory.as_ref().map(|s| s.separator.clone()))
-                .unwrap_or_else(|| "\n\n".into()),
-            tag,
-            joiner: self
-                .step_joiner
-                .clone()
-                .or_else(|| from_directory.and_then(|s| s.joiner)),
-        };
-        steps
-            .check()
-            .map_err(|why| Error::Settings(format!("--step-separator/--step-tag: {why}")))?;
-        Ok(steps)
-    }
-
-    /// The text template: --template, else the verifier directory's.
-    fn template(&self, verifier: Option<&Path>) -> Result<String, Error> {
-        if let Some(template) = &self.template {
-            super::spec::check_template(template)
-                .map_err(|why| Error::Settings(format!("--template {why}")))?;
-            return Ok(template.clone());
         }
-        let from_directory = match verifier {
-            Some(directory) => match VerifierSpec::load(directory)?.input {
-                InputTemplate::Template { template } => Some(template),
-                InputTemplate::Pair => None,
-            },
-            None => None,
-        };
-        from_directory.ok_or_else(|| {
-            Error::Settings(
-                "a one-text endpoint needs --template 'Question: {question}\nAnswer: {solution}' \
-                 (or --verifier DIR whose verifier.json has a template input); for a pair \
-                 verifier use vLLM's --endpoint score or TEI's predict"
-                    .into(),
-            )
-        })
     }
 }
 
-/// How the in-process scorer cuts this verifier's inputs, for the server to do the same; none
-/// when it refuses them instead (`too_long = "error"`: the server scores them whole).
-fn truncation(spec: &VerifierSpec) -> Option<Truncation> {
-    (spec.too_long == TooLong::Truncate).then_some(Truncation {
-        max_tokens: spec.max_length,
-        side: spec.truncation_side,
-    })
+/// Where `solve` scores: in process (`--verifier DIR`), or with a served verifier. The flags of
+/// `score`'s served verifiers, named `--score-*` (generation owns `--backend`, `--base-url` and
+/// `--model` here); the HTTP flags (--max-in-flight, --max-retries, ...) serve both servers.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Scoring (--score-backend onnx|vllm|tei|sglang)")]
+pub struct SolveScorerArgs {
+    /// Where the verifier runs: in process (onnx, --verifier DIR), or served by vLLM, TEI or
+    /// SGLang (--score-base-url; --verifier DIR then gives the template and calibration).
+    #[arg(long, value_enum, default_value = "onnx")]
+    pub score_backend: ScorerBackendKind,
+    /// The scoring server's root URL; repeat for replicas of one model.
+    #[arg(long, value_name = "URL")]
+    pub score_base_url: Vec<String>,
+    /// The model name the scoring server serves (vLLM, SGLang).
+    #[arg(long, value_name = "NAME")]
+    pub score_model: Option<String>,
+    /// vllm: score (default), classify or pooling; tei: predict (default) or rerank.
+    #[arg(long, value_enum, value_name = "ENDPOINT")]
+    pub score_endpoint: Option<EndpointArg>,
+    /// How a pair becomes one text for vllm classify/pooling and sglang (default: --verifier's).
+    #[arg(long, value_name = "TEMPLATE")]
+    pub score_template: Option<String>,
+    /// Process reward models: what ends a step (default: verifier.json's, else a blank line).
+    #[arg(long, value_name = "TEXT")]
+    pub score_step_separator: Option<String>,
+    /// Process reward models: the token after each step (default: verifier.json's).
+    #[arg(long, value_name = "TOKEN")]
+    pub score_step_tag: Option<String>,
+    /// Process reward models: what goes between tagged steps (default: the separator).
+    #[arg(long, value_name = "TEXT")]
+    pub score_step_joiner: Option<String>,
+    /// tei predict: the label that means correct.
+    #[arg(long, value_name = "LABEL")]
+    pub score_label: Option<String>,
+    /// Most solutions in one scoring request.
+    #[arg(long, default_value_t = 32, value_name = "N")]
+    pub score_request_size: usize,
+}
+
+impl SolveScorerArgs {
+    /// The choice of `solve --score-backend kind [--verifier DIR]`, over the HTTP flags `http`.
+    pub fn choice<'a>(
+        &'a self,
+        verifier: Option<PathBuf>,
+        http: &'a HttpArgs,
+    ) -> VerifierChoice<'a> {
+        VerifierChoice {
+            kind: self.score_backend,
+            verifier,
+            base_urls: &self.score_base_url,
+            request_size: self.score_request_size,
+            http,
+            flags: ServedFlags {
+                prefix: "score-",
+                model: self.score_model.clone(),
+                endpoint: self.score_endpoint,
+                template: self.score_template.clone(),
+                step_separator: self.score_step_separator.clone(),
+                step_tag: self.score_step_tag.clone(),
+                step_joiner: self.score_step_joiner.clone(),
+                label: self.score_label.clone(),
+            },
+        }
+    }
+}
+
+/// A verifier as a command's flags give it, in either spelling.
+#[derive(Debug)]
+pub struct VerifierChoice<'a> {
+    pub kind: ScorerBackendKind,
+    /// The verifier directory: the model itself in process; for a served verifier, optional,
+    /// the template, steps and calibration of its verifier.json.
+    pub verifier: Option<PathBuf>,
+    pub base_urls: &'a [String],
+    pub request_size: usize,
+    pub http: &'a HttpArgs,
+    pub flags: ServedFlags,
+}
+
+impl VerifierChoice<'_> {
+    /// The settings: the in-process verifier with `onnx`'s flags on `threads` threads, or the
+    /// served one.
+    pub fn resolve(
+        self,
+        onnx: &ScorerArgs,
+        threads: Option<usize>,
+    ) -> Result<ScorerSettings, Error> {
+        let settings = |message: String| Err(Error::Settings(message));
+        let backend = format!("{} {:?}", self.flags.flag("backend"), self.kind).to_lowercase();
+        if self.kind == ScorerBackendKind::Onnx {
+            let Some(verifier) = self.verifier else {
+                return settings(format!("{backend} needs --verifier DIR"));
+            };
+            return onnx.resolve(verifier, threads);
+        }
+        if self.base_urls.is_empty() {
+            return settings(format!("{backend} needs {}", self.flags.flag("base-url")));
+        }
+        if self.request_size == 0 {
+            return settings(format!(
+                "{} must be at least 1",
+                self.flags.flag("request-size")
+            ));
+        }
+        let spec = self
+            .verifier
+            .as_deref()
+            .map(VerifierSpec::load)
+            .transpose()?;
+        let engine = served_engine(self.kind, &self.flags, spec.as_ref())?;
+        Ok(ScorerSettings::Remote {
+            engine,
+            options: RemoteOptions {
+                base_urls: self.base_urls.iter().map(|url| server_root(url)).collect(),
+                request_size: self.request_size,
+                max_in_flight: self.http.max_in_flight,
+                http: self.http.resolve()?,
+                calibration: spec
+                    .filter(|_| !onnx.no_calibration)
+                    .and_then(|spec| spec.calibration),
+            },
+        })
+    }
 }
 
 /// A served verifier's URL up to the server's root: vLLM's /classify has no /v1 form, so a
@@ -327,9 +297,8 @@ fn server_root(url: &str) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn served_verifier_settings_are_checked() {
-        let args = |endpoint, template: Option<&str>| RemoteScorerArgs {
+    fn args(endpoint: Option<EndpointArg>, template: Option<&str>) -> RemoteScorerArgs {
+        RemoteScorerArgs {
             base_url: vec!["http://127.0.0.1:8000/v1/".into()],
             model: Some("v".into()),
             endpoint,
@@ -346,62 +315,110 @@ mod tests {
                 retry_base_ms: 1,
                 timeout_secs: 5,
             },
-        };
-        let Ok(ScorerSettings::Remote { engine, options }) =
-            args(None, None).resolve(ScorerBackendKind::Vllm, None, true)
-        else {
-            panic!("vllm score needs no template")
-        };
-        assert!(matches!(
-            engine,
-            Engine::Vllm(Vllm {
-                api: VllmApi::Score,
-                ..
-            })
-        ));
-        assert_eq!(options.base_urls, ["http://127.0.0.1:8000"]);
-        let error = args(Some(EndpointArg::Classify), None)
-            .resolve(ScorerBackendKind::Vllm, None, true)
-            .unwrap_err();
-        assert!(error.to_string().contains("--template"), "{error}");
-        let error = args(
+        }
+    }
+
+    fn onnx() -> ScorerArgs {
+        ScorerArgs {
+            token_budget: 8192,
+            max_batch: 128,
+            too_long: None,
+            ort_lib: None,
+            cuda: false,
+            no_calibration: false,
+        }
+    }
+
+    /// The served engine's id, or the error's message.
+    fn resolved(args: &RemoteScorerArgs, kind: ScorerBackendKind) -> Result<String, String> {
+        match args.choice(kind, None).resolve(&onnx(), None) {
+            Ok(ScorerSettings::Remote { engine, options }) => {
+                assert_eq!(options.base_urls, ["http://127.0.0.1:8000"]);
+                Ok(engine.id())
+            }
+            Ok(ScorerSettings::Onnx { .. }) => panic!("a served backend resolved in process"),
+            Err(error) => Err(error.to_string()),
+        }
+    }
+
+    #[test]
+    fn served_verifier_settings_are_checked() {
+        use ScorerBackendKind::{Tei, Vllm};
+        assert_eq!(resolved(&args(None, None), Vllm).unwrap(), "vllm /score v");
+        let needs_template = resolved(&args(Some(EndpointArg::Classify), None), Vllm);
+        assert!(needs_template.unwrap_err().contains("--template"));
+        let bad_template = args(
             Some(EndpointArg::Classify),
             Some("{question} {answer} {solution}"),
-        )
-        .resolve(ScorerBackendKind::Vllm, None, true)
-        .unwrap_err();
-        assert!(error.to_string().contains("unknown placeholder"), "{error}");
-        let error = args(Some(EndpointArg::Rerank), None)
-            .resolve(ScorerBackendKind::Vllm, None, true)
-            .unwrap_err();
-        assert!(error.to_string().contains("--endpoint rerank"), "{error}");
+        );
+        assert!(resolved(&bad_template, Vllm)
+            .unwrap_err()
+            .contains("unknown placeholder"));
+        let wrong_engine = resolved(&args(Some(EndpointArg::Rerank), None), Vllm);
+        assert!(wrong_engine.unwrap_err().contains("--endpoint rerank"));
         let mut pooling = args(
             Some(EndpointArg::Pooling),
             Some("Q: {question} A: {solution}"),
         );
-        let error = pooling
-            .resolve(ScorerBackendKind::Vllm, None, true)
-            .unwrap_err();
-        assert!(error.to_string().contains("--step-tag"), "{error}");
+        assert!(resolved(&pooling, Vllm).unwrap_err().contains("--step-tag"));
         pooling.step_tag = Some("<extra_0>".into());
-        let Ok(ScorerSettings::Remote {
-            engine:
-                Engine::Vllm(Vllm {
-                    api: VllmApi::Pooling { steps, .. },
-                    ..
-                }),
-            ..
-        }) = pooling.resolve(ScorerBackendKind::Vllm, None, true)
-        else {
-            panic!("vllm pooling with a step tag")
-        };
-        assert_eq!(steps.separator, "\n\n");
-        assert!(args(Some(EndpointArg::Rerank), None)
-            .resolve(ScorerBackendKind::Tei, None, true)
-            .is_ok());
+        let id = resolved(&pooling, Vllm).unwrap();
+        assert!(id.starts_with("vllm /pooling v template "), "{id}");
+        assert_eq!(
+            resolved(&args(Some(EndpointArg::Rerank), None), Tei).unwrap(),
+            "tei /rerank"
+        );
+        let mut no_url = args(None, None);
+        no_url.base_url.clear();
+        assert_eq!(
+            resolved(&no_url, Vllm).unwrap_err(),
+            "invalid settings: --backend vllm needs --base-url"
+        );
         assert_eq!(
             server_root("http://h/v1?api-version=2"),
             "http://h?api-version=2"
+        );
+    }
+
+    #[test]
+    fn solve_spells_the_same_flags_with_a_score_prefix() {
+        let http = args(None, None).http;
+        let solve = SolveScorerArgs {
+            score_backend: ScorerBackendKind::Vllm,
+            score_base_url: vec![],
+            score_model: None,
+            score_endpoint: Some(EndpointArg::Classify),
+            score_template: None,
+            score_step_separator: None,
+            score_step_tag: None,
+            score_step_joiner: None,
+            score_label: None,
+            score_request_size: 4,
+        };
+        let error = |solve: &SolveScorerArgs| {
+            solve
+                .choice(None, &http)
+                .resolve(&onnx(), None)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            error(&solve),
+            "invalid settings: --score-backend vllm needs --score-base-url"
+        );
+        let mut solve = solve;
+        solve.score_base_url = vec!["http://127.0.0.1:8000".into()];
+        assert!(error(&solve).contains("--score-model"), "{}", error(&solve));
+        solve.score_model = Some("v".into());
+        assert!(
+            error(&solve).contains("--score-template"),
+            "{}",
+            error(&solve)
+        );
+        solve.score_backend = ScorerBackendKind::Onnx;
+        assert_eq!(
+            error(&solve),
+            "invalid settings: --score-backend onnx needs --verifier DIR"
         );
     }
 }

@@ -3,17 +3,49 @@
 //! pairs are tokenized in parallel, sorted by length and cut into batches under a token budget
 //! (so padding stays small), and the scores come back in input order.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use rayon::prelude::*;
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
 use super::remote::{Judged, Served};
-use super::session::{find_library, Inputs, OnnxModel};
+use super::scorer::{Pair, PairScore, ScoreStats, Scorer};
+use super::session::{find_library, Device, Inputs, OnnxModel};
 use super::spec::{InputTemplate, OutputKind, Per, PlattScaling, Side, TooLong, VerifierSpec};
-use super::{Pair, PairScore, ScoreOptions, ScoreStats, Scorer};
 use crate::error::{Error, Result};
+
+/// Where and how the in-process verifier runs.
+#[derive(Debug, Clone)]
+pub struct ScoreOptions {
+    /// ONNX Runtime library; found by [`find_library`] when `None`.
+    pub ort_library: Option<PathBuf>,
+    /// Intra-op threads of the ONNX Runtime session.
+    pub threads: usize,
+    pub device: Device,
+    /// Most tokens (rows × padded length) in one batch.
+    pub token_budget: usize,
+    /// Most rows in one batch.
+    pub max_batch: usize,
+    /// Overrides verifier.json's `too_long`.
+    pub too_long: Option<TooLong>,
+    /// Apply verifier.json's calibration (when it has one).
+    pub calibrate: bool,
+}
+
+impl Default for ScoreOptions {
+    fn default() -> Self {
+        ScoreOptions {
+            ort_library: None,
+            threads: crate::default_threads(),
+            device: Device::Cpu,
+            token_budget: 8192,
+            max_batch: 128,
+            too_long: None,
+            calibrate: true,
+        }
+    }
+}
 
 /// The spec and the tokenizer configured from it: turns pairs into model inputs.
 pub struct Encoder {

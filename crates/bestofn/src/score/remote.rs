@@ -6,13 +6,13 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serde_json::Value;
 
+use super::scorer::{Pair, PairScore, ScoreStats, Scored, Scorer};
 use super::spec::{OutputKind, PlattScaling};
-use super::{Pair, PairScore, ScoreStats, Scored, Scorer};
 use crate::error::{Error, Result};
 use crate::io::http::{HttpClient, HttpError, HttpOptions};
 
@@ -88,7 +88,10 @@ impl Judged {
 }
 
 /// One engine's endpoint: its request for a question's solutions and how to read the answer.
-pub trait Protocol: Send + Sync {
+pub trait Protocol: std::fmt::Debug + Send + Sync {
+    /// What identifies the served verifier in the scoring log: engine, endpoint, model and what
+    /// shapes the input (not the URL: the same model on another replica gives the same scores).
+    fn id(&self) -> String;
     /// Where the request goes, under the base URL.
     fn path(&self) -> &str;
     fn request(&self, question: &str, solutions: &[&str]) -> Value;
@@ -120,7 +123,7 @@ pub struct RemoteOptions {
 
 pub struct RemoteScorer {
     id: String,
-    protocol: Box<dyn Protocol>,
+    protocol: Arc<dyn Protocol>,
     client: HttpClient,
     request_size: usize,
     max_in_flight: usize,
@@ -134,9 +137,14 @@ struct Request<'a> {
 }
 
 impl RemoteScorer {
-    pub fn new(id: String, protocol: Box<dyn Protocol>, options: RemoteOptions) -> Self {
+    /// The scorer of `protocol`'s verifier; its id names the calibration too, so that a log
+    /// of calibrated scores is not taken for uncalibrated ones.
+    pub fn new(protocol: Arc<dyn Protocol>, options: RemoteOptions) -> Self {
+        let calibrated = options.calibration.map_or_else(String::new, |c| {
+            format!(" calibrated {} {}", c.scale, c.shift)
+        });
         RemoteScorer {
-            id,
+            id: format!("{}{calibrated}", protocol.id()),
             protocol,
             client: HttpClient::new(options.base_urls, options.http),
             request_size: options.request_size,

@@ -14,15 +14,13 @@ use crate::error::{Error, Result};
 /// The ONNX Runtime release whose library bestofn is built against (`api-31`).
 const ORT_LIBRARY: &str = "libonnxruntime.so";
 
-/// Where the ONNX Runtime library is looked for, in order: the explicit path, `ORT_DYLIB_PATH`,
-/// then the project's Python environment (`.venv` with the onnxruntime wheel) in the current
+/// Where the ONNX Runtime library is looked for, in order: the explicit path (the flag, else
+/// `ORT_DYLIB_PATH`, resolved with the settings: [`super::args::ort_library`]), then the
+/// project's Python environment (`.venv` with the onnxruntime wheel) in the current
 /// directory, its ancestors, or beside the executable's build directory.
 pub fn find_library(explicit: Option<&Path>) -> Result<PathBuf> {
     if let Some(path) = explicit {
         return Ok(path.to_owned());
-    }
-    if let Some(path) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(path));
     }
     let capi = crate::locate::site_packages_dir(".venv", "onnxruntime/capi");
     if let Some(found) = capi.and_then(|dir| crate::locate::file_with_prefix(&dir, ORT_LIBRARY)) {

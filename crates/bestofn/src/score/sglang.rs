@@ -4,8 +4,11 @@
 
 use serde_json::{json, Value};
 
+use super::log::fingerprint;
 use super::remote::{by_index, number_at, Protocol, Served};
-use super::spec::fill_template;
+use super::served::{EndpointArg, ServedFlags};
+use super::spec::{fill_template, VerifierSpec};
+use crate::error::Error;
 
 #[derive(Debug, Clone)]
 pub struct Sglang {
@@ -13,7 +16,26 @@ pub struct Sglang {
     pub template: String,
 }
 
+impl Sglang {
+    /// `/classify` of the served model, with the template of the flags or the verifier directory.
+    pub fn configure(flags: &ServedFlags, verifier: Option<&VerifierSpec>) -> Result<Self, Error> {
+        flags.endpoint_of("sglang", &[EndpointArg::Classify])?;
+        Ok(Sglang {
+            model: flags.model()?,
+            template: flags.template(verifier)?,
+        })
+    }
+}
+
 impl Protocol for Sglang {
+    fn id(&self) -> String {
+        format!(
+            "sglang /classify {} template {}",
+            self.model,
+            fingerprint(&self.template, "")
+        )
+    }
+
     fn path(&self) -> &str {
         "classify"
     }

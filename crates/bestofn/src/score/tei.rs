@@ -7,6 +7,9 @@
 use serde_json::{json, Value};
 
 use super::remote::{by_index, number_at, Protocol, Served};
+use super::served::{EndpointArg, ServedFlags};
+use super::spec::VerifierSpec;
+use crate::error::Error;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TeiApi {
@@ -22,7 +25,29 @@ pub struct Tei {
     pub api: TeiApi,
 }
 
+impl Tei {
+    /// `/predict` (by default) or `/rerank`; TEI serves one model, so no model name is needed.
+    pub fn configure(flags: &ServedFlags, _verifier: Option<&VerifierSpec>) -> Result<Self, Error> {
+        let endpoint = flags.endpoint_of("tei", &[EndpointArg::Predict, EndpointArg::Rerank])?;
+        Ok(Tei {
+            api: match endpoint {
+                Some(EndpointArg::Rerank) => TeiApi::Rerank,
+                _ => TeiApi::Predict {
+                    label: flags.label.clone(),
+                },
+            },
+        })
+    }
+}
+
 impl Protocol for Tei {
+    fn id(&self) -> String {
+        match &self.api {
+            TeiApi::Predict { label } => format!("tei /predict label {label:?}"),
+            TeiApi::Rerank => "tei /rerank".to_owned(),
+        }
+    }
+
     fn path(&self) -> &str {
         match self.api {
             TeiApi::Predict { .. } => "predict",

@@ -7,8 +7,11 @@
 
 use serde_json::{json, Value};
 
+use super::log::fingerprint;
 use super::remote::{indexed_data, number_at, Judged, Protocol, Served};
-use super::spec::{fill_template, OutputKind, Side, StepFormat};
+use super::served::{EndpointArg, ServedFlags};
+use super::spec::{fill_template, OutputKind, Side, StepFormat, TooLong, VerifierSpec};
+use crate::error::Error;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VllmApi {
@@ -38,6 +41,30 @@ pub struct Truncation {
 }
 
 impl Vllm {
+    /// The endpoint the flags ask for (`score` by default), with the template and steps of the
+    /// flags or of the verifier directory.
+    pub fn configure(flags: &ServedFlags, verifier: Option<&VerifierSpec>) -> Result<Self, Error> {
+        use EndpointArg::{Classify, Pooling, Score};
+        let model = flags.model()?;
+        let api = match flags.endpoint_of("vllm", &[Score, Classify, Pooling])? {
+            Some(Classify) => VllmApi::Classify {
+                template: flags.template(verifier)?,
+            },
+            Some(Pooling) => VllmApi::Pooling {
+                template: flags.template(verifier)?,
+                steps: flags.steps(verifier)?,
+            },
+            _ => VllmApi::Score,
+        };
+        // A pair verifier's cut (longest first, over two texts) has no vLLM equivalent.
+        let one_text = !matches!(api, VllmApi::Score);
+        Ok(Vllm {
+            model,
+            api,
+            truncation: verifier.filter(|_| one_text).and_then(Truncation::of),
+        })
+    }
+
     /// A one-text request's body: the texts, and how to cut them when they are too long.
     fn one_text_request(&self, input: Vec<String>) -> Value {
         let mut request = json!({
@@ -56,7 +83,35 @@ impl Vllm {
     }
 }
 
+impl Truncation {
+    /// How the in-process scorer cuts this verifier's inputs, for the server to do the same;
+    /// none when it refuses them instead (`too_long = "error"`: the server scores them whole).
+    fn of(spec: &VerifierSpec) -> Option<Truncation> {
+        (spec.too_long == TooLong::Truncate).then_some(Truncation {
+            max_tokens: spec.max_length,
+            side: spec.truncation_side,
+        })
+    }
+}
+
 impl Protocol for Vllm {
+    fn id(&self) -> String {
+        match &self.api {
+            VllmApi::Score => format!("vllm /score {}", self.model),
+            VllmApi::Classify { template } => format!(
+                "vllm /classify {} template {}",
+                self.model,
+                fingerprint(template, "")
+            ),
+            VllmApi::Pooling { template, steps } => format!(
+                "vllm /pooling {} template {} steps {}",
+                self.model,
+                fingerprint(template, ""),
+                steps.id()
+            ),
+        }
+    }
+
     fn path(&self) -> &str {
         match self.api {
             VllmApi::Score => "score",
