@@ -401,6 +401,208 @@ mod served {
         paths
     }
 
+    /// A verifier trained a few steps on `examples` (its checkpoint, which vLLM serves, and
+    /// its exported directory).
+    fn trained_verifier(dir: &Path, examples: &Path) -> (PathBuf, PathBuf) {
+        let checkpoint = dir.join("checkpoint");
+        let verifier = dir.join("verifier");
+        common::run_verifier_tool(&[
+            "train".as_ref(),
+            "--data".as_ref(),
+            examples.as_os_str(),
+            "--out".as_ref(),
+            checkpoint.as_os_str(),
+            "--max-steps".as_ref(),
+            "4".as_ref(),
+            "--batch-size".as_ref(),
+            "8".as_ref(),
+            "--max-length".as_ref(),
+            "512".as_ref(),
+            "--input-template".as_ref(),
+            TEMPLATE.as_ref(),
+            "--threads".as_ref(),
+            "2".as_ref(),
+        ]);
+        common::run_verifier_tool(&[
+            "export".as_ref(),
+            "--checkpoint".as_ref(),
+            checkpoint.as_os_str(),
+            "--out".as_ref(),
+            verifier.as_os_str(),
+        ]);
+        (checkpoint, verifier)
+    }
+
+    /// SIGKILLs `child` once the scoring log at `log` holds `at_least` lines; the lines kept.
+    fn kill_once_logged(mut child: std::process::Child, log: &Path, at_least: usize) -> usize {
+        let logged = || fs::read_to_string(log).map_or(0, |t| t.lines().count());
+        while logged() < at_least {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "the run ended before it could be killed"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        logged()
+    }
+
+    /// Runs `bestofn ARGS` to success.
+    fn bestofn(args: &[&std::ffi::OsStr]) -> assert_cmd::assert::Assert {
+        Command::cargo_bin("bestofn")
+            .unwrap()
+            .args(args)
+            .assert()
+            .success()
+    }
+
+    #[test]
+    fn solve_with_a_served_verifier_resumes_after_a_kill_and_answers_as_the_stages_by_hand() {
+        if common::skip(
+            "solve_with_a_served_verifier_resumes_after_a_kill_and_answers_as_the_stages_by_hand",
+            &[common::Need::Vllm, common::Need::SharedData],
+        ) {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (examples, problems, samples) = gsm8k_paper_data(dir.path(), 60);
+        let (checkpoint, verifier) = trained_verifier(dir.path(), &examples);
+        let server = common::VllmServer::start_with(
+            &checkpoint.join("model"),
+            "verifier",
+            &["--runner", "pooling"],
+        );
+        let url = server.root_url();
+        let path = |name: &str| dir.path().join(name);
+        let os = |text: &'static str| std::ffi::OsStr::new(text);
+        // Generation replays the samples; the verifier is served (/classify, with the template
+        // and calibration of --verifier); small requests one at a time, so that the run is long
+        // enough to be killed mid-way.
+        let replay = [
+            os("--backend"),
+            os("replay"),
+            os("--replay-from"),
+            samples.as_os_str(),
+            os("--n"),
+            os("4"),
+        ];
+        let served = |prefix: &str| -> Vec<std::ffi::OsString> {
+            [
+                ("backend", "vllm"),
+                ("base-url", url.as_str()),
+                ("model", "verifier"),
+                ("endpoint", "classify"),
+                ("request-size", "2"),
+            ]
+            .iter()
+            .flat_map(|(flag, value)| [format!("--{prefix}{flag}").into(), (*value).into()])
+            .chain(["--verifier".into(), verifier.clone().into_os_string()])
+            .collect()
+        };
+
+        // By hand: generate → label → score → rank.
+        let (generated, labeled, scored, by_hand) = (
+            path("hand.samples.jsonl"),
+            path("hand.labeled.jsonl"),
+            path("hand.scored.jsonl"),
+            path("hand.jsonl"),
+        );
+        let mut generate = vec![
+            os("generate"),
+            os("--problems"),
+            problems.as_os_str(),
+            os("--out"),
+            generated.as_os_str(),
+        ];
+        generate.extend(replay);
+        bestofn(&generate);
+        bestofn(&[
+            os("label"),
+            os("--problems"),
+            problems.as_os_str(),
+            os("--samples"),
+            generated.as_os_str(),
+            os("--out"),
+            labeled.as_os_str(),
+        ]);
+        let mut score = vec![
+            os("score"),
+            os("--problems"),
+            problems.as_os_str(),
+            os("--samples"),
+            labeled.as_os_str(),
+            os("--out"),
+            scored.as_os_str(),
+        ];
+        let score_flags = served("");
+        score.extend(score_flags.iter().map(|f| f.as_os_str()));
+        bestofn(&score);
+        bestofn(&[
+            os("rank"),
+            os("--samples"),
+            scored.as_os_str(),
+            os("--strategy"),
+            os("verifier,weighted"),
+            os("--out"),
+            by_hand.as_os_str(),
+        ]);
+
+        // In one command, killed while scoring, then run again.
+        let answers = path("solve/answers.jsonl");
+        let mut solve = vec![
+            os("solve"),
+            os("--problems"),
+            problems.as_os_str(),
+            os("--out"),
+            answers.as_os_str(),
+            os("--strategy"),
+            os("verifier,weighted"),
+            os("--max-in-flight"),
+            os("1"),
+            os("--threads"),
+            os("1"),
+        ];
+        solve.extend(replay);
+        let solve_flags = served("score-");
+        solve.extend(solve_flags.iter().map(|f| f.as_os_str()));
+        let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("bestofn"))
+            .args(&solve)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let log = path("solve/answers.scored.jsonl.partial");
+        let kept = kill_once_logged(child, &log, 40);
+        assert!(
+            kept < 240 && !answers.exists(),
+            "killed while scoring: {kept} scores logged, no answers yet"
+        );
+        bestofn(&solve).stderr(contains(format!("{kept} scores came from the log")));
+        assert!(
+            !log.exists(),
+            "the log is removed once the scored file is complete"
+        );
+
+        let scores_gap = max_difference(&scored, &path("solve/answers.scored.jsonl"));
+        eprintln!("solve vs the stages by hand: max |Δp| {scores_gap:.1e}");
+        assert!(scores_gap <= 1e-6);
+        let answers_of = |path: &Path| -> Vec<(String, String, Value)> {
+            common::read_jsonl(path)
+                .into_iter()
+                .map(|a| {
+                    (
+                        a["problem_id"].as_str().unwrap().to_owned(),
+                        a["strategy"].as_str().unwrap().to_owned(),
+                        a["answer"].clone(),
+                    )
+                })
+                .collect()
+        };
+        let (by_hand, solved) = (answers_of(&by_hand), answers_of(&answers));
+        assert_eq!(by_hand.len(), 120, "an answer per problem and strategy");
+        assert_eq!(solved, by_hand);
+    }
+
     fn run_score(
         problems: &Path,
         samples: &Path,
@@ -719,32 +921,7 @@ mod served {
         }
         let dir = tempfile::tempdir().unwrap();
         let (examples, problems, samples) = gsm8k_paper_data(dir.path(), 60);
-        let checkpoint = dir.path().join("checkpoint");
-        let verifier = dir.path().join("verifier");
-        common::run_verifier_tool(&[
-            "train".as_ref(),
-            "--data".as_ref(),
-            examples.as_os_str(),
-            "--out".as_ref(),
-            checkpoint.as_os_str(),
-            "--max-steps".as_ref(),
-            "4".as_ref(),
-            "--batch-size".as_ref(),
-            "8".as_ref(),
-            "--max-length".as_ref(),
-            "512".as_ref(),
-            "--input-template".as_ref(),
-            TEMPLATE.as_ref(),
-            "--threads".as_ref(),
-            "2".as_ref(),
-        ]);
-        common::run_verifier_tool(&[
-            "export".as_ref(),
-            "--checkpoint".as_ref(),
-            checkpoint.as_os_str(),
-            "--out".as_ref(),
-            verifier.as_os_str(),
-        ]);
+        let (checkpoint, verifier) = trained_verifier(dir.path(), &examples);
         // The same ONNX model given the pair as a text pair: what /score computes.
         let pair_verifier = dir.path().join("verifier-pair");
         fs::create_dir_all(&pair_verifier).unwrap();
@@ -825,7 +1002,7 @@ mod served {
         run_score(&problems, &samples, &whole, &slow).success();
         let resumed = dir.path().join("resumed.jsonl");
         let log = dir.path().join("resumed.jsonl.partial");
-        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("bestofn"))
+        let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("bestofn"))
             .args(["score", "--problems"])
             .arg(&problems)
             .arg("--samples")
@@ -836,17 +1013,7 @@ mod served {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        let logged = |path: &Path| fs::read_to_string(path).map_or(0, |t| t.lines().count());
-        while logged(&log) < 40 {
-            assert!(
-                child.try_wait().unwrap().is_none(),
-                "the run ended before it could be killed"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        let kept = logged(&log);
+        let kept = kill_once_logged(child, &log, 40);
         assert!(
             kept < 240 && !resumed.exists(),
             "killed mid-way: {kept} scores logged, no output yet"
