@@ -45,7 +45,7 @@ pub enum Command {
     Generate(generate::Args),
     /// generate → label → score → rank (→ eval when the problems have gold answers) in one
     /// command.
-    Solve(solve::Args),
+    Solve(Box<solve::Args>),
     /// Convert a grouped sample set (one problem per line with its candidates) to problems and
     /// flat samples.
     Import(import::Args),

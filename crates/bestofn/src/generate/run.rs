@@ -1,0 +1,362 @@
+//! The generation driver: opens the append-only samples log, plans the missing samples, runs the
+//! backend's jobs (in rounds, sampling adaptively) and appends each sample as it comes, keeping
+//! every finished sample when a run stops.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Map, Value};
+
+use super::backend::{Backend, Completion, Job};
+use super::log::{ExistingSamples, Expected, SampleLog};
+use super::sampling::{check_seed_ranges, plan_jobs};
+use super::{AdaptiveStop, NewSample, RoundJudge, SamplingParams, Template};
+use crate::error::{Error, Result};
+use crate::records::Problem;
+
+#[derive(Debug, Clone)]
+pub struct GenerateOptions {
+    pub n: u32,
+    pub params: SamplingParams,
+    pub template: Template,
+    /// Add samples made with other settings to an existing file instead of refusing.
+    pub allow_settings_change: bool,
+    /// Sample in rounds and stop a problem once its answer is settled.
+    pub adaptive: Option<AdaptiveStop>,
+}
+
+/// What a run did.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct GenerateSummary {
+    pub problems: usize,
+    pub already_present: usize,
+    pub generated: usize,
+    pub tokens: u64,
+    pub repaired_bytes: u64,
+    /// Samples below `--n` left undrawn because their problem's answer was settled (adaptive).
+    pub not_needed: usize,
+    pub elapsed: Duration,
+}
+
+impl std::fmt::Display for GenerateSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let seconds = self.elapsed.as_secs_f64();
+        write!(
+            f,
+            "{} problems: {} samples generated, {} already present; {} tokens in {seconds:.1} s",
+            self.problems, self.generated, self.already_present, self.tokens
+        )?;
+        if self.tokens > 0 && seconds > 0.0 {
+            write!(f, " ({:.1} tokens/s)", self.tokens as f64 / seconds)?;
+        }
+        if self.not_needed > 0 {
+            write!(
+                f,
+                "; {} samples not needed (answers settled)",
+                self.not_needed
+            )?;
+        }
+        if self.repaired_bytes > 0 {
+            write!(
+                f,
+                "; repaired a torn last line ({} bytes dropped)",
+                self.repaired_bytes
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The `generator` object of this run's samples, without the per-sample fields (`seed`,
+/// `prompt_sha256`); two runs may share a file only if these are equal.
+pub fn generator_settings(backend: &dyn Backend, options: &GenerateOptions) -> Map<String, Value> {
+    let params = &options.params;
+    let value = json!({
+        "backend": backend.kind(),
+        "model": backend.model(),
+        "base_seed": params.seed,
+        "temperature": params.temperature,
+        "top_k": params.top_k,
+        "top_p": params.top_p,
+        "max_tokens": params.max_tokens,
+        "stop": params.stop,
+        "template": options.template.name,
+        "template_sha256": options.template.sha256,
+    });
+    match value {
+        Value::Object(map) => map,
+        _ => unreachable!("json! of an object"),
+    }
+}
+
+/// Fields of `generator` that differ between the samples of one run.
+pub(crate) const PER_SAMPLE_GENERATOR_FIELDS: [&str; 3] = ["seed", "prompt_sha256", "server"];
+
+/// Most samples one run plans at once: every planned sample is held in memory (its slot and
+/// seed) before generation starts.
+pub const MAX_PLANNED_SAMPLES: u64 = 20_000_000;
+
+/// Generates every missing `(problem, sample_idx)` for `sample_idx < n` into `out`.
+///
+/// `out` is append-only: samples are appended as they finish, a torn last line from a crash is
+/// cut off first, and pairs already present are never generated again. `progress` gets the
+/// number of samples still to make, then is called once per finished sample.
+pub fn generate(
+    backend: &dyn Backend,
+    problems: &[Problem],
+    out: &Path,
+    options: &GenerateOptions,
+    progress: impl FnMut(Progress),
+) -> Result<GenerateSummary> {
+    generate_judged(backend, problems, out, options, None, progress)
+}
+
+/// [`generate`], with adaptive sampling's problems settled by `judge` instead of their votes.
+pub fn generate_judged(
+    backend: &dyn Backend,
+    problems: &[Problem],
+    out: &Path,
+    options: &GenerateOptions,
+    mut judge: Option<&mut dyn RoundJudge>,
+    mut progress: impl FnMut(Progress),
+) -> Result<GenerateSummary> {
+    let _span = tracing::info_span!("generate", backend = backend.kind(), n = options.n).entered();
+    let started = Instant::now();
+    let planned = problems.len() as u64 * u64::from(options.n);
+    if planned > MAX_PLANNED_SAMPLES {
+        return Err(Error::Settings(format!(
+            "{} problems × --n {} = {planned} samples, more than one run plans ({MAX_PLANNED_SAMPLES}); \
+             split the problems into several runs",
+            problems.len(),
+            options.n
+        )));
+    }
+    check_seed_ranges(backend, problems, options)?;
+    let settings = generator_settings(backend, options);
+    let (mut log, mut existing) = open_log(backend, problems, out, options, &settings)?;
+    let known: HashMap<&str, &Problem> = problems.iter().map(|p| (p.id.as_str(), p)).collect();
+
+    let already_present = existing.count_below(options.n);
+    let mut summary = GenerateSummary {
+        problems: problems.len(),
+        already_present,
+        repaired_bytes: existing.repaired_bytes,
+        ..Default::default()
+    };
+    progress(Progress::Planned(planned as usize - already_present));
+
+    let params = &options.params;
+    let mut votes = std::mem::take(&mut existing.votes);
+    let resumed = match judge.as_deref_mut() {
+        Some(judge) if options.adaptive.is_some() => judge.resume(out),
+        _ => Ok(()),
+    };
+    let mut round = Vec::new();
+    let result = resumed.and_then(|()| loop {
+        let settled = |problem: &Problem| match (&options.adaptive, judge.as_deref()) {
+            (None, _) => false,
+            (Some(_), Some(judge)) => judge.settled(&problem.id),
+            (Some(stop), None) => votes
+                .get(&problem.id)
+                .is_some_and(|v| v.settled(stop.confidence)),
+        };
+        let jobs = plan_jobs(backend, problems, options, &existing, &settled);
+        if jobs.is_empty() {
+            break Ok(());
+        }
+        let mut write = |job: &Job, completion: Completion| -> Result<()> {
+            if let Some(stop) = &options.adaptive {
+                existing.insert(&job.problem_id, completion.sample_idx);
+                if judge.is_some() {
+                    round.push(NewSample {
+                        problem_id: job.problem_id.clone(),
+                        sample_idx: completion.sample_idx,
+                        text: completion.text.clone(),
+                    });
+                } else {
+                    let style = known[job.problem_id.as_str()].style;
+                    let vote = stop.vote(&completion.text, completion.replayed.as_deref(), style);
+                    votes.entry(job.problem_id.clone()).or_default().add(vote);
+                }
+            }
+            let tokens = u64::from(completion.num_tokens.unwrap_or(0));
+            match completion.replayed {
+                Some(line) => log.append_line(&line)?,
+                None => log.append(&new_record(&settings, params, job, completion))?,
+            }
+            summary.tokens += tokens;
+            summary.generated += 1;
+            progress(Progress::Sample);
+            Ok(())
+        };
+        if let Err(error) = backend.run_jobs(&jobs, params, &mut write) {
+            break Err(error);
+        }
+        if options.adaptive.is_none() {
+            break Ok(());
+        }
+        if let Some(judge) = judge.as_deref_mut() {
+            if let Err(error) = judge.judge(std::mem::take(&mut round)) {
+                break Err(error);
+            }
+        }
+    });
+    summary.elapsed = started.elapsed();
+    summary.not_needed = (planned as usize)
+        .saturating_sub(summary.already_present + summary.generated)
+        * usize::from(result.is_ok() && options.adaptive.is_some());
+    result.map_err(|error| Error::Stopped {
+        kept: summary.already_present + summary.generated,
+        what: "samples",
+        path: out.to_owned(),
+        resumable: !matches!(error, Error::Rejected(_) | Error::Settings(_)),
+        source: Box::new(error),
+    })?;
+    Ok(summary)
+}
+
+/// Opens the run's samples log: the samples already in it are checked against this run's
+/// settings and prompts, and must all be of known problems.
+fn open_log(
+    backend: &dyn Backend,
+    problems: &[Problem],
+    out: &Path,
+    options: &GenerateOptions,
+    settings: &Map<String, Value>,
+) -> Result<(SampleLog, ExistingSamples)> {
+    let records_settings = backend.records_settings();
+    let expected = Expected {
+        settings: (records_settings && !options.allow_settings_change).then_some(settings),
+        template_sha256: records_settings.then_some(options.template.sha256.as_str()),
+        prompts: problems
+            .iter()
+            .map(|p| (p.id.as_str(), options.template.render(&p.question).sha256()))
+            .collect(),
+        votes: options.adaptive.as_ref().map(|stop| {
+            let styles = problems.iter().map(|p| (p.id.as_str(), p.style)).collect();
+            (styles, options.n, stop.answer_field.as_deref())
+        }),
+    };
+    let (log, existing) = SampleLog::open(out, &expected)?;
+    let known: HashMap<&str, &Problem> = problems.iter().map(|p| (p.id.as_str(), p)).collect();
+    if let Some((id, line)) = existing.unknown_problem(&known) {
+        return Err(Error::Inconsistent(format!(
+            "{}:{line}: sample of problem `{id}`, which is not in the problems file; \
+             use the problems file the samples were generated from",
+            out.display()
+        )));
+    }
+    Ok((log, existing))
+}
+
+/// Progress of a run, for a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    Planned(usize),
+    Sample,
+}
+
+fn new_record(
+    settings: &Map<String, Value>,
+    params: &SamplingParams,
+    job: &Job,
+    completion: Completion,
+) -> Map<String, Value> {
+    let mut generator = settings.clone();
+    let seed = job
+        .slots
+        .iter()
+        .find(|slot| slot.sample_idx == completion.sample_idx)
+        .map_or_else(
+            || params.sample_seed(&job.problem_id, completion.sample_idx),
+            |slot| slot.seed,
+        );
+    generator.insert("seed".into(), seed.into());
+    generator.insert("prompt_sha256".into(), job.prompt.sha256().into());
+    if let Some(server) = completion.server {
+        generator.insert("server".into(), Value::Object(server));
+    }
+    let mut record = Map::new();
+    record.insert("problem_id".into(), job.problem_id.clone().into());
+    record.insert("sample_idx".into(), completion.sample_idx.into());
+    record.insert("text".into(), completion.text.into());
+    record.insert("generator".into(), Value::Object(generator));
+    record.insert("finish_reason".into(), completion.finish_reason.into());
+    record.insert("num_tokens".into(), completion.num_tokens.into());
+    record
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate::Template;
+
+    /// A backend that makes one sample, then fails as a full disk does.
+    struct FailsAfterOne;
+
+    impl Backend for FailsAfterOne {
+        fn kind(&self) -> &'static str {
+            "test"
+        }
+        fn model(&self) -> String {
+            "none".into()
+        }
+        fn run(
+            &self,
+            job: &Job,
+            _params: &SamplingParams,
+            emit: &mut dyn FnMut(Completion) -> Result<()>,
+        ) -> Result<()> {
+            emit(Completion {
+                sample_idx: job.slots[0].sample_idx,
+                text: "#### 1".into(),
+                finish_reason: None,
+                num_tokens: None,
+                replayed: None,
+                server: None,
+            })?;
+            let full = std::io::Error::from_raw_os_error(28);
+            Err(Error::io("disk", full))
+        }
+    }
+
+    #[test]
+    fn any_failure_says_how_many_samples_are_safe() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("s.jsonl");
+        let problems = [Problem {
+            id: "p".into(),
+            question: "q".into(),
+            answer: None,
+            solution: None,
+            style: crate::grade::AnswerStyle::Gsm8k,
+            extra: Default::default(),
+        }];
+        let options = GenerateOptions {
+            n: 3,
+            params: SamplingParams {
+                temperature: 0.0,
+                top_k: 0,
+                top_p: 1.0,
+                max_tokens: 4,
+                stop: vec![],
+                seed: 0,
+            },
+            template: Template::load("gsm8k").unwrap(),
+            allow_settings_change: false,
+            adaptive: None,
+        };
+        let error = generate(&FailsAfterOne, &problems, &out, &options, |_| {}).unwrap_err();
+        assert_eq!(error.exit_code(), 74, "the cause's exit code");
+        assert!(
+            error.to_string().contains("1 samples are safe in"),
+            "{error}"
+        );
+        assert!(
+            error.to_string().contains("run the same command again"),
+            "{error}"
+        );
+        assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 1);
+    }
+}
