@@ -2,16 +2,14 @@
 
 mod common;
 
+use common::bestofn;
+
 use std::fs;
 use std::path::Path;
 
 use assert_cmd::Command;
 use predicates::str::contains;
 use serde_json::Value;
-
-fn bestofn() -> Command {
-    Command::cargo_bin("bestofn").unwrap()
-}
 
 fn read_jsonl(path: &Path) -> Vec<Value> {
     fs::read_to_string(path)

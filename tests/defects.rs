@@ -1,20 +1,17 @@
 //! Regression tests for the defects found by trying bestofn as a hostile user would: data loss,
-//! crashes, misleading successes and unclear errors. Each test names the defect it covers
-//! (the numbers of the architecture issue's list). None needs a model or `../shared`.
+//! crashes, misleading successes and unclear errors. Each test is named by the behaviour it
+//! protects. None needs a model or `../shared`.
 
 mod common;
+
+use common::bestofn;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use assert_cmd::Command;
 use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
-
-fn bestofn() -> Command {
-    Command::cargo_bin("bestofn").unwrap()
-}
 
 fn fixture(name: &str) -> PathBuf {
     common::fixture(name)
@@ -50,7 +47,7 @@ fn copy_fixture(dir: &Path, name: &str) -> PathBuf {
 
 /// (1) A second writer of one samples file is refused, naming the holder.
 #[test]
-fn d01_a_locked_samples_file_is_refused() {
+fn a_locked_samples_file_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("s.jsonl");
     let holder = fs::File::create(&out).unwrap();
@@ -70,7 +67,7 @@ fn d01_a_locked_samples_file_is_refused() {
 
 /// (8) A sample count no run can hold is refused before anything is planned.
 #[test]
-fn d08_a_huge_n_is_refused_before_planning() {
+fn a_huge_n_is_refused_before_planning() {
     let dir = tempfile::tempdir().unwrap();
     bestofn()
         .args([
@@ -94,7 +91,7 @@ fn d08_a_huge_n_is_refused_before_planning() {
 
 /// (2, 4) Standard input is read once, and `-` writes standard output.
 #[test]
-fn d02_stdin_and_stdout_streams() {
+fn stdin_and_stdout_streams() {
     let samples = fs::read(fixture("samples.jsonl")).unwrap();
     let output = bestofn()
         .args(["label", "--samples", "-", "--out", "-", "--problems"])
@@ -113,7 +110,7 @@ fn d02_stdin_and_stdout_streams() {
 
 /// (3) An output that is an input, or two outputs on one path, are refused before any work.
 #[test]
-fn d03_outputs_never_overwrite_inputs_or_each_other() {
+fn outputs_never_overwrite_inputs_or_each_other() {
     let dir = tempfile::tempdir().unwrap();
     let samples = labeled(dir.path());
     let problems = copy_fixture(dir.path(), "problems.jsonl");
@@ -195,7 +192,7 @@ fn d03_outputs_never_overwrite_inputs_or_each_other() {
 /// (4) A symlinked output is written through; devices are written in place; a new file honours
 /// the umask and a replaced one keeps its mode.
 #[test]
-fn d04_outputs_respect_links_devices_and_modes() {
+fn outputs_respect_links_devices_and_modes() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let samples = labeled(dir.path());
@@ -273,7 +270,7 @@ fn d04_outputs_respect_links_devices_and_modes() {
 
 /// (7) A closed stdout or a full stderr is not a panic.
 #[test]
-fn d07_closed_pipes_are_not_panics() {
+fn closed_pipes_are_not_panics() {
     let dir = tempfile::tempdir().unwrap();
     let samples = labeled(dir.path());
     let binary = assert_cmd::cargo::cargo_bin("bestofn");
@@ -307,7 +304,7 @@ fn d07_closed_pipes_are_not_panics() {
 
 /// (8, 11, 13) Sizes and counts from flags are checked before anything is allocated.
 #[test]
-fn d08_flags_that_cannot_work_are_refused() {
+fn flags_that_cannot_work_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let samples = labeled(dir.path());
     let s = samples.to_str().unwrap();
@@ -347,7 +344,7 @@ fn d08_flags_that_cannot_work_are_refused() {
 
 /// (13, 14) compare and rank flags that cannot work are refused.
 #[test]
-fn d13_compare_and_rank_flags_that_cannot_work_are_refused() {
+fn compare_and_rank_flags_that_cannot_work_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let samples = labeled(dir.path());
     let s = samples.to_str().unwrap();
@@ -450,7 +447,7 @@ fn d13_compare_and_rank_flags_that_cannot_work_are_refused() {
 
 /// (18) An error names what failed to load: a bad embedder is not "the verifier".
 #[test]
-fn d18_a_bad_embedder_is_named_as_such() {
+fn a_bad_embedder_is_named_as_such() {
     let dir = tempfile::tempdir().unwrap();
     let samples = labeled(dir.path());
     let second = copy_labeled(&samples);
@@ -471,7 +468,7 @@ fn d18_a_bad_embedder_is_named_as_such() {
 
 /// (9, 17) The reasoning gap refuses unlabeled samples, and leaves no report behind.
 #[test]
-fn d09_reasoning_gap_needs_labels() {
+fn reasoning_gap_needs_labels() {
     let dir = tempfile::tempdir().unwrap();
     let samples = labeled(dir.path());
     let composed = dir.path().join("composed.jsonl");
@@ -501,7 +498,7 @@ fn d09_reasoning_gap_needs_labels() {
 /// (11) Unlabeled samples are not ranked into null answers; mixed N is said aloud; a report
 /// without bootstrap shows no degenerate intervals.
 #[test]
-fn d11_rank_and_eval_refuse_or_say_what_they_cannot_do() {
+fn rank_and_eval_refuse_or_say_what_they_cannot_do() {
     let dir = tempfile::tempdir().unwrap();
     bestofn()
         .args(["rank", "--samples"])
@@ -535,7 +532,7 @@ fn d11_rank_and_eval_refuse_or_say_what_they_cannot_do() {
 
 /// (14) Empty inputs, all-invalid inputs and misspelled fields are errors, not empty results.
 #[test]
-fn d14_nothing_is_not_a_result() {
+fn nothing_is_not_a_result() {
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("empty.jsonl");
     fs::write(&empty, "\n \n").unwrap();
@@ -591,7 +588,7 @@ fn d14_nothing_is_not_a_result() {
 
 /// (14, 18) Import: duplicate problem ids and unknown runs are refused.
 #[test]
-fn d14_import_refuses_duplicate_ids_and_unknown_runs() {
+fn import_refuses_duplicate_ids_and_unknown_runs() {
     let dir = tempfile::tempdir().unwrap();
     let pool = dir.path().join("pool.jsonl");
     let line = r#"{"id": 7, "question": "q", "gold": 1, "candidates": [{"config": "c", "lm": "m", "prompt": "p", "answer": 1, "completion": "t", "is_correct": true}]}"#;
@@ -623,7 +620,7 @@ fn d14_import_refuses_duplicate_ids_and_unknown_runs() {
 
 /// (16) A `.gz` output is compressed, and read back by the next stage.
 #[test]
-fn d16_gz_outputs_are_gzip() {
+fn gz_outputs_are_gzip() {
     let dir = tempfile::tempdir().unwrap();
     let gz = dir.path().join("labeled.jsonl.gz");
     bestofn()
@@ -648,7 +645,7 @@ fn d16_gz_outputs_are_gzip() {
 
 /// (17) A composed set appears whole: its four files, or none.
 #[test]
-fn d17_composed_sets_appear_whole() {
+fn composed_sets_appear_whole() {
     let dir = tempfile::tempdir().unwrap();
     let problems = dir.path().join("gsm.jsonl");
     fs::write(
@@ -684,7 +681,7 @@ fn d17_composed_sets_appear_whole() {
 
 /// (18) Errors say what failed once, with the line; bad bytes can be skipped.
 #[test]
-fn d18_errors_are_clear() {
+fn errors_are_clear() {
     let dir = tempfile::tempdir().unwrap();
     bestofn()
         .args(["rank", "--samples"])

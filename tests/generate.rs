@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::bestofn;
+
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -13,10 +15,6 @@ use common::proxy::{Fault, FaultProxy};
 use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 use serde_json::Value;
-
-fn bestofn() -> Command {
-    Command::cargo_bin("bestofn").unwrap()
-}
 
 /// Problems whose continuation a small model gets right: counting. The next number tells which
 /// problem a sample answers.

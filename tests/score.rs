@@ -449,12 +449,8 @@ mod served {
     }
 
     /// Runs `bestofn ARGS` to success.
-    fn bestofn(args: &[&std::ffi::OsStr]) -> assert_cmd::assert::Assert {
-        Command::cargo_bin("bestofn")
-            .unwrap()
-            .args(args)
-            .assert()
-            .success()
+    fn succeeds(args: &[&std::ffi::OsStr]) -> assert_cmd::assert::Assert {
+        common::bestofn().args(args).assert().success()
     }
 
     #[test]
@@ -516,8 +512,8 @@ mod served {
             generated.as_os_str(),
         ];
         generate.extend(replay);
-        bestofn(&generate);
-        bestofn(&[
+        succeeds(&generate);
+        succeeds(&[
             os("label"),
             os("--problems"),
             problems.as_os_str(),
@@ -537,8 +533,8 @@ mod served {
         ];
         let score_flags = served("");
         score.extend(score_flags.iter().map(|f| f.as_os_str()));
-        bestofn(&score);
-        bestofn(&[
+        succeeds(&score);
+        succeeds(&[
             os("rank"),
             os("--samples"),
             scored.as_os_str(),
@@ -577,7 +573,7 @@ mod served {
             kept < 240 && !answers.exists(),
             "killed while scoring: {kept} scores logged, no answers yet"
         );
-        bestofn(&solve).stderr(contains(format!("{kept} scores came from the log")));
+        succeeds(&solve).stderr(contains(format!("{kept} scores came from the log")));
         assert!(
             !log.exists(),
             "the log is removed once the scored file is complete"

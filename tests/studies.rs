@@ -3,16 +3,13 @@
 
 mod common;
 
+use common::bestofn;
+
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use assert_cmd::Command;
 use predicates::str::contains;
 use serde_json::Value;
-
-fn bestofn() -> Command {
-    Command::cargo_bin("bestofn").unwrap()
-}
 
 /// `bestofn compose` on GSM8K test into `out`, with extra arguments.
 fn compose(out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {

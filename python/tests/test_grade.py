@@ -100,3 +100,67 @@ def test_conformance_set_from_python():
     ]
     agree = sum(v == expected[s["problem_id"]] for v, s in zip(verdicts, samples))
     assert agree == len(samples) == 259
+
+
+REPOSITORY = pathlib.Path(__file__).resolve().parents[2]
+SHARED = REPOSITORY / ".." / "shared" / "data"
+BINARY = REPOSITORY / "target" / "release" / "bestofn"
+
+
+def cli_verdict(gold, response, style=None):
+    """`bestofn grade --gold G --response -` (the response on stdin): its verdict."""
+    import subprocess
+
+    command = [str(BINARY), "grade", "--json", f"--gold={gold}", "--response", "-"]
+    if style:
+        command += ["--style", style]
+    done = subprocess.run(command, input=response, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)["correct"] is True
+
+
+def real_pairs(count):
+    """`count` real model solutions of GSM8K test problems, with each problem's gold as an answer
+    and as the reference solution (`... #### N`) GSM8K gives."""
+    references = {}
+    for line in (SHARED / "gsm8k" / "test.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        references[row["question"]] = row["answer"]
+    pairs = []
+    for line in (SHARED / "gsm8k" / "example_model_solutions.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        reference = references.get(row["question"])
+        if reference is None:
+            continue
+        for run, value in row.items():
+            if isinstance(value, dict) and "solution" in value:
+                pairs.append((reference, reference.rsplit("####", 1)[1].strip(), value["solution"]))
+    assert len(pairs) >= count, f"only {len(pairs)} real solutions of GSM8K test problems"
+    return pairs[:count]
+
+
+@pytest.mark.skipif(
+    not (SHARED.is_dir() and BINARY.is_file()), reason="../shared/data or target/release/bestofn is absent"
+)
+def test_the_cli_and_python_give_one_verdict_per_pair():
+    problems = {}
+    for line in (SHARED / "grading-conformance" / "problems.jsonl").read_text().splitlines():
+        problem = json.loads(line)
+        problems[problem["id"]] = problem
+    cases = []
+    for line in (SHARED / "grading-conformance" / "samples.jsonl").read_text().splitlines():
+        sample = json.loads(line)
+        problem = problems[sample["problem_id"]]
+        cases.append((problem["answer"], sample["text"], problem["style"]))
+        cases.append((problem["answer"], sample["text"], None))
+    for reference, answer, response in real_pairs(1000):
+        cases.append((reference, response, None))
+        cases.append((answer, response, None))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        from_cli = list(pool.map(lambda case: cli_verdict(*case), cases))
+    from_python = [bg.grade(gold, response, style=style) for gold, response, style in cases]
+    differing = [case for case, a, b in zip(cases, from_cli, from_python) if a != b]
+    assert not differing, f"{len(differing)} of {len(cases)} pairs differ, first: {differing[:3]}"
+    # As answer and as reference solution, a real response gets one verdict.
+    real = from_python[2 * 259 :]
+    assert real[0::2] == real[1::2]
+    assert 0 < sum(real) < len(real), "real responses both right and wrong"

@@ -3,6 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
+/// The `bestofn` binary of this build.
+pub fn bestofn() -> assert_cmd::Command {
+    assert_cmd::Command::cargo_bin("bestofn").unwrap()
+}
+
 /// What a test needs beyond the repository; a bare checkout (`cargo test` with no `../shared`,
 /// no Python environments) skips the tests that need more, saying so.
 #[derive(Debug, Clone, Copy)]

@@ -1,1 +1,1 @@
-"""Training, export and quantization of bestofn verifiers (see ../README.md)."""
+"""Training, export and quantization of bestofn verifiers (see ../docs/verifier.md)."""

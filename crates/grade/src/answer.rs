@@ -60,7 +60,7 @@ fn parse_at(s: &str, depth: usize) -> Answer {
         return Answer::Union(items(s, "\\cup"));
     }
     if let Some(inner) = s.strip_prefix("\\{").and_then(|r| r.strip_suffix("\\}")) {
-        if balanced(inner) {
+        if super::brackets::balanced(inner) {
             return Answer::Set(items(inner, list_separator(inner)));
         }
     }
@@ -85,22 +85,6 @@ fn parse_at(s: &str, depth: usize) -> Answer {
     }
 }
 
-/// Whether every bracket of `s` closes inside it, in order.
-fn balanced(s: &str) -> bool {
-    let mut depth = 0i32;
-    for b in s.bytes() {
-        match b {
-            b'(' | b'[' | b'{' => depth += 1,
-            b')' | b']' | b'}' => depth -= 1,
-            _ => {}
-        }
-        if depth < 0 {
-            return false;
-        }
-    }
-    depth == 0
-}
-
 /// Commas separate elements; semicolons do where there is no comma (`(0;-2;6)`, `-12;-11`).
 fn list_separator(s: &str) -> &'static str {
     if split_top(s, ",").len() > 1 {
@@ -112,7 +96,7 @@ fn list_separator(s: &str) -> &'static str {
 
 /// Splits at `separator` outside brackets.
 fn split_top<'a>(s: &'a str, separator: &str) -> Vec<&'a str> {
-    super::split_outside_brackets(s, &[separator])
+    super::brackets::split_outside(s, &[separator])
 }
 
 /// Whether two answer trees state the same answer (the module's rules).

@@ -9,6 +9,7 @@
 //! [`identity::POINTS`] points and relations, sets, tuples and intervals by their rules.
 
 mod answer;
+mod brackets;
 mod explain;
 mod expr;
 mod extract;
@@ -148,22 +149,6 @@ fn key_at_depth(s: &str, depth: usize) -> String {
     s.to_owned()
 }
 
-/// Whether the bracket opening `bytes` closes at its end: `(1,2)` yes, `(1,2),(3,4)` no (a list).
-fn first_bracket_closes_last(bytes: &[u8]) -> bool {
-    let mut depth = 0i32;
-    for (i, b) in bytes.iter().enumerate() {
-        match b {
-            b'(' | b'[' | b'{' => depth += 1,
-            b')' | b']' | b'}' => depth -= 1,
-            _ => {}
-        }
-        if depth == 0 {
-            return i == bytes.len() - 1;
-        }
-    }
-    false
-}
-
 /// `(a, b)` or `[a, b)`: the opening bracket, what it encloses, and the closing one, when the
 /// first bracket closes at the end (`(1,2),(3,4)` is a list, not one tuple).
 fn enclosed(s: &str) -> Option<(char, &str, char)> {
@@ -171,7 +156,7 @@ fn enclosed(s: &str) -> Option<(char, &str, char)> {
     let whole = s.len() >= 2
         && matches!(bytes[0], b'(' | b'[')
         && matches!(bytes[s.len() - 1], b')' | b']')
-        && first_bracket_closes_last(bytes);
+        && brackets::first_closes_last(bytes);
     whole.then(|| {
         let (open, close) = (bytes[0] as char, bytes[s.len() - 1] as char);
         (open, &s[1..s.len() - 1], close)
@@ -180,38 +165,7 @@ fn enclosed(s: &str) -> Option<(char, &str, char)> {
 
 /// Splits on commas outside any brackets.
 fn split_top_level(s: &str) -> Vec<&str> {
-    split_outside_brackets(s, &[","])
-}
-
-/// Splits at any of the `separators` outside any brackets.
-fn split_outside_brackets<'a>(s: &'a str, separators: &[&str]) -> Vec<&'a str> {
-    let bytes = s.as_bytes();
-    let mut parts = Vec::new();
-    let mut depth = 0i32;
-    let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'(' | b'[' | b'{' => depth += 1,
-            b')' | b']' | b'}' => depth -= 1,
-            _ if depth == 0 => {
-                let rest = &bytes[i..];
-                if let Some(separator) = separators
-                    .iter()
-                    .find(|sep| rest.starts_with(sep.as_bytes()))
-                {
-                    parts.push(&s[start..i]);
-                    i += separator.len();
-                    start = i;
-                    continue;
-                }
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    parts.push(&s[start..]);
-    parts
+    brackets::split_outside(s, &[","])
 }
 
 /// The rule that decided a comparison, in the order they are tried.

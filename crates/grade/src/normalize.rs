@@ -151,7 +151,7 @@ fn drop_percent(s: &mut String) {
 /// level, group; they do not make a tuple.
 fn drop_parentheses_around_one_value(s: &mut String) {
     if let Some(('(', inner, ')')) = super::enclosed(s) {
-        if !inner.is_empty() && super::split_outside_brackets(inner, &[",", ";"]).len() == 1 {
+        if !inner.is_empty() && super::brackets::split_outside(inner, &[",", ";"]).len() == 1 {
             *s = inner.to_owned();
         }
     }
@@ -338,7 +338,7 @@ pub(super) fn matching_close(bytes: &[u8], open: usize) -> Option<usize> {
 /// letters of its own (`y = 2x + 1` is an equation, kept whole). A chain `x = 5+5+1 = 7 = 11`,
 /// or one starting with a number (`\frac{1}{2} = 0.5`), ends with its value.
 fn assignment_rhs(s: &str) -> Option<&str> {
-    let sides = super::split_outside_brackets(s, &["="]);
+    let sides = super::brackets::split_outside(s, &["="]);
     let [lhs, .., last] = sides[..] else {
         return None;
     };
@@ -415,7 +415,7 @@ fn join_alternatives(s: &mut String) {
 /// `a=4,-8,-10`); groups parted by `;` are tuples (`p=5,q=2;p=7,q=2` → `(5,2),(7,2)`). One
 /// variable equal to an expression in other letters (`y=2x+1`) is an equation, kept whole.
 fn labelled_values(s: &str) -> Option<String> {
-    let groups = super::split_outside_brackets(s, &[";"]);
+    let groups = super::brackets::split_outside(s, &[";"]);
     if groups.len() > 1 && groups.iter().all(|group| group.contains(',')) {
         let tuples = groups
             .iter()
@@ -427,7 +427,7 @@ fn labelled_values(s: &str) -> Option<String> {
 }
 
 fn labelled_list(s: &str, separators: &[&str]) -> Option<String> {
-    let items = super::split_outside_brackets(s, separators);
+    let items = super::brackets::split_outside(s, separators);
     let values: Vec<Option<&str>> = items.iter().map(|item| labelled_value(item)).collect();
     if let [Some(value)] = values[..] {
         let (label, _) = items[0].split_once('=')?;

@@ -203,9 +203,26 @@ pub fn generate_judged(
         }
     });
     summary.elapsed = started.elapsed();
-    summary.not_needed = (planned as usize)
-        .saturating_sub(summary.already_present + summary.generated)
-        * usize::from(result.is_ok() && options.adaptive.is_some());
+    finished(
+        summary,
+        result,
+        planned as usize,
+        options.adaptive.is_some(),
+        out,
+    )
+}
+
+/// The summary of a run that ended with `result`: with the samples an adaptive run found it did
+/// not need, or the error saying how many samples are safe in `out`.
+fn finished(
+    mut summary: GenerateSummary,
+    result: Result<()>,
+    planned: usize,
+    adaptive: bool,
+    out: &Path,
+) -> Result<GenerateSummary> {
+    summary.not_needed = planned.saturating_sub(summary.already_present + summary.generated)
+        * usize::from(result.is_ok() && adaptive);
     result.map_err(|error| Error::Stopped {
         kept: summary.already_present + summary.generated,
         what: "samples",

@@ -1,4 +1,4 @@
-//! The JSONL records shared by every stage (see DESIGN.md): problems, flat samples, answers.
+//! The JSONL records shared by every stage (docs/records.md): problems, flat samples, answers.
 //!
 //! Records keep every field they do not know, in order, so a stage never drops what an earlier
 //! stage or another tool wrote.

@@ -230,7 +230,7 @@ fn step_rows(item: &Value, steps: usize, truncated: bool) -> Result<Judged, Stri
 mod tests {
     use super::*;
 
-    // Answers as vLLM 0.32.0 gave them (shortened), see ../shared/DESIGN.md.
+    // Answers as vLLM 0.32.0 gave them (shortened), as recorded in the vLLM recipe of the shared design notes.
     #[test]
     fn score_and_classify_requests_and_answers() {
         let score = Vllm {
