@@ -288,14 +288,15 @@ fn verifier_json_is_checked_for_meaning() {
     });
     score(&verifier, &samples, &out, &[])
         .code(69)
-        .stderr(contains("pad_token_id -1 is negative"));
+        .stderr(contains("not a valid verifier.json"))
+        .stderr(contains("/pad_token_id: -1 is less than the minimum of 0"));
     // A calibration that would reverse the ranking is refused, not applied.
     let verifier = edited_verifier(dir.path(), |spec| {
         spec["calibration"] = serde_json::json!({"method": "platt", "scale": -0.5, "shift": 0.0});
     });
     score(&verifier, &samples, &out, &[])
         .code(69)
-        .stderr(contains("calibration needs a finite scale > 0"));
+        .stderr(contains("/calibration: "));
     assert!(!out.exists());
 }
 

@@ -15,6 +15,27 @@ from tokenizers import Tokenizer
 
 FORMAT = "bestofn-verifier"
 VERSION = 1
+# The contract of verifier.json, shared with the Rust loader (which validates against it too).
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "verifier.schema.json"
+
+
+def schema_errors(data) -> list:
+    """Every way `data` breaks the verifier.json schema, each as "PATH: message" (PATH a JSON
+    pointer to the bad field, "/" for the whole file)."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    return [
+        "/" + "/".join(str(part) for part in error.absolute_path) + f": {error.message}" for error in errors
+    ]
+
+
+def check_schema(data, where) -> None:
+    """Refuses `data` (what goes to or comes from `where`) unless it fits the schema."""
+    errors = schema_errors(data)
+    if errors:
+        raise ValueError(f"{where}: not a valid verifier.json ({SCHEMA_PATH.name}): " + "; ".join(errors))
 
 
 @dataclass
@@ -49,13 +70,16 @@ class VerifierConfig:
     version: int = VERSION
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=False) + "\n"
+        """verifier.json's text, refused unless it fits the schema."""
+        data = asdict(self)
+        check_schema(data, "the verifier.json to write")
+        return json.dumps(data, indent=2, sort_keys=False) + "\n"
 
     @staticmethod
     def load(directory) -> "VerifierConfig":
-        data = json.loads((Path(directory) / "verifier.json").read_text())
-        if data.get("format") != FORMAT:
-            raise ValueError(f"{directory}/verifier.json: not a {FORMAT} file")
+        path = Path(directory) / "verifier.json"
+        data = json.loads(path.read_text())
+        check_schema(data, path)
         return VerifierConfig(**data)
 
 

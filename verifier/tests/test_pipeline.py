@@ -331,3 +331,26 @@ def test_token_head_trains_on_solution_tokens_and_reads_the_last_step_tag(tmp_pa
     export.main(["--checkpoint", str(checkpoint), "--out", str(verifier), "--no-calibration"])
     assert VerifierConfig.load(verifier).steps == config.steps
 
+
+
+def test_verifier_json_is_written_and_read_only_as_the_schema_says(exported, tmp_path):
+    from bestofn_verifier.config import schema_errors
+
+    for directory in ["verifier", "verifier-int8"]:
+        written = json.loads((exported / directory / "verifier.json").read_text())
+        assert schema_errors(written) == []
+    config = VerifierConfig.load(exported / "verifier")
+    config.output = {"name": "logits", "type": "logits"}
+    with pytest.raises(ValueError, match="/output/type: 'logits' is not one of"):
+        config.to_json()
+    config = VerifierConfig.load(exported / "verifier")
+    config.calibration = {"method": "platt", "scale": -1.0, "shift": 0.0}
+    with pytest.raises(ValueError, match="/calibration"):
+        config.to_json()
+    broken = tmp_path / "broken"
+    shutil.copytree(exported / "verifier", broken)
+    spec = json.loads((broken / "verifier.json").read_text())
+    spec["onnx_inputs"] = ["input_ids"]
+    (broken / "verifier.json").write_text(json.dumps(spec))
+    with pytest.raises(ValueError, match="/onnx_inputs"):
+        VerifierConfig.load(broken)

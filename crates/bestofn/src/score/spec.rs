@@ -1,6 +1,7 @@
 //! `verifier.json`: how a verifier directory wants its inputs built and its output read.
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 use serde::Deserialize;
 
@@ -173,6 +174,32 @@ fn right() -> Side {
     Side::Right
 }
 
+/// The contract of verifier.json, shared with the Python exporter (which validates against it
+/// before it writes one).
+const SCHEMA: &str = include_str!("../../../../schemas/verifier.schema.json");
+
+/// Every way `value` breaks the schema, each as "POINTER: message" (POINTER the bad field, `/`
+/// for the whole file).
+pub fn schema_errors(value: &serde_json::Value) -> Vec<String> {
+    static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
+    let validator = VALIDATOR.get_or_init(|| {
+        let schema = serde_json::from_str(SCHEMA).expect("the committed schema is JSON");
+        jsonschema::validator_for(&schema).expect("the committed schema is a valid JSON Schema")
+    });
+    validator
+        .iter_errors(value)
+        .map(|error| {
+            let pointer = error.instance_path().to_string();
+            let pointer = if pointer.is_empty() {
+                "/".to_owned()
+            } else {
+                pointer
+            };
+            format!("{pointer}: {error}")
+        })
+        .collect()
+}
+
 impl VerifierSpec {
     pub fn load(directory: &Path) -> Result<Self> {
         let path = directory.join("verifier.json");
@@ -182,70 +209,30 @@ impl VerifierSpec {
                 path.display()
             ))
         })?;
-        let spec: VerifierSpec = serde_json::from_str(&text)
+        let value: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| Error::ModelLoad(format!("{}: {e}", path.display())))?;
-        if spec.format != "bestofn-verifier" || spec.version != 1 {
+        let errors = schema_errors(&value);
+        if !errors.is_empty() {
             return Err(Error::ModelLoad(format!(
-                "{}: expected format \"bestofn-verifier\" version 1, found {:?} version {}",
+                "{}: not a valid verifier.json (schemas/verifier.schema.json): {}",
                 path.display(),
-                spec.format,
-                spec.version
+                errors.join("; ")
             )));
         }
-        for required in ["input_ids", "attention_mask"] {
-            if !spec.onnx_inputs.iter().any(|i| i == required) {
-                return Err(Error::ModelLoad(format!(
-                    "{}: onnx_inputs must include {required:?}",
-                    path.display()
-                )));
-            }
-        }
-        if spec.pad_token_id < 0 {
-            return Err(Error::ModelLoad(format!(
-                "{}: pad_token_id {} is negative; use the tokenizer's pad token id",
-                path.display(),
-                spec.pad_token_id
-            )));
-        }
+        let spec: VerifierSpec = serde_json::from_value(value)
+            .map_err(|e| Error::ModelLoad(format!("{}: {e}", path.display())))?;
+        // What the schema cannot say: placeholders other than {question} and {solution}, and a
+        // padding side this scorer does not do.
         if let InputTemplate::Template { template } = &spec.input {
             check_template(template).map_err(|why| {
                 Error::ModelLoad(format!("{}: input.template {why}", path.display()))
             })?;
-        }
-        if let Some(c) = spec.calibration {
-            if !(c.scale.is_finite() && c.scale > 0.0 && c.shift.is_finite()) {
-                return Err(Error::ModelLoad(format!(
-                    "{}: calibration needs a finite scale > 0 and a finite shift, found {} and {}",
-                    path.display(),
-                    c.scale,
-                    c.shift
-                )));
-            }
-        }
-        match (&spec.output.per, &spec.steps) {
-            (Per::Step, None) => {
-                return Err(Error::ModelLoad(format!(
-                    "{}: output.per is \"step\" but there is no `steps` (separator and tag)",
-                    path.display()
-                )))
-            }
-            (_, Some(steps)) => steps
-                .check()
-                .map_err(|why| Error::ModelLoad(format!("{}: {why}", path.display())))?,
-            (Per::Solution, None) => {}
         }
         if spec.padding_side != Side::Right {
             return Err(Error::ModelLoad(format!(
                 "{}: padding_side \"left\" is not supported: bestofn pads batches on the right \
                  (export the verifier again with the current `bestofn_verifier export`)",
                 path.display()
-            )));
-        }
-        if spec.max_length < 4 {
-            return Err(Error::ModelLoad(format!(
-                "{}: max_length {} is too small",
-                path.display(),
-                spec.max_length
             )));
         }
         Ok(spec)
@@ -360,5 +347,81 @@ mod tests {
             fill_template("Q: {question} A: {solution}", "a {solution}", "b"),
             "Q: a {solution} A: b"
         );
+    }
+
+    fn tiny_fixture() -> serde_json::Value {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/verifier-tiny/verifier.json");
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_schema_takes_the_committed_verifier_and_names_each_bad_field() {
+        assert_eq!(schema_errors(&tiny_fixture()), Vec::<String>::new());
+        let cases: [(&str, fn(&mut serde_json::Value)); 9] = [
+            ("/output/type", |v| v["output"]["type"] = "logits".into()),
+            ("/onnx_inputs", |v| {
+                v["onnx_inputs"] = serde_json::json!(["input_ids"])
+            }),
+            ("/pad_token_id", |v| v["pad_token_id"] = (-1).into()),
+            (
+                "/calibration",
+                |v| {
+                    v["calibration"] =
+                        serde_json::json!({"method": "platt", "scale": -0.5, "shift": 0})
+                },
+            ),
+            (
+                "/input",
+                |v| v["input"] = serde_json::json!({"type": "template", "template": "{question}"}),
+            ),
+            ("/max_length", |v| v["max_length"] = 2.into()),
+            ("/version", |v| v["version"] = 2.into()),
+            ("/: Additional properties", |v| {
+                v["too_lng"] = "error".into()
+            }),
+            ("/: \"steps\" is a required property", |v| {
+                v["output"]["per"] = "step".into();
+                v.as_object_mut().unwrap().remove("steps");
+            }),
+        ];
+        for (pointer, break_it) in cases {
+            let mut value = tiny_fixture();
+            break_it(&mut value);
+            let errors = schema_errors(&value);
+            assert!(
+                errors.iter().any(|e| e.starts_with(pointer)),
+                "{pointer}: {errors:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_required_field_is_named_when_missing() {
+        let fixture = tiny_fixture();
+        for field in fixture.as_object().unwrap().keys() {
+            let mut value = fixture.clone();
+            value.as_object_mut().unwrap().remove(field);
+            let errors = schema_errors(&value);
+            let required = [
+                "format",
+                "version",
+                "input",
+                "max_length",
+                "truncation_side",
+                "too_long",
+                "output",
+                "onnx_inputs",
+                "pad_token_id",
+            ];
+            if required.contains(&field.as_str()) {
+                assert!(
+                    errors.iter().any(|e| e.contains(&format!("\"{field}\""))),
+                    "{field}: {errors:?}"
+                );
+            } else {
+                assert!(errors.is_empty(), "{field} is optional: {errors:?}");
+            }
+        }
     }
 }
