@@ -358,7 +358,8 @@ mod tests {
     #[test]
     fn the_schema_takes_the_committed_verifier_and_names_each_bad_field() {
         assert_eq!(schema_errors(&tiny_fixture()), Vec::<String>::new());
-        let cases: [(&str, fn(&mut serde_json::Value)); 9] = [
+        type Break = fn(&mut serde_json::Value);
+        let cases: [(&str, Break); 9] = [
             ("/output/type", |v| v["output"]["type"] = "logits".into()),
             ("/onnx_inputs", |v| {
                 v["onnx_inputs"] = serde_json::json!(["input_ids"])
