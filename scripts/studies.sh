@@ -38,17 +38,9 @@ echo "== Faithful-CoT models as iterations" >&2
   --out "$out/iterations/pool.jsonl" --problems-out "$out/iterations/problems.jsonl"
 "$bin" label --answer-field source_answer --problems "$out/iterations/problems.jsonl" \
   --samples "$out/iterations/pool.jsonl" --out "$out/iterations/labeled.jsonl"
-python3 - "$out/iterations" <<'PY'
-import json, sys
-out = sys.argv[1]
-shared = {"COT", "LtM", "NL+SL", "noNL", "standard"}
-models = ["code001", "code002", "text002", "text003", "gpt-3.5-turbo", "gpt4"]
-files = {m: open(f"{out}/{m}.jsonl", "w") for m in models}
-for line in open(f"{out}/labeled.jsonl"):
-    generator = json.loads(line)["generator"]
-    if generator["prompt"] in shared:
-        files[generator["model"]].write(line)
-PY
+(cd verifier && ../.venv/bin/python -m bestofn_verifier experiment by-model \
+  --samples "../$out/iterations/labeled.jsonl" --out-dir "../$out/iterations" \
+  --prompts COT,LtM,NL+SL,noNL,standard)
 if [ ! -f out/embedder/embedder.json ]; then
   (cd verifier && HF_HUB_OFFLINE=1 ../.venv/bin/python -m bestofn_verifier embedder --out ../out/embedder)
 fi

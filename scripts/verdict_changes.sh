@@ -7,7 +7,7 @@
 #   e.g. git worktree add /tmp/base main && (cd /tmp/base && cargo build --release)
 #        scripts/verdict_changes.sh /tmp/base/target/release/bestofn target/release/bestofn
 set -euo pipefail
-old=$1 new=$2 work=${3:-$(mktemp -d)}
+old=$(realpath "$1") new=$(realpath "$2") work=$(realpath -m "${3:-$(mktemp -d)}")
 data="$(cd "$(dirname "$0")/.." && pwd)/../shared/data"
 
 label_all() {
@@ -31,20 +31,5 @@ label_all() {
 
 label_all "$old" "$work/old"
 label_all "$new" "$work/new"
-python3 - "$work" <<'PY'
-import json, sys
-from pathlib import Path
-work = Path(sys.argv[1])
-total = 0
-for old_file in sorted((work / "old").glob("*.labeled.jsonl")):
-    new_file = work / "new" / old_file.name
-    read = lambda f: {(r["problem_id"], r["sample_idx"]): r for r in map(json.loads, f.open())}
-    old, new = read(old_file), read(new_file)
-    changed = [k for k in old if old[k].get("correct") != new[k].get("correct")]
-    total += len(changed)
-    print(f"{old_file.name.removesuffix('.labeled.jsonl')}: {len(old)} samples, {len(changed)} verdicts changed")
-    for key in changed:
-        o, n = old[key], new[key]
-        print(f"  {key[0]}#{key[1]}: {o.get('extracted')!r} {o.get('correct')} -> {n.get('extracted')!r} {n.get('correct')}")
-print(f"{total} verdicts changed in all")
-PY
+cd "$(dirname "$0")/../verifier"
+../.venv/bin/python -m bestofn_verifier experiment verdict-changes --old "$work/old" --new "$work/new"

@@ -64,15 +64,8 @@ fi
 heldout="$out/heldout-labeled.jsonl"
 if [ -n "${BESTOFN_HELDOUT_PROBLEMS:-}" ]; then
   heldout="$out/heldout-labeled.first-$BESTOFN_HELDOUT_PROBLEMS.jsonl"
-  python3 - "$out/heldout-labeled.jsonl" "$BESTOFN_HELDOUT_PROBLEMS" > "$heldout" <<'PY'
-import json, sys
-kept = set()
-for line in open(sys.argv[1]):
-    problem = json.loads(line)["problem_id"]
-    if problem in kept or len(kept) < int(sys.argv[2]):
-        kept.add(problem)
-        sys.stdout.write(line)
-PY
+  (cd verifier && ../$py -m bestofn_verifier experiment first-problems \
+    --samples "../$out/heldout-labeled.jsonl" --problems "$BESTOFN_HELDOUT_PROBLEMS" --out "../$heldout")
   echo "experiment: measuring on the first $BESTOFN_HELDOUT_PROBLEMS held-out problems ($heldout)" >&2
 fi
 "$bin" score --verifier "$verifier" --problems "$out/problems.jsonl" \
