@@ -633,8 +633,7 @@ pub fn write_sets(
         .collect();
     let main: Vec<&Problem> = composed.iter().map(|c| &c.composed).collect();
     let modified: Vec<&Problem> = composed.iter().map(|c| &c.modified_q2).collect();
-    let json =
-        serde_json::to_vec_pretty(summary).map_err(|e| crate::Error::Report(e.to_string()))?;
+    let json = crate::io::pretty_json(summary)?;
     // All four appear together or none does (a full disk must not leave a set without its pair).
     let mut set = OutputSet::default();
     set.add_jsonl(&paths.composed, &main)?;

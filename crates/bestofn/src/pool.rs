@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::grade::answer_key;
-use crate::records::{group_by_problem, Verdict};
+use crate::records::{group_by_problem, Rankable};
 
 /// Marks a sample from which no final answer was extracted.
 pub const NO_ANSWER: u32 = u32::MAX;
@@ -15,9 +15,9 @@ pub struct ProblemPool {
     pub problem_id: String,
     pub sample_idx: Vec<u32>,
     /// Answer id of each sample (equal ids = equivalent answers), or [`NO_ANSWER`].
-    pub answer: Vec<u32>,
+    pub answer_ids: Vec<u32>,
     /// Normalized spelling of each answer id, as its earliest sample wrote it.
-    pub answers: Vec<String>,
+    pub answer_texts: Vec<String>,
     /// Label of each sample, when graded.
     pub correct: Vec<Option<bool>>,
     /// Score of each sample, when every sample of the problem has one.
@@ -42,14 +42,14 @@ impl ProblemPool {
 }
 
 /// Groups samples by problem (first-appearance order) and prepares each group.
-pub fn build_pools<T: Verdict>(samples: &[T]) -> Vec<ProblemPool> {
+pub fn build_pools<T: Rankable>(samples: &[T]) -> Vec<ProblemPool> {
     group_by_problem(samples)
         .into_iter()
         .map(|(problem_id, group)| build_pool(problem_id, &group))
         .collect()
 }
 
-fn build_pool<T: Verdict>(problem_id: &str, group: &[&T]) -> ProblemPool {
+fn build_pool<T: Rankable>(problem_id: &str, group: &[&T]) -> ProblemPool {
     let mut ids: HashMap<String, u32> = HashMap::new();
     let mut answers = Vec::new();
     let answer = group
@@ -76,8 +76,8 @@ fn build_pool<T: Verdict>(problem_id: &str, group: &[&T]) -> ProblemPool {
     ProblemPool {
         problem_id: problem_id.to_owned(),
         sample_idx: group.iter().map(|s| s.sample_idx()).collect(),
-        answer,
-        answers,
+        answer_ids: answer,
+        answer_texts: answers,
         correct: group.iter().map(|s| s.correct()).collect(),
         scores,
         by_score,
@@ -118,8 +118,8 @@ mod tests {
         let b = &pools[0];
         assert_eq!(b.sample_idx, vec![0, 1, 2, 3]);
         // "2" and "2.0" are one answer, spelled as its earliest sample wrote it.
-        assert_eq!(b.answer, vec![0, 0, NO_ANSWER, 1]);
-        assert_eq!(b.answers, vec!["2".to_owned(), "5".to_owned()]);
+        assert_eq!(b.answer_ids, vec![0, 0, NO_ANSWER, 1]);
+        assert_eq!(b.answer_texts, vec!["2".to_owned(), "5".to_owned()]);
         // Best score first among samples with an answer; equal scores by lower sample_idx.
         assert_eq!(b.by_score, vec![0, 1, 3]);
         assert_eq!(b.num_correct(), 1);

@@ -4,12 +4,12 @@ use std::fmt::Write;
 use std::path::PathBuf;
 
 use super::Outcome;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::eval::args::EvalArgs;
 use crate::eval::gap::{reasoning_gap_from_files, ReasoningGap};
 use crate::eval::{evaluate_scored, write_report, Estimate, EvalOptions, Metrics};
 use crate::io::args::InputArgs;
-use crate::io::{ensure_distinct, write_atomic, Named, OutputDir};
+use crate::io::{ensure_distinct, write_json_pretty, Named, OutputDir};
 use crate::rank::Aggregate;
 use crate::records::read_verdicts;
 
@@ -104,8 +104,7 @@ pub fn run(settings: &Settings) -> Result<Outcome> {
     let report = OutputDir::create(&settings.out)?;
     write_report(&metrics, &settings.samples, &report)?;
     if let Some(gap) = &gap {
-        let json = serde_json::to_vec_pretty(gap).map_err(|e| Error::Report(e.to_string()))?;
-        write_atomic(&report.file("reasoning_gap.json"), &json)?;
+        write_json_pretty(&report.file("reasoning_gap.json"), gap)?;
     }
     report.commit()?;
     let mut summary = String::new();

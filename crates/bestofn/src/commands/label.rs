@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use super::Outcome;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::io::args::InputArgs;
-use crate::io::{ensure_distinct, write_atomic, write_jsonl, Named};
+use crate::io::{ensure_distinct, write_json_pretty, write_jsonl, Named};
 use crate::label::args::{ExportArgs, LabelArgs};
 use crate::label::{label_file, select_verifier_examples, ExportOptions, LabelOptions};
 use crate::records::read_problems;
@@ -104,8 +104,7 @@ pub fn run(settings: &Settings) -> Result<Outcome> {
     }
     message.push_str(&summary.to_string());
     if let Some(path) = &settings.summary_json {
-        let json = serde_json::to_vec_pretty(&summary).map_err(|e| Error::Report(e.to_string()))?;
-        write_atomic(path, &json)?;
+        write_json_pretty(path, &summary)?;
     }
     Ok(Outcome::summary(message))
 }

@@ -376,8 +376,7 @@ fn iterations_markdown(md: &mut String, iterations: &[Iteration]) {
 
 /// Writes `compare.json`, `compare.md` and the plot into the staged report directory.
 pub fn write_comparison(comparison: &Comparison, dir: &crate::io::OutputDir) -> Result<()> {
-    let json = serde_json::to_vec_pretty(comparison).map_err(|e| Error::Report(e.to_string()))?;
-    crate::io::write_atomic(&dir.file("compare.json"), &json)?;
+    crate::io::write_json_pretty(&dir.file("compare.json"), comparison)?;
     crate::io::write_atomic(&dir.file("compare.md"), markdown(comparison).as_bytes())?;
     let runs: Vec<(&str, &Metrics)> = comparison
         .runs

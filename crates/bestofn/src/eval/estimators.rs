@@ -169,7 +169,7 @@ fn sampled_trials(
     // Negative scores can lower an answer's mass, so its lead must be recomputed by a scan.
     let monotone_mass = scores.is_none_or(|s| s.iter().all(|&x| x >= 0.0));
     let mut rng = Pcg64Mcg::seed_from_u64(seed);
-    scratch.reset(pool.answers.len());
+    scratch.reset(pool.answer_texts.len());
     scratch.permutation.clear();
     scratch.permutation.extend(0..n as u32);
     // Separate borrows, so the hot loop keeps each array in registers.
@@ -181,7 +181,7 @@ fn sampled_trials(
         touched,
         permutation,
     } = scratch;
-    let answer = &pool.answer[..];
+    let answer = &pool.answer_ids[..];
     for _ in 0..trials {
         for &a in touched.iter() {
             votes[a as usize] = 0;
@@ -325,7 +325,7 @@ mod tests {
     fn random_tie_accuracy(p: &ProblemPool, subset: &[u32], weighted: bool) -> f64 {
         let mut totals: std::collections::HashMap<u32, (f64, bool)> = Default::default();
         for &position in subset {
-            let a = p.answer[position as usize];
+            let a = p.answer_ids[position as usize];
             if a != NO_ANSWER {
                 let weight = if weighted {
                     f64::from(p.scores.as_ref().unwrap()[position as usize])

@@ -251,7 +251,7 @@ pub fn evaluate(pools: &[ProblemPool], options: &EvalOptions) -> Result<Metrics>
     let samples: usize = pools.iter().map(ProblemPool::len).sum();
     let unextractable = pools
         .iter()
-        .flat_map(|p| &p.answer)
+        .flat_map(|p| &p.answer_ids)
         .filter(|&&a| a == crate::pool::NO_ANSWER)
         .count() as f64
         / samples as f64;
@@ -401,8 +401,7 @@ fn bootstrap_series(series: &[Vec<f64>], options: &EvalOptions) -> Vec<Estimate>
 
 /// Writes `metrics.json`, `report.md` and the SVG plots into the staged report directory.
 pub fn write_report(metrics: &Metrics, input: &Path, dir: &crate::io::OutputDir) -> Result<()> {
-    let json = serde_json::to_vec_pretty(metrics).map_err(|e| Error::Report(e.to_string()))?;
-    crate::io::write_atomic(&dir.file("metrics.json"), &json)?;
+    crate::io::write_json_pretty(&dir.file("metrics.json"), metrics)?;
     let mut plots = vec![plot::ACCURACY_PLOT];
     plot::accuracy_vs_k(metrics, &dir.file(plot::ACCURACY_PLOT))?;
     if let Some(calibration) = metrics.calibration.as_ref().filter(|c| !c.bins.is_empty()) {

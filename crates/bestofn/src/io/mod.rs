@@ -21,5 +21,8 @@ pub use input::{
     InvalidUtf8, JsonLine, LineText,
 };
 pub use lock::lock_exclusive;
-pub use output::{replaced_file, write_atomic, write_jsonl, OutputDir, OutputFile, OutputSet};
+pub use output::{
+    pretty_json, replaced_file, write_atomic, write_json_pretty, write_jsonl, OutputDir,
+    OutputFile, OutputSet,
+};
 pub use paths::{ensure_distinct, Named};

@@ -236,6 +236,19 @@ pub fn write_atomic(destination: &Path, contents: &[u8]) -> Result<()> {
     bytes_file(destination, contents)?.commit()
 }
 
+/// Pretty-printed JSON of `value` (reports, summaries).
+pub fn pretty_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec_pretty(value).map_err(|e| crate::Error::Report(e.to_string()))
+}
+
+/// Writes `value` as pretty-printed JSON to `destination` atomically.
+pub fn write_json_pretty<T: serde::Serialize + ?Sized>(
+    destination: &Path,
+    value: &T,
+) -> Result<()> {
+    write_atomic(destination, &pretty_json(value)?)
+}
+
 /// Writes each record as a JSONL line to `destination` atomically.
 pub fn write_jsonl<T: serde::Serialize>(destination: &Path, records: &[T]) -> Result<()> {
     jsonl_file(destination, records)?.commit()

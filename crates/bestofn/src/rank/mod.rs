@@ -216,10 +216,10 @@ pub fn choose(
             total: 1.0,
         }),
         Strategy::Majority | Strategy::Weighted => {
-            tally.reset(pool.answers.len());
+            tally.reset(pool.answer_texts.len());
             let scores = pool.scores.as_deref();
             for &p in members {
-                let answer = pool.answer[p as usize];
+                let answer = pool.answer_ids[p as usize];
                 if answer != NO_ANSWER {
                     let weight = match (strategy, scores) {
                         (Strategy::Weighted, Some(s)) => f64::from(s[p as usize]),
@@ -234,7 +234,7 @@ pub fn choose(
             let scores = pool.scores.as_deref()?;
             members
                 .iter()
-                .filter(|&&p| pool.answer[p as usize] != NO_ANSWER)
+                .filter(|&&p| pool.answer_ids[p as usize] != NO_ANSWER)
                 .min_by(|&&a, &&b| {
                     scores[b as usize]
                         .total_cmp(&scores[a as usize])
@@ -251,7 +251,7 @@ pub fn choose(
             let mut ranked: Vec<u32> = members
                 .iter()
                 .copied()
-                .filter(|&p| pool.answer[p as usize] != NO_ANSWER)
+                .filter(|&p| pool.answer_ids[p as usize] != NO_ANSWER)
                 .collect();
             ranked.sort_by(|&a, &b| {
                 scores[b as usize]
@@ -259,16 +259,16 @@ pub fn choose(
                     .then(a.cmp(&b))
             });
             ranked.truncate(k);
-            tally.reset(pool.answers.len());
+            tally.reset(pool.answer_texts.len());
             for (rank, &p) in ranked.iter().enumerate() {
-                tally.add(pool.answer[p as usize], p, rank as u32, 1.0);
+                tally.add(pool.answer_ids[p as usize], p, rank as u32, 1.0);
             }
             tally.winner(true).map(|c| Choice {
                 // The representative is the best-ranked sample of the winning answer.
                 position: ranked
                     .iter()
                     .map(|&p| p as usize)
-                    .find(|&p| pool.answer[p] == pool.answer[c.position])
+                    .find(|&p| pool.answer_ids[p] == pool.answer_ids[c.position])
                     .unwrap_or(c.position),
                 ..c
             })
@@ -281,9 +281,9 @@ pub fn choose(
 /// would be null), and a `--k` larger than any problem's number of samples (a top-k vote that
 /// is no longer one).
 pub fn check_pools(pools: &[ProblemPool], k: Option<usize>) -> Result<()> {
-    let labeled = pools
-        .iter()
-        .any(|p| p.answer.iter().any(|&a| a != NO_ANSWER) || p.correct.iter().any(Option::is_some));
+    let labeled = pools.iter().any(|p| {
+        p.answer_ids.iter().any(|&a| a != NO_ANSWER) || p.correct.iter().any(Option::is_some)
+    });
     if !labeled {
         return Err(Error::Inconsistent(
             "no sample has an extracted answer: these samples were never labeled; run `bestofn \
@@ -332,7 +332,7 @@ fn answer_record(pool: &ProblemPool, strategy: Strategy, choice: Option<Choice>)
         };
     };
     let p = choice.position;
-    let answer_id = pool.answer[p];
+    let answer_id = pool.answer_ids[p];
     let sample_idx = pool.sample_idx[p];
     let score = pool.scores.as_ref().map(|s| short_float(f64::from(s[p])));
     let support = match strategy {
@@ -341,7 +341,7 @@ fn answer_record(pool: &ProblemPool, strategy: Strategy, choice: Option<Choice>)
         Strategy::Majority => json!({
             "votes": choice.support as u64,
             "total_votes": choice.total as u64,
-            "distinct_answers": pool.answers.len(),
+            "distinct_answers": pool.answer_texts.len(),
             "sample_idx": sample_idx,
         }),
         Strategy::Weighted => json!({
@@ -359,7 +359,7 @@ fn answer_record(pool: &ProblemPool, strategy: Strategy, choice: Option<Choice>)
     };
     Answer {
         problem_id: pool.problem_id.clone(),
-        answer: (answer_id != NO_ANSWER).then(|| pool.answers[answer_id as usize].clone()),
+        answer: (answer_id != NO_ANSWER).then(|| pool.answer_texts[answer_id as usize].clone()),
         strategy: strategy.to_string(),
         support,
         correct: pool.correct[p],
@@ -444,7 +444,7 @@ mod tests {
         let mut tally = Tally::default();
         let pick = |strategy, tally: &mut Tally| {
             let choice = choose(pool, &everyone, strategy, tally).unwrap();
-            pool.answers[pool.answer[choice.position] as usize].clone()
+            pool.answer_texts[pool.answer_ids[choice.position] as usize].clone()
         };
         // Two votes each: "7" was answered first. Mass 1.0 each: "7" again.
         assert_eq!(pick(Strategy::Majority, &mut tally), "7");

@@ -16,7 +16,7 @@ use crate::io::{read_objects, JsonLine};
 mod sample;
 mod stream;
 
-pub use sample::{parse_sample_line, Sample, SampleRecord, SampleVerdict, Verbatim, Verdict};
+pub use sample::{parse_sample_line, Rankable, Sample, SampleRecord, SampleVerdict, Verbatim};
 pub use stream::{
     duplicate_error, map_samples, read_all, read_samples, read_verdicts, ReadOptions, ReadStats,
     VerdictSet,
@@ -226,7 +226,7 @@ pub fn read_problems(path: &Path) -> Result<Vec<Problem>> {
 }
 
 /// Samples grouped by problem, problems in first-appearance order, samples by `sample_idx`.
-pub fn group_by_problem<T: Verdict>(samples: &[T]) -> Vec<(&str, Vec<&T>)> {
+pub fn group_by_problem<T: Rankable>(samples: &[T]) -> Vec<(&str, Vec<&T>)> {
     let mut index: HashMap<&str, usize> = HashMap::new();
     let mut groups: Vec<(&str, Vec<&T>)> = Vec::new();
     for sample in samples {

@@ -398,7 +398,7 @@ impl Serialize for Sample {
 }
 
 /// The fields of a sample that ranking and evaluation read.
-pub trait Verdict {
+pub trait Rankable {
     fn problem_id(&self) -> &str;
     fn sample_idx(&self) -> u32;
     fn extracted(&self) -> Option<&str>;
@@ -407,10 +407,10 @@ pub trait Verdict {
     fn step_scores(&self) -> Option<&[f32]>;
 }
 
-/// Both sample types hold the verdict fields under the same names.
-macro_rules! impl_verdict {
+/// Both sample types hold the fields ranking reads under the same names.
+macro_rules! impl_rankable {
     ($($record:ty),*) => {$(
-        impl Verdict for $record {
+        impl Rankable for $record {
             fn problem_id(&self) -> &str {
                 &self.problem_id
             }
@@ -433,7 +433,7 @@ macro_rules! impl_verdict {
     )*};
 }
 
-impl_verdict!(Sample, SampleVerdict);
+impl_rankable!(Sample, SampleVerdict);
 
 #[cfg(test)]
 mod tests {
