@@ -4,8 +4,8 @@
 //! leaves complete lines plus at most one torn last line, which the next run cuts off.
 
 use std::collections::{HashMap, HashSet};
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::fs::File;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
@@ -93,45 +93,12 @@ impl SampleLog {
                 "generate appends to its --out file and resumes from it: name a file, not -".into(),
             ));
         }
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-        }
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(path)
-            .map_err(|e| Error::io(path, e))?;
-        if !file.metadata().map_err(|e| Error::io(path, e))?.is_file() {
-            return Err(Error::Settings(format!(
-                "{} is not a regular file; generate appends to and resumes from a file",
-                path.display()
-            )));
-        }
-        crate::io::lock_exclusive(&file, path)?;
-        let mut contents = Vec::new();
-        file.read_to_end(&mut contents)
-            .map_err(|e| Error::io(path, e))?;
-        let complete = contents
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |last| last + 1);
+        let opened = crate::io::open_log(path, "generate")?;
         let mut existing = ExistingSamples {
-            repaired_bytes: (contents.len() - complete) as u64,
+            repaired_bytes: opened.repaired_bytes,
             ..Default::default()
         };
-        if existing.repaired_bytes > 0 {
-            tracing::warn!(
-                bytes = existing.repaired_bytes,
-                "{}: cutting off a torn last line",
-                path.display()
-            );
-            file.set_len(complete as u64)
-                .map_err(|e| Error::io(path, e))?;
-            file.seek(SeekFrom::End(0))
-                .map_err(|e| Error::io(path, e))?;
-        }
-        for (index, raw) in contents[..complete].split(|&b| b == b'\n').enumerate() {
+        for (index, raw) in opened.contents.split(|&b| b == b'\n').enumerate() {
             let text = std::str::from_utf8(raw).map_err(|e| InvalidUtf8 {
                 column: e.valid_up_to() + 1,
             });
@@ -149,7 +116,7 @@ impl SampleLog {
         Ok((
             SampleLog {
                 path: path.to_owned(),
-                file,
+                file: opened.file,
                 line: Vec::new(),
             },
             existing,
@@ -346,7 +313,10 @@ mod tests {
             log.append(&record("a", 1)).unwrap();
         }
         // A crash in the middle of a write.
-        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         file.write_all(br#"{"problem_id": "a", "sample_i"#).unwrap();
         drop(file);
         let (mut log, existing) = SampleLog::open(&path, &expecting(Some(&settings))).unwrap();

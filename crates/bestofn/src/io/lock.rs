@@ -1,13 +1,70 @@
-//! Exclusive locks on append-only logs, so that two runs never append to one file at once.
+//! Append-only logs (the samples of `generate`, the scores of an interrupted `score`): opened
+//! locked, so that two runs never append to one file at once, with a torn last line cut off.
 //!
 //! The lock is the operating system's (`flock`), so it is released when its holder exits, even
 //! by `kill -9`. When it is taken, the holder is named from `/proc/locks` where the system has it.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use crate::error::{Error, Result};
+
+/// An append-only log opened for appending and locked.
+pub struct OpenedLog {
+    pub file: File,
+    /// Every complete line already in it (a torn last line was cut off the file).
+    pub contents: Vec<u8>,
+    /// Bytes of the torn last line that was cut off.
+    pub repaired_bytes: u64,
+}
+
+/// Opens (or creates, with its directory) the log at `path`, which must be a regular file
+/// (`what` says who appends to it, for the error), locks it, and cuts off a torn last line.
+pub fn open_log(path: &Path, what: &str) -> Result<OpenedLog> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    let mut file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
+    if !file.metadata().map_err(|e| Error::io(path, e))?.is_file() {
+        return Err(Error::Settings(format!(
+            "{} is not a regular file; {what} appends to and resumes from a file",
+            path.display()
+        )));
+    }
+    lock_exclusive(&file, path)?;
+    let mut contents = Vec::new();
+    file.read_to_end(&mut contents)
+        .map_err(|e| Error::io(path, e))?;
+    let complete = contents
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |last| last + 1);
+    let repaired_bytes = (contents.len() - complete) as u64;
+    if repaired_bytes > 0 {
+        tracing::warn!(
+            bytes = repaired_bytes,
+            "{}: cutting off a torn last line",
+            path.display()
+        );
+        file.set_len(complete as u64)
+            .map_err(|e| Error::io(path, e))?;
+        file.seek(SeekFrom::End(0))
+            .map_err(|e| Error::io(path, e))?;
+        contents.truncate(complete);
+    }
+    Ok(OpenedLog {
+        file,
+        contents,
+        repaired_bytes,
+    })
+}
 
 /// Takes an exclusive lock on `file` (opened from `path`) for as long as `file` is open.
 pub fn lock_exclusive(file: &File, path: &Path) -> Result<()> {

@@ -4,7 +4,7 @@
 //! - [`output`]: crash-safe writers (atomic replace, through symlinks, modes kept, `-`, devices,
 //!   `.gz`, whole report directories and sets of files);
 //! - [`paths`]: outputs that would overwrite an input or each other, refused before any work;
-//! - [`lock`]: exclusive locks on append-only logs;
+//! - [`lock`]: append-only logs, opened locked with a torn last line cut off;
 //! - [`http`]: the HTTP client of every server backend (retries, backoff, keys never shown,
 //!   replicas).
 
@@ -20,7 +20,7 @@ pub use input::{
     for_each_chunk, for_each_line, is_stdio, open_reader, parse_object, read_objects, ChunkLine,
     InvalidUtf8, JsonLine, LineText,
 };
-pub use lock::lock_exclusive;
+pub use lock::{lock_exclusive, open_log, OpenedLog};
 pub use output::{
     pretty_json, replaced_file, write_atomic, write_json_pretty, write_jsonl, OutputDir,
     OutputFile, OutputSet,

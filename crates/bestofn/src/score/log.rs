@@ -5,8 +5,8 @@
 //! log is locked while a run uses it and removed once the output is complete.
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::fs::File;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -54,36 +54,20 @@ pub fn fingerprint(question: &str, solution: &str) -> String {
 impl ScoreLog {
     /// Opens (or creates) the log at `path` for `verifier`, locked; a torn last line is cut off.
     pub fn open(path: &Path, verifier: &str) -> Result<Self> {
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(path)
-            .map_err(|e| Error::io(path, e))?;
-        crate::io::lock_exclusive(&file, path)?;
+        let opened = crate::io::open_log(path, "score")?;
         let mut known = HashMap::new();
-        let mut complete = 0u64;
-        let mut reader = BufReader::new(&file);
-        let mut line = String::new();
-        let mut number = 0;
-        loop {
-            line.clear();
-            let read = reader
-                .read_line(&mut line)
-                .map_err(|e| Error::io(path, e))?;
-            if read == 0 || !line.ends_with('\n') {
-                break;
+        for (index, line) in opened.contents.split(|&b| b == b'\n').enumerate() {
+            if line.is_empty() {
+                continue;
             }
-            number += 1;
-            let entry: Line = serde_json::from_str(&line).map_err(|e| {
+            let entry: Line = serde_json::from_slice(line).map_err(|e| {
                 Error::input(
                     path,
-                    number,
+                    index + 1,
                     None,
                     format!("{e}; this is not a scoring log (remove it to score from the start)"),
                 )
             })?;
-            complete += read as u64;
             if entry.verifier == verifier {
                 known.insert(
                     (entry.problem_id, entry.sample_idx),
@@ -91,16 +75,9 @@ impl ScoreLog {
                 );
             }
         }
-        let length = file.metadata().map_err(|e| Error::io(path, e))?.len();
-        if length > complete {
-            tracing::warn!("{}: cutting off a torn last line", path.display());
-            file.set_len(complete).map_err(|e| Error::io(path, e))?;
-            file.seek(SeekFrom::End(0))
-                .map_err(|e| Error::io(path, e))?;
-        }
         Ok(ScoreLog {
             path: path.to_owned(),
-            file,
+            file: opened.file,
             verifier: verifier.to_owned(),
             known,
             pending: Vec::new(),
