@@ -128,13 +128,13 @@ fn score_chunks(
         |chunk| {
             let keyed: Vec<KeyedPair> = chunk
                 .iter()
-                .map(|(_, question, sample)| KeyedPair {
-                    problem_id: &sample.problem_id,
-                    sample_idx: sample.sample_idx,
-                    pair: Pair {
+                .map(|(_, question, sample)| {
+                    KeyedPair::new(
+                        &sample.problem_id,
+                        sample.sample_idx,
                         question,
-                        solution: &sample.text,
-                    },
+                        &sample.text,
+                    )
                 })
                 .collect();
             let through = score_through_log(scorer, log.as_deref_mut(), &keyed, stats)?;
@@ -168,6 +168,17 @@ pub(crate) struct KeyedPair<'a> {
     pub problem_id: &'a str,
     pub sample_idx: u32,
     pub pair: Pair<'a>,
+}
+
+impl<'a> KeyedPair<'a> {
+    /// Sample `sample_idx` of `problem_id`: `solution` as the answer to `question`.
+    pub fn new(problem_id: &'a str, sample_idx: u32, question: &'a str, solution: &'a str) -> Self {
+        KeyedPair {
+            problem_id,
+            sample_idx,
+            pair: Pair { question, solution },
+        }
+    }
 }
 
 /// What [`score_through_log`] found: one result per pair, in order.

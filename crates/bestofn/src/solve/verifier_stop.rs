@@ -10,7 +10,7 @@ use std::path::Path;
 use crate::error::Result;
 use crate::generate::{NewSample, RoundJudge};
 use crate::records::{map_samples, Problem, ReadOptions, Sample};
-use crate::score::{log_path, score_through_log, KeyedPair, Pair, ScoreLog, ScoreStats, Scorer};
+use crate::score::{log_path, score_through_log, KeyedPair, ScoreLog, ScoreStats, Scorer};
 
 pub struct VerifierStop<'a> {
     scorer: &'a mut dyn Scorer,
@@ -66,14 +66,12 @@ impl<'a> VerifierStop<'a> {
                 .iter()
                 .filter_map(|sample| {
                     let question = self.questions.get(sample.problem_id.as_str()).copied()?;
-                    Some(KeyedPair {
-                        problem_id: &sample.problem_id,
-                        sample_idx: sample.sample_idx,
-                        pair: Pair {
-                            question,
-                            solution: &sample.text,
-                        },
-                    })
+                    Some(KeyedPair::new(
+                        &sample.problem_id,
+                        sample.sample_idx,
+                        question,
+                        &sample.text,
+                    ))
                 })
                 .collect();
             let through = score_through_log(
