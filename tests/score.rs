@@ -600,6 +600,97 @@ mod served {
         assert_eq!(solved, by_hand);
     }
 
+    /// p(Yes) / (p(Yes) + p(No)) over one token's top log-probabilities, computed here from the
+    /// server's answer, apart from bestofn's reading.
+    fn yes_share_of(answer: &Value) -> f64 {
+        let top = answer["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
+            .as_array()
+            .unwrap();
+        let mass = |word: &str| -> f64 {
+            top.iter()
+                .filter(|t| {
+                    t["token"]
+                        .as_str()
+                        .unwrap()
+                        .trim()
+                        .eq_ignore_ascii_case(word)
+                })
+                .map(|t| t["logprob"].as_f64().unwrap().exp())
+                .sum()
+        };
+        mass("yes") / (mass("yes") + mass("no"))
+    }
+
+    #[test]
+    fn a_served_judge_scores_by_the_yes_share_of_its_first_token() {
+        if common::skip(
+            "a_served_judge_scores_by_the_yes_share_of_its_first_token",
+            &[common::Need::Vllm],
+        ) {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let server = common::VllmServer::start(&common::smollm2_hf_dir());
+        let (problems, samples) = (
+            common::fixture("problems.jsonl"),
+            common::fixture("samples.jsonl"),
+        );
+        let out = dir.path().join("judged.jsonl");
+        let url = server.root_url();
+        run_score(
+            &problems,
+            &samples,
+            &out,
+            &[
+                "--backend",
+                "judge",
+                "--base-url",
+                &url,
+                "--model",
+                "smollm2",
+            ],
+        )
+        .success()
+        .stderr(contains("scored 12 samples"));
+        let judged = common::read_jsonl(&out);
+        let scores: Vec<f64> = judged
+            .iter()
+            .map(|s| s["score"].as_f64().unwrap())
+            .collect();
+        assert!(scores.iter().all(|p| (0.0..=1.0).contains(p)), "{scores:?}");
+        let spread = scores.iter().cloned().fold(f64::MIN, f64::max)
+            - scores.iter().cloned().fold(f64::MAX, f64::min);
+        assert!(
+            spread > 1e-4,
+            "the judge read each solution: scores {scores:?}"
+        );
+
+        // The first sample asked by hand, with the default prompt filled in here.
+        let question = common::read_jsonl(&problems)[0]["question"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let first = &judged[0];
+        assert_eq!(first["problem_id"], "eggs");
+        let prompt = bestofn::score::DEFAULT_JUDGE_TEMPLATE
+            .replace("{question}", &question)
+            .replace("{solution}", first["text"].as_str().unwrap());
+        let body = json!({"model": "smollm2", "messages": [{"role": "user", "content": prompt}],
+            "max_tokens": 1, "temperature": 0, "logprobs": true, "top_logprobs": 20});
+        let answer: Value = ureq::post(format!("{url}/v1/chat/completions"))
+            .send_json(&body)
+            .unwrap()
+            .body_mut()
+            .read_json()
+            .unwrap();
+        let by_hand = yes_share_of(&answer);
+        eprintln!(
+            "judge: first sample {:.6} by bestofn, {by_hand:.6} by hand; scores {scores:?}",
+            scores[0]
+        );
+        assert!((scores[0] - by_hand).abs() <= 1e-6);
+    }
+
     fn run_score(
         problems: &Path,
         samples: &Path,

@@ -91,7 +91,7 @@ pub fn ort_library(flag: Option<&PathBuf>) -> Option<PathBuf> {
 
 /// Where a served verifier is (`score`'s spelling).
 #[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Served verifiers (--backend vllm|tei|sglang)")]
+#[command(next_help_heading = "Served verifiers (--backend vllm|tei|sglang|judge)")]
 pub struct RemoteScorerArgs {
     /// The server's root URL (e.g. http://127.0.0.1:8000). Repeat for replicas of one model:
     /// each problem's requests go to one replica, and a failing replica's problems move on.
@@ -122,6 +122,10 @@ pub struct RemoteScorerArgs {
     /// tei predict: the label that means correct, for a classifier with several outputs.
     #[arg(long)]
     pub label: Option<String>,
+    /// judge: a file holding the judge's prompt, with {question} and {solution} (default: a
+    /// prompt asking for Yes or No; docs/serving.md shows it).
+    #[arg(long, value_name = "FILE")]
+    pub judge_template: Option<PathBuf>,
     /// Most solutions in one request (TEI refuses more than its --max-client-batch-size, 32 by
     /// default; a refused request is split and sent again).
     #[arg(long, default_value_t = 32)]
@@ -148,6 +152,7 @@ impl RemoteScorerArgs {
                 step_tag: self.step_tag.clone(),
                 step_joiner: self.step_joiner.clone(),
                 label: self.label.clone(),
+                judge_template: self.judge_template.clone(),
             },
         }
     }
@@ -157,7 +162,7 @@ impl RemoteScorerArgs {
 /// `score`'s served verifiers, named `--score-*` (generation owns `--backend`, `--base-url` and
 /// `--model` here); the HTTP flags (--max-in-flight, --max-retries, ...) serve both servers.
 #[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Scoring (--score-backend onnx|vllm|tei|sglang)")]
+#[command(next_help_heading = "Scoring (--score-backend onnx|vllm|tei|sglang|judge)")]
 pub struct SolveScorerArgs {
     /// Where the verifier runs: in process (onnx, --verifier DIR), or served by vLLM, TEI or
     /// SGLang (--score-base-url; --verifier DIR then gives the template and calibration).
@@ -187,6 +192,9 @@ pub struct SolveScorerArgs {
     /// tei predict: the label that means correct.
     #[arg(long, value_name = "LABEL")]
     pub score_label: Option<String>,
+    /// judge: a file holding the judge's prompt, with {question} and {solution}.
+    #[arg(long, value_name = "FILE")]
+    pub score_judge_template: Option<PathBuf>,
     /// Most solutions in one scoring request.
     #[arg(long, default_value_t = 32, value_name = "N")]
     pub score_request_size: usize,
@@ -214,6 +222,7 @@ impl SolveScorerArgs {
                 step_tag: self.score_step_tag.clone(),
                 step_joiner: self.score_step_joiner.clone(),
                 label: self.score_label.clone(),
+                judge_template: self.score_judge_template.clone(),
             },
         }
     }
@@ -307,6 +316,7 @@ mod tests {
             step_tag: None,
             step_joiner: None,
             label: None,
+            judge_template: None,
             request_size: 8,
             http: HttpArgs {
                 api_key_env: "BESTOFN_TEST_NO_SUCH_VARIABLE".into(),
@@ -393,6 +403,7 @@ mod tests {
             score_step_tag: None,
             score_step_joiner: None,
             score_label: None,
+            score_judge_template: None,
             score_request_size: 4,
         };
         let error = |solve: &SolveScorerArgs| {

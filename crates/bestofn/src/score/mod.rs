@@ -9,6 +9,7 @@
 //! [`ScorerBackendKind`] and its arm in [`served_engine`].
 
 pub mod args;
+mod judge;
 mod log;
 mod onnx;
 mod remote;
@@ -24,6 +25,7 @@ mod vllm;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use judge::{Judge, DEFAULT_JUDGE_TEMPLATE};
 pub use log::{fingerprint, log_path, ScoreLog};
 pub use onnx::{plan_batches, OnnxScorer, ScoreOptions};
 pub use remote::{Protocol, RemoteOptions, RemoteScorer, Served};
@@ -52,6 +54,9 @@ pub enum ScorerBackendKind {
     Tei,
     /// An SGLang server started with --is-embedding.
     Sglang,
+    /// An LLM judge on an OpenAI-compatible server: p(Yes) / (p(Yes) + p(No)) at the first token
+    /// of its answer (see --judge-template).
+    Judge,
 }
 
 /// The served engine of `kind`, configured from the flags and the verifier directory's spec.
@@ -69,6 +74,7 @@ pub fn served_engine(
         ScorerBackendKind::Vllm => Arc::new(Vllm::configure(flags, verifier)?),
         ScorerBackendKind::Tei => Arc::new(Tei::configure(flags, verifier)?),
         ScorerBackendKind::Sglang => Arc::new(Sglang::configure(flags, verifier)?),
+        ScorerBackendKind::Judge => Arc::new(Judge::configure(flags, verifier)?),
     })
 }
 

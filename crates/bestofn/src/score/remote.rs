@@ -94,6 +94,10 @@ pub trait Protocol: std::fmt::Debug + Send + Sync {
     fn id(&self) -> String;
     /// Where the request goes, under the base URL.
     fn path(&self) -> &str;
+    /// Most solutions one request can hold (a chat request holds one conversation).
+    fn most_per_request(&self) -> Option<usize> {
+        None
+    }
     fn request(&self, question: &str, solutions: &[&str]) -> Value;
     /// One score per solution, in request order; `Err` says what in the answer is wrong.
     fn scores(&self, answer: &Value, count: usize) -> std::result::Result<Vec<Served>, String>;
@@ -145,11 +149,13 @@ impl RemoteScorer {
         });
         RemoteScorer {
             id: format!("{}{calibrated}", protocol.id()),
-            protocol,
             client: HttpClient::new(options.base_urls, options.http),
-            request_size: options.request_size,
+            request_size: options
+                .request_size
+                .min(protocol.most_per_request().unwrap_or(usize::MAX)),
             max_in_flight: options.max_in_flight,
             calibration: options.calibration,
+            protocol,
         }
     }
 

@@ -34,6 +34,8 @@ pub struct ServedFlags {
     pub step_tag: Option<String>,
     pub step_joiner: Option<String>,
     pub label: Option<String>,
+    /// judge: the file of the judge's prompt.
+    pub judge_template: Option<std::path::PathBuf>,
 }
 
 impl ServedFlags {
