@@ -97,7 +97,7 @@ pub struct RemoteScorerArgs {
     /// each problem's requests go to one replica, and a failing replica's problems move on.
     #[arg(long)]
     pub base_url: Vec<String>,
-    /// The model name the server serves (vLLM, SGLang).
+    /// The model name the server serves (vLLM, SGLang, judge).
     #[arg(long)]
     pub model: Option<String>,
     /// vllm: score (default), classify or pooling (a process reward model); tei: predict
@@ -171,7 +171,7 @@ pub struct SolveScorerArgs {
     /// The scoring server's root URL; repeat for replicas of one model.
     #[arg(long, value_name = "URL")]
     pub score_base_url: Vec<String>,
-    /// The model name the scoring server serves (vLLM, SGLang).
+    /// The model name the scoring server serves (vLLM, SGLang, judge).
     #[arg(long, value_name = "NAME")]
     pub score_model: Option<String>,
     /// vllm: score (default), classify or pooling; tei: predict (default) or rerank.
