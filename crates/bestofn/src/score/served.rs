@@ -61,6 +61,10 @@ impl ServedFlags {
         allowed: &[EndpointArg],
     ) -> Result<Option<EndpointArg>, Error> {
         match self.endpoint {
+            Some(_) if allowed.is_empty() => Err(Error::Settings(format!(
+                "{} does not apply to {engine}: it has one endpoint",
+                self.flag("endpoint")
+            ))),
             Some(endpoint) if !allowed.contains(&endpoint) => Err(Error::Settings(
                 format!(
                     "{} {endpoint:?} is not one of {engine}'s ({allowed:?})",
