@@ -48,17 +48,11 @@ impl Args {
                 "--original-fraction must be in [0, 1)".into(),
             ));
         }
-        let outputs: Vec<Named> = [
+        let outputs = Named::given([
             Named::optional("--sft", self.sft.as_ref()),
             Named::optional("--dpo", self.dpo.as_ref()),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        let inputs = [
-            Named::file("--problems", &self.problems),
-            Named::file("--samples", &self.samples),
-        ];
+        ]);
+        let inputs = Named::problems_and_samples(&self.problems, &self.samples);
         ensure_distinct(&inputs, &outputs)?;
         Ok(self)
     }

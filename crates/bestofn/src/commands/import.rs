@@ -27,13 +27,10 @@ pub type Settings = Args;
 
 impl Args {
     pub fn resolve(self) -> Result<Settings> {
-        let outputs: Vec<Named> = [
+        let outputs = Named::given([
             Some(Named::file("--out", &self.out)),
             Named::optional("--problems-out", self.problems_out.as_ref()),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
+        ]);
         ensure_distinct(&[Named::file("--input", &self.input)], &outputs)?;
         Ok(self)
     }

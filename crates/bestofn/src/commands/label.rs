@@ -44,21 +44,15 @@ pub struct Settings {
 
 impl Args {
     pub fn resolve(self) -> Result<Settings> {
-        let outputs: Vec<Named> = [
+        let outputs = Named::given([
             Some(Named::file("--out", &self.out)),
             Named::optional(
                 "--export-verifier-data",
                 self.export.export_verifier_data.as_ref(),
             ),
             Named::optional("--summary-json", self.summary_json.as_ref()),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        let inputs = [
-            Named::file("--problems", &self.problems),
-            Named::file("--samples", &self.samples),
-        ];
+        ]);
+        let inputs = Named::problems_and_samples(&self.problems, &self.samples);
         ensure_distinct(&inputs, &outputs)?;
         Ok(Settings {
             options: self.label.resolve(),

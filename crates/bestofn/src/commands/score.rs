@@ -49,10 +49,7 @@ pub struct Settings {
 
 impl Args {
     pub fn resolve(self) -> Result<Settings> {
-        let mut inputs = vec![
-            Named::file("--problems", &self.problems),
-            Named::file("--samples", &self.samples),
-        ];
+        let mut inputs = Named::problems_and_samples(&self.problems, &self.samples).to_vec();
         inputs.extend(
             self.verifier
                 .as_deref()

@@ -35,6 +35,24 @@ fn report_error(e: impl std::fmt::Display) -> Error {
     Error::Report(e.to_string())
 }
 
+/// The legend of `chart`'s labelled series at `position` (in `font`, else plotters' own), on a
+/// light box.
+fn draw_legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+    font: Option<(&str, u32)>,
+) -> Result<()> {
+    let mut legend = chart.configure_series_labels();
+    legend
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK);
+    if let Some(font) = font {
+        legend.label_font(font);
+    }
+    legend.draw().map_err(report_error)
+}
+
 /// Axes of accuracy (%) vs samples per problem on a log scale up to `max_k`.
 fn accuracy_axes<'a, DB: DrawingBackend + 'a>(
     root: &'a DrawingArea<DB, plotters::coord::Shift>,
@@ -120,13 +138,7 @@ pub fn accuracy_vs_k(metrics: &Metrics, path: &Path) -> Result<()> {
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 18, y)], grey.stroke_width(1))
             });
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(report_error)?;
+        draw_legend(&mut chart, SeriesLabelPosition::LowerRight, None)?;
         root.present().map_err(report_error)?;
     }
     crate::io::write_atomic(path, svg.as_bytes())
@@ -197,14 +209,11 @@ pub fn compare_vs_k(runs: &[(&str, &Metrics)], path: &Path) -> Result<()> {
                     .map_err(report_error)?;
             }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 12))
-            .draw()
-            .map_err(report_error)?;
+        draw_legend(
+            &mut chart,
+            SeriesLabelPosition::LowerRight,
+            Some(("sans-serif", 12)),
+        )?;
         root.present().map_err(report_error)?;
     }
     crate::io::write_atomic(path, svg.as_bytes())
@@ -278,13 +287,7 @@ pub fn reliability_diagram(calibration: &Calibration, path: &Path) -> Result<()>
         chart
             .draw_series(points.into_iter().map(|p| Circle::new(p, 4, red.filled())))
             .map_err(report_error)?;
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(report_error)?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperLeft, None)?;
         root.present().map_err(report_error)?;
     }
     crate::io::write_atomic(path, svg.as_bytes())

@@ -33,6 +33,19 @@ impl<'a> Named<'a> {
         path.map(|path| Named::file(flag, path))
     }
 
+    /// The `--problems` and `--samples` inputs most stages read.
+    pub fn problems_and_samples(problems: &'a Path, samples: &'a Path) -> [Self; 2] {
+        [
+            Named::file("--problems", problems),
+            Named::file("--samples", samples),
+        ]
+    }
+
+    /// The paths among `paths` that were given.
+    pub fn given<const N: usize>(paths: [Option<Self>; N]) -> Vec<Self> {
+        paths.into_iter().flatten().collect()
+    }
+
     pub fn dir(flag: &'a str, path: &'a Path) -> Self {
         Named {
             flag,
