@@ -8,6 +8,7 @@ use std::fs;
 use std::path::Path;
 
 use assert_cmd::Command;
+use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 use serde_json::Value;
 
@@ -491,4 +492,36 @@ fn label_explain_adds_the_explanation_as_a_field() {
     }
     assert_eq!(labeled[2]["explanation"]["found"], "18.00");
     assert_eq!(labeled[2]["explanation"]["rule"], "numbers");
+}
+
+/// `-v` shows the settings a run goes with as resolved (environment included), never a key.
+#[test]
+fn verbose_runs_log_their_resolved_settings_without_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    bestofn()
+        .env("BESTOFN_TEST_KEY", "sk-never-shown-123")
+        .args([
+            "-v",
+            "generate",
+            "--backend",
+            "openai",
+            "--model",
+            "m",
+            "--n",
+            "1",
+        ])
+        .args(["--api-key-env", "BESTOFN_TEST_KEY", "--max-retries", "0"])
+        .arg("--base-url")
+        .arg(format!("http://127.0.0.1:{port}/v1"))
+        .arg("--problems")
+        .arg(common::fixture("problems.jsonl"))
+        .arg("--out")
+        .arg(dir.path().join("s.jsonl"))
+        .assert()
+        .failure()
+        .stderr(contains("resolved settings"))
+        .stderr(contains("api_key: Some(\"<redacted>\")"))
+        .stderr(contains("max_retries: 0"))
+        .stderr(contains("sk-never-shown").not());
 }

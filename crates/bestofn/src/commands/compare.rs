@@ -69,6 +69,7 @@ fn parse_run(value: &str) -> std::result::Result<(String, PathBuf), String> {
     Ok((name, path))
 }
 
+#[derive(Debug)]
 pub struct Settings {
     runs: Vec<(String, PathBuf)>,
     out: PathBuf,
@@ -76,6 +77,7 @@ pub struct Settings {
     iterations: Option<Iterations>,
 }
 
+#[derive(Debug)]
 struct Iterations {
     embedder: Option<PathBuf>,
     ort_lib: Option<PathBuf>,

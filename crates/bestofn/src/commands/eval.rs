@@ -44,12 +44,14 @@ pub struct Args {
 }
 
 /// The files of the reasoning gap.
+#[derive(Debug)]
 pub struct GapFiles {
     composed: PathBuf,
     q1_samples: PathBuf,
     q2_samples: PathBuf,
 }
 
+#[derive(Debug)]
 pub struct Settings {
     samples: PathBuf,
     options: EvalOptions,

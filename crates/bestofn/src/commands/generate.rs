@@ -24,6 +24,7 @@ pub struct Args {
     pub generator: GeneratorArgs,
 }
 
+#[derive(Debug)]
 pub struct Settings {
     pub problems: PathBuf,
     pub out: PathBuf,

@@ -38,6 +38,7 @@ pub struct Args {
     pub json: bool,
 }
 
+#[derive(Debug)]
 enum Source {
     Pair {
         gold: String,
@@ -51,6 +52,7 @@ enum Source {
     },
 }
 
+#[derive(Debug)]
 pub struct Settings {
     source: Source,
     style: Option<AnswerStyle>,

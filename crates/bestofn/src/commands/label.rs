@@ -32,6 +32,7 @@ pub struct Args {
     pub export: ExportArgs,
 }
 
+#[derive(Debug)]
 pub struct Settings {
     problems: PathBuf,
     samples: PathBuf,

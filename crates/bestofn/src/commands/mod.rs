@@ -86,19 +86,26 @@ impl Outcome {
     }
 }
 
-/// Resolves the command's settings (every check that needs no work), then runs it.
+/// Resolves the command's settings (every check that needs no work; environment variables are
+/// read here), logs them (`-v`; keys are redacted), then runs it.
 pub fn execute(command: Command) -> Result<Outcome> {
     match command {
-        Command::Generate(args) => generate::run(&args.resolve()?),
-        Command::Solve(args) => solve::run(&args.resolve()?),
-        Command::Import(args) => import::run(&args.resolve()?),
-        Command::Label(args) => label::run(&args.resolve()?),
-        Command::Grade(args) => grade::run(&args.resolve()?),
-        Command::Score(args) => score::run(&args.resolve()?),
-        Command::Rank(args) => rank::run(&args.resolve()?),
-        Command::Eval(args) => eval::run(&args.resolve()?),
-        Command::Compose(args) => compose::run(&args.resolve()?),
-        Command::Export(args) => export::run(&args.resolve()?),
-        Command::Compare(args) => compare::run(&args.resolve()?),
+        Command::Generate(args) => generate::run(&logged(args.resolve()?)),
+        Command::Solve(args) => solve::run(&logged(args.resolve()?)),
+        Command::Import(args) => import::run(&logged(args.resolve()?)),
+        Command::Label(args) => label::run(&logged(args.resolve()?)),
+        Command::Grade(args) => grade::run(&logged(args.resolve()?)),
+        Command::Score(args) => score::run(&logged(args.resolve()?)),
+        Command::Rank(args) => rank::run(&logged(args.resolve()?)),
+        Command::Eval(args) => eval::run(&logged(args.resolve()?)),
+        Command::Compose(args) => compose::run(&logged(args.resolve()?)),
+        Command::Export(args) => export::run(&logged(args.resolve()?)),
+        Command::Compare(args) => compare::run(&logged(args.resolve()?)),
     }
+}
+
+/// The settings a run goes with, as resolved, in the log.
+fn logged<S: std::fmt::Debug>(settings: S) -> S {
+    tracing::info!(?settings, "resolved settings");
+    settings
 }

@@ -35,6 +35,7 @@ pub struct Args {
     pub input: InputArgs,
 }
 
+#[derive(Debug)]
 pub struct Settings {
     samples: PathBuf,
     strategies: Vec<Strategy>,

@@ -39,6 +39,7 @@ pub struct Args {
     pub remote: RemoteScorerArgs,
 }
 
+#[derive(Debug)]
 pub struct Settings {
     problems: PathBuf,
     samples: PathBuf,

@@ -63,6 +63,7 @@ pub struct Args {
     pub adaptive_score: Option<f32>,
 }
 
+#[derive(Debug)]
 pub struct Settings {
     generate: generate::Settings,
     scorer: ScorerSettings,
