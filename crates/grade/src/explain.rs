@@ -24,7 +24,7 @@ pub struct Explanation {
     pub final_line_answer: Option<String>,
 }
 
-/// Grades `text` as [`grade`] does and says how.
+/// Grades `text` as [`crate::grade`] does and says how.
 pub fn explain(text: &str, style: AnswerStyle, gold: Option<&Gold>) -> Explanation {
     let found = extract_raw(text, style);
     let extracted = found.as_deref().and_then(normalized_answer);

@@ -1,12 +1,12 @@
 //! Answer extraction and grading: total (never panics), linear-time, thread-safe (pure functions).
 //!
-//! A raw answer is found in the text ([`extract`]), normalized ([`normalize`]), and compared
+//! A raw answer is found in the text (`extract`), normalized ([`normalize`]), and compared
 //! with the gold answer by the first rule that applies ([`Rule`]): the same text; two numbers
 //! equal as exact rationals or within a relative 1e-9 (float artifacts of executed programs such
 //! as 15.000000000000002, and numbers too large to be exact); the same canonical key
 //! ([`answer_key`]: numbers as reduced fractions, sets and bare lists sorted); and last the typed
 //! answer tree ([`Answer`]), where expressions are compared by the identity test at
-//! [`identity::POINTS`] points and relations, sets, tuples and intervals by their rules.
+//! `identity::POINTS` points and relations, sets, tuples and intervals by their rules.
 
 mod answer;
 mod brackets;

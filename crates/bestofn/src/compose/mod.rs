@@ -13,8 +13,8 @@
 //! A pair is kept when the new answer is a positive integer that differs from the old one. Pairs
 //! are drawn from a seeded permutation, so the same seed gives the same set.
 //!
-//! [`calculator`] evaluates the annotations, [`program`] traces their data flow, this file pairs
-//! problems, and [`write`] writes the sets.
+//! `calculator.rs` evaluates the annotations, `program.rs` traces their data flow, this file pairs
+//! problems, and `write.rs` writes the sets.
 
 mod calculator;
 mod program;

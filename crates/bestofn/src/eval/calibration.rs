@@ -12,7 +12,7 @@ pub struct Calibration {
     pub samples: usize,
     /// Area under the ROC curve of score vs label (ties count half); `None` with one class only.
     pub auroc: Option<f64>,
-    /// Expected calibration error over [`BINS`] equal-width bins; `None` unless scores are in [0, 1].
+    /// Expected calibration error over `BINS` equal-width bins; `None` unless scores are in [0, 1].
     pub ece: Option<f64>,
     pub brier: Option<f64>,
     pub bins: Vec<ReliabilityBin>,

@@ -103,7 +103,7 @@ fn mass_beats(mass: &[f64], earliest: &[u32], a: u32, b: u32) -> bool {
 /// drawn first in the trial's permutation), so the order of samples in the file cannot leak into
 /// the estimate. k = 1 and k = n are exact; at k = n there is one subset, the whole pool, and
 /// its answer is the one `rank` gives by its documented rule (ties to the lower `sample_idx`),
-/// so `eval` at N agrees with `rank`. Other k are estimated by [`sampled_trials`].
+/// so `eval` at N agrees with `rank`. Other k are estimated by `sampled_trials`.
 pub fn voting_at_ks(
     pool: &ProblemPool,
     ks: &[usize],

@@ -2,8 +2,8 @@
 //!
 //! Backends: embedded llama.cpp (`llama`, behind the cargo feature of the same name), any
 //! OpenAI-compatible server (`openai`), and an existing samples file (`replay`), each one file
-//! implementing [`Backend`] (in [`backend`]). The driver ([`run`]) owns everything backends share:
-//! which `(problem_id, sample_idx)` pairs are missing ([`sampling`]: the plan and per-sample
+//! implementing [`Backend`] (in `backend.rs`). The driver (`run.rs`) owns everything backends share:
+//! which `(problem_id, sample_idx)` pairs are missing (`sampling.rs`: the plan and per-sample
 //! seeds), the output log, and stopping cleanly on the first error with every finished sample
 //! kept. This file is the registry: [`BackendSettings`] and [`open_backend`], the one place that
 //! knows every backend and the cargo features.

@@ -17,7 +17,7 @@ pub struct HttpOptions {
     pub api_key: Option<String>,
     pub max_retries: u32,
     pub timeout: Duration,
-    /// First backoff delay; doubled on each retry up to [`MAX_BACKOFF`].
+    /// First backoff delay; doubled on each retry up to `MAX_BACKOFF`.
     pub retry_base: Duration,
 }
 

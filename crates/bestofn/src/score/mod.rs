@@ -1,9 +1,9 @@
 //! The `score` stage: fill every sample's `score` with a verifier's probability of being
 //! correct.
 //!
-//! The seam is text-level: a [`Scorer`] (in [`scorer`]) takes (question, solution) pairs and
+//! The seam is text-level: a [`Scorer`] (in `scorer.rs`) takes (question, solution) pairs and
 //! returns probabilities, so an in-process ONNX model and a verifier served over HTTP plug in
-//! the same way. The driver ([`run`]) streams the samples through it, resumably. This file is
+//! the same way. The driver (`run.rs`) streams the samples through it, resumably. This file is
 //! the registry: the one place that knows every backend. A served engine is one file
 //! implementing [`Protocol`] with a `configure` from [`ServedFlags`], plus a variant of
 //! [`ScorerBackendKind`] and its arm in [`served_engine`].

@@ -6,7 +6,7 @@
 //! (later stages are cheap and run again).
 //!
 //! With adaptive sampling and a score threshold, generation and scoring run as a pipeline: each
-//! round's samples are scored as they come ([`verifier_stop`]), and a problem whose best sample
+//! round's samples are scored as they come (`verifier_stop`), and a problem whose best sample
 //! reaches the threshold gets no more.
 
 mod verifier_stop;
