@@ -26,16 +26,17 @@ pub struct AdaptiveStop {
     pub round: u32,
     /// Stop once the leading answer beats the runner-up with this probability.
     pub confidence: f64,
-    /// A sample field to take answers from instead of the text (replayed pools).
+    /// A sample field to take answers from instead of the text (existing records, such as a
+    /// replayed pool's).
     pub answer_field: Option<String>,
 }
 
 impl AdaptiveStop {
-    /// The vote of a new sample: from `--vote-field` of the replayed record it came from, if
-    /// any, else from its text.
-    pub fn vote(&self, text: &str, replayed: Option<&str>, style: AnswerStyle) -> Option<String> {
+    /// The vote of a new sample: from `--vote-field` of the existing record it is, if any, else
+    /// from its text.
+    pub fn vote(&self, text: &str, existing: Option<&str>, style: AnswerStyle) -> Option<String> {
         let record =
-            replayed.and_then(|line| serde_json::from_str::<Map<String, Value>>(line).ok());
+            existing.and_then(|line| serde_json::from_str::<Map<String, Value>>(line).ok());
         vote_of(text, record.as_ref(), self.answer_field.as_deref(), style)
     }
 }

@@ -37,19 +37,60 @@ pub struct Slot {
     pub seed: u64,
 }
 
-/// One generated sample.
+/// One sample a backend hands back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Completion {
     pub sample_idx: u32,
     pub text: String,
+    pub origin: Origin,
+}
+
+/// Where a sample comes from, which decides how it is written.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Origin {
+    /// Made by this run's model: written as a new record with this run's `generator`.
+    Generated(Generated),
+    /// A record that exists already (another tool's, an earlier run's): written whole, as this
+    /// JSON line, with its own `generator` and every field.
+    Existing(String),
+}
+
+/// What an engine said of a sample it made.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Generated {
     /// `stop` (end of text or a stop string), `length` (max tokens), or what the server said.
     pub finish_reason: Option<String>,
     pub num_tokens: Option<u32>,
-    /// A replayed record (its line), written as it was instead of a new one.
-    pub replayed: Option<String>,
     /// What a server said about itself in its answer (`model`, `system_fingerprint`), recorded in
     /// `generator.server`: servers fill what a request leaves out from their own configuration.
     pub server: Option<Map<String, Value>>,
+}
+
+impl Completion {
+    /// A sample made by this run's model.
+    pub fn generated(sample_idx: u32, text: String, generated: Generated) -> Self {
+        Completion {
+            sample_idx,
+            text,
+            origin: Origin::Generated(generated),
+        }
+    }
+
+    /// The existing record this sample is, if it is one.
+    pub fn existing_record(&self) -> Option<&str> {
+        match &self.origin {
+            Origin::Existing(line) => Some(line),
+            Origin::Generated(_) => None,
+        }
+    }
+
+    /// Tokens the engine generated for it (none for an existing record).
+    pub fn generated_tokens(&self) -> u64 {
+        match &self.origin {
+            Origin::Generated(generated) => u64::from(generated.num_tokens.unwrap_or(0)),
+            Origin::Existing(_) => 0,
+        }
+    }
 }
 
 /// A source of samples.
@@ -69,9 +110,10 @@ pub trait Backend: Sync {
     fn seeding(&self) -> Seeding {
         Seeding::PerSample
     }
-    /// Whether samples carry this run's settings (a replay keeps the original ones).
-    fn records_settings(&self) -> bool {
-        true
+    /// Whether this backend hands back existing records ([`Origin::Existing`]), which keep their
+    /// own `generator`: a samples file is then not held to this run's settings.
+    fn hands_back_existing_records(&self) -> bool {
+        false
     }
     /// Generates the job's samples, handing each to `emit` as soon as it is finished. On error,
     /// what was emitted before is kept.

@@ -131,7 +131,7 @@ impl SampleLog {
         self.write_line()
     }
 
-    /// Appends a record that is already one JSON line (a replayed one), and syncs it.
+    /// Appends a record that is already one JSON line (an existing record), and syncs it.
     pub fn append_line(&mut self, json: &str) -> Result<()> {
         self.line.clear();
         self.line.extend_from_slice(json.as_bytes());

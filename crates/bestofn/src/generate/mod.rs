@@ -25,7 +25,7 @@ use std::path::PathBuf;
 use crate::error::{Error, Result};
 pub use adaptive::{beta_confidence, AdaptiveStop, NewSample, RoundJudge};
 pub(crate) use backend::run_concurrently;
-pub use backend::{Backend, Completion, Job, Seeding, Slot};
+pub use backend::{Backend, Completion, Generated, Job, Origin, Seeding, Slot};
 pub use log::{ExistingSamples, Expected, SampleLog};
 pub use openai::OpenAiOptions;
 pub(crate) use run::PER_SAMPLE_GENERATOR_FIELDS;

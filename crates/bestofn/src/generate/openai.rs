@@ -15,7 +15,7 @@
 
 use serde_json::{json, Value};
 
-use super::{Backend, Completion, Job, Prompt, SamplingParams, Seeding};
+use super::{Backend, Completion, Generated, Job, Prompt, SamplingParams, Seeding};
 use crate::error::{Error, Result};
 use crate::io::http::{endpoint, HttpClient, HttpError, HttpOptions};
 
@@ -291,14 +291,15 @@ impl Backend for OpenAiBackend {
                 self.say_n_ignored(&url, n, count);
             }
             for ((text, finish_reason), slot) in got.into_iter().zip(remaining) {
-                emit(Completion {
-                    sample_idx: slot.sample_idx,
+                emit(Completion::generated(
+                    slot.sample_idx,
                     text,
-                    finish_reason,
-                    num_tokens: tokens,
-                    replayed: None,
-                    server: server.clone(),
-                })?;
+                    Generated {
+                        finish_reason,
+                        num_tokens: tokens,
+                        server: server.clone(),
+                    },
+                ))?;
             }
             remaining = &remaining[count..];
         }

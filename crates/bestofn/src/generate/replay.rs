@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::{Backend, Completion, Job, SamplingParams};
+use super::{Backend, Completion, Job, Origin, SamplingParams};
 use crate::error::{Error, Result};
 use crate::records::{read_all, Verbatim};
 
@@ -39,8 +39,8 @@ impl Backend for ReplayBackend {
         format!("replay:{}", self.path.display())
     }
 
-    fn records_settings(&self) -> bool {
-        false
+    fn hands_back_existing_records(&self) -> bool {
+        true
     }
 
     fn run(
@@ -63,10 +63,7 @@ impl Backend for ReplayBackend {
             emit(Completion {
                 sample_idx: slot.sample_idx,
                 text: record.sample.text.clone(),
-                finish_reason: None,
-                num_tokens: None,
-                replayed: Some(record.line.clone()),
-                server: None,
+                origin: Origin::Existing(record.line.clone()),
             })?;
         }
         Ok(())

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value};
 
-use super::backend::{Backend, Completion, Job};
+use super::backend::{Backend, Completion, Generated, Job, Origin};
 use super::log::{ExistingSamples, Expected, SampleLog};
 use super::sampling::{check_seed_ranges, plan_jobs};
 use super::{AdaptiveStop, NewSample, RoundJudge, SamplingParams, Template};
@@ -176,14 +176,21 @@ pub fn generate_judged(
                     });
                 } else {
                     let style = known[job.problem_id.as_str()].style;
-                    let vote = stop.vote(&completion.text, completion.replayed.as_deref(), style);
+                    let vote = stop.vote(&completion.text, completion.existing_record(), style);
                     votes.entry(job.problem_id.clone()).or_default().add(vote);
                 }
             }
-            let tokens = u64::from(completion.num_tokens.unwrap_or(0));
-            match completion.replayed {
-                Some(line) => log.append_line(&line)?,
-                None => log.append(&new_record(&settings, params, job, completion))?,
+            let tokens = completion.generated_tokens();
+            match completion.origin {
+                Origin::Existing(line) => log.append_line(&line)?,
+                Origin::Generated(generated) => log.append(&new_record(
+                    &settings,
+                    params,
+                    job,
+                    completion.sample_idx,
+                    completion.text,
+                    generated,
+                ))?,
             }
             summary.tokens += tokens;
             summary.generated += 1;
@@ -242,10 +249,11 @@ fn open_log(
     options: &GenerateOptions,
     settings: &Map<String, Value>,
 ) -> Result<(SampleLog, ExistingSamples)> {
-    let records_settings = backend.records_settings();
+    // Existing records keep the generator that made them: nothing to hold them to.
+    let new_records = !backend.hands_back_existing_records();
     let expected = Expected {
-        settings: (records_settings && !options.allow_settings_change).then_some(settings),
-        template_sha256: records_settings.then_some(options.template.sha256.as_str()),
+        settings: (new_records && !options.allow_settings_change).then_some(settings),
+        template_sha256: new_records.then_some(options.template.sha256.as_str()),
         prompts: problems
             .iter()
             .map(|p| (p.id.as_str(), options.template.render(&p.question).sha256()))
@@ -274,33 +282,37 @@ pub enum Progress {
     Sample,
 }
 
+/// The record of sample `sample_idx` of `job`, made by this run: this run's `generator` with
+/// the sample's own seed, prompt hash and what the server said of itself.
 fn new_record(
     settings: &Map<String, Value>,
     params: &SamplingParams,
     job: &Job,
-    completion: Completion,
+    sample_idx: u32,
+    text: String,
+    generated: Generated,
 ) -> Map<String, Value> {
     let mut generator = settings.clone();
     let seed = job
         .slots
         .iter()
-        .find(|slot| slot.sample_idx == completion.sample_idx)
+        .find(|slot| slot.sample_idx == sample_idx)
         .map_or_else(
-            || params.sample_seed(&job.problem_id, completion.sample_idx),
+            || params.sample_seed(&job.problem_id, sample_idx),
             |slot| slot.seed,
         );
     generator.insert("seed".into(), seed.into());
     generator.insert("prompt_sha256".into(), job.prompt.sha256().into());
-    if let Some(server) = completion.server {
+    if let Some(server) = generated.server {
         generator.insert("server".into(), Value::Object(server));
     }
     let mut record = Map::new();
     record.insert("problem_id".into(), job.problem_id.clone().into());
-    record.insert("sample_idx".into(), completion.sample_idx.into());
-    record.insert("text".into(), completion.text.into());
+    record.insert("sample_idx".into(), sample_idx.into());
+    record.insert("text".into(), text.into());
     record.insert("generator".into(), Value::Object(generator));
-    record.insert("finish_reason".into(), completion.finish_reason.into());
-    record.insert("num_tokens".into(), completion.num_tokens.into());
+    record.insert("finish_reason".into(), generated.finish_reason.into());
+    record.insert("num_tokens".into(), generated.num_tokens.into());
     record
 }
 
@@ -325,14 +337,11 @@ mod tests {
             _params: &SamplingParams,
             emit: &mut dyn FnMut(Completion) -> Result<()>,
         ) -> Result<()> {
-            emit(Completion {
-                sample_idx: job.slots[0].sample_idx,
-                text: "#### 1".into(),
-                finish_reason: None,
-                num_tokens: None,
-                replayed: None,
-                server: None,
-            })?;
+            emit(Completion::generated(
+                job.slots[0].sample_idx,
+                "#### 1".into(),
+                Generated::default(),
+            ))?;
             let full = std::io::Error::from_raw_os_error(28);
             Err(Error::io("disk", full))
         }

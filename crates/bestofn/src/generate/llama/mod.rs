@@ -26,7 +26,7 @@ use llama_cpp_2::model::{LlamaChatMessage, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 
-use super::{Backend, Completion, Job, LlamaOptions, Prompt, SamplingParams, Slot};
+use super::{Backend, Completion, Generated, Job, LlamaOptions, Prompt, SamplingParams, Slot};
 use crate::error::{Error, Result};
 
 /// llama.cpp's global state: initialised once per process, with the batched Q4_1 kernel unless
@@ -305,14 +305,15 @@ impl Slots<'_> {
                 // Emitted as soon as it is done: a crash loses only unfinished samples.
                 emit(
                     &self.jobs[sequence.job],
-                    Completion {
-                        sample_idx: sequence.slot.sample_idx,
-                        text: String::from_utf8_lossy(&sequence.bytes).into_owned(),
-                        finish_reason: Some(finish.to_owned()),
-                        num_tokens: Some(sequence.tokens),
-                        replayed: None,
-                        server: None,
-                    },
+                    Completion::generated(
+                        sequence.slot.sample_idx,
+                        String::from_utf8_lossy(&sequence.bytes).into_owned(),
+                        Generated {
+                            finish_reason: Some(finish.to_owned()),
+                            num_tokens: Some(sequence.tokens),
+                            server: None,
+                        },
+                    ),
                 )?;
             }
         }
