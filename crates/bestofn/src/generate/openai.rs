@@ -13,10 +13,13 @@
 //! key never shown, replicas). Once per run the backend checks that the server honours `seed`
 //! and that it honours `n`, and says so if not.
 
+use clap::Args;
 use serde_json::{json, Value};
 
-use super::{Backend, Completion, Generated, Job, Prompt, SamplingParams, Seeding};
+use super::args::at_least_one;
+use super::{Backend, BackendConfig, Completion, Generated, Job, Prompt, SamplingParams, Seeding};
 use crate::error::{Error, Result};
+use crate::io::args::HttpArgs;
 use crate::io::http::{endpoint, HttpClient, HttpError, HttpOptions};
 
 #[derive(Clone, Debug)]
@@ -28,6 +31,51 @@ pub struct OpenAiOptions {
     pub n_per_request: usize,
     pub max_in_flight: usize,
     pub http: HttpOptions,
+}
+
+/// `--backend openai`.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "OpenAI-compatible server (--backend openai)")]
+pub struct OpenAiArgs {
+    /// The server's base URL, up to /v1 (e.g. http://127.0.0.1:8000/v1). Repeat for replicas of
+    /// one model: each problem's requests go to one replica (its prefix cache keeps the prompt),
+    /// new problems to the least loaded one, and a failing replica's problems move to another.
+    #[arg(long, env = "OPENAI_BASE_URL")]
+    pub base_url: Vec<String>,
+    /// Samples asked for per request (`n`); servers that return fewer are topped up.
+    #[arg(long, default_value_t = 8)]
+    pub n_per_request: usize,
+    #[command(flatten)]
+    pub http: HttpArgs,
+}
+
+impl OpenAiArgs {
+    /// The options of `--backend openai` with `--model`.
+    pub fn configure(&self, model: Option<&str>) -> Result<OpenAiOptions, Error> {
+        at_least_one(self.n_per_request, "--n-per-request")?;
+        let http = self.http.resolve()?;
+        if self.base_url.is_empty() {
+            return Err(Error::Settings(
+                "--backend openai needs --base-url (or OPENAI_BASE_URL)".into(),
+            ));
+        }
+        let model = model.map(str::to_owned).ok_or_else(|| {
+            Error::Settings("--backend openai needs --model (the name the server serves)".into())
+        })?;
+        Ok(OpenAiOptions {
+            base_urls: self.base_url.clone(),
+            model,
+            n_per_request: self.n_per_request,
+            max_in_flight: self.http.max_in_flight,
+            http,
+        })
+    }
+}
+
+impl BackendConfig for OpenAiOptions {
+    fn open(&self) -> Result<Box<dyn Backend>> {
+        Ok(Box::new(OpenAiBackend::new(self)?))
+    }
 }
 
 pub struct OpenAiBackend {

@@ -4,9 +4,46 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::{Backend, Completion, Job, Origin, SamplingParams};
+use clap::Args;
+
+use super::{Backend, BackendConfig, Completion, Job, Origin, SamplingParams};
 use crate::error::{Error, Result};
 use crate::records::{read_all, Verbatim};
+
+/// `--backend replay`.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Replay (--backend replay)")]
+pub struct ReplayArgs {
+    /// The samples file to take samples from.
+    #[arg(long, value_name = "SAMPLES")]
+    pub replay_from: Option<PathBuf>,
+}
+
+impl ReplayArgs {
+    /// The options of `--backend replay`.
+    pub fn configure(&self) -> std::result::Result<ReplayOptions, Error> {
+        let samples = self.replay_from.clone().ok_or_else(|| {
+            Error::Settings("--backend replay needs --replay-from SAMPLES".into())
+        })?;
+        Ok(ReplayOptions { samples })
+    }
+}
+
+/// Where `--backend replay` takes its samples from.
+#[derive(Debug, Clone)]
+pub struct ReplayOptions {
+    pub samples: PathBuf,
+}
+
+impl BackendConfig for ReplayOptions {
+    fn open(&self) -> Result<Box<dyn Backend>> {
+        Ok(Box::new(ReplayBackend::load(&self.samples)?))
+    }
+
+    fn reads(&self) -> Option<(&'static str, &Path)> {
+        Some(("--replay-from", &self.samples))
+    }
+}
 
 pub struct ReplayBackend {
     path: PathBuf,
