@@ -301,7 +301,7 @@ def test_calibration_in_verifier_json_is_applied_alike_by_rust_and_python(export
 
 def test_steps_are_rendered_as_the_rust_scorer_renders_them():
     steps = {"separator": "\n\n", "tag": "[MASK]", "joiner": None}
-    # The same cases as src/score/spec.rs's templates_are_checked_and_filled_once.
+    # The same cases as crates/bestofn/src/score/spec.rs's templates_are_checked_and_filled_once.
     assert render_steps("a [MASK]b\n\n \n\nc\n\n", steps) == "a b[MASK]\n\nc[MASK]"
     assert render_steps("", steps) == "[MASK]"
     qwen = {"separator": "\n\n", "tag": "<extra_0>", "joiner": ""}
