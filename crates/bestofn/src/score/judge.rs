@@ -8,7 +8,7 @@
 use serde_json::{json, Value};
 
 use super::log::fingerprint;
-use super::remote::{indexed_data, Protocol, Served};
+use super::remote::{by_index, Protocol, Served};
 use super::served::ServedFlags;
 use super::spec::{check_template, fill_template, VerifierSpec};
 use crate::error::Error;
@@ -88,8 +88,7 @@ impl Protocol for Judge {
             .get("choices")
             .and_then(Value::as_array)
             .ok_or("has no \"choices\" list")?;
-        let wrapped = json!({"data": choices});
-        indexed_data(&wrapped, count)?
+        by_index(choices, count, "index")?
             .into_iter()
             .map(|choice| {
                 let first = choice
