@@ -248,21 +248,25 @@ fn number_at(bytes: &[u8], i: usize) -> Option<NumberToken> {
             j += 1;
         }
     }
+    if !value.contains('/') {
+        if let Some((power, end)) = scale_after(bytes, j) {
+            return Some(NumberToken {
+                end,
+                value: scaled(&value, power),
+            });
+        }
+    }
     Some(NumberToken { end: j, value })
-}
-
-fn first_number(text: &str) -> Option<String> {
-    numbers(text).next()
 }
 
 /// The last number in the text.
 pub fn last_number(text: &str) -> Option<String> {
-    numbers(text).last()
+    numbers(text).last().map(|(_, value)| value)
 }
 
-/// The numbers of the text in order, each scanned once. Digits with letters on both sides are
-/// part of a word ("AZYUK2A"), not a number.
-fn numbers(text: &str) -> impl Iterator<Item = String> + '_ {
+/// The numbers of the text in order, each scanned once, with the byte where each starts. Digits
+/// with letters on both sides are part of a word ("AZYUK2A"), not a number.
+fn numbers(text: &str) -> impl Iterator<Item = (usize, String)> + '_ {
     let bytes = text.as_bytes();
     let letter = move |j: usize| bytes.get(j).is_some_and(u8::is_ascii_alphabetic);
     let mut i = 0;
@@ -273,7 +277,7 @@ fn numbers(text: &str) -> impl Iterator<Item = String> + '_ {
                 Some(token) => {
                     i = token.end.max(start + 1);
                     if !(start > 0 && letter(start - 1) && letter(token.end)) {
-                        return Some(token.value);
+                        return Some((start, token.value));
                     }
                 }
                 None => i += 1,
@@ -283,20 +287,144 @@ fn numbers(text: &str) -> impl Iterator<Item = String> + '_ {
     })
 }
 
-/// The answer in a statement such as the rest of an "answer is" line: its first sentence, and
-/// for GSM8K style the first number after the last `=` of that sentence ("24 - 9 = 15" → 15).
-pub fn stated_answer(statement: &str, style: AnswerStyle) -> Option<String> {
-    let line = statement.trim_start().lines().next().unwrap_or("");
+/// Scale words that multiply the number before them ("18 thousand" is 18000), with their power
+/// of ten.
+const SCALES: [(&str, usize); 5] = [
+    ("hundred", 2),
+    ("thousand", 3),
+    ("million", 6),
+    ("billion", 9),
+    ("trillion", 12),
+];
+
+/// `value` (digits with an optional sign and decimal point) times 10^`power`, written exactly:
+/// the decimal point moves, no float is involved.
+pub(crate) fn scaled(value: &str, power: usize) -> String {
+    let (sign, digits) = value.split_at(usize::from(value.starts_with('-')));
+    let (int_part, frac_part) = digits.split_once('.').unwrap_or((digits, ""));
+    let mut frac = frac_part.to_owned();
+    while frac.len() < power {
+        frac.push('0');
+    }
+    let (moved, rest) = frac.split_at(power);
+    let int_part = format!("{int_part}{moved}");
+    let int_part = match int_part.trim_start_matches('0') {
+        "" => "0",
+        trimmed => trimmed,
+    };
+    if rest.is_empty() {
+        format!("{sign}{int_part}")
+    } else {
+        format!("{sign}{int_part}.{rest}")
+    }
+}
+
+/// The power of ten of a scale word right after a number ending at `end` (" million"), and the
+/// byte just past it.
+fn scale_after(bytes: &[u8], end: usize) -> Option<(usize, usize)> {
+    let rest = bytes.get(end..)?;
+    let word_start = rest.iter().take_while(|&&b| b == b' ').count();
+    if word_start != 1 {
+        return None;
+    }
+    SCALES.iter().find_map(|&(word, power)| {
+        let after = 1 + word.len();
+        let matches = rest.len() >= after
+            && rest[1..after].eq_ignore_ascii_case(word.as_bytes())
+            && !rest.get(after).is_some_and(u8::is_ascii_alphabetic);
+        matches.then_some((power, end + after))
+    })
+}
+
+/// Words that negate the answer right after them ("the answer is not 18"), and any contraction
+/// ending in "n't" ("isn't", "doesn't").
+const NEGATIONS: [&str; 6] = ["not", "isnt", "never", "no", "cannot", "neither"];
+
+/// Words that hedge a statement wherever they stand in it ("maybe the answer is 18").
+const HEDGES: [&str; 6] = [
+    "maybe", "perhaps", "possibly", "probably", "might", "either",
+];
+
+/// Whether `before`, the words of a sentence before its answer, disown it: a negation among
+/// the last two words ("is not 18"; "the girls not in the club number 40" keeps its 40), or a
+/// hedge anywhere.
+fn disowns(before: &str) -> bool {
+    let words: Vec<String> = before
+        .split(|c: char| !(c.is_ascii_alphabetic() || c == '\''))
+        .filter(|word| !word.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let negation = |w: &String| w.ends_with("n't") || NEGATIONS.contains(&w.as_str());
+    let negated = words.iter().rev().take(2).any(negation);
+    negated || words.iter().any(|w| HEDGES.contains(&w.as_str()))
+}
+
+/// Whether a GSM8K answer is offered with an alternative right after it ("18 or 20", "18 or
+/// maybe 20", "$18 or $20"): "or", then a number of another value. "216 seconds or 3 minutes"
+/// restates one answer in other units.
+fn offers_alternatives(after_answer: &str, answer: &str) -> bool {
+    let rest = after_answer.trim_start();
+    if !rest
+        .get(..3)
+        .is_some_and(|or| or.eq_ignore_ascii_case("or "))
+    {
+        return false;
+    }
+    let alternative = rest[3..]
+        .split_whitespace()
+        .find(|word| !HEDGES.contains(&word.to_ascii_lowercase().as_str()))
+        .unwrap_or("");
+    let value = |s: &str| s.parse::<f64>().ok();
+    numbers(alternative.trim_start_matches('$'))
+        .next()
+        .is_some_and(|(at, other)| at == 0 && value(&other) != value(answer))
+}
+
+/// What a statement says: an answer, or that it disowns the one it names.
+#[derive(Debug, PartialEq)]
+enum Stated {
+    Answer(String),
+    /// Negated or hedged ("not 18", "maybe 18", "18 or 20"): no answer is stated.
+    Disowned,
+}
+
+/// The answer in a statement such as the rest of an "answer is" line (see [`statement`]); none
+/// when the statement disowns it.
+pub fn stated_answer(text: &str, style: AnswerStyle) -> Option<String> {
+    match statement(text, style)? {
+        Stated::Answer(answer) => Some(answer),
+        Stated::Disowned => None,
+    }
+}
+
+/// What a statement says: its first sentence's answer — for GSM8K style the first number after
+/// the last `=` of that sentence ("24 - 9 = 15" → 15) — or that it disowns the answer it names
+/// (a negation or hedge before it, or, GSM8K style, an alternative after it).
+fn statement(text: &str, style: AnswerStyle) -> Option<Stated> {
+    let line = text.trim_start().lines().next().unwrap_or("");
     let sentence = match line.find(". ") {
         Some(end) => &line[..end],
         None => line,
     };
+    // An answer (a number, math) disowned by the words before it states nothing.
+    if let Some(answer_start) = sentence.find(|c: char| c.is_ascii_digit() || c == '$' || c == '\\')
+    {
+        if disowns(&sentence[..answer_start]) {
+            return Some(Stated::Disowned);
+        }
+    }
     match style {
         AnswerStyle::Gsm8k => {
-            let result = sentence
-                .rfind('=')
-                .map_or(sentence, |eq| &sentence[eq + 1..]);
-            first_number(result).or_else(|| first_number(sentence))
+            let result_at = sentence.rfind('=').map_or(0, |eq| eq + 1);
+            let (start, answer) = numbers(&sentence[result_at..])
+                .next()
+                .map(|(start, answer)| (result_at + start, answer))
+                .or_else(|| numbers(sentence).next())?;
+            let after = number_at(sentence.as_bytes(), start).map_or(start, |token| token.end);
+            if offers_alternatives(&sentence[after..], &answer) {
+                return Some(Stated::Disowned);
+            }
+            Some(Stated::Answer(answer))
         }
         AnswerStyle::Math => {
             let answer = sentence
@@ -310,10 +438,10 @@ pub fn stated_answer(statement: &str, style: AnswerStyle) -> Option<String> {
             // "The largest $n$ is 34": a sentence, not an answer; its answer is its last math.
             if is_prose(answer) {
                 if let Some(found) = last_math_token(answer) {
-                    return Some(found);
+                    return Some(Stated::Answer(found));
                 }
             }
-            Some(answer.to_owned())
+            Some(Stated::Answer(answer.to_owned()))
         }
     }
 }
@@ -498,29 +626,50 @@ pub fn extract(text: &str, style: AnswerStyle) -> Option<String> {
             .filter(|stated| stated.contains(|c: char| c.is_ascii_digit() || c == '\\'));
         return Some(later.unwrap_or(boxed));
     }
-    if let Some(pos) = memrfind(text, "####") {
-        if let Some(answer) = stated_answer(&text[pos + 4..], style) {
-            return Some(answer);
-        }
-    }
-    // The GSM8K paper's solutions end with a line `A: N`.
     let final_line = memrfind(text, "\nA:")
         .map(|pos| pos + 3)
         .or_else(|| text.starts_with("A:").then_some(2));
-    if let Some(end) = final_line {
-        if let Some(answer) = stated_answer(&text[end..], style) {
-            return Some(answer);
-        }
-    }
-    for end in phrases.into_iter().flatten() {
-        if let Some(answer) = stated_answer(&text[end..], style) {
-            return Some(answer);
+    // `#### N`, then the GSM8K paper's final line `A: N`, then "answer is", then "answer:".
+    let statements = memrfind(text, "####")
+        .map(|pos| pos + 4)
+        .into_iter()
+        .chain(final_line)
+        .chain(phrases.into_iter().flatten());
+    for start in statements {
+        // "Maybe the answer is 18": the sentence's words before its answer phrase count too.
+        let lead = &text[sentence_start(text, start)..start];
+        match statement(&text[start..], style) {
+            Some(_) if disowns(lead) => return None,
+            Some(Stated::Answer(answer)) => return Some(answer),
+            Some(Stated::Disowned) => return None,
+            None => {}
         }
     }
     match style {
-        AnswerStyle::Gsm8k => last_number(text),
+        AnswerStyle::Gsm8k => last_owned_number(text),
         AnswerStyle::Math => final_sentence_math(text),
     }
+}
+
+/// The last number of a text that states no answer, unless the words right before it in its
+/// sentence disown it ("..., so it is not 18.").
+fn last_owned_number(text: &str) -> Option<String> {
+    let mut previous_end = 0;
+    let mut last = None;
+    for (start, value) in numbers(text) {
+        last = Some((previous_end, start, value));
+        previous_end = number_at(text.as_bytes(), start).map_or(start, |token| token.end);
+    }
+    let (from, start, value) = last?;
+    let sentence_start = sentence_start(&text[from..], start - from) + from;
+    (!disowns(&text[sentence_start..start])).then_some(value)
+}
+
+/// Where the sentence holding byte `at` of `text` starts.
+fn sentence_start(text: &str, at: usize) -> usize {
+    text[..at]
+        .rfind(['.', '\n', '?', '!'])
+        .map_or(0, |end| end + 1)
 }
 
 #[cfg(test)]

@@ -504,4 +504,67 @@ mod tests {
             AnswerStyle::Math
         );
     }
+
+    /// Whether `response` is graded correct against `gold`, each style.
+    fn correct(gold: &str, response: &str) -> [bool; 2] {
+        AnswerStyle::ALL
+            .map(|style| grade(response, style, Some(&Gold::new(gold))).correct == Some(true))
+    }
+
+    #[test]
+    fn negated_hedged_scaled_and_near_huge_answers_are_not_the_gold() {
+        for number in ["18", "7", "250", "3.5"] {
+            for disowned in [
+                format!("The answer is not {number}."),
+                format!("The answer isn't {number}."),
+                format!("So she does not make {number}."),
+                format!("Maybe the answer is {number}."),
+                format!("The answer is probably {number}."),
+                format!("The answer is {number} or 99."),
+                format!("The answer is {number} or maybe 99."),
+                format!("#### perhaps {number}"),
+            ] {
+                assert_eq!(correct(number, &disowned)[0], false, "{disowned}");
+            }
+            for owned in [
+                format!("The answer is {number}, not 99."),
+                format!("The girls not in the club number 120 - 80 = {number}."),
+                format!("The answer is {number} seconds or 3 minutes."),
+            ] {
+                assert_eq!(correct(number, &owned)[0], true, "{owned}");
+            }
+        }
+        assert_eq!(correct("18", "The answer is 18 thousand."), [false, false]);
+        assert_eq!(correct("18000", "The answer is 18 thousand."), [true, true]);
+        assert_eq!(
+            correct("1500000", "The answer is $1.5 million."),
+            [true, true]
+        );
+        assert_eq!(
+            correct("-2500", "The answer is -2.5 thousand."),
+            [true, true]
+        );
+        let huge = "12345678901234567890";
+        assert_eq!(
+            correct(huge, "The answer is 12345678901234567891."),
+            [false, false]
+        );
+        assert_eq!(
+            correct(huge, &format!("The answer is {huge}.")),
+            [true, true]
+        );
+        assert_eq!(
+            correct("15", "The answer is 15.000000000000002"),
+            [true, true]
+        );
+    }
+
+    #[test]
+    fn scale_words_move_the_decimal_point_exactly() {
+        assert_eq!(extract::scaled("18", 3), "18000");
+        assert_eq!(extract::scaled("1.5", 6), "1500000");
+        assert_eq!(extract::scaled("-0.25", 2), "-25");
+        assert_eq!(extract::scaled("1.23456", 3), "1234.56");
+        assert_eq!(extract::scaled("0.001", 2), "0.1");
+    }
 }

@@ -75,11 +75,13 @@ impl Number {
     }
 
     /// Equal exactly, or within a relative 1e-9: wide enough for the float artifacts of executed
-    /// programs (15.000000000000002), far too narrow for a rounded answer (0.333 vs 1/3).
+    /// programs (15.000000000000002), far too narrow for a rounded answer (0.333 vs 1/3). Two
+    /// exact integers have no float artifacts: they are equal only when they are the same
+    /// integer (12345678901234567890 is not 12345678901234567891).
     pub fn equals(self, other: Number) -> bool {
         if let (Number::Exact(a), Number::Exact(b)) = (self, other) {
-            if a == b {
-                return true;
+            if a == b || (a.den == 1 && b.den == 1) {
+                return a == b;
             }
         }
         let (a, b) = (self.to_f64(), other.to_f64());
