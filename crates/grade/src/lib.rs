@@ -524,14 +524,14 @@ mod tests {
                 format!("The answer is {number} or maybe 99."),
                 format!("#### perhaps {number}"),
             ] {
-                assert_eq!(correct(number, &disowned)[0], false, "{disowned}");
+                assert!(!correct(number, &disowned)[0], "{disowned}");
             }
             for owned in [
                 format!("The answer is {number}, not 99."),
                 format!("The girls not in the club number 120 - 80 = {number}."),
                 format!("The answer is {number} seconds or 3 minutes."),
             ] {
-                assert_eq!(correct(number, &owned)[0], true, "{owned}");
+                assert!(correct(number, &owned)[0], "{owned}");
             }
         }
         assert_eq!(correct("18", "The answer is 18 thousand."), [false, false]);
