@@ -261,12 +261,19 @@ fn number_at(bytes: &[u8], i: usize) -> Option<NumberToken> {
 
 /// The last number in the text.
 pub fn last_number(text: &str) -> Option<String> {
-    numbers(text).last().map(|(_, value)| value)
+    numbers(text).last().map(|number| number.value)
 }
 
-/// The numbers of the text in order, each scanned once, with the byte where each starts. Digits
-/// with letters on both sides are part of a word ("AZYUK2A"), not a number.
-fn numbers(text: &str) -> impl Iterator<Item = (usize, String)> + '_ {
+/// A number found in a text: where it starts and ends, and its value.
+struct Found {
+    start: usize,
+    end: usize,
+    value: String,
+}
+
+/// The numbers of the text in order, each scanned once. Digits with letters on both sides are
+/// part of a word ("AZYUK2A"), not a number.
+fn numbers(text: &str) -> impl Iterator<Item = Found> + '_ {
     let bytes = text.as_bytes();
     let letter = move |j: usize| bytes.get(j).is_some_and(u8::is_ascii_alphabetic);
     let mut i = 0;
@@ -277,7 +284,11 @@ fn numbers(text: &str) -> impl Iterator<Item = (usize, String)> + '_ {
                 Some(token) => {
                     i = token.end.max(start + 1);
                     if !(start > 0 && letter(start - 1) && letter(token.end)) {
-                        return Some((start, token.value));
+                        return Some(Found {
+                            start,
+                            end: token.end,
+                            value: token.value,
+                        });
                     }
                 }
                 None => i += 1,
@@ -349,14 +360,19 @@ const HEDGES: [&str; 6] = [
 /// the last two words ("is not 18"; "the girls not in the club number 40" keeps its 40), or a
 /// hedge anywhere.
 fn disowns(before: &str) -> bool {
-    let words: Vec<String> = before
+    let is = |word: &str, list: &[&str]| list.iter().any(|w| word.eq_ignore_ascii_case(w));
+    let negation = |word: &str| word.ends_with("n't") || is(word, &NEGATIONS);
+    let mut words = before
         .split(|c: char| !(c.is_ascii_alphabetic() || c == '\''))
-        .filter(|word| !word.is_empty())
-        .map(str::to_ascii_lowercase)
-        .collect();
-    let negation = |w: &String| w.ends_with("n't") || NEGATIONS.contains(&w.as_str());
-    let negated = words.iter().rev().take(2).any(negation);
-    negated || words.iter().any(|w| HEDGES.contains(&w.as_str()))
+        .filter(|word| !word.is_empty());
+    let mut last_two = [""; 2];
+    for word in words.by_ref() {
+        if is(word, &HEDGES) {
+            return true;
+        }
+        last_two = [last_two[1], word];
+    }
+    last_two.into_iter().any(negation)
 }
 
 /// Whether a GSM8K answer is offered with an alternative right after it ("18 or 20", "18 or
@@ -377,7 +393,7 @@ fn offers_alternatives(after_answer: &str, answer: &str) -> bool {
     let value = |s: &str| s.parse::<f64>().ok();
     numbers(alternative.trim_start_matches('$'))
         .next()
-        .is_some_and(|(at, other)| at == 0 && value(&other) != value(answer))
+        .is_some_and(|other| other.start == 0 && value(&other.value) != value(answer))
 }
 
 /// What a statement says: an answer, or that it disowns the one it names.
@@ -416,12 +432,15 @@ fn statement(text: &str, style: AnswerStyle) -> Option<Stated> {
     match style {
         AnswerStyle::Gsm8k => {
             let result_at = sentence.rfind('=').map_or(0, |eq| eq + 1);
-            let (start, answer) = numbers(&sentence[result_at..])
+            let (end, answer) = numbers(&sentence[result_at..])
                 .next()
-                .map(|(start, answer)| (result_at + start, answer))
-                .or_else(|| numbers(sentence).next())?;
-            let after = number_at(sentence.as_bytes(), start).map_or(start, |token| token.end);
-            if offers_alternatives(&sentence[after..], &answer) {
+                .map(|found| (result_at + found.end, found.value))
+                .or_else(|| {
+                    numbers(sentence)
+                        .next()
+                        .map(|found| (found.end, found.value))
+                })?;
+            if offers_alternatives(&sentence[end..], &answer) {
                 return Some(Stated::Disowned);
             }
             Some(Stated::Answer(answer))
@@ -656,9 +675,9 @@ pub fn extract(text: &str, style: AnswerStyle) -> Option<String> {
 fn last_owned_number(text: &str) -> Option<String> {
     let mut previous_end = 0;
     let mut last = None;
-    for (start, value) in numbers(text) {
-        last = Some((previous_end, start, value));
-        previous_end = number_at(text.as_bytes(), start).map_or(start, |token| token.end);
+    for found in numbers(text) {
+        last = Some((previous_end, found.start, found.value));
+        previous_end = found.end;
     }
     let (from, start, value) = last?;
     let sentence_start = sentence_start(&text[from..], start - from) + from;
