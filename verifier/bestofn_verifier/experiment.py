@@ -116,7 +116,12 @@ def print_verdict_changes(old_dir, new_dir):
     print(f"{total} verdicts changed in all")
 
 
-def write_lines(path, lines):
+def write_lines(path, lines, source):
+    """Writes `lines` to `path`, refusing to overwrite `source`, the file they were read from."""
+    from pathlib import Path
+
+    if Path(path).resolve() == Path(source).resolve():
+        raise SystemExit(f"{path} is the input {source}: write to another path")
     with open(path, "w", encoding="utf-8") as f:
         f.writelines(lines)
 
@@ -156,16 +161,16 @@ def main(argv=None):
     if args.step == "split":
         train, heldout = split_pool(read_lines(args.pool), set(args.models.split(",")),
                                     set(args.prompts.split(",")))
-        write_lines(args.train, train)
-        write_lines(args.heldout, heldout)
+        write_lines(args.train, train, args.pool)
+        write_lines(args.heldout, heldout, args.pool)
     elif args.step == "first-problems":
-        write_lines(args.out, first_problems(read_lines(args.samples), args.problems))
+        write_lines(args.out, first_problems(read_lines(args.samples), args.problems), args.samples)
     elif args.step == "by-model":
         from pathlib import Path
 
         Path(args.out_dir).mkdir(parents=True, exist_ok=True)
         for model, lines in by_model(read_lines(args.samples), set(args.prompts.split(","))).items():
-            write_lines(Path(args.out_dir) / f"{model}.jsonl", lines)
+            write_lines(Path(args.out_dir) / f"{model}.jsonl", lines, args.samples)
     elif args.step == "verdict-changes":
         print_verdict_changes(args.old, args.new)
     else:

@@ -56,3 +56,15 @@ def test_the_command_line_writes_what_the_functions_return(tmp_path):
                     "--samples", str(samples), "--problems", "2", "--out", str(out)],
                    cwd=REPO / "verifier", check=True)
     assert out.read_text() == "".join(line(p, 0) for p in ["x", "y"])
+
+
+def test_an_output_that_is_the_input_is_refused_and_the_input_kept(tmp_path):
+    samples = tmp_path / "code001.jsonl"
+    text = "".join(line(p, 0, generator={"model": "code001", "prompt": "COT"}) for p in ["x", "y"])
+    samples.write_text(text)
+    for args in (["first-problems", "--samples", str(samples), "--problems", "1", "--out", str(samples)],
+                 ["by-model", "--samples", str(samples), "--out-dir", str(tmp_path)]):
+        done = subprocess.run([sys.executable, "-m", "bestofn_verifier", "experiment", *args],
+                              cwd=REPO / "verifier", capture_output=True, text=True)
+        assert done.returncode != 0 and "is the input" in done.stderr, done.stderr
+        assert samples.read_text() == text
