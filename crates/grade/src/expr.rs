@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use super::number::{self, Number, Rational};
+
 /// The longest text read as an expression; longer answers are compared as text.
 pub const MAX_LEN: usize = 4_096;
 /// The most nodes in one expression.
@@ -17,7 +19,7 @@ const MAX_DEPTH: usize = 48;
 /// A parsed expression.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
-    Number(f64),
+    Number(Literal),
     Symbol(Box<str>),
     Constant(Constant),
     Sum(Vec<Expr>),
@@ -39,6 +41,42 @@ pub enum Expr {
         tag: u64,
         body: Box<Expr>,
     },
+}
+
+/// A number as written: its value, and its exact value unless it is a float's printout (see
+/// [`number::parse_decimal`]) or too large to keep.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Literal {
+    pub value: f64,
+    pub exact: Option<Rational>,
+}
+
+/// The largest power of ten a scientific exponent is kept exactly for.
+const MAX_EXACT_EXPONENT: i32 = 400;
+
+impl Literal {
+    pub fn integer(n: u32) -> Literal {
+        Literal {
+            value: f64::from(n),
+            exact: Some(Rational::integer(n.into())),
+        }
+    }
+
+    /// `12`, `1.5`, `.5`, `2e5`, `1.5E-3`.
+    fn parse(text: &str) -> Option<Literal> {
+        let value: f64 = text.parse().ok().filter(|x: &f64| x.is_finite())?;
+        let (mantissa, exponent) = match text.find(['e', 'E']) {
+            Some(at) => (&text[..at], text[at + 1..].parse::<i32>().ok()),
+            None => (text, Some(0)),
+        };
+        let exact = match (number::parse_decimal(mantissa), exponent) {
+            (Some(Number::Exact(m)), Some(e)) if e.abs() <= MAX_EXACT_EXPONENT => {
+                Some(m.mul(&Rational::integer(10).pow(e, u64::MAX)?))
+            }
+            _ => None,
+        };
+        Some(Literal { value, exact })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -369,7 +407,7 @@ impl<'a> Parser<'a> {
             b'{' => self.braced(),
             b if b.is_ascii_digit() => {
                 self.pos += 1;
-                Some(Expr::Number(f64::from(b - b'0')))
+                Some(Expr::Number(Literal::integer(u32::from(b - b'0'))))
             }
             _ => self.atom(),
         }
@@ -418,12 +456,13 @@ impl<'a> Parser<'a> {
                 .count();
         }
         end += scientific_exponent(&rest[end..]);
-        let value: f64 = rest[..end].parse().ok().filter(|x: &f64| x.is_finite())?;
+        let literal = Literal::parse(&rest[..end])?;
         self.pos += end;
         let whole = rest[..end].bytes().all(|b| b.is_ascii_digit());
+        let literal = Expr::Number(literal);
         match self.mixed_fraction().filter(|_| whole) {
-            Some(fraction) => Some(Expr::Sum(vec![Expr::Number(value), fraction])),
-            None => Some(Expr::Number(value)),
+            Some(fraction) => Some(Expr::Sum(vec![literal, fraction])),
+            None => Some(literal),
         }
     }
 
@@ -439,7 +478,7 @@ impl<'a> Parser<'a> {
             return None;
         }
         self.pos += "\\frac{}{}".len() + numerator.len() + denominator.len();
-        let (numerator, denominator) = (numerator.parse().ok()?, denominator.parse().ok()?);
+        let (numerator, denominator) = (Literal::parse(numerator)?, Literal::parse(denominator)?);
         Some(Expr::Quotient(
             Box::new(Expr::Number(numerator)),
             Box::new(Expr::Number(denominator)),
@@ -499,7 +538,7 @@ impl<'a> Parser<'a> {
                     self.expect("]")?;
                     index
                 } else {
-                    Expr::Number(2.0)
+                    Expr::Number(Literal::integer(2))
                 };
                 let radicand = self.braced()?;
                 Some(Expr::Root(Box::new(index), Box::new(radicand)))
@@ -535,13 +574,19 @@ impl<'a> Parser<'a> {
         if self.eat("^") {
             let exponent = self.exponent()?;
             let inverse = match (function, &exponent) {
-                (Function::Sin, Expr::Negate(one)) if **one == Expr::Number(1.0) => {
+                (Function::Sin, Expr::Negate(one))
+                    if **one == Expr::Number(Literal::integer(1)) =>
+                {
                     Some(Function::Asin)
                 }
-                (Function::Cos, Expr::Negate(one)) if **one == Expr::Number(1.0) => {
+                (Function::Cos, Expr::Negate(one))
+                    if **one == Expr::Number(Literal::integer(1)) =>
+                {
                     Some(Function::Acos)
                 }
-                (Function::Tan, Expr::Negate(one)) if **one == Expr::Number(1.0) => {
+                (Function::Tan, Expr::Negate(one))
+                    if **one == Expr::Number(Literal::integer(1)) =>
+                {
                     Some(Function::Atan)
                 }
                 _ => None,
@@ -683,7 +728,7 @@ fn canonical_name(name: &str, subscripted: bool) -> Box<str> {
 impl fmt::Display for Expr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Expr::Number(x) => write!(f, "{x}"),
+            Expr::Number(x) => write!(f, "{}", x.value),
             Expr::Symbol(name) => f.write_str(name),
             Expr::Constant(Constant::Pi) => f.write_str("π"),
             Expr::Constant(Constant::E) => f.write_str("e"),
@@ -711,7 +756,7 @@ impl fmt::Display for Expr {
             Expr::Negate(e) => write!(f, "-{e}"),
             Expr::Quotient(a, b) => write!(f, "{a}/{b}"),
             Expr::Power(a, b) => write!(f, "{a}^{b}"),
-            Expr::Root(n, x) if **n == Expr::Number(2.0) => write!(f, "sqrt({x})"),
+            Expr::Root(n, x) if **n == Expr::Number(Literal::integer(2)) => write!(f, "sqrt({x})"),
             Expr::Root(n, x) => write!(f, "root[{n}]({x})"),
             Expr::Apply(function, x) => {
                 write!(f, "{}({x})", format!("{function:?}").to_lowercase())

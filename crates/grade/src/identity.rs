@@ -5,15 +5,17 @@
 
 use super::expr::{Constant, Expr, Function};
 // Relative difference under which two values are the same: the one plain numbers use.
-use super::number::RELATIVE_TOLERANCE;
+use super::number::{within_tolerance, Rational};
 
 /// Points at which expressions with free symbols are compared.
 pub const POINTS: u32 = 16;
 /// Points where both sides must be defined before they count as equal.
 const MIN_DEFINED_POINTS: u32 = 3;
-/// Absolute difference under which two values are the same: what floating point leaves of a
-/// cancelled identity (`\sin\pi` is 1.2e-16), far below any stated answer.
+/// What floating point leaves of a cancelled identity (`\sin\pi` is 1.2e-16): a value this
+/// close to zero equals zero (and only zero: elsewhere the tolerance is relative).
 const ABSOLUTE_TOLERANCE: f64 = 1e-14;
+/// The most bits an exact value may grow to (`2^{10^9}` is evaluated in floats, not exactly).
+const MAX_EXACT_BITS: u64 = 1 << 16;
 
 /// A value at one point: a number or a matrix. NaN stands for "undefined here".
 #[derive(Debug, Clone, PartialEq)]
@@ -56,7 +58,7 @@ impl Expr {
     /// The value at point `point` (see [`symbol_value`]).
     pub fn eval(&self, point: u32) -> Value {
         match self {
-            Expr::Number(x) => Value::Scalar(*x),
+            Expr::Number(x) => Value::Scalar(x.value),
             Expr::Symbol(name) => Value::Scalar(symbol_value(name, point)),
             Expr::Constant(Constant::Pi) => Value::Scalar(std::f64::consts::PI),
             Expr::Constant(Constant::E) => Value::Scalar(std::f64::consts::E),
@@ -179,7 +181,27 @@ fn power(base: f64, exponent: f64) -> f64 {
     if base == 0.0 && exponent <= 0.0 {
         return f64::NAN;
     }
+    if base < 0.0 && exponent.fract() != 0.0 {
+        return guarded(odd_root_power(base, exponent), &[base, exponent]);
+    }
     guarded(base.powf(exponent), &[base, exponent])
+}
+
+/// A negative base to a fraction p/q with q odd is real, as the q-th root is
+/// (`x^{2/3}` = `\sqrt[3]{x}^2`); with q even, or no small q, it is undefined.
+fn odd_root_power(base: f64, exponent: f64) -> f64 {
+    for q in [3.0, 5.0, 7.0, 9.0] {
+        let p = (exponent * q).round();
+        if (exponent * q - p).abs() <= 1e-9 {
+            let magnitude = (-base).powf(exponent);
+            return if p % 2.0 == 0.0 {
+                magnitude
+            } else {
+                -magnitude
+            };
+        }
+    }
+    f64::NAN
 }
 
 /// The real `n`-th root: odd roots of negative numbers are negative.
@@ -236,9 +258,13 @@ enum Agreement {
     Undefined,
 }
 
+/// Defined on one side only is a difference (`|x|` is not `x\sqrt{x}/\sqrt{x}`, which is
+/// undefined for negative x); undefined on both is no evidence either way.
 fn close(a: f64, b: f64) -> Agreement {
-    if a.is_nan() || b.is_nan() {
-        return Agreement::Undefined;
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => return Agreement::Undefined,
+        (true, false) | (false, true) => return Agreement::Different,
+        (false, false) => {}
     }
     if a.is_infinite() || b.is_infinite() {
         // The tolerance scales with the magnitude: against an infinity it would admit anything.
@@ -248,7 +274,8 @@ fn close(a: f64, b: f64) -> Agreement {
             Agreement::Different
         };
     }
-    if a == b || (a - b).abs() <= RELATIVE_TOLERANCE * a.abs().max(b.abs()) + ABSOLUTE_TOLERANCE {
+    let near_zero = |x: f64, other: f64| other == 0.0 && x.abs() <= ABSOLUTE_TOLERANCE;
+    if within_tolerance(a, b) || near_zero(a, b) || near_zero(b, a) {
         Agreement::Same
     } else {
         Agreement::Different
@@ -278,7 +305,6 @@ fn agree(a: &Value, b: &Value) -> Agreement {
             }
             result
         }
-        (Value::Scalar(x), _) | (_, Value::Scalar(x)) if x.is_nan() => Agreement::Undefined,
         _ => Agreement::Different,
     }
 }
@@ -287,6 +313,12 @@ fn agree(a: &Value, b: &Value) -> Agreement {
 /// both are defined, with at least [`MIN_DEFINED_POINTS`] such points (one for constants).
 pub fn equivalent(a: &Expr, b: &Expr) -> bool {
     let constant = !a.has_symbols() && !b.has_symbols();
+    if constant {
+        // Exact values compare exactly: 2^{32} is not 4294967295, 10^{-20} is not 3·10^{-20}.
+        if let (Some(x), Some(y)) = (exact(a), exact(b)) {
+            return x == y;
+        }
+    }
     let points = if constant { 1 } else { POINTS };
     let needed = if constant { 1 } else { MIN_DEFINED_POINTS };
     let mut defined = 0;
@@ -298,6 +330,37 @@ pub fn equivalent(a: &Expr, b: &Expr) -> bool {
         }
     }
     defined >= needed
+}
+
+/// The exact value of a constant expression: exact literals under sums, products, negation,
+/// quotients, integer powers and factorials. `None` where a part is not rational (π, a root, a
+/// function), is undefined, or would grow past [`MAX_EXACT_BITS`].
+fn exact(e: &Expr) -> Option<Rational> {
+    let bounded = |value: Rational| (value.bits() <= MAX_EXACT_BITS).then_some(value);
+    match e {
+        Expr::Number(literal) => literal.exact.clone(),
+        Expr::Sum(terms) => terms
+            .iter()
+            .try_fold(Rational::integer(0), |sum, t| bounded(sum.add(&exact(t)?))),
+        Expr::Product(factors) => factors.iter().try_fold(Rational::integer(1), |product, f| {
+            bounded(product.mul(&exact(f)?))
+        }),
+        Expr::Negate(inner) => exact(inner).map(|x| x.neg()),
+        Expr::Quotient(a, b) => bounded(exact(a)?.checked_div(&exact(b)?)?),
+        Expr::Power(base, exponent) => {
+            let power = i32::try_from(exact(exponent)?.to_integer()?).ok()?;
+            exact(base)?.pow(power, MAX_EXACT_BITS)
+        }
+        Expr::Factorial(n) => {
+            let n = u32::try_from(exact(n)?.to_integer()?)
+                .ok()
+                .filter(|n| *n <= 170)?;
+            Some((2..=n).fold(Rational::integer(1), |f, k| {
+                f.mul(&Rational::integer(k.into()))
+            }))
+        }
+        _ => None,
+    }
 }
 
 /// Whether `a = c·b` for one constant `c` (positive when `positive`) at every point where both

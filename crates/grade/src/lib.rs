@@ -276,8 +276,8 @@ impl Gold {
         if predicted == self.normalized {
             return (true, Rule::SameText);
         }
-        if let (Some(gold), Some(pred)) = (self.number, parse_number(predicted)) {
-            return (gold.equals(pred), Rule::Numbers);
+        if let (Some(gold), Some(pred)) = (&self.number, parse_number(predicted)) {
+            return (gold.equals(&pred), Rule::Numbers);
         }
         if answer_key(predicted) == self.key {
             return (true, Rule::CanonicalKey);
@@ -557,6 +557,45 @@ mod tests {
             correct("15", "The answer is 15.000000000000002"),
             [true, true]
         );
+    }
+
+    #[test]
+    fn exact_values_compare_exactly_at_any_size_and_scale() {
+        let same = |gold: &str, answer: &str| Gold::new(gold).matches(&normalize(answer));
+        let e = |zeros: usize| format!("1{}", "0".repeat(zeros));
+        // Integers past i128 and past f64's exact range, as numbers and as expressions.
+        for (gold, near) in [
+            ("4294967296", "4294967295"),
+            ("2^{32}", "4294967295"),
+            ("10^{30}", "10^{30}+1"),
+            ("10^{42}", &format!("{}1", &e(41))),
+            ("10^{-20}", "3\\cdot10^{-20}"),
+            ("10^{-400}", "0"),
+            ("0.000000001", "0"),
+            ("(10^{20}+1)-10^{20}", "2"),
+        ] {
+            assert!(!same(gold, near), "{gold} vs {near}");
+            assert!(!same(near, gold), "{near} vs {gold}");
+        }
+        for (gold, equal) in [
+            ("2^{32}", "4294967296"),
+            ("10^{42}", e(42).as_str()),
+            ("(10^{20}+1)-10^{20}", "1"),
+            ("\\frac{1}{3}", "0.3333333333333333"),
+            ("\\sqrt{2}", "1.4142135623730951"),
+            ("0", "\\sin\\pi"),
+        ] {
+            assert!(same(gold, equal), "{gold} vs {equal}");
+        }
+    }
+
+    #[test]
+    fn a_side_defined_where_the_other_is_not_is_a_difference() {
+        let same = |gold: &str, answer: &str| Gold::new(gold).matches(&normalize(answer));
+        assert!(!same("|x|", "\\frac{x\\sqrt{x}}{\\sqrt{x}}"));
+        assert!(!same("x", "\\sqrt{x}^2"));
+        assert!(same("\\sqrt{x}", "\\sqrt{x}"));
+        assert!(same("x^{2/3}", "\\sqrt[3]{x}^2"));
     }
 
     #[test]
