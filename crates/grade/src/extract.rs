@@ -87,6 +87,10 @@ fn final_boxes(text: &str) -> Option<(usize, String)> {
         parts.push(content);
         start = previous;
     }
+    // The same answer boxed twice in two spellings (`x+11` or `11+x`) is that answer.
+    if parts[1..].iter().all(|part| crate::equivalent(part, last)) {
+        return Some((end, last.to_owned()));
+    }
     parts.reverse();
     Some((end, parts.join(", ")))
 }
@@ -141,30 +145,37 @@ fn response_only(text: &str) -> &str {
     &text[..end]
 }
 
-/// Whether `gap` holds nothing but what separates the parts of one answer: commas, spacing and a
-/// bare "and". Boxes in separate math spans (`$\\boxed{-2}$ and $\\boxed{1}$`) or offered as
-/// alternatives ("or") are not parts: the last one is the answer, as MATH's own solutions write it.
+/// Whether `gap` holds nothing but what parts the boxes of one answer, or of several
+/// candidates: commas, spacing, math delimiters, "and", "or" (bare or in `\text{}`). Boxes so
+/// parted are read together (`$\boxed{-2}$ and $\boxed{1}$` answers -2 and 1; `\boxed{6}
+/// \text{ or } \boxed{5}` names two candidates, so it is not the answer 5).
 fn only_separators(gap: &str) -> bool {
+    const SEPARATORS: [&str; 9] = [
+        "\\quad", "\\qquad", "\\,", "\\;", "and", "or", ",", ";", "$",
+    ];
     let mut rest = gap.trim();
     while !rest.is_empty() {
-        let token = [
-            "\\text{and}",
-            "\\quad",
-            "\\qquad",
-            "\\,",
-            "\\;",
-            "and",
-            ",",
-            ";",
-        ]
-        .iter()
-        .find(|t| rest.starts_with(**t));
+        let token = SEPARATORS
+            .iter()
+            .find(|t| rest.starts_with(**t))
+            .map(|t| t.len())
+            .or_else(|| text_separator(rest));
         match token {
-            Some(token) => rest = rest[token.len()..].trim_start(),
+            Some(length) => rest = rest[length..].trim_start(),
             None => return false,
         }
     }
     true
+}
+
+/// The length of a `\text{ and }` / `\mbox{or}` at the start of `rest` (any spacing inside).
+fn text_separator(rest: &str) -> Option<usize> {
+    let command = ["\\text{", "\\mbox{", "\\textrm{"]
+        .into_iter()
+        .find(|c| rest.starts_with(c))?;
+    let close = rest.find('}')?;
+    let word = rest[command.len()..close].trim();
+    matches!(word, "and" | "or" | ",").then_some(close + 1)
 }
 
 /// Gold answer of a GSM8K reference solution: what follows the last `####`, commas removed.
@@ -255,6 +266,12 @@ fn number_at(bytes: &[u8], i: usize) -> Option<NumberToken> {
                 value: scaled(&value, power),
             });
         }
+        if let Some(end) = word_after(bytes, j, "dozen") {
+            return Some(NumberToken {
+                end,
+                value: dozens(&value),
+            });
+        }
     }
     Some(NumberToken { end: j, value })
 }
@@ -300,7 +317,7 @@ fn numbers(text: &str) -> impl Iterator<Item = Found> + '_ {
 
 /// Scale words that multiply the number before them ("18 thousand" is 18000), with their power
 /// of ten.
-const SCALES: [(&str, usize); 5] = [
+pub(crate) const SCALES: [(&str, usize); 5] = [
     ("hundred", 2),
     ("thousand", 3),
     ("million", 6),
@@ -333,18 +350,29 @@ pub(crate) fn scaled(value: &str, power: usize) -> String {
 /// The power of ten of a scale word right after a number ending at `end` (" million"), and the
 /// byte just past it.
 fn scale_after(bytes: &[u8], end: usize) -> Option<(usize, usize)> {
+    SCALES
+        .iter()
+        .find_map(|&(word, power)| Some((power, word_after(bytes, end, word)?)))
+}
+
+/// The byte just past `word` when it follows a number ending at `end` after one space (ASCII
+/// case ignored, a whole word).
+fn word_after(bytes: &[u8], end: usize, word: &str) -> Option<usize> {
     let rest = bytes.get(end..)?;
-    let word_start = rest.iter().take_while(|&&b| b == b' ').count();
-    if word_start != 1 {
-        return None;
+    let after = 1 + word.len();
+    let matches = rest.first() == Some(&b' ')
+        && rest.len() >= after
+        && rest[1..after].eq_ignore_ascii_case(word.as_bytes())
+        && !rest.get(after).is_some_and(u8::is_ascii_alphabetic);
+    matches.then_some(end + after)
+}
+
+/// `value` dozen, exactly ("1.5 dozen" is 18).
+fn dozens(value: &str) -> String {
+    match crate::number::parse_number(value) {
+        Some(crate::Number::Exact(r)) => r.mul(&crate::Rational::integer(12)).to_string(),
+        _ => value.to_owned(),
     }
-    SCALES.iter().find_map(|&(word, power)| {
-        let after = 1 + word.len();
-        let matches = rest.len() >= after
-            && rest[1..after].eq_ignore_ascii_case(word.as_bytes())
-            && !rest.get(after).is_some_and(u8::is_ascii_alphabetic);
-        matches.then_some((power, end + after))
-    })
 }
 
 /// Words that negate the answer right after them ("the answer is not 18"), and any contraction
@@ -352,9 +380,31 @@ fn scale_after(bytes: &[u8], end: usize) -> Option<(usize, usize)> {
 const NEGATIONS: [&str; 6] = ["not", "isnt", "never", "no", "cannot", "neither"];
 
 /// Words that hedge a statement wherever they stand in it ("maybe the answer is 18").
-const HEDGES: [&str; 6] = [
-    "maybe", "perhaps", "possibly", "probably", "might", "either",
+const HEDGES: [&str; 8] = [
+    "maybe",
+    "perhaps",
+    "possibly",
+    "probably",
+    "might",
+    "either",
+    "unsure",
+    "uncertain",
 ];
+
+/// Words that, negated anywhere before an answer, hedge it ("I am not sure the answer is 18").
+const CERTAINTY: [&str; 3] = ["sure", "certain", "confident"];
+
+/// Words right after a number that make it part of an operation, not an answer ("5 squared",
+/// "5 halves"): the value stated is not the number. ("Quarters" are also coins.)
+pub(crate) const OPERATIONS: [&str; 11] = [
+    "squared", "cubed", "halves", "thirds", "fourths", "fifths", "sixths", "sevenths", "eighths",
+    "ninths", "tenths",
+];
+
+/// Words that make a number an operand when another number follows them ("5 times 3", "5
+/// percent of 200", "5 divided by 2"; "3 times" and "60% of the students" state an answer).
+pub(crate) const BINARY_OPERATIONS: [&str; 6] =
+    ["times", "plus", "minus", "divided", "multiplied", "percent"];
 
 /// Whether `before`, the words of a sentence before its answer, disown it: a negation among
 /// the last two words ("is not 18"; "the girls not in the club number 40" keeps its 40), or a
@@ -367,7 +417,7 @@ fn disowns(before: &str) -> bool {
         .filter(|word| !word.is_empty());
     let mut last_two = [""; 2];
     for word in words.by_ref() {
-        if is(word, &HEDGES) {
+        if is(word, &HEDGES) || (is(word, &CERTAINTY) && last_two.into_iter().any(negation)) {
             return true;
         }
         last_two = [last_two[1], word];
@@ -390,10 +440,39 @@ fn offers_alternatives(after_answer: &str, answer: &str) -> bool {
         .split_whitespace()
         .find(|word| !HEDGES.contains(&word.to_ascii_lowercase().as_str()))
         .unwrap_or("");
-    let value = |s: &str| s.parse::<f64>().ok();
+    let same = |other: &str| {
+        let value = crate::number::parse_number;
+        value(other)
+            .zip(value(answer))
+            .is_some_and(|(a, b)| a.equals(&b))
+    };
     numbers(alternative.trim_start_matches('$'))
         .next()
-        .is_some_and(|other| other.start == 0 && value(&other.value) != value(answer))
+        .is_some_and(|other| other.start == 0 && !same(&other.value))
+}
+
+/// Whether the words right after a number make it an operand ("squared", "times 3", "percent
+/// of 200", "% of 200") rather than the value stated.
+pub(crate) fn operation_follows(after_number: &str) -> bool {
+    let rest = after_number.trim_start_matches(['$', ' ']);
+    let (first, rest) = match rest.strip_prefix('%') {
+        Some(rest) => ("percent".to_owned(), rest),
+        None => {
+            let length = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+            (rest[..length].to_ascii_lowercase(), &rest[length..])
+        }
+    };
+    if OPERATIONS.contains(&first.as_str()) {
+        return true;
+    }
+    // "5 times 3", "5 divided by 2", "5% of 200": an operand, when a number follows.
+    let rest = rest.trim_start();
+    let rest = ["by ", "of "]
+        .iter()
+        .find_map(|word| rest.strip_prefix(word))
+        .unwrap_or(rest)
+        .trim_start_matches(['$', ' ']);
+    BINARY_OPERATIONS.contains(&first.as_str()) && rest.starts_with(|c: char| c.is_ascii_digit())
 }
 
 /// What a statement says: an answer, or that it disowns the one it names.
@@ -440,7 +519,8 @@ fn statement(text: &str, style: AnswerStyle) -> Option<Stated> {
                         .next()
                         .map(|found| (found.end, found.value))
                 })?;
-            if offers_alternatives(&sentence[end..], &answer) {
+            if offers_alternatives(&sentence[end..], &answer) || operation_follows(&sentence[end..])
+            {
                 return Some(Stated::Disowned);
             }
             Some(Stated::Answer(answer))
@@ -456,8 +536,11 @@ fn statement(text: &str, style: AnswerStyle) -> Option<Stated> {
             }
             // "The largest $n$ is 34": a sentence, not an answer; its answer is its last math.
             if is_prose(answer) {
+                if numbers(answer).any(|found| operation_follows(&answer[found.end..])) {
+                    return Some(Stated::Disowned);
+                }
                 if let Some(found) = last_math_token(answer) {
-                    return Some(Stated::Answer(found));
+                    return Some(Stated::Answer(found.text));
                 }
             }
             Some(Stated::Answer(answer.to_owned()))
@@ -503,13 +586,31 @@ fn without_math_spans(text: &str) -> String {
 }
 
 /// The last math of a sentence: a number after its last math span, else that span's content.
-fn last_math_token(sentence: &str) -> Option<String> {
+fn last_math_token(sentence: &str) -> Option<MathToken> {
     let spans = math_spans(sentence);
     let last_span = spans.last().copied();
     let after = last_span.map_or(0, |(_, end, _)| end);
-    last_number(&sentence[after..])
-        .or_else(|| last_span.map(|(_, _, content)| content.trim().to_owned()))
-        .filter(|found| !found.is_empty())
+    let number = numbers(&sentence[after..]).last().map(|found| MathToken {
+        start: after + found.start,
+        end: after + found.end,
+        text: found.value,
+    });
+    number
+        .or_else(|| {
+            last_span.map(|(start, end, content)| MathToken {
+                start,
+                end,
+                text: content.trim().to_owned(),
+            })
+        })
+        .filter(|found| !found.text.is_empty())
+}
+
+/// A number or math span found in a sentence, with where it starts and ends.
+struct MathToken {
+    start: usize,
+    end: usize,
+    text: String,
 }
 
 /// The math spans of `text` (`$$…$$`, `$…$`, `\(…\)`, `\[…\]`) in order, as (start, end,
@@ -578,8 +679,12 @@ fn final_sentence_math(text: &str) -> Option<String> {
         .chain(std::iter::once(0));
     loop {
         let start = boundaries.next()?;
-        if let Some(found) = last_math_token(&text[start..end]) {
-            return Some(found);
+        let sentence = &text[start..end];
+        if let Some(found) = last_math_token(sentence) {
+            // "So it is not 18.", "It is 5 squared.": the sentence disowns its math.
+            let owned =
+                !disowns(&sentence[..found.start]) && !operation_follows(&sentence[found.end..]);
+            return owned.then_some(found.text);
         }
         if start == 0 {
             return None;
@@ -676,12 +781,13 @@ fn last_owned_number(text: &str) -> Option<String> {
     let mut previous_end = 0;
     let mut last = None;
     for found in numbers(text) {
-        last = Some((previous_end, found.start, found.value));
+        last = Some((previous_end, found.start, found.end, found.value));
         previous_end = found.end;
     }
-    let (from, start, value) = last?;
+    let (from, start, end, value) = last?;
     let sentence_start = sentence_start(&text[from..], start - from) + from;
-    (!disowns(&text[sentence_start..start])).then_some(value)
+    let owned = !disowns(&text[sentence_start..start]) && !operation_follows(&text[end..]);
+    owned.then_some(value)
 }
 
 /// Where the sentence holding byte `at` of `text` starts.
@@ -724,21 +830,26 @@ mod tests {
                 .as_deref(),
             Some("(2, 2), (6, 2)")
         );
-        // Alternatives, and boxes in separate math spans, are not parts: the last box answers.
+        // One answer in two spellings is that answer; two answers, in one math span or two,
+        // joined by "and" or offered by "or", are read together (neither alone is the answer).
         assert_eq!(
             answer_in_boxes("$\\boxed{x+11}$ or $\\boxed{11+x}$").as_deref(),
             Some("11+x")
         );
         assert_eq!(
             answer_in_boxes("are $\\boxed{-2}$ and $\\boxed{1}$.").as_deref(),
-            Some("1")
+            Some("-2, 1")
+        );
+        assert_eq!(
+            answer_in_boxes("\\boxed{6} \\text{ or } \\boxed{5}").as_deref(),
+            Some("6, 5")
         );
         // An intermediate box is not part of the final answer.
         assert_eq!(
             answer_in_boxes("so \\boxed{200} after six months; in all \\boxed{10455}").as_deref(),
             Some("10455")
         );
-        let many = "\\boxed{1},".repeat(100);
+        let many: String = (0..100).map(|i| format!("\\boxed{{{i}}},")).collect();
         assert_eq!(
             answer_in_boxes(&many).unwrap().split(", ").count(),
             MAX_JOINED_BOXES

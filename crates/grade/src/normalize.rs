@@ -65,6 +65,7 @@ pub fn normalize(raw: &str) -> String {
     let text = text.trim();
     let text = strip_delimiters(text);
     let text = drop_trailing_unit(text);
+    let words_matter = trailing_words_matter(text);
     let mut s = rewrite_commands(text);
     s = fix_frac_and_sqrt(&s);
     if s.contains("{,}") {
@@ -78,7 +79,7 @@ pub fn normalize(raw: &str) -> String {
     strip_outer_braces(&mut s);
     // A plain number, most answers, has no structure to read.
     if super::number::parse_number(&s).is_none() {
-        read_structure(&mut s, spaced_commas);
+        read_structure(&mut s, spaced_commas, words_matter);
     }
     if let Some(letter) = choice_letter(&s) {
         s = letter.to_string();
@@ -88,7 +89,7 @@ pub fn normalize(raw: &str) -> String {
 
 /// The rules for answers that are more than a number: approximations, relations, intervals, `±`,
 /// lists joined by words, labels, thousands, percent, units, matrices, grouping parentheses.
-fn read_structure(s: &mut String, spaced_commas: bool) {
+fn read_structure(s: &mut String, spaced_commas: bool, words_matter: bool) {
     drop_approximation(s);
     normalize_relation(s);
     membership_or_range_as_interval(s);
@@ -103,7 +104,9 @@ fn read_structure(s: &mut String, spaced_commas: bool) {
         s.retain(|c| c != ',');
     }
     drop_percent(s);
-    drop_trailing_word(s);
+    if !words_matter {
+        drop_trailing_word(s);
+    }
     normalize_matrix(s);
     drop_parentheses_around_one_value(s);
 }
@@ -167,9 +170,15 @@ fn strip_delimiters(s: &str) -> &str {
     s
 }
 
-/// Drops a trailing `\text{ units}` after a number: `10\text{ cm}` → `10`.
+/// Drops a trailing `\text{ units}` after a number: `10\text{ cm}` → `10`, `25\text{ m}^2` →
+/// `25`. Words that state something or change the value are not units: `5\text{ is wrong}`,
+/// `5\text{ million}`, `5\text{ dollars and 50 cents}` are kept whole (and are not 5).
 fn drop_trailing_unit(s: &str) -> &str {
-    let Some(body) = s.strip_suffix('}') else {
+    let body = ["^2", "^3", "^{2}", "^{3}"]
+        .iter()
+        .find_map(|power| s.strip_suffix(power).filter(|b| b.ends_with('}')))
+        .unwrap_or(s);
+    let Some(body) = body.strip_suffix('}') else {
         return s;
     };
     let Some(open) = body.rfind('{') else {
@@ -184,19 +193,74 @@ fn drop_trailing_unit(s: &str) -> &str {
         return s;
     };
     let prefix = prefix.trim_end();
-    let unit_like = content.chars().any(|c| c.is_ascii_alphabetic())
-        && content
-            .chars()
-            .all(|c| c.is_ascii_alphabetic() || c == ' ' || c == '^' || c.is_ascii_digit());
     let after_number = prefix
         .chars()
         .last()
         .is_some_and(|c| c.is_ascii_digit() || c == '}');
-    if unit_like && after_number {
+    if is_unit(content) && after_number {
         prefix
     } else {
         s
     }
+}
+
+/// Words that are never part of a unit: they state, join or negate.
+const NOT_UNIT_WORDS: [&str; 15] = [
+    "is",
+    "are",
+    "was",
+    "were",
+    "be",
+    "not",
+    "no",
+    "and",
+    "or",
+    "but",
+    "wrong",
+    "right",
+    "correct",
+    "incorrect",
+    "answer",
+];
+
+/// Whether `word` (lowercase) states, joins, negates, scales or operates: never a unit.
+fn never_a_unit(word: &str) -> bool {
+    NOT_UNIT_WORDS.contains(&word)
+        || super::extract::OPERATIONS.contains(&word)
+        || super::extract::SCALES
+            .iter()
+            .any(|(scale, _)| *scale == word)
+        || word == "dozen"
+}
+
+/// Whether the words after the last digit of an answer (outside command names) include one that
+/// is [`never_a_unit`]: "5 million", "5 is wrong" are not 5 with a unit.
+fn trailing_words_matter(text: &str) -> bool {
+    let tail = text
+        .rfind(|c: char| c.is_ascii_digit())
+        .map_or(text, |last_digit| &text[last_digit + 1..]);
+    let mut words = tail.split(|c: char| !c.is_ascii_alphabetic() && c != '\\');
+    words.any(|word| !word.starts_with('\\') && never_a_unit(&word.to_ascii_lowercase()))
+}
+
+/// Whether `content` reads as a unit: words of letters (with exponents: `m^2`), none of them
+/// [`never_a_unit`].
+fn is_unit(content: &str) -> bool {
+    let mut any_word = false;
+    for word in content.split_whitespace() {
+        let (letters, exponent) = word.split_once('^').unwrap_or((word, ""));
+        let exponent = exponent.trim_matches(['{', '}']);
+        let lower = letters.to_ascii_lowercase();
+        if letters.is_empty()
+            || !letters.bytes().all(|b| b.is_ascii_alphabetic())
+            || !exponent.bytes().all(|b| b.is_ascii_digit())
+            || never_a_unit(&lower)
+        {
+            return false;
+        }
+        any_word = true;
+    }
+    any_word
 }
 
 /// Rewrites control sequences in one pass, removes all whitespace.
