@@ -182,6 +182,8 @@ pub enum Rule {
     CanonicalKey,
     /// Equivalent answer trees.
     AnswerTree,
+    /// Equal values that label different things (`\tan x = 2` is not `\cot x = 2`).
+    DifferentLabels,
     /// No rule found them equal.
     NoRuleMatched,
 }
@@ -198,6 +200,10 @@ impl Rule {
                 "the parsed answers are equivalent (expressions equal at every sample point, \
                  relations proportional, sets and lists matched element by element)"
             }
+            Rule::DifferentLabels => {
+                "the values are equal but name different things (a label is dropped only when \
+                 one side has none or both have the same)"
+            }
             Rule::NoRuleMatched => {
                 "no rule finds them equal: different numbers, structures or values at the sample points"
             }
@@ -213,6 +219,7 @@ impl fmt::Display for Rule {
             Rule::Numbers => "numbers",
             Rule::CanonicalKey => "canonical-key",
             Rule::AnswerTree => "answer-tree",
+            Rule::DifferentLabels => "different-labels",
             Rule::NoRuleMatched => "no-rule-matched",
         })
     }
@@ -248,6 +255,8 @@ pub struct Gold {
     key: String,
     number: Option<Number>,
     tree: Answer,
+    /// What the gold names, when normalization dropped a label (`\tan x = 2` → `\tanx`).
+    label: Option<String>,
 }
 
 impl Gold {
@@ -257,6 +266,7 @@ impl Gold {
             key: answer_key(&normalized),
             number: parse_number(&normalized),
             tree: Answer::parse(&normalized),
+            label: dropped_label(answer),
             normalized,
         }
     }
@@ -324,10 +334,47 @@ pub(crate) fn second_reading(text: &str) -> Option<String> {
     extract::final_line_boxes(&unicode::clean(text)).map(|raw| normalize(&raw))
 }
 
+/// The label normalization drops from `raw` (`\tan x = 2` → `\tanx`, `f(x) = 2` → `f(x)`),
+/// normalized: the left side of one `=` whose right side alone normalizes as the whole does.
+fn dropped_label(raw: &str) -> Option<String> {
+    let sides = brackets::split_outside(raw, &["="]);
+    let [label, value] = sides[..] else {
+        return None;
+    };
+    let label = normalize(label);
+    let labelled = normalize::is_label(&label) && normalize(raw) == normalize(value);
+    labelled.then_some(label)
+}
+
 impl Gold {
     /// Judges the answer `extracted` from `text`; when it is wrong and the final line holds
-    /// several boxes, their joint reading is judged too.
+    /// several boxes, their joint reading is judged too. A right value under another label
+    /// than the gold's is wrong.
     pub fn judge(&self, text: &str, extracted: Option<&str>) -> Judgement {
+        let judgement = self.judge_readings(text, extracted);
+        if judgement.correct && self.labels_differ(text) {
+            return Judgement {
+                correct: false,
+                rule: Rule::DifferentLabels,
+                final_line_boxes: false,
+            };
+        }
+        judgement
+    }
+
+    /// Whether the gold and the answer of `text` both label their value, differently.
+    fn labels_differ(&self, text: &str) -> bool {
+        let Some(gold_label) = &self.label else {
+            return false;
+        };
+        let label = extract_raw(text, AnswerStyle::Math).and_then(|raw| dropped_label(&raw));
+        label.is_some_and(|label| {
+            label != *gold_label
+                && !answer::same(&Answer::parse(&label), &Answer::parse(gold_label))
+        })
+    }
+
+    fn judge_readings(&self, text: &str, extracted: Option<&str>) -> Judgement {
         let first = self.judge_answer(extracted);
         if first.correct || !text.contains("\\boxed") {
             return first;
@@ -596,6 +643,33 @@ mod tests {
         assert!(!same("x", "\\sqrt{x}^2"));
         assert!(same("\\sqrt{x}", "\\sqrt{x}"));
         assert!(same("x^{2/3}", "\\sqrt[3]{x}^2"));
+    }
+
+    #[test]
+    fn a_label_is_dropped_only_when_one_side_has_none_or_both_the_same() {
+        let judged = |gold: &str, response: &str| {
+            Gold::new(gold).judge(
+                response,
+                extract_answer(response, AnswerStyle::Math).as_deref(),
+            )
+        };
+        for (gold, response) in [
+            ("\\tan x = 2", "\\boxed{\\cot x = 2}"),
+            ("x = 2", "\\boxed{y = 2}"),
+            ("f(x) = 2", "\\boxed{g(x) = 2}"),
+        ] {
+            let judgement = judged(gold, response);
+            assert!(!judgement.correct, "{gold} vs {response}");
+            assert_eq!(judgement.rule, Rule::DifferentLabels);
+        }
+        for (gold, response) in [
+            ("\\tan x = 2", "\\boxed{\\tan(x) = 2}"),
+            ("x = 2", "\\boxed{2}"),
+            ("2", "\\boxed{x = 2}"),
+            ("AB = 2", "\\boxed{AB=2}"),
+        ] {
+            assert!(judged(gold, response).correct, "{gold} vs {response}");
+        }
     }
 
     #[test]

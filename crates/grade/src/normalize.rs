@@ -538,7 +538,7 @@ fn labelled_value(item: &str) -> Option<&str> {
     (is_label(label) && !value.is_empty() && !value.contains('=')).then_some(value)
 }
 
-fn is_label(s: &str) -> bool {
+pub(crate) fn is_label(s: &str) -> bool {
     if s.is_empty() || s.len() > 40 || !s.chars().any(|c| c.is_ascii_alphabetic()) {
         return false;
     }
