@@ -189,6 +189,92 @@ fn outputs_never_overwrite_inputs_or_each_other() {
     assert!(!other.exists());
 }
 
+/// Inputs are never written: `solve`'s stage files checked against every input (its replay
+/// source among them), and nothing written inside or over an input directory (a verifier, an
+/// embedder). Each refusal leaves the input as it was.
+#[test]
+fn input_directories_and_solve_stage_files_are_never_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let problems = copy_fixture(dir.path(), "problems.jsonl");
+    let stage_file = dir.path().join("ans.labeled.jsonl");
+    fs::copy(labeled(dir.path()), &stage_file).unwrap();
+    let verifier = dir.path().join("verifier");
+    fs::create_dir(&verifier).unwrap();
+    for file in ["model.onnx", "tokenizer.json", "verifier.json"] {
+        fs::copy(fixture("verifier-tiny").join(file), verifier.join(file)).unwrap();
+    }
+    let snapshot =
+        |paths: &[&Path]| -> Vec<Vec<u8>> { paths.iter().map(|p| fs::read(p).unwrap()).collect() };
+    let watched = [
+        stage_file.as_path(),
+        &verifier.join("model.onnx"),
+        &verifier.join("verifier.json"),
+    ];
+    let before = snapshot(&watched);
+    let (p, s, v) = (
+        problems.to_str().unwrap(),
+        stage_file.to_str().unwrap(),
+        verifier.to_str().unwrap(),
+    );
+    let out = dir.path().join("ans.jsonl");
+    let model = verifier.join("model.onnx");
+    let cases: Vec<Vec<&str>> = vec![
+        vec![
+            "solve",
+            "--backend",
+            "replay",
+            "--replay-from",
+            s,
+            "--problems",
+            p,
+            "--verifier",
+            v,
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        vec![
+            "score",
+            "--problems",
+            p,
+            "--samples",
+            s,
+            "--verifier",
+            v,
+            "--out",
+            model.to_str().unwrap(),
+        ],
+        vec![
+            "score",
+            "--problems",
+            p,
+            "--samples",
+            s,
+            "--verifier",
+            v,
+            "--out",
+            v,
+        ],
+        vec![
+            "compare",
+            "--iterations",
+            "--embedder",
+            v,
+            "--run",
+            &s,
+            "--out",
+            v,
+        ],
+    ];
+    for args in cases {
+        bestofn()
+            .args(&args)
+            .assert()
+            .code(64)
+            .stderr(contains("would overwrite the input"));
+    }
+    assert_eq!(snapshot(&watched), before);
+}
+
 /// (4) A symlinked output is written through; devices are written in place; a new file honours
 /// the umask and a replaced one keeps its mode.
 #[test]

@@ -96,11 +96,18 @@ impl Args {
         if self.k == Some(0) {
             return Err(Error::Settings("--k must be at least 1".into()));
         }
-        let inputs: Vec<Named> = self
+        let mut inputs: Vec<Named> = self
             .runs
             .iter()
             .map(|(_, path)| Named::file("--run", path))
             .collect();
+        if self.iterations {
+            inputs.extend(
+                self.embedder
+                    .as_deref()
+                    .map(|dir| Named::dir("--embedder", dir)),
+            );
+        }
         ensure_distinct(&inputs, &[Named::dir("--out", &self.out)])?;
         Ok(Settings {
             options: self.eval.resolve(self.seed)?,

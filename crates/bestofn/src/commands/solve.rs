@@ -100,8 +100,11 @@ impl Args {
             )));
         }
         let paths = SolvePaths::beside(&self.out);
+        let mut inputs = vec![Named::file("--problems", &problems)];
+        inputs.extend(backend.reads().map(|(flag, path)| Named::file(flag, path)));
+        inputs.extend(verifier.as_deref().map(|dir| Named::dir("--verifier", dir)));
         ensure_distinct(
-            &[Named::file("--problems", &problems)],
+            &inputs,
             &[
                 Named::file("--out", &paths.answers),
                 Named::file("--out (its .samples.jsonl)", &paths.samples),

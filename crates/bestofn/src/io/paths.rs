@@ -63,6 +63,9 @@ struct Identity {
     path: PathBuf,
     /// Devices and FIFOs (`/dev/null`) may be named several times.
     special: bool,
+    /// An existing directory: as an input (a verifier, an embedder), nothing may be written
+    /// inside it.
+    directory: bool,
 }
 
 fn identity(path: &Path) -> Option<Identity> {
@@ -85,6 +88,7 @@ fn identity(path: &Path) -> Option<Identity> {
     Some(Identity {
         inode: meta.as_ref().map(|m| (m.dev(), m.ino())),
         special: meta.as_ref().is_some_and(|m| !m.is_file() && !m.is_dir()),
+        directory: meta.as_ref().is_some_and(std::fs::Metadata::is_dir),
         path: absolute,
     })
 }
@@ -93,7 +97,8 @@ fn same(a: &Identity, b: &Identity) -> bool {
     !a.special && !b.special && (a.path == b.path || (a.inode.is_some() && a.inode == b.inode))
 }
 
-/// Refuses (exit 64) outputs that are an input, contain an input, or coincide with each other.
+/// Refuses (exit 64) outputs that are an input, contain an input, lie inside an input directory,
+/// or coincide with each other.
 pub fn ensure_distinct(inputs: &[Named], outputs: &[Named]) -> Result<()> {
     let inputs: Vec<(&Named, Identity)> = inputs
         .iter()
@@ -105,8 +110,9 @@ pub fn ensure_distinct(inputs: &[Named], outputs: &[Named]) -> Result<()> {
         .collect();
     for (i, (output, out_id)) in outputs.iter().enumerate() {
         for (input, in_id) in &inputs {
-            let inside = output.directory && in_id.path.starts_with(&out_id.path);
-            if same(out_id, in_id) || inside {
+            let input_inside = output.directory && in_id.path.starts_with(&out_id.path);
+            let written_inside = in_id.directory && out_id.path.starts_with(&in_id.path);
+            if same(out_id, in_id) || input_inside || written_inside {
                 return Err(Error::Settings(format!(
                     "{} {} would overwrite the input {} {}: write to another path",
                     output.flag,
@@ -172,6 +178,26 @@ mod tests {
         )
         .unwrap_err();
         assert!(error.to_string().contains("would overwrite"), "{error}");
+        // Nothing is written inside or over an input directory (a verifier, an embedder).
+        let model_dir = dir.path().join("verifier");
+        std::fs::create_dir(&model_dir).unwrap();
+        for output in [
+            model_dir.join("model.onnx"),
+            model_dir.clone(),
+            model_dir.join("a/b"),
+        ] {
+            let error = ensure_distinct(
+                &[Named::dir("--verifier", &model_dir)],
+                &[Named::file("--out", &output)],
+            )
+            .unwrap_err();
+            assert!(
+                error
+                    .to_string()
+                    .contains("would overwrite the input --verifier"),
+                "{error}"
+            );
+        }
         // Devices and standard streams may repeat.
         let null = Path::new("/dev/null");
         let stdout = Path::new("-");

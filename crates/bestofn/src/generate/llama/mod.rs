@@ -96,6 +96,10 @@ fn q4_1_kernel_setting() -> Result<(), String> {
 }
 
 impl BackendConfig for LlamaOptions {
+    fn reads(&self) -> Option<(&'static str, &std::path::Path)> {
+        Some(("--model", &self.model))
+    }
+
     #[cfg(feature = "llama")]
     fn open(&self) -> Result<Box<dyn Backend>> {
         Ok(Box::new(engine::LlamaBackend::load(self)?))
