@@ -334,6 +334,62 @@ fn query_strings_are_kept_and_the_api_key_is_never_shown() {
     assert!(!stderr.contains("TRACE ureq_proto"), "{stderr}");
 }
 
+/// What a server says never carries a secret into output or records: a key it echoes in
+/// `model`/`system_fingerprint` or in a 200 answer without `choices` is redacted, and
+/// credentials in `--base-url` (userinfo, `?api_key=`) appear in no warning or error.
+#[test]
+fn secrets_a_server_echoes_or_a_url_holds_are_never_shown() {
+    use common::proxy::ScriptedServer;
+    const KEY: &str = "sk-echoed-secret-123";
+    let echoing = ScriptedServer::start(|_, _| {
+        let answer = serde_json::json!({
+            "model": format!("model-{KEY}"),
+            "system_fingerprint": format!("fp-{KEY}"),
+            "choices": [{"text": " 5", "finish_reason": "stop"}],
+        });
+        (200, answer.to_string())
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let problems = counting_problems(dir.path(), &[5]);
+    let out = dir.path().join("samples.jsonl");
+    let base_url = format!("{}/v1", echoing.url());
+    let output = openai_generate(dir.path(), &base_url, &problems, 1, &out)
+        .env("OPENAI_API_KEY", KEY)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let written = std::fs::read_to_string(&out).unwrap();
+    assert!(!written.contains(KEY), "{written}");
+    assert!(written.contains("model-<redacted>"), "{written}");
+
+    let without_choices = ScriptedServer::start(|_, _| {
+        (
+            200,
+            serde_json::json!({ "error": format!("bad key {KEY}") }).to_string(),
+        )
+    });
+    let with_credentials = format!(
+        "http://user:hunter2@127.0.0.1:{}/v1?api_key=url-secret-456",
+        without_choices.port
+    );
+    let out = dir.path().join("second.jsonl");
+    let output = openai_generate(dir.path(), &with_credentials, &problems, 1, &out)
+        .env("OPENAI_API_KEY", KEY)
+        .env("RUST_LOG", "debug")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for secret in [KEY, "hunter2", "url-secret-456"] {
+        assert!(!stderr.contains(secret), "{secret} shown: {stderr}");
+    }
+    assert!(stderr.contains("<redacted>@127.0.0.1"), "{stderr}");
+}
+
 #[test]
 fn replicas_keep_each_problem_on_one_server_and_take_over_from_a_failing_one() {
     if common::skip(

@@ -106,6 +106,7 @@ pub fn execute(command: Command) -> Result<Outcome> {
 
 /// The settings a run goes with, as resolved, in the log.
 fn logged<S: std::fmt::Debug>(settings: S) -> S {
-    tracing::info!(?settings, "resolved settings");
+    let shown = crate::io::secrets::redact_urls(&format!("{settings:?}"));
+    tracing::info!(settings = %shown, "resolved settings");
     settings
 }

@@ -21,6 +21,7 @@ use super::{Backend, BackendConfig, Completion, Generated, Job, Prompt, Sampling
 use crate::error::{Error, Result};
 use crate::io::args::HttpArgs;
 use crate::io::http::{endpoint, HttpClient, HttpError, HttpOptions};
+use crate::io::secrets::redact_url;
 
 #[derive(Clone, Debug)]
 pub struct OpenAiOptions {
@@ -142,9 +143,12 @@ impl OpenAiBackend {
         }
     }
 
-    /// The endpoint for `prompt` on a replica (query string kept where it belongs).
+    /// The endpoint for `prompt` on a replica as messages show it: credentials cut out.
     fn url(&self, replica: usize, prompt: &Prompt) -> String {
-        endpoint(self.client.replicas().url(replica), Self::path(prompt))
+        redact_url(&endpoint(
+            self.client.replicas().url(replica),
+            Self::path(prompt),
+        ))
     }
 
     /// Once per run: the server answered fewer choices than `n` asked for.
@@ -328,9 +332,9 @@ impl Backend for OpenAiBackend {
                 .and_then(|t| u32::try_from(t).ok());
             let mut server = reported_by_server(&answer).unwrap_or_default();
             if self.client.replicas().count() > 1 {
-                // Which replica made it (without any query string, where keys may travel).
-                let base = self.client.replicas().url(replica);
-                let base = base.split_once('?').map_or(base, |(base, _)| base);
+                // Which replica made it (without credentials or a query string).
+                let base = redact_url(self.client.replicas().url(replica));
+                let base = base.split_once('?').map_or(base.as_str(), |(base, _)| base);
                 server.insert("replica".into(), base.into());
             }
             let server = (!server.is_empty()).then_some(server);

@@ -10,6 +10,7 @@ use rand::Rng;
 use serde_json::Value;
 
 pub use super::replicas::Replicas;
+use super::secrets::{redact_url, redact_urls};
 
 /// How requests are made and retried.
 #[derive(Clone)]
@@ -141,10 +142,13 @@ impl HttpClient {
             shown[..end].trim().to_owned()
         };
         match status {
-            200..=299 => serde_json::from_str(&text).map_err(|e| Failure::Retryable {
-                why: format!("HTTP {status} with a body that is not JSON ({e})"),
-                retry_after: None,
-            }),
+            // Redacted before parsing: what the server says enters messages and records.
+            200..=299 => {
+                serde_json::from_str(&self.redact(&text)).map_err(|e| Failure::Retryable {
+                    why: format!("HTTP {status} with a body that is not JSON ({e})"),
+                    retry_after: None,
+                })
+            }
             408 | 429 | 500..=599 => Err(Failure::Retryable {
                 why: format!("HTTP {status}: {}", excerpt()),
                 retry_after,
@@ -168,6 +172,7 @@ impl HttpClient {
         let mut attempt = 0;
         loop {
             let url = endpoint(self.replicas.url(replica), path);
+            let shown = redact_url(&url);
             match self.post(&url, body) {
                 Ok(value) => {
                     self.replicas.done(replica, true);
@@ -177,24 +182,25 @@ impl HttpClient {
                     self.replicas.done(replica, false);
                     return Err(HttpError::Refused {
                         status,
-                        why: format!("{url}: {why}"),
+                        why: redact_urls(&format!("{shown}: {why}")),
                     });
                 }
                 Err(Failure::Retryable { why, retry_after }) => {
                     if attempt >= self.options.max_retries {
                         self.replicas.done(replica, false);
-                        return Err(HttpError::GaveUp(format!(
-                            "{url}: giving up after {} attempts; last error: {why}",
+                        return Err(HttpError::GaveUp(redact_urls(&format!(
+                            "{shown}: giving up after {} attempts; last error: {why}",
                             attempt + 1
-                        )));
+                        ))));
                     }
                     replica = self.replicas.failed(key, replica);
                     let delay = retry_after.unwrap_or_else(|| self.backoff(attempt));
-                    let next = self.replicas.url(replica);
+                    let next = redact_url(self.replicas.url(replica));
+                    let why = redact_urls(&why);
                     tracing::warn!(
                         attempt = attempt + 1,
                         ?delay,
-                        "{url}: {why}; retrying on {next}"
+                        "{shown}: {why}; retrying on {next}"
                     );
                     std::thread::sleep(delay);
                     attempt += 1;

@@ -77,7 +77,7 @@ pub fn lock_exclusive(file: &File, path: &Path) -> Result<()> {
                 .and_then(|meta| lock_holder(meta.ino()))
                 .map_or_else(
                     || "another process".to_owned(),
-                    |(pid, command)| format!("process {pid} ({command})"),
+                    |(pid, program)| format!("process {pid} ({program})"),
                 );
             Err(Error::Busy(format!(
                 "{} is being written by {holder}; wait for it to finish, or write to another file",
@@ -88,7 +88,7 @@ pub fn lock_exclusive(file: &File, path: &Path) -> Result<()> {
     }
 }
 
-/// The pid and command line of the process holding a lock on the file with inode `inode`.
+/// The pid and program name of the process holding a lock on the file with inode `inode`.
 fn lock_holder(inode: u64) -> Option<(u32, String)> {
     let locks = std::fs::read_to_string("/proc/locks").ok()?;
     let pid = locks.lines().find_map(|line| {
@@ -98,16 +98,9 @@ fn lock_holder(inode: u64) -> Option<(u32, String)> {
         let file_inode: u64 = file.rsplit(':').next()?.parse().ok()?;
         (file_inode == inode).then(|| pid.parse::<u32>().ok())?
     })?;
-    let command = std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|raw| {
-            String::from_utf8_lossy(&raw)
-                .split('\0')
-                .filter(|part| !part.is_empty())
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_default();
-    Some((pid, command))
+    // The program's name only: its command line may hold a key.
+    let program = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    Some((pid, program.trim().to_owned()))
 }
 
 #[cfg(test)]

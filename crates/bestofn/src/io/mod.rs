@@ -6,7 +6,8 @@
 //! - [`paths`]: outputs that would overwrite an input or each other, refused before any work;
 //! - [`lock`]: append-only logs, opened locked with a torn last line cut off;
 //! - [`http`]: the HTTP client of every server backend (retries, backoff, keys never shown,
-//!   replicas).
+//!   replicas);
+//! - [`secrets`]: credentials in URLs cut out of whatever is shown.
 
 pub mod args;
 pub mod http;
@@ -15,6 +16,7 @@ pub mod lock;
 pub mod output;
 pub mod paths;
 mod replicas;
+pub mod secrets;
 
 pub use input::{
     for_each_chunk, for_each_line, is_stdio, open_reader, parse_object, read_objects, ChunkLine,

@@ -42,6 +42,7 @@ pub use tei::{Tei, TeiApi};
 pub use vllm::{Truncation, Vllm, VllmApi};
 
 use crate::error::{Error, Result};
+use crate::io::secrets::redact_url;
 
 /// Where the verifier runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -99,7 +100,8 @@ impl ScorerSettings {
         match self {
             ScorerSettings::Onnx { verifier, .. } => verifier.display().to_string(),
             ScorerSettings::Remote { engine, options } => {
-                format!("{} at {}", engine.id(), options.base_urls.join(", "))
+                let urls: Vec<String> = options.base_urls.iter().map(|u| redact_url(u)).collect();
+                format!("{} at {}", engine.id(), urls.join(", "))
             }
         }
     }
