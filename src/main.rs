@@ -15,6 +15,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
+    bestofn::io::input::set_max_line_bytes(cli.max_line_bytes);
     match execute(cli.command) {
         Ok(outcome) => {
             // stderr may be closed or full: a summary that cannot be shown is not a failure.

@@ -275,6 +275,71 @@ fn input_directories_and_solve_stage_files_are_never_written() {
     assert_eq!(snapshot(&watched), before);
 }
 
+/// An input without newlines (`/dev/zero`) is refused at the line limit, with the flag that
+/// raises it, by every reader; nothing is left behind in the output's directory.
+#[test]
+fn an_endless_line_is_refused_at_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let problems = fixture("problems.jsonl");
+    let p = problems.to_str().unwrap();
+    let out = dir.path().join("out.jsonl");
+    let o = out.to_str().unwrap();
+    let report = dir.path().join("report");
+    let cases: Vec<Vec<&str>> = vec![
+        vec![
+            "label",
+            "--problems",
+            p,
+            "--samples",
+            "/dev/zero",
+            "--out",
+            o,
+        ],
+        vec![
+            "label",
+            "--problems",
+            "/dev/zero",
+            "--samples",
+            p,
+            "--out",
+            o,
+        ],
+        vec!["rank", "--samples", "/dev/zero", "--out", o],
+        vec![
+            "eval",
+            "--samples",
+            "/dev/zero",
+            "--out",
+            report.to_str().unwrap(),
+        ],
+        vec![
+            "import",
+            "--format",
+            "faithful-cot-pool",
+            "--input",
+            "/dev/zero",
+            "--out",
+            o,
+        ],
+    ];
+    for args in cases {
+        bestofn()
+            .args(&args)
+            .args(["--max-line-bytes", "64K"])
+            .assert()
+            .code(65)
+            .stderr(contains("/dev/zero:1: the line is longer than 65536 bytes"))
+            .stderr(contains("--max-line-bytes"));
+        let left: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert!(left.is_empty(), "{args:?} left {left:?}");
+    }
+    bestofn()
+        .args(["rank", "--samples", p, "--max-line-bytes", "12Q"])
+        .assert()
+        .code(2)
+        .stderr(contains("is not a size"));
+}
+
 /// (4) A symlinked output is written through; devices are written in place; a new file honours
 /// the umask and a replaced one keeps its mode.
 #[test]

@@ -34,6 +34,10 @@ pub struct Cli {
     /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// The longest input line read, in bytes (K, M, G suffixes): a file without newlines is
+    /// refused instead of filling memory.
+    #[arg(long, global = true, value_name = "BYTES", default_value = "128M", value_parser = crate::io::args::byte_size)]
+    pub max_line_bytes: usize,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -67,3 +67,29 @@ pub fn answer_style() -> impl clap::builder::TypedValueParser<Value = crate::gra
             .expect("every possible value is a style's name")
     })
 }
+
+/// A size in bytes: `1048576`, `512K`, `256M`, `2G` (powers of 1024), at least 1.
+pub fn byte_size(text: &str) -> std::result::Result<usize, String> {
+    let text = text.trim();
+    let (digits, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((at, _)) => text.split_at(at),
+        None => (text, ""),
+    };
+    let scale: usize = match unit.to_ascii_uppercase().trim_end_matches(['B', 'I']) {
+        "" => 1,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        _ => {
+            return Err(format!(
+                "{text:?} is not a size: write bytes, or a number with K, M or G"
+            ))
+        }
+    };
+    digits
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("{text:?} is not a size of at least one byte"))
+}

@@ -5,6 +5,7 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{Map, Value};
 
@@ -13,6 +14,56 @@ use crate::error::{Error, Result};
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const UTF8_BOM: [u8; 3] = [0xef, 0xbb, 0xbf];
 const BUFFER: usize = 1 << 20;
+/// Bytes past which a chunk of lines is handed on before it has its count of lines.
+const CHUNK_BYTES: usize = 64 << 20;
+
+/// The longest line read (`--max-line-bytes`): an input without newlines (`/dev/zero`, a
+/// corrupt file) is an error naming the limit, not memory growing until the process dies.
+static MAX_LINE_BYTES: AtomicUsize = AtomicUsize::new(DEFAULT_MAX_LINE_BYTES);
+pub const DEFAULT_MAX_LINE_BYTES: usize = 128 << 20;
+
+/// Sets the longest line any reader accepts, for the whole process (from `--max-line-bytes`).
+pub fn set_max_line_bytes(bytes: usize) {
+    MAX_LINE_BYTES.store(bytes, Ordering::Relaxed);
+}
+
+/// Appends one line (through its `\n`) to `buf`; the bytes read, 0 at the end. A line longer
+/// than [`MAX_LINE_BYTES`] is an error naming the limit and the flag that raises it.
+fn read_line(
+    reader: &mut dyn BufRead,
+    buf: &mut Vec<u8>,
+    path: &Path,
+    line: usize,
+) -> Result<usize> {
+    let max = MAX_LINE_BYTES.load(Ordering::Relaxed);
+    let start = buf.len();
+    loop {
+        let available = reader.fill_buf().map_err(|e| Error::io(path, e))?;
+        if available.is_empty() {
+            return Ok(buf.len() - start);
+        }
+        let (used, done) = match memchr::memchr(b'\n', available) {
+            Some(at) => (at + 1, true),
+            None => (available.len(), false),
+        };
+        if buf.len() - start + used > max {
+            return Err(Error::input(
+                path,
+                line,
+                None,
+                format!(
+                    "the line is longer than {max} bytes (is this a JSONL file?); \
+                     raise the limit with --max-line-bytes if it really holds such lines"
+                ),
+            ));
+        }
+        buf.extend_from_slice(&available[..used]);
+        reader.consume(used);
+        if done {
+            return Ok(buf.len() - start);
+        }
+    }
+}
 
 /// Whether `path` names standard input / output.
 pub fn is_stdio(path: &Path) -> bool {
@@ -87,10 +138,7 @@ pub fn for_each_line(
     let mut line = 0;
     loop {
         buf.clear();
-        let read = reader
-            .read_until(b'\n', &mut buf)
-            .map_err(|e| Error::io(path, e))?;
-        if read == 0 {
+        if read_line(&mut reader, &mut buf, path, line + 1)? == 0 {
             return Ok(());
         }
         line += 1;
@@ -120,18 +168,18 @@ pub fn for_each_chunk(
     while !at_end {
         buffer.clear();
         spans.clear();
-        // A chunk: up to max_lines lines, each read whole into the shared buffer.
-        while spans.len() < max_lines {
+        // A chunk: up to max_lines lines (or CHUNK_BYTES), each read whole into the shared
+        // buffer; blank lines take no room.
+        while spans.len() < max_lines && buffer.len() < CHUNK_BYTES {
             let start = buffer.len();
-            let read = reader
-                .read_until(b'\n', &mut buffer)
-                .map_err(|e| Error::io(path, e))?;
-            if read == 0 {
+            if read_line(&mut reader, &mut buffer, path, line + 1)? == 0 {
                 at_end = true;
                 break;
             }
             line += 1;
-            if !buffer[start..].iter().all(u8::is_ascii_whitespace) {
+            if buffer[start..].iter().all(u8::is_ascii_whitespace) {
+                buffer.truncate(start);
+            } else {
                 spans.push((line, start..buffer.len()));
             }
         }
@@ -244,6 +292,34 @@ mod tests {
             error.contains("b.jsonl:2: not valid UTF-8 (byte 10"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_line_past_the_limit_is_refused_and_blank_lines_take_no_room() {
+        let dir = tempfile::tempdir().unwrap();
+        let long = dir.path().join("long.jsonl");
+        let mut text = "{\"a\": 1}\n".to_owned();
+        text.push_str(&"x".repeat(DEFAULT_MAX_LINE_BYTES + 1));
+        std::fs::write(&long, &text).unwrap();
+        let error = read_objects(&long).err().unwrap().to_string();
+        assert!(
+            error.contains("long.jsonl:2") && error.contains("--max-line-bytes"),
+            "{error}"
+        );
+        // Many blank lines between records: chunks hold the records, not the blanks.
+        let blanks = dir.path().join("blanks.jsonl");
+        let mut text = "\n".repeat(CHUNK_BYTES + 10);
+        text.push_str("{\"a\": 1}\n");
+        std::fs::write(&blanks, &text).unwrap();
+        let mut largest = 0;
+        for_each_chunk(&blanks, 4, |chunk| {
+            largest = largest.max(chunk.iter().map(|(_, t)| t.unwrap().len()).sum::<usize>());
+            assert_eq!(chunk.len(), 1);
+            assert_eq!(chunk[0].0, CHUNK_BYTES + 11);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(largest, "{\"a\": 1}".len());
     }
 
     #[test]
