@@ -205,18 +205,95 @@ fn line_text(bytes: &[u8]) -> LineText<'_> {
     }
 }
 
-/// Parses one line as a JSON object, or says why it is not one.
+/// Parses one line as a JSON object, or says why it is not one. A key repeated inside any
+/// object of the line is refused (JSON parsers disagree on which value wins: the gold answer
+/// would silently be the last one here and the first one elsewhere).
 pub fn parse_object(path: &Path, line: usize, text: LineText<'_>) -> Result<Map<String, Value>> {
     let text = text.map_err(|e| e.into_error(path, line))?;
-    match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(object)) => Ok(object),
+    match serde_json::from_str::<Strict>(text) {
+        Ok(Strict(Value::Object(object))) => Ok(object),
         Ok(_) => Err(Error::input(path, line, None, "expected a JSON object")),
-        Err(e) => Err(Error::input(
-            path,
-            line,
-            None,
-            format!("not valid JSON ({e})"),
-        )),
+        Err(e) => match e.to_string().strip_prefix(REPEATED) {
+            Some(rest) => {
+                let key = rest.split(" at line").next().unwrap_or(rest);
+                Err(Error::input(path, line, Some(key), "appears twice in the object; keep one"))
+            }
+            None => Err(Error::input(path, line, None, format!("not valid JSON ({e})"))),
+        },
+    }
+}
+
+/// The prefix of the parse error for a repeated key, followed by the key.
+const REPEATED: &str = "repeated key ";
+
+/// A JSON value read with every object's keys checked for repeats.
+struct Strict(Value);
+
+impl<'de> serde::Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        deserializer.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!("{REPEATED}{key}")));
+            }
+            let Strict(value) = map.next_value()?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        while let Some(Strict(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_bool<E>(self, v: bool) -> std::result::Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> std::result::Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> std::result::Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> std::result::Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, v: &str) -> std::result::Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> std::result::Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> std::result::Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> std::result::Result<Value, E> {
+        Ok(Value::Null)
     }
 }
 
@@ -320,6 +397,27 @@ mod tests {
         })
         .unwrap();
         assert_eq!(largest, "{\"a\": 1}".len());
+    }
+
+    #[test]
+    fn a_repeated_key_is_refused_at_any_depth_and_other_objects_read_as_serde_json_does() {
+        let path = Path::new("p.jsonl");
+        for (text, key) in [
+            (r#"{"id": "1", "answer": "5", "answer": "6"}"#, "answer"),
+            (r#"{"id": "1", "meta": {"a": 1, "a": 2}}"#, "a"),
+            (r#"{"c": [{"x": 1}, {"x": 2, "x": 3}]}"#, "x"),
+        ] {
+            let error = parse_object(path, 3, Ok(text)).unwrap_err().to_string();
+            assert!(error.contains(&format!("p.jsonl:3: field `{key}`: appears twice")), "{error}");
+        }
+        for text in [
+            r#"{"a": 1, "b": -2, "c": 18446744073709551615, "d": 0.1, "e": 1e300, "f": null}"#,
+            r#"{"s": "\u00e9\n", "t": true, "l": [1, [2, {"k": []}]], "o": {}}"#,
+        ] {
+            let strict = parse_object(path, 1, Ok(text)).unwrap();
+            let plain: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(Value::Object(strict), plain);
+        }
     }
 
     #[test]
