@@ -48,6 +48,7 @@ fn explain_json(
     response: &str,
     style: Option<&str>,
 ) -> PyResult<String> {
+    check_gold(gold, None)?;
     let style = self::style(style)?;
     py.allow_threads(|| {
         let (gold, style) = pair_gold(gold, response, style);

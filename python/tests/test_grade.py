@@ -69,6 +69,35 @@ def test_reward_has_trls_signature():
         bg.reward([42], solution=["42"])
 
 
+def test_reward_takes_every_column_trl_passes():
+    completions = ["The answer is 18.", "#### 7", "\\boxed{0.5}", "#### 3"]
+    # Columns as lists, one value per row: a None solution falls back to the answer column; an
+    # int gold is read as written; style per row (None: inferred); unknown columns ignored; a
+    # row with no gold at all gets no reward (None).
+    rewards = bg.reward(
+        completions,
+        solution=[None, "#### 7", None, None],
+        answer=[18, "8", "\\frac{1}{2}", None],
+        style=["gsm8k", None, "math", None],
+        prompts=["p"] * 4,
+        completion_ids=[[1], [2], [3], [4]],
+        trainer_state=object(),
+    )
+    assert rewards == [1.0, 1.0, 1.0, None]
+    # A dataset written by `bestofn import --problems-out`: `style` and `"solution": null`.
+    assert bg.reward(["#### 5"], solution=[None], answer=["5"], style=["gsm8k"]) == [1.0]
+    with pytest.raises(ValueError, match="2 values for 1 completions"):
+        bg.reward(["#### 5"], answer=["5", "6"])
+
+
+def test_an_empty_gold_is_refused_by_grade_and_explain_alike():
+    for call in (bg.grade, bg.explain):
+        with pytest.raises(ValueError, match="gold answer is empty"):
+            call("", "5")
+        with pytest.raises(ValueError, match="gold answer is empty"):
+            call("  ", "5")
+
+
 def test_many_threads_at_once_agree_with_one():
     pairs = [(str(n), f"so the total is {n if n % 3 else n + 1}.") for n in range(400)]
     pairs += [("\\sec^2(y)", "$\\boxed{\\tan^2(y)+1}$"), ("\\{1,2\\}", "$\\boxed{2, 1}$")] * 50

@@ -33,12 +33,50 @@ def _text(completion):
     raise TypeError(f"a completion is a string or a list of messages, not {type(completion).__name__}")
 
 
-def reward(completions, solution=None, answer=None, **kwargs):
+def _per_row(column, count, name):
+    """A dataset column as TRL passes it (a list, one value per completion) or one value for
+    every row."""
+    if isinstance(column, (list, tuple)):
+        if len(column) != count:
+            raise ValueError(f"`{name}` has {len(column)} values for {count} completions")
+        return list(column)
+    return [column] * count
+
+
+def _gold_text(value):
+    """A gold answer as the grader reads it: text, or a number written out; None or blank is none."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return repr(value) if isinstance(value, float) else str(value)
+    text = str(value)
+    return text if text.strip() else None
+
+
+def reward(completions, solution=None, answer=None, style=None, **kwargs):
     """A reward function in TRL's signature (``GRPOTrainer(reward_funcs=[reward])``): 1.0 for a
-    completion whose answer matches its gold answer, else 0.0. The gold answers come from the
-    dataset column ``solution`` or ``answer``."""
-    golds = solution if solution is not None else answer
-    if golds is None:
+    completion whose answer matches its gold answer, else 0.0.
+
+    The gold answer of a row is its ``solution``, else its ``answer`` (a row whose ``solution``
+    is None falls back to ``answer``; numbers are read as written). ``style`` may be a column too
+    (None in a row: inferred). A row with no gold answer at all gets None, which TRL counts as
+    no reward. Every other column TRL passes (``prompts``, ``completion_ids``, ...) is ignored."""
+    del kwargs  # the columns TRL passes beside these are not needed to grade
+    if solution is None and answer is None:
         raise TypeError("reward needs the gold answers: a dataset column named `solution` or `answer`")
+    count = len(completions)
+    solutions = _per_row(solution, count, "solution")
+    answers = _per_row(answer, count, "answer")
+    styles = _per_row(style, count, "style")
     texts = [_text(c) for c in completions]
-    return [1.0 if ok else 0.0 for ok in grade_many(list(golds), texts, kwargs.get("style"))]
+    golds = [_gold_text(s) if _gold_text(s) is not None else _gold_text(a) for s, a in zip(solutions, answers)]
+    rewards = [None] * count
+    by_style = {}
+    for index, (gold, row_style) in enumerate(zip(golds, styles)):
+        if gold is not None:
+            by_style.setdefault(row_style or None, []).append(index)
+    for row_style, rows in by_style.items():
+        verdicts = grade_many([golds[i] for i in rows], [texts[i] for i in rows], row_style)
+        for i, ok in zip(rows, verdicts):
+            rewards[i] = 1.0 if ok else 0.0
+    return rewards
