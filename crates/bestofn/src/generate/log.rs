@@ -78,6 +78,8 @@ pub struct Expected<'a> {
     /// template for another prompt answers another question.
     pub template_sha256: Option<&'a str>,
     pub prompts: HashMap<&'a str, String>,
+    /// Each problem's question sha256: checked whatever the template or the settings flags.
+    pub questions: HashMap<&'a str, String>,
     /// For adaptive sampling: each problem's answer style, to count the votes of the samples
     /// below this index already in the file.
     pub votes: Option<(HashMap<&'a str, AnswerStyle>, u32, Option<&'a str>)>,
@@ -211,6 +213,21 @@ fn check_prompt(
     expected: &Expected,
 ) -> Result<()> {
     let field = |name: &str| generator.and_then(|g| g.get(name)).and_then(Value::as_str);
+    if let (Some(before), Some(now)) = (
+        field("question_sha256"),
+        expected.questions.get(sample.problem_id.as_str()),
+    ) {
+        if before != now {
+            return Err(Error::Settings(format!(
+                "{}:{line}: sample {} of problem `{}` answers another question (question_sha256 \
+                 {before}, now {now}): the problem's question changed since. Write to a new \
+                 --out file, or give the changed problems new ids",
+                path.display(),
+                sample.sample_idx,
+                sample.problem_id
+            )));
+        }
+    }
     let same_template =
         expected.template_sha256.is_some() && field("template_sha256") == expected.template_sha256;
     let (Some(before), Some(now)) = (
@@ -286,6 +303,7 @@ mod tests {
         let mut generator = settings();
         generator.insert("seed".into(), 7.into());
         generator.insert("prompt_sha256".into(), "p1".into());
+        generator.insert("question_sha256".into(), "q1".into());
         json!({"problem_id": problem, "sample_idx": idx, "text": "t", "generator": generator})
             .as_object()
             .unwrap()
@@ -297,6 +315,7 @@ mod tests {
             settings,
             template_sha256: Some("t1"),
             prompts: HashMap::from([("a", "p1".to_owned())]),
+            questions: HashMap::from([("a", "q1".to_owned())]),
             votes: None,
         }
     }
@@ -359,9 +378,19 @@ mod tests {
                 .contains("s.jsonl:1: sample 0 of problem `a` was generated for another prompt"),
             "{error}"
         );
-        // Another template makes other prompts: that is a settings change, checked there.
+        // Another template makes other prompts: that is a settings change, checked there; the
+        // question is checked whatever the template (and whatever --allow-settings-change).
         changed.template_sha256 = Some("t2");
         assert!(SampleLog::open(&path, &changed).is_ok());
+        changed.questions.insert("a", "q2".into());
+        let error = SampleLog::open(&path, &changed).err().unwrap();
+        assert_eq!(error.exit_code(), 64);
+        assert!(
+            error
+                .to_string()
+                .contains("sample 0 of problem `a` answers another question"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -91,7 +91,8 @@ pub fn generator_settings(backend: &dyn Backend, options: &GenerateOptions) -> M
 }
 
 /// Fields of `generator` that differ between the samples of one run.
-pub(crate) const PER_SAMPLE_GENERATOR_FIELDS: [&str; 3] = ["seed", "prompt_sha256", "server"];
+pub(crate) const PER_SAMPLE_GENERATOR_FIELDS: [&str; 4] =
+    ["seed", "prompt_sha256", "question_sha256", "server"];
 
 /// Most samples one run plans at once: every planned sample is held in memory (its slot and
 /// seed) before generation starts.
@@ -187,6 +188,7 @@ pub fn generate_judged(
                     &settings,
                     params,
                     job,
+                    &known[job.problem_id.as_str()].question,
                     completion.sample_idx,
                     completion.text,
                     generated,
@@ -258,6 +260,10 @@ fn open_log(
             .iter()
             .map(|p| (p.id.as_str(), options.template.render(&p.question).sha256()))
             .collect(),
+        questions: problems
+            .iter()
+            .map(|p| (p.id.as_str(), question_sha256(&p.question)))
+            .collect(),
         votes: options.adaptive.as_ref().map(|stop| {
             let styles = problems.iter().map(|p| (p.id.as_str(), p.style)).collect();
             (styles, options.n, stop.answer_field.as_deref())
@@ -275,6 +281,12 @@ fn open_log(
     Ok((log, existing))
 }
 
+/// The hash that ties a sample to its problem's question whatever the template.
+pub(crate) fn question_sha256(question: &str) -> String {
+    use sha2::Digest;
+    super::template::hex(&sha2::Sha256::digest(question.as_bytes()))
+}
+
 /// Progress of a run, for a progress bar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Progress {
@@ -283,11 +295,13 @@ pub enum Progress {
 }
 
 /// The record of sample `sample_idx` of `job`, made by this run: this run's `generator` with
-/// the sample's own seed, prompt hash and what the server said of itself.
+/// the sample's own seed, the hashes of its prompt and of its problem's question, and what the
+/// server said of itself.
 fn new_record(
     settings: &Map<String, Value>,
     params: &SamplingParams,
     job: &Job,
+    question: &str,
     sample_idx: u32,
     text: String,
     generated: Generated,
@@ -303,6 +317,7 @@ fn new_record(
         );
     generator.insert("seed".into(), seed.into());
     generator.insert("prompt_sha256".into(), job.prompt.sha256().into());
+    generator.insert("question_sha256".into(), question_sha256(question).into());
     if let Some(server) = generated.server {
         generator.insert("server".into(), Value::Object(server));
     }

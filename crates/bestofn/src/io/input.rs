@@ -216,9 +216,19 @@ pub fn parse_object(path: &Path, line: usize, text: LineText<'_>) -> Result<Map<
         Err(e) => match e.to_string().strip_prefix(REPEATED) {
             Some(rest) => {
                 let key = rest.split(" at line").next().unwrap_or(rest);
-                Err(Error::input(path, line, Some(key), "appears twice in the object; keep one"))
+                Err(Error::input(
+                    path,
+                    line,
+                    Some(key),
+                    "appears twice in the object; keep one",
+                ))
             }
-            None => Err(Error::input(path, line, None, format!("not valid JSON ({e})"))),
+            None => Err(Error::input(
+                path,
+                line,
+                None,
+                format!("not valid JSON ({e})"),
+            )),
         },
     }
 }
@@ -230,7 +240,9 @@ const REPEATED: &str = "repeated key ";
 struct Strict(Value);
 
 impl<'de> serde::Deserialize<'de> for Strict {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
         deserializer.deserialize_any(StrictVisitor).map(Strict)
     }
 }
@@ -244,7 +256,10 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
         f.write_str("a JSON value")
     }
 
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<Value, A::Error> {
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Value, A::Error> {
         let mut object = Map::new();
         while let Some(key) = map.next_key::<String>()? {
             if object.contains_key(&key) {
@@ -256,7 +271,10 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
         Ok(Value::Object(object))
     }
 
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Value, A::Error> {
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Value, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
         while let Some(Strict(item)) = seq.next_element()? {
             items.push(item);
@@ -408,7 +426,10 @@ mod tests {
             (r#"{"c": [{"x": 1}, {"x": 2, "x": 3}]}"#, "x"),
         ] {
             let error = parse_object(path, 3, Ok(text)).unwrap_err().to_string();
-            assert!(error.contains(&format!("p.jsonl:3: field `{key}`: appears twice")), "{error}");
+            assert!(
+                error.contains(&format!("p.jsonl:3: field `{key}`: appears twice")),
+                "{error}"
+            );
         }
         for text in [
             r#"{"a": 1, "b": -2, "c": 18446744073709551615, "d": 0.1, "e": 1e300, "f": null}"#,
