@@ -340,6 +340,68 @@ fn an_endless_line_is_refused_at_the_limit() {
         .stderr(contains("is not a size"));
 }
 
+/// A write that fails part way (a full disk; here a file size limit, which fails the same way
+/// with EFBIG) leaves the samples file whole lines: what the run says is safe is what the file
+/// holds, and the next run resumes from it.
+#[test]
+fn a_failed_write_leaves_only_whole_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let problems = dir.path().join("problems.jsonl");
+    let source = dir.path().join("source.jsonl");
+    let (mut p, mut s) = (String::new(), String::new());
+    for id in 0..40 {
+        p.push_str(&format!(
+            "{{\"id\":\"{id}\",\"question\":\"q{id}\",\"answer\":\"1\"}}\n"
+        ));
+        for idx in 0..4 {
+            let text = "x".repeat(300);
+            s.push_str(&format!(
+                "{{\"problem_id\":\"{id}\",\"sample_idx\":{idx},\"text\":\"{text}\"}}\n"
+            ));
+        }
+    }
+    fs::write(&problems, p).unwrap();
+    fs::write(&source, s).unwrap();
+    let out = dir.path().join("out.jsonl");
+    let script = format!(
+        "trap '' XFSZ; ulimit -f 16; exec {} generate --backend replay --n 4 --problems {} \
+         --replay-from {} --out {}",
+        common::bestofn_path().display(),
+        problems.display(),
+        source.display(),
+        out.display()
+    );
+    let output = std::process::Command::new("bash")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let written = fs::read_to_string(&out).unwrap();
+    assert!(written.ends_with('\n'), "a torn last line was left");
+    let lines = written.lines().count();
+    for line in written.lines() {
+        serde_json::from_str::<serde_json::Value>(line).unwrap();
+    }
+    assert!(lines > 0 && lines < 160, "{lines}");
+    assert!(
+        stderr.contains(&format!("{lines} samples are safe")),
+        "{stderr}"
+    );
+    // Resumed without the limit, the run completes from there.
+    bestofn()
+        .args(["generate", "--backend", "replay", "--n", "4", "--problems"])
+        .arg(&problems)
+        .arg("--replay-from")
+        .arg(&source)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success()
+        .stderr(contains(format!("{lines} already present")));
+    assert_eq!(fs::read_to_string(&out).unwrap().lines().count(), 160);
+}
+
 /// (4) A symlinked output is written through; devices are written in place; a new file honours
 /// the umask and a replaced one keeps its mode.
 #[test]

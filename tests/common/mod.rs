@@ -8,6 +8,11 @@ pub fn bestofn() -> assert_cmd::Command {
     assert_cmd::Command::cargo_bin("bestofn").unwrap()
 }
 
+/// The path of the binary under test, for a test that runs it through a shell.
+pub fn bestofn_path() -> std::path::PathBuf {
+    assert_cmd::cargo::cargo_bin("bestofn")
+}
+
 /// What a test needs beyond the repository; a bare checkout (`cargo test` with no `../shared`,
 /// no Python environments) skips the tests that need more, saying so.
 #[derive(Debug, Clone, Copy)]

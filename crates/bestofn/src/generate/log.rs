@@ -5,7 +5,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
@@ -14,7 +13,7 @@ use super::adaptive::{vote_of, Votes};
 use super::PER_SAMPLE_GENERATOR_FIELDS;
 use crate::error::{Error, Result};
 use crate::grade::AnswerStyle;
-use crate::io::{InvalidUtf8, LineText};
+use crate::io::{append_whole_lines, InvalidUtf8, LineText};
 use crate::records::{parse_sample_line, Problem, Sample};
 
 /// The keys already in a samples file.
@@ -142,10 +141,7 @@ impl SampleLog {
 
     fn write_line(&mut self) -> Result<()> {
         self.line.push(b'\n');
-        self.file
-            .write_all(&self.line)
-            .and_then(|()| self.file.sync_data())
-            .map_err(|e| Error::io(&self.path, e))
+        append_whole_lines(&mut self.file, &self.path, &self.line)
     }
 }
 
@@ -291,6 +287,7 @@ fn check_settings(
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::io::Write;
 
     fn settings() -> Map<String, Value> {
         json!({"backend": "openai", "temperature": 0.7, "template_sha256": "t1"})

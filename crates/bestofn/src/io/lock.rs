@@ -5,7 +5,7 @@
 //! by `kill -9`. When it is taken, the holder is named from `/proc/locks` where the system has it.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
@@ -64,6 +64,25 @@ pub fn open_log(path: &Path, what: &str) -> Result<OpenedLog> {
         contents,
         repaired_bytes,
     })
+}
+
+/// Appends `bytes` (whole lines) to the log `file` and syncs them. When the write fails (a full
+/// disk, a file size limit) the file is cut back to its length before, so that it always holds
+/// whole lines: what a run says is safe is exactly what the file holds.
+pub fn append_whole_lines(file: &mut File, path: &Path, bytes: &[u8]) -> Result<()> {
+    let before = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    match file.write_all(bytes).and_then(|()| file.sync_data()) {
+        Ok(()) => Ok(()),
+        Err(error) => {
+            if let Err(cut) = file.set_len(before).and_then(|()| file.sync_data()) {
+                tracing::warn!(
+                    "{}: could not cut off a partly written line: {cut}",
+                    path.display()
+                );
+            }
+            Err(Error::io(path, error))
+        }
+    }
 }
 
 /// Takes an exclusive lock on `file` (opened from `path`) for as long as `file` is open.

@@ -22,7 +22,7 @@ pub use input::{
     for_each_chunk, for_each_line, is_stdio, open_reader, parse_object, read_objects, ChunkLine,
     InvalidUtf8, JsonLine, LineText,
 };
-pub use lock::{lock_exclusive, open_log, OpenedLog};
+pub use lock::{append_whole_lines, lock_exclusive, open_log, OpenedLog};
 pub use output::{
     pretty_json, replaced_file, write_atomic, write_json_pretty, write_jsonl, OutputDir,
     OutputFile, OutputSet,

@@ -6,13 +6,13 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use super::Scored;
 use crate::error::{Error, Result};
+use crate::io::append_whole_lines;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Line {
@@ -125,10 +125,7 @@ impl ScoreLog {
         if self.pending.is_empty() {
             return Ok(());
         }
-        self.file
-            .write_all(&self.pending)
-            .and_then(|()| self.file.sync_data())
-            .map_err(|e| Error::io(&self.path, e))?;
+        append_whole_lines(&mut self.file, &self.path, &self.pending)?;
         self.pending.clear();
         Ok(())
     }
