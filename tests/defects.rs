@@ -402,6 +402,34 @@ fn a_failed_write_leaves_only_whole_lines() {
     assert_eq!(fs::read_to_string(&out).unwrap().lines().count(), 160);
 }
 
+/// The temporary files and staging directories of killed runs are removed by the next run
+/// writing beside them, which says so; other files are left alone.
+#[test]
+fn temporaries_of_killed_runs_are_cleaned_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = labeled(dir.path());
+    let mut finished = std::process::Command::new("true").spawn().unwrap();
+    let dead = finished.id();
+    finished.wait().unwrap();
+    let stale_file = dir.path().join(format!(".bestofn-{dead}-a1b2c3.tmp"));
+    fs::write(&stale_file, vec![b'x'; 1000]).unwrap();
+    let stale_dir = dir.path().join(format!(".bestofn-{dead}-d4e5f6"));
+    fs::create_dir_all(stale_dir.join("report")).unwrap();
+    fs::write(stale_dir.join("report/metrics.json"), "{}").unwrap();
+    let unrelated = dir.path().join(".bestofn-notes.tmp");
+    fs::write(&unrelated, "mine").unwrap();
+    bestofn()
+        .args(["rank", "--samples"])
+        .arg(&samples)
+        .arg("--out")
+        .arg(dir.path().join("answers.jsonl"))
+        .assert()
+        .success()
+        .stderr(contains("removed 2 temporary file(s)"));
+    assert!(!stale_file.exists() && !stale_dir.exists());
+    assert!(unrelated.exists());
+}
+
 /// (4) A symlinked output is written through; devices are written in place; a new file honours
 /// the umask and a replaced one keeps its mode.
 #[test]

@@ -127,6 +127,63 @@ enum Body {
     Gzip(GzEncoder<BufWriter<Sink>>),
 }
 
+/// The name prefix of this process's temporary files and staging directories:
+/// `.bestofn-<pid>-`, so that those a killed run leaves behind can be told from a running one's.
+fn temporary_prefix() -> String {
+    format!(".bestofn-{}-", std::process::id())
+}
+
+/// Removes the temporary files and staging directories in `dir` left by bestofn processes that
+/// no longer run (killed before they could clean up), and says so. One whose process still runs
+/// (a pid alive and named bestofn) is left alone.
+fn clean_stale_temporaries(dir: &Path) {
+    // Without /proc no process can be told alive: nothing is removed.
+    let Some(entries) = bestofn_runs_as(std::process::id())
+        .then(|| std::fs::read_dir(dir).ok())
+        .flatten()
+    else {
+        return;
+    };
+    let (mut removed, mut bytes) = (0usize, 0u64);
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(".bestofn-"))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == std::process::id() || bestofn_runs_as(pid) {
+            continue;
+        }
+        let path = entry.path();
+        let size = entry.metadata().map_or(0, |m| m.len());
+        let gone = match entry.file_type() {
+            Ok(kind) if kind.is_dir() => std::fs::remove_dir_all(&path),
+            _ => std::fs::remove_file(&path),
+        };
+        if gone.is_ok() {
+            removed += 1;
+            bytes += size;
+        }
+    }
+    if removed > 0 {
+        tracing::warn!(
+            "{}: removed {removed} temporary file(s) ({bytes} bytes) left by bestofn runs that \
+             were killed",
+            dir.display()
+        );
+    }
+}
+
+/// Whether process `pid` runs and is bestofn (a pid reused by another program is not).
+fn bestofn_runs_as(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .is_ok_and(|program| program.trim_end().starts_with("bestofn"))
+}
+
 /// An output file; it appears at its destination only once [`OutputFile::commit`] succeeds.
 pub struct OutputFile {
     /// The path as given, for messages.
@@ -154,8 +211,10 @@ impl OutputFile {
                 let dir = parent_dir(&destination);
                 std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
                 // 0666 is masked by the umask when the file is created, as for any new file.
+                clean_stale_temporaries(dir);
+                let prefix = temporary_prefix();
                 let temp = tempfile::Builder::new()
-                    .prefix(".bestofn-")
+                    .prefix(&prefix)
                     .suffix(".tmp")
                     .permissions(Permissions::from_mode(0o666))
                     .tempfile_in(dir)
@@ -320,8 +379,9 @@ impl OutputDir {
         }
         let dir = parent_dir(&destination);
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        clean_stale_temporaries(dir);
         let staging_parent = tempfile::Builder::new()
-            .prefix(".bestofn-")
+            .prefix(&temporary_prefix())
             .tempdir_in(dir)
             .map_err(|e| Error::io(dir, e))?;
         // Created with 0777 so that the umask applies, as for any new directory.
