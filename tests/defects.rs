@@ -430,6 +430,80 @@ fn temporaries_of_killed_runs_are_cleaned_and_reported() {
     assert!(unrelated.exists());
 }
 
+/// Nothing reports success on an empty result, and a --out that names a family of files must
+/// be a plain file name: an export limited to 0, an export with nothing to export, an import
+/// with no candidates, `compose`/`solve` with `--out /dev/null` are refused, writing nothing.
+#[test]
+fn empty_results_and_device_families_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = labeled(dir.path());
+    let problems = fixture("problems.jsonl");
+    let out = dir.path().join("out.jsonl");
+    for limit in [["--max-per-problem", "0"], ["--max-pairs-per-problem", "0"]] {
+        bestofn()
+            .args(["export", "--problems"])
+            .arg(&problems)
+            .arg("--samples")
+            .arg(&samples)
+            .arg("--sft")
+            .arg(&out)
+            .args(limit)
+            .assert()
+            .code(64)
+            .stderr(contains("must be at least 1"));
+    }
+    // Every sample wrong: no SFT record, no DPO pair.
+    let wrong = dir.path().join("wrong.jsonl");
+    let text = fs::read_to_string(&samples)
+        .unwrap()
+        .replace("\"correct\":true", "\"correct\":false");
+    fs::write(&wrong, text).unwrap();
+    for flag in ["--sft", "--dpo"] {
+        bestofn()
+            .args(["export", "--problems"])
+            .arg(&problems)
+            .arg("--samples")
+            .arg(&wrong)
+            .arg(flag)
+            .arg(&out)
+            .assert()
+            .code(65)
+            .stderr(contains("nothing was written"));
+    }
+    let pool = dir.path().join("pool.jsonl");
+    fs::write(
+        &pool,
+        "{\"id\":\"1\",\"question\":\"q\",\"gold\":\"5\",\"candidates\":[]}\n",
+    )
+    .unwrap();
+    bestofn()
+        .args(["import", "--format", "faithful-cot-pool", "--input"])
+        .arg(&pool)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(65)
+        .stderr(contains("no line has any candidate"));
+    assert!(!out.exists());
+    bestofn()
+        .args(["compose", "--problems"])
+        .arg(&problems)
+        .args(["--out", "/dev/null"])
+        .assert()
+        .code(64)
+        .stderr(contains("not a device"));
+    assert!(!Path::new("/dev/null.q1.jsonl").exists());
+    bestofn()
+        .args(["solve", "--backend", "replay", "--replay-from"])
+        .arg(&samples)
+        .arg("--problems")
+        .arg(&problems)
+        .args(["--out", dir.path().to_str().unwrap()])
+        .assert()
+        .code(64)
+        .stderr(contains("not a device, pipe, directory"));
+}
+
 /// (4) A symlinked output is written through; devices are written in place; a new file honours
 /// the umask and a replaced one keeps its mode.
 #[test]

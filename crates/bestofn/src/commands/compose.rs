@@ -30,11 +30,7 @@ pub type Settings = Args;
 
 impl Args {
     pub fn resolve(self) -> Result<Settings> {
-        if crate::io::is_stdio(&self.out) {
-            return Err(crate::Error::Settings(
-                "compose writes four files named after --out: name a file, not -".into(),
-            ));
-        }
+        crate::io::ensure_file_family_base(&self.out, "compose")?;
         let paths = set_paths(&self.out);
         ensure_distinct(
             &[Named::file("--problems", &self.problems)],

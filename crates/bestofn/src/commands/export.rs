@@ -48,6 +48,12 @@ impl Args {
                 "--original-fraction must be in [0, 1)".into(),
             ));
         }
+        if self.max_per_problem == Some(0) || self.max_pairs_per_problem == 0 {
+            return Err(Error::Settings(
+                "--max-per-problem and --max-pairs-per-problem must be at least 1: 0 exports nothing"
+                    .into(),
+            ));
+        }
         let outputs = Named::given([
             Named::optional("--sft", self.sft.as_ref()),
             Named::optional("--dpo", self.dpo.as_ref()),
@@ -77,6 +83,12 @@ pub fn run(settings: &Settings) -> Result<Outcome> {
             seed: settings.seed,
         };
         let (records, summary) = select_sft(&problems, &samples, &options)?;
+        if records.is_empty() {
+            return Err(Error::Inconsistent(format!(
+                "{}: no sample is correct, so the SFT set would be empty; nothing was written",
+                settings.samples.display()
+            )));
+        }
         outputs.add_jsonl(path, &records)?;
         lines.push(format!("sft: {summary} → {}", path.display()));
     }
@@ -87,6 +99,13 @@ pub fn run(settings: &Settings) -> Result<Outcome> {
             seed: settings.seed,
         };
         let (records, summary) = select_dpo(&problems, &samples, &options)?;
+        if records.is_empty() {
+            return Err(Error::Inconsistent(format!(
+                "{}: no problem has both a correct and an incorrect sample, so there is no DPO \
+                 pair; nothing was written",
+                settings.samples.display()
+            )));
+        }
         outputs.add_jsonl(path, &records)?;
         lines.push(format!(
             "dpo: {} pairs from {} problems → {}",

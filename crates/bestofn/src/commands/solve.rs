@@ -89,11 +89,7 @@ impl Args {
             (None, ScorerBackendKind::Onnx) => Some(default_verifier()?),
             (None, _) => None,
         };
-        if crate::io::is_stdio(&self.out) {
-            return Err(Error::Settings(
-                "solve writes several files named after --out: name a file, not -".into(),
-            ));
-        }
+        crate::io::ensure_file_family_base(&self.out, "solve")?;
         if let Some(p) = self.adaptive_score.filter(|p| !(*p > 0.0 && *p <= 1.0)) {
             return Err(Error::Settings(format!(
                 "--adaptive-score {p} must be in (0, 1]: a probability the best sample must reach"

@@ -113,6 +113,13 @@ pub fn import(path: &Path, format: &Format) -> Result<Imported> {
             }
         }
     }
+    if imported.samples.is_empty() {
+        return Err(Error::Inconsistent(format!(
+            "{}: no line has any candidate: there is nothing to import (is this the {format} \
+             format?)",
+            path.display()
+        )));
+    }
     Ok(imported)
 }
 

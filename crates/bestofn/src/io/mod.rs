@@ -27,4 +27,4 @@ pub use output::{
     pretty_json, replaced_file, write_atomic, write_json_pretty, write_jsonl, OutputDir,
     OutputFile, OutputSet,
 };
-pub use paths::{ensure_distinct, Named};
+pub use paths::{ensure_distinct, ensure_file_family_base, Named};

@@ -55,6 +55,24 @@ impl<'a> Named<'a> {
     }
 }
 
+/// Refuses a `--out` that names files after it (`X.q1.jsonl`, `X.samples.jsonl`) when it is not a
+/// plain file name: `-`, a device (`/dev/null`), a FIFO or a directory would have its name
+/// used for files it cannot hold (`/dev/null.q1.jsonl`).
+pub fn ensure_file_family_base(out: &Path, command: &str) -> Result<()> {
+    let special = is_stdio(out)
+        || out.starts_with("/dev")
+        || out.starts_with("/proc")
+        || std::fs::metadata(out).is_ok_and(|meta| !meta.is_file());
+    if special {
+        return Err(Error::Settings(format!(
+            "{command} writes several files named after --out {}: name a regular file (e.g. \
+             out/run.jsonl), not a device, pipe, directory or -",
+            out.display()
+        )));
+    }
+    Ok(())
+}
+
 /// How a path is identified for comparison.
 #[derive(Debug, PartialEq, Eq)]
 struct Identity {
