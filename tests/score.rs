@@ -1350,4 +1350,69 @@ mod documented_engines {
         .stderr(contains("1 results for 3 solutions"));
         assert!(!out.exists());
     }
+
+    /// A server that refuses everything (a wrong model name, say) is found out with one
+    /// minimal request, blamed as the server (exit 76), not split into many requests to pin it
+    /// on a pair of the input. A server that refuses only a too-long pair still blames it.
+    #[test]
+    fn a_server_that_refuses_everything_is_blamed_not_the_input() {
+        let server = ScriptedServer::start(|_, _| {
+            (
+                400,
+                r#"{"error": {"message": "model `v` does not exist"}}"#.into(),
+            )
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let (problems, samples) = one_problem(dir.path(), 40);
+        let out = dir.path().join("scored.jsonl");
+        let url = server.url();
+        let args = [
+            "--backend",
+            "vllm",
+            "--base-url",
+            &url,
+            "--model",
+            "v",
+            "--request-size",
+            "40",
+        ];
+        served_score(&problems, &samples, &out, &args)
+            .code(76)
+            .stderr(contains("refuses even a minimal request"))
+            .stderr(contains("does not exist"));
+        assert_eq!(
+            server.requests().len(),
+            2,
+            "the batch and the minimal probe"
+        );
+        assert!(!out.exists());
+
+        let picky = ScriptedServer::start(|_, body| {
+            let texts = body["text_2"].as_array().cloned().unwrap_or_default();
+            if texts
+                .iter()
+                .any(|t| t.as_str().unwrap().contains(&"x".repeat(39)))
+            {
+                return (400, r#"{"error": {"message": "too long"}}"#.into());
+            }
+            let data: Vec<Value> = (0..texts.len())
+                .map(|i| json!({"index": i, "score": 0.5}))
+                .collect();
+            (200, json!({ "data": data }).to_string())
+        });
+        let url = picky.url();
+        let args = [
+            "--backend",
+            "vllm",
+            "--base-url",
+            &url,
+            "--model",
+            "v",
+            "--request-size",
+            "40",
+        ];
+        served_score(&problems, &samples, &out, &args)
+            .code(65)
+            .stderr(contains("too long"));
+    }
 }

@@ -132,6 +132,11 @@ pub struct RemoteScorer {
     request_size: usize,
     max_in_flight: usize,
     calibration: Option<PlattScaling>,
+    /// Whether the server took a request of this run: until it has, a refusal may be the
+    /// server's (a wrong model or endpoint) rather than the input's.
+    served_one: AtomicBool,
+    /// Whether the server takes a minimal request, asked once, at the first refusal.
+    takes_minimal: std::sync::OnceLock<std::result::Result<(), String>>,
 }
 
 /// Solutions of one question sent together: indices into the pairs of a `score` call.
@@ -156,7 +161,36 @@ impl RemoteScorer {
             max_in_flight: options.max_in_flight,
             calibration: options.calibration,
             protocol,
+            served_one: AtomicBool::new(false),
+            takes_minimal: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Whether the server would take any request: a refusal before it took one is checked
+    /// once with a minimal pair. Refused too, the fault is the server's or the settings', and
+    /// no pair of the input is blamed (nor split into many requests to find the culprit).
+    fn server_takes_requests(&self, question: &str) -> Result<()> {
+        if self.served_one.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let verdict = self.takes_minimal.get_or_init(|| {
+            let body = self
+                .protocol
+                .request("What is 1 + 1?", &["1 + 1 = 2. The answer is 2."]);
+            match self
+                .client
+                .post_with_retries(question, self.protocol.path(), &body)
+            {
+                Ok(_) => Ok(()),
+                Err(HttpError::Refused { why, .. } | HttpError::GaveUp(why)) => Err(why),
+            }
+        });
+        verdict.clone().map_err(|why| {
+            Error::Rejected(format!(
+                "the server refuses even a minimal request ({why}): check the server and \
+                 --model / the endpoint; no pair of the input is at fault"
+            ))
+        })
     }
 
     /// The pairs grouped by question (in order of first appearance), cut to `request_size`.
@@ -206,6 +240,7 @@ impl RemoteScorer {
             .post_with_retries(question, self.protocol.path(), &body)
         {
             Ok((answer, _replica)) => {
+                self.served_one.store(true, Ordering::Relaxed);
                 let scores = self.protocol.judged(&answer, &solutions).map_err(|why| {
                     Error::ModelRun(format!(
                         "{}: the server's answer {why}",
@@ -224,6 +259,7 @@ impl RemoteScorer {
                 status: Some(400 | 413 | 422),
                 why,
             }) => {
+                self.server_takes_requests(question)?;
                 if rows.len() == 1 {
                     return Ok(vec![(rows[0], Err(why))]);
                 }
