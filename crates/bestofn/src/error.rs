@@ -106,6 +106,23 @@ impl Error {
             Error::Stopped { source, .. } => source.exit_code(),
         }
     }
+
+    /// Whether running the same command again may get past this error: a failure of the
+    /// machine or a server (I/O, a server that gave up, a busy file), not of the input, the
+    /// settings or the model, which a rerun meets again.
+    pub fn rerun_may_help(&self) -> bool {
+        match self {
+            Error::Io { .. } | Error::ModelRun(_) | Error::Generation(_) | Error::Busy(_) => true,
+            Error::Stopped { source, .. } => source.rerun_may_help(),
+            Error::Input { .. }
+            | Error::Inconsistent(_)
+            | Error::Settings(_)
+            | Error::ModelLoad(_)
+            | Error::GeneratorLoad(_)
+            | Error::Rejected(_)
+            | Error::Report(_) => false,
+        }
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

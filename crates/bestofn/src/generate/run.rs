@@ -236,7 +236,7 @@ fn finished(
         kept: summary.already_present + summary.generated,
         what: "samples",
         path: out.to_owned(),
-        resumable: !matches!(error, Error::Rejected(_) | Error::Settings(_)),
+        resumable: error.rerun_may_help(),
         source: Box::new(error),
     })?;
     Ok(summary)

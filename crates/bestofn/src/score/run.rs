@@ -76,7 +76,7 @@ fn stopped(log: Option<ScoreLog>, error: Error) -> Error {
             kept: log.len(),
             what: "scores",
             path: log.path().to_owned(),
-            resumable: !matches!(error, Error::Rejected(_) | Error::Input { .. }),
+            resumable: error.rerun_may_help(),
             source: Box::new(error),
         },
         Some(log) => match log.remove() {
