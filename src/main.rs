@@ -13,6 +13,7 @@ use bestofn::commands::{execute, Cli};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    bestofn::io::output::note_stdout_state();
     let cli = Cli::parse();
     init_logging(cli.verbose);
     bestofn::io::input::set_max_line_bytes(cli.max_line_bytes);
@@ -35,12 +36,13 @@ fn main() -> ExitCode {
     }
 }
 
-/// Data on stdout; a reader that went away (`| head`) is not an error.
-fn print_stdout(data: &str) -> std::io::Result<()> {
+/// Data on stdout; a reader that went away (`| head`) is not an error, a closed stdout is.
+fn print_stdout(data: &str) -> Result<(), bestofn::Error> {
+    bestofn::io::output::ensure_stdout_open()?;
     let mut out = std::io::stdout().lock();
     match out.write_all(data.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other,
+        other => other.map_err(|e| bestofn::Error::io(std::path::Path::new("-"), e)),
     }
 }
 

@@ -504,6 +504,29 @@ fn empty_results_and_device_families_are_refused() {
         .stderr(contains("not a device, pipe, directory"));
 }
 
+/// A closed standard output (`>&-`) is an error for a command that writes its data there, not
+/// a success with nothing written; `> /dev/null` is still a place to write.
+#[test]
+fn a_closed_stdout_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = labeled(dir.path());
+    let run = |redirect: &str| {
+        let script = format!(
+            "exec {} rank --samples {} --out - {redirect}",
+            common::bestofn_path().display(),
+            samples.display()
+        );
+        std::process::Command::new("bash")
+            .args(["-c", &script])
+            .output()
+            .unwrap()
+    };
+    let closed = run(">&-");
+    assert_eq!(closed.status.code(), Some(74));
+    assert!(String::from_utf8_lossy(&closed.stderr).contains("standard output is closed"));
+    assert!(run("> /dev/null").status.success());
+}
+
 /// (4) A symlinked output is written through; devices are written in place; a new file honours
 /// the umask and a replaced one keeps its mode.
 #[test]

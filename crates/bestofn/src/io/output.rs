@@ -195,10 +195,49 @@ pub struct OutputFile {
     line: Vec<u8>,
 }
 
+/// Whether standard output was closed when the process started (`>&-`), noted by
+/// [`note_stdout_state`] first thing in `main`.
+static STDOUT_CLOSED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+/// Rust's runtime gives a closed standard descriptor `/dev/null` opened read-write before
+/// `main`; a shell's `> /dev/null` opens it write-only. So a stdout on `/dev/null` open
+/// read-write was closed (or is, in effect, nowhere the user asked for).
+fn stdout_closed_now() -> bool {
+    let on_dev_null =
+        std::fs::read_link("/proc/self/fd/1").is_ok_and(|p| p == Path::new("/dev/null"));
+    let read_write = std::fs::read_to_string("/proc/self/fdinfo/1").is_ok_and(|info| {
+        info.lines()
+            .find_map(|line| line.strip_prefix("flags:"))
+            .and_then(|flags| u32::from_str_radix(flags.trim(), 8).ok())
+            .is_some_and(|flags| flags & 0o3 == 0o2)
+    });
+    on_dev_null && read_write
+}
+
+/// Notes whether standard output is open; call first thing in `main`.
+pub fn note_stdout_state() {
+    STDOUT_CLOSED.get_or_init(stdout_closed_now);
+}
+
+/// Refuses a closed standard output (`>&-`): Rust's stdout takes writes to a closed descriptor
+/// as done, so a run would report success having written nothing.
+pub fn ensure_stdout_open() -> Result<()> {
+    if *STDOUT_CLOSED.get_or_init(stdout_closed_now) {
+        return Err(Error::io(
+            Path::new("-"),
+            std::io::Error::other("standard output is closed: nothing could be written"),
+        ));
+    }
+    Ok(())
+}
+
 impl OutputFile {
     pub fn create(path: &Path) -> Result<Self> {
         let (sink, pending) = match target(path)? {
-            Target::Stdout => (Sink::Stdout(std::io::stdout()), None),
+            Target::Stdout => {
+                ensure_stdout_open()?;
+                (Sink::Stdout(std::io::stdout()), None)
+            }
             Target::InPlace(device) => {
                 // Appending: a shell's `>>` behind /dev/stdout keeps what it had.
                 let file = OpenOptions::new()
