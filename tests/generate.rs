@@ -390,6 +390,50 @@ fn secrets_a_server_echoes_or_a_url_holds_are_never_shown() {
     assert!(stderr.contains("<redacted>@127.0.0.1"), "{stderr}");
 }
 
+/// A redirect is not followed (a POST would be resent as a GET without its body, possibly to
+/// another host): the run stops with an error naming where it points, credentials cut out.
+#[test]
+fn a_redirect_is_refused_with_where_it_points() {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let mut stream = stream;
+            let _ = stream.write_all(
+                b"HTTP/1.1 307 Temporary Redirect\r\nLocation: http://user:pw@elsewhere.example/v1/completions\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let problems = counting_problems(dir.path(), &[5]);
+    let out = dir.path().join("samples.jsonl");
+    let base_url = format!("http://127.0.0.1:{port}/v1");
+    let output = openai_generate(dir.path(), &base_url, &problems, 1, &out)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(76));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("redirects to http://<redacted>@elsewhere.example/v1/completions"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("pw@"), "{stderr}");
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "asked once, not followed"
+    );
+}
+
 #[test]
 fn replicas_keep_each_problem_on_one_server_and_take_over_from_a_failing_one() {
     if common::skip(

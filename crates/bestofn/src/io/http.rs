@@ -80,8 +80,11 @@ pub fn endpoint(base_url: &str, path: &str) -> String {
 
 impl HttpClient {
     pub fn new(base_urls: Vec<String>, options: HttpOptions) -> Self {
+        // No redirect is followed: ureq would repeat a POST as a GET without its body (and
+        // another host would get it). A redirect is an error naming where it points.
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            .max_redirects(0)
             .timeout_global(Some(options.timeout))
             .build()
             .into();
@@ -147,6 +150,21 @@ impl HttpClient {
                 serde_json::from_str(&self.redact(&text)).map_err(|e| Failure::Retryable {
                     why: format!("HTTP {status} with a body that is not JSON ({e})"),
                     retry_after: None,
+                })
+            }
+            300..=399 => {
+                let location = response
+                    .headers()
+                    .get("location")
+                    .and_then(|v| v.to_str().ok())
+                    .map_or_else(|| "(no Location)".to_owned(), redact_url);
+                Err(Failure::Fatal {
+                    status: Some(status),
+                    why: format!(
+                        "HTTP {status}: the server redirects to {location}; bestofn does not \
+                         follow redirects (a POST would be resent without its body): give the \
+                         final URL as the base URL"
+                    ),
                 })
             }
             408 | 429 | 500..=599 => Err(Failure::Retryable {
