@@ -323,27 +323,27 @@ impl<'de> Visitor<'de> for FieldsSeed {
 }
 
 /// The keys a fast read skipped, to catch one repeated: objects have a handful of keys, so a
-/// scan of their 64-bit hashes in a small array (no allocation per line) is the cheapest check.
-/// Two distinct keys of one object with equal 64-bit hashes are not a practical concern.
+/// scan of their 64-bit hashes in a small array (no allocation per line) is the cheapest check;
+/// past 16 keys a hash set keeps a line of many keys linear. Two distinct keys of one object
+/// with equal 64-bit hashes are not a practical concern.
 #[derive(Default)]
 struct SkippedKeys {
     hashes: [u64; 16],
     count: usize,
-    more: Vec<u64>,
+    more: std::collections::HashSet<u64>,
 }
 
 impl SkippedKeys {
     /// Adds `key`; false if it was there already.
     fn insert(&mut self, key: &str) -> bool {
         let hash = crate::stable_hash(key);
-        let first = &self.hashes[..self.count.min(16)];
-        if first.contains(&hash) || self.more.contains(&hash) {
+        if self.hashes[..self.count.min(16)].contains(&hash) {
             return false;
         }
         if self.count < 16 {
             self.hashes[self.count] = hash;
-        } else {
-            self.more.push(hash);
+        } else if !self.more.insert(hash) {
+            return false;
         }
         self.count += 1;
         true
@@ -464,6 +464,16 @@ mod tests {
             assert!(full.starts_with("s.jsonl:3: field `"), "{full}");
             assert_eq!(fast, Err(full));
         }
+    }
+
+    #[test]
+    fn a_repeat_among_many_unknown_keys_is_caught_by_the_fast_read() {
+        let keys: String = (0..5_000).map(|i| format!(r#", "k{i}": {i}"#)).collect();
+        let line = format!(r#"{{"problem_id": "a", "sample_idx": 0, "text": "t"{keys}}}"#);
+        assert!(parse::<SampleVerdict>(&line).is_ok());
+        let repeated = format!(r#"{}, "k4321": 0}}"#, &line[..line.len() - 1]);
+        let error = parse::<SampleVerdict>(&repeated).map(|_| ()).unwrap_err().to_string();
+        assert!(error.contains("field `k4321`: appears twice"), "{error}");
     }
 
     #[test]
