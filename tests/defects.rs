@@ -527,6 +527,36 @@ fn a_closed_stdout_is_an_error() {
     assert!(run("> /dev/null").status.success());
 }
 
+/// `compose` is bounded on a problem of thousands of annotations and question numbers (it was
+/// cubic in them): the problem is left out and named, and with no pair left nothing is written.
+#[test]
+fn compose_leaves_out_a_problem_too_large_and_writes_nothing_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let steps: String = (0..8_000)
+        .map(|i| format!("Step {i}: {i}+1 = <<{i}+1={}>>{}.\n", i + 1, i + 1))
+        .collect();
+    let question: String = (0..3_000).map(|i| format!(" Add {i}.")).collect();
+    let problem = serde_json::json!({
+        "id": "huge", "question": question, "solution": format!("{steps}#### 8000"), "answer": "8000"
+    });
+    let problems = dir.path().join("problems.jsonl");
+    fs::write(&problems, format!("{problem}\n")).unwrap();
+    let out = dir.path().join("c.jsonl");
+    bestofn()
+        .args(["compose", "--problems"])
+        .arg(&problems)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(65)
+        .stderr(contains(
+            "1 problems left out for more than 200 annotations",
+        ))
+        .stderr(contains("first: huge"))
+        .stderr(contains("nothing was written"));
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
 /// (4) A symlinked output is written through; devices are written in place; a new file honours
 /// the umask and a replaced one keeps its mode.
 #[test]

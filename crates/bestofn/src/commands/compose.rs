@@ -48,6 +48,12 @@ impl Args {
 pub fn run(settings: &Settings) -> Result<Outcome> {
     let problems = read_problems(&settings.problems)?;
     let (composed, summary) = compose(&problems, settings.pairs, settings.seed);
+    if composed.is_empty() {
+        return Err(crate::Error::Inconsistent(format!(
+            "{}: no pair could be composed ({summary}); nothing was written",
+            settings.problems.display()
+        )));
+    }
     let paths = write_sets(&settings.out, &problems, &composed, &summary)?;
     Ok(Outcome::summary(format!(
         "{summary}\nwrote {} (composed), {} (Q1 set), {} (modified-Q2 set)",

@@ -52,6 +52,25 @@ pub struct ComposeSummary {
     pub substitutable: usize,
     pub pairs: usize,
     pub attempts: usize,
+    /// Problems left out for more than [`MAX_ANNOTATIONS`] annotations or
+    /// [`MAX_QUESTION_NUMBERS`] numbers in the question (no GSM8K problem comes near).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub too_large: Vec<String>,
+}
+
+/// The most calculator annotations of a solution that is composed: tracing each number to an
+/// earlier step is quadratic in them, and tried once per question number.
+pub const MAX_ANNOTATIONS: usize = 200;
+/// The most numbers of a question that is composed.
+pub const MAX_QUESTION_NUMBERS: usize = 200;
+
+/// Whether a problem is small enough to compose (see [`MAX_ANNOTATIONS`]).
+fn within_bounds(problem: &Problem) -> bool {
+    let annotations = problem.solution.as_deref().map_or(0, |s| {
+        memchr::memmem::find_iter(s.as_bytes(), b"<<").count()
+    });
+    annotations <= MAX_ANNOTATIONS
+        && question_numbers(&problem.question).len() <= MAX_QUESTION_NUMBERS
 }
 
 impl std::fmt::Display for ComposeSummary {
@@ -70,7 +89,17 @@ impl std::fmt::Display for ComposeSummary {
             self.substitutable,
             self.pairs,
             self.attempts
-        )
+        )?;
+        if !self.too_large.is_empty() {
+            write!(
+                f,
+                "; {} problems left out for more than {MAX_ANNOTATIONS} annotations or \
+                 {MAX_QUESTION_NUMBERS} question numbers (first: {})",
+                self.too_large.len(),
+                self.too_large[0]
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -133,9 +162,18 @@ pub fn compose(
         problems: problems.len(),
         ..Default::default()
     };
+    let bounded: Vec<bool> = problems.iter().map(within_bounds).collect();
+    summary.too_large = problems
+        .iter()
+        .zip(&bounded)
+        .filter(|(_, ok)| !**ok)
+        .map(|(p, _)| p.id.clone())
+        .collect();
+    // A problem too large to compose takes part as neither Q1 nor Q2.
     let golds: Vec<Option<f64>> = problems
         .iter()
-        .map(|p| p.answer.as_deref().and_then(parse_number))
+        .zip(&bounded)
+        .map(|(p, ok)| p.answer.as_deref().and_then(parse_number).filter(|_| *ok))
         .collect();
     for (problem, gold) in problems.iter().zip(&golds) {
         let (Some(solution), Some(gold)) = (problem.solution.as_deref(), gold) else {

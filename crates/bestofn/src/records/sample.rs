@@ -472,7 +472,10 @@ mod tests {
         let line = format!(r#"{{"problem_id": "a", "sample_idx": 0, "text": "t"{keys}}}"#);
         assert!(parse::<SampleVerdict>(&line).is_ok());
         let repeated = format!(r#"{}, "k4321": 0}}"#, &line[..line.len() - 1]);
-        let error = parse::<SampleVerdict>(&repeated).map(|_| ()).unwrap_err().to_string();
+        let error = parse::<SampleVerdict>(&repeated)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("field `k4321`: appears twice"), "{error}");
     }
 
