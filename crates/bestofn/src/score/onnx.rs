@@ -59,7 +59,14 @@ pub struct Encoder {
     /// Without truncation: how long an input at the limit really is (tokenizers 0.23 stops
     /// tokenizing a text at the limit, so the overflow it reports undercounts, or is empty).
     untruncated: Tokenizer,
+    /// Bytes of a question or solution past which it is cut before tokenizing, on the side
+    /// truncation drops: `max_length` tokens of the longest token in the vocabulary, twice over,
+    /// so what the model reads is unchanged while a 50 MB text costs no more than this.
+    max_text_bytes: usize,
 }
+
+/// The least [`Encoder::max_text_bytes`].
+const MIN_TEXT_BYTES: usize = 64 << 10;
 
 /// One tokenized (question, solution) pair.
 #[derive(Debug, Clone)]
@@ -108,7 +115,9 @@ impl Encoder {
             }
             _ => None,
         };
+        let longest_token = tokenizer.get_vocab(true).keys().map(String::len).max().unwrap_or(1);
         Ok(Encoder {
+            max_text_bytes: (spec.max_length * longest_token.max(16) * 2).max(MIN_TEXT_BYTES),
             spec,
             step_tag,
             tokenizer,
@@ -117,8 +126,35 @@ impl Encoder {
         })
     }
 
-    /// Tokenizes one pair as the model sees it.
+    /// `text` cut to [`Encoder::max_text_bytes`] on the side truncation drops (at a character
+    /// boundary), and whether it was cut.
+    fn cut<'a>(&self, text: &'a str) -> (&'a str, bool) {
+        if text.len() <= self.max_text_bytes {
+            return (text, false);
+        }
+        let kept = match self.spec.truncation_side {
+            Side::Right => {
+                let mut end = self.max_text_bytes;
+                while !text.is_char_boundary(end) {
+                    end -= 1;
+                }
+                &text[..end]
+            }
+            Side::Left => {
+                let mut start = text.len() - self.max_text_bytes;
+                while !text.is_char_boundary(start) {
+                    start += 1;
+                }
+                &text[start..]
+            }
+        };
+        (kept, true)
+    }
+
+    /// Tokenizes one pair as the model sees it (a huge text cut first: see `cut`).
     pub fn encode(&self, question: &str, solution: &str) -> Result<Encoded> {
+        let ((question, cut_question), (solution, cut_solution)) =
+            (self.cut(question), self.cut(solution));
         let encoding = self
             .tokenizer
             .encode_fast(self.spec.input(question, solution), true)
@@ -133,7 +169,8 @@ impl Encoder {
                 .untruncated
                 .encode_fast(self.spec.input(question, solution), true)
                 .map_err(|e| Error::ModelRun(format!("tokenizing: {e}")))?;
-            full.len().saturating_sub(encoding.len())
+            // A text cut before tokenizing lost more tokens than this counts: at least one.
+            full.len().saturating_sub(encoding.len()).max(usize::from(cut_question || cut_solution))
         } else {
             0
         };
@@ -416,6 +453,37 @@ mod tests {
         let mut spec = VerifierSpec::load(&dir).unwrap();
         spec.input = input;
         Encoder::load(&dir, spec).unwrap()
+    }
+
+    #[test]
+    fn a_huge_text_is_cut_before_tokenizing_without_changing_what_the_model_reads() {
+        for side in [Side::Left, Side::Right] {
+            for input in [
+                InputTemplate::Pair,
+                InputTemplate::Template {
+                    template: "Q: {question} A: {solution}".into(),
+                },
+            ] {
+                let mut encoder = fixture_encoder(input.clone());
+                encoder.spec.truncation_side = side;
+                let encoder = Encoder::load(
+                    &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/verifier-tiny"),
+                    encoder.spec.clone(),
+                )
+                .unwrap();
+                let huge: String = (0..encoder.max_text_bytes / 3)
+                    .map(|i| format!("{} é ", i % 97))
+                    .collect();
+                assert!(huge.len() > encoder.max_text_bytes);
+                let cut = encoder.encode("what is 7 + 8?", &huge).unwrap();
+                let whole = encoder
+                    .tokenizer
+                    .encode_fast(encoder.spec.input("what is 7 + 8?", &huge), true)
+                    .unwrap();
+                assert_eq!(cut.ids, whole.get_ids(), "{side:?} {input:?}");
+                assert!(cut.truncated > 0);
+            }
+        }
     }
 
     #[test]
