@@ -83,6 +83,10 @@ fn distinct_math_golds_are_pairwise_different_unless_equal() {
         ("-1,2", "2,-1"),
         ("-1,2", "2, -1"),
         ("-2,1", "1,-2"),
+        // A vector as a one-column matrix is the tuple of its entries (and so the bare list
+        // that matches that tuple), as other graders' suites expect.
+        ("(1,3)", "\\begin{pmatrix} 1 \\\\ 3 \\end{pmatrix}"),
+        ("1,3", "\\begin{pmatrix} 1 \\\\ 3 \\end{pmatrix}"),
         // `y = f` answers `f`.
         ("2x", "y = 2x"),
         ("\\frac{1}{\\sqrt{3}}", "\\frac{\\sqrt{3}}{3}"),

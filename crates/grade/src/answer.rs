@@ -133,6 +133,17 @@ pub fn same(a: &Answer, b: &Answer) -> bool {
             },
             List(x),
         ) => same_in_order(x, items),
+        // A vector written as a one-column (or one-row) matrix is the tuple of its entries:
+        // `\begin{pmatrix}1\\2\end{pmatrix}` is `(1, 2)` and `[1, 2]`.
+        (Expr(expr::Expr::Matrix { columns, cells }), Bracketed { items, .. } | List(items))
+        | (Bracketed { items, .. } | List(items), Expr(expr::Expr::Matrix { columns, cells }))
+            if (*columns == 1 || *columns == cells.len()) && cells.len() == items.len() =>
+        {
+            cells
+                .iter()
+                .zip(items)
+                .all(|(cell, item)| same(&Expr(cell.clone()), item))
+        }
         (Text(x), Text(y)) => x == y,
         _ => false,
     }

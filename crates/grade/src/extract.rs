@@ -146,13 +146,13 @@ fn response_only(text: &str) -> &str {
 }
 
 /// Whether `gap` holds nothing but what parts the boxes of one answer, or of several
-/// candidates: commas, spacing, math delimiters, "and", "or" (bare or in `\text{}`). Boxes so
-/// parted are read together (`$\boxed{-2}$ and $\boxed{1}$` answers -2 and 1; `\boxed{6}
-/// \text{ or } \boxed{5}` names two candidates, so it is not the answer 5).
+/// candidates, within one math span: commas, spacing, "and", "or" (bare or in `\text{}`).
+/// Boxes so parted are read together (`\boxed{6} \text{ or } \boxed{5}` names two candidates,
+/// so it is not the answer 5). Boxes in separate math spans (`$\boxed{-2}$ and $\boxed{1}$`)
+/// are not joined: MATH's own solutions write their alternatives that way and keep the last
+/// box as the gold answer (the second reading joins them when the last is wrong).
 fn only_separators(gap: &str) -> bool {
-    const SEPARATORS: [&str; 9] = [
-        "\\quad", "\\qquad", "\\,", "\\;", "and", "or", ",", ";", "$",
-    ];
+    const SEPARATORS: [&str; 8] = ["\\quad", "\\qquad", "\\,", "\\;", "and", "or", ",", ";"];
     let mut rest = gap.trim();
     while !rest.is_empty() {
         let token = SEPARATORS
@@ -830,15 +830,16 @@ mod tests {
                 .as_deref(),
             Some("(2, 2), (6, 2)")
         );
-        // One answer in two spellings is that answer; two answers, in one math span or two,
-        // joined by "and" or offered by "or", are read together (neither alone is the answer).
+        // In one math span, two answers joined by "and" or offered by "or" are read together
+        // (neither alone is the answer), unless they are one answer in two spellings; boxes in
+        // separate spans are MATH's alternatives: the last box answers.
         assert_eq!(
-            answer_in_boxes("$\\boxed{x+11}$ or $\\boxed{11+x}$").as_deref(),
+            answer_in_boxes("\\boxed{x+11} \\text{ or } \\boxed{11+x}").as_deref(),
             Some("11+x")
         );
         assert_eq!(
             answer_in_boxes("are $\\boxed{-2}$ and $\\boxed{1}$.").as_deref(),
-            Some("-2, 1")
+            Some("1")
         );
         assert_eq!(
             answer_in_boxes("\\boxed{6} \\text{ or } \\boxed{5}").as_deref(),

@@ -17,6 +17,7 @@ pub mod hash;
 mod identity;
 mod normalize;
 mod number;
+mod spellings;
 mod unicode;
 
 use std::fmt;

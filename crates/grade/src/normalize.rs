@@ -55,7 +55,8 @@ const RENAMED: &[(&str, &str)] = &[
 pub fn normalize(raw: &str) -> String {
     // `32, 349` is a list; `32,349` may be a number with thousands separators.
     let spaced_commas = raw.contains(", ");
-    let text = single_backslash_commands(&super::unicode::clean(raw))
+    let cleaned = super::unicode::clean(raw);
+    let text = single_backslash_commands(&super::spellings::rewrite(&cleaned))
         .replace("^{\\circ}", "")
         .replace("^\\circ", "")
         .replace("{,}", "")

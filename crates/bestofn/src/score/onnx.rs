@@ -115,7 +115,12 @@ impl Encoder {
             }
             _ => None,
         };
-        let longest_token = tokenizer.get_vocab(true).keys().map(String::len).max().unwrap_or(1);
+        let longest_token = tokenizer
+            .get_vocab(true)
+            .keys()
+            .map(String::len)
+            .max()
+            .unwrap_or(1);
         Ok(Encoder {
             max_text_bytes: (spec.max_length * longest_token.max(16) * 2).max(MIN_TEXT_BYTES),
             spec,
@@ -170,7 +175,9 @@ impl Encoder {
                 .encode_fast(self.spec.input(question, solution), true)
                 .map_err(|e| Error::ModelRun(format!("tokenizing: {e}")))?;
             // A text cut before tokenizing lost more tokens than this counts: at least one.
-            full.len().saturating_sub(encoding.len()).max(usize::from(cut_question || cut_solution))
+            full.len()
+                .saturating_sub(encoding.len())
+                .max(usize::from(cut_question || cut_solution))
         } else {
             0
         };
@@ -467,7 +474,8 @@ mod tests {
                 let mut encoder = fixture_encoder(input.clone());
                 encoder.spec.truncation_side = side;
                 let encoder = Encoder::load(
-                    &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/verifier-tiny"),
+                    &Path::new(env!("CARGO_MANIFEST_DIR"))
+                        .join("../../tests/fixtures/verifier-tiny"),
                     encoder.spec.clone(),
                 )
                 .unwrap();
