@@ -819,13 +819,15 @@ fn a_bad_embedder_is_named_as_such() {
     let dir = tempfile::tempdir().unwrap();
     let samples = labeled(dir.path());
     let second = copy_labeled(&samples);
+    let not_an_embedder = dir.path().join("embedder");
+    fs::create_dir(&not_an_embedder).unwrap();
     bestofn()
         .args(["compare", "--iterations", "--bootstrap", "0", "--run"])
         .arg(format!("a={}", samples.display()))
         .arg("--run")
         .arg(format!("b={}", second.display()))
         .arg("--embedder")
-        .arg(dir.path())
+        .arg(&not_an_embedder)
         .arg("--out")
         .arg(dir.path().join("cmp"))
         .assert()

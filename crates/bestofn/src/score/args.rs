@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{
-    served_engine, Device, EndpointArg, RemoteOptions, ScoreOptions, ScorerBackendKind,
+    served_engine, Device, EndpointArg, PairCutter, RemoteOptions, ScoreOptions, ScorerBackendKind,
     ScorerSettings, ServedFlags, TooLong, VerifierSpec,
 };
 use crate::error::Error;
@@ -272,9 +272,16 @@ impl VerifierChoice<'_> {
             .map(VerifierSpec::load)
             .transpose()?;
         let engine = served_engine(self.kind, &self.flags, spec.as_ref())?;
+        let pair_cutter = match (self.verifier.as_deref(), &spec) {
+            (Some(dir), Some(spec)) if engine.sends_pairs() => {
+                PairCutter::of(dir, spec)?.map(std::sync::Arc::new)
+            }
+            _ => None,
+        };
         Ok(ScorerSettings::Remote {
             engine,
             options: RemoteOptions {
+                pair_cutter,
                 base_urls: self.base_urls.iter().map(|url| server_root(url)).collect(),
                 request_size: self.request_size,
                 max_in_flight: self.http.max_in_flight,

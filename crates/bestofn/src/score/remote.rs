@@ -9,8 +9,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use rayon::prelude::*;
 use serde_json::Value;
 
+use super::pair_cut::{Cut, PairCutter};
 use super::scorer::{Pair, PairScore, ScoreStats, Scored, Scorer};
 use super::spec::{OutputKind, PlattScaling};
 use crate::error::{Error, Result};
@@ -98,6 +100,11 @@ pub trait Protocol: std::fmt::Debug + Send + Sync {
     fn most_per_request(&self) -> Option<usize> {
         None
     }
+    /// Whether requests send (question, solution) pairs that the server tokenizes as a pair:
+    /// then pairs past a truncating pair verifier's max_length are cut by the client.
+    fn sends_pairs(&self) -> bool {
+        false
+    }
     fn request(&self, question: &str, solutions: &[&str]) -> Value;
     /// One score per solution, in request order; `Err` says what in the answer is wrong.
     fn scores(&self, answer: &Value, count: usize) -> std::result::Result<Vec<Served>, String>;
@@ -123,6 +130,9 @@ pub struct RemoteOptions {
     pub http: HttpOptions,
     /// From the verifier.json of `--verifier`, unless `--no-calibration`.
     pub calibration: Option<PlattScaling>,
+    /// With a truncating pair verifier's directory and a pair endpoint: cuts long pairs as the
+    /// in-process scorer does.
+    pub pair_cutter: Option<Arc<PairCutter>>,
 }
 
 pub struct RemoteScorer {
@@ -132,6 +142,7 @@ pub struct RemoteScorer {
     request_size: usize,
     max_in_flight: usize,
     calibration: Option<PlattScaling>,
+    pair_cutter: Option<Arc<PairCutter>>,
     /// Whether the server took a request of this run: until it has, a refusal may be the
     /// server's (a wrong model or endpoint) rather than the input's.
     served_one: AtomicBool,
@@ -160,6 +171,7 @@ impl RemoteScorer {
                 .min(protocol.most_per_request().unwrap_or(usize::MAX)),
             max_in_flight: options.max_in_flight,
             calibration: options.calibration,
+            pair_cutter: options.pair_cutter,
             protocol,
             served_one: AtomicBool::new(false),
             takes_minimal: std::sync::OnceLock::new(),
@@ -191,6 +203,28 @@ impl RemoteScorer {
                  --model / the endpoint; no pair of the input is at fault"
             ))
         })
+    }
+
+    /// The pairs as the server gets them: past a pair verifier's max_length, cut as the
+    /// in-process scorer cuts them (counted in `stats`).
+    fn cut<'a>(&self, pairs: &[Pair<'a>], stats: &mut ScoreStats) -> Vec<Pair<'a>> {
+        let Some(cutter) = self.pair_cutter.as_deref() else {
+            return pairs.to_vec();
+        };
+        let cuts: Vec<Cut<'a>> = pairs
+            .par_iter()
+            .map(|pair| cutter.cut(pair.question, pair.solution))
+            .collect();
+        stats.truncated += cuts.iter().filter(|c| !matches!(c, Cut::Whole(_))).count();
+        stats.cut_at_word += cuts.iter().filter(|c| matches!(c, Cut::AtWord(_))).count();
+        pairs
+            .iter()
+            .zip(cuts)
+            .map(|(pair, cut)| Pair {
+                question: pair.question,
+                solution: cut.text(),
+            })
+            .collect()
     }
 
     /// The pairs grouped by question (in order of first appearance), cut to `request_size`.
@@ -287,6 +321,8 @@ impl Scorer for RemoteScorer {
 
     fn score(&mut self, pairs: &[Pair<'_>], stats: &mut ScoreStats) -> Result<Vec<PairScore>> {
         let started = Instant::now();
+        let cut = self.cut(pairs, stats);
+        let pairs = &cut[..];
         let requests = self.requests(pairs);
         let next = AtomicUsize::new(0);
         let sent = AtomicUsize::new(0);

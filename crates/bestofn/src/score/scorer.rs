@@ -75,6 +75,9 @@ pub struct ScoreStats {
     pub padded_tokens: usize,
     /// Samples whose input was truncated to max_length.
     pub truncated: usize,
+    /// Of those, pairs a client cut for a server at a word's edge (a few tokens fewer than in
+    /// process).
+    pub cut_at_word: usize,
     pub skipped: usize,
     /// Scores taken from the log of an interrupted run.
     pub resumed: usize,
@@ -91,6 +94,7 @@ impl ScoreStats {
         self.tokens += other.tokens;
         self.padded_tokens += other.padded_tokens;
         self.truncated += other.truncated;
+        self.cut_at_word += other.cut_at_word;
         self.model_time += other.model_time;
         self.total_time += other.total_time;
     }
@@ -120,6 +124,14 @@ impl std::fmt::Display for ScoreStats {
             self.model_time.as_secs_f64(),
             seconds
         )?;
+        if self.cut_at_word > 0 {
+            write!(
+                f,
+                "\n{} truncated pairs were cut for the server at a word's edge: their scores read \
+                 a few tokens fewer than in process",
+                self.cut_at_word
+            )?;
+        }
         if self.resumed > 0 {
             write!(
                 f,

@@ -55,6 +55,10 @@ impl Protocol for Tei {
         }
     }
 
+    fn sends_pairs(&self) -> bool {
+        matches!(self.api, TeiApi::Predict { .. })
+    }
+
     fn request(&self, question: &str, solutions: &[&str]) -> Value {
         match self.api {
             // Always a list of pairs: a flat ["q", "a"] would be read as one pair, not two texts.

@@ -120,6 +120,10 @@ impl Protocol for Vllm {
         }
     }
 
+    fn sends_pairs(&self) -> bool {
+        matches!(self.api, VllmApi::Score)
+    }
+
     fn request(&self, question: &str, solutions: &[&str]) -> Value {
         match &self.api {
             VllmApi::Score => json!({
