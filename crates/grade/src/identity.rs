@@ -312,6 +312,10 @@ fn agree(a: &Value, b: &Value) -> Agreement {
 /// Whether two expressions are the same function of their symbols: equal at every point where
 /// both are defined, with at least [`MIN_DEFINED_POINTS`] such points (one for constants).
 pub fn equivalent(a: &Expr, b: &Expr) -> bool {
+    // Complex numbers (`i` the only symbol) compare by value with i² = -1.
+    if let Some(same) = super::complex::same_value(a, b) {
+        return same;
+    }
     let constant = !a.has_symbols() && !b.has_symbols();
     if constant {
         // Exact values compare exactly: 2^{32} is not 4294967295, 10^{-20} is not 3·10^{-20}.

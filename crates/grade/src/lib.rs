@@ -10,6 +10,7 @@
 
 mod answer;
 mod brackets;
+mod complex;
 mod explain;
 mod expr;
 mod extract;
