@@ -27,6 +27,21 @@ pub fn set_max_line_bytes(bytes: usize) {
     MAX_LINE_BYTES.store(bytes, Ordering::Relaxed);
 }
 
+/// Consumes a run of bare newlines (blank lines) at the reader's position, a buffer at a time:
+/// how many. A gigabyte of blank lines is skipped at memchr speed, not a line at a time.
+fn skip_newlines(reader: &mut dyn BufRead, path: &Path) -> Result<usize> {
+    let mut skipped = 0;
+    loop {
+        let available = reader.fill_buf().map_err(|e| Error::io(path, e))?;
+        let run = available.iter().take_while(|&&b| b == b'\n').count();
+        if run == 0 {
+            return Ok(skipped);
+        }
+        reader.consume(run);
+        skipped += run;
+    }
+}
+
 /// Appends one line (through its `\n`) to `buf`; the bytes read, 0 at the end. A line longer
 /// than [`MAX_LINE_BYTES`] is an error naming the limit and the flag that raises it.
 fn read_line(
@@ -137,6 +152,7 @@ pub fn for_each_line(
     let mut buf = Vec::new();
     let mut line = 0;
     loop {
+        line += skip_newlines(&mut reader, path)?;
         buf.clear();
         if read_line(&mut reader, &mut buf, path, line + 1)? == 0 {
             return Ok(());
@@ -171,6 +187,7 @@ pub fn for_each_chunk(
         // A chunk: up to max_lines lines (or CHUNK_BYTES), each read whole into the shared
         // buffer; blank lines take no room.
         while spans.len() < max_lines && buffer.len() < CHUNK_BYTES {
+            line += skip_newlines(&mut reader, path)?;
             let start = buffer.len();
             if read_line(&mut reader, &mut buffer, path, line + 1)? == 0 {
                 at_end = true;
