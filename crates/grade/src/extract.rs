@@ -413,7 +413,8 @@ fn disowns(before: &str) -> bool {
     let is = |word: &str, list: &[&str]| list.iter().any(|w| word.eq_ignore_ascii_case(w));
     let negation = |word: &str| word.ends_with("n't") || is(word, &NEGATIONS);
     let mut words = before
-        .split(|c: char| !(c.is_ascii_alphabetic() || c == '\''))
+        // `_` joins an identifier (`flowers_not_grown = 5` says nothing of the 5).
+        .split(|c: char| !(c.is_ascii_alphabetic() || c == '\'' || c == '_'))
         .filter(|word| !word.is_empty());
     let mut last_two = [""; 2];
     for word in words.by_ref() {
@@ -427,7 +428,7 @@ fn disowns(before: &str) -> bool {
 
 /// Whether a GSM8K answer is offered with an alternative right after it ("18 or 20", "18 or
 /// maybe 20", "$18 or $20"): "or", then a number of another value. "216 seconds or 3 minutes"
-/// restates one answer in other units.
+/// restates one answer in other units, "0.7 or 70%" as a percent.
 fn offers_alternatives(after_answer: &str, answer: &str) -> bool {
     let rest = after_answer.trim_start();
     if !rest
@@ -440,15 +441,23 @@ fn offers_alternatives(after_answer: &str, answer: &str) -> bool {
         .split_whitespace()
         .find(|word| !HEDGES.contains(&word.to_ascii_lowercase().as_str()))
         .unwrap_or("");
+    let alternative = alternative.trim_start_matches('$');
+    let value = crate::number::parse_number;
     let same = |other: &str| {
-        let value = crate::number::parse_number;
         value(other)
             .zip(value(answer))
             .is_some_and(|(a, b)| a.equals(&b))
     };
-    numbers(alternative.trim_start_matches('$'))
+    // "4/7 or 57.14%": the answer again as a percent (rounded), not another answer.
+    let as_percent = |other: &Found| {
+        alternative[other.end..].starts_with('%')
+            && value(&other.value)
+                .zip(value(answer))
+                .is_some_and(|(p, a)| (p.to_f64() / 100.0 - a.to_f64()).abs() <= 0.005)
+    };
+    numbers(alternative)
         .next()
-        .is_some_and(|other| other.start == 0 && !same(&other.value))
+        .is_some_and(|other| other.start == 0 && !same(&other.value) && !as_percent(&other))
 }
 
 /// Whether the words right after a number make it an operand ("squared", "times 3", "percent

@@ -579,6 +579,11 @@ mod tests {
                 format!("The answer is {number}, not 99."),
                 format!("The girls not in the club number 120 - 80 = {number}."),
                 format!("The answer is {number} seconds or 3 minutes."),
+                format!("flowers_not_grown = {number}"),
+                format!(
+                    "The answer is {number} or {}%.",
+                    number.parse::<f64>().unwrap() * 100.0
+                ),
             ] {
                 assert!(correct(number, &owned)[0], "{owned}");
             }
