@@ -1424,21 +1424,28 @@ mod documented_engines {
         let dir = tempfile::tempdir().unwrap();
         let (problems, samples) = one_problem(dir.path(), 40);
         let out = dir.path().join("scored.jsonl");
-        let url = server.url();
-        let args = [
-            "--backend",
-            "vllm",
-            "--base-url",
-            &url,
-            "--model",
-            "v",
-            "--request-size",
-            "40",
-        ];
-        served_score(&problems, &samples, &out, &args)
-            .code(76)
-            .stderr(contains("refuses even a minimal request"))
-            .stderr(contains("does not exist"));
+        let vllm = |url: &str| {
+            [
+                "--backend",
+                "vllm",
+                "--base-url",
+                url,
+                "--model",
+                "v",
+                "--request-size",
+                "40",
+            ]
+            .map(str::to_owned)
+        };
+        served_score(
+            &problems,
+            &samples,
+            &out,
+            &vllm(&server.url()).each_ref().map(String::as_str),
+        )
+        .code(76)
+        .stderr(contains("refuses even a minimal request"))
+        .stderr(contains("does not exist"));
         assert_eq!(
             server.requests().len(),
             2,
@@ -1459,19 +1466,13 @@ mod documented_engines {
                 .collect();
             (200, json!({ "data": data }).to_string())
         });
-        let url = picky.url();
-        let args = [
-            "--backend",
-            "vllm",
-            "--base-url",
-            &url,
-            "--model",
-            "v",
-            "--request-size",
-            "40",
-        ];
-        served_score(&problems, &samples, &out, &args)
-            .code(65)
-            .stderr(contains("too long"));
+        served_score(
+            &problems,
+            &samples,
+            &out,
+            &vllm(&picky.url()).each_ref().map(String::as_str),
+        )
+        .code(65)
+        .stderr(contains("too long"));
     }
 }

@@ -680,6 +680,20 @@ mod tests {
     }
 
     #[test]
+    fn vectors_and_units_with_exponents_read_as_their_values() {
+        let same = |gold: &str, answer: &str| Gold::new(gold).matches(&normalize(answer));
+        let column = "\\begin{pmatrix}1\\\\2\\end{pmatrix}";
+        for answer in ["(1,2)", "[1, 2]", "\\begin{pmatrix}1&2\\end{pmatrix}"] {
+            assert!(same(column, answer), "{answer}");
+        }
+        assert!(!same(column, "(2,1)"));
+        assert!(!same(column, "(1,2,3)"));
+        assert!(same("25", "25\\text{ m}^2"));
+        assert!(same("25", "25 \\text{ cm}^{2}"));
+        assert!(!same("25", "25\\text{ is wrong}"));
+    }
+
+    #[test]
     fn scale_words_move_the_decimal_point_exactly() {
         assert_eq!(extract::scaled("18", 3), "18000");
         assert_eq!(extract::scaled("1.5", 6), "1500000");
