@@ -683,8 +683,9 @@ mod tests {
     fn vectors_and_units_with_exponents_read_as_their_values() {
         let same = |gold: &str, answer: &str| Gold::new(gold).matches(&normalize(answer));
         let column = "\\begin{pmatrix}1\\\\2\\end{pmatrix}";
-        for answer in ["(1,2)", "[1, 2]", "\\begin{pmatrix}1&2\\end{pmatrix}"] {
+        for answer in ["(1,2)", "[1, 2]"] {
             assert!(same(column, answer), "{answer}");
+            assert!(same("\\begin{pmatrix}1&2\\end{pmatrix}", answer), "{answer}");
         }
         assert!(!same(column, "(2,1)"));
         assert!(!same(column, "(1,2,3)"));
