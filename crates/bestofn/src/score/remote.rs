@@ -290,10 +290,14 @@ impl RemoteScorer {
             // 400 and 422 (an input over the model's length, say) and 413 (a batch over the server's
             // limit) are about what was sent: halve it until the culprit stands alone.
             Err(HttpError::Refused {
-                status: Some(400 | 413 | 422),
+                status: Some(status @ (400 | 413 | 422)),
                 why,
             }) => {
-                self.server_takes_requests(question)?;
+                // A 413 is about the batch's size by definition; a 400 or 422 before the
+                // server took anything may be about the server.
+                if status != 413 {
+                    self.server_takes_requests(question)?;
+                }
                 if rows.len() == 1 {
                     return Ok(vec![(rows[0], Err(why))]);
                 }
