@@ -726,6 +726,73 @@ mod served {
         scores
     }
 
+    /// Pairs past the verifier's max_length (and past the server's 512): cut by the client as
+    /// in process, so /score neither refuses them (400) nor reads more than in process.
+    fn long_pairs_are_cut_as_in_process(
+        dir: &Path,
+        problems: &Path,
+        samples: &Path,
+        pair_verifier: &Path,
+        url: &str,
+    ) {
+        let long_samples = dir.join("long-samples.jsonl");
+        let long: String = common::read_jsonl(&samples)
+            .into_iter()
+            .take(12)
+            .map(|mut sample| {
+                let text = sample["text"].as_str().unwrap().repeat(14);
+                sample["text"] = json!(text);
+                format!("{sample}\n")
+            })
+            .collect();
+        fs::write(&long_samples, long).unwrap();
+        let pair_dir = pair_verifier.to_str().unwrap();
+        let long_onnx = dir.join("long-onnx.jsonl");
+        run_score(
+            &problems,
+            &long_samples,
+            &long_onnx,
+            &["--verifier", pair_dir],
+        )
+        .success();
+        let long_served = dir.join("long-served.jsonl");
+        let args = [
+            "--backend",
+            "vllm",
+            "--base-url",
+            &url,
+            "--model",
+            "verifier",
+            "--verifier",
+            pair_dir,
+        ];
+        let output = run_score(&problems, &long_samples, &long_served, &args)
+            .success()
+            .stderr(contains("12 truncated"))
+            .get_output()
+            .stderr
+            .clone();
+        // A cut inside a word that re-tokenizes otherwise moves to the word's edge (said, and
+        // counted); every other pair reads exactly the in-process tokens.
+        let stderr = String::from_utf8_lossy(&output);
+        let at_word: usize = stderr
+        .lines()
+        .find_map(|l| l.strip_suffix(" truncated pairs were cut for the server at a word's edge: their scores read a few tokens fewer than in process"))
+        .map_or(0, |n| n.parse().unwrap());
+        let (a, b) = (scores_by_key(&long_onnx), scores_by_key(&long_served));
+        let equal = a
+            .iter()
+            .filter(|(key, x)| (*x - b[*key]).abs() <= 1e-5)
+            .count();
+        eprintln!(
+            "pairs past max_length: {equal} of 12 equal in process, {at_word} cut at a word's edge"
+        );
+        assert!(
+            at_word <= 4 && equal >= 12 - at_word,
+            "{equal} equal, {at_word} at a word's edge"
+        );
+    }
+
     fn max_difference(a: &Path, b: &Path) -> f64 {
         max_difference_of(&scores_by_key(a), &scores_by_key(b))
     }
@@ -1073,64 +1140,7 @@ mod served {
             - values.iter().cloned().fold(f64::MAX, f64::min);
         assert!(spread > 1e-3, "scores spread only {spread}");
 
-        // Pairs past the verifier's max_length (and past the server's 512): cut by the client
-        // as in process, so /score neither refuses them (400) nor reads more than in process.
-        let long_samples = dir.path().join("long-samples.jsonl");
-        let long: String = common::read_jsonl(&samples)
-            .into_iter()
-            .take(12)
-            .map(|mut sample| {
-                let text = sample["text"].as_str().unwrap().repeat(14);
-                sample["text"] = json!(text);
-                format!("{sample}\n")
-            })
-            .collect();
-        fs::write(&long_samples, long).unwrap();
-        let pair_dir = pair_verifier.to_str().unwrap();
-        let long_onnx = dir.path().join("long-onnx.jsonl");
-        run_score(
-            &problems,
-            &long_samples,
-            &long_onnx,
-            &["--verifier", pair_dir],
-        )
-        .success();
-        let long_served = dir.path().join("long-served.jsonl");
-        let args = [
-            "--backend",
-            "vllm",
-            "--base-url",
-            &url,
-            "--model",
-            "verifier",
-            "--verifier",
-            pair_dir,
-        ];
-        let output = run_score(&problems, &long_samples, &long_served, &args)
-            .success()
-            .stderr(contains("12 truncated"))
-            .get_output()
-            .stderr
-            .clone();
-        // A cut inside a word that re-tokenizes otherwise moves to the word's edge (said, and
-        // counted); every other pair reads exactly the in-process tokens.
-        let stderr = String::from_utf8_lossy(&output);
-        let at_word: usize = stderr
-            .lines()
-            .find_map(|l| l.strip_suffix(" truncated pairs were cut for the server at a word's edge: their scores read a few tokens fewer than in process"))
-            .map_or(0, |n| n.parse().unwrap());
-        let (a, b) = (scores_by_key(&long_onnx), scores_by_key(&long_served));
-        let equal = a
-            .iter()
-            .filter(|(key, x)| (*x - b[*key]).abs() <= 1e-5)
-            .count();
-        eprintln!(
-            "pairs past max_length: {equal} of 12 equal in process, {at_word} cut at a word's edge"
-        );
-        assert!(
-            at_word <= 4 && equal >= 12 - at_word,
-            "{equal} equal, {at_word} at a word's edge"
-        );
+        long_pairs_are_cut_as_in_process(dir.path(), &problems, &samples, &pair_verifier, &url);
 
         // Small requests one at a time, so the run is long enough to be killed mid-way.
         let slow = [

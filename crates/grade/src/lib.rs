@@ -685,7 +685,10 @@ mod tests {
         let column = "\\begin{pmatrix}1\\\\2\\end{pmatrix}";
         for answer in ["(1,2)", "[1, 2]"] {
             assert!(same(column, answer), "{answer}");
-            assert!(same("\\begin{pmatrix}1&2\\end{pmatrix}", answer), "{answer}");
+            assert!(
+                same("\\begin{pmatrix}1&2\\end{pmatrix}", answer),
+                "{answer}"
+            );
         }
         assert!(!same(column, "(2,1)"));
         assert!(!same(column, "(1,2,3)"));

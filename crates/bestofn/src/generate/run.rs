@@ -113,6 +113,20 @@ pub fn generate(
     generate_judged(backend, problems, out, options, None, progress)
 }
 
+/// The samples a run plans (problems × N), refused past [`MAX_PLANNED_SAMPLES`].
+fn planned_samples(problems: &[Problem], options: &GenerateOptions) -> Result<u64> {
+    let planned = problems.len() as u64 * u64::from(options.n);
+    if planned > MAX_PLANNED_SAMPLES {
+        return Err(Error::Settings(format!(
+            "{} problems × --n {} = {planned} samples, more than one run plans ({MAX_PLANNED_SAMPLES}); \
+             split the problems into several runs",
+            problems.len(),
+            options.n
+        )));
+    }
+    Ok(planned)
+}
+
 /// [`generate`], with adaptive sampling's problems settled by `judge` instead of their votes.
 pub fn generate_judged(
     backend: &dyn Backend,
@@ -124,15 +138,7 @@ pub fn generate_judged(
 ) -> Result<GenerateSummary> {
     let _span = tracing::info_span!("generate", backend = backend.kind(), n = options.n).entered();
     let started = Instant::now();
-    let planned = problems.len() as u64 * u64::from(options.n);
-    if planned > MAX_PLANNED_SAMPLES {
-        return Err(Error::Settings(format!(
-            "{} problems × --n {} = {planned} samples, more than one run plans ({MAX_PLANNED_SAMPLES}); \
-             split the problems into several runs",
-            problems.len(),
-            options.n
-        )));
-    }
+    let planned = planned_samples(problems, options)?;
     check_seed_ranges(backend, problems, options)?;
     let settings = generator_settings(backend, options);
     let (mut log, mut existing) = open_log(backend, problems, out, options, &settings)?;
