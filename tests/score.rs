@@ -736,7 +736,7 @@ mod served {
         url: &str,
     ) {
         let long_samples = dir.join("long-samples.jsonl");
-        let long: String = common::read_jsonl(&samples)
+        let long: String = common::read_jsonl(samples)
             .into_iter()
             .take(12)
             .map(|mut sample| {
@@ -749,7 +749,7 @@ mod served {
         let pair_dir = pair_verifier.to_str().unwrap();
         let long_onnx = dir.join("long-onnx.jsonl");
         run_score(
-            &problems,
+            problems,
             &long_samples,
             &long_onnx,
             &["--verifier", pair_dir],
@@ -760,13 +760,13 @@ mod served {
             "--backend",
             "vllm",
             "--base-url",
-            &url,
+            url,
             "--model",
             "verifier",
             "--verifier",
             pair_dir,
         ];
-        let output = run_score(&problems, &long_samples, &long_served, &args)
+        let output = run_score(problems, &long_samples, &long_served, &args)
             .success()
             .stderr(contains("12 truncated"))
             .get_output()
