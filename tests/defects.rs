@@ -498,6 +498,8 @@ fn empty_results_and_device_families_are_refused() {
         .arg(&samples)
         .arg("--problems")
         .arg(&problems)
+        .arg("--verifier")
+        .arg(fixture("verifier-tiny"))
         .args(["--out", dir.path().to_str().unwrap()])
         .assert()
         .code(64)
