@@ -2,11 +2,12 @@
 //!
 //! A raw answer is found in the text (`extract`), normalized ([`normalize`]), and compared
 //! with the gold answer by the first rule that applies ([`Rule`]): the same text; two numbers
-//! equal as exact rationals or within a relative 1e-9 (float artifacts of executed programs such
-//! as 15.000000000000002, and numbers too large to be exact); the same canonical key
-//! ([`answer_key`]: numbers as reduced fractions, sets and bare lists sorted); and last the typed
-//! answer tree ([`Answer`]), where expressions are compared by the identity test at
-//! `identity::POINTS` points and relations, sets, tuples and intervals by their rules.
+//! equal as exact rationals of any size, or, for a float's printout (15.000000000000002), within
+//! a relative 1e-9; the same canonical key ([`answer_key`]: numbers as reduced fractions, sets
+//! and bare lists sorted); and last the typed answer tree ([`Answer`]), where constants are
+//! evaluated exactly, complex numbers by value, other expressions by the identity test at
+//! `identity::POINTS` points, and relations, sets, tuples and intervals by their rules; a value
+//! found equal under another label than the gold's is not ([`Rule::DifferentLabels`]).
 
 mod answer;
 mod brackets;
@@ -178,7 +179,8 @@ pub enum Rule {
     NoAnswer,
     /// The normalized answers are the same text.
     SameText,
-    /// Both are numbers: equal, or not, as exact rationals or within a relative 1e-9.
+    /// Both are numbers: equal, or not, as exact rationals (a float's printout within a relative
+    /// 1e-9).
     Numbers,
     /// The same canonical key (reduced fractions, sorted sets and lists).
     CanonicalKey,
@@ -196,7 +198,7 @@ impl Rule {
         match self {
             Rule::NoAnswer => "no answer was found in the response",
             Rule::SameText => "the normalized answers are the same text",
-            Rule::Numbers => "both are numbers, compared as exact rationals (or within a relative 1e-9)",
+            Rule::Numbers => "both are numbers, compared as exact rationals (a float's printout within a relative 1e-9)",
             Rule::CanonicalKey => "the canonical keys are equal (reduced fractions, sets and lists sorted)",
             Rule::AnswerTree => {
                 "the parsed answers are equivalent (expressions equal at every sample point, \
