@@ -411,9 +411,28 @@ fn temporaries_of_killed_runs_are_cleaned_and_reported() {
     let mut finished = std::process::Command::new("true").spawn().unwrap();
     let dead = finished.id();
     finished.wait().unwrap();
-    let stale_file = dir.path().join(format!(".bestofn-{dead}-a1b2c3.tmp"));
+    let host = fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let host: String = host
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let stale_file = dir
+        .path()
+        .join(format!(".bestofn-{dead}@{host}-a1b2c3.tmp"));
     fs::write(&stale_file, vec![b'x'; 1000]).unwrap();
-    let stale_dir = dir.path().join(format!(".bestofn-{dead}-d4e5f6"));
+    let stale_dir = dir.path().join(format!(".bestofn-{dead}@{host}-d4e5f6"));
+    // The same pid on another machine sharing the directory: not this machine's to judge.
+    let elsewhere = dir
+        .path()
+        .join(format!(".bestofn-{dead}@another-host-a1b2c3.tmp"));
+    fs::write(&elsewhere, "running elsewhere").unwrap();
     fs::create_dir_all(stale_dir.join("report")).unwrap();
     fs::write(stale_dir.join("report/metrics.json"), "{}").unwrap();
     let unrelated = dir.path().join(".bestofn-notes.tmp");
@@ -427,7 +446,7 @@ fn temporaries_of_killed_runs_are_cleaned_and_reported() {
         .success()
         .stderr(contains("removed 2 temporary file(s)"));
     assert!(!stale_file.exists() && !stale_dir.exists());
-    assert!(unrelated.exists());
+    assert!(unrelated.exists() && elsewhere.exists());
 }
 
 /// Nothing reports success on an empty result, and a --out that names a family of files must

@@ -128,14 +128,30 @@ enum Body {
 }
 
 /// The name prefix of this process's temporary files and staging directories:
-/// `.bestofn-<pid>-`, so that those a killed run leaves behind can be told from a running one's.
+/// `.bestofn-<pid>@<host>-`, so that those a killed run leaves behind can be told from a running
+/// one's, and a run on another machine sharing the directory is never taken for a dead one.
 fn temporary_prefix() -> String {
-    format!(".bestofn-{}-", std::process::id())
+    format!(".bestofn-{}@{}-", std::process::id(), host_name())
 }
 
-/// Removes the temporary files and staging directories in `dir` left by bestofn processes that
-/// no longer run (killed before they could clean up), and says so. One whose process still runs
-/// (a pid alive and named bestofn) is left alone.
+/// This machine's name as it may stand in a file name (letters, digits, `-`, `.`).
+fn host_name() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    name.trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Removes the temporary files and staging directories in `dir` left by bestofn processes of
+/// this machine that no longer run (killed before they could clean up), and says so. One whose
+/// process still runs (a pid alive and named bestofn), or of another machine, is left alone.
 fn clean_stale_temporaries(dir: &Path) {
     // Without /proc no process can be told alive: nothing is removed.
     let Some(entries) = bestofn_runs_as(std::process::id())
@@ -144,18 +160,19 @@ fn clean_stale_temporaries(dir: &Path) {
     else {
         return;
     };
+    let host = host_name();
     let (mut removed, mut bytes) = (0usize, 0u64);
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(pid) = name
+        let Some((pid, owner)) = name
             .to_str()
             .and_then(|n| n.strip_prefix(".bestofn-"))
-            .and_then(|rest| rest.split_once('-'))
-            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+            .and_then(|rest| rest.split_once('@'))
+            .and_then(|(pid, rest)| Some((pid.parse::<u32>().ok()?, rest.rsplit_once('-')?.0)))
         else {
             continue;
         };
-        if pid == std::process::id() || bestofn_runs_as(pid) {
+        if owner != host || pid == std::process::id() || bestofn_runs_as(pid) {
             continue;
         }
         let path = entry.path();
@@ -178,10 +195,18 @@ fn clean_stale_temporaries(dir: &Path) {
     }
 }
 
-/// Whether process `pid` runs and is bestofn (a pid reused by another program is not).
+/// Whether process `pid` runs and is bestofn (a pid reused by another program is not, nor a
+/// killed one its parent has not reaped).
 fn bestofn_runs_as(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/comm"))
-        .is_ok_and(|program| program.trim_end().starts_with("bestofn"))
+    // `/proc/PID/stat`: "PID (program) STATE ..."; a zombie (Z) was killed, not yet reaped.
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        let program = stat
+            .split_once('(')
+            .and_then(|(_, rest)| rest.rsplit_once(')'));
+        program.is_some_and(|(name, rest)| {
+            name.starts_with("bestofn") && !rest.trim_start().starts_with(['Z', 'X'])
+        })
+    })
 }
 
 /// An output file; it appears at its destination only once [`OutputFile::commit`] succeeds.
