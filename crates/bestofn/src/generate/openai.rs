@@ -64,7 +64,7 @@ impl OpenAiArgs {
             Error::Settings("--backend openai needs --model (the name the server serves)".into())
         })?;
         Ok(OpenAiOptions {
-            base_urls: self.base_url.clone(),
+            base_urls: self.base_url.iter().map(|url| api_base(url)).collect(),
             model,
             n_per_request: self.n_per_request,
             max_in_flight: self.http.max_in_flight,
@@ -93,6 +93,26 @@ fn generation_error(error: HttpError) -> Error {
     match error {
         HttpError::Refused { why, .. } => Error::Rejected(why),
         HttpError::GaveUp(why) => Error::Generation(why),
+    }
+}
+
+/// The API's base under a URL: a server's root (`http://host:8000`, no path) is its `/v1`, as
+/// every OpenAI-compatible server serves it; a URL with a path is taken as given (the query
+/// string kept).
+fn api_base(url: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let path_start = base.find("://").map_or(0, |i| i + 3);
+    let has_path = base[path_start..].trim_end_matches('/').contains('/');
+    let base = if has_path {
+        base.to_owned()
+    } else {
+        format!("{}/v1", base.trim_end_matches('/'))
+    };
+    match query {
+        Some(query) => format!("{base}?{query}"),
+        None => base,
     }
 }
 
@@ -362,6 +382,30 @@ impl Backend for OpenAiBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_servers_root_is_its_v1() {
+        assert_eq!(
+            api_base("http://127.0.0.1:8000"),
+            "http://127.0.0.1:8000/v1"
+        );
+        assert_eq!(
+            api_base("http://127.0.0.1:8000/"),
+            "http://127.0.0.1:8000/v1"
+        );
+        assert_eq!(
+            api_base("http://127.0.0.1:8000/v1"),
+            "http://127.0.0.1:8000/v1"
+        );
+        assert_eq!(
+            api_base("https://h/openai/v1?api-version=1"),
+            "https://h/openai/v1?api-version=1"
+        );
+        assert_eq!(
+            api_base("https://h?api-version=1"),
+            "https://h/v1?api-version=1"
+        );
+    }
 
     #[test]
     fn reads_completion_and_chat_choices() {
