@@ -317,7 +317,7 @@ fn numbers(text: &str) -> impl Iterator<Item = Found> + '_ {
 
 /// Scale words that multiply the number before them ("18 thousand" is 18000), with their power
 /// of ten.
-pub(crate) const SCALES: [(&str, usize); 5] = [
+const SCALES: [(&str, usize); 5] = [
     ("hundred", 2),
     ("thousand", 3),
     ("million", 6),
@@ -396,29 +396,28 @@ const CERTAINTY: [&str; 3] = ["sure", "certain", "confident"];
 
 /// Words right after a number that make it part of an operation, not an answer ("5 squared",
 /// "5 halves"): the value stated is not the number. ("Quarters" are also coins.)
-pub(crate) const OPERATIONS: [&str; 11] = [
+const OPERATIONS: [&str; 11] = [
     "squared", "cubed", "halves", "thirds", "fourths", "fifths", "sixths", "sevenths", "eighths",
     "ninths", "tenths",
 ];
 
 /// Words that make a number an operand when another number follows them ("5 times 3", "5
 /// percent of 200", "5 divided by 2"; "3 times" and "60% of the students" state an answer).
-pub(crate) const BINARY_OPERATIONS: [&str; 6] =
-    ["times", "plus", "minus", "divided", "multiplied", "percent"];
+const BINARY_OPERATIONS: [&str; 6] = ["times", "plus", "minus", "divided", "multiplied", "percent"];
 
 /// Whether `before`, the words of a sentence before its answer, disown it: a negation among
 /// the last two words ("is not 18"; "the girls not in the club number 40" keeps its 40), or a
 /// hedge anywhere.
 fn disowns(before: &str) -> bool {
-    let is = |word: &str, list: &[&str]| list.iter().any(|w| word.eq_ignore_ascii_case(w));
-    let negation = |word: &str| word.ends_with("n't") || is(word, &NEGATIONS);
+    let negation = |word: &str| word.ends_with("n't") || one_of(word, &NEGATIONS);
     let mut words = before
         // `_` joins an identifier (`flowers_not_grown = 5` says nothing of the 5).
         .split(|c: char| !(c.is_ascii_alphabetic() || c == '\'' || c == '_'))
         .filter(|word| !word.is_empty());
     let mut last_two = [""; 2];
     for word in words.by_ref() {
-        if is(word, &HEDGES) || (is(word, &CERTAINTY) && last_two.into_iter().any(negation)) {
+        if one_of(word, &HEDGES) || (one_of(word, &CERTAINTY) && last_two.into_iter().any(negation))
+        {
             return true;
         }
         last_two = [last_two[1], word];
@@ -439,7 +438,7 @@ fn offers_alternatives(after_answer: &str, answer: &str) -> bool {
     }
     let alternative = rest[3..]
         .split_whitespace()
-        .find(|word| !HEDGES.contains(&word.to_ascii_lowercase().as_str()))
+        .find(|word| !one_of(word, &HEDGES))
         .unwrap_or("");
     let alternative = alternative.trim_start_matches('$');
     let value = crate::number::parse_number;
@@ -460,18 +459,30 @@ fn offers_alternatives(after_answer: &str, answer: &str) -> bool {
         .is_some_and(|other| other.start == 0 && !same(&other.value) && !as_percent(&other))
 }
 
+/// Whether `word` is in `list`, ASCII case ignored (no allocation: grading's hot path).
+pub(crate) fn one_of(word: &str, list: &[&str]) -> bool {
+    list.iter().any(|w| word.eq_ignore_ascii_case(w))
+}
+
+/// Whether `word` changes a number's value when it follows it: a scale word ("million",
+/// "dozen") or an operation ("squared"). Such a word is never a unit.
+pub(crate) fn scales_or_operates(word: &str) -> bool {
+    one_of(word, &OPERATIONS)
+        || word.eq_ignore_ascii_case("dozen")
+        || SCALES
+            .iter()
+            .any(|(scale, _)| word.eq_ignore_ascii_case(scale))
+}
+
 /// Whether the words right after a number make it an operand ("squared", "times 3", "percent
 /// of 200", "% of 200") rather than the value stated.
 pub(crate) fn operation_follows(after_number: &str) -> bool {
     let rest = after_number.trim_start_matches(['$', ' ']);
     let (first, rest) = match rest.strip_prefix('%') {
-        Some(rest) => ("percent".to_owned(), rest),
-        None => {
-            let length = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
-            (rest[..length].to_ascii_lowercase(), &rest[length..])
-        }
+        Some(rest) => ("percent", rest),
+        None => rest.split_at(rest.bytes().take_while(u8::is_ascii_alphabetic).count()),
     };
-    if OPERATIONS.contains(&first.as_str()) {
+    if one_of(first, &OPERATIONS) {
         return true;
     }
     // "5 times 3", "5 divided by 2", "5% of 200": an operand, when a number follows.
@@ -481,7 +492,7 @@ pub(crate) fn operation_follows(after_number: &str) -> bool {
         .find_map(|word| rest.strip_prefix(word))
         .unwrap_or(rest)
         .trim_start_matches(['$', ' ']);
-    BINARY_OPERATIONS.contains(&first.as_str()) && rest.starts_with(|c: char| c.is_ascii_digit())
+    one_of(first, &BINARY_OPERATIONS) && rest.starts_with(|c: char| c.is_ascii_digit())
 }
 
 /// What a statement says: an answer, or that it disowns the one it names.

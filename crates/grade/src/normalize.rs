@@ -226,12 +226,7 @@ const NOT_UNIT_WORDS: [&str; 15] = [
 
 /// Whether `word` (lowercase) states, joins, negates, scales or operates: never a unit.
 fn never_a_unit(word: &str) -> bool {
-    NOT_UNIT_WORDS.contains(&word)
-        || super::extract::OPERATIONS.contains(&word)
-        || super::extract::SCALES
-            .iter()
-            .any(|(scale, _)| *scale == word)
-        || word == "dozen"
+    super::extract::one_of(word, &NOT_UNIT_WORDS) || super::extract::scales_or_operates(word)
 }
 
 /// Whether the words after the last digit of an answer (outside command names) include one that
@@ -241,7 +236,7 @@ fn trailing_words_matter(text: &str) -> bool {
         .rfind(|c: char| c.is_ascii_digit())
         .map_or(text, |last_digit| &text[last_digit + 1..]);
     let mut words = tail.split(|c: char| !c.is_ascii_alphabetic() && c != '\\');
-    words.any(|word| !word.starts_with('\\') && never_a_unit(&word.to_ascii_lowercase()))
+    words.any(|word| !word.starts_with('\\') && never_a_unit(word))
 }
 
 /// Whether `content` reads as a unit: words of letters (with exponents: `m^2`), none of them
@@ -251,11 +246,10 @@ fn is_unit(content: &str) -> bool {
     for word in content.split_whitespace() {
         let (letters, exponent) = word.split_once('^').unwrap_or((word, ""));
         let exponent = exponent.trim_matches(['{', '}']);
-        let lower = letters.to_ascii_lowercase();
         if letters.is_empty()
             || !letters.bytes().all(|b| b.is_ascii_alphabetic())
             || !exponent.bytes().all(|b| b.is_ascii_digit())
-            || never_a_unit(&lower)
+            || never_a_unit(letters)
         {
             return false;
         }
