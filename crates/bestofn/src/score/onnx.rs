@@ -52,13 +52,13 @@ pub struct Encoder {
     pub spec: VerifierSpec,
     /// A step-level verifier's step tag, as one token.
     step_tag: Option<u32>,
-    tokenizer: Tokenizer,
+    pub(super) tokenizer: Tokenizer,
     /// For a pair whose question alone exceeds max_length, where cutting only the solution
     /// cannot fit it: truncates the longer of the two first.
     fallback: Tokenizer,
     /// Without truncation: how long an input at the limit really is (tokenizers 0.23 stops
     /// tokenizing a text at the limit, so the overflow it reports undercounts, or is empty).
-    untruncated: Tokenizer,
+    pub(super) untruncated: Tokenizer,
     /// Bytes of a question or solution past which it is cut before tokenizing, on the side
     /// truncation drops: `max_length` tokens of the longest token in the vocabulary, twice over,
     /// so what the model reads is unchanged while a 50 MB text costs no more than this.

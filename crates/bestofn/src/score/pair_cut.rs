@@ -8,10 +8,9 @@
 
 use std::path::Path;
 
-use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
-
+use super::onnx::Encoder;
 use super::spec::{InputTemplate, Side, TooLong, VerifierSpec};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// How a solution was sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,20 +31,19 @@ impl<'a> Cut<'a> {
     }
 }
 
-/// The verifier's tokenizer, set to cut pairs as the in-process scorer does.
+/// The in-process scorer's encoder (its truncating and untruncated tokenizers), to cut pairs
+/// as it does.
 pub struct PairCutter {
-    truncating: Tokenizer,
-    whole: Tokenizer,
-    max_length: usize,
-    side: Side,
+    encoder: Encoder,
 }
 
 impl std::fmt::Debug for PairCutter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let spec = &self.encoder.spec;
         write!(
             f,
             "PairCutter(max_length {}, {:?})",
-            self.max_length, self.side
+            spec.max_length, spec.truncation_side
         )
     }
 }
@@ -56,39 +54,16 @@ impl PairCutter {
         if spec.input != InputTemplate::Pair || spec.too_long != TooLong::Truncate {
             return Ok(None);
         }
-        let path = directory.join("tokenizer.json");
-        let load = || {
-            Tokenizer::from_file(&path)
-                .map_err(|e| Error::ModelLoad(format!("{}: {e}", path.display())))
-        };
-        let mut truncating = load()?;
-        truncating
-            .with_truncation(Some(TruncationParams {
-                max_length: spec.max_length,
-                strategy: TruncationStrategy::OnlySecond,
-                direction: match spec.truncation_side {
-                    Side::Left => TruncationDirection::Left,
-                    Side::Right => TruncationDirection::Right,
-                },
-                stride: 0,
-            }))
-            .map_err(|e| Error::ModelLoad(format!("{}: {e}", path.display())))?;
-        truncating.with_padding(None);
-        let mut whole = load()?;
-        whole
-            .with_truncation(None)
-            .map_err(|e| Error::ModelLoad(format!("{}: {e}", path.display())))?;
-        whole.with_padding(None);
-        Ok(Some(PairCutter {
-            truncating,
-            whole,
-            max_length: spec.max_length,
-            side: spec.truncation_side,
-        }))
+        let encoder = Encoder::load(directory, spec.clone())?;
+        Ok(Some(PairCutter { encoder }))
     }
 
     fn ids(&self, question: &str, solution: &str) -> Option<Vec<u32>> {
-        let encoding = self.whole.encode_fast((question, solution), true).ok()?;
+        let encoding = self
+            .encoder
+            .untruncated
+            .encode_fast((question, solution), true)
+            .ok()?;
         Some(encoding.get_ids().to_vec())
     }
 
@@ -97,10 +72,11 @@ impl PairCutter {
         let Some(full) = self.ids(question, solution) else {
             return Cut::Whole(solution);
         };
-        if full.len() <= self.max_length {
+        let max_length = self.encoder.spec.max_length;
+        if full.len() <= max_length {
             return Cut::Whole(solution);
         }
-        let Ok(kept) = self.truncating.encode((question, solution), true) else {
+        let Ok(kept) = self.encoder.tokenizer.encode((question, solution), true) else {
             return Cut::Whole(solution);
         };
         // The byte span of the solution tokens that truncation kept.
@@ -114,7 +90,7 @@ impl PairCutter {
         let (Some(first), Some(last)) = (spans.first(), spans.last()) else {
             return Cut::Whole(solution);
         };
-        let exact = match self.side {
+        let exact = match self.encoder.spec.truncation_side {
             Side::Left => solution.get(first.0..),
             Side::Right => solution.get(..last.1),
         };
@@ -129,18 +105,22 @@ impl PairCutter {
     /// The cut moved to the nearest word edge inside the kept span, and further by whole words
     /// until the pair fits.
     fn at_word<'a>(&self, question: &str, solution: &'a str, start: usize, end: usize) -> Cut<'a> {
-        let mut text = match self.side {
+        let (side, max_length) = (
+            self.encoder.spec.truncation_side,
+            self.encoder.spec.max_length,
+        );
+        let mut text = match side {
             Side::Left => after_word(solution, start),
             Side::Right => before_word(solution, end),
         };
         for _ in 0..64 {
             if self
                 .ids(question, text)
-                .is_some_and(|ids| ids.len() <= self.max_length)
+                .is_some_and(|ids| ids.len() <= max_length)
             {
                 return Cut::AtWord(text);
             }
-            text = match self.side {
+            text = match side {
                 Side::Left => after_word(text, 1),
                 Side::Right => before_word(text, text.len().saturating_sub(1)),
             };
@@ -205,13 +185,17 @@ mod tests {
             let cutter = cutter(side);
             for solution in &solutions {
                 let kept = cutter
-                    .truncating
+                    .encoder
+                    .tokenizer
                     .encode_fast((question, solution.as_str()), true)
                     .unwrap();
                 match cutter.cut(question, solution) {
                     Cut::Whole(text) => {
                         assert_eq!(text, solution);
-                        assert!(cutter.ids(question, text).unwrap().len() <= cutter.max_length);
+                        assert!(
+                            cutter.ids(question, text).unwrap().len()
+                                <= cutter.encoder.spec.max_length
+                        );
                     }
                     Cut::Exact(text) => {
                         assert_eq!(
@@ -223,7 +207,8 @@ mod tests {
                     Cut::AtWord(text) => {
                         let ids = cutter.ids(question, text).unwrap();
                         assert!(
-                            ids.len() <= cutter.max_length && ids.len() + 16 >= cutter.max_length
+                            ids.len() <= cutter.encoder.spec.max_length
+                                && ids.len() + 16 >= cutter.encoder.spec.max_length
                         );
                     }
                 }
