@@ -4,6 +4,7 @@
 
 use clap::Args;
 
+use super::token_stats::{TokenStatsRequest, MAX_TOP_LOGPROBS};
 use super::{
     AdaptiveStop, BackendKind, BackendSettings, GenerateOptions, LlamaArgs, OpenAiArgs, ReplayArgs,
     SamplingParams, Template,
@@ -102,6 +103,44 @@ pub struct SamplingArgs {
     /// Base seed; each sample's seed is derived from it, its problem id and its index.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    #[command(flatten)]
+    pub token_stats: TokenStatsArgs,
+}
+
+/// Per-token statistics, for confidence scoring (`score --backend confidence`).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Token statistics")]
+pub struct TokenStatsArgs {
+    /// Record each sample's `tokens` (prompt and completion token counts, each generated token's
+    /// log-probability and confidence; self-certainty with the embedded engine) and `wall_ms`.
+    /// Off by default: it makes a samples file about 5 times larger (docs/generate.md).
+    #[arg(long)]
+    pub token_stats: bool,
+    /// k of the token confidence: the most likely tokens read at each position (at most 20).
+    #[arg(long, value_name = "K", default_value_t = 20, requires = "token_stats")]
+    pub top_logprobs: usize,
+    /// Keep those k log-probabilities of every token in the record too (`tokens.top_logprobs`).
+    #[arg(long, requires = "token_stats")]
+    pub keep_top_logprobs: bool,
+}
+
+impl TokenStatsArgs {
+    fn resolve(&self) -> Result<Option<TokenStatsRequest>, Error> {
+        if !self.token_stats {
+            return Ok(None);
+        }
+        if !(1..=MAX_TOP_LOGPROBS).contains(&self.top_logprobs) {
+            return Err(Error::Settings(format!(
+                "--top-logprobs {} must be between 1 and {MAX_TOP_LOGPROBS} (what OpenAI-compatible \
+                 servers give)",
+                self.top_logprobs
+            )));
+        }
+        Ok(Some(TokenStatsRequest {
+            top_logprobs: self.top_logprobs,
+            keep_top_logprobs: self.keep_top_logprobs,
+        }))
+    }
 }
 
 pub(super) fn at_least_one(value: usize, flag: &str) -> Result<(), Error> {
@@ -153,6 +192,7 @@ impl SamplingArgs {
             max_tokens: self.max_tokens,
             stop,
             seed: self.seed,
+            token_stats: self.token_stats.resolve()?,
         };
         Ok((params, template))
     }

@@ -8,7 +8,7 @@ use std::sync::{mpsc, Mutex};
 
 use serde_json::{Map, Value};
 
-use super::{Prompt, SamplingParams};
+use super::{Prompt, SamplingParams, TokenStats};
 use crate::error::{Error, Result};
 
 /// How a backend's samples are seeded.
@@ -64,6 +64,9 @@ pub struct Generated {
     /// What a server said about itself in its answer (`model`, `system_fingerprint`), recorded in
     /// `generator.server`: servers fill what a request leaves out from their own configuration.
     pub server: Option<Map<String, Value>>,
+    /// What `--token-stats` records of its tokens (`tokens`), and the time it took (`wall_ms`).
+    pub tokens: Option<TokenStats>,
+    pub wall_ms: Option<u64>,
 }
 
 impl Completion {

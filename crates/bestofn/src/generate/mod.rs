@@ -19,6 +19,7 @@ mod replay;
 mod run;
 mod sampling;
 pub mod template;
+mod token_stats;
 
 use std::path::Path;
 
@@ -37,6 +38,7 @@ pub use run::{
 };
 pub use sampling::SamplingParams;
 pub use template::{Mode, Prompt, Template};
+pub use token_stats::{token_confidence, TokenStats, TokenStatsRequest};
 
 /// Which backend generates: the registry of backends, each configured from its own flag group
 /// (in its own file) by [`configure`].

@@ -17,7 +17,10 @@ use clap::Args;
 use serde_json::{json, Value};
 
 use super::args::at_least_one;
-use super::{Backend, BackendConfig, Completion, Generated, Job, Prompt, SamplingParams, Seeding};
+use super::{
+    Backend, BackendConfig, Completion, Generated, Job, Prompt, SamplingParams, Seeding,
+    TokenStats, TokenStatsRequest,
+};
 use crate::error::{Error, Result};
 use crate::io::args::HttpArgs;
 use crate::io::http::{endpoint, HttpClient, HttpError, HttpOptions};
@@ -200,9 +203,10 @@ impl OpenAiBackend {
                 .post_with_retries(&job.problem_id, Self::path(&job.prompt), &body)
                 .ok()
                 .map(|(answer, _)| answer)
-                .and_then(|answer| choices(&answer).ok())
-                .and_then(|got| got.into_iter().next())
-                .map(|(text, _)| text)
+                .and_then(|answer| {
+                    let first = choices(&answer).ok()?.into_iter().next()?;
+                    Some(first.text)
+                })
         };
         if let (Some(a), Some(b)) = (text(), text()) {
             if a != b {
@@ -242,12 +246,29 @@ impl OpenAiBackend {
             Prompt::Completion(text) => body["prompt"] = json!(text),
             Prompt::Chat { .. } => body["messages"] = prompt.messages(),
         }
+        if let Some(request) = &params.token_stats {
+            match prompt {
+                Prompt::Completion(_) => body["logprobs"] = json!(request.top_logprobs),
+                Prompt::Chat { .. } => {
+                    body["logprobs"] = json!(true);
+                    body["top_logprobs"] = json!(request.top_logprobs);
+                }
+            }
+        }
         body
     }
 }
 
-/// The choices of an answer: text, finish reason.
-fn choices(answer: &Value) -> std::result::Result<Vec<(String, Option<String>)>, String> {
+/// One choice of an answer.
+struct Choice<'a> {
+    text: String,
+    finish_reason: Option<String>,
+    /// The choice's `logprobs` object, if the server sent one.
+    logprobs: Option<&'a Value>,
+}
+
+/// The choices of an answer.
+fn choices(answer: &Value) -> std::result::Result<Vec<Choice<'_>>, String> {
     let Some(choices) = answer.get("choices").and_then(Value::as_array) else {
         return Err(format!("the answer has no `choices` list: {answer}"));
     };
@@ -259,13 +280,63 @@ fn choices(answer: &Value) -> std::result::Result<Vec<(String, Option<String>)>,
                 .or_else(|| choice.get("message").and_then(|m| m.get("content")))
                 .and_then(Value::as_str)
                 .ok_or_else(|| format!("a choice has no text: {choice}"))?;
-            let finish = choice
+            let finish_reason = choice
                 .get("finish_reason")
                 .and_then(Value::as_str)
                 .map(str::to_owned);
-            Ok((text.to_owned(), finish))
+            Ok(Choice {
+                text: text.to_owned(),
+                finish_reason,
+                logprobs: choice.get("logprobs").filter(|v| !v.is_null()),
+            })
         })
         .collect()
+}
+
+/// A choice's token statistics from its `logprobs`: chat's `content[] = {logprob, top_logprobs:
+/// [{logprob}]}` or completions' `token_logprobs[]` with `top_logprobs[] = {token: logprob}`.
+fn reported_token_stats(
+    logprobs: Option<&Value>,
+    request: &TokenStatsRequest,
+    prompt_tokens: Option<u32>,
+) -> std::result::Result<TokenStats, String> {
+    let missing = || {
+        "the server sent no log-probabilities with its choice: it does not support `logprobs` \
+         (--token-stats needs them; run without it)"
+            .to_owned()
+    };
+    let logprobs = logprobs.ok_or_else(missing)?;
+    let mut stats = TokenStats::new(prompt_tokens, request, false);
+    let number = |v: Option<&Value>| v.and_then(Value::as_f64).map(|v| v as f32);
+    let top_of = |mut top: Vec<f32>| {
+        top.sort_by(|a, b| b.total_cmp(a));
+        top.truncate(request.top_logprobs);
+        top
+    };
+    if let Some(content) = logprobs.get("content").and_then(Value::as_array) {
+        for token in content {
+            let chosen = number(token.get("logprob")).ok_or_else(missing)?;
+            let top = token.get("top_logprobs").and_then(Value::as_array);
+            let top = top.ok_or_else(missing)?;
+            let top = top
+                .iter()
+                .filter_map(|t| number(t.get("logprob")))
+                .collect();
+            stats.push_reported(chosen, top_of(top));
+        }
+    } else if let Some(chosen) = logprobs.get("token_logprobs").and_then(Value::as_array) {
+        let tops = logprobs.get("top_logprobs").and_then(Value::as_array);
+        let tops = tops.ok_or_else(missing)?;
+        for (chosen, top) in chosen.iter().zip(tops) {
+            let chosen = number(Some(chosen)).ok_or_else(missing)?;
+            let top = top.as_object().ok_or_else(missing)?;
+            let top = top.values().filter_map(|v| number(Some(v))).collect();
+            stats.push_reported(chosen, top_of(top));
+        }
+    } else {
+        return Err(missing());
+    }
+    Ok(stats)
 }
 
 /// What the server says about itself in an answer: the model it ran and its configuration's
@@ -324,6 +395,7 @@ impl Backend for OpenAiBackend {
         while let Some(first) = remaining.first() {
             let n = remaining.len().min(self.options.n_per_request);
             let body = self.body(&job.prompt, n, first.seed, params);
+            let started = std::time::Instant::now();
             let (answer, replica) = self
                 .client
                 .post_with_retries(&job.problem_id, Self::path(&job.prompt), &body)
@@ -341,37 +413,19 @@ impl Backend for OpenAiBackend {
                 }
                 continue;
             }
-            // Token counts are per request; they belong to a sample only when it is alone.
-            let tokens = (got.len() == 1)
-                .then(|| {
-                    answer
-                        .pointer("/usage/completion_tokens")
-                        .and_then(Value::as_u64)
-                })
-                .flatten()
-                .and_then(|t| u32::try_from(t).ok());
-            let mut server = reported_by_server(&answer).unwrap_or_default();
-            if self.client.replicas().count() > 1 {
-                // Which replica made it (without credentials or a query string).
-                let base = redact_url(self.client.replicas().url(replica));
-                let base = base.split_once('?').map_or(base.as_str(), |(base, _)| base);
-                server.insert("replica".into(), base.into());
-            }
-            let server = (!server.is_empty()).then_some(server);
             let count = got.len();
             if count < n {
                 self.say_n_ignored(&url, n, count);
             }
-            for ((text, finish_reason), slot) in got.into_iter().zip(remaining) {
-                emit(Completion::generated(
-                    slot.sample_idx,
-                    text,
-                    Generated {
-                        finish_reason,
-                        num_tokens: tokens,
-                        server: server.clone(),
-                    },
-                ))?;
+            let wall_ms = started.elapsed().as_millis() as u64;
+            let made = self.generated(&answer, got, replica, params, wall_ms);
+            for (generated, slot) in made
+                .map_err(|why| Error::Generation(format!("{url}: {why}")))?
+                .into_iter()
+                .zip(remaining)
+            {
+                let (text, generated) = generated;
+                emit(Completion::generated(slot.sample_idx, text, generated))?;
             }
             remaining = &remaining[count..];
         }
@@ -379,9 +433,92 @@ impl Backend for OpenAiBackend {
     }
 }
 
+impl OpenAiBackend {
+    /// What the server said of each choice of `answer` (a request that took `wall_ms`).
+    fn generated(
+        &self,
+        answer: &Value,
+        got: Vec<Choice<'_>>,
+        replica: usize,
+        params: &SamplingParams,
+        wall_ms: u64,
+    ) -> std::result::Result<Vec<(String, Generated)>, String> {
+        // Token counts are per request; they belong to a sample only when it is alone.
+        let completion_tokens = answer
+            .pointer("/usage/completion_tokens")
+            .and_then(Value::as_u64)
+            .and_then(|t| u32::try_from(t).ok());
+        let tokens = completion_tokens.filter(|_| got.len() == 1);
+        let prompt_tokens = answer
+            .pointer("/usage/prompt_tokens")
+            .and_then(Value::as_u64)
+            .and_then(|t| u32::try_from(t).ok());
+        let mut server = reported_by_server(answer).unwrap_or_default();
+        if self.client.replicas().count() > 1 {
+            // Which replica made it (without credentials or a query string).
+            let base = redact_url(self.client.replicas().url(replica));
+            let base = base.split_once('?').map_or(base.as_str(), |(base, _)| base);
+            server.insert("replica".into(), base.into());
+        }
+        let server = (!server.is_empty()).then_some(server);
+        got.into_iter()
+            .map(|choice| {
+                let stats = match &params.token_stats {
+                    Some(request) => Some(reported_token_stats(
+                        choice.logprobs,
+                        request,
+                        prompt_tokens,
+                    )?),
+                    None => None,
+                };
+                let generated = Generated {
+                    finish_reason: choice.finish_reason,
+                    num_tokens: tokens,
+                    server: server.clone(),
+                    wall_ms: stats.is_some().then_some(wall_ms),
+                    tokens: stats,
+                };
+                Ok((choice.text, generated))
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_statistics_are_read_from_chat_and_completion_logprobs() {
+        let request = TokenStatsRequest {
+            top_logprobs: 2,
+            keep_top_logprobs: true,
+        };
+        let chat = json!({"content": [
+            {"token": "a", "logprob": -0.5, "top_logprobs": [
+                {"token": "a", "logprob": -0.5}, {"token": "b", "logprob": -1.5}]},
+            {"token": "c", "logprob": -0.25, "top_logprobs": [
+                {"token": "c", "logprob": -0.25}, {"token": "d", "logprob": -2.25}]}]});
+        // vLLM's completions add the chosen token to the k best: the k best are what count.
+        let completions = json!({"tokens": ["a", "c"], "token_logprobs": [-0.5, -0.25],
+            "top_logprobs": [{"a": -0.5, "b": -1.5, "z": -3.0}, {"d": -2.25, "c": -0.25}]});
+        for logprobs in [chat, completions] {
+            let stats = reported_token_stats(Some(&logprobs), &request, Some(9)).unwrap();
+            assert_eq!(
+                stats.to_json(),
+                json!({"prompt": 9, "completion": 2, "logprobs": [-0.5, -0.25],
+                    "confidence": [1.0, 1.25], "top_logprobs": [[-0.5, -1.5], [-0.25, -2.25]]})
+            );
+        }
+        let error = reported_token_stats(None, &request, None).unwrap_err();
+        assert!(error.contains("does not support `logprobs`"), "{error}");
+        let error = reported_token_stats(
+            Some(&json!({"content": [{"logprob": -1.0}]})),
+            &request,
+            None,
+        );
+        assert!(error.is_err());
+    }
 
     #[test]
     fn a_servers_root_is_its_v1() {
@@ -410,15 +547,16 @@ mod tests {
     #[test]
     fn reads_completion_and_chat_choices() {
         let completion = json!({"choices": [{"text": "a", "finish_reason": "stop"}, {"text": "b", "finish_reason": null}]});
+        let read = |answer| -> Vec<(String, Option<String>)> {
+            let got = choices(answer).unwrap();
+            got.into_iter().map(|c| (c.text, c.finish_reason)).collect()
+        };
         assert_eq!(
-            choices(&completion).unwrap(),
+            read(&completion),
             vec![("a".into(), Some("stop".into())), ("b".into(), None)]
         );
         let chat = json!({"choices": [{"message": {"role": "assistant", "content": "c"}, "finish_reason": "length"}]});
-        assert_eq!(
-            choices(&chat).unwrap(),
-            vec![("c".into(), Some("length".into()))]
-        );
+        assert_eq!(read(&chat), vec![("c".into(), Some("length".into()))]);
         assert!(choices(&json!({"error": "x"})).is_err());
     }
 
@@ -446,6 +584,7 @@ mod tests {
             max_tokens: 8,
             stop: vec![],
             seed: 0,
+            token_stats: None,
         };
         let prompt = Prompt::Completion("q".into());
         let body = |url: &str| {

@@ -334,6 +334,12 @@ fn new_record(
     record.insert("generator".into(), Value::Object(generator));
     record.insert("finish_reason".into(), generated.finish_reason.into());
     record.insert("num_tokens".into(), generated.num_tokens.into());
+    if let Some(tokens) = generated.tokens {
+        record.insert("tokens".into(), tokens.to_json());
+    }
+    if let Some(wall_ms) = generated.wall_ms {
+        record.insert("wall_ms".into(), wall_ms.into());
+    }
     record
 }
 
@@ -389,6 +395,7 @@ mod tests {
                 max_tokens: 4,
                 stop: vec![],
                 seed: 0,
+                token_stats: None,
             },
             template: Template::load("gsm8k").unwrap(),
             allow_settings_change: false,

@@ -3,6 +3,7 @@
 
 use super::backend::{Backend, Job, Seeding, Slot};
 use super::log::ExistingSamples;
+use super::token_stats::TokenStatsRequest;
 use super::GenerateOptions;
 use crate::error::{Error, Result};
 use crate::records::Problem;
@@ -19,6 +20,9 @@ pub struct SamplingParams {
     pub stop: Vec<String>,
     /// Base seed; each sample's own seed is derived from it, the problem id and the sample index.
     pub seed: u64,
+    /// What to record of each token (`--token-stats`); not part of the settings a file is held
+    /// to: asking for log-probabilities does not change what is sampled.
+    pub token_stats: Option<TokenStatsRequest>,
 }
 
 /// FNV-1a spreads a change in the last character over few bits: finished with splitmix64.
@@ -136,6 +140,7 @@ mod tests {
             max_tokens: 8,
             stop: vec![],
             seed: 1,
+            token_stats: None,
         };
         assert_eq!(params.sample_seed("p", 0), params.sample_seed("p", 0));
         assert_ne!(params.sample_seed("p", 0), params.sample_seed("p", 1));
@@ -195,6 +200,7 @@ mod tests {
                 max_tokens: 4,
                 stop: vec![],
                 seed: 5,
+                token_stats: None,
             },
             template: Template::load("chat").unwrap(),
             allow_settings_change: false,

@@ -16,6 +16,7 @@
 use std::collections::VecDeque;
 use std::num::NonZeroU32;
 use std::sync::OnceLock;
+use std::time::Instant;
 
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::context::LlamaContext;
@@ -28,7 +29,9 @@ use llama_cpp_2::token::LlamaToken;
 
 use super::LlamaOptions;
 use crate::error::{Error, Result};
-use crate::generate::{Backend, Completion, Generated, Job, Prompt, SamplingParams, Slot};
+use crate::generate::{
+    Backend, Completion, Generated, Job, Prompt, SamplingParams, Slot, TokenStats,
+};
 
 /// llama.cpp's global state: initialised once per process, with the batched Q4_1 kernel unless
 /// `q4_1_kernel` says why not.
@@ -148,6 +151,9 @@ struct Sequence {
     tokens: u32,
     /// Index of this sequence's logits in the last decoded batch.
     logits: i32,
+    /// With `--token-stats`: what is recorded of its tokens, and when it started.
+    stats: Option<TokenStats>,
+    started: Instant,
 }
 
 /// A sample's sampler; llama.cpp takes 32-bit seeds, what `Seeding::PerSample` makes.
@@ -256,6 +262,10 @@ impl Slots<'_> {
                 bytes: Vec::new(),
                 tokens: 0,
                 logits: batch.n_tokens() - 1,
+                stats: self.params.token_stats.as_ref().map(|request| {
+                    TokenStats::new(u32::try_from(prompt.len()).ok(), request, true)
+                }),
+                started: Instant::now(),
             });
         }
         for waiting in deferred.into_iter().rev() {
@@ -275,6 +285,7 @@ impl Slots<'_> {
     ) -> Result<()> {
         let vocab = model.vocab();
         let max_tokens = self.params.max_tokens;
+        let mut top = Vec::new();
         for s in 0..self.active.len() {
             let Some(sequence) = self.active[s].as_mut() else {
                 continue;
@@ -285,6 +296,12 @@ impl Slots<'_> {
                 finish = Some("stop");
             } else {
                 sequence.tokens += 1;
+                if let (Some(stats), Some(request)) =
+                    (sequence.stats.as_mut(), self.params.token_stats.as_ref())
+                {
+                    let logits = ctx.get_logits_ith(sequence.logits);
+                    stats.push_logits(logits, token.0 as usize, request.top_logprobs, &mut top);
+                }
                 let before = sequence.bytes.len();
                 vocab.token_to_piece_into(token, &mut sequence.bytes, false, None);
                 if let Some(at) = find_stop(&sequence.bytes, before, &self.params.stop) {
@@ -313,6 +330,11 @@ impl Slots<'_> {
                             finish_reason: Some(finish.to_owned()),
                             num_tokens: Some(sequence.tokens),
                             server: None,
+                            wall_ms: sequence
+                                .stats
+                                .is_some()
+                                .then(|| sequence.started.elapsed().as_millis() as u64),
+                            tokens: sequence.stats,
                         },
                     ),
                 )?;
