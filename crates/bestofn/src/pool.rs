@@ -24,6 +24,8 @@ pub struct ProblemPool {
     pub scores: Option<Vec<f32>>,
     /// Position of every sample with an answer, best score first, ties by lower `sample_idx`.
     pub by_score: Vec<u32>,
+    /// What the scores are when they are no probabilities (`score_kind`).
+    pub score_kind: Option<String>,
 }
 
 impl ProblemPool {
@@ -81,6 +83,7 @@ fn build_pool<T: Rankable>(problem_id: &str, group: &[&T]) -> ProblemPool {
         correct: group.iter().map(|s| s.correct()).collect(),
         scores,
         by_score,
+        score_kind: group.iter().find_map(|s| s.score_kind()).map(str::to_owned),
     }
 }
 
@@ -98,6 +101,7 @@ mod tests {
             score,
             step_scores: None,
             uncalibrated_score: None,
+            score_kind: None,
         }
     }
 

@@ -17,13 +17,15 @@ pub struct Args {
     /// Labeled and/or scored samples (- reads standard input).
     #[arg(long)]
     pub samples: PathBuf,
-    /// first, majority, verifier, weighted or topk-vote; several comma-separated write one answer
+    /// first, majority, verifier, weighted, topk-vote, confidence-vote or borda; several comma-separated write one answer
     /// per problem and strategy into the same file.
     #[arg(long, default_value = "majority", value_delimiter = ',')]
     pub strategy: Vec<Strategy>,
     /// For topk-vote: how many of the best-scored samples vote.
     #[arg(long, value_name = "K")]
     pub k: Option<usize>,
+    #[command(flatten)]
+    pub vote: crate::rank::args::VoteArgs,
     /// Rank by this aggregation of each sample's `step_scores` (a process reward model's) instead
     /// of its `score` (min: the weakest step; prod: every step right).
     #[arg(long, value_enum)]
@@ -52,7 +54,9 @@ impl Args {
             &[Named::file("--out", &self.out)],
         )?;
         Ok(Settings {
-            strategies: resolve_strategies(&self.strategy, self.k)?,
+            strategies: self
+                .vote
+                .apply(resolve_strategies(&self.strategy, self.k)?)?,
             k: self.k,
             aggregate: self.aggregate,
             samples: self.samples,

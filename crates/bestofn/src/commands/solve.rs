@@ -6,7 +6,7 @@ use super::{generate, progress, Outcome};
 use crate::error::{Error, Result};
 use crate::eval::args::EvalArgs;
 use crate::generate::args::GeneratorArgs;
-use crate::generate::open_backend;
+use crate::generate::{open_backend, GenerateOptions};
 use crate::io::{ensure_distinct, Named};
 use crate::label::args::LabelArgs;
 use crate::rank::{resolve_strategies, summary_line, Strategy};
@@ -42,6 +42,8 @@ pub struct Args {
     /// For topk-vote: how many of the best-scored samples vote.
     #[arg(long, value_name = "K")]
     pub k: Option<usize>,
+    #[command(flatten)]
+    pub vote: crate::rank::args::VoteArgs,
     #[command(flatten)]
     pub generator: GeneratorArgs,
     #[command(flatten)]
@@ -95,6 +97,9 @@ impl Args {
                 "--adaptive-score {p} must be in (0, 1]: a probability the best sample must reach"
             )));
         }
+        if self.served_scorer.score_backend == ScorerBackendKind::Confidence {
+            confidence_needs(&generate_options, self.adaptive_score)?;
+        }
         let paths = SolvePaths::beside(&self.out);
         let mut inputs = vec![Named::file("--problems", &problems)];
         inputs.extend(backend.reads().map(|(flag, path)| Named::file(flag, path)));
@@ -115,7 +120,9 @@ impl Args {
                 .choice(verifier, &self.generator.openai.http)
                 .resolve(&self.scorer, self.generator.threads)?,
             options: SolveOptions {
-                strategies: resolve_strategies(&self.strategy, self.k)?,
+                strategies: self
+                    .vote
+                    .apply(resolve_strategies(&self.strategy, self.k)?)?,
                 label: self.label.resolve(),
                 eval: self.eval.resolve(self.generator.sampling.seed)?,
                 stop_score: self.adaptive_score,
@@ -129,6 +136,25 @@ impl Args {
             paths,
         })
     }
+}
+
+/// Scoring by confidence reads what generation records with --token-stats, and its scores are
+/// no probabilities for --adaptive-score to compare with.
+fn confidence_needs(generate: &GenerateOptions, adaptive_score: Option<f32>) -> Result<()> {
+    if generate.params.token_stats.is_none() {
+        return Err(Error::Settings(
+            "--score-backend confidence reads each sample's token statistics: add --token-stats"
+                .into(),
+        ));
+    }
+    if adaptive_score.is_some() {
+        return Err(Error::Settings(
+            "--adaptive-score is a probability; confidence scores are not: leave it out (or use \
+             --adaptive alone)"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// `$BESTOFN_VERIFIER`, else the verifier `scripts/demo.sh` trains (out/experiment/verifier).

@@ -30,9 +30,10 @@ pub struct ReliabilityBin {
     pub accuracy: f64,
 }
 
-/// Calibration of `(score, correct)` pairs.
-pub fn calibration(pairs: &[(f32, bool)]) -> Calibration {
-    let probabilities = pairs.iter().all(|(s, _)| (0.0..=1.0).contains(s));
+/// Calibration of `(score, correct)` pairs; `kind` says what the scores are when they are known
+/// not to be probabilities (`score_kind`).
+pub fn calibration(pairs: &[(f32, bool)], kind: Option<&str>) -> Calibration {
+    let probabilities = kind.is_none() && pairs.iter().all(|(s, _)| (0.0..=1.0).contains(s));
     let (ece, brier, bins, note) = if probabilities && !pairs.is_empty() {
         let (ece, bins) = reliability(pairs);
         let brier = pairs
@@ -42,8 +43,11 @@ pub fn calibration(pairs: &[(f32, bool)]) -> Calibration {
             / pairs.len() as f64;
         (Some(ece), Some(brier), bins, None)
     } else {
-        let note = (!pairs.is_empty()).then(|| {
-            "scores fall outside [0, 1] (not probabilities): ECE and Brier are not defined; AUROC only".to_owned()
+        let note = (!pairs.is_empty()).then(|| match kind {
+            Some(kind) => format!(
+                "scores are {kind}, not probabilities: ECE and Brier are not defined; AUROC only"
+            ),
+            None => "scores fall outside [0, 1] (not probabilities): ECE and Brier are not defined; AUROC only".to_owned(),
         });
         (None, None, Vec::new(), note)
     };
@@ -169,7 +173,10 @@ mod tests {
     #[test]
     fn ece_and_brier_hand_case() {
         // Bin [0.9,1): mean 0.9, accuracy 1/2 → gap 0.4; bin [0.1,0.2): mean 0.1, accuracy 0 → 0.1.
-        let c = calibration(&[(0.9, true), (0.9, false), (0.1, false), (0.1, false)]);
+        let c = calibration(
+            &[(0.9, true), (0.9, false), (0.1, false), (0.1, false)],
+            None,
+        );
         assert!((c.ece.unwrap() - 0.25).abs() < 1e-6);
         let brier = (0.01 + 0.81 + 0.01 + 0.01) / 4.0;
         assert!((c.brier.unwrap() - brier).abs() < 1e-6);
@@ -178,9 +185,17 @@ mod tests {
 
     #[test]
     fn logits_get_auroc_only() {
-        let c = calibration(&[(3.5, true), (-1.0, false)]);
+        let c = calibration(&[(3.5, true), (-1.0, false)], None);
         assert_eq!(c.auroc, Some(1.0));
         assert!(c.ece.is_none() && c.brier.is_none() && c.note.is_some());
+    }
+
+    #[test]
+    fn scores_said_not_to_be_probabilities_get_auroc_only_even_inside_0_1() {
+        let c = calibration(&[(0.9, true), (0.2, false)], Some("confidence:mean"));
+        assert_eq!(c.auroc, Some(1.0));
+        assert!(c.ece.is_none() && c.brier.is_none());
+        assert!(c.note.unwrap().contains("confidence:mean"));
     }
 
     #[test]

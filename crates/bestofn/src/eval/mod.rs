@@ -333,7 +333,8 @@ fn verifier_diagnostics(pools: &[ProblemPool]) -> (Calibration, Vec<AbstentionPo
             }
         })
         .collect();
-    (calibration(&pairs), abstention_curve(&picks))
+    let kind = pools.iter().find_map(|p| p.score_kind.as_deref());
+    (calibration(&pairs, kind), abstention_curve(&picks))
 }
 
 fn resolve_ks(requested: Option<&[usize]>, min_n: usize) -> Result<Vec<usize>> {

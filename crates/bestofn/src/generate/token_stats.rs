@@ -1,11 +1,13 @@
 //! What a run records of each generated token with `--token-stats`: the chosen token's
 //! log-probability, DeepConf's token confidence C = −(1/k)·Σ_{j≤k} log P(j) over the k most
-//! likely tokens, and, where the whole next-token distribution is at hand (the embedded engine),
+//! likely tokens (and the chosen one when it is not among them, as DeepConf's reference code
+//! reads vLLM's top-k dict, which then holds it too), and, where the whole next-token distribution is at hand (the embedded engine),
 //! the token's self-certainty KL(uniform ‖ p). Log-probabilities are the model's own (its raw
 //! logits, before temperature or truncation), as vLLM reports them by default.
 //!
 //! The sample field `tokens` = `{"prompt", "completion", "logprobs", "confidence",
-//! "self_certainty"?, "top_logprobs"?}`; values are rounded to 4 decimals (DeepConf's reference
+//! "self_certainty"?, "top_logprobs"?}`, with an entry per generated token, the end-of-text
+//! token included (as servers count it; `num_tokens` leaves it out); values are rounded to 4 decimals (DeepConf's reference
 //! code keeps 3), which keeps a token's three numbers under 25 bytes of JSON.
 
 use serde_json::{json, Map, Value};
@@ -58,11 +60,18 @@ impl TokenStats {
         }
     }
 
-    /// Adds a token from the chosen token's log-probability and the k best log-probabilities,
-    /// as a server reports them.
-    pub fn push_reported(&mut self, chosen: f32, top: Vec<f32>) {
+    /// Adds a token from the chosen token's log-probability and the k best log-probabilities
+    /// (best first), as a server reports them.
+    pub fn push_reported(&mut self, chosen: f32, mut top: Vec<f32>) {
         self.logprobs.push(rounded(chosen));
+        let outside_top = top.last().is_some_and(|&last| chosen < last);
+        if outside_top {
+            top.push(chosen);
+        }
         self.confidence.push(rounded(token_confidence(&top)));
+        if outside_top {
+            top.pop();
+        }
         if let Some(kept) = self.top_logprobs.as_mut() {
             kept.push(top.into_iter().map(rounded).collect());
         }
@@ -187,7 +196,11 @@ mod tests {
             let mut sorted = logp.clone();
             sorted.sort_by(|a, b| b.partial_cmp(a).unwrap());
             let top: Vec<f64> = sorted.into_iter().take(k).collect();
-            let confidence = -top.iter().sum::<f64>() / top.len() as f64;
+            let mut read = top.clone();
+            if logp[chosen] < top[top.len() - 1] - 1e-9 {
+                read.push(logp[chosen]);
+            }
+            let confidence = -read.iter().sum::<f64>() / read.len() as f64;
             let v = logits.len() as f64;
             let kl = -v.ln() - logp.iter().sum::<f64>() / v;
             prop_assert!((stats.logprobs[0] - logp[chosen]).abs() < 2e-4);
@@ -218,9 +231,11 @@ mod tests {
         };
         let mut stats = TokenStats::new(Some(7), &request, false);
         stats.push_reported(-0.25, vec![-0.25, -1.75]);
+        // A chosen token outside the k best counts beside them.
+        stats.push_reported(-4.0, vec![-0.5, -1.5]);
         assert_eq!(
             stats.to_json(),
-            json!({"prompt": 7, "completion": 1, "logprobs": [-0.25], "confidence": [1.0]})
+            json!({"prompt": 7, "completion": 2, "logprobs": [-0.25, -4.0], "confidence": [1.0, 2.0]})
         );
     }
 }

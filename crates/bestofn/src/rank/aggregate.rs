@@ -88,6 +88,7 @@ mod tests {
             score: Some(0.5),
             step_scores: None,
             uncalibrated_score: None,
+            score_kind: None,
         }];
         let error = aggregate_steps(&mut verdicts, Aggregate::Min).unwrap_err();
         assert!(

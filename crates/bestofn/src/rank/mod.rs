@@ -7,12 +7,18 @@
 //! - `verifier`: the highest-scored sample that states an answer; equal scores, lower `sample_idx`;
 //! - `weighted`: the answer with the largest sum of scores; equal mass as for `majority`;
 //! - `topk-vote`: majority among the `k` highest-scored samples with an answer; equal votes go to
-//!   the answer whose best sample ranks higher.
+//!   the answer whose best sample ranks higher;
+//! - `confidence-vote` (DeepConf's offline vote): the `--keep-top` η% highest-scored samples (at
+//!   least one, rounded up) vote with their scores as weights; equal mass goes to the answer whose
+//!   best sample ranks higher;
+//! - `borda` (self-certainty's vote): the samples ranked by score, rank r of N gives its answer
+//!   (N − r + 1)^p (`--borda-power` p); equal points as for `confidence-vote`.
 //!
 //! Samples scored step by step (a process reward model) are ranked by an [`Aggregate`] of their
 //! step scores when one is asked for.
 
 mod aggregate;
+pub mod args;
 
 pub use aggregate::{aggregate_steps, Aggregate};
 
@@ -32,15 +38,33 @@ pub enum Strategy {
     Majority,
     Verifier,
     Weighted,
-    TopkVote { k: usize },
+    TopkVote {
+        k: usize,
+    },
+    /// Keep the `keep_top` percent best-scored samples; they vote with their scores.
+    ConfidenceVote {
+        keep_top: u32,
+    },
+    /// Rank r of N votes (N − r + 1)^p, p = `power_milli` / 1000.
+    Borda {
+        power_milli: u32,
+    },
 }
+
+/// DeepConf's conservative filter (η = 90%); its aggressive one is 10%.
+pub const DEFAULT_KEEP_TOP: u32 = 90;
+/// Plain Borda points (N − r + 1).
+pub const DEFAULT_BORDA_POWER_MILLI: u32 = 1000;
 
 impl Strategy {
     pub fn needs_scores(self) -> bool {
-        matches!(
-            self,
-            Strategy::Verifier | Strategy::Weighted | Strategy::TopkVote { .. }
-        )
+        !matches!(self, Strategy::First | Strategy::Majority)
+    }
+
+    /// Whether the strategy needs scores of at least 0: DeepConf's vote weighs by confidence.
+    /// (`weighted` has always taken any score, a reward model's logits too.)
+    pub fn weighs_by_score(self) -> bool {
+        matches!(self, Strategy::ConfidenceVote { .. })
     }
 
     pub fn name(self) -> &'static str {
@@ -50,6 +74,8 @@ impl Strategy {
             Strategy::Verifier => "verifier",
             Strategy::Weighted => "weighted",
             Strategy::TopkVote { .. } => "topk-vote",
+            Strategy::ConfidenceVote { .. } => "confidence-vote",
+            Strategy::Borda { .. } => "borda",
         }
     }
 }
@@ -58,6 +84,10 @@ impl fmt::Display for Strategy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Strategy::TopkVote { k } => write!(f, "topk-vote@{k}"),
+            Strategy::ConfidenceVote { keep_top } => write!(f, "confidence-vote@{keep_top}"),
+            Strategy::Borda { power_milli } => {
+                write!(f, "borda@{}", f64::from(*power_milli) / 1000.0)
+            }
             other => f.write_str(other.name()),
         }
     }
@@ -65,23 +95,61 @@ impl fmt::Display for Strategy {
 
 impl FromStr for Strategy {
     type Err = String;
-    /// `first`, `majority`, `verifier`, `weighted`, `topk-vote` (k = 5) or `topk-vote@K`.
+    /// `first`, `majority`, `verifier`, `weighted`, `topk-vote` (k = 5) or `topk-vote@K`,
+    /// `confidence-vote` (η = 90) or `confidence-vote@η`, `borda` (p = 1) or `borda@P`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "first" => Strategy::First,
-            "majority" => Strategy::Majority,
-            "verifier" => Strategy::Verifier,
-            "weighted" => Strategy::Weighted,
-            "topk-vote" => Strategy::TopkVote { k: 5 },
-            other => match other.strip_prefix("topk-vote@").map(str::parse::<usize>) {
-                Some(Ok(k)) if k > 0 => Strategy::TopkVote { k },
-                _ => {
-                    return Err(format!(
-                        "unknown strategy {other:?} (expected first, majority, verifier, weighted, topk-vote or topk-vote@K)"
-                    ))
-                }
+        let unknown = || {
+            format!(
+                "unknown strategy {s:?} (expected first, majority, verifier, weighted, topk-vote[@K], \
+                 confidence-vote[@PERCENT] or borda[@POWER])"
+            )
+        };
+        let (name, parameter) = match s.split_once('@') {
+            Some((name, parameter)) => (name, Some(parameter)),
+            None => (s, None),
+        };
+        Ok(match (name, parameter) {
+            ("first", None) => Strategy::First,
+            ("majority", None) => Strategy::Majority,
+            ("verifier", None) => Strategy::Verifier,
+            ("weighted", None) => Strategy::Weighted,
+            ("topk-vote", None) => Strategy::TopkVote { k: 5 },
+            ("topk-vote", Some(k)) => match k.parse::<usize>() {
+                Ok(k) if k > 0 => Strategy::TopkVote { k },
+                _ => return Err(unknown()),
             },
+            ("confidence-vote", None) => Strategy::ConfidenceVote {
+                keep_top: DEFAULT_KEEP_TOP,
+            },
+            ("confidence-vote", Some(eta)) => Strategy::ConfidenceVote {
+                keep_top: keep_top(eta)?,
+            },
+            ("borda", None) => Strategy::Borda {
+                power_milli: DEFAULT_BORDA_POWER_MILLI,
+            },
+            ("borda", Some(power)) => Strategy::Borda {
+                power_milli: borda_power(power)?,
+            },
+            _ => return Err(unknown()),
         })
+    }
+}
+
+/// η of `confidence-vote`: a whole percent in 1..=100.
+pub fn keep_top(text: &str) -> Result<u32, String> {
+    match text.trim_end_matches('%').parse::<u32>() {
+        Ok(eta) if (1..=100).contains(&eta) => Ok(eta),
+        _ => Err(format!(
+            "keep-top {text:?} must be a whole percent from 1 to 100"
+        )),
+    }
+}
+
+/// p of `borda`, in thousandths: a number in (0, 100].
+pub fn borda_power(text: &str) -> Result<u32, String> {
+    match text.parse::<f64>() {
+        Ok(p) if p > 0.0 && p <= 100.0 => Ok((p * 1000.0).round().max(1.0) as u32),
+        _ => Err(format!("borda power {text:?} must be a number in (0, 100]")),
     }
 }
 
@@ -263,17 +331,66 @@ pub fn choose(
             for (rank, &p) in ranked.iter().enumerate() {
                 tally.add(pool.answer_ids[p as usize], p, rank as u32, 1.0);
             }
-            tally.winner(true).map(|c| Choice {
-                // The representative is the best-ranked sample of the winning answer.
-                position: ranked
-                    .iter()
-                    .map(|&p| p as usize)
-                    .find(|&p| pool.answer_ids[p] == pool.answer_ids[c.position])
-                    .unwrap_or(c.position),
-                ..c
-            })
+            ranked_winner(pool, &ranked, tally)
+        }
+        Strategy::ConfidenceVote { keep_top } => {
+            let scores = pool.scores.as_deref()?;
+            let mut ranked = by_score(members, scores);
+            // η% of the traces, rounded up, at least one; those without an answer keep their
+            // place but do not vote (DeepConf filters traces, then votes).
+            let keep = (ranked.len() * keep_top as usize).div_ceil(100).max(1);
+            ranked.truncate(keep);
+            ranked.retain(|&p| pool.answer_ids[p as usize] != NO_ANSWER);
+            tally.reset(pool.answer_texts.len());
+            for (rank, &p) in ranked.iter().enumerate() {
+                let weight = f64::from(scores[p as usize]);
+                tally.add(pool.answer_ids[p as usize], p, rank as u32, weight);
+            }
+            ranked_winner(pool, &ranked, tally)
+        }
+        Strategy::Borda { power_milli } => {
+            let scores = pool.scores.as_deref()?;
+            let ranked = by_score(members, scores);
+            let n = ranked.len();
+            let power = f64::from(power_milli) / 1000.0;
+            tally.reset(pool.answer_texts.len());
+            for (rank, &p) in ranked.iter().enumerate() {
+                let answer = pool.answer_ids[p as usize];
+                if answer != NO_ANSWER {
+                    let points = ((n - rank) as f64).powf(power);
+                    tally.add(answer, p, rank as u32, points);
+                }
+            }
+            let answered: Vec<u32> = ranked
+                .into_iter()
+                .filter(|&p| pool.answer_ids[p as usize] != NO_ANSWER)
+                .collect();
+            ranked_winner(pool, &answered, tally)
         }
     }
+}
+
+/// `members` best score first, equal scores by lower position.
+fn by_score(members: &[u32], scores: &[f32]) -> Vec<u32> {
+    let mut ranked = members.to_vec();
+    ranked.sort_by(|&a, &b| {
+        scores[b as usize]
+            .total_cmp(&scores[a as usize])
+            .then(a.cmp(&b))
+    });
+    ranked
+}
+
+/// The tally's winner (ties by best rank), represented by its best-ranked sample in `ranked`.
+fn ranked_winner(pool: &ProblemPool, ranked: &[u32], tally: &Tally) -> Option<Choice> {
+    tally.winner(true).map(|c| Choice {
+        position: ranked
+            .iter()
+            .map(|&p| p as usize)
+            .find(|&p| pool.answer_ids[p] == pool.answer_ids[c.position])
+            .unwrap_or(c.position),
+        ..c
+    })
 }
 
 /// Ranks every problem's full pool of samples.
@@ -310,6 +427,7 @@ pub fn rank(pools: &[ProblemPool], strategy: Strategy) -> Result<Vec<Answer>> {
             )));
         }
     }
+    check_weights(pools, strategy)?;
     let mut tally = Tally::default();
     Ok(pools
         .iter()
@@ -319,6 +437,30 @@ pub fn rank(pools: &[ProblemPool], strategy: Strategy) -> Result<Vec<Answer>> {
             answer_record(pool, strategy, choice)
         })
         .collect())
+}
+
+/// A strategy that weighs votes by score needs scores of at least 0 (a mean log-probability is
+/// below 0: rank it by `verifier` or `borda`).
+pub fn check_weights(pools: &[ProblemPool], strategy: Strategy) -> Result<()> {
+    if !strategy.weighs_by_score() {
+        return Ok(());
+    }
+    let negative = pools.iter().find_map(|pool| {
+        let scores = pool.scores.as_deref()?;
+        let p = scores.iter().position(|&s| s < 0.0)?;
+        Some((pool, p))
+    });
+    match negative {
+        Some((pool, p)) => Err(Error::Inconsistent(format!(
+            "strategy {strategy} weighs votes by score, but sample {} of problem {:?} scores {} \
+             (below 0: votes would count against their answer); rank these scores with \
+             verifier or borda",
+            pool.sample_idx[p],
+            pool.problem_id,
+            pool.scores.as_deref().map_or(0.0, |s| s[p])
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn answer_record(pool: &ProblemPool, strategy: Strategy, choice: Option<Choice>) -> Answer {
@@ -356,6 +498,20 @@ fn answer_record(pool: &ProblemPool, strategy: Strategy, choice: Option<Choice>)
             "sample_idx": sample_idx,
             "score": score,
         }),
+        Strategy::ConfidenceVote { keep_top } => json!({
+            "keep_top_percent": keep_top,
+            "mass": short_float(choice.support),
+            "total_mass": short_float(choice.total),
+            "sample_idx": sample_idx,
+            "score": score,
+        }),
+        Strategy::Borda { power_milli } => json!({
+            "power": f64::from(power_milli) / 1000.0,
+            "points": short_float(choice.support),
+            "total_points": short_float(choice.total),
+            "sample_idx": sample_idx,
+            "score": score,
+        }),
     };
     Answer {
         problem_id: pool.problem_id.clone(),
@@ -390,6 +546,7 @@ mod tests {
                 score: *score,
                 step_scores: None,
                 uncalibrated_score: None,
+                score_kind: None,
             })
             .collect();
         build_pools(&samples)
@@ -451,5 +608,73 @@ mod tests {
         assert_eq!(pick(Strategy::Weighted, &mut tally), "7");
         assert_eq!(pick(Strategy::Verifier, &mut tally), "3");
         assert_eq!(pick(Strategy::First, &mut tally), "7");
+    }
+
+    #[test]
+    fn confidence_votes_keep_the_most_confident_and_weigh_by_score() {
+        // "3" has more votes, "7" the most confident samples.
+        let pool = &pools(&[
+            (Some("3"), Some(1.0)),
+            (Some("7"), Some(9.0)),
+            (Some("3"), Some(2.0)),
+            (None, Some(8.5)),
+            (Some("7"), Some(8.0)),
+            (Some("3"), Some(1.5)),
+        ])[0];
+        let everyone = [0, 1, 2, 3, 4, 5];
+        let mut tally = Tally::default();
+        let mut pick = |strategy| {
+            let choice = choose(pool, &everyone, strategy, &mut tally).unwrap();
+            let answer = pool.answer_texts[pool.answer_ids[choice.position] as usize].clone();
+            (answer, choice.position, choice.support)
+        };
+        assert_eq!(pick(Strategy::Majority).0, "3");
+        // η = 50%: the three best (9.0, 8.5 without an answer, 8.0) keep "7" alone.
+        assert_eq!(
+            pick(Strategy::ConfidenceVote { keep_top: 50 }),
+            ("7".into(), 1, 17.0)
+        );
+        // η = 100%: every sample votes with its score: 17 for "7" against 4.5 for "3".
+        assert_eq!(pick(Strategy::ConfidenceVote { keep_top: 100 }).0, "7");
+        // Borda, N = 6: ranks 1..6 are samples 1, 3, 4, 2, 5, 0 → "7": 6 + 4 = 10, "3": 3 + 2 + 1 = 6.
+        assert_eq!(
+            pick(Strategy::Borda { power_milli: 1000 }),
+            ("7".into(), 1, 10.0)
+        );
+        // p = 0.5 shrinks the lead: "7" √6 + √4 = 4.45, "3" √3 + √2 + 1 = 4.15.
+        assert_eq!(pick(Strategy::Borda { power_milli: 500 }).0, "7");
+    }
+
+    #[test]
+    fn confidence_strategies_parse_with_their_parameters_and_refuse_negative_weights() {
+        assert_eq!(
+            "confidence-vote".parse(),
+            Ok(Strategy::ConfidenceVote { keep_top: 90 })
+        );
+        assert_eq!(
+            "confidence-vote@10".parse(),
+            Ok(Strategy::ConfidenceVote { keep_top: 10 })
+        );
+        assert_eq!(
+            "borda@0.5".parse(),
+            Ok(Strategy::Borda { power_milli: 500 })
+        );
+        assert_eq!(
+            Strategy::Borda { power_milli: 500 }.to_string(),
+            "borda@0.5"
+        );
+        for bad in [
+            "confidence-vote@0",
+            "confidence-vote@101",
+            "borda@-1",
+            "borda@x",
+            "majority@3",
+        ] {
+            assert!(bad.parse::<Strategy>().is_err(), "{bad}");
+        }
+        let negative = pools(&[(Some("1"), Some(-0.5)), (Some("2"), Some(-0.2))]);
+        let error = rank(&negative, Strategy::ConfidenceVote { keep_top: 90 }).unwrap_err();
+        assert!(error.to_string().contains("verifier or borda"), "{error}");
+        assert!(rank(&negative, Strategy::Borda { power_milli: 1000 }).is_ok());
     }
 }

@@ -16,7 +16,9 @@ use crate::io::{read_objects, JsonLine};
 mod sample;
 mod stream;
 
-pub use sample::{parse_sample_line, Rankable, Sample, SampleRecord, SampleVerdict, Verbatim};
+pub use sample::{
+    parse_sample_line, Rankable, Sample, SampleRecord, SampleVerdict, Verbatim, SCORE_KIND,
+};
 pub use stream::{
     duplicate_error, map_samples, read_all, read_samples, read_verdicts, ReadOptions, ReadStats,
     VerdictSet,

@@ -15,6 +15,9 @@ use super::{json_kind, Origin};
 use crate::error::{Error, Result};
 use crate::io::{parse_object, LineText};
 
+/// The sample field that says what `score` is when it is no probability of being correct.
+pub const SCORE_KIND: &str = "score_kind";
+
 /// One candidate solution: the unit every stage reads and writes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
@@ -44,6 +47,8 @@ pub struct SampleVerdict {
     pub score: Option<f32>,
     pub step_scores: Option<Vec<f32>>,
     pub uncalibrated_score: Option<f32>,
+    /// What `score` is when it is no probability of being correct (`score --backend confidence`).
+    pub score_kind: Option<String>,
 }
 
 /// A record type that can be read from a samples file.
@@ -71,7 +76,13 @@ impl SampleRecord for Sample {
             score: verdict.score,
             step_scores: verdict.step_scores,
             uncalibrated_score: verdict.uncalibrated_score,
-            extra: fields.extra,
+            extra: {
+                let mut extra = fields.extra;
+                if let Some(kind) = verdict.score_kind {
+                    extra.insert(SCORE_KIND.into(), kind.into());
+                }
+                extra
+            },
         })
     }
     fn problem_id(&self) -> &str {
@@ -148,6 +159,7 @@ struct SampleFields {
     score: Option<Value>,
     step_scores: Option<Value>,
     uncalibrated_score: Option<Value>,
+    score_kind: Option<Value>,
     extra: Map<String, Value>,
     /// The first key that appeared twice in the object.
     repeated: Option<String>,
@@ -164,6 +176,7 @@ impl SampleFields {
             "score" => &mut self.score,
             "step_scores" => &mut self.step_scores,
             "uncalibrated_score" => &mut self.uncalibrated_score,
+            SCORE_KIND => &mut self.score_kind,
             _ => return None,
         })
     }
@@ -206,6 +219,7 @@ impl SampleFields {
                 "uncalibrated_score",
                 self.uncalibrated_score.as_ref(),
             )?,
+            score_kind: origin.string_value(self.score_kind.take(), SCORE_KIND)?,
         })
     }
 }
@@ -405,11 +419,13 @@ pub trait Rankable {
     fn correct(&self) -> Option<bool>;
     fn score(&self) -> Option<f32>;
     fn step_scores(&self) -> Option<&[f32]>;
+    /// What `score` is when it is no probability (see [`SampleVerdict::score_kind`]).
+    fn score_kind(&self) -> Option<&str>;
 }
 
 /// Both sample types hold the fields ranking reads under the same names.
 macro_rules! impl_rankable {
-    ($($record:ty),*) => {$(
+    ($($record:ty: |$this:ident| $score_kind:expr),*) => {$(
         impl Rankable for $record {
             fn problem_id(&self) -> &str {
                 &self.problem_id
@@ -429,11 +445,18 @@ macro_rules! impl_rankable {
             fn step_scores(&self) -> Option<&[f32]> {
                 self.step_scores.as_deref()
             }
+            fn score_kind(&self) -> Option<&str> {
+                let $this = self;
+                $score_kind
+            }
         }
     )*};
 }
 
-impl_rankable!(Sample, SampleVerdict);
+impl_rankable!(
+    Sample: |sample| sample.extra.get(SCORE_KIND).and_then(Value::as_str),
+    SampleVerdict: |verdict| verdict.score_kind.as_deref()
+);
 
 #[cfg(test)]
 mod tests {

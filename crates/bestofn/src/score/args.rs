@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{
-    served_engine, Device, EndpointArg, PairCutter, RemoteOptions, ScoreOptions, ScorerBackendKind,
-    ScorerSettings, ServedFlags, TooLong, VerifierSpec,
+    served_engine, ConfidenceMethod, ConfidenceOptions, Device, EndpointArg, PairCutter,
+    RemoteOptions, ScoreOptions, ScorerBackendKind, ScorerSettings, ServedFlags, TooLong,
+    VerifierSpec,
 };
 use crate::error::Error;
 use crate::io::args::HttpArgs;
@@ -132,7 +133,19 @@ pub struct RemoteScorerArgs {
     pub request_size: usize,
     #[command(flatten)]
     pub http: HttpArgs,
+    /// confidence: which of the trace's confidences is its score (DeepConf's lowest-group,
+    /// bottom-10, tail; mean; self-certainty; mean-logprob).
+    #[arg(long, value_enum, help_heading = CONFIDENCE_HEADING)]
+    pub method: Option<ConfidenceMethod>,
+    /// confidence: tokens per group of lowest-group and bottom-10, and the tail's length.
+    #[arg(long, default_value_t = DEFAULT_WINDOW, value_name = "N", help_heading = CONFIDENCE_HEADING)]
+    pub window: usize,
 }
+
+const CONFIDENCE_HEADING: &str = "Confidence (--backend confidence)";
+const SOLVE_CONFIDENCE_HEADING: &str = "Confidence (--score-backend confidence)";
+/// DeepConf's group size.
+const DEFAULT_WINDOW: usize = 2048;
 
 impl RemoteScorerArgs {
     /// The choice of `score --backend kind [--verifier DIR]`.
@@ -140,6 +153,7 @@ impl RemoteScorerArgs {
         VerifierChoice {
             kind,
             verifier,
+            confidence: (self.method, self.window),
             base_urls: &self.base_url,
             request_size: self.request_size,
             http: &self.http,
@@ -198,6 +212,12 @@ pub struct SolveScorerArgs {
     /// Most solutions in one scoring request.
     #[arg(long, default_value_t = 32, value_name = "N")]
     pub score_request_size: usize,
+    /// confidence: which of the trace's confidences is its score.
+    #[arg(long, value_enum, value_name = "METHOD", help_heading = SOLVE_CONFIDENCE_HEADING)]
+    pub score_method: Option<ConfidenceMethod>,
+    /// confidence: tokens per group of lowest-group and bottom-10, and the tail's length.
+    #[arg(long, default_value_t = DEFAULT_WINDOW, value_name = "N", help_heading = SOLVE_CONFIDENCE_HEADING)]
+    pub score_window: usize,
 }
 
 impl SolveScorerArgs {
@@ -210,6 +230,7 @@ impl SolveScorerArgs {
         VerifierChoice {
             kind: self.score_backend,
             verifier,
+            confidence: (self.score_method, self.score_window),
             base_urls: &self.score_base_url,
             request_size: self.score_request_size,
             http,
@@ -235,6 +256,8 @@ pub struct VerifierChoice<'a> {
     /// The verifier directory: the model itself in process; for a served verifier, optional,
     /// the template, steps and calibration of its verifier.json.
     pub verifier: Option<PathBuf>,
+    /// `--method` and `--window` of the confidence scorer.
+    pub confidence: (Option<ConfidenceMethod>, usize),
     pub base_urls: &'a [String],
     pub request_size: usize,
     pub http: &'a HttpArgs,
@@ -256,6 +279,9 @@ impl VerifierChoice<'_> {
                 return settings(format!("{backend} needs --verifier DIR"));
             };
             return onnx.resolve(verifier, threads);
+        }
+        if self.kind == ScorerBackendKind::Confidence {
+            return self.confidence_settings(&backend);
         }
         if self.base_urls.is_empty() {
             return settings(format!("{backend} needs {}", self.flags.flag("base-url")));
@@ -294,6 +320,29 @@ impl VerifierChoice<'_> {
     }
 }
 
+impl VerifierChoice<'_> {
+    fn confidence_settings(&self, backend: &str) -> Result<ScorerSettings, Error> {
+        let (method, window) = self.confidence;
+        let Some(method) = method else {
+            return Err(Error::Settings(format!(
+                "{backend} needs {} (lowest-group, bottom-10, tail, mean, self-certainty or \
+                 mean-logprob)",
+                self.flags.flag("method")
+            )));
+        };
+        if window == 0 {
+            return Err(Error::Settings(format!(
+                "{} must be at least 1",
+                self.flags.flag("window")
+            )));
+        }
+        Ok(ScorerSettings::Confidence(ConfidenceOptions {
+            method,
+            window,
+        }))
+    }
+}
+
 /// A served verifier's URL up to the server's root: vLLM's /classify has no /v1 form, so a
 /// base URL copied from generation (`.../v1`) is cut back.
 fn server_root(url: &str) -> String {
@@ -325,6 +374,8 @@ mod tests {
             label: None,
             judge_template: None,
             request_size: 8,
+            method: None,
+            window: 2048,
             http: HttpArgs {
                 api_key_env: "BESTOFN_TEST_NO_SUCH_VARIABLE".into(),
                 max_in_flight: 2,
@@ -353,7 +404,7 @@ mod tests {
                 assert_eq!(options.base_urls, ["http://127.0.0.1:8000"]);
                 Ok(engine.id())
             }
-            Ok(ScorerSettings::Onnx { .. }) => panic!("a served backend resolved in process"),
+            Ok(_) => panic!("a served backend resolved in process"),
             Err(error) => Err(error.to_string()),
         }
     }
@@ -412,6 +463,8 @@ mod tests {
             score_label: None,
             score_judge_template: None,
             score_request_size: 4,
+            score_method: None,
+            score_window: 2048,
         };
         let error = |solve: &SolveScorerArgs| {
             solve

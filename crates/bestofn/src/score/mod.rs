@@ -9,6 +9,7 @@
 //! [`ScorerBackendKind`] and its arm in [`served_engine`].
 
 pub mod args;
+mod confidence;
 mod judge;
 mod log;
 mod onnx;
@@ -26,6 +27,9 @@ mod vllm;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use confidence::{
+    group_means, trace_score, ConfidenceMethod, ConfidenceOptions, ConfidenceScorer,
+};
 pub use judge::{Judge, DEFAULT_JUDGE_TEMPLATE};
 pub use log::{fingerprint, log_path, ScoreLog};
 pub use onnx::{plan_batches, OnnxScorer, ScoreOptions};
@@ -60,6 +64,9 @@ pub enum ScorerBackendKind {
     /// An LLM judge on an OpenAI-compatible server: p(Yes) / (p(Yes) + p(No)) at the first token
     /// of its answer (see --judge-template).
     Judge,
+    /// The generator's own confidence, from the token statistics of `generate --token-stats`
+    /// (see --method; not a probability).
+    Confidence,
 }
 
 /// The served engine of `kind`, configured from the flags and the verifier directory's spec.
@@ -69,10 +76,10 @@ pub fn served_engine(
     verifier: Option<&VerifierSpec>,
 ) -> Result<Arc<dyn Protocol>> {
     Ok(match kind {
-        ScorerBackendKind::Onnx => {
-            return Err(Error::Settings(
-                "the in-process verifier is not served: give --verifier DIR".into(),
-            ))
+        ScorerBackendKind::Onnx | ScorerBackendKind::Confidence => {
+            return Err(Error::Settings(format!(
+                "{kind:?} scores in process, it is not served"
+            )))
         }
         ScorerBackendKind::Vllm => Arc::new(Vllm::configure(flags, verifier)?),
         ScorerBackendKind::Tei => Arc::new(Tei::configure(flags, verifier)?),
@@ -89,6 +96,8 @@ pub enum ScorerSettings {
         verifier: PathBuf,
         options: ScoreOptions,
     },
+    /// The generator's confidence, from the samples' token statistics.
+    Confidence(ConfidenceOptions),
     /// Served by an engine over HTTP.
     Remote {
         engine: Arc<dyn Protocol>,
@@ -101,6 +110,7 @@ impl ScorerSettings {
     pub fn describe(&self) -> String {
         match self {
             ScorerSettings::Onnx { verifier, .. } => verifier.display().to_string(),
+            ScorerSettings::Confidence(options) => options.kind(),
             ScorerSettings::Remote { engine, options } => {
                 let urls: Vec<String> = options.base_urls.iter().map(|u| redact_url(u)).collect();
                 format!("{} at {}", engine.id(), urls.join(", "))
@@ -117,6 +127,7 @@ pub fn open_scorer(settings: &ScorerSettings) -> Result<Box<dyn Scorer>> {
                 .map_err(|e| e.loading(&format!("the verifier {}", verifier.display())))?;
             Ok(Box::new(scorer))
         }
+        ScorerSettings::Confidence(options) => Ok(Box::new(ConfidenceScorer::new(*options))),
         ScorerSettings::Remote { engine, options } => Ok(Box::new(RemoteScorer::new(
             Arc::clone(engine),
             options.clone(),

@@ -221,8 +221,8 @@ impl RemoteScorer {
             .iter()
             .zip(cuts)
             .map(|(pair, cut)| Pair {
-                question: pair.question,
                 solution: cut.text(),
+                ..*pair
             })
             .collect()
     }

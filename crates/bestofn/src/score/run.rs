@@ -10,7 +10,7 @@ use super::log::{fingerprint, log_path, ScoreLog};
 use super::scorer::{Pair, PairScore, ScoreStats, Scored, Scorer};
 use crate::error::{Error, Result};
 use crate::io::OutputFile;
-use crate::records::{map_samples, Problem, ReadOptions, Sample};
+use crate::records::{map_samples, Problem, ReadOptions, Sample, SCORE_KIND};
 
 /// Scores a samples file into `out`, streaming. Every field of every sample is kept; `score`
 /// is set. Where `out` is a file, each score is also logged beside it as it comes (see
@@ -135,23 +135,32 @@ fn score_chunks(
                         question,
                         &sample.text,
                     )
+                    .with_tokens(sample.extra.get("tokens"))
                 })
                 .collect();
             let through = score_through_log(scorer, log.as_deref_mut(), &keyed, stats)?;
             stats.resumed += through.from_log;
             let scores = through.scores;
+            let kind = scorer.score_kind().map(str::to_owned);
             for ((line, _, mut sample), score) in chunk.into_iter().zip(scores) {
                 let scored = match score {
+                    Ok(scored) if kind.is_some() => checked_finite(scored, samples_path, line)?,
                     Ok(scored) => checked_probability(scored, samples_path, line, &sample)?,
                     Err(_) if skip_invalid => {
                         stats.skipped += 1;
                         continue;
                     }
-                    Err(why) => return Err(Error::input(samples_path, line, Some("text"), why)),
+                    Err(why) => {
+                        return Err(Error::input(samples_path, line, Some(scorer.reads()), why))
+                    }
                 };
                 sample.score = Some(scored.score);
                 sample.step_scores = scored.steps;
                 sample.uncalibrated_score = scored.uncalibrated;
+                match &kind {
+                    Some(kind) => sample.extra.insert(SCORE_KIND.into(), kind.clone().into()),
+                    None => sample.extra.shift_remove(SCORE_KIND),
+                };
                 output.write_json_line(&sample)?;
                 stats.samples += 1;
             }
@@ -176,8 +185,18 @@ impl<'a> KeyedPair<'a> {
         KeyedPair {
             problem_id,
             sample_idx,
-            pair: Pair { question, solution },
+            pair: Pair {
+                question,
+                solution,
+                tokens: None,
+            },
         }
+    }
+
+    /// The same pair with the sample's recorded token statistics.
+    pub fn with_tokens(mut self, tokens: Option<&'a serde_json::Value>) -> Self {
+        self.pair.tokens = tokens;
+        self
     }
 }
 
@@ -241,6 +260,18 @@ pub(crate) fn score_through_log(
             .collect(),
         logged,
     })
+}
+
+/// A score that is not a probability must still be a number.
+fn checked_finite(scored: Scored, path: &Path, line: usize) -> Result<Scored> {
+    if scored.score.is_finite() {
+        return Ok(scored);
+    }
+    Err(Error::ModelRun(format!(
+        "{}:{line}: the scorer gave {}, not a number",
+        path.display(),
+        scored.score
+    )))
 }
 
 /// A verifier's output must be a probability: NaN or a value outside [0, 1] means a broken model

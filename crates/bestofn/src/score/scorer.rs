@@ -10,6 +10,8 @@ use crate::error::Result;
 pub struct Pair<'a> {
     pub question: &'a str,
     pub solution: &'a str,
+    /// The sample's `tokens` (what `generate --token-stats` recorded), for scorers that read it.
+    pub tokens: Option<&'a serde_json::Value>,
 }
 
 /// What a verifier says of one solution.
@@ -62,6 +64,15 @@ pub trait Scorer {
     /// Pairs per call: what it takes to batch well (the scores of a call are logged together).
     fn chunk_size(&self) -> usize {
         CHUNK_LINES
+    }
+    /// What the scores are when they are not probabilities of being correct (written in each
+    /// sample's `score_kind`); `None` for a verifier's probabilities.
+    fn score_kind(&self) -> Option<&str> {
+        None
+    }
+    /// The sample field the scorer reads, named when a sample cannot be scored.
+    fn reads(&self) -> &'static str {
+        "text"
     }
 }
 

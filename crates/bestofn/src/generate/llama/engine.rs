@@ -291,17 +291,18 @@ impl Slots<'_> {
                 continue;
             };
             let token = sequence.sampler.sample(ctx, sequence.logits);
+            // The end-of-text token is recorded too, as vLLM's logprobs and usage count it.
+            if let (Some(stats), Some(request)) =
+                (sequence.stats.as_mut(), self.params.token_stats.as_ref())
+            {
+                let logits = ctx.get_logits_ith(sequence.logits);
+                stats.push_logits(logits, token.0 as usize, request.top_logprobs, &mut top);
+            }
             let mut finish = None;
             if vocab.is_eog(token) {
                 finish = Some("stop");
             } else {
                 sequence.tokens += 1;
-                if let (Some(stats), Some(request)) =
-                    (sequence.stats.as_mut(), self.params.token_stats.as_ref())
-                {
-                    let logits = ctx.get_logits_ith(sequence.logits);
-                    stats.push_logits(logits, token.0 as usize, request.top_logprobs, &mut top);
-                }
                 let before = sequence.bytes.len();
                 vocab.token_to_piece_into(token, &mut sequence.bytes, false, None);
                 if let Some(at) = find_stop(&sequence.bytes, before, &self.params.stop) {
