@@ -1056,6 +1056,93 @@ mod embedded {
         assert_eq!(kernel, ggml, "the same samples with and without the kernel");
     }
 
+    /// llama-cpp-python's log-probabilities of the same prompt on the same model (greedy), as
+    /// JSON: `{"tokens": [...], "token_logprobs": [...], "top_logprobs": [[...], ...]}`.
+    fn llama_cpp_python_logprobs(prompt: &str, max_tokens: u32, k: u32) -> Value {
+        let script = r#"
+import json, sys
+from llama_cpp import Llama
+model, prompt, max_tokens, k = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+llm = Llama(model_path=model, logits_all=True, n_ctx=512, verbose=False, seed=0)
+out = llm.create_completion(prompt, max_tokens=max_tokens, temperature=0.0, logprobs=k,
+                            stop=["\n"])
+lp = out["choices"][0]["logprobs"]
+print(json.dumps({"token_logprobs": [float(v) for v in lp["token_logprobs"]],
+                  "top_logprobs": [sorted(map(float, t.values()), reverse=True)
+                                   for t in lp["top_logprobs"]]}))
+"#;
+        let output = std::process::Command::new(common::llama_venv_python())
+            .args(["-c", script])
+            .arg(common::bundled_gguf())
+            .args([prompt, &max_tokens.to_string(), &k.to_string()])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).unwrap()
+    }
+
+    #[test]
+    fn recorded_log_probabilities_are_llama_cpp_pythons_on_the_same_prompt() {
+        if common::skip(
+            "recorded_log_probabilities_are_llama_cpp_pythons_on_the_same_prompt",
+            &[common::Need::LlamaVenv],
+        ) {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let problems = counting_problems(dir.path(), &[3, 17]);
+        let out = dir.path().join("greedy.jsonl");
+        llama_generate(dir.path(), &problems, 1, &out)
+            .args(["--temperature", "0", "--max-tokens", "8", "--token-stats"])
+            .args(["--top-logprobs", "5", "--keep-top-logprobs"])
+            // llama-cpp-python runs without flash attention (its kernel moves log-probabilities
+            // by up to a few hundredths).
+            .arg("--no-flash-attention")
+            .assert()
+            .success();
+        for sample in common::read_jsonl(&out) {
+            let id = sample["problem_id"].as_str().unwrap();
+            let start: u32 = id.trim_start_matches("count-").parse().unwrap();
+            let prompt = format!(
+                "{}, {}, {}, {}, {},",
+                start,
+                start + 1,
+                start + 2,
+                start + 3,
+                start + 4
+            );
+            let theirs = llama_cpp_python_logprobs(&prompt, 8, 5);
+            let ours = &sample["tokens"];
+            let their_chosen = theirs["token_logprobs"].as_array().unwrap();
+            let our_chosen = ours["logprobs"].as_array().unwrap();
+            // Both stop at the newline; bestofn's record has the stopping token too.
+            assert!(
+                their_chosen.len() >= 3 && our_chosen.len() >= their_chosen.len() - 1,
+                "{id}"
+            );
+            let close = |a: &Value, b: &Value| {
+                // Recorded to 4 decimals; batched and single decoding differ in the last bits.
+                (a.as_f64().unwrap() - b.as_f64().unwrap()).abs() < 1e-3
+            };
+            for (i, (a, b)) in our_chosen.iter().zip(their_chosen).enumerate() {
+                assert!(close(a, b), "{id} token {i}: {a} vs {b}");
+                let (our_top, their_top) = (&ours["top_logprobs"][i], &theirs["top_logprobs"][i]);
+                let their_top = their_top.as_array().unwrap();
+                // Their top-k is a dict by token text: pieces that print alike collapse.
+                for (a, b) in our_top.as_array().unwrap().iter().zip(their_top) {
+                    assert!(
+                        close(a, b),
+                        "{id} token {i} top: {our_top} vs {their_top:?}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn solve_runs_every_stage_with_the_embedded_model() {
         if common::skip(

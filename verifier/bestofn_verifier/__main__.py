@@ -1,4 +1,4 @@
-"""python -m bestofn_verifier {train,export,quantize,tiny,score,embedder,experiment} ..."""
+"""python -m bestofn_verifier {train,export,quantize,tiny,score,embedder,experiment,arithmetic} ..."""
 
 import importlib
 import sys
@@ -11,6 +11,7 @@ COMMANDS = {
     "score": "score_baseline",
     "embedder": "embedder",
     "experiment": "experiment",
+    "arithmetic": "arithmetic",
 }
 
 

@@ -20,6 +20,8 @@ pub struct Args {
     pub samples: PathBuf,
     #[command(flatten)]
     pub eval: EvalArgs,
+    #[command(flatten)]
+    pub vote: crate::rank::args::VoteArgs,
     /// Rank by these aggregations of each sample's `step_scores` (a process reward model's):
     /// comma-separated; the first one's curves in full, all of them side by side.
     #[arg(long, value_enum, value_delimiter = ',')]
@@ -79,7 +81,7 @@ impl Args {
         }
         ensure_distinct(&inputs, &[Named::dir("--out", &self.out)])?;
         Ok(Settings {
-            options: self.eval.resolve(self.seed)?,
+            options: self.vote.apply_to_eval(self.eval.resolve(self.seed)?)?,
             aggregates: dedup(self.aggregate),
             samples: self.samples,
             out: self.out,

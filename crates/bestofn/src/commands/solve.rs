@@ -124,7 +124,9 @@ impl Args {
                     .vote
                     .apply(resolve_strategies(&self.strategy, self.k)?)?,
                 label: self.label.resolve(),
-                eval: self.eval.resolve(self.generator.sampling.seed)?,
+                eval: self
+                    .vote
+                    .apply_to_eval(self.eval.resolve(self.generator.sampling.seed)?)?,
                 stop_score: self.adaptive_score,
             },
             generate: generate::Settings {

@@ -55,6 +55,7 @@ impl EvalArgs {
             bootstrap: self.bootstrap,
             confidence: self.confidence,
             seed,
+            ..EvalOptions::default()
         })
     }
 }

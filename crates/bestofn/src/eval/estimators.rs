@@ -57,6 +57,42 @@ fn below(rng: &mut Pcg64Mcg, bound: usize) -> usize {
     ((u64::from(rng.next_u32()) * bound as u64) >> 32) as usize
 }
 
+/// Accuracy of any `strategy` at every k of `ks`: the whole pool at k ≥ n (the answer `rank`
+/// gives), else the mean over `trials` uniform random k-subsets.
+pub fn strategy_at_ks(
+    pool: &ProblemPool,
+    ks: &[usize],
+    trials: usize,
+    seed: u64,
+    strategy: Strategy,
+) -> Vec<f64> {
+    let n = pool.len();
+    let mut rng = Pcg64Mcg::seed_from_u64(seed);
+    let mut tally = Tally::default();
+    let mut permutation: Vec<u32> = (0..n as u32).collect();
+    let hit = |members: &[u32], tally: &mut Tally| match choose(pool, members, strategy, tally) {
+        Some(choice) if pool.correct[choice.position] == Some(true) => 1.0,
+        _ => 0.0,
+    };
+    ks.iter()
+        .map(|&k| {
+            if k >= n {
+                return hit(&permutation, &mut tally);
+            }
+            let mut total = 0.0;
+            for _ in 0..trials {
+                for i in 0..k {
+                    let j = i + below(&mut rng, n - i);
+                    permutation.swap(i, j);
+                }
+                total += hit(&permutation[..k], &mut tally);
+            }
+            permutation.sort_unstable();
+            total / trials as f64
+        })
+        .collect()
+}
+
 /// Per-answer running totals while samples join a random subset one at a time.
 #[derive(Debug, Default)]
 pub struct VoteScratch {
@@ -346,6 +382,42 @@ mod tests {
             .map(|t| t.1)
             .collect();
         leaders.iter().filter(|&&r| r).count() as f64 / leaders.len() as f64
+    }
+
+    #[test]
+    fn any_strategy_at_k_converges_to_its_mean_over_every_subset() {
+        let p = pool(&[
+            (Some("1"), false, 9.0),
+            (Some("2"), true, 3.0),
+            (Some("1"), false, 1.0),
+            (Some("2"), true, 6.0),
+            (Some("3"), false, 2.0),
+            (Some("2"), true, 5.0),
+            (None, false, 8.0),
+        ]);
+        let ks: Vec<usize> = (1..=7).collect();
+        for strategy in [
+            Strategy::ConfidenceVote { keep_top: 50 },
+            Strategy::Borda { power_milli: 1000 },
+        ] {
+            let estimates = strategy_at_ks(&p, &ks, 20_000, 3, strategy);
+            for k in 1..=7 {
+                let subsets = enumerate_subsets(7, k);
+                let exact = subsets
+                    .iter()
+                    .map(|s| match choose(&p, s, strategy, &mut Tally::default()) {
+                        Some(c) if p.correct[c.position] == Some(true) => 1.0,
+                        _ => 0.0,
+                    })
+                    .sum::<f64>()
+                    / subsets.len() as f64;
+                assert!(
+                    (estimates[k - 1] - exact).abs() < 0.015,
+                    "{strategy} k={k}: {} vs {exact}",
+                    estimates[k - 1]
+                );
+            }
+        }
     }
 
     #[test]

@@ -16,15 +16,24 @@ pub enum Method {
     Verifier,
     #[serde(rename = "weighted")]
     Weighted,
+    /// DeepConf's filtered confidence-weighted vote (confidence scores only).
+    #[serde(rename = "confidence-vote")]
+    ConfidenceVote,
+    /// Borda vote by score rank (confidence scores only).
+    #[serde(rename = "borda")]
+    Borda,
 }
 
 impl Method {
-    /// Every method, in report order; the scored ones need a score on every sample.
-    pub const ALL: [Method; 4] = [
+    /// Every method, in report order; the scored ones need a score on every sample, the votes
+    /// of confidence scores a `score_kind` too.
+    pub const ALL: [Method; 6] = [
         Method::Coverage,
         Method::Majority,
         Method::Verifier,
         Method::Weighted,
+        Method::ConfidenceVote,
+        Method::Borda,
     ];
 
     /// The name in `metrics.json`.
@@ -34,6 +43,8 @@ impl Method {
             Method::Majority => "majority",
             Method::Verifier => "verifier",
             Method::Weighted => "weighted",
+            Method::ConfidenceVote => "confidence-vote",
+            Method::Borda => "borda",
         }
     }
 
@@ -44,6 +55,8 @@ impl Method {
             Method::Majority => "majority@k",
             Method::Verifier => "verifier@k",
             Method::Weighted => "weighted@k",
+            Method::ConfidenceVote => "confidence-vote@k",
+            Method::Borda => "borda@k",
         }
     }
 
@@ -63,6 +76,9 @@ impl Method {
             Method::Majority | Method::Weighted => {
                 "Monte-Carlo over random k-subsets (exact at k=1 and k=N)"
             }
+            Method::ConfidenceVote | Method::Borda => {
+                "Monte-Carlo over random k-subsets (exact at k=N; ties to the lower sample_idx)"
+            }
         }
     }
 
@@ -73,7 +89,18 @@ impl Method {
             Method::Majority => Some(Strategy::Majority),
             Method::Verifier => Some(Strategy::Verifier),
             Method::Weighted => Some(Strategy::Weighted),
+            Method::ConfidenceVote => Some(Strategy::ConfidenceVote {
+                keep_top: crate::rank::DEFAULT_KEEP_TOP,
+            }),
+            Method::Borda => Some(Strategy::Borda {
+                power_milli: crate::rank::DEFAULT_BORDA_POWER_MILLI,
+            }),
         }
+    }
+
+    /// Whether the method votes by confidence scores (shown only for scores with a `score_kind`).
+    pub fn votes_by_confidence(self) -> bool {
+        matches!(self, Method::ConfidenceVote | Method::Borda)
     }
 
     pub fn needs_scores(self) -> bool {

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 pub use bootstrap::{quantile, Estimate};
 pub use calibration::{abstention_curve, calibration, AbstentionPoint, Calibration};
-pub use estimators::{pass_at_k, verifier_at_k, voting_at_ks, VoteScratch};
+pub use estimators::{pass_at_k, strategy_at_ks, verifier_at_k, voting_at_ks, VoteScratch};
 pub use method::Method;
 
 use crate::error::{Error, Result};
@@ -38,6 +38,10 @@ pub struct EvalOptions {
     /// Confidence level of the intervals.
     pub confidence: f64,
     pub seed: u64,
+    /// η of the confidence vote, in percent.
+    pub keep_top: u32,
+    /// p of the Borda vote, in thousandths.
+    pub borda_power_milli: u32,
 }
 
 impl Default for EvalOptions {
@@ -48,6 +52,22 @@ impl Default for EvalOptions {
             bootstrap: 1000,
             confidence: 0.95,
             seed: 0,
+            keep_top: crate::rank::DEFAULT_KEEP_TOP,
+            borda_power_milli: crate::rank::DEFAULT_BORDA_POWER_MILLI,
+        }
+    }
+}
+
+impl EvalOptions {
+    fn confidence_vote(&self) -> Strategy {
+        Strategy::ConfidenceVote {
+            keep_top: self.keep_top,
+        }
+    }
+
+    fn borda(&self) -> Strategy {
+        Strategy::Borda {
+            power_milli: self.borda_power_milli,
         }
     }
 }
@@ -205,10 +225,17 @@ pub fn evaluate(pools: &[ProblemPool], options: &EvalOptions) -> Result<Metrics>
     let (min_n, max_n) = sample_counts(pools, options)?;
     let ks = resolve_ks(options.ks.as_deref(), min_n)?;
     let scored = pools.iter().all(|p| p.scores.is_some());
+    let confidence = scored && pools.iter().any(|p| p.score_kind.is_some());
+    if confidence {
+        for pool in pools {
+            crate::rank::check_weights(std::slice::from_ref(pool), options.confidence_vote())?;
+        }
+    }
 
     let methods: Vec<Method> = Method::ALL
         .into_iter()
         .filter(|m| scored || !m.needs_scores())
+        .filter(|m| confidence || !m.votes_by_confidence())
         .collect();
 
     // values[method][k index][problem]
@@ -375,6 +402,10 @@ fn per_problem_values(
             Method::Verifier => ks.iter().map(|&k| verifier_at_k(pool, k)).collect(),
             Method::Majority => majority.clone(),
             Method::Weighted => weighted.clone().unwrap_or_default(),
+            Method::ConfidenceVote => {
+                strategy_at_ks(pool, ks, options.trials, seed, options.confidence_vote())
+            }
+            Method::Borda => strategy_at_ks(pool, ks, options.trials, seed, options.borda()),
         })
         .collect()
 }

@@ -20,6 +20,8 @@ fn color_of(method: Method) -> RGBColor {
         Method::Majority => RGBColor(31, 119, 180),
         Method::Verifier => RGBColor(214, 39, 40),
         Method::Weighted => RGBColor(44, 160, 44),
+        Method::ConfidenceVote => RGBColor(148, 103, 189),
+        Method::Borda => RGBColor(255, 127, 14),
     }
 }
 

@@ -1,10 +1,11 @@
-//! The ranking flags that set the parameters of the confidence votes, shared by `rank` and
-//! `solve` (`--k` of topk-vote stays with each command's strategy list).
+//! The ranking flags that set the parameters of the confidence votes, shared by `rank`, `eval`
+//! and `solve` (`--k` of topk-vote stays with each command's strategy list).
 
 use clap::Args;
 
 use super::{borda_power, keep_top, Strategy};
 use crate::error::{Error, Result};
+use crate::eval::EvalOptions;
 
 /// `--keep-top` and `--borda-power`.
 #[derive(Debug, Clone, Args)]
@@ -19,13 +20,27 @@ pub struct VoteArgs {
 }
 
 impl VoteArgs {
+    /// The parameters given: η in percent and p in thousandths.
+    pub fn parameters(&self) -> Result<(Option<u32>, Option<u32>)> {
+        let settings = |message: String| Error::Settings(message);
+        let keep = self.keep_top.as_deref().map(keep_top).transpose();
+        let power = self.borda_power.as_deref().map(borda_power).transpose();
+        Ok((keep.map_err(settings)?, power.map_err(settings)?))
+    }
+
+    /// `options` with the votes' parameters given.
+    pub fn apply_to_eval(&self, mut options: EvalOptions) -> Result<EvalOptions> {
+        let (keep, power) = self.parameters()?;
+        options.keep_top = keep.unwrap_or(options.keep_top);
+        options.borda_power_milli = power.unwrap_or(options.borda_power_milli);
+        Ok(options)
+    }
+
     /// `strategies` with the flags' parameters applied; a flag for a strategy not asked for is
     /// refused, as `--k` is.
     pub fn apply(&self, strategies: Vec<Strategy>) -> Result<Vec<Strategy>> {
         let settings = |message: String| Error::Settings(message);
-        let keep = self.keep_top.as_deref().map(keep_top).transpose();
-        let power = self.borda_power.as_deref().map(borda_power).transpose();
-        let (keep, power) = (keep.map_err(settings)?, power.map_err(settings)?);
+        let (keep, power) = self.parameters()?;
         let has = |name: &str| strategies.iter().any(|s| s.name() == name);
         if keep.is_some() && !has("confidence-vote") {
             return Err(settings(

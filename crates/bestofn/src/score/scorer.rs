@@ -123,8 +123,17 @@ impl ScoreStats {
 impl std::fmt::Display for ScoreStats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let seconds = self.total_time.as_secs_f64().max(1e-9);
-        write!(
-            f,
+        if self.padded_tokens == 0 && self.tokens == 0 {
+            // A scorer that runs no model (confidence from recorded statistics).
+            write!(
+                f,
+                "scored {} samples in {:.1} s",
+                self.samples,
+                self.total_time.as_secs_f64()
+            )?;
+        } else {
+            write!(
+                f,
             "scored {} samples in {} batches: {:.0} samples/s, {:.0} tokens/s, padding {:.1}%, {} truncated, model {:.1} s of {:.1} s",
             self.samples,
             self.batches,
@@ -134,7 +143,8 @@ impl std::fmt::Display for ScoreStats {
             self.truncated,
             self.model_time.as_secs_f64(),
             seconds
-        )?;
+            )?;
+        }
         if self.cut_at_word > 0 {
             write!(
                 f,

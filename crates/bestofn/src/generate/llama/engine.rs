@@ -135,7 +135,11 @@ impl LlamaBackend {
             .with_n_threads(threads)
             .with_n_threads_batch(threads)
             // Flash attention: faster with many sequences (measured, docs/benchmarks.md).
-            .with_flash_attention_policy(llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_ENABLED);
+            .with_flash_attention_policy(if self.options.flash_attention {
+                llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_ENABLED
+            } else {
+                llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_DISABLED
+            });
         self.model
             .new_context(self.runtime, params)
             .map_err(|e| Error::Generation(format!("creating a llama.cpp context: {e}")))

