@@ -1086,6 +1086,44 @@ print(json.dumps({"token_logprobs": [float(v) for v in lp["token_logprobs"]],
     }
 
     #[test]
+    fn recording_token_statistics_changes_no_sample() {
+        if common::skip(
+            "recording_token_statistics_changes_no_sample",
+            &[common::Need::LlamaVenv],
+        ) {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let problems = counting_problems(dir.path(), &[3, 17, 41]);
+        let texts = |stats: bool| {
+            let out = dir.path().join(format!("stats-{stats}.jsonl"));
+            let mut command = llama_generate(dir.path(), &problems, 4, &out);
+            command.args(["--temperature", "1.0", "--max-tokens", "12"]);
+            if stats {
+                command.arg("--token-stats");
+            }
+            command.assert().success();
+            let samples = samples_by_problem(&out);
+            for sample in samples.values().flatten() {
+                let tokens = sample.get("tokens");
+                assert_eq!(tokens.is_some(), stats);
+                if let Some(tokens) = tokens {
+                    // Every decoded token, the end of text included.
+                    let counted = sample["num_tokens"].as_u64().unwrap();
+                    let recorded = tokens["completion"].as_u64().unwrap();
+                    let stopped_at_end = sample["finish_reason"] == "stop";
+                    assert!(recorded == counted || (stopped_at_end && recorded == counted + 1));
+                }
+            }
+            samples
+                .into_iter()
+                .map(|(id, samples)| (id, samples.into_iter().map(|s| s["text"].clone()).collect()))
+                .collect::<BTreeMap<String, Vec<Value>>>()
+        };
+        assert_eq!(texts(true), texts(false));
+    }
+
+    #[test]
     fn recorded_log_probabilities_are_llama_cpp_pythons_on_the_same_prompt() {
         if common::skip(
             "recorded_log_probabilities_are_llama_cpp_pythons_on_the_same_prompt",
@@ -1328,5 +1366,56 @@ mod vllm {
             .success();
         assert_eq!(keyed(&through_faults), samples);
         assert!(proxy.applied().contains(&Fault::Drop));
+
+        token_statistics_from_vllm(&server, &problems, &samples, dir.path());
+    }
+
+    /// `--token-stats` over chat and completions: the same samples, each with vLLM's
+    /// log-probabilities, scored by confidence.
+    fn token_statistics_from_vllm(
+        server: &common::VllmServer,
+        problems: &Path,
+        samples: &BTreeMap<(String, u64), (String, u64)>,
+        dir: &Path,
+    ) {
+        let with_stats = dir.join("token-stats.jsonl");
+        vllm_generate(&server.base_url(), problems, 6, &with_stats)
+            .args(["--n-per-request", "3", "--token-stats", "--top-logprobs", "5"])
+            .assert()
+            .success();
+        assert_eq!(&keyed(&with_stats), samples, "logprobs change no sample");
+        let counting = counting_problems(dir, &[3, 40]);
+        let completions = dir.join("completions.jsonl");
+        vllm_generate(&server.base_url(), &counting, 2, &completions)
+            .arg("--template")
+            .arg(counting_template(dir))
+            .args(["--token-stats", "--top-logprobs", "5", "--keep-top-logprobs"])
+            .assert()
+            .success();
+        for path in [&with_stats, &completions] {
+            for sample in common::read_jsonl(path) {
+                let tokens = &sample["tokens"];
+                let count = tokens["completion"].as_u64().unwrap() as usize;
+                assert!(count >= 1 && tokens["prompt"].as_u64().unwrap() > 0, "{tokens}");
+                assert_eq!(tokens["logprobs"].as_array().unwrap().len(), count);
+                assert_eq!(tokens["confidence"].as_array().unwrap().len(), count);
+                assert!(tokens.get("self_certainty").is_none(), "a server gives top-k only");
+                assert!(sample["wall_ms"].as_u64().is_some());
+            }
+        }
+        for sample in common::read_jsonl(&completions) {
+            let top = sample["tokens"]["top_logprobs"].as_array().unwrap();
+            assert!(top.iter().all(|t| t.as_array().unwrap().len() == 5));
+        }
+        bestofn()
+            .args(["score", "--backend", "confidence", "--method", "lowest-group"])
+            .args(["--window", "4", "--problems"])
+            .arg(problems)
+            .arg("--samples")
+            .arg(&with_stats)
+            .arg("--out")
+            .arg(dir.join("confidence.jsonl"))
+            .assert()
+            .success();
     }
 }

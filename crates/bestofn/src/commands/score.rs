@@ -12,7 +12,8 @@ use crate::score::{open_scorer, score_file, ScorerBackendKind, ScorerSettings};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Where the verifier runs: in process (onnx), or served by vLLM, TEI or SGLang.
+    /// What scores: a verifier in process (onnx) or served (vllm, tei, sglang), an LLM judge, or
+    /// the generator's own confidence (confidence).
     #[arg(long, value_enum, default_value = "onnx")]
     pub backend: ScorerBackendKind,
     /// Verifier directory: model.onnx, tokenizer.json, verifier.json (for a served verifier:

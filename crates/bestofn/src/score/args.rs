@@ -176,10 +176,11 @@ impl RemoteScorerArgs {
 /// `score`'s served verifiers, named `--score-*` (generation owns `--backend`, `--base-url` and
 /// `--model` here); the HTTP flags (--max-in-flight, --max-retries, ...) serve both servers.
 #[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Scoring (--score-backend onnx|vllm|tei|sglang|judge)")]
+#[command(next_help_heading = "Scoring (--score-backend onnx|vllm|tei|sglang|judge|confidence)")]
 pub struct SolveScorerArgs {
-    /// Where the verifier runs: in process (onnx, --verifier DIR), or served by vLLM, TEI or
-    /// SGLang (--score-base-url; --verifier DIR then gives the template and calibration).
+    /// What scores: a verifier in process (onnx, --verifier DIR) or served by vLLM, TEI or
+    /// SGLang (--score-base-url; --verifier DIR then gives the template and calibration), an LLM
+    /// judge, or the generator's own confidence (confidence, with --token-stats).
     #[arg(long, value_enum, default_value = "onnx")]
     pub score_backend: ScorerBackendKind,
     /// The scoring server's root URL; repeat for replicas of one model.
