@@ -1380,7 +1380,13 @@ mod vllm {
     ) {
         let with_stats = dir.join("token-stats.jsonl");
         vllm_generate(&server.base_url(), problems, 6, &with_stats)
-            .args(["--n-per-request", "3", "--token-stats", "--top-logprobs", "5"])
+            .args([
+                "--n-per-request",
+                "3",
+                "--token-stats",
+                "--top-logprobs",
+                "5",
+            ])
             .assert()
             .success();
         assert_eq!(&keyed(&with_stats), samples, "logprobs change no sample");
@@ -1389,17 +1395,28 @@ mod vllm {
         vllm_generate(&server.base_url(), &counting, 2, &completions)
             .arg("--template")
             .arg(counting_template(dir))
-            .args(["--token-stats", "--top-logprobs", "5", "--keep-top-logprobs"])
+            .args([
+                "--token-stats",
+                "--top-logprobs",
+                "5",
+                "--keep-top-logprobs",
+            ])
             .assert()
             .success();
         for path in [&with_stats, &completions] {
             for sample in common::read_jsonl(path) {
                 let tokens = &sample["tokens"];
                 let count = tokens["completion"].as_u64().unwrap() as usize;
-                assert!(count >= 1 && tokens["prompt"].as_u64().unwrap() > 0, "{tokens}");
+                assert!(
+                    count >= 1 && tokens["prompt"].as_u64().unwrap() > 0,
+                    "{tokens}"
+                );
                 assert_eq!(tokens["logprobs"].as_array().unwrap().len(), count);
                 assert_eq!(tokens["confidence"].as_array().unwrap().len(), count);
-                assert!(tokens.get("self_certainty").is_none(), "a server gives top-k only");
+                assert!(
+                    tokens.get("self_certainty").is_none(),
+                    "a server gives top-k only"
+                );
                 assert!(sample["wall_ms"].as_u64().is_some());
             }
         }
@@ -1408,7 +1425,13 @@ mod vllm {
             assert!(top.iter().all(|t| t.as_array().unwrap().len() == 5));
         }
         bestofn()
-            .args(["score", "--backend", "confidence", "--method", "lowest-group"])
+            .args([
+                "score",
+                "--backend",
+                "confidence",
+                "--method",
+                "lowest-group",
+            ])
             .args(["--window", "4", "--problems"])
             .arg(problems)
             .arg("--samples")

@@ -689,6 +689,41 @@ mod served {
             scores[0]
         );
         assert!((scores[0] - by_hand).abs() <= 1e-6);
+
+        // K sampled verifications (a short answer each, so that every one ends in its verdict):
+        // every sample scored, and seeded: the same scores again.
+        let template = dir.path().join("judge.txt");
+        std::fs::write(&template, bestofn::score::DEFAULT_JUDGE_TEMPLATE).unwrap();
+        let run_verified = |name: &str| {
+            let out = dir.path().join(name);
+            run_score(
+                &problems,
+                &samples,
+                &out,
+                &[
+                    "--backend",
+                    "judge",
+                    "--base-url",
+                    &url,
+                    "--model",
+                    "smollm2",
+                    "--judge-template",
+                    template.to_str().unwrap(),
+                    "--verifications",
+                    "4",
+                    "--judge-max-tokens",
+                    "3",
+                    "--judge-temperature",
+                    "1.0",
+                ],
+            )
+            .success()
+            .stderr(contains("scored 12 samples"));
+            common::scores_of(&out)
+        };
+        let (once, again) = (run_verified("k1.jsonl"), run_verified("k2.jsonl"));
+        assert!(once.iter().all(|p| (0.0..=1.0).contains(p)), "{once:?}");
+        assert_eq!(once, again, "seeded verifications give the same scores");
     }
 
     fn run_score(

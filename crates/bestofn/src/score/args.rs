@@ -127,6 +127,17 @@ pub struct RemoteScorerArgs {
     /// prompt asking for Yes or No; docs/serving.md shows it).
     #[arg(long, value_name = "FILE")]
     pub judge_template: Option<PathBuf>,
+    /// judge: K sampled verifications per solution, each a rationale that ends in a verdict;
+    /// the score is the mean of their p(Yes) / (p(Yes) + p(No)) at the verdict (GenRM-CoT).
+    /// Without it, one direct Yes/No answer.
+    #[arg(long, value_name = "K")]
+    pub verifications: Option<u32>,
+    /// judge with --verifications: the most tokens of a rationale [default: 512].
+    #[arg(long, value_name = "N")]
+    pub judge_max_tokens: Option<u32>,
+    /// judge with --verifications: the sampling temperature of the rationales [default: 0.7].
+    #[arg(long, value_name = "T")]
+    pub judge_temperature: Option<f64>,
     /// Most solutions in one request (TEI refuses more than its --max-client-batch-size, 32 by
     /// default; a refused request is split and sent again).
     #[arg(long, default_value_t = 32)]
@@ -167,6 +178,9 @@ impl RemoteScorerArgs {
                 step_joiner: self.step_joiner.clone(),
                 label: self.label.clone(),
                 judge_template: self.judge_template.clone(),
+                verifications: self.verifications,
+                judge_max_tokens: self.judge_max_tokens,
+                judge_temperature: self.judge_temperature,
             },
         }
     }
@@ -210,6 +224,15 @@ pub struct SolveScorerArgs {
     /// judge: a file holding the judge's prompt, with {question} and {solution}.
     #[arg(long, value_name = "FILE")]
     pub score_judge_template: Option<PathBuf>,
+    /// judge: K sampled verifications per solution, each a rationale that ends in a verdict.
+    #[arg(long, value_name = "K")]
+    pub score_verifications: Option<u32>,
+    /// judge with verifications: the most tokens of a rationale [default: 512].
+    #[arg(long, value_name = "N")]
+    pub score_judge_max_tokens: Option<u32>,
+    /// judge with verifications: the sampling temperature of the rationales [default: 0.7].
+    #[arg(long, value_name = "T")]
+    pub score_judge_temperature: Option<f64>,
     /// Most solutions in one scoring request.
     #[arg(long, default_value_t = 32, value_name = "N")]
     pub score_request_size: usize,
@@ -245,6 +268,9 @@ impl SolveScorerArgs {
                 step_joiner: self.score_step_joiner.clone(),
                 label: self.score_label.clone(),
                 judge_template: self.score_judge_template.clone(),
+                verifications: self.score_verifications,
+                judge_max_tokens: self.score_judge_max_tokens,
+                judge_temperature: self.score_judge_temperature,
             },
         }
     }
@@ -374,6 +400,9 @@ mod tests {
             step_joiner: None,
             label: None,
             judge_template: None,
+            verifications: None,
+            judge_max_tokens: None,
+            judge_temperature: None,
             request_size: 8,
             method: None,
             window: 2048,
@@ -463,6 +492,9 @@ mod tests {
             score_step_joiner: None,
             score_label: None,
             score_judge_template: None,
+            score_verifications: None,
+            score_judge_max_tokens: None,
+            score_judge_temperature: None,
             score_request_size: 4,
             score_method: None,
             score_window: 2048,

@@ -36,6 +36,11 @@ pub struct ServedFlags {
     pub label: Option<String>,
     /// judge: the file of the judge's prompt.
     pub judge_template: Option<std::path::PathBuf>,
+    /// judge: sampled verifications per solution, each a rationale ending in a verdict.
+    pub verifications: Option<u32>,
+    /// judge with verifications: the most tokens of a rationale, and its temperature.
+    pub judge_max_tokens: Option<u32>,
+    pub judge_temperature: Option<f64>,
 }
 
 impl ServedFlags {
