@@ -26,6 +26,10 @@ pub struct ProblemPool {
     pub by_score: Vec<u32>,
     /// What the scores are when they are no probabilities (`score_kind`).
     pub score_kind: Option<String>,
+    /// Generated tokens of each sample, when every sample's record says.
+    pub generated_tokens: Option<Vec<u64>>,
+    /// Generation time of each sample in ms, when every sample's record says.
+    pub wall_ms: Option<Vec<u64>>,
 }
 
 impl ProblemPool {
@@ -84,6 +88,8 @@ fn build_pool<T: Rankable>(problem_id: &str, group: &[&T]) -> ProblemPool {
         scores,
         by_score,
         score_kind: group.iter().find_map(|s| s.score_kind()).map(str::to_owned),
+        generated_tokens: group.iter().map(|s| s.cost().tokens).collect(),
+        wall_ms: group.iter().map(|s| s.cost().wall_ms).collect(),
     }
 }
 
@@ -102,6 +108,7 @@ mod tests {
             step_scores: None,
             uncalibrated_score: None,
             score_kind: None,
+            cost: Default::default(),
         }
     }
 

@@ -4,6 +4,7 @@
 pub mod args;
 pub mod bootstrap;
 mod calibration;
+mod compute;
 pub(crate) mod estimators;
 pub mod gap;
 mod method;
@@ -18,6 +19,7 @@ use serde::Serialize;
 pub use bootstrap::{quantile, Estimate};
 pub use calibration::{abstention_curve, calibration, AbstentionPoint, Calibration};
 pub use estimators::{pass_at_k, strategy_at_ks, verifier_at_k, voting_at_ks, VoteScratch};
+pub use compute::Compute;
 pub use method::Method;
 
 use crate::error::{Error, Result};
@@ -111,6 +113,10 @@ pub struct Metrics {
     pub calibration: Option<Calibration>,
     /// The verifier's pick on the full pool, answering the most confident problems first.
     pub abstention: Option<Vec<AbstentionPoint>>,
+    /// What generating the samples cost, where every record says (`num_tokens`, `tokens`,
+    /// `wall_ms`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compute: Option<Compute>,
     /// The same samples ranked by other scores (each aggregation of a process reward model's step
     /// scores, the scores before calibration), side by side; the curves above are the first one's.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -290,6 +296,7 @@ pub fn evaluate(pools: &[ProblemPool], options: &EvalOptions) -> Result<Metrics>
         (None, None)
     };
 
+    let compute = compute::compute(pools, &ks);
     Ok(Metrics {
         problems: pools.len(),
         samples,
@@ -305,6 +312,7 @@ pub fn evaluate(pools: &[ProblemPool], options: &EvalOptions) -> Result<Metrics>
         curves,
         calibration,
         abstention,
+        compute,
         score_variants: Vec::new(),
     })
 }
@@ -436,6 +444,9 @@ pub fn write_report(metrics: &Metrics, input: &Path, dir: &crate::io::OutputDir)
     crate::io::write_json_pretty(&dir.file("metrics.json"), metrics)?;
     let mut plots = vec![plot::ACCURACY_PLOT];
     plot::accuracy_vs_k(metrics, &dir.file(plot::ACCURACY_PLOT))?;
+    if plot::accuracy_vs_tokens(metrics, &dir.file(plot::TOKENS_PLOT))? {
+        plots.push(plot::TOKENS_PLOT);
+    }
     if let Some(calibration) = metrics.calibration.as_ref().filter(|c| !c.bins.is_empty()) {
         plot::reliability_diagram(calibration, &dir.file(plot::CALIBRATION_PLOT))?;
         plots.push(plot::CALIBRATION_PLOT);

@@ -10,6 +10,7 @@ use super::{Calibration, Method, Metrics};
 use crate::error::{Error, Result};
 
 pub const ACCURACY_PLOT: &str = "accuracy_vs_k.svg";
+pub const TOKENS_PLOT: &str = "accuracy_vs_tokens.svg";
 pub const CALIBRATION_PLOT: &str = "calibration.svg";
 
 const SIZE: (u32, u32) = (800, 560);
@@ -55,22 +56,56 @@ fn draw_legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>
     legend.draw().map_err(report_error)
 }
 
+/// The x axis of an accuracy plot: what each budget k of the report is drawn at.
+struct XAxis {
+    title: &'static str,
+    desc: &'static str,
+    /// x of each k of `metrics.ks`.
+    at: Vec<f64>,
+}
+
+impl XAxis {
+    fn samples(metrics: &Metrics) -> Self {
+        XAxis {
+            title: "Accuracy vs number of samples",
+            desc: "samples per problem (k)",
+            at: metrics.ks.iter().map(|&k| k as f64).collect(),
+        }
+    }
+
+    fn range(&self) -> (f64, f64) {
+        let low = self.at.first().copied().unwrap_or(1.0).max(1e-9);
+        let high = self.at.last().copied().unwrap_or(1.0);
+        (low, high.max(2.0 * low))
+    }
+}
+
 /// Axes of accuracy (%) vs samples per problem on a log scale up to `max_k`.
 fn accuracy_axes<'a, DB: DrawingBackend + 'a>(
     root: &'a DrawingArea<DB, plotters::coord::Shift>,
     title: &str,
     max_k: f64,
 ) -> Result<ChartContext<'a, DB, Cartesian2d<LogCoord<f64>, RangedCoordf64>>> {
+    accuracy_axes_over(root, title, (1.0, max_k), "samples per problem (k)")
+}
+
+/// Axes of accuracy (%) vs `x_desc` on a log scale over `(low, high)`.
+fn accuracy_axes_over<'a, DB: DrawingBackend + 'a>(
+    root: &'a DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+    (low, high): (f64, f64),
+    x_desc: &str,
+) -> Result<ChartContext<'a, DB, Cartesian2d<LogCoord<f64>, RangedCoordf64>>> {
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 22))
         .margin(16)
         .x_label_area_size(44)
         .y_label_area_size(56)
-        .build_cartesian_2d((1f64..max_k).log_scale(), 0f64..100f64)
+        .build_cartesian_2d((low..high).log_scale(), 0f64..100f64)
         .map_err(report_error)?;
     chart
         .configure_mesh()
-        .x_desc("samples per problem (k)")
+        .x_desc(x_desc)
         .y_desc("accuracy (%)")
         .x_label_formatter(&|k| format!("{}", k.round()))
         .light_line_style(WHITE)
@@ -81,12 +116,36 @@ fn accuracy_axes<'a, DB: DrawingBackend + 'a>(
 
 /// Accuracy of each strategy vs k (log scale), bootstrap bands, coverage drawn on top.
 pub fn accuracy_vs_k(metrics: &Metrics, path: &Path) -> Result<()> {
+    accuracy_plot(metrics, path, &XAxis::samples(metrics))
+}
+
+/// The same curves against the generated tokens per problem (`metrics.compute`), the axis on
+/// which methods are compared at equal compute; nothing is drawn without token counts.
+pub fn accuracy_vs_tokens(metrics: &Metrics, path: &Path) -> Result<bool> {
+    let Some(compute) = &metrics.compute else {
+        return Ok(false);
+    };
+    let axis = XAxis {
+        title: "Accuracy vs generated tokens",
+        desc: "generated tokens per problem",
+        at: compute.generated_tokens_per_problem.clone(),
+    };
+    accuracy_plot(metrics, path, &axis)?;
+    Ok(true)
+}
+
+/// Accuracy of each strategy at the x of each k, bootstrap bands, coverage drawn on top.
+fn accuracy_plot(metrics: &Metrics, path: &Path, axis: &XAxis) -> Result<()> {
+    let x = |k: usize| {
+        let i = metrics.ks.iter().position(|&m| m == k).unwrap_or(0);
+        axis.at.get(i).copied().unwrap_or(k as f64)
+    };
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(report_error)?;
-        let max_k = metrics.ks.last().copied().unwrap_or(1).max(2) as f64;
-        let mut chart = accuracy_axes(&root, "Accuracy vs number of samples", max_k)?;
+        let (low, high) = axis.range();
+        let mut chart = accuracy_axes_over(&root, axis.title, (low, high), axis.desc)?;
         // Strategies first, coverage last so that it is drawn on top.
         let mut curves: Vec<_> = metrics.curves.iter().collect();
         curves.sort_by_key(|c| c.method == Method::Coverage);
@@ -95,14 +154,14 @@ pub fn accuracy_vs_k(metrics: &Metrics, path: &Path) -> Result<()> {
             let mut band: Vec<(f64, f64)> = curve
                 .points
                 .iter()
-                .map(|p| (p.k as f64, 100.0 * p.estimate.upper))
+                .map(|p| (x(p.k), 100.0 * p.estimate.upper))
                 .collect();
             band.extend(
                 curve
                     .points
                     .iter()
                     .rev()
-                    .map(|p| (p.k as f64, 100.0 * p.estimate.lower)),
+                    .map(|p| (x(p.k), 100.0 * p.estimate.lower)),
             );
             chart
                 .draw_series(std::iter::once(Polygon::new(
@@ -113,7 +172,7 @@ pub fn accuracy_vs_k(metrics: &Metrics, path: &Path) -> Result<()> {
             let line: Vec<(f64, f64)> = curve
                 .points
                 .iter()
-                .map(|p| (p.k as f64, 100.0 * p.estimate.mean))
+                .map(|p| (x(p.k), 100.0 * p.estimate.mean))
                 .collect();
             chart
                 .draw_series(LineSeries::new(line.clone(), color.stroke_width(2)))
@@ -130,7 +189,7 @@ pub fn accuracy_vs_k(metrics: &Metrics, path: &Path) -> Result<()> {
         let grey = RGBColor(120, 120, 120);
         chart
             .draw_series(DashedLineSeries::new(
-                vec![(1.0, first), (max_k, first)],
+                vec![(low, first), (high, first)],
                 6,
                 4,
                 grey.stroke_width(1),

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use super::{AbstentionPoint, Calibration, Estimate, Metrics};
+use super::{AbstentionPoint, Calibration, Compute, Estimate, Metrics};
 
 const NOT_AVAILABLE: &str = "n/a";
 
@@ -24,6 +24,9 @@ pub fn markdown(metrics: &Metrics, input: &Path, plots: &[&str]) -> String {
     let mut md = String::new();
     header(&mut md, metrics, input);
     accuracy_table(&mut md, metrics);
+    if let Some(compute) = &metrics.compute {
+        compute_section(&mut md, metrics, compute);
+    }
     if let Some(c) = &metrics.calibration {
         calibration_section(&mut md, c);
     }
@@ -40,6 +43,37 @@ pub fn markdown(metrics: &Metrics, input: &Path, plots: &[&str]) -> String {
         }
     }
     md
+}
+
+/// Accuracy beside what the samples cost, for comparisons at equal compute.
+fn compute_section(md: &mut String, metrics: &Metrics, compute: &Compute) {
+    let _ = writeln!(md, "## Compute\n");
+    let time = compute
+        .wall_ms_per_sample
+        .map_or(String::new(), |ms| format!(", {ms:.0} ms each"));
+    let _ = writeln!(
+        md,
+        "Generated tokens per sample: {:.1} on average{time} (`tokens.completion`, else \
+         `num_tokens`). Tokens a verifier or judge read are not recorded per sample.\n",
+        compute.generated_tokens_per_sample
+    );
+    let methods: Vec<_> = metrics.curves.iter().map(|c| c.method.title()).collect();
+    let _ = writeln!(md, "| k | tokens per problem | {} |", methods.join(" | "));
+    let _ = writeln!(md, "|---|---|{}", "---|".repeat(methods.len()));
+    for (i, (&k, tokens)) in metrics
+        .ks
+        .iter()
+        .zip(&compute.generated_tokens_per_problem)
+        .enumerate()
+    {
+        let cells: Vec<String> = metrics
+            .curves
+            .iter()
+            .map(|c| percent(&c.points[i].estimate))
+            .collect();
+        let _ = writeln!(md, "| {k} | {tokens:.0} | {} |", cells.join(" | "));
+    }
+    let _ = writeln!(md);
 }
 
 fn header(md: &mut String, metrics: &Metrics, input: &Path) {

@@ -89,6 +89,7 @@ mod tests {
             step_scores: None,
             uncalibrated_score: None,
             score_kind: None,
+            cost: Default::default(),
         }];
         let error = aggregate_steps(&mut verdicts, Aggregate::Min).unwrap_err();
         assert!(

@@ -17,7 +17,8 @@ mod sample;
 mod stream;
 
 pub use sample::{
-    parse_sample_line, Rankable, Sample, SampleRecord, SampleVerdict, Verbatim, SCORE_KIND,
+    parse_sample_line, GenerationCost, Rankable, Sample, SampleRecord, SampleVerdict, Verbatim,
+    SCORE_KIND,
 };
 pub use stream::{
     duplicate_error, map_samples, read_all, read_samples, read_verdicts, ReadOptions, ReadStats,

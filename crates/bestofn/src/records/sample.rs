@@ -49,6 +49,27 @@ pub struct SampleVerdict {
     pub uncalibrated_score: Option<f32>,
     /// What `score` is when it is no probability of being correct (`score --backend confidence`).
     pub score_kind: Option<String>,
+    /// What generating it cost, where recorded: tokens (`tokens.completion`, else `num_tokens`)
+    /// and time (`wall_ms`).
+    pub cost: GenerationCost,
+}
+
+/// What generating a sample cost, where its record says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GenerationCost {
+    pub tokens: Option<u64>,
+    pub wall_ms: Option<u64>,
+}
+
+impl GenerationCost {
+    /// From a record's `tokens` (its `completion`), `num_tokens` and `wall_ms` values.
+    fn of(tokens: Option<&Value>, num_tokens: Option<&Value>, wall_ms: Option<&Value>) -> Self {
+        let completion = tokens.and_then(|t| t.get("completion")).and_then(Value::as_u64);
+        GenerationCost {
+            tokens: completion.or_else(|| num_tokens.and_then(Value::as_u64)),
+            wall_ms: wall_ms.and_then(Value::as_u64),
+        }
+    }
 }
 
 /// A record type that can be read from a samples file.
@@ -160,6 +181,9 @@ struct SampleFields {
     step_scores: Option<Value>,
     uncalibrated_score: Option<Value>,
     score_kind: Option<Value>,
+    /// `num_tokens`, `tokens.completion` and `wall_ms`, read in the fast mode only (a full read
+    /// keeps them in `extra`, in place).
+    cost: GenerationCost,
     extra: Map<String, Value>,
     /// The first key that appeared twice in the object.
     repeated: Option<String>,
@@ -220,6 +244,7 @@ impl SampleFields {
                 self.uncalibrated_score.as_ref(),
             )?,
             score_kind: origin.string_value(self.score_kind.take(), SCORE_KIND)?,
+            cost: self.cost,
         })
     }
 }
@@ -317,6 +342,12 @@ impl<'de> Visitor<'de> for FieldsSeed {
         let mut skipped = SkippedKeys::default();
         while let Some(key) = map.next_key::<Key<'de>>()? {
             let key = key.0;
+            if !self.full && read_cost(&key, &mut map, &mut fields.cost)? {
+                if !skipped.insert(&key) && fields.repeated.is_none() {
+                    fields.repeated = Some(key.into_owned());
+                }
+                continue;
+            }
             let skip = !self.full && (key == "text" || fields.slot(&key).is_none());
             let repeated = if skip {
                 map.next_value::<IgnoredAny>()?;
@@ -333,6 +364,83 @@ impl<'de> Visitor<'de> for FieldsSeed {
             }
         }
         Ok(fields)
+    }
+}
+
+/// Reads `key`'s value into `cost` when it is one of the cost fields (true). A value of another
+/// shape counts as absent, as it did before these fields were read; `tokens`' per-token lists
+/// are skipped, not built.
+fn read_cost<'de, A: MapAccess<'de>>(
+    key: &str,
+    map: &mut A,
+    cost: &mut GenerationCost,
+) -> Result<bool, A::Error> {
+    match key {
+        "tokens" => {
+            if let Some(completion) = map.next_value_seed(Count { field: Some("completion") })? {
+                cost.tokens = Some(completion);
+            }
+        }
+        "num_tokens" => {
+            let value = map.next_value_seed(Count { field: None })?;
+            cost.tokens = cost.tokens.or(value);
+        }
+        "wall_ms" => cost.wall_ms = map.next_value_seed(Count { field: None })?,
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// A non-negative integer: the value itself (`field` None) or its object's `field`; any other
+/// value is read through and gives None.
+struct Count {
+    field: Option<&'static str>,
+}
+
+impl<'de> DeserializeSeed<'de> for Count {
+    type Value = Option<u64>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Option<u64>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Count {
+    type Value = Option<u64>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Option<u64>, E> {
+        Ok(self.field.is_none().then_some(v))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Option<u64>, E> {
+        Ok(None)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Option<u64>, E> {
+        Ok(None)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Option<u64>, E> {
+        Ok(None)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Option<u64>, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Option<u64>, E> {
+        Ok(None)
+    }
+    fn visit_seq<S: serde::de::SeqAccess<'de>>(self, mut seq: S) -> Result<Option<u64>, S::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Option<u64>, M::Error> {
+        let mut found = None;
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            if Some(key.0.as_ref()) == self.field {
+                found = map.next_value_seed(Count { field: None })?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
     }
 }
 
@@ -421,11 +529,13 @@ pub trait Rankable {
     fn step_scores(&self) -> Option<&[f32]>;
     /// What `score` is when it is no probability (see [`SampleVerdict::score_kind`]).
     fn score_kind(&self) -> Option<&str>;
+    /// What generating the sample cost, where its record says.
+    fn cost(&self) -> GenerationCost;
 }
 
 /// Both sample types hold the fields ranking reads under the same names.
 macro_rules! impl_rankable {
-    ($($record:ty: |$this:ident| $score_kind:expr),*) => {$(
+    ($($record:ty: |$this:ident| $score_kind:expr, $cost:expr);*) => {$(
         impl Rankable for $record {
             fn problem_id(&self) -> &str {
                 &self.problem_id
@@ -449,13 +559,22 @@ macro_rules! impl_rankable {
                 let $this = self;
                 $score_kind
             }
+            fn cost(&self) -> GenerationCost {
+                let $this = self;
+                $cost
+            }
         }
     )*};
 }
 
 impl_rankable!(
     Sample: |sample| sample.extra.get(SCORE_KIND).and_then(Value::as_str),
-    SampleVerdict: |verdict| verdict.score_kind.as_deref()
+        GenerationCost::of(
+            sample.extra.get("tokens"),
+            sample.extra.get("num_tokens"),
+            sample.extra.get("wall_ms"),
+        );
+    SampleVerdict: |verdict| verdict.score_kind.as_deref(), verdict.cost
 );
 
 #[cfg(test)]
