@@ -268,15 +268,31 @@ pub fn markdown(comparison: &Comparison) -> String {
         md,
         "Accuracy in %, {level:.0}% percentile-bootstrap intervals over problems. test@1 is the expected accuracy of one sample (pass@1); N is the run's samples per problem.\n"
     );
+    // Generated tokens per problem at N, where the runs' records say (compute at equal cost).
+    let tokens_at_n = |r: &RunSummary| {
+        let compute = r.metrics.compute.as_ref()?;
+        compute.generated_tokens_per_problem.last().copied()
+    };
+    let with_tokens = comparison.runs.iter().any(|r| tokens_at_n(r).is_some());
+    let (tokens_head, tokens_rule) = if with_tokens {
+        (" tokens/problem@N |", "---:|")
+    } else {
+        ("", "")
+    };
     let _ = writeln!(
         md,
-        "| run | problems | N | test@1 | coverage@N | majority@N | verifier@N |"
+        "| run | problems | N | test@1 | coverage@N | majority@N | verifier@N |{tokens_head}"
     );
-    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|{tokens_rule}");
     for r in &comparison.runs {
+        let tokens = match (with_tokens, tokens_at_n(r)) {
+            (false, _) => String::new(),
+            (true, Some(tokens)) => format!(" {tokens:.0} |"),
+            (true, None) => " n/a |".to_owned(),
+        };
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} |{tokens}",
             cell(&r.name),
             r.problems,
             r.n,

@@ -18,8 +18,8 @@ use serde::Serialize;
 
 pub use bootstrap::{quantile, Estimate};
 pub use calibration::{abstention_curve, calibration, AbstentionPoint, Calibration};
-pub use estimators::{pass_at_k, strategy_at_ks, verifier_at_k, voting_at_ks, VoteScratch};
 pub use compute::Compute;
+pub use estimators::{pass_at_k, strategy_at_ks, verifier_at_k, voting_at_ks, VoteScratch};
 pub use method::Method;
 
 use crate::error::{Error, Result};

@@ -547,7 +547,7 @@ mod tests {
                 step_scores: None,
                 uncalibrated_score: None,
                 score_kind: None,
-            cost: Default::default(),
+                cost: Default::default(),
             })
             .collect();
         build_pools(&samples)

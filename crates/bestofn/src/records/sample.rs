@@ -64,7 +64,9 @@ pub struct GenerationCost {
 impl GenerationCost {
     /// From a record's `tokens` (its `completion`), `num_tokens` and `wall_ms` values.
     fn of(tokens: Option<&Value>, num_tokens: Option<&Value>, wall_ms: Option<&Value>) -> Self {
-        let completion = tokens.and_then(|t| t.get("completion")).and_then(Value::as_u64);
+        let completion = tokens
+            .and_then(|t| t.get("completion"))
+            .and_then(Value::as_u64);
         GenerationCost {
             tokens: completion.or_else(|| num_tokens.and_then(Value::as_u64)),
             wall_ms: wall_ms.and_then(Value::as_u64),
@@ -377,7 +379,9 @@ fn read_cost<'de, A: MapAccess<'de>>(
 ) -> Result<bool, A::Error> {
     match key {
         "tokens" => {
-            if let Some(completion) = map.next_value_seed(Count { field: Some("completion") })? {
+            if let Some(completion) = map.next_value_seed(Count {
+                field: Some("completion"),
+            })? {
                 cost.tokens = Some(completion);
             }
         }
@@ -606,6 +610,43 @@ mod tests {
             assert!(full.starts_with("s.jsonl:3: field `"), "{full}");
             assert_eq!(fast, Err(full));
         }
+    }
+
+    #[test]
+    fn generation_cost_is_read_alike_fast_and_full_and_odd_shapes_count_as_absent() {
+        let cost = |fields: &str| {
+            let line = format!(r#"{{"problem_id": "a", "sample_idx": 0, "text": "t"{fields}}}"#);
+            let fast = parse::<SampleVerdict>(&line).unwrap().cost;
+            let full = parse::<Sample>(&line).unwrap();
+            assert_eq!(fast, full.cost(), "{line}");
+            // A full read keeps the fields where they were.
+            assert_eq!(
+                serde_json::to_string(&full).unwrap().contains("tokens"),
+                line.contains("tokens")
+            );
+            (fast.tokens, fast.wall_ms)
+        };
+        let stats = r#""tokens": {"prompt": 9, "completion": 12, "logprobs": [-0.5, -0.1]}"#;
+        assert_eq!(
+            cost(&format!(r#", "num_tokens": 11, {stats}, "wall_ms": 40"#)),
+            (Some(12), Some(40))
+        );
+        assert_eq!(cost(r#", "num_tokens": 11"#), (Some(11), None));
+        assert_eq!(
+            cost(r#", "num_tokens": null, "wall_ms": "soon""#),
+            (None, None)
+        );
+        assert_eq!(
+            cost(r#", "tokens": [1, 2], "num_tokens": -3, "wall_ms": 1.5"#),
+            (None, None)
+        );
+        assert_eq!(
+            cost(r#", "tokens": {"completion": "x", "other": {"completion": 4}}"#),
+            (None, None)
+        );
+        let repeated =
+            r#"{"problem_id": "a", "sample_idx": 0, "text": "t", "wall_ms": 1, "wall_ms": 2}"#;
+        assert!(parse::<SampleVerdict>(repeated).is_err());
     }
 
     #[test]
