@@ -232,16 +232,14 @@ pub fn evaluate(pools: &[ProblemPool], options: &EvalOptions) -> Result<Metrics>
     let ks = resolve_ks(options.ks.as_deref(), min_n)?;
     let scored = pools.iter().all(|p| p.scores.is_some());
     let confidence = scored && pools.iter().any(|p| p.score_kind.is_some());
-    if confidence {
-        for pool in pools {
-            crate::rank::check_weights(std::slice::from_ref(pool), options.confidence_vote())?;
-        }
-    }
+    // The confidence vote weighs by score: scores below 0 (a mean log-probability) get Borda only.
+    let weighable = crate::rank::check_weights(pools, options.confidence_vote()).is_ok();
 
     let methods: Vec<Method> = Method::ALL
         .into_iter()
         .filter(|m| scored || !m.needs_scores())
         .filter(|m| confidence || !m.votes_by_confidence())
+        .filter(|m| weighable || *m != Method::ConfidenceVote)
         .collect();
 
     // values[method][k index][problem]
