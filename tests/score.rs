@@ -690,21 +690,25 @@ mod served {
         );
         assert!((scores[0] - by_hand).abs() <= 1e-6);
 
-        // K sampled verifications (a short answer each, so that every one ends in its verdict):
-        // every sample scored, and seeded: the same scores again.
-        let template = dir.path().join("judge.txt");
+        judged_with_sampled_verifications(&problems, &samples, &url, dir.path());
+    }
+
+    /// K sampled verifications (a short answer each, so that every one ends in its verdict):
+    /// every sample scored, and seeded: the same scores again.
+    fn judged_with_sampled_verifications(problems: &Path, samples: &Path, url: &str, dir: &Path) {
+        let template = dir.join("judge.txt");
         std::fs::write(&template, bestofn::score::DEFAULT_JUDGE_TEMPLATE).unwrap();
         let run_verified = |name: &str| {
-            let out = dir.path().join(name);
+            let out = dir.join(name);
             run_score(
-                &problems,
-                &samples,
+                problems,
+                samples,
                 &out,
                 &[
                     "--backend",
                     "judge",
                     "--base-url",
-                    &url,
+                    url,
                     "--model",
                     "smollm2",
                     "--judge-template",
