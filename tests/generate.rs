@@ -1390,17 +1390,33 @@ mod vllm {
             .assert()
             .success();
         assert_eq!(&keyed(&with_stats), samples, "logprobs change no sample");
-        let counting = counting_problems(dir, &[3, 40]);
+        let counting_dir = dir.join("counting");
+        std::fs::create_dir(&counting_dir).unwrap();
+        let counting = counting_problems(&counting_dir, &[3, 40]);
         let completions = dir.join("completions.jsonl");
-        vllm_generate(&server.base_url(), &counting, 2, &completions)
-            .arg("--template")
-            .arg(counting_template(dir))
+        bestofn()
+            .args([
+                "generate",
+                "--backend",
+                "openai",
+                "--model",
+                "smollm2",
+                "--base-url",
+            ])
+            .arg(server.base_url())
+            .arg("--problems")
+            .arg(&counting)
+            .args(["--n", "2", "--max-tokens", "8", "--template"])
+            .arg(counting_template(&counting_dir))
             .args([
                 "--token-stats",
                 "--top-logprobs",
                 "5",
                 "--keep-top-logprobs",
             ])
+            .arg("--out")
+            .arg(&completions)
+            .env_remove("OPENAI_API_KEY")
             .assert()
             .success();
         for path in [&with_stats, &completions] {

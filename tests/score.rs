@@ -1525,3 +1525,132 @@ mod documented_engines {
         .stderr(contains("too long"));
     }
 }
+
+/// The LLM judge in process (embedded llama.cpp, the bundled GGUF), checked against
+/// llama-cpp-python's next-token distribution for the same prompt.
+#[cfg(feature = "llama")]
+mod embedded_judge {
+    use super::*;
+    use common::bestofn;
+    use std::collections::BTreeMap;
+
+    /// p(Yes) / (p(Yes) + p(No)) after `user` as SmolLM2's chat template (ChatML, as llama.cpp
+    /// applies it) frames it, every token spelling either word counted, by llama-cpp-python.
+    fn yes_share_by_llama_cpp_python(user: &str) -> f64 {
+        let script = r#"
+import math, sys
+from llama_cpp import Llama
+llm = Llama(model_path=sys.argv[1], n_ctx=2048, verbose=False, logits_all=True)
+prompt = "<|im_start|>user\n" + sys.stdin.read() + "<|im_end|>\n<|im_start|>assistant\n"
+tokens = llm.tokenize(prompt.encode(), add_bos=True, special=True)
+llm.eval(tokens)
+logits = llm.scores[llm.n_tokens - 1]
+top = max(logits)
+norm = top + math.log(sum(math.exp(l - top) for l in logits))
+mass = {"yes": 0.0, "no": 0.0}
+for i in range(llm.n_vocab()):
+    word = llm.detokenize([i]).decode("utf-8", "replace").strip().lower()
+    if word in mass:
+        mass[word] += math.exp(logits[i] - norm)
+print(mass["yes"] / (mass["yes"] + mass["no"]))
+"#;
+        let mut child = std::process::Command::new(common::llama_venv_python())
+            .args(["-c", script])
+            .arg(common::bundled_gguf())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(user.as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success());
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_judge_in_process_reads_yes_and_no_as_llama_cpp_python_does() {
+        if common::skip(
+            "the_judge_in_process_reads_yes_and_no_as_llama_cpp_python_does",
+            &[common::Need::LlamaVenv],
+        ) {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (problems, samples) = (
+            common::fixture("problems.jsonl"),
+            common::fixture("samples.jsonl"),
+        );
+        let out = dir.path().join("judged.jsonl");
+        bestofn()
+            .args([
+                "score",
+                "--backend",
+                "judge",
+                "--threads",
+                "2",
+                "--problems",
+            ])
+            .arg(&problems)
+            .arg("--samples")
+            .arg(&samples)
+            .arg("--out")
+            .arg(&out)
+            .env("BESTOFN_GGUF", common::bundled_gguf())
+            .assert()
+            .success()
+            .stderr(contains("scored 12 samples"));
+        let judged = common::read_jsonl(&out);
+        let scores = common::scores_of(&out);
+        assert!(scores.iter().all(|p| (0.0..=1.0).contains(p)), "{scores:?}");
+        let questions: BTreeMap<String, String> = common::read_jsonl(&problems)
+            .into_iter()
+            .map(|p| {
+                (
+                    p["id"].as_str().unwrap().to_owned(),
+                    p["question"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        for (sample, score) in judged.iter().zip(&scores).take(3) {
+            let user = bestofn::score::DEFAULT_JUDGE_TEMPLATE
+                .replace(
+                    "{question}",
+                    &questions[sample["problem_id"].as_str().unwrap()],
+                )
+                .replace("{solution}", sample["text"].as_str().unwrap());
+            let theirs = yes_share_by_llama_cpp_python(&user);
+            assert!(
+                (score - theirs).abs() < 1e-4,
+                "{score} vs llama-cpp-python's {theirs}"
+            );
+        }
+        // K sampled verifications need a served judge.
+        bestofn()
+            .args([
+                "score",
+                "--backend",
+                "judge",
+                "--verifications",
+                "2",
+                "--problems",
+            ])
+            .arg(&problems)
+            .arg("--samples")
+            .arg(&samples)
+            .arg("--out")
+            .arg(dir.path().join("k.jsonl"))
+            .assert()
+            .code(64)
+            .stderr(contains("needs a served judge"));
+    }
+}

@@ -113,7 +113,7 @@ pub struct SamplingArgs {
 pub struct TokenStatsArgs {
     /// Record each sample's `tokens` (prompt and completion token counts, each generated token's
     /// log-probability and confidence; self-certainty with the embedded engine) and `wall_ms`.
-    /// Off by default: it makes a samples file about 5 times larger (docs/generate.md).
+    /// Off by default: it makes a samples file 3-4 times larger (docs/confidence.md).
     #[arg(long)]
     pub token_stats: bool,
     /// k of the token confidence: the most likely tokens read at each position (at most 20).

@@ -27,6 +27,8 @@ use crate::error::Result;
 pub use adaptive::{beta_confidence, AdaptiveStop, NewSample, RoundJudge};
 pub(crate) use backend::run_concurrently;
 pub use backend::{Backend, Completion, Generated, Job, Origin, Seeding, Slot};
+#[cfg(feature = "llama")]
+pub(crate) use llama::LlamaBackend;
 pub use llama::{default_gguf, LlamaArgs, LlamaOptions};
 pub use log::{ExistingSamples, Expected, SampleLog};
 pub use openai::{OpenAiArgs, OpenAiOptions};
@@ -38,6 +40,8 @@ pub use run::{
 };
 pub use sampling::SamplingParams;
 pub use template::{Mode, Prompt, Template};
+#[cfg(feature = "llama")]
+pub(crate) use token_stats::log_normalizer_and_mean;
 pub use token_stats::{token_confidence, TokenStats, TokenStatsRequest};
 
 /// Which backend generates: the registry of backends, each configured from its own flag group

@@ -110,7 +110,7 @@ impl TokenStats {
 }
 
 /// log Σ exp(l) and the mean of `logits`, in one pass after the maximum.
-fn log_normalizer_and_mean(logits: &[f32]) -> (f32, f32) {
+pub(crate) fn log_normalizer_and_mean(logits: &[f32]) -> (f32, f32) {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut sums = [0f32; 8];
     let mut totals = [0f32; 8];

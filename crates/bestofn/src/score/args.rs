@@ -9,9 +9,9 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{
-    served_engine, ConfidenceMethod, ConfidenceOptions, Device, EndpointArg, PairCutter,
-    RemoteOptions, ScoreOptions, ScorerBackendKind, ScorerSettings, ServedFlags, TooLong,
-    VerifierSpec,
+    served_engine, ConfidenceMethod, ConfidenceOptions, Device, EmbeddedJudgeOptions, EndpointArg,
+    PairCutter, RemoteOptions, ScoreOptions, ScorerBackendKind, ScorerSettings, ServedFlags,
+    TooLong, VerifierSpec,
 };
 use crate::error::Error;
 use crate::io::args::HttpArgs;
@@ -310,6 +310,9 @@ impl VerifierChoice<'_> {
         if self.kind == ScorerBackendKind::Confidence {
             return self.confidence_settings(&backend);
         }
+        if self.kind == ScorerBackendKind::Judge && self.base_urls.is_empty() {
+            return self.embedded_judge_settings(threads);
+        }
         if self.base_urls.is_empty() {
             return settings(format!("{backend} needs {}", self.flags.flag("base-url")));
         }
@@ -348,6 +351,27 @@ impl VerifierChoice<'_> {
 }
 
 impl VerifierChoice<'_> {
+    /// A judge without a server: the GGUF of the model flag (the bundled one by default) in
+    /// process.
+    fn embedded_judge_settings(&self, threads: Option<usize>) -> Result<ScorerSettings, Error> {
+        if self.flags.verifications.is_some() {
+            return Err(Error::Settings(format!(
+                "{} needs a served judge ({}): the judge in process reads one direct answer",
+                self.flags.flag("verifications"),
+                self.flags.flag("base-url")
+            )));
+        }
+        let model = match &self.flags.model {
+            Some(model) => PathBuf::from(model),
+            None => crate::generate::default_gguf()?,
+        };
+        Ok(ScorerSettings::EmbeddedJudge(EmbeddedJudgeOptions {
+            model,
+            template: super::judge::judge_prompt(&self.flags, false)?,
+            threads: threads.unwrap_or_else(crate::default_threads),
+        }))
+    }
+
     fn confidence_settings(&self, backend: &str) -> Result<ScorerSettings, Error> {
         let (method, window) = self.confidence;
         let Some(method) = method else {

@@ -56,25 +56,30 @@ impl Judge {
     pub fn configure(flags: &ServedFlags, _verifier: Option<&VerifierSpec>) -> Result<Self, Error> {
         flags.endpoint_of("judge", &[])?;
         let verifications = Verifications::configure(flags)?;
-        let template = match &flags.judge_template {
-            Some(path) => std::fs::read_to_string(path).map_err(|e| {
-                Error::Settings(format!(
-                    "{} {}: {e}",
-                    flags.flag("judge-template"),
-                    path.display()
-                ))
-            })?,
-            None if verifications.is_some() => DEFAULT_RATIONALE_TEMPLATE.to_owned(),
-            None => DEFAULT_JUDGE_TEMPLATE.to_owned(),
-        };
-        check_template(&template)
-            .map_err(|why| Error::Settings(format!("{} {why}", flags.flag("judge-template"))))?;
         Ok(Judge {
             model: flags.model()?,
-            template,
+            template: judge_prompt(flags, verifications.is_some())?,
             verifications,
         })
     }
+}
+
+/// The judge's prompt: `--judge-template`'s file, else the default (with a rationale or not).
+pub(crate) fn judge_prompt(flags: &ServedFlags, rationale: bool) -> Result<String, Error> {
+    let template = match &flags.judge_template {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| {
+            Error::Settings(format!(
+                "{} {}: {e}",
+                flags.flag("judge-template"),
+                path.display()
+            ))
+        })?,
+        None if rationale => DEFAULT_RATIONALE_TEMPLATE.to_owned(),
+        None => DEFAULT_JUDGE_TEMPLATE.to_owned(),
+    };
+    check_template(&template)
+        .map_err(|why| Error::Settings(format!("{} {why}", flags.flag("judge-template"))))?;
+    Ok(template)
 }
 
 impl Verifications {

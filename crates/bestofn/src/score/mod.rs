@@ -10,6 +10,7 @@
 
 pub mod args;
 mod confidence;
+mod embedded_judge;
 mod judge;
 mod log;
 mod onnx;
@@ -30,6 +31,9 @@ use std::sync::Arc;
 pub use confidence::{
     group_means, trace_score, ConfidenceMethod, ConfidenceOptions, ConfidenceScorer,
 };
+#[cfg(feature = "llama")]
+pub use embedded_judge::EmbeddedJudge;
+pub use embedded_judge::EmbeddedJudgeOptions;
 pub use judge::{Judge, DEFAULT_JUDGE_TEMPLATE};
 pub use log::{fingerprint, log_path, ScoreLog};
 pub use onnx::{plan_batches, OnnxScorer, ScoreOptions};
@@ -98,6 +102,8 @@ pub enum ScorerSettings {
     },
     /// The generator's confidence, from the samples' token statistics.
     Confidence(ConfidenceOptions),
+    /// An LLM judge run in process by embedded llama.cpp.
+    EmbeddedJudge(EmbeddedJudgeOptions),
     /// Served by an engine over HTTP.
     Remote {
         engine: Arc<dyn Protocol>,
@@ -111,12 +117,27 @@ impl ScorerSettings {
         match self {
             ScorerSettings::Onnx { verifier, .. } => verifier.display().to_string(),
             ScorerSettings::Confidence(options) => options.kind(),
+            ScorerSettings::EmbeddedJudge(options) => options.id(),
             ScorerSettings::Remote { engine, options } => {
                 let urls: Vec<String> = options.base_urls.iter().map(|u| redact_url(u)).collect();
                 format!("{} at {}", engine.id(), urls.join(", "))
             }
         }
     }
+}
+
+#[cfg(feature = "llama")]
+fn open_embedded_judge(options: &EmbeddedJudgeOptions) -> Result<Box<dyn Scorer>> {
+    Ok(Box::new(EmbeddedJudge::load(options)?))
+}
+
+#[cfg(not(feature = "llama"))]
+fn open_embedded_judge(_: &EmbeddedJudgeOptions) -> Result<Box<dyn Scorer>> {
+    Err(Error::Settings(
+        "this build has no embedded llama.cpp for a judge in process: build with --features \
+         llama, or serve the judge and give --base-url"
+            .into(),
+    ))
 }
 
 /// Builds the chosen scorer.
@@ -128,6 +149,7 @@ pub fn open_scorer(settings: &ScorerSettings) -> Result<Box<dyn Scorer>> {
             Ok(Box::new(scorer))
         }
         ScorerSettings::Confidence(options) => Ok(Box::new(ConfidenceScorer::new(*options))),
+        ScorerSettings::EmbeddedJudge(options) => open_embedded_judge(options),
         ScorerSettings::Remote { engine, options } => Ok(Box::new(RemoteScorer::new(
             Arc::clone(engine),
             options.clone(),

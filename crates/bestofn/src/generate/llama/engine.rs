@@ -373,6 +373,73 @@ impl LlamaBackend {
     }
 }
 
+impl LlamaBackend {
+    /// The log-probabilities of `candidates` as the token that follows each prompt, read from
+    /// the model's full next-token distribution (an LLM judge's Yes and No).
+    pub fn next_token_logprobs(
+        &self,
+        prompts: &[Prompt],
+        candidates: &[LlamaToken],
+    ) -> Result<Vec<Vec<f32>>> {
+        let tokenized = prompts
+            .iter()
+            .map(|prompt| {
+                let text = self.prompt_text(prompt)?;
+                Ok(self.model.vocab().tokenize(text.as_bytes(), true, true))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let longest = tokenized.iter().map(Vec::len).max().unwrap_or(0).max(1);
+        let train = self.model.n_ctx_train() as usize;
+        if longest >= train {
+            return Err(Error::Settings(format!(
+                "a judge prompt of {longest} tokens exceeds the model's context ({train})"
+            )));
+        }
+        let mut ctx = self.context(longest + 1, 1, longest)?;
+        let mut batch = LlamaBatch::new(longest, 1);
+        let mut out = Vec::with_capacity(tokenized.len());
+        for tokens in &tokenized {
+            ctx.clear_kv_cache_seq(Some(0), None, None)
+                .map_err(decode_error)?;
+            batch.clear();
+            for (position, &token) in tokens.iter().enumerate() {
+                let last = position + 1 == tokens.len();
+                batch
+                    .add(token, position as i32, &[0], last)
+                    .map_err(decode_error)?;
+            }
+            ctx.decode(&mut batch).map_err(decode_error)?;
+            let logits = ctx.get_logits_ith(batch.n_tokens() - 1);
+            let (log_norm, _) = crate::generate::log_normalizer_and_mean(logits);
+            out.push(
+                candidates
+                    .iter()
+                    .map(|t| logits[t.0 as usize] - log_norm)
+                    .collect(),
+            );
+        }
+        Ok(out)
+    }
+
+    /// The tokens of the vocabulary that spell each of `words` (trimmed, any case): "Yes",
+    /// " yes", "YES" are one word.
+    pub fn tokens_spelling(&self, words: &[&str]) -> Vec<Vec<LlamaToken>> {
+        let vocab = self.model.vocab();
+        let mut found = vec![Vec::new(); words.len()];
+        let mut piece = Vec::new();
+        for id in 0..self.model.n_vocab() {
+            let token = LlamaToken(id);
+            piece.clear();
+            vocab.token_to_piece_into(token, &mut piece, false, None);
+            let text = String::from_utf8_lossy(&piece).trim().to_lowercase();
+            if let Some(w) = words.iter().position(|word| *word == text) {
+                found[w].push(token);
+            }
+        }
+        found
+    }
+}
+
 impl Backend for LlamaBackend {
     fn kind(&self) -> &'static str {
         "llama"

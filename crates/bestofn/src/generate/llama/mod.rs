@@ -3,6 +3,8 @@
 
 #[cfg(feature = "llama")]
 mod engine;
+#[cfg(feature = "llama")]
+pub(crate) use engine::LlamaBackend;
 
 use std::path::PathBuf;
 
