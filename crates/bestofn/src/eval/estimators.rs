@@ -57,8 +57,9 @@ fn below(rng: &mut Pcg64Mcg, bound: usize) -> usize {
     ((u64::from(rng.next_u32()) * bound as u64) >> 32) as usize
 }
 
-/// Accuracy of any `strategy` at every k of `ks`: the whole pool at k ≥ n (the answer `rank`
-/// gives), else the mean over `trials` uniform random k-subsets.
+/// Accuracy of any `strategy` at every k of `ks`: at k = 1 the share of correct samples (one
+/// sample, its own answer), the whole pool at k ≥ n (the answer `rank` gives), else the mean over
+/// `trials` uniform random k-subsets.
 pub fn strategy_at_ks(
     pool: &ProblemPool,
     ks: &[usize],
@@ -78,6 +79,9 @@ pub fn strategy_at_ks(
         .map(|&k| {
             if k >= n {
                 return hit(&permutation, &mut tally);
+            }
+            if k <= 1 {
+                return pool.num_correct() as f64 / n as f64;
             }
             let mut total = 0.0;
             for _ in 0..trials {

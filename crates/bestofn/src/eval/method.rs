@@ -77,7 +77,7 @@ impl Method {
                 "Monte-Carlo over random k-subsets (exact at k=1 and k=N)"
             }
             Method::ConfidenceVote | Method::Borda => {
-                "Monte-Carlo over random k-subsets (exact at k=N; ties to the lower sample_idx)"
+                "Monte-Carlo over random k-subsets (exact at k=1 and k=N; ties to the lower sample_idx)"
             }
         }
     }

@@ -36,8 +36,8 @@ pub use engine::EmbeddedJudge;
 mod engine {
     use super::*;
     use crate::error::{Error, Result};
-    use crate::score::scorer::{Pair, PairScore, ScoreStats, Scored, Scorer};
     use crate::generate::{LlamaBackend, LlamaOptions, Prompt};
+    use crate::score::scorer::{Pair, PairScore, ScoreStats, Scored, Scorer};
     use crate::score::spec::fill_template;
 
     pub struct EmbeddedJudge {
