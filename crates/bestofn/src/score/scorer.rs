@@ -124,11 +124,14 @@ impl std::fmt::Display for ScoreStats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let seconds = self.total_time.as_secs_f64().max(1e-9);
         if self.padded_tokens == 0 && self.tokens == 0 {
-            // A scorer that runs no model (confidence from recorded statistics).
+            // No tokens counted here: a server's scores, or confidence from recorded statistics.
             write!(
                 f,
-                "scored {} samples in {:.1} s",
+                "scored {} samples in {} batches: {:.0} samples/s, {} truncated, {:.1} s",
                 self.samples,
+                self.batches,
+                self.samples as f64 / seconds,
+                self.truncated,
                 self.total_time.as_secs_f64()
             )?;
         } else {
