@@ -525,3 +525,39 @@ fn verbose_runs_log_their_resolved_settings_without_keys() {
         .stderr(contains("max_retries: 0"))
         .stderr(contains("sk-never-shown").not());
 }
+
+#[test]
+fn completions_and_man_pages_come_from_the_command_line() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        bestofn()
+            .args(["completions", shell])
+            .assert()
+            .success()
+            .stdout(contains("token-stats").and(contains("confidence")));
+    }
+    bestofn()
+        .arg("man")
+        .assert()
+        .success()
+        .stdout(contains(".TH bestofn 1").and(contains("completions")));
+    let dir = tempfile::tempdir().unwrap();
+    bestofn()
+        .args(["man", "--out-dir"])
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stderr(contains("14 man pages written"));
+    let generate = fs::read_to_string(dir.path().join("bestofn-generate.1")).unwrap();
+    assert!(
+        generate.contains(".TH bestofn-generate 1"),
+        "{}",
+        &generate[..200]
+    );
+    assert!(generate.contains(concat!("bestofn ", env!("CARGO_PKG_VERSION"))));
+    assert!(generate.contains("token\\-stats"));
+    bestofn()
+        .args(["completions", "tcsh"])
+        .assert()
+        .code(2)
+        .stderr(contains("invalid value"));
+}

@@ -5,6 +5,7 @@
 
 mod compare;
 mod compose;
+mod docs;
 mod eval;
 mod export;
 mod generate;
@@ -72,6 +73,10 @@ pub enum Command {
     Export(export::Args),
     /// Several runs side by side, with paired differences over their shared problems.
     Compare(compare::Args),
+    /// Shell completions for bash, zsh, fish, elvish or PowerShell, on standard output.
+    Completions(docs::CompletionsArgs),
+    /// The man pages: bestofn.1 on standard output, or every command's into --out-dir.
+    Man(docs::ManArgs),
 }
 
 /// What a command has to say when it succeeds: a summary for stderr, and data for stdout.
@@ -105,6 +110,8 @@ pub fn execute(command: Command) -> Result<Outcome> {
         Command::Compose(args) => compose::run(&logged(args.resolve()?)),
         Command::Export(args) => export::run(&logged(args.resolve()?)),
         Command::Compare(args) => compare::run(&logged(args.resolve()?)),
+        Command::Completions(args) => docs::completions(&args),
+        Command::Man(args) => docs::man(&args),
     }
 }
 
