@@ -1590,25 +1590,30 @@ print(mass["yes"] / (mass["yes"] + mass["no"]))
             common::fixture("problems.jsonl"),
             common::fixture("samples.jsonl"),
         );
-        let out = dir.path().join("judged.jsonl");
-        bestofn()
-            .args([
-                "score",
-                "--backend",
-                "judge",
-                "--threads",
-                "2",
-                "--problems",
-            ])
-            .arg(&problems)
-            .arg("--samples")
-            .arg(&samples)
-            .arg("--out")
-            .arg(&out)
-            .env("BESTOFN_GGUF", common::bundled_gguf())
-            .assert()
-            .success()
-            .stderr(contains("scored 12 samples"));
+        // The judge in process on the fixtures: `extra` flags, output `name`.
+        let judge = |extra: &[&str], name: &str| {
+            let out = dir.path().join(name);
+            let assert = bestofn()
+                .args([
+                    "score",
+                    "--backend",
+                    "judge",
+                    "--threads",
+                    "2",
+                    "--problems",
+                ])
+                .arg(&problems)
+                .arg("--samples")
+                .arg(&samples)
+                .arg("--out")
+                .arg(&out)
+                .args(extra)
+                .env("BESTOFN_GGUF", common::bundled_gguf())
+                .assert();
+            (out, assert)
+        };
+        let (out, assert) = judge(&[], "judged.jsonl");
+        assert.success().stderr(contains("scored 12 samples"));
         let judged = common::read_jsonl(&out);
         let scores = common::scores_of(&out);
         assert!(scores.iter().all(|p| (0.0..=1.0).contains(p)), "{scores:?}");
@@ -1635,22 +1640,7 @@ print(mass["yes"] / (mass["yes"] + mass["no"]))
             );
         }
         // K sampled verifications need a served judge.
-        bestofn()
-            .args([
-                "score",
-                "--backend",
-                "judge",
-                "--verifications",
-                "2",
-                "--problems",
-            ])
-            .arg(&problems)
-            .arg("--samples")
-            .arg(&samples)
-            .arg("--out")
-            .arg(dir.path().join("k.jsonl"))
-            .assert()
-            .code(64)
-            .stderr(contains("needs a served judge"));
+        let (_, assert) = judge(&["--verifications", "2"], "k.jsonl");
+        assert.code(64).stderr(contains("needs a served judge"));
     }
 }

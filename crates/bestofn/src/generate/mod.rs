@@ -42,7 +42,7 @@ pub use sampling::SamplingParams;
 pub use template::{Mode, Prompt, Template};
 #[cfg(feature = "llama")]
 pub(crate) use token_stats::log_normalizer_and_mean;
-pub use token_stats::{token_confidence, TokenStats, TokenStatsRequest};
+pub use token_stats::{TokenStats, TokenStatsRequest};
 
 /// Which backend generates: the registry of backends, each configured from its own flag group
 /// (in its own file) by [`configure`].

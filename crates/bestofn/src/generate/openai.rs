@@ -322,7 +322,7 @@ fn reported_token_stats(
                 .iter()
                 .filter_map(|t| number(t.get("logprob")))
                 .collect();
-            stats.push_reported(chosen, top_of(top));
+            stats.push_reported(chosen, &top_of(top));
         }
     } else if let Some(chosen) = logprobs.get("token_logprobs").and_then(Value::as_array) {
         let tops = logprobs.get("top_logprobs").and_then(Value::as_array);
@@ -331,7 +331,7 @@ fn reported_token_stats(
             let chosen = number(Some(chosen)).ok_or_else(missing)?;
             let top = top.as_object().ok_or_else(missing)?;
             let top = top.values().filter_map(|v| number(Some(v))).collect();
-            stats.push_reported(chosen, top_of(top));
+            stats.push_reported(chosen, &top_of(top));
         }
     } else {
         return Err(missing());

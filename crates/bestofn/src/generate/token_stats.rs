@@ -37,12 +37,17 @@ pub struct TokenStats {
     pub top_logprobs: Option<Vec<Vec<f64>>>,
 }
 
-/// DeepConf's token confidence: minus the mean of the top-k log-probabilities.
-pub fn token_confidence(top: &[f32]) -> f32 {
-    if top.is_empty() {
+/// DeepConf's token confidence: minus the mean of the k best log-probabilities (best first),
+/// and of the chosen token's beside them when it is not among them.
+fn token_confidence(chosen: f32, top: &[f32]) -> f32 {
+    let outside_top = top.last().is_some_and(|&last| chosen < last);
+    let extra = outside_top.then_some(chosen);
+    let count = top.len() + usize::from(outside_top);
+    if count == 0 {
         return f32::NAN;
     }
-    -top.iter().map(|&l| f64::from(l)).sum::<f64>() as f32 / top.len() as f32
+    let sum: f64 = top.iter().chain(extra.iter()).map(|&l| f64::from(l)).sum();
+    -(sum / count as f64) as f32
 }
 
 fn rounded(value: f32) -> f64 {
@@ -62,18 +67,11 @@ impl TokenStats {
 
     /// Adds a token from the chosen token's log-probability and the k best log-probabilities
     /// (best first), as a server reports them.
-    pub fn push_reported(&mut self, chosen: f32, mut top: Vec<f32>) {
+    pub fn push_reported(&mut self, chosen: f32, top: &[f32]) {
         self.logprobs.push(rounded(chosen));
-        let outside_top = top.last().is_some_and(|&last| chosen < last);
-        if outside_top {
-            top.push(chosen);
-        }
-        self.confidence.push(rounded(token_confidence(&top)));
-        if outside_top {
-            top.pop();
-        }
+        self.confidence.push(rounded(token_confidence(chosen, top)));
         if let Some(kept) = self.top_logprobs.as_mut() {
-            kept.push(top.into_iter().map(rounded).collect());
+            kept.push(top.iter().map(|&l| rounded(l)).collect());
         }
     }
 
@@ -89,7 +87,7 @@ impl TokenStats {
             let kl = -(logits.len() as f32).ln() - mean_logit + log_norm;
             self_certainty.push(rounded(kl));
         }
-        self.push_reported(logits[chosen] - log_norm, top.clone());
+        self.push_reported(logits[chosen] - log_norm, top);
     }
 
     /// The `tokens` field of the sample.
@@ -230,9 +228,9 @@ mod tests {
             keep_top_logprobs: false,
         };
         let mut stats = TokenStats::new(Some(7), &request, false);
-        stats.push_reported(-0.25, vec![-0.25, -1.75]);
+        stats.push_reported(-0.25, &[-0.25, -1.75]);
         // A chosen token outside the k best counts beside them.
-        stats.push_reported(-4.0, vec![-0.5, -1.5]);
+        stats.push_reported(-4.0, &[-0.5, -1.5]);
         assert_eq!(
             stats.to_json(),
             json!({"prompt": 7, "completion": 2, "logprobs": [-0.25, -4.0], "confidence": [1.0, 2.0]})
