@@ -93,7 +93,10 @@ impl Args {
 
 pub fn run(settings: &Settings) -> Result<Outcome> {
     let set = read_verdicts(&settings.samples, settings.skip_invalid)?;
-    let metrics = evaluate_scored(&set.verdicts, &settings.aggregates, &settings.options)?;
+    let mut metrics = evaluate_scored(&set.verdicts, &settings.aggregates, &settings.options)?;
+    if let Some(compute) = metrics.compute.as_mut() {
+        compute.add_stopped(&set.stopped, metrics.problems);
+    }
     // Everything is computed before the report directory replaces an old one.
     let gap = match &settings.gap {
         Some(files) => Some(reasoning_gap_from_files(

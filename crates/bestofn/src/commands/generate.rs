@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::{progress, Outcome};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::generate::args::GeneratorArgs;
 use crate::generate::{generate, open_backend, BackendSettings, GenerateOptions, Progress};
 use crate::io::{ensure_distinct, Named};
@@ -34,6 +34,13 @@ pub struct Settings {
 
 impl Args {
     pub fn resolve(self) -> Result<Settings> {
+        if self.generator.online.keep_top.is_some() && !self.generator.online.online_confidence {
+            return Err(Error::Settings(
+                "--keep-top applies to --online-confidence here (to rank by it: rank --strategy \
+                 confidence-vote --keep-top)"
+                    .into(),
+            ));
+        }
         let (backend, options) = self.generator.resolve(self.n)?;
         let mut inputs = vec![Named::file("--problems", &self.problems)];
         if let Some((flag, path)) = backend.reads() {

@@ -77,6 +77,12 @@ pub fn run(settings: &Settings) -> Result<Outcome> {
     if set.skipped > 0 {
         lines.push(format!("skipped {} invalid lines", set.skipped));
     }
+    if !set.stopped.is_empty() {
+        lines.push(format!(
+            "left out {} traces stopped mid-generation (no votes)",
+            set.stopped.len()
+        ));
+    }
     let mut all_answers = Vec::with_capacity(pools.len() * settings.strategies.len());
     for &strategy in &settings.strategies {
         let answers = rank(&pools, strategy)?;

@@ -43,7 +43,7 @@ pub struct Args {
     #[arg(long, value_name = "K")]
     pub k: Option<usize>,
     #[command(flatten)]
-    pub vote: crate::rank::args::VoteArgs,
+    pub borda: crate::rank::args::BordaArgs,
     #[command(flatten)]
     pub generator: GeneratorArgs,
     #[command(flatten)]
@@ -100,6 +100,21 @@ impl Args {
         if self.served_scorer.score_backend == ScorerBackendKind::Confidence {
             confidence_needs(&generate_options, self.adaptive_score)?;
         }
+        if generate_options.online.is_some() && self.adaptive_score.is_some() {
+            return Err(Error::Settings(
+                "--adaptive-score and --online-confidence each decide when a problem stops: \
+                 choose one"
+                    .into(),
+            ));
+        }
+        let strategies = resolve_strategies(&self.strategy, self.k)?;
+        // --keep-top is η of the online rule and of confidence-vote alike.
+        let votes_by_confidence = strategies.iter().any(|s| s.name() == "confidence-vote");
+        let vote = crate::rank::args::VoteArgs {
+            keep_top: (self.generator.online.keep_top.clone())
+                .filter(|_| votes_by_confidence || generate_options.online.is_none()),
+            borda: self.borda.clone(),
+        };
         let paths = SolvePaths::beside(&self.out);
         let mut inputs = vec![Named::file("--problems", &problems)];
         inputs.extend(backend.reads().map(|(flag, path)| Named::file(flag, path)));
@@ -120,13 +135,9 @@ impl Args {
                 .choice(verifier, &self.generator.openai.http)
                 .resolve(&self.scorer, self.generator.threads)?,
             options: SolveOptions {
-                strategies: self
-                    .vote
-                    .apply(resolve_strategies(&self.strategy, self.k)?)?,
+                strategies: vote.apply(strategies)?,
                 label: self.label.resolve(),
-                eval: self
-                    .vote
-                    .apply_to_eval(self.eval.resolve(self.generator.sampling.seed)?)?,
+                eval: vote.apply_to_eval(self.eval.resolve(self.generator.sampling.seed)?)?,
                 stop_score: self.adaptive_score,
             },
             generate: generate::Settings {

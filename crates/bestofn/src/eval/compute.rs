@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::pool::ProblemPool;
+use crate::records::SampleVerdict;
 
 /// Generation cost of the evaluated samples, where every sample's record says (`num_tokens` or
 /// `tokens.completion`; `wall_ms`).
@@ -17,6 +18,16 @@ pub struct Compute {
     /// Mean generation time per sample in ms, when every sample records `wall_ms`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wall_ms_per_sample: Option<f64>,
+    /// The mean over problems of every token generated for it: its samples' and those of its
+    /// traces stopped mid-generation (what an online run spent; tokens at N for a fixed N).
+    pub spent_tokens_per_problem: f64,
+    /// Traces stopped mid-generation, whose tokens are in `spent_tokens_per_problem` only.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub stopped_traces: usize,
+}
+
+fn is_zero(count: &usize) -> bool {
+    *count == 0
 }
 
 fn mean(values: impl Iterator<Item = u64>) -> f64 {
@@ -40,13 +51,25 @@ pub fn compute(pools: &[ProblemPool], ks: &[usize]) -> Option<Compute> {
             .map(|&k| per_problem_mean.iter().map(|m| k as f64 * m).sum::<f64>() / problems)
             .collect(),
         wall_ms_per_sample: wall.map(|w| mean(w.iter().flat_map(|t| t.iter().copied()))),
+        spent_tokens_per_problem: mean(tokens.iter().map(|t| t.iter().sum::<u64>())),
+        stopped_traces: 0,
     })
+}
+
+impl Compute {
+    /// Adds the tokens of the traces stopped mid-generation to what their problems (`problems`
+    /// of them, the pools' count) spent.
+    pub fn add_stopped(&mut self, stopped: &[SampleVerdict], problems: usize) {
+        let tokens: u64 = stopped.iter().filter_map(|s| s.cost.tokens).sum();
+        self.spent_tokens_per_problem += tokens as f64 / problems.max(1) as f64;
+        self.stopped_traces += stopped.len();
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::{GenerationCost, SampleVerdict};
+    use crate::records::GenerationCost;
 
     fn sample(problem: &str, idx: u32, tokens: Option<u64>) -> SampleVerdict {
         SampleVerdict {
@@ -62,6 +85,7 @@ mod tests {
                 tokens,
                 wall_ms: Some(10),
             },
+            stopped_early: false,
         }
     }
 
@@ -78,6 +102,16 @@ mod tests {
         let got = compute(&pools, &[1, 2]).unwrap();
         assert_eq!(got.generated_tokens_per_sample, 30.0);
         assert_eq!(got.generated_tokens_per_problem, vec![30.0, 60.0]);
+        assert_eq!(got.spent_tokens_per_problem, 60.0, "all of N = 2 samples");
+        let mut with_stopped = got.clone();
+        let stopped = [sample("a", 2, Some(6)), sample("b", 2, Some(14))];
+        with_stopped.add_stopped(&stopped, pools.len());
+        assert_eq!(with_stopped.spent_tokens_per_problem, 70.0);
+        assert_eq!(with_stopped.stopped_traces, 2);
+        assert_eq!(
+            with_stopped.generated_tokens_per_problem, got.generated_tokens_per_problem,
+            "stopped traces are no samples of any k"
+        );
         assert_eq!(got.wall_ms_per_sample, Some(10.0));
         let missing = [sample("a", 0, Some(10)), sample("a", 1, None)];
         assert_eq!(compute(&crate::pool::build_pools(&missing), &[1]), None);

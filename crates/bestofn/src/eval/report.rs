@@ -57,6 +57,14 @@ fn compute_section(md: &mut String, metrics: &Metrics, compute: &Compute) {
          `num_tokens`). Tokens a verifier or judge read are not recorded per sample.\n",
         compute.generated_tokens_per_sample
     );
+    if compute.stopped_traces > 0 {
+        let _ = writeln!(
+            md,
+            "Tokens spent per problem: {:.0}, the {} traces stopped mid-generation included (they \
+             are no samples: the table's k counts finished samples only).\n",
+            compute.spent_tokens_per_problem, compute.stopped_traces
+        );
+    }
     let methods: Vec<_> = metrics.curves.iter().map(|c| c.method.title()).collect();
     let _ = writeln!(md, "| k | tokens per problem | {} |", methods.join(" | "));
     let _ = writeln!(md, "|---|---|{}", "---|".repeat(methods.len()));

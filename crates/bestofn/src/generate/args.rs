@@ -6,8 +6,8 @@ use clap::Args;
 
 use super::token_stats::{TokenStatsRequest, MAX_TOP_LOGPROBS};
 use super::{
-    AdaptiveStop, BackendKind, BackendSettings, GenerateOptions, LlamaArgs, OpenAiArgs, ReplayArgs,
-    SamplingParams, Template,
+    AdaptiveStop, BackendKind, BackendSettings, GenerateOptions, LlamaArgs, OnlineConfidence,
+    OpenAiArgs, ReplayArgs, SamplingParams, Template,
 };
 use crate::error::Error;
 
@@ -31,6 +31,8 @@ pub struct GeneratorArgs {
     #[command(flatten)]
     pub adaptive: AdaptiveArgs,
     #[command(flatten)]
+    pub online: OnlineArgs,
+    #[command(flatten)]
     pub llama: LlamaArgs,
     #[command(flatten)]
     pub openai: OpenAiArgs,
@@ -47,9 +49,10 @@ pub struct AdaptiveArgs {
     /// The samples drawn are the same as without it, only fewer.
     #[arg(long)]
     pub adaptive: bool,
-    /// Samples per problem and round.
-    #[arg(long, default_value_t = 4, requires = "adaptive")]
-    pub adaptive_round: u32,
+    /// Samples per problem and round (also of --online-confidence after its warm-up)
+    /// [default: 4].
+    #[arg(long, value_name = "N")]
+    pub adaptive_round: Option<u32>,
     /// How sure the vote must be before a problem stops, in (0.5, 1).
     #[arg(long, default_value_t = 0.95, requires = "adaptive")]
     pub adaptive_confidence: f64,
@@ -59,12 +62,21 @@ pub struct AdaptiveArgs {
     pub vote_field: Option<String>,
 }
 
+/// Samples per problem and round unless --adaptive-round says.
+const DEFAULT_ROUND: u32 = 4;
+
 impl AdaptiveArgs {
+    /// Samples per problem and round, checked.
+    fn round(&self) -> Result<u32, Error> {
+        let round = self.adaptive_round.unwrap_or(DEFAULT_ROUND);
+        at_least_one(round as usize, "--adaptive-round")?;
+        Ok(round)
+    }
+
     fn resolve(&self) -> Result<Option<AdaptiveStop>, Error> {
         if !self.adaptive {
             return Ok(None);
         }
-        at_least_one(self.adaptive_round as usize, "--adaptive-round")?;
         if !(self.adaptive_confidence > 0.5 && self.adaptive_confidence < 1.0) {
             return Err(Error::Settings(format!(
                 "--adaptive-confidence {} must be in (0.5, 1): 0.5 stops at the first vote, 1 never stops",
@@ -72,9 +84,72 @@ impl AdaptiveArgs {
             )));
         }
         Ok(Some(AdaptiveStop {
-            round: self.adaptive_round,
+            round: self.round()?,
             confidence: self.adaptive_confidence,
             answer_field: self.vote_field.clone(),
+        }))
+    }
+}
+
+/// DeepConf online: --n becomes the most traces a problem gets.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Online confidence (DeepConf online)")]
+pub struct OnlineArgs {
+    /// Stop traces, and problems, by the generator's confidence as they are sampled (DeepConf
+    /// online; needs --token-stats): the first --warmup traces of a problem set its threshold,
+    /// every later trace stops once the mean confidence of its last --confidence-window tokens
+    /// falls below it (kept, partial, marked `early_stop`: never graded, ranked or counted), and
+    /// a problem stops once the confidence-weighted vote gives one answer --consensus of the
+    /// weight. After the warm-up, traces come in rounds of --adaptive-round.
+    #[arg(long)]
+    pub online_confidence: bool,
+    /// Traces per problem sampled whole to set its threshold (DeepConf's N_init).
+    #[arg(long, value_name = "N", default_value_t = 16, requires = "online_confidence")]
+    pub warmup: u32,
+    /// The percent of the warm-up's traces at or above the threshold (DeepConf's η: 10 stops
+    /// most traces, 90 few); in `solve`, also confidence-vote's [default: 90].
+    #[arg(long, value_name = "PERCENT")]
+    pub keep_top: Option<String>,
+    /// Tokens per group: a trace stops on the mean of its last N token confidences.
+    #[arg(long, value_name = "N", default_value_t = 2048, requires = "online_confidence")]
+    pub confidence_window: usize,
+    /// The weighted vote's leading share that stops a problem (DeepConf's τ), in (0.5, 1].
+    #[arg(long, value_name = "SHARE", default_value_t = 0.95, requires = "online_confidence")]
+    pub consensus: f64,
+}
+
+/// DeepConf's η unless --keep-top says.
+const DEFAULT_KEEP_TOP: u32 = 90;
+
+impl OnlineArgs {
+    fn resolve(&self, n: u32, round: u32) -> Result<Option<OnlineConfidence>, Error> {
+        if !self.online_confidence {
+            return Ok(None);
+        }
+        at_least_one(self.warmup as usize, "--warmup")?;
+        at_least_one(self.confidence_window, "--confidence-window")?;
+        if self.warmup >= n {
+            return Err(Error::Settings(format!(
+                "--warmup {} must be below --n {n}: the warm-up samples every trace whole",
+                self.warmup
+            )));
+        }
+        if !(self.consensus > 0.5 && self.consensus <= 1.0) {
+            return Err(Error::Settings(format!(
+                "--consensus {} must be in (0.5, 1]: the leading answer's share of the weighted vote",
+                self.consensus
+            )));
+        }
+        let keep_top = match &self.keep_top {
+            Some(text) => crate::rank::keep_top(text).map_err(Error::Settings)?,
+            None => DEFAULT_KEEP_TOP,
+        };
+        Ok(Some(OnlineConfidence {
+            warmup: self.warmup,
+            keep_top,
+            window: self.confidence_window,
+            consensus: self.consensus,
+            round,
         }))
     }
 }
@@ -160,15 +235,42 @@ impl GeneratorArgs {
         let threads = self.threads.unwrap_or_else(crate::default_threads);
         let backend = super::configure(self.backend, self, threads)?;
         let (params, template) = self.sampling.resolve()?;
+        let round = self.adaptive.round()?;
+        let online = self.online.resolve(n, round)?;
+        if self.adaptive.adaptive_round.is_some() && !self.adaptive.adaptive && online.is_none() {
+            return Err(Error::Settings(
+                "--adaptive-round applies to --adaptive or --online-confidence".into(),
+            ));
+        }
+        if online.is_some() {
+            online_needs(self.backend, &params)?;
+        }
         let options = GenerateOptions {
             n,
             params,
             template,
             allow_settings_change: self.allow_settings_change,
             adaptive: self.adaptive.resolve()?,
+            online,
         };
         Ok((backend, options))
     }
+}
+
+/// The online rule reads each token's confidence as it is generated.
+fn online_needs(backend: BackendKind, params: &SamplingParams) -> Result<(), Error> {
+    if backend == BackendKind::Replay {
+        return Err(Error::Settings(
+            "--online-confidence stops traces as they are generated: --backend replay generates none"
+                .into(),
+        ));
+    }
+    if params.token_stats.is_none() {
+        return Err(Error::Settings(
+            "--online-confidence reads each token's confidence: add --token-stats".into(),
+        ));
+    }
+    Ok(())
 }
 
 impl SamplingArgs {

@@ -8,7 +8,7 @@ use std::sync::{mpsc, Mutex};
 
 use serde_json::{Map, Value};
 
-use super::{Prompt, SamplingParams, TokenStats};
+use super::{EarlyStop, GroupStop, Prompt, SamplingParams, TokenStats};
 use crate::error::{Error, Result};
 
 /// How a backend's samples are seeded.
@@ -28,6 +28,9 @@ pub struct Job {
     pub problem_id: String,
     pub prompt: Prompt,
     pub slots: Vec<Slot>,
+    /// Stop each trace once its group confidence falls below a threshold (DeepConf online);
+    /// needs the token statistics.
+    pub stop: Option<GroupStop>,
 }
 
 /// One sample to generate: its index and its own seed.
@@ -67,6 +70,8 @@ pub struct Generated {
     /// What `--token-stats` records of its tokens (`tokens`), and the time it took (`wall_ms`).
     pub tokens: Option<TokenStats>,
     pub wall_ms: Option<u64>,
+    /// Set when the job's [`GroupStop`] stopped it: its text is partial.
+    pub early_stop: Option<EarlyStop>,
 }
 
 impl Completion {

@@ -17,13 +17,14 @@ use clap::Args;
 use serde_json::{json, Value};
 
 use super::args::at_least_one;
+use super::openai_stream::StreamedTrace;
 use super::{
-    Backend, BackendConfig, Completion, Generated, Job, Prompt, SamplingParams, Seeding,
+    Backend, BackendConfig, Completion, Generated, GroupStop, Job, Prompt, SamplingParams, Seeding,
     TokenStats, TokenStatsRequest,
 };
 use crate::error::{Error, Result};
 use crate::io::args::HttpArgs;
-use crate::io::http::{endpoint, HttpClient, HttpError, HttpOptions};
+use crate::io::http::{endpoint, HttpClient, HttpError, HttpOptions, StreamEvent};
 use crate::io::secrets::redact_url;
 
 #[derive(Clone, Debug)]
@@ -300,13 +301,27 @@ fn reported_token_stats(
     request: &TokenStatsRequest,
     prompt_tokens: Option<u32>,
 ) -> std::result::Result<TokenStats, String> {
-    let missing = || {
-        "the server sent no log-probabilities with its choice: it does not support `logprobs` \
-         (--token-stats needs them; run without it)"
-            .to_owned()
-    };
-    let logprobs = logprobs.ok_or_else(missing)?;
     let mut stats = TokenStats::new(prompt_tokens, request, false);
+    let logprobs = logprobs.ok_or_else(no_logprobs)?;
+    push_reported_logprobs(&mut stats, logprobs, request, &mut |_| {})?;
+    Ok(stats)
+}
+
+/// What a server that sent no log-probabilities is told.
+pub(super) fn no_logprobs() -> String {
+    "the server sent no log-probabilities with its choice: it does not support `logprobs` \
+     (--token-stats needs them; run without it)"
+        .to_owned()
+}
+
+/// Adds the tokens of a `logprobs` object (a whole choice's, or a streamed chunk's) to `stats`,
+/// calling `after_each` with the confidences so far after each token.
+pub(super) fn push_reported_logprobs(
+    stats: &mut TokenStats,
+    logprobs: &Value,
+    request: &TokenStatsRequest,
+    after_each: &mut dyn FnMut(&[f64]),
+) -> std::result::Result<(), String> {
     let number = |v: Option<&Value>| v.and_then(Value::as_f64).map(|v| v as f32);
     let top_of = |mut top: Vec<f32>| {
         top.sort_by(|a, b| b.total_cmp(a));
@@ -315,28 +330,30 @@ fn reported_token_stats(
     };
     if let Some(content) = logprobs.get("content").and_then(Value::as_array) {
         for token in content {
-            let chosen = number(token.get("logprob")).ok_or_else(missing)?;
+            let chosen = number(token.get("logprob")).ok_or_else(no_logprobs)?;
             let top = token.get("top_logprobs").and_then(Value::as_array);
-            let top = top.ok_or_else(missing)?;
+            let top = top.ok_or_else(no_logprobs)?;
             let top = top
                 .iter()
                 .filter_map(|t| number(t.get("logprob")))
                 .collect();
             stats.push_reported(chosen, &top_of(top));
+            after_each(&stats.confidence);
         }
     } else if let Some(chosen) = logprobs.get("token_logprobs").and_then(Value::as_array) {
         let tops = logprobs.get("top_logprobs").and_then(Value::as_array);
-        let tops = tops.ok_or_else(missing)?;
+        let tops = tops.ok_or_else(no_logprobs)?;
         for (chosen, top) in chosen.iter().zip(tops) {
-            let chosen = number(Some(chosen)).ok_or_else(missing)?;
-            let top = top.as_object().ok_or_else(missing)?;
+            let chosen = number(Some(chosen)).ok_or_else(no_logprobs)?;
+            let top = top.as_object().ok_or_else(no_logprobs)?;
             let top = top.values().filter_map(|v| number(Some(v))).collect();
             stats.push_reported(chosen, &top_of(top));
+            after_each(&stats.confidence);
         }
     } else {
-        return Err(missing());
+        return Err(no_logprobs());
     }
-    Ok(stats)
+    Ok(())
 }
 
 /// What the server says about itself in an answer: the model it ran and its configuration's
@@ -390,6 +407,12 @@ impl Backend for OpenAiBackend {
         params: &SamplingParams,
         emit: &mut dyn FnMut(Completion) -> Result<()>,
     ) -> Result<()> {
+        if let (Some(rule), Some(request)) = (job.stop, params.token_stats) {
+            return job.slots.iter().try_for_each(|slot| {
+                let (text, generated) = self.streamed(job, slot.seed, params, request, rule)?;
+                emit(Completion::generated(slot.sample_idx, text, generated))
+            });
+        }
         let mut remaining = &job.slots[..];
         let mut empty_answers = 0;
         while let Some(first) = remaining.first() {
@@ -434,6 +457,55 @@ impl Backend for OpenAiBackend {
 }
 
 impl OpenAiBackend {
+    /// One sample streamed, stopped by `rule` once its confidence falls.
+    fn streamed(
+        &self,
+        job: &Job,
+        seed: u64,
+        params: &SamplingParams,
+        request: TokenStatsRequest,
+        rule: GroupStop,
+    ) -> Result<(String, Generated)> {
+        let mut body = self.body(&job.prompt, 1, seed, params);
+        body["stream"] = json!(true);
+        body["stream_options"] = json!({"include_usage": true});
+        let started = std::time::Instant::now();
+        let mut trace = StreamedTrace::new(request, rule);
+        let mut failure = None;
+        let replica = self
+            .client
+            .post_stream_with_retries(
+                &job.problem_id,
+                Self::path(&job.prompt),
+                &body,
+                &mut |event| match event {
+                    StreamEvent::Start => {
+                        trace = StreamedTrace::new(request, rule);
+                        true
+                    }
+                    StreamEvent::Data(chunk) => trace.add(chunk).unwrap_or_else(|why| {
+                        failure = Some(why);
+                        false
+                    }),
+                },
+            )
+            .map_err(generation_error)?;
+        if let Some(why) = failure {
+            let url = self.url(replica, &job.prompt);
+            return Err(Error::Generation(format!("{url}: {why}")));
+        }
+        let wall_ms = started.elapsed().as_millis() as u64;
+        Ok(trace.generated(wall_ms, self.replica_name(replica)))
+    }
+
+    /// Which replica made a sample, when there are several (no credentials or query string).
+    fn replica_name(&self, replica: usize) -> Option<String> {
+        (self.client.replicas().count() > 1).then(|| {
+            let base = redact_url(self.client.replicas().url(replica));
+            base.split_once('?').map_or(base.as_str(), |(base, _)| base).to_owned()
+        })
+    }
+
     /// What the server said of each choice of `answer` (a request that took `wall_ms`).
     fn generated(
         &self,
@@ -454,11 +526,8 @@ impl OpenAiBackend {
             .and_then(Value::as_u64)
             .and_then(|t| u32::try_from(t).ok());
         let mut server = reported_by_server(answer).unwrap_or_default();
-        if self.client.replicas().count() > 1 {
-            // Which replica made it (without credentials or a query string).
-            let base = redact_url(self.client.replicas().url(replica));
-            let base = base.split_once('?').map_or(base.as_str(), |(base, _)| base);
-            server.insert("replica".into(), base.into());
+        if let Some(replica) = self.replica_name(replica) {
+            server.insert("replica".into(), replica.into());
         }
         let server = (!server.is_empty()).then_some(server);
         got.into_iter()
@@ -477,6 +546,7 @@ impl OpenAiBackend {
                     server: server.clone(),
                     wall_ms: stats.is_some().then_some(wall_ms),
                     tokens: stats,
+                    early_stop: None,
                 };
                 Ok((choice.text, generated))
             })

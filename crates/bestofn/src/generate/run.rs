@@ -11,7 +11,8 @@ use serde_json::{json, Map, Value};
 use super::backend::{Backend, Completion, Generated, Job, Origin};
 use super::log::{ExistingSamples, Expected, SampleLog};
 use super::sampling::{check_seed_ranges, plan_jobs};
-use super::{AdaptiveStop, NewSample, RoundJudge, SamplingParams, Template};
+use super::online::{OnlineState, RoundPlan};
+use super::{AdaptiveStop, NewSample, OnlineConfidence, RoundJudge, SamplingParams, Template};
 use crate::error::{Error, Result};
 use crate::records::Problem;
 
@@ -24,6 +25,9 @@ pub struct GenerateOptions {
     pub allow_settings_change: bool,
     /// Sample in rounds and stop a problem once its answer is settled.
     pub adaptive: Option<AdaptiveStop>,
+    /// DeepConf online: stop traces whose confidence falls, and problems whose weighted vote
+    /// is settled.
+    pub online: Option<OnlineConfidence>,
 }
 
 /// What a run did.
@@ -36,6 +40,9 @@ pub struct GenerateSummary {
     pub repaired_bytes: u64,
     /// Samples below `--n` left undrawn because their problem's answer was settled (adaptive).
     pub not_needed: usize,
+    /// Traces of this run stopped mid-generation (online), and their tokens (in `tokens` too).
+    pub stopped: usize,
+    pub stopped_tokens: u64,
     pub elapsed: Duration,
 }
 
@@ -49,6 +56,13 @@ impl std::fmt::Display for GenerateSummary {
         )?;
         if self.tokens > 0 && seconds > 0.0 {
             write!(f, " ({:.1} tokens/s)", self.tokens as f64 / seconds)?;
+        }
+        if self.stopped > 0 {
+            write!(
+                f,
+                "; {} traces stopped early by their confidence ({} tokens)",
+                self.stopped, self.stopped_tokens
+            )?;
         }
         if self.not_needed > 0 {
             write!(
@@ -155,26 +169,53 @@ pub fn generate_judged(
 
     let params = &options.params;
     let mut votes = std::mem::take(&mut existing.votes);
+    let mut online = open_online(options, problems, out)?;
     let resumed = match judge.as_deref_mut() {
         Some(judge) if options.adaptive.is_some() => judge.resume(out),
         _ => Ok(()),
     };
     let mut round = Vec::new();
     let result = resumed.and_then(|()| loop {
-        let settled = |problem: &Problem| match (&options.adaptive, judge.as_deref()) {
-            (None, _) => false,
-            (Some(_), Some(judge)) => judge.settled(&problem.id),
-            (Some(stop), None) => votes
-                .get(&problem.id)
-                .is_some_and(|v| v.settled(stop.confidence)),
+        let round_of = |problem: &Problem| -> Option<RoundPlan> {
+            if let Some(online) = &online {
+                return online.plan(&problem.id);
+            }
+            let settled = match (&options.adaptive, judge.as_deref()) {
+                (None, _) => false,
+                (Some(_), Some(judge)) => judge.settled(&problem.id),
+                (Some(stop), None) => votes
+                    .get(&problem.id)
+                    .is_some_and(|v| v.settled(stop.confidence)),
+            };
+            (!settled).then(|| RoundPlan {
+                indices: 0..options.n,
+                take: options
+                    .adaptive
+                    .as_ref()
+                    .map_or(usize::MAX, |stop| stop.round as usize),
+                stop: None,
+            })
         };
-        let jobs = plan_jobs(backend, problems, options, &existing, &settled);
+        let jobs = plan_jobs(backend, problems, options, &existing, &round_of);
         if jobs.is_empty() {
             break Ok(());
         }
         let mut write = |job: &Job, completion: Completion| -> Result<()> {
+            existing.insert(&job.problem_id, completion.sample_idx);
+            if let (Some(online), Origin::Generated(generated)) = (&mut online, &completion.origin)
+            {
+                let tokens = generated.tokens.as_ref().map(|t| {
+                    let count = t.confidence.len() as u64;
+                    (t.confidence.as_slice(), count)
+                });
+                let stopped = generated.early_stop.is_some();
+                online.add(&job.problem_id, completion.sample_idx, &completion.text, tokens, stopped)?;
+                if stopped {
+                    summary.stopped += 1;
+                    summary.stopped_tokens += completion.generated_tokens();
+                }
+            }
             if let Some(stop) = &options.adaptive {
-                existing.insert(&job.problem_id, completion.sample_idx);
                 if judge.is_some() {
                     round.push(NewSample {
                         problem_id: job.problem_id.clone(),
@@ -208,7 +249,7 @@ pub fn generate_judged(
         if let Err(error) = backend.run_jobs(&jobs, params, &mut write) {
             break Err(error);
         }
-        if options.adaptive.is_none() {
+        if options.adaptive.is_none() && options.online.is_none() {
             break Ok(());
         }
         if let Some(judge) = judge.as_deref_mut() {
@@ -222,9 +263,29 @@ pub fn generate_judged(
         summary,
         result,
         planned as usize,
-        options.adaptive.is_some(),
+        options.adaptive.is_some() || options.online.is_some(),
         out,
     )
+}
+
+/// The online rule's state, with what a resumed file already holds.
+fn open_online(
+    options: &GenerateOptions,
+    problems: &[Problem],
+    out: &Path,
+) -> Result<Option<OnlineState>> {
+    let Some(settings) = &options.online else {
+        return Ok(None);
+    };
+    let mut state = OnlineState::new(
+        settings.clone(),
+        options.n,
+        options.adaptive.clone(),
+        problems,
+    );
+    state.resume(out)?;
+    state.check_warmups(out)?;
+    Ok(Some(state))
 }
 
 /// The summary of a run that ended with `result`: with the samples an adaptive run found it did
@@ -340,6 +401,9 @@ fn new_record(
     if let Some(wall_ms) = generated.wall_ms {
         record.insert("wall_ms".into(), wall_ms.into());
     }
+    if let Some(early_stop) = generated.early_stop {
+        record.insert(crate::records::EARLY_STOP.into(), early_stop.to_json());
+    }
     record
 }
 
@@ -400,6 +464,7 @@ mod tests {
             template: Template::load("gsm8k").unwrap(),
             allow_settings_change: false,
             adaptive: None,
+            online: None,
         };
         let error = generate(&FailsAfterOne, &problems, &out, &options, |_| {}).unwrap_err();
         assert_eq!(error.exit_code(), 74, "the cause's exit code");

@@ -2,6 +2,7 @@
 //! are still to be made, in jobs of the backend's size.
 
 use super::backend::{Backend, Job, Seeding, Slot};
+use super::online::RoundPlan;
 use super::log::ExistingSamples;
 use super::token_stats::TokenStatsRequest;
 use super::GenerateOptions;
@@ -46,35 +47,31 @@ impl SamplingParams {
     }
 }
 
-/// The jobs of every problem's missing samples below `--n`; sampling adaptively, only those of
-/// problems not settled yet, at most a round's worth each.
+/// The jobs of every problem's missing samples in the round `round_of` plans for it (None: the
+/// problem needs no more).
 pub(super) fn plan_jobs(
     backend: &dyn Backend,
     problems: &[Problem],
     options: &GenerateOptions,
     existing: &ExistingSamples,
-    settled: &dyn Fn(&Problem) -> bool,
+    round_of: &dyn Fn(&Problem) -> Option<RoundPlan>,
 ) -> Vec<Job> {
-    let job_size = backend.job_size().max(1);
     let seeding = backend.seeding();
     let mut jobs = Vec::new();
     for problem in problems {
-        if settled(problem) {
+        let Some(round) = round_of(problem) else {
             continue;
-        }
-        let round = options
-            .adaptive
-            .as_ref()
-            .map_or(usize::MAX, |stop| stop.round as usize);
+        };
         let seed = |sample_idx: u32| match seeding {
             Seeding::PerSample => options.params.sample_seed(&problem.id, sample_idx),
             Seeding::Consecutive => {
                 options.params.problem_seed_base(&problem.id) + u64::from(sample_idx)
             }
         };
-        let slots: Vec<Slot> = (0..options.n)
+        let slots: Vec<Slot> = round
+            .indices
             .filter(|&idx| !existing.contains(&problem.id, idx))
-            .take(round)
+            .take(round.take)
             .map(|sample_idx| Slot {
                 sample_idx,
                 seed: seed(sample_idx),
@@ -84,6 +81,12 @@ pub(super) fn plan_jobs(
             continue;
         }
         let prompt = options.template.render(&problem.question);
+        // A trace that may be stopped is a request of its own (a server streams it alone).
+        let job_size = if round.stop.is_some() {
+            1
+        } else {
+            backend.job_size().max(1)
+        };
         // A job of consecutive seeds holds consecutive samples only (missing ones of a resumed
         // file may have gaps).
         let runs = slots
@@ -93,6 +96,7 @@ pub(super) fn plan_jobs(
                 problem_id: problem.id.clone(),
                 prompt: prompt.clone(),
                 slots: chunk.to_vec(),
+                stop: round.stop,
             });
         }
     }
@@ -205,12 +209,20 @@ mod tests {
             template: Template::load("chat").unwrap(),
             allow_settings_change: false,
             adaptive: None,
+            online: None,
         };
         let problems = [problem("p"), problem("q")];
         let mut existing = ExistingSamples::default();
         existing.insert("p", 2);
         existing.insert("p", 5);
-        let jobs = plan_jobs(&Server, &problems, &options, &existing, &|_| false);
+        let all = |_: &Problem| {
+            Some(RoundPlan {
+                indices: 0..options.n,
+                take: usize::MAX,
+                stop: None,
+            })
+        };
+        let jobs = plan_jobs(&Server, &problems, &options, &existing, &all);
         let of_p: Vec<Vec<u32>> = jobs
             .iter()
             .filter(|job| job.problem_id == "p")

@@ -46,6 +46,15 @@ pub enum HttpError {
     GaveUp(String),
 }
 
+/// What a streamed answer hands its reader.
+#[derive(Debug)]
+pub enum StreamEvent<'a> {
+    /// An attempt begins: forget what an earlier one sent.
+    Start,
+    /// One `data:` object.
+    Data(&'a Value),
+}
+
 /// Why a request failed: worth another try or not.
 enum Failure {
     Retryable {
@@ -107,37 +116,49 @@ impl HttpClient {
         }
     }
 
-    /// One POST; the parsed JSON answer or why it failed.
-    fn post(&self, url: &str, body: &Value) -> std::result::Result<Value, Failure> {
+    /// Sends one POST; the response, whatever its status, or why none came.
+    fn send(&self, url: &str, body: &Value) -> std::result::Result<ureq::http::Response<ureq::Body>, Failure> {
         let mut request = self.agent.post(url);
         if let Some(key) = &self.options.api_key {
             request = request.header("Authorization", &format!("Bearer {key}"));
         }
-        let mut response = match request.send_json(body) {
-            Ok(response) => response,
-            Err(error) => return Err(classify_transport_error(error)),
-        };
+        request.send_json(body).map_err(classify_transport_error)
+    }
+
+    /// One POST; the parsed JSON answer or why it failed.
+    fn post(&self, url: &str, body: &Value) -> std::result::Result<Value, Failure> {
+        let mut response = self.send(url, body)?;
         let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(|s| Duration::from_secs_f64(s).min(MAX_RETRY_AFTER));
-        let text = match response.body_mut().read_to_string() {
-            Ok(text) => text,
-            Err(error) => {
-                return Err(Failure::Retryable {
-                    why: format!("HTTP {status}, reading the body failed: {error}"),
-                    retry_after,
-                })
-            }
-        };
+        let text = self.body_text(&mut response)?;
+        if !(200..=299).contains(&status) {
+            return Err(self.refusal(&response, &text));
+        }
+        // Redacted before parsing: what the server says enters messages and records.
+        serde_json::from_str(&self.redact(&text)).map_err(|e| Failure::Retryable {
+            why: format!("HTTP {status} with a body that is not JSON ({e})"),
+            retry_after: None,
+        })
+    }
+
+    /// A response's body as text.
+    fn body_text(
+        &self,
+        response: &mut ureq::http::Response<ureq::Body>,
+    ) -> std::result::Result<String, Failure> {
+        let status = response.status().as_u16();
+        response.body_mut().read_to_string().map_err(|error| Failure::Retryable {
+            why: format!("HTTP {status}, reading the body failed: {error}"),
+            retry_after: retry_after(response),
+        })
+    }
+
+    /// Why an answer of a status other than 2xx failed, from its headers and body `text`.
+    fn refusal(&self, response: &ureq::http::Response<ureq::Body>, text: &str) -> Failure {
+        let status = response.status().as_u16();
         // What a server says may echo the request's headers, the key among them: redacted before
         // it is cut, so no part of the key is left at the cut.
         let excerpt = || {
-            let shown = self.redact(&text);
+            let shown = self.redact(text);
             let mut end = shown.len().min(300);
             while !shown.is_char_boundary(end) {
                 end -= 1;
@@ -145,37 +166,75 @@ impl HttpClient {
             shown[..end].trim().to_owned()
         };
         match status {
-            // Redacted before parsing: what the server says enters messages and records.
-            200..=299 => {
-                serde_json::from_str(&self.redact(&text)).map_err(|e| Failure::Retryable {
-                    why: format!("HTTP {status} with a body that is not JSON ({e})"),
-                    retry_after: None,
-                })
-            }
             300..=399 => {
                 let location = response
                     .headers()
                     .get("location")
                     .and_then(|v| v.to_str().ok())
                     .map_or_else(|| "(no Location)".to_owned(), redact_url);
-                Err(Failure::Fatal {
+                Failure::Fatal {
                     status: Some(status),
                     why: format!(
                         "HTTP {status}: the server redirects to {location}; bestofn does not \
                          follow redirects (a POST would be resent without its body): give the \
                          final URL as the base URL"
                     ),
-                })
+                }
             }
-            408 | 429 | 500..=599 => Err(Failure::Retryable {
+            408 | 429 | 500..=599 => Failure::Retryable {
                 why: format!("HTTP {status}: {}", excerpt()),
-                retry_after,
-            }),
-            _ => Err(Failure::Fatal {
+                retry_after: retry_after(response),
+            },
+            _ => Failure::Fatal {
                 status: Some(status),
                 why: format!("HTTP {status}: {}", excerpt()),
-            }),
+            },
         }
+    }
+
+    /// One streamed POST (server-sent events): `on_event` gets [`StreamEvent::Start`], then each
+    /// `data:` object as it comes, until `[DONE]` or until it returns false, which closes the
+    /// connection (a server such as vLLM then aborts the request).
+    fn post_stream(
+        &self,
+        url: &str,
+        body: &Value,
+        on_event: &mut dyn FnMut(StreamEvent<'_>) -> bool,
+    ) -> std::result::Result<(), Failure> {
+        use std::io::BufRead;
+        let mut response = self.send(url, body)?;
+        let status = response.status().as_u16();
+        if !(200..=299).contains(&status) {
+            let text = self.body_text(&mut response)?;
+            return Err(self.refusal(&response, &text));
+        }
+        let broken = |why: String| Failure::Retryable {
+            why: format!("HTTP {status}, the stream broke: {why}"),
+            retry_after: None,
+        };
+        on_event(StreamEvent::Start);
+        let reader = std::io::BufReader::new(response.body_mut().as_reader());
+        for line in reader.lines() {
+            let line = line.map_err(|e| broken(e.to_string()))?;
+            let Some(data) = line.strip_prefix("data:").map(str::trim) else {
+                continue; // blank separators, comments, event names
+            };
+            if data == "[DONE]" {
+                return Ok(());
+            }
+            let event: Value = serde_json::from_str(&self.redact(data))
+                .map_err(|e| broken(format!("an event that is not JSON ({e})")))?;
+            if let Some(error) = event.get("error") {
+                return Err(Failure::Fatal {
+                    status: Some(status),
+                    why: format!("the server sent an error in its stream: {error}"),
+                });
+            }
+            if !on_event(StreamEvent::Data(&event)) {
+                return Ok(());
+            }
+        }
+        Err(broken("it ended before `data: [DONE]`".into()))
     }
 
     /// POSTs `body` to `path` on the replica of `key` until an answer comes, retrying what is
@@ -186,12 +245,35 @@ impl HttpClient {
         path: &str,
         body: &Value,
     ) -> Result<(Value, usize), HttpError> {
+        self.with_retries(key, path, &mut |url| self.post(url, body))
+    }
+
+    /// [`Self::post_with_retries`] for a streamed answer: each attempt begins with
+    /// [`StreamEvent::Start`], after which `on_event` forgets what an earlier attempt sent.
+    pub fn post_stream_with_retries(
+        &self,
+        key: &str,
+        path: &str,
+        body: &Value,
+        on_event: &mut dyn FnMut(StreamEvent<'_>) -> bool,
+    ) -> Result<usize, HttpError> {
+        self.with_retries(key, path, &mut |url| self.post_stream(url, body, on_event))
+            .map(|((), replica)| replica)
+    }
+
+    /// Runs `attempt` on the replica of `key` until it succeeds or fails for good.
+    fn with_retries<T>(
+        &self,
+        key: &str,
+        path: &str,
+        attempt_at: &mut dyn FnMut(&str) -> std::result::Result<T, Failure>,
+    ) -> Result<(T, usize), HttpError> {
         let mut replica = self.replicas.start(key);
         let mut attempt = 0;
         loop {
             let url = endpoint(self.replicas.url(replica), path);
             let shown = redact_url(&url);
-            match self.post(&url, body) {
+            match attempt_at(&url) {
                 Ok(value) => {
                     self.replicas.done(replica, true);
                     return Ok((value, replica));
@@ -236,6 +318,17 @@ impl HttpClient {
             .min(MAX_BACKOFF);
         exponential.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
     }
+}
+
+/// A response's `Retry-After` in seconds, capped.
+fn retry_after(response: &ureq::http::Response<ureq::Body>) -> Option<Duration> {
+    response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(|s| Duration::from_secs_f64(s).min(MAX_RETRY_AFTER))
 }
 
 fn classify_transport_error(error: ureq::Error) -> Failure {

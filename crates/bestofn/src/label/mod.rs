@@ -49,6 +49,8 @@ pub struct LabelSummary {
     pub agreeing_with_previous: usize,
     /// Invalid lines skipped (with `--skip-invalid`).
     pub skipped: usize,
+    /// Traces stopped mid-generation, written through ungraded: no samples.
+    pub stopped: usize,
 }
 
 /// Gold answers prepared once, and the rules to grade samples against them.
@@ -182,7 +184,7 @@ impl Counts {
         }
     }
 
-    fn summary(self, skipped: usize) -> LabelSummary {
+    fn summary(self, skipped: usize, stopped: usize) -> LabelSummary {
         let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
         let with_gold = self.solved.iter().filter(|s| s.is_some()).count();
         let covered = self.solved.iter().filter(|s| **s == Some(true)).count();
@@ -197,6 +199,7 @@ impl Counts {
             previously_labeled: self.previously_labeled,
             agreeing_with_previous: self.agreeing_with_previous,
             skipped,
+            stopped,
         }
     }
 }
@@ -230,7 +233,7 @@ pub fn label(
     for ((sample, &index), before) in samples.iter().zip(&indices).zip(previous) {
         counts.add(sample, index, before);
     }
-    Ok(counts.summary(0))
+    Ok(counts.summary(0, 0))
 }
 
 /// Labels a samples file into `out`, streaming: memory stays bounded by a chunk of lines
@@ -249,17 +252,28 @@ pub fn label_file(
     let mut output = OutputFile::create(out)?;
     let mut counts = Counts::new(problems.len());
     let mut answer_field_seen = false;
+    let mut stopped = 0;
+    let options_read = ReadOptions {
+        keep_stopped: true,
+        ..ReadOptions::new(skip_invalid)
+    };
     let stats = map_samples(
         samples_path,
-        ReadOptions::new(skip_invalid),
+        options_read,
         |mut sample: Sample, line| {
             let index = labeler.problem_index(&sample, samples_path, line)?;
             let previous = sample.correct;
-            let used_field = labeler.grade(&mut sample, index);
+            // A partial text is no answer: a stopped trace goes through ungraded.
+            let used_field = (!sample.stopped_early()).then(|| labeler.grade(&mut sample, index));
             Ok((sample, index, previous, used_field))
         },
         |chunk| {
             for (sample, index, previous, used_field) in chunk {
+                let Some(used_field) = used_field else {
+                    stopped += 1;
+                    output.write_json_line(&sample)?;
+                    continue;
+                };
                 answer_field_seen |= used_field;
                 counts.add(&sample, index, previous);
                 output.write_json_line(&sample)?;
@@ -268,6 +282,12 @@ pub fn label_file(
             Ok(())
         },
     )?;
+    if stopped == stats.records {
+        return Err(Error::Inconsistent(format!(
+            "{}: every sample is a trace stopped mid-generation ({stopped} of them): nothing to grade",
+            samples_path.display()
+        )));
+    }
     if let (Some(field), false) = (&options.answer_field, answer_field_seen) {
         return Err(Error::Inconsistent(format!(
             "{}: no sample has a value in the field `{field}` named by --answer-field; check its spelling",
@@ -275,7 +295,7 @@ pub fn label_file(
         )));
     }
     output.commit()?;
-    Ok(counts.summary(stats.skipped))
+    Ok(counts.summary(stats.skipped, stopped))
 }
 
 impl std::fmt::Display for LabelSummary {
@@ -310,6 +330,13 @@ impl std::fmt::Display for LabelSummary {
         }
         if self.skipped > 0 {
             write!(f, "\nskipped        {} invalid lines", self.skipped)?;
+        }
+        if self.stopped > 0 {
+            write!(
+                f,
+                "\nstopped early  {} traces (partial texts: written through ungraded, no samples)",
+                self.stopped
+            )?;
         }
         Ok(())
     }

@@ -14,6 +14,13 @@ pub struct VoteArgs {
     /// 90 keeps most, 10 only the most confident) [default: 90].
     #[arg(long, value_name = "PERCENT")]
     pub keep_top: Option<String>,
+    #[command(flatten)]
+    pub borda: BordaArgs,
+}
+
+/// `--borda-power` (`solve` takes `--keep-top` with the generation flags, which read it too).
+#[derive(Debug, Clone, Args)]
+pub struct BordaArgs {
     /// For borda: rank r of N gets (N − r + 1)^POWER points [default: 1].
     #[arg(long, value_name = "POWER")]
     pub borda_power: Option<String>,
@@ -24,7 +31,7 @@ impl VoteArgs {
     pub fn parameters(&self) -> Result<(Option<u32>, Option<u32>)> {
         let settings = |message: String| Error::Settings(message);
         let keep = self.keep_top.as_deref().map(keep_top).transpose();
-        let power = self.borda_power.as_deref().map(borda_power).transpose();
+        let power = self.borda.borda_power.as_deref().map(borda_power).transpose();
         Ok((keep.map_err(settings)?, power.map_err(settings)?))
     }
 

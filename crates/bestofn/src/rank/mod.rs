@@ -548,6 +548,7 @@ mod tests {
                 uncalibrated_score: None,
                 score_kind: None,
                 cost: Default::default(),
+                stopped_early: false,
             })
             .collect();
         build_pools(&samples)

@@ -18,6 +18,10 @@ use crate::io::{parse_object, LineText};
 /// The sample field that says what `score` is when it is no probability of being correct.
 pub const SCORE_KIND: &str = "score_kind";
 
+/// The sample field of a trace stopped mid-generation (`generate --online-confidence`): its
+/// text is partial, so it is no sample to grade, score, rank or count, only a cost.
+pub const EARLY_STOP: &str = "early_stop";
+
 /// One candidate solution: the unit every stage reads and writes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
@@ -52,6 +56,8 @@ pub struct SampleVerdict {
     /// What generating it cost, where recorded: tokens (`tokens.completion`, else `num_tokens`)
     /// and time (`wall_ms`).
     pub cost: GenerationCost,
+    /// A trace stopped mid-generation ([`EARLY_STOP`]): a cost, never a vote.
+    pub stopped_early: bool,
 }
 
 /// What generating a sample cost, where its record says.
@@ -80,6 +86,15 @@ pub trait SampleRecord: Sized + Send {
     fn parse(path: &Path, line: usize, text: LineText<'_>) -> Result<Self>;
     fn problem_id(&self) -> &str;
     fn sample_idx(&self) -> u32;
+    /// A trace stopped mid-generation, which readers leave out unless they ask for it.
+    fn stopped_early(&self) -> bool;
+}
+
+impl Sample {
+    /// Whether generation stopped this trace before it finished ([`EARLY_STOP`]).
+    pub fn stopped_early(&self) -> bool {
+        self.extra.get(EARLY_STOP).is_some_and(|v| !v.is_null())
+    }
 }
 
 impl SampleRecord for Sample {
@@ -114,6 +129,9 @@ impl SampleRecord for Sample {
     fn sample_idx(&self) -> u32 {
         self.sample_idx
     }
+    fn stopped_early(&self) -> bool {
+        Sample::stopped_early(self)
+    }
 }
 
 impl SampleRecord for SampleVerdict {
@@ -125,6 +143,9 @@ impl SampleRecord for SampleVerdict {
     }
     fn sample_idx(&self) -> u32 {
         self.sample_idx
+    }
+    fn stopped_early(&self) -> bool {
+        self.stopped_early
     }
 }
 
@@ -147,6 +168,9 @@ impl SampleRecord for Verbatim {
     }
     fn sample_idx(&self) -> u32 {
         self.sample.sample_idx
+    }
+    fn stopped_early(&self) -> bool {
+        self.sample.stopped_early()
     }
 }
 
@@ -186,6 +210,8 @@ struct SampleFields {
     /// `num_tokens`, `tokens.completion` and `wall_ms`, read in the fast mode only (a full read
     /// keeps them in `extra`, in place).
     cost: GenerationCost,
+    /// `early_stop` present and not null, read in the fast mode only (as `cost`).
+    stopped_early: bool,
     extra: Map<String, Value>,
     /// The first key that appeared twice in the object.
     repeated: Option<String>,
@@ -247,6 +273,7 @@ impl SampleFields {
             )?,
             score_kind: origin.string_value(self.score_kind.take(), SCORE_KIND)?,
             cost: self.cost,
+            stopped_early: self.stopped_early,
         })
     }
 }
@@ -344,7 +371,10 @@ impl<'de> Visitor<'de> for FieldsSeed {
         let mut skipped = SkippedKeys::default();
         while let Some(key) = map.next_key::<Key<'de>>()? {
             let key = key.0;
-            if !self.full && read_cost(&key, &mut map, &mut fields.cost)? {
+            let fast_field = !self.full
+                && (read_cost(&key, &mut map, &mut fields.cost)?
+                    || read_early_stop(&key, &mut map, &mut fields.stopped_early)?);
+            if fast_field {
                 if !skipped.insert(&key) && fields.repeated.is_none() {
                     fields.repeated = Some(key.into_owned());
                 }
@@ -392,6 +422,19 @@ fn read_cost<'de, A: MapAccess<'de>>(
         "wall_ms" => cost.wall_ms = map.next_value_seed(Count { field: None })?,
         _ => return Ok(false),
     }
+    Ok(true)
+}
+
+/// Reads `key`'s value into `stopped` when it is [`EARLY_STOP`] (true): stopped unless null.
+fn read_early_stop<'de, A: MapAccess<'de>>(
+    key: &str,
+    map: &mut A,
+    stopped: &mut bool,
+) -> Result<bool, A::Error> {
+    if key != EARLY_STOP {
+        return Ok(false);
+    }
+    *stopped = !map.next_value::<Value>()?.is_null();
     Ok(true)
 }
 

@@ -19,6 +19,9 @@ pub struct ReadOptions {
     pub skip_invalid: bool,
     /// Lines parsed together.
     pub chunk_lines: usize,
+    /// Hand on traces stopped mid-generation too (a reader that passes them through or counts
+    /// their cost); by default they are counted in [`ReadStats::stopped`] and left out.
+    pub keep_stopped: bool,
 }
 
 impl ReadOptions {
@@ -26,6 +29,7 @@ impl ReadOptions {
         ReadOptions {
             skip_invalid,
             chunk_lines: 4096,
+            keep_stopped: false,
         }
     }
 }
@@ -35,6 +39,8 @@ impl ReadOptions {
 pub struct ReadStats {
     pub records: usize,
     pub skipped: usize,
+    /// Traces stopped mid-generation, left out.
+    pub stopped: usize,
 }
 
 /// Reads `path` as records `R`, turns each into a `T` with `prepare` (in parallel; its errors are
@@ -87,6 +93,10 @@ where
                 return Err(duplicate_error(path, *line, id, idx, first));
             }
             lines.insert(record.sample_idx(), *line);
+            if record.stopped_early() && !options.keep_stopped {
+                stats.stopped += 1;
+                continue;
+            }
             unique.push((*line, record));
         }
         let prepared: Vec<Result<T>> = unique
@@ -105,7 +115,14 @@ where
         consume(kept)
     })?;
     if stats.records == 0 {
-        return Err(Error::Inconsistent(if stats.skipped > 0 {
+        return Err(Error::Inconsistent(if stats.stopped > 0 {
+            format!(
+                "{}: every sample is a trace stopped mid-generation ({} of them): nothing to grade \
+                 or rank",
+                path.display(),
+                stats.stopped
+            )
+        } else if stats.skipped > 0 {
             format!(
                 "{}: every line was invalid ({} skipped): nothing to do",
                 path.display(),
@@ -160,12 +177,16 @@ pub fn duplicate_error(
     )
 }
 
-/// Reads every record of a samples file into memory.
+/// Reads every record of a samples file into memory (traces stopped mid-generation left out).
 pub fn read_all<R: SampleRecord>(path: &Path, skip_invalid: bool) -> Result<(Vec<R>, ReadStats)> {
+    read_all_with(path, ReadOptions::new(skip_invalid))
+}
+
+fn read_all_with<R: SampleRecord>(path: &Path, options: ReadOptions) -> Result<(Vec<R>, ReadStats)> {
     let mut records = Vec::new();
     let stats = map_samples(
         path,
-        ReadOptions::new(skip_invalid),
+        options,
         |record: R, _| Ok(record),
         |chunk| {
             records.extend(chunk);
@@ -182,15 +203,31 @@ pub fn read_samples(path: &Path) -> Result<Vec<Sample>> {
 
 /// Verdicts read from a samples file.
 pub struct VerdictSet {
+    /// The samples: finished traces only.
     pub verdicts: Vec<SampleVerdict>,
+    /// Traces stopped mid-generation: what they cost counts, they do not.
+    pub stopped: Vec<SampleVerdict>,
     pub skipped: usize,
 }
 
 /// Reads the verdict fields of a samples file, skipping texts and unknown fields.
 pub fn read_verdicts(path: &Path, skip_invalid: bool) -> Result<VerdictSet> {
-    let (verdicts, stats) = read_all(path, skip_invalid)?;
+    let options = ReadOptions {
+        keep_stopped: true,
+        ..ReadOptions::new(skip_invalid)
+    };
+    let (all, stats) = read_all_with::<SampleVerdict>(path, options)?;
+    let (stopped, verdicts): (Vec<_>, Vec<_>) = all.into_iter().partition(|v| v.stopped_early);
+    if verdicts.is_empty() {
+        return Err(Error::Inconsistent(format!(
+            "{}: every sample is a trace stopped mid-generation ({} of them): nothing to rank",
+            path.display(),
+            stopped.len()
+        )));
+    }
     Ok(VerdictSet {
         verdicts,
+        stopped,
         skipped: stats.skipped,
     })
 }

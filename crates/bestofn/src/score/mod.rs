@@ -9,7 +9,7 @@
 //! [`ScorerBackendKind`] and its arm in [`served_engine`].
 
 pub mod args;
-mod confidence;
+pub(crate) mod confidence;
 mod embedded_judge;
 mod judge;
 mod log;

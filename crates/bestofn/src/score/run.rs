@@ -110,8 +110,9 @@ fn score_chunks(
     let read = map_samples(
         samples_path,
         ReadOptions {
-            skip_invalid,
             chunk_lines: scorer.chunk_size(),
+            keep_stopped: true,
+            ..ReadOptions::new(skip_invalid)
         },
         |sample: Sample, line| match questions.get(sample.problem_id.as_str()) {
             Some(&question) => Ok((line, question, sample)),
@@ -128,6 +129,7 @@ fn score_chunks(
         |chunk| {
             let keyed: Vec<KeyedPair> = chunk
                 .iter()
+                .filter(|(_, _, sample)| !sample.stopped_early())
                 .map(|(_, question, sample)| {
                     KeyedPair::new(
                         &sample.problem_id,
@@ -140,9 +142,16 @@ fn score_chunks(
                 .collect();
             let through = score_through_log(scorer, log.as_deref_mut(), &keyed, stats)?;
             stats.resumed += through.from_log;
-            let scores = through.scores;
+            let mut scores = through.scores.into_iter();
             let kind = scorer.score_kind().map(str::to_owned);
-            for ((line, _, mut sample), score) in chunk.into_iter().zip(scores) {
+            for (line, _, mut sample) in chunk {
+                // A trace stopped mid-generation is no solution to score: written as it came.
+                if sample.stopped_early() {
+                    output.write_json_line(&sample)?;
+                    stats.stopped += 1;
+                    continue;
+                }
+                let score = scores.next().expect("a score per finished trace");
                 let scored = match score {
                     Ok(scored) if kind.is_some() => checked_finite(scored, samples_path, line)?,
                     Ok(scored) => checked_probability(scored, samples_path, line, &sample)?,

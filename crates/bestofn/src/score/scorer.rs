@@ -90,6 +90,8 @@ pub struct ScoreStats {
     /// process).
     pub cut_at_word: usize,
     pub skipped: usize,
+    /// Traces stopped mid-generation, written through unscored.
+    pub stopped: usize,
     /// Scores taken from the log of an interrupted run.
     pub resumed: usize,
     #[serde(skip)]
@@ -165,6 +167,13 @@ impl std::fmt::Display for ScoreStats {
         }
         if self.skipped > 0 {
             write!(f, "\nskipped {} invalid lines", self.skipped)?;
+        }
+        if self.stopped > 0 {
+            write!(
+                f,
+                "\n{} traces stopped mid-generation written through unscored",
+                self.stopped
+            )?;
         }
         Ok(())
     }

@@ -142,8 +142,8 @@ pub fn solve(
     progress(Stage::Score, StageProgress::Finish);
 
     progress(Stage::Rank, StageProgress::Start(None));
-    let verdicts = read_verdicts(&paths.scored, false)?.verdicts;
-    let pools = build_pools(&verdicts);
+    let set = read_verdicts(&paths.scored, false)?;
+    let pools = build_pools(&set.verdicts);
     let mut answers = Vec::new();
     check_pools(&pools, None)?;
     for &strategy in &options.strategies {
@@ -155,7 +155,10 @@ pub fn solve(
 
     let metrics = if problems.iter().all(|p| p.answer.is_some()) {
         progress(Stage::Eval, StageProgress::Start(None));
-        let metrics = evaluate(&pools, &options.eval)?;
+        let mut metrics = evaluate(&pools, &options.eval)?;
+        if let Some(compute) = metrics.compute.as_mut() {
+            compute.add_stopped(&set.stopped, metrics.problems);
+        }
         let report = OutputDir::create(&paths.report)?;
         write_report(&metrics, &paths.scored, &report)?;
         report.commit()?;

@@ -110,8 +110,8 @@ impl RoundJudge for VerifierStop<'_> {
         map_samples(
             samples,
             ReadOptions {
-                skip_invalid: false,
                 chunk_lines,
+                ..ReadOptions::new(false)
             },
             |sample: Sample, _| {
                 Ok(NewSample {

@@ -30,7 +30,7 @@ use llama_cpp_2::token::LlamaToken;
 use super::LlamaOptions;
 use crate::error::{Error, Result};
 use crate::generate::{
-    Backend, Completion, Generated, Job, Prompt, SamplingParams, Slot, TokenStats,
+    Backend, Completion, Generated, GroupWatch, Job, Prompt, SamplingParams, Slot, TokenStats,
 };
 
 /// llama.cpp's global state: initialised once per process, with the batched Q4_1 kernel unless
@@ -158,6 +158,8 @@ struct Sequence {
     /// With `--token-stats`: what is recorded of its tokens, and when it started.
     stats: Option<TokenStats>,
     started: Instant,
+    /// The job's rule for stopping it by its confidence (online), over `stats`.
+    watch: Option<GroupWatch>,
 }
 
 /// A sample's sampler; llama.cpp takes 32-bit seeds, what `Seeding::PerSample` makes.
@@ -270,6 +272,7 @@ impl Slots<'_> {
                     TokenStats::new(u32::try_from(prompt.len()).ok(), request, true)
                 }),
                 started: Instant::now(),
+                watch: self.jobs[job].stop.map(GroupWatch::new),
             });
         }
         for waiting in deferred.into_iter().rev() {
@@ -295,12 +298,17 @@ impl Slots<'_> {
                 continue;
             };
             let token = sequence.sampler.sample(ctx, sequence.logits);
+            let mut early_stop = None;
             // The end-of-text token is recorded too, as vLLM's logprobs and usage count it.
             if let (Some(stats), Some(request)) =
                 (sequence.stats.as_mut(), self.params.token_stats.as_ref())
             {
                 let logits = ctx.get_logits_ith(sequence.logits);
                 stats.push_logits(logits, token.0 as usize, request.top_logprobs, &mut top);
+                early_stop = sequence
+                    .watch
+                    .as_mut()
+                    .and_then(|watch| watch.check(&stats.confidence));
             }
             let mut finish = None;
             if vocab.is_eog(token) {
@@ -314,6 +322,8 @@ impl Slots<'_> {
                     finish = Some("stop");
                 } else if sequence.tokens >= max_tokens {
                     finish = Some("length");
+                } else if early_stop.is_some() {
+                    finish = Some("early_stop");
                 } else {
                     sequence.logits = batch.n_tokens();
                     let position =
@@ -340,6 +350,8 @@ impl Slots<'_> {
                                 .is_some()
                                 .then(|| sequence.started.elapsed().as_millis() as u64),
                             tokens: sequence.stats,
+                            // A trace that ended on this token finished: it is no stopped one.
+                            early_stop: early_stop.filter(|_| finish == "early_stop"),
                         },
                     ),
                 )?;
