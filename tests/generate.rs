@@ -1123,6 +1123,168 @@ print(json.dumps({"token_logprobs": [float(v) for v in lp["token_logprobs"]],
         assert_eq!(texts(true), texts(false));
     }
 
+    /// The lowest mean of `window` consecutive values (the mean of all when fewer).
+    fn lowest_group(values: &[f64], window: usize) -> f64 {
+        if values.len() < window {
+            return values.iter().sum::<f64>() / values.len() as f64;
+        }
+        values
+            .windows(window)
+            .map(|w| w.iter().sum::<f64>() / window as f64)
+            .fold(f64::INFINITY, f64::min)
+    }
+
+    fn confidences(sample: &Value) -> Vec<f64> {
+        sample["tokens"]["confidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_f64().unwrap())
+            .collect()
+    }
+
+    /// DeepConf online on the real model: the warm-up is whole, each later trace is stopped at
+    /// the first window below the threshold its warm-up sets (checked from the recorded
+    /// confidences), a stopped trace is kept and marked and no stage counts it, and a run killed
+    /// anywhere resumes to the same samples.
+    #[test]
+    fn online_confidence_stops_traces_below_the_warm_up_threshold_and_resumes_to_the_same_samples()
+    {
+        if common::skip(
+            "online_confidence_stops_traces_below_the_warm_up_threshold_and_resumes_to_the_same_samples",
+            &[common::Need::LlamaVenv],
+        ) {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let problems = counting_problems(dir.path(), &[3, 17]);
+        let (warmup, window) = (3usize, 4usize);
+        let online = |out: &Path| {
+            let mut command = llama_generate(dir.path(), &problems, 7, out);
+            command.args([
+                "--temperature",
+                "1.2",
+                "--max-tokens",
+                "12",
+                "--token-stats",
+            ]);
+            command.args(["--online-confidence", "--warmup", "3", "--keep-top", "10"]);
+            command.args([
+                "--confidence-window",
+                "4",
+                "--adaptive-round",
+                "2",
+                "--seed",
+                "5",
+            ]);
+            command
+        };
+        let whole = dir.path().join("whole.jsonl");
+        online(&whole)
+            .assert()
+            .success()
+            .stderr(contains("stopped early"));
+        let by_problem = samples_by_problem(&whole);
+        let mut stopped = 0;
+        for (id, samples) in &by_problem {
+            let warm: Vec<f64> = samples
+                .iter()
+                .filter(|s| s["sample_idx"].as_u64().unwrap() < warmup as u64)
+                .map(|s| lowest_group(&confidences(s), window))
+                .collect();
+            assert_eq!(warm.len(), warmup, "{id}: the warm-up is whole");
+            // numpy.percentile(warm, 90): linear between the two highest of three.
+            let mut sorted = warm.clone();
+            sorted.sort_by(f64::total_cmp);
+            let threshold = sorted[1] + 0.8 * (sorted[2] - sorted[1]);
+            for sample in samples {
+                let series = confidences(sample);
+                let idx = sample["sample_idx"].as_u64().unwrap() as usize;
+                let Some(stop) = sample.get("early_stop") else {
+                    assert_ne!(sample["finish_reason"], "early_stop");
+                    continue;
+                };
+                stopped += 1;
+                assert!(
+                    idx >= warmup,
+                    "{id}/{idx}: a warm-up trace is never stopped"
+                );
+                assert_eq!(sample["finish_reason"], "early_stop");
+                assert!((stop["threshold"].as_f64().unwrap() - threshold).abs() < 1e-9);
+                let at = stop["at_token"].as_u64().unwrap() as usize;
+                assert_eq!(
+                    at,
+                    series.len(),
+                    "{id}/{idx}: it stops at the token that fell"
+                );
+                let last: f64 = series[at - window..].iter().sum::<f64>() / window as f64;
+                assert!(last < threshold, "{id}/{idx}: {last} ≥ {threshold}");
+                assert!((stop["group_confidence"].as_f64().unwrap() - last).abs() < 1e-4);
+                assert!(
+                    lowest_group(&series[..at - 1], window) >= threshold - 1e-9 || at - 1 < window,
+                    "{id}/{idx}: no earlier window fell"
+                );
+            }
+        }
+        assert!(stopped > 0, "η = 10 % stops most traces after the warm-up");
+
+        // Any prefix of the file is what a kill leaves: resumed, it becomes the same file.
+        let lines: Vec<String> = std::fs::read_to_string(&whole)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        let key = |s: &Value| {
+            (
+                s["problem_id"].clone(),
+                s["sample_idx"].clone(),
+                s["text"].clone(),
+                s["finish_reason"].clone(),
+            )
+        };
+        let keyed = |path: &Path| -> Vec<_> {
+            let mut keys: Vec<_> = common::read_jsonl(path).iter().map(key).collect();
+            keys.sort_by_key(|k| format!("{k:?}"));
+            keys
+        };
+        for cut in [lines.len() / 2, lines.len() - 1] {
+            let resumed = dir.path().join(format!("resumed-{cut}.jsonl"));
+            std::fs::write(&resumed, lines[..cut].join("\n") + "\n").unwrap();
+            online(&resumed).assert().success();
+            assert_eq!(keyed(&resumed), keyed(&whole), "resumed after {cut} lines");
+        }
+
+        // Stopped traces go through label ungraded and count in eval as tokens only.
+        let labeled = dir.path().join("labeled.jsonl");
+        bestofn()
+            .args(["label", "--problems"])
+            .arg(&problems)
+            .arg("--samples")
+            .arg(&whole)
+            .arg("--out")
+            .arg(&labeled)
+            .assert()
+            .success()
+            .stderr(contains(format!("stopped early  {stopped} traces")));
+        for sample in common::read_jsonl(&labeled) {
+            let stopped = sample.get("early_stop").is_some();
+            assert_eq!(sample["correct"].is_boolean(), !stopped, "{sample}");
+        }
+        let report = dir.path().join("report");
+        bestofn()
+            .args(["eval", "--samples"])
+            .arg(&labeled)
+            .arg("--out")
+            .arg(&report)
+            .assert()
+            .success();
+        let metrics: Value =
+            serde_json::from_str(&std::fs::read_to_string(report.join("metrics.json")).unwrap())
+                .unwrap();
+        assert_eq!(metrics["samples"], (lines.len() - stopped) as u64);
+        assert_eq!(metrics["compute"]["stopped_traces"], stopped as u64);
+    }
+
     #[test]
     fn recorded_log_probabilities_are_llama_cpp_pythons_on_the_same_prompt() {
         if common::skip(
@@ -1368,6 +1530,60 @@ mod vllm {
         assert!(proxy.applied().contains(&Fault::Drop));
 
         token_statistics_from_vllm(&server, &problems, &samples, dir.path());
+        online_confidence_over_vllm_streams(&server, &problems, &samples, dir.path());
+    }
+
+    /// `--online-confidence` against vLLM: the warm-up comes in batched requests, every later
+    /// trace is streamed alone and cut at the token whose window falls below the threshold. The
+    /// same seeds give the same tokens, so a finished trace is the sample drawn without the rule
+    /// and a stopped one is a strict prefix of it.
+    fn online_confidence_over_vllm_streams(
+        server: &common::VllmServer,
+        problems: &Path,
+        samples: &BTreeMap<(String, u64), (String, u64)>,
+        dir: &Path,
+    ) {
+        let online = dir.join("online.jsonl");
+        vllm_generate(&server.base_url(), problems, 6, &online)
+            .args([
+                "--n-per-request",
+                "3",
+                "--token-stats",
+                "--top-logprobs",
+                "5",
+            ])
+            .args(["--online-confidence", "--warmup", "2", "--keep-top", "10"])
+            .args(["--confidence-window", "4", "--adaptive-round", "2"])
+            .assert()
+            .success();
+        let mut stopped = 0;
+        for sample in common::read_jsonl(&online) {
+            let key = (
+                sample["problem_id"].as_str().unwrap().to_owned(),
+                sample["sample_idx"].as_u64().unwrap(),
+            );
+            let text = sample["text"].as_str().unwrap();
+            let (whole, seed) = &samples[&key];
+            assert_eq!(sample["generator"]["seed"].as_u64(), Some(*seed));
+            if sample.get("early_stop").is_none() {
+                assert_eq!(
+                    text, whole,
+                    "{key:?}: a finished trace is the sample itself"
+                );
+                continue;
+            }
+            stopped += 1;
+            assert!(key.1 >= 2, "{key:?}: the warm-up is never stopped");
+            assert_eq!(sample["finish_reason"], "early_stop");
+            assert!(
+                whole.starts_with(text),
+                "{key:?}: {text:?} is cut from {whole:?}"
+            );
+            // A chunk of several tokens is kept whole.
+            let at = sample["early_stop"]["at_token"].as_u64().unwrap();
+            assert!(sample["tokens"]["completion"].as_u64().unwrap() >= at);
+        }
+        assert!(stopped > 0, "η = 10 % stops traces after the warm-up");
     }
 
     /// `--token-stats` over chat and completions: the same samples, each with vLLM's

@@ -181,6 +181,7 @@ fn compare_puts_the_gsm8k_paper_runs_side_by_side_with_paired_differences() {
             Run {
                 name: run.to_string(),
                 pools: build_pools(&imported.samples),
+                stopped: Vec::new(),
             }
         })
         .collect();

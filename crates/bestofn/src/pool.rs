@@ -109,7 +109,7 @@ mod tests {
             uncalibrated_score: None,
             score_kind: None,
             cost: Default::default(),
-                stopped_early: false,
+            stopped_early: false,
         }
     }
 

@@ -132,6 +132,7 @@ pub fn run(settings: &Settings) -> Result<Outcome> {
         runs.push(Run {
             name: name.clone(),
             pools: build_pools(&set.verdicts),
+            stopped: set.stopped,
         });
     }
     let mut comparison = compare(&runs, &settings.options)?;

@@ -109,7 +109,9 @@ impl Args {
         }
         let strategies = resolve_strategies(&self.strategy, self.k)?;
         // --keep-top is η of the online rule and of confidence-vote alike.
-        let votes_by_confidence = strategies.iter().any(|s| s.name() == "confidence-vote");
+        let votes_by_confidence = strategies
+            .iter()
+            .any(|s| matches!(s.name(), "confidence-vote" | "online-vote"));
         let vote = crate::rank::args::VoteArgs {
             keep_top: (self.generator.online.keep_top.clone())
                 .filter(|_| votes_by_confidence || generate_options.online.is_none()),
@@ -135,7 +137,7 @@ impl Args {
                 .choice(verifier, &self.generator.openai.http)
                 .resolve(&self.scorer, self.generator.threads)?,
             options: SolveOptions {
-                strategies: vote.apply(strategies)?,
+                strategies: with_warmup(vote.apply(strategies)?, &generate_options),
                 label: self.label.resolve(),
                 eval: vote.apply_to_eval(self.eval.resolve(self.generator.sampling.seed)?)?,
                 stop_score: self.adaptive_score,
@@ -149,6 +151,23 @@ impl Args {
             paths,
         })
     }
+}
+
+/// online-vote reads the threshold off the run's own warm-up when the run is online.
+fn with_warmup(strategies: Vec<Strategy>, generate: &GenerateOptions) -> Vec<Strategy> {
+    let Some(online) = &generate.online else {
+        return strategies;
+    };
+    strategies
+        .into_iter()
+        .map(|strategy| match strategy {
+            Strategy::OnlineVote { keep_top, .. } => Strategy::OnlineVote {
+                keep_top,
+                warmup: online.warmup,
+            },
+            other => other,
+        })
+        .collect()
 }
 
 /// Scoring by confidence reads what generation records with --token-stats, and its scores are

@@ -16,11 +16,14 @@ use crate::eval::bootstrap::{bootstrap, weighted_mean};
 use crate::eval::report::percent;
 use crate::eval::{evaluate, Estimate, EvalOptions, Method, Metrics};
 use crate::pool::ProblemPool;
+use crate::records::SampleVerdict;
 
 /// One run to compare: a name and its labeled (optionally scored) samples.
 pub struct Run {
     pub name: String,
     pub pools: Vec<ProblemPool>,
+    /// Traces stopped mid-generation: tokens spent, no samples.
+    pub stopped: Vec<SampleVerdict>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -173,7 +176,7 @@ pub fn compare(runs: &[Run], options: &EvalOptions) -> Result<Comparison> {
     }
     let mut summaries = Vec::with_capacity(runs.len());
     for run in runs {
-        let metrics = evaluate(
+        let mut metrics = evaluate(
             &run.pools,
             &EvalOptions {
                 ks: None,
@@ -181,6 +184,9 @@ pub fn compare(runs: &[Run], options: &EvalOptions) -> Result<Comparison> {
             },
         )
         .map_err(|e| Error::Inconsistent(format!("run {:?}: {e}", run.name)))?;
+        if let Some(compute) = metrics.compute.as_mut() {
+            compute.add_stopped(&run.stopped, metrics.problems);
+        }
         let n = *metrics.ks.last().unwrap_or(&1);
         let at = |method: Method, k: usize| metrics.at(method, k);
         summaries.push(RunSummary {
@@ -268,14 +274,15 @@ pub fn markdown(comparison: &Comparison) -> String {
         md,
         "Accuracy in %, {level:.0}% percentile-bootstrap intervals over problems. test@1 is the expected accuracy of one sample (pass@1); N is the run's samples per problem.\n"
     );
-    // Generated tokens per problem at N, where the runs' records say (compute at equal cost).
+    // Generated tokens spent per problem (stopped traces included), where the runs' records say:
+    // compute at equal cost.
     let tokens_at_n = |r: &RunSummary| {
         let compute = r.metrics.compute.as_ref()?;
-        compute.generated_tokens_per_problem.last().copied()
+        Some(compute.spent_tokens_per_problem)
     };
     let with_tokens = comparison.runs.iter().any(|r| tokens_at_n(r).is_some());
     let (tokens_head, tokens_rule) = if with_tokens {
-        (" tokens/problem@N |", "---:|")
+        (" tokens spent/problem |", "---:|")
     } else {
         ("", "")
     };

@@ -104,17 +104,32 @@ pub struct OnlineArgs {
     #[arg(long)]
     pub online_confidence: bool,
     /// Traces per problem sampled whole to set its threshold (DeepConf's N_init).
-    #[arg(long, value_name = "N", default_value_t = 16, requires = "online_confidence")]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 16,
+        requires = "online_confidence"
+    )]
     pub warmup: u32,
     /// The percent of the warm-up's traces at or above the threshold (DeepConf's η: 10 stops
     /// most traces, 90 few); in `solve`, also confidence-vote's [default: 90].
     #[arg(long, value_name = "PERCENT")]
     pub keep_top: Option<String>,
     /// Tokens per group: a trace stops on the mean of its last N token confidences.
-    #[arg(long, value_name = "N", default_value_t = 2048, requires = "online_confidence")]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 2048,
+        requires = "online_confidence"
+    )]
     pub confidence_window: usize,
     /// The weighted vote's leading share that stops a problem (DeepConf's τ), in (0.5, 1].
-    #[arg(long, value_name = "SHARE", default_value_t = 0.95, requires = "online_confidence")]
+    #[arg(
+        long,
+        value_name = "SHARE",
+        default_value_t = 0.95,
+        requires = "online_confidence"
+    )]
     pub consensus: f64,
 }
 

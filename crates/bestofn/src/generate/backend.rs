@@ -52,7 +52,7 @@ pub struct Completion {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Origin {
     /// Made by this run's model: written as a new record with this run's `generator`.
-    Generated(Generated),
+    Generated(Box<Generated>),
     /// A record that exists already (another tool's, an earlier run's): written whole, as this
     /// JSON line, with its own `generator` and every field.
     Existing(String),
@@ -80,7 +80,7 @@ impl Completion {
         Completion {
             sample_idx,
             text,
-            origin: Origin::Generated(generated),
+            origin: Origin::Generated(Box::new(generated)),
         }
     }
 

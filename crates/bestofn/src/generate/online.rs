@@ -2,9 +2,9 @@
 //! traces are sampled whole and set its threshold s, the (100 − η)-th percentile of their lowest
 //! group confidences (numpy's linear interpolation, as the reference code); every later trace is
 //! stopped as soon as the mean token confidence of its last `window` tokens falls below s; and the
-//! problem is sampled no more once the confidence-weighted vote of its traces that reach s (the
-//! warm-up's too, each weighted by its lowest group confidence) gives the leading answer a share
-//! of at least τ.
+//! problem is sampled no more once, after a round of new traces, the confidence-weighted vote of
+//! its traces that reach s (the warm-up's too, each weighted by its lowest group confidence) gives
+//! the leading answer a share of at least τ.
 //!
 //! After the warm-up, a problem is sampled in rounds of `round` samples aligned on the warm-up
 //! (indices `warmup + r·round ..`), and the vote only ever reads whole rounds: a run killed in a
@@ -180,10 +180,14 @@ impl OnlineState {
                     let tokens = tokens_of(&sample);
                     let tokens = tokens.as_ref().map(|(c, n)| (c.as_slice(), *n));
                     let stopped = sample.stopped_early();
-                    self.add(&sample.problem_id, sample.sample_idx, &sample.text, tokens, stopped)
-                        .map_err(|why| {
-                            Error::input(samples, line, Some("tokens"), why.to_string())
-                        })?;
+                    self.add(
+                        &sample.problem_id,
+                        sample.sample_idx,
+                        &sample.text,
+                        tokens,
+                        stopped,
+                    )
+                    .map_err(|why| Error::input(samples, line, Some("tokens"), why.to_string()))?;
                 }
                 Ok(())
             },
@@ -246,7 +250,9 @@ impl OnlineState {
             return None;
         }
         let threshold = self.threshold(traces)?;
-        if self.settled(traces, whole, threshold) {
+        // Checked after each round of new traces, as DeepConf checks after each new trace: the
+        // warm-up alone sets the threshold, it never settles a problem.
+        if whole > warmup && self.settled(traces, whole, threshold) {
             return None;
         }
         let round = self.settings.round;
@@ -363,7 +369,13 @@ mod tests {
     fn percentiles_interpolate_as_numpy_does() {
         // numpy.percentile([1, 2, 3, 4], q) for q = 0, 10, 50, 90, 100.
         let values = [4.0, 1.0, 3.0, 2.0];
-        for (q, want) in [(0.0, 1.0), (10.0, 1.3), (50.0, 2.5), (90.0, 3.7), (100.0, 4.0)] {
+        for (q, want) in [
+            (0.0, 1.0),
+            (10.0, 1.3),
+            (50.0, 2.5),
+            (90.0, 3.7),
+            (100.0, 4.0),
+        ] {
             assert!((percentile(&values, q) - want).abs() < 1e-12, "{q}");
         }
         assert_eq!(percentile(&[7.0], 90.0), 7.0);
@@ -434,7 +446,11 @@ mod tests {
         for (idx, confidence) in [(0, 1.0), (1, 2.0), (2, 3.0)] {
             add(&mut online, idx, "7", confidence, false);
         }
-        assert_eq!(online.plan("p").unwrap().indices, 0..4, "the warm-up is not whole");
+        assert_eq!(
+            online.plan("p").unwrap().indices,
+            0..4,
+            "the warm-up is not whole"
+        );
         add(&mut online, 3, "8", 4.0, false);
         let plan = online.plan("p").unwrap();
         assert_eq!(plan.indices, 4..7);
@@ -442,7 +458,11 @@ mod tests {
         // Votes at or above s: 7 (weight 3) and 8 (weight 4): no consensus.
         add(&mut online, 4, "7", 9.0, false);
         add(&mut online, 6, "9", 1.0, true);
-        assert_eq!(online.plan("p").unwrap().indices, 4..7, "a round is read whole");
+        assert_eq!(
+            online.plan("p").unwrap().indices,
+            4..7,
+            "a round is read whole"
+        );
         add(&mut online, 5, "7", 9.0, false);
         // 7: 3 + 9 + 9 = 21 of 25 = 0.84 < 0.9.
         assert_eq!(online.plan("p").unwrap().indices, 7..10);
@@ -460,7 +480,11 @@ mod tests {
         for idx in 0..4 {
             add(&mut online, idx, &idx.to_string(), 5.0, false);
         }
-        assert_eq!(online.plan("p").unwrap().indices, 4..5, "the last round is cut at n");
+        assert_eq!(
+            online.plan("p").unwrap().indices,
+            4..5,
+            "the last round is cut at n"
+        );
         add(&mut online, 4, "0", 5.0, false);
         assert_eq!(online.plan("p"), None);
         let error = online.add("p", 9, "#### 1", None, false).unwrap_err();

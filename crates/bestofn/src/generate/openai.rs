@@ -502,7 +502,9 @@ impl OpenAiBackend {
     fn replica_name(&self, replica: usize) -> Option<String> {
         (self.client.replicas().count() > 1).then(|| {
             let base = redact_url(self.client.replicas().url(replica));
-            base.split_once('?').map_or(base.as_str(), |(base, _)| base).to_owned()
+            base.split_once('?')
+                .map_or(base.as_str(), |(base, _)| base)
+                .to_owned()
         })
     }
 

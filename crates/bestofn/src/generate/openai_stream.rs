@@ -139,9 +139,15 @@ mod tests {
             threshold: 6.0,
         };
         let mut trace = StreamedTrace::new(request(), rule);
-        assert!(trace.add(&chunk("a", -4.0, None)).unwrap(), "one token: no window yet");
+        assert!(
+            trace.add(&chunk("a", -4.0, None)).unwrap(),
+            "one token: no window yet"
+        );
         assert!(trace.add(&chunk("b", -4.0, None)).unwrap(), "6.5 ≥ 6");
-        assert!(!trace.add(&chunk("c", 0.0, None)).unwrap(), "(6.5 + 4.5) / 2 < 6: stop");
+        assert!(
+            !trace.add(&chunk("c", 0.0, None)).unwrap(),
+            "(6.5 + 4.5) / 2 < 6: stop"
+        );
         let (text, generated) = trace.generated(7, None);
         assert_eq!(text, "abc");
         assert_eq!(generated.finish_reason.as_deref(), Some("early_stop"));
@@ -159,13 +165,18 @@ mod tests {
         };
         let mut trace = StreamedTrace::new(request(), rule);
         assert!(trace.add(&chunk("x", -1.0, Some("stop"))).unwrap());
-        assert!(trace.add(&json!({"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 1}})).unwrap());
+        assert!(trace
+            .add(&json!({"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 1}}))
+            .unwrap());
         let (_, generated) = trace.generated(1, None);
         assert_eq!(generated.finish_reason.as_deref(), Some("stop"));
         assert_eq!(generated.early_stop, None);
         assert_eq!(generated.tokens.unwrap().prompt, Some(5));
         let mut trace = StreamedTrace::new(request(), rule);
         let bare = json!({"choices": [{"text": "y", "logprobs": null}]});
-        assert!(trace.add(&bare).unwrap_err().contains("does not support `logprobs`"));
+        assert!(trace
+            .add(&bare)
+            .unwrap_err()
+            .contains("does not support `logprobs`"));
     }
 }

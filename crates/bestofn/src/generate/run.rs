@@ -10,8 +10,8 @@ use serde_json::{json, Map, Value};
 
 use super::backend::{Backend, Completion, Generated, Job, Origin};
 use super::log::{ExistingSamples, Expected, SampleLog};
-use super::sampling::{check_seed_ranges, plan_jobs};
 use super::online::{OnlineState, RoundPlan};
+use super::sampling::{check_seed_ranges, plan_jobs};
 use super::{AdaptiveStop, NewSample, OnlineConfidence, RoundJudge, SamplingParams, Template};
 use crate::error::{Error, Result};
 use crate::records::Problem;
@@ -98,10 +98,23 @@ pub fn generator_settings(backend: &dyn Backend, options: &GenerateOptions) -> M
         "template": options.template.name,
         "template_sha256": options.template.sha256,
     });
-    match value {
-        Value::Object(map) => map,
-        _ => unreachable!("json! of an object"),
+    let Value::Object(mut map) = value else {
+        unreachable!("json! of an object")
+    };
+    // The online rule decides which traces are whole: a file is held to it too.
+    if let Some(online) = &options.online {
+        map.insert(
+            "online_confidence".into(),
+            json!({
+                "warmup": online.warmup,
+                "keep_top": online.keep_top,
+                "window": online.window,
+                "consensus": online.consensus,
+                "round": online.round,
+            }),
+        );
     }
+    map
 }
 
 /// Fields of `generator` that differ between the samples of one run.
@@ -209,7 +222,13 @@ pub fn generate_judged(
                     (t.confidence.as_slice(), count)
                 });
                 let stopped = generated.early_stop.is_some();
-                online.add(&job.problem_id, completion.sample_idx, &completion.text, tokens, stopped)?;
+                online.add(
+                    &job.problem_id,
+                    completion.sample_idx,
+                    &completion.text,
+                    tokens,
+                    stopped,
+                )?;
                 if stopped {
                     summary.stopped += 1;
                     summary.stopped_tokens += completion.generated_tokens();
@@ -238,7 +257,7 @@ pub fn generate_judged(
                     &known[job.problem_id.as_str()].question,
                     completion.sample_idx,
                     completion.text,
-                    generated,
+                    *generated,
                 ))?,
             }
             summary.tokens += tokens;

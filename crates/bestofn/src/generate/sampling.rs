@@ -2,8 +2,8 @@
 //! are still to be made, in jobs of the backend's size.
 
 use super::backend::{Backend, Job, Seeding, Slot};
-use super::online::RoundPlan;
 use super::log::ExistingSamples;
+use super::online::RoundPlan;
 use super::token_stats::TokenStatsRequest;
 use super::GenerateOptions;
 use crate::error::{Error, Result};

@@ -117,7 +117,11 @@ impl HttpClient {
     }
 
     /// Sends one POST; the response, whatever its status, or why none came.
-    fn send(&self, url: &str, body: &Value) -> std::result::Result<ureq::http::Response<ureq::Body>, Failure> {
+    fn send(
+        &self,
+        url: &str,
+        body: &Value,
+    ) -> std::result::Result<ureq::http::Response<ureq::Body>, Failure> {
         let mut request = self.agent.post(url);
         if let Some(key) = &self.options.api_key {
             request = request.header("Authorization", &format!("Bearer {key}"));
@@ -146,10 +150,13 @@ impl HttpClient {
         response: &mut ureq::http::Response<ureq::Body>,
     ) -> std::result::Result<String, Failure> {
         let status = response.status().as_u16();
-        response.body_mut().read_to_string().map_err(|error| Failure::Retryable {
-            why: format!("HTTP {status}, reading the body failed: {error}"),
-            retry_after: retry_after(response),
-        })
+        response
+            .body_mut()
+            .read_to_string()
+            .map_err(|error| Failure::Retryable {
+                why: format!("HTTP {status}, reading the body failed: {error}"),
+                retry_after: retry_after(response),
+            })
     }
 
     /// Why an answer of a status other than 2xx failed, from its headers and body `text`.

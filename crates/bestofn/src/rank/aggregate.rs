@@ -90,7 +90,7 @@ mod tests {
             uncalibrated_score: None,
             score_kind: None,
             cost: Default::default(),
-                stopped_early: false,
+            stopped_early: false,
         }];
         let error = aggregate_steps(&mut verdicts, Aggregate::Min).unwrap_err();
         assert!(

@@ -11,7 +11,8 @@ use crate::eval::EvalOptions;
 #[derive(Debug, Clone, Args)]
 pub struct VoteArgs {
     /// For confidence-vote: the percent of the best-scored samples that vote (DeepConf's η:
-    /// 90 keeps most, 10 only the most confident) [default: 90].
+    /// 90 keeps most, 10 only the most confident); for online-vote, of its warm-up
+    /// [default: 90].
     #[arg(long, value_name = "PERCENT")]
     pub keep_top: Option<String>,
     #[command(flatten)]
@@ -31,7 +32,12 @@ impl VoteArgs {
     pub fn parameters(&self) -> Result<(Option<u32>, Option<u32>)> {
         let settings = |message: String| Error::Settings(message);
         let keep = self.keep_top.as_deref().map(keep_top).transpose();
-        let power = self.borda.borda_power.as_deref().map(borda_power).transpose();
+        let power = self
+            .borda
+            .borda_power
+            .as_deref()
+            .map(borda_power)
+            .transpose();
         Ok((keep.map_err(settings)?, power.map_err(settings)?))
     }
 
@@ -49,9 +55,9 @@ impl VoteArgs {
         let settings = |message: String| Error::Settings(message);
         let (keep, power) = self.parameters()?;
         let has = |name: &str| strategies.iter().any(|s| s.name() == name);
-        if keep.is_some() && !has("confidence-vote") {
+        if keep.is_some() && !has("confidence-vote") && !has("online-vote") {
             return Err(settings(
-                "--keep-top only applies to confidence-vote".into(),
+                "--keep-top only applies to confidence-vote and online-vote".into(),
             ));
         }
         if power.is_some() && !has("borda") {
@@ -62,6 +68,9 @@ impl VoteArgs {
             .map(|strategy| match (strategy, keep, power) {
                 (Strategy::ConfidenceVote { .. }, Some(keep_top), _) => {
                     Strategy::ConfidenceVote { keep_top }
+                }
+                (Strategy::OnlineVote { warmup, .. }, Some(keep_top), _) => {
+                    Strategy::OnlineVote { keep_top, warmup }
                 }
                 (Strategy::Borda { .. }, _, Some(power_milli)) => Strategy::Borda { power_milli },
                 (strategy, _, _) => strategy,

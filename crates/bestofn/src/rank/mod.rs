@@ -49,10 +49,18 @@ pub enum Strategy {
     Borda {
         power_milli: u32,
     },
+    /// DeepConf online's vote: the samples whose score reaches the (100 − `keep_top`)-th
+    /// percentile of the first `warmup` samples' scores vote with their scores.
+    OnlineVote {
+        keep_top: u32,
+        warmup: u32,
+    },
 }
 
 /// DeepConf's conservative filter (η = 90%); its aggressive one is 10%.
 pub const DEFAULT_KEEP_TOP: u32 = 90;
+/// DeepConf's N_init: the warm-up samples that set online-vote's threshold.
+pub const DEFAULT_WARMUP: u32 = 16;
 /// Plain Borda points (N − r + 1).
 pub const DEFAULT_BORDA_POWER_MILLI: u32 = 1000;
 
@@ -64,7 +72,10 @@ impl Strategy {
     /// Whether the strategy needs scores of at least 0: DeepConf's vote weighs by confidence.
     /// (`weighted` has always taken any score, a reward model's logits too.)
     pub fn weighs_by_score(self) -> bool {
-        matches!(self, Strategy::ConfidenceVote { .. })
+        matches!(
+            self,
+            Strategy::ConfidenceVote { .. } | Strategy::OnlineVote { .. }
+        )
     }
 
     pub fn name(self) -> &'static str {
@@ -76,6 +87,7 @@ impl Strategy {
             Strategy::TopkVote { .. } => "topk-vote",
             Strategy::ConfidenceVote { .. } => "confidence-vote",
             Strategy::Borda { .. } => "borda",
+            Strategy::OnlineVote { .. } => "online-vote",
         }
     }
 }
@@ -85,6 +97,9 @@ impl fmt::Display for Strategy {
         match self {
             Strategy::TopkVote { k } => write!(f, "topk-vote@{k}"),
             Strategy::ConfidenceVote { keep_top } => write!(f, "confidence-vote@{keep_top}"),
+            Strategy::OnlineVote { keep_top, warmup } => {
+                write!(f, "online-vote@{keep_top}/{warmup}")
+            }
             Strategy::Borda { power_milli } => {
                 write!(f, "borda@{}", f64::from(*power_milli) / 1000.0)
             }
@@ -96,12 +111,13 @@ impl fmt::Display for Strategy {
 impl FromStr for Strategy {
     type Err = String;
     /// `first`, `majority`, `verifier`, `weighted`, `topk-vote` (k = 5) or `topk-vote@K`,
-    /// `confidence-vote` (η = 90) or `confidence-vote@η`, `borda` (p = 1) or `borda@P`.
+    /// `confidence-vote` (η = 90) or `confidence-vote@η`, `borda` (p = 1) or `borda@P`,
+    /// `online-vote` (η = 90, 16 warm-up samples) or `online-vote@η` or `online-vote@η/WARMUP`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let unknown = || {
             format!(
                 "unknown strategy {s:?} (expected first, majority, verifier, weighted, topk-vote[@K], \
-                 confidence-vote[@PERCENT] or borda[@POWER])"
+                 confidence-vote[@PERCENT], borda[@POWER] or online-vote[@PERCENT[/WARMUP]])"
             )
         };
         let (name, parameter) = match s.split_once('@') {
@@ -130,6 +146,19 @@ impl FromStr for Strategy {
             ("borda", Some(power)) => Strategy::Borda {
                 power_milli: borda_power(power)?,
             },
+            ("online-vote", None) => Strategy::OnlineVote {
+                keep_top: DEFAULT_KEEP_TOP,
+                warmup: DEFAULT_WARMUP,
+            },
+            ("online-vote", Some(parameters)) => {
+                let (eta, warmup) = parameters
+                    .split_once('/')
+                    .map_or((parameters, None), |(eta, w)| (eta, Some(w)));
+                Strategy::OnlineVote {
+                    keep_top: keep_top(eta)?,
+                    warmup: warmup.map_or(Ok(DEFAULT_WARMUP), warmup_samples)?,
+                }
+            }
             _ => return Err(unknown()),
         })
     }
@@ -141,6 +170,16 @@ pub fn keep_top(text: &str) -> Result<u32, String> {
         Ok(eta) if (1..=100).contains(&eta) => Ok(eta),
         _ => Err(format!(
             "keep-top {text:?} must be a whole percent from 1 to 100"
+        )),
+    }
+}
+
+/// The warm-up of `online-vote`: a whole number of samples, at least 1.
+pub fn warmup_samples(text: &str) -> Result<u32, String> {
+    match text.parse::<u32>() {
+        Ok(warmup) if warmup > 0 => Ok(warmup),
+        _ => Err(format!(
+            "warm-up {text:?} must be a whole number of samples, at least 1"
         )),
     }
 }
@@ -348,6 +387,21 @@ pub fn choose(
             }
             ranked_winner(pool, &ranked, tally)
         }
+        Strategy::OnlineVote { keep_top, warmup } => {
+            let scores = pool.scores.as_deref()?;
+            let threshold = online_threshold(pool, members, scores, keep_top, warmup);
+            let mut ranked = by_score(members, scores);
+            ranked.retain(|&p| {
+                pool.answer_ids[p as usize] != NO_ANSWER
+                    && f64::from(scores[p as usize]) >= threshold
+            });
+            tally.reset(pool.answer_texts.len());
+            for (rank, &p) in ranked.iter().enumerate() {
+                let weight = f64::from(scores[p as usize]);
+                tally.add(pool.answer_ids[p as usize], p, rank as u32, weight);
+            }
+            ranked_winner(pool, &ranked, tally)
+        }
         Strategy::Borda { power_milli } => {
             let scores = pool.scores.as_deref()?;
             let ranked = by_score(members, scores);
@@ -371,6 +425,32 @@ pub fn choose(
 }
 
 /// `members` best score first, equal scores by lower position.
+/// DeepConf online's threshold: the (100 − η)-th percentile of the scores of the members among
+/// the problem's first `warmup` samples (of every member when none is).
+fn online_threshold(
+    pool: &ProblemPool,
+    members: &[u32],
+    scores: &[f32],
+    keep_top: u32,
+    warmup: u32,
+) -> f64 {
+    let score = |&p: &u32| f64::from(scores[p as usize]);
+    let warm: Vec<f64> = members
+        .iter()
+        .filter(|&&p| pool.sample_idx[p as usize] < warmup)
+        .map(score)
+        .collect();
+    let basis = if warm.is_empty() {
+        members.iter().map(score).collect()
+    } else {
+        warm
+    };
+    if basis.is_empty() {
+        return f64::INFINITY;
+    }
+    crate::generate::percentile(&basis, 100.0 - f64::from(keep_top))
+}
+
 fn by_score(members: &[u32], scores: &[f32]) -> Vec<u32> {
     let mut ranked = members.to_vec();
     ranked.sort_by(|&a, &b| {
@@ -500,6 +580,14 @@ fn answer_record(pool: &ProblemPool, strategy: Strategy, choice: Option<Choice>)
         }),
         Strategy::ConfidenceVote { keep_top } => json!({
             "keep_top_percent": keep_top,
+            "mass": short_float(choice.support),
+            "total_mass": short_float(choice.total),
+            "sample_idx": sample_idx,
+            "score": score,
+        }),
+        Strategy::OnlineVote { keep_top, warmup } => json!({
+            "keep_top_percent": keep_top,
+            "warmup": warmup,
             "mass": short_float(choice.support),
             "total_mass": short_float(choice.total),
             "sample_idx": sample_idx,
@@ -645,6 +733,42 @@ mod tests {
         );
         // p = 0.5 shrinks the lead: "7" √6 + √4 = 4.45, "3" √3 + √2 + 1 = 4.15.
         assert_eq!(pick(Strategy::Borda { power_milli: 500 }).0, "7");
+    }
+
+    #[test]
+    fn the_online_vote_takes_its_threshold_from_the_warm_up() {
+        let pool = &pools(&[
+            (Some("3"), Some(1.0)),
+            (Some("7"), Some(4.0)),
+            (Some("3"), Some(2.0)),
+            (Some("7"), Some(3.0)),
+            (Some("3"), Some(2.6)),
+            (Some("3"), Some(2.4)),
+        ])[0];
+        let everyone = [0, 1, 2, 3, 4, 5];
+        let mut tally = Tally::default();
+        let mut pick = |keep_top, warmup| {
+            let strategy = Strategy::OnlineVote { keep_top, warmup };
+            let choice = choose(pool, &everyone, strategy, &mut tally).unwrap();
+            let answer = pool.answer_texts[pool.answer_ids[choice.position] as usize].clone();
+            (answer, choice.support)
+        };
+        // Warm-up 1.0, 4.0, 2.0, 3.0; η = 50 → s = 2.5: 7 (4 + 3) against 3 (2.6).
+        assert_eq!(pick(50, 4), ("7".into(), 7.0));
+        // η = 100 → s = 1.0, the warm-up's lowest: everyone votes, 3 has 8.0.
+        assert_eq!(pick(100, 4), ("3".into(), 8.0));
+        assert_eq!(
+            "online-vote@10/8".parse(),
+            Ok(Strategy::OnlineVote {
+                keep_top: 10,
+                warmup: 8
+            })
+        );
+        assert_eq!(
+            "online-vote".parse::<Strategy>().unwrap().to_string(),
+            "online-vote@90/16"
+        );
+        assert!("online-vote@10/0".parse::<Strategy>().is_err());
     }
 
     #[test]

@@ -182,7 +182,10 @@ pub fn read_all<R: SampleRecord>(path: &Path, skip_invalid: bool) -> Result<(Vec
     read_all_with(path, ReadOptions::new(skip_invalid))
 }
 
-fn read_all_with<R: SampleRecord>(path: &Path, options: ReadOptions) -> Result<(Vec<R>, ReadStats)> {
+fn read_all_with<R: SampleRecord>(
+    path: &Path,
+    options: ReadOptions,
+) -> Result<(Vec<R>, ReadStats)> {
     let mut records = Vec::new();
     let stats = map_samples(
         path,
