@@ -30,6 +30,8 @@ pub struct ProblemPool {
     pub generated_tokens: Option<Vec<u64>>,
     /// Generation time of each sample in ms, when every sample's record says.
     pub wall_ms: Option<Vec<u64>>,
+    /// Tokens its verifier or judge spent on each sample, when every sample's record says.
+    pub score_tokens: Option<Vec<u64>>,
 }
 
 impl ProblemPool {
@@ -90,6 +92,7 @@ fn build_pool<T: Rankable>(problem_id: &str, group: &[&T]) -> ProblemPool {
         score_kind: group.iter().find_map(|s| s.score_kind()).map(str::to_owned),
         generated_tokens: group.iter().map(|s| s.cost().tokens).collect(),
         wall_ms: group.iter().map(|s| s.cost().wall_ms).collect(),
+        score_tokens: group.iter().map(|s| s.cost().score_tokens).collect(),
     }
 }
 

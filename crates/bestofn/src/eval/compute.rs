@@ -21,6 +21,14 @@ pub struct Compute {
     /// The mean over problems of every token generated for it: its samples' and those of its
     /// traces stopped mid-generation (what an online run spent; tokens at N for a fixed N).
     pub spent_tokens_per_problem: f64,
+    /// Mean tokens a verifier or judge spent per sample (`score_tokens`), when every sample
+    /// records it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification_tokens_per_sample: Option<f64>,
+    /// At each k of the report's `ks`: what verifying k samples costs per problem, as
+    /// `generated_tokens_per_problem` (methods that read scores spend both).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification_tokens_per_problem: Option<Vec<f64>>,
     /// Traces stopped mid-generation, whose tokens are in `spent_tokens_per_problem` only.
     #[serde(skip_serializing_if = "is_zero")]
     pub stopped_traces: usize,
@@ -41,19 +49,29 @@ pub fn compute(pools: &[ProblemPool], ks: &[usize]) -> Option<Compute> {
         .iter()
         .map(|p| p.generated_tokens.as_ref())
         .collect::<Option<_>>()?;
-    let per_problem_mean: Vec<f64> = tokens.iter().map(|t| mean(t.iter().copied())).collect();
-    let problems = per_problem_mean.len().max(1) as f64;
     let wall: Option<Vec<&Vec<u64>>> = pools.iter().map(|p| p.wall_ms.as_ref()).collect();
+    let verification: Option<Vec<&Vec<u64>>> =
+        pools.iter().map(|p| p.score_tokens.as_ref()).collect();
     Some(Compute {
         generated_tokens_per_sample: mean(tokens.iter().flat_map(|t| t.iter().copied())),
-        generated_tokens_per_problem: ks
-            .iter()
-            .map(|&k| per_problem_mean.iter().map(|m| k as f64 * m).sum::<f64>() / problems)
-            .collect(),
+        generated_tokens_per_problem: at_each_k(&tokens, ks),
+        verification_tokens_per_sample: verification
+            .as_ref()
+            .map(|v| mean(v.iter().flat_map(|t| t.iter().copied()))),
+        verification_tokens_per_problem: verification.as_ref().map(|v| at_each_k(v, ks)),
         wall_ms_per_sample: wall.map(|w| mean(w.iter().flat_map(|t| t.iter().copied()))),
         spent_tokens_per_problem: mean(tokens.iter().map(|t| t.iter().sum::<u64>())),
         stopped_traces: 0,
     })
+}
+
+/// At each k: the mean over problems of k × the problem's mean per sample.
+fn at_each_k(per_sample: &[&Vec<u64>], ks: &[usize]) -> Vec<f64> {
+    let per_problem_mean: Vec<f64> = per_sample.iter().map(|t| mean(t.iter().copied())).collect();
+    let problems = per_problem_mean.len().max(1) as f64;
+    ks.iter()
+        .map(|&k| per_problem_mean.iter().map(|m| k as f64 * m).sum::<f64>() / problems)
+        .collect()
 }
 
 impl Compute {
@@ -84,6 +102,7 @@ mod tests {
             cost: GenerationCost {
                 tokens,
                 wall_ms: Some(10),
+                score_tokens: tokens.map(|t| 2 * t),
             },
             stopped_early: false,
         }
@@ -103,6 +122,8 @@ mod tests {
         assert_eq!(got.generated_tokens_per_sample, 30.0);
         assert_eq!(got.generated_tokens_per_problem, vec![30.0, 60.0]);
         assert_eq!(got.spent_tokens_per_problem, 60.0, "all of N = 2 samples");
+        assert_eq!(got.verification_tokens_per_sample, Some(60.0));
+        assert_eq!(got.verification_tokens_per_problem, Some(vec![60.0, 120.0]));
         let mut with_stopped = got.clone();
         let stopped = [sample("a", 2, Some(6)), sample("b", 2, Some(14))];
         with_stopped.add_stopped(&stopped, pools.len());

@@ -62,6 +62,8 @@ struct XAxis {
     desc: &'static str,
     /// x of each k of `metrics.ks`.
     at: Vec<f64>,
+    /// Added at each k for the methods that read scores (what verifying k samples costs).
+    scored_extra: Option<Vec<f64>>,
 }
 
 impl XAxis {
@@ -70,12 +72,23 @@ impl XAxis {
             title: "Accuracy vs number of samples",
             desc: "samples per problem (k)",
             at: metrics.ks.iter().map(|&k| k as f64).collect(),
+            scored_extra: None,
         }
+    }
+
+    /// Where `method` at the `i`-th k is drawn.
+    fn x(&self, method: Method, i: usize) -> f64 {
+        let extra = match &self.scored_extra {
+            Some(extra) if method.needs_scores() => extra.get(i).copied().unwrap_or(0.0),
+            _ => 0.0,
+        };
+        self.at.get(i).copied().unwrap_or(i as f64 + 1.0) + extra
     }
 
     fn range(&self) -> (f64, f64) {
         let low = self.at.first().copied().unwrap_or(1.0).max(1e-9);
-        let high = self.at.last().copied().unwrap_or(1.0);
+        let extra = self.scored_extra.as_ref().and_then(|e| e.last().copied());
+        let high = self.at.last().copied().unwrap_or(1.0) + extra.unwrap_or(0.0);
         (low, high.max(2.0 * low))
     }
 }
@@ -125,10 +138,16 @@ pub fn accuracy_vs_tokens(metrics: &Metrics, path: &Path) -> Result<bool> {
     let Some(compute) = &metrics.compute else {
         return Ok(false);
     };
+    let verified = compute.verification_tokens_per_problem.clone();
     let axis = XAxis {
-        title: "Accuracy vs generated tokens",
-        desc: "generated tokens per problem",
+        title: "Accuracy vs tokens",
+        desc: if verified.is_some() {
+            "tokens per problem (generated; + verification for methods that read scores)"
+        } else {
+            "generated tokens per problem"
+        },
         at: compute.generated_tokens_per_problem.clone(),
+        scored_extra: verified,
     };
     accuracy_plot(metrics, path, &axis)?;
     Ok(true)
@@ -136,9 +155,9 @@ pub fn accuracy_vs_tokens(metrics: &Metrics, path: &Path) -> Result<bool> {
 
 /// Accuracy of each strategy at the x of each k, bootstrap bands, coverage drawn on top.
 fn accuracy_plot(metrics: &Metrics, path: &Path, axis: &XAxis) -> Result<()> {
-    let x = |k: usize| {
+    let x = |method: Method, k: usize| {
         let i = metrics.ks.iter().position(|&m| m == k).unwrap_or(0);
-        axis.at.get(i).copied().unwrap_or(k as f64)
+        axis.x(method, i)
     };
     let mut svg = String::new();
     {
@@ -154,14 +173,14 @@ fn accuracy_plot(metrics: &Metrics, path: &Path, axis: &XAxis) -> Result<()> {
             let mut band: Vec<(f64, f64)> = curve
                 .points
                 .iter()
-                .map(|p| (x(p.k), 100.0 * p.estimate.upper))
+                .map(|p| (x(curve.method, p.k), 100.0 * p.estimate.upper))
                 .collect();
             band.extend(
                 curve
                     .points
                     .iter()
                     .rev()
-                    .map(|p| (x(p.k), 100.0 * p.estimate.lower)),
+                    .map(|p| (x(curve.method, p.k), 100.0 * p.estimate.lower)),
             );
             chart
                 .draw_series(std::iter::once(Polygon::new(
@@ -172,7 +191,7 @@ fn accuracy_plot(metrics: &Metrics, path: &Path, axis: &XAxis) -> Result<()> {
             let line: Vec<(f64, f64)> = curve
                 .points
                 .iter()
-                .map(|p| (x(p.k), 100.0 * p.estimate.mean))
+                .map(|p| (x(curve.method, p.k), 100.0 * p.estimate.mean))
                 .collect();
             chart
                 .draw_series(LineSeries::new(line.clone(), color.stroke_width(2)))

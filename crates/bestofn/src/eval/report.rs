@@ -54,9 +54,23 @@ fn compute_section(md: &mut String, metrics: &Metrics, compute: &Compute) {
     let _ = writeln!(
         md,
         "Generated tokens per sample: {:.1} on average{time} (`tokens.completion`, else \
-         `num_tokens`). Tokens a verifier or judge read are not recorded per sample.\n",
+         `num_tokens`).",
         compute.generated_tokens_per_sample
     );
+    let verification = compute.verification_tokens_per_problem.as_ref();
+    match compute.verification_tokens_per_sample {
+        Some(per_sample) => writeln!(
+            md,
+            " Verification tokens per sample: {per_sample:.1} on average (`score_tokens`: what \
+             the verifier or judge read and generated); the methods that read scores spend both.\n"
+        ),
+        None => writeln!(
+            md,
+            " Verification tokens are not known for every sample (`score_tokens`: written by \
+             `score` where the verifier says).\n"
+        ),
+    }
+    .ok();
     if compute.stopped_traces > 0 {
         let _ = writeln!(
             md,
@@ -66,8 +80,22 @@ fn compute_section(md: &mut String, metrics: &Metrics, compute: &Compute) {
         );
     }
     let methods: Vec<_> = metrics.curves.iter().map(|c| c.method.title()).collect();
-    let _ = writeln!(md, "| k | tokens per problem | {} |", methods.join(" | "));
-    let _ = writeln!(md, "|---|---|{}", "---|".repeat(methods.len()));
+    let verification_head = if verification.is_some() {
+        " verification tokens per problem |"
+    } else {
+        ""
+    };
+    let _ = writeln!(
+        md,
+        "| k | tokens per problem |{verification_head} {} |",
+        methods.join(" | ")
+    );
+    let _ = writeln!(
+        md,
+        "|---|---|{}{}",
+        if verification.is_some() { "---|" } else { "" },
+        "---|".repeat(methods.len())
+    );
     for (i, (&k, tokens)) in metrics
         .ks
         .iter()
@@ -79,7 +107,12 @@ fn compute_section(md: &mut String, metrics: &Metrics, compute: &Compute) {
             .iter()
             .map(|c| percent(&c.points[i].estimate))
             .collect();
-        let _ = writeln!(md, "| {k} | {tokens:.0} | {} |", cells.join(" | "));
+        let verified = verification.map_or(String::new(), |v| format!(" {:.0} |", v[i]));
+        let _ = writeln!(
+            md,
+            "| {k} | {tokens:.0} |{verified} {} |",
+            cells.join(" | ")
+        );
     }
     let _ = writeln!(md);
 }

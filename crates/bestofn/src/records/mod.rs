@@ -18,7 +18,7 @@ mod stream;
 
 pub use sample::{
     parse_sample_line, GenerationCost, Rankable, Sample, SampleRecord, SampleVerdict, Verbatim,
-    EARLY_STOP, SCORE_KIND,
+    EARLY_STOP, SCORE_KIND, SCORE_TOKENS,
 };
 pub use stream::{
     duplicate_error, map_samples, read_all, read_samples, read_verdicts, ReadOptions, ReadStats,

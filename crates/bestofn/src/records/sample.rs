@@ -18,6 +18,9 @@ use crate::io::{parse_object, LineText};
 /// The sample field that says what `score` is when it is no probability of being correct.
 pub const SCORE_KIND: &str = "score_kind";
 
+/// The sample field with the tokens its verifier or judge read and generated to score it.
+pub const SCORE_TOKENS: &str = "score_tokens";
+
 /// The sample field of a trace stopped mid-generation (`generate --online-confidence`): its
 /// text is partial, so it is no sample to grade, score, rank or count, only a cost.
 pub const EARLY_STOP: &str = "early_stop";
@@ -65,6 +68,8 @@ pub struct SampleVerdict {
 pub struct GenerationCost {
     pub tokens: Option<u64>,
     pub wall_ms: Option<u64>,
+    /// Tokens its verifier or judge read and generated (`score_tokens`).
+    pub score_tokens: Option<u64>,
 }
 
 impl GenerationCost {
@@ -76,6 +81,7 @@ impl GenerationCost {
         GenerationCost {
             tokens: completion.or_else(|| num_tokens.and_then(Value::as_u64)),
             wall_ms: wall_ms.and_then(Value::as_u64),
+            score_tokens: None,
         }
     }
 }
@@ -420,6 +426,7 @@ fn read_cost<'de, A: MapAccess<'de>>(
             cost.tokens = cost.tokens.or(value);
         }
         "wall_ms" => cost.wall_ms = map.next_value_seed(Count { field: None })?,
+        SCORE_TOKENS => cost.score_tokens = map.next_value_seed(Count { field: None })?,
         _ => return Ok(false),
     }
     Ok(true)

@@ -165,7 +165,8 @@ impl ConfidenceScorer {
                 "`tokens.{field}` is empty: a trace with no generated token has no confidence"
             ));
         }
-        Ok(Scored::solution(trace_score(&values, &self.options) as f32))
+        // Read from what generation recorded: no model reads anything.
+        Ok(Scored::solution(trace_score(&values, &self.options) as f32).with_tokens(Some(0)))
     }
 }
 

@@ -100,11 +100,12 @@ mod engine {
             stats.model_time += started.elapsed();
             Ok(logprobs
                 .iter()
-                .map(|lp| {
+                .map(|(lp, prompt_tokens)| {
                     let mass = |l: &[f32]| l.iter().map(|&l| f64::from(l).exp()).sum::<f64>();
                     let (yes, no) = (mass(&lp[..self.yes]), mass(&lp[self.yes..]));
                     if yes + no > 0.0 {
-                        Ok(Scored::solution((yes / (yes + no)) as f32))
+                        let tokens = Some(*prompt_tokens as u64);
+                        Ok(Scored::solution((yes / (yes + no)) as f32).with_tokens(tokens))
                     } else {
                         Err("the judge gives Yes and No no probability at all".to_owned())
                     }

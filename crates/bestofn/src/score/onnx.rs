@@ -418,6 +418,7 @@ impl Scorer for OnnxScorer {
             .map(|(e, _)| e)
             .collect();
         stats.truncated += runs.iter().filter(|e| e.truncated > 0).count();
+        let mut lengths = runs.iter().map(|e| e.ids.len() as u64);
         let mut outputs = self.outputs(&runs, stats)?.into_iter();
         let calibration = self.calibration.as_ref();
         Ok(refusals
@@ -427,7 +428,7 @@ impl Scorer for OnnxScorer {
                 None => outputs
                     .next()
                     .expect("one output per pair run")
-                    .map(|judged| judged.scored(calibration)),
+                    .map(|judged| judged.scored(calibration).with_tokens(lengths.next())),
             })
             .collect())
     }

@@ -120,6 +120,14 @@ pub trait Protocol: std::fmt::Debug + Send + Sync {
     }
 }
 
+/// The tokens an answer's `usage` says the server read and generated.
+fn answer_tokens(answer: &Value) -> Option<u64> {
+    let usage = answer.get("usage")?;
+    let count = |field: &str| usage.get(field).and_then(Value::as_u64);
+    count("total_tokens")
+        .or_else(|| Some(count("prompt_tokens")? + count("completion_tokens").unwrap_or(0)))
+}
+
 /// Where a served verifier is and how to talk to it.
 #[derive(Debug, Clone)]
 pub struct RemoteOptions {
@@ -281,10 +289,15 @@ impl RemoteScorer {
                         self.protocol.path()
                     ))
                 })?;
+                // A request's usage is a solution's own only when the request holds one.
+                let tokens = answer_tokens(&answer).filter(|_| rows.len() == 1);
                 Ok(rows
                     .iter()
                     .zip(scores)
-                    .map(|(&row, judged)| (row, Ok(judged.scored(self.calibration.as_ref()))))
+                    .map(|(&row, judged)| {
+                        let scored = judged.scored(self.calibration.as_ref());
+                        (row, Ok(scored.with_tokens(tokens)))
+                    })
                     .collect())
             }
             // 400 and 422 (an input over the model's length, say) and 413 (a batch over the server's

@@ -10,7 +10,7 @@ use super::log::{fingerprint, log_path, ScoreLog};
 use super::scorer::{Pair, PairScore, ScoreStats, Scored, Scorer};
 use crate::error::{Error, Result};
 use crate::io::OutputFile;
-use crate::records::{map_samples, Problem, ReadOptions, Sample, SCORE_KIND};
+use crate::records::{map_samples, Problem, ReadOptions, Sample, SCORE_KIND, SCORE_TOKENS};
 
 /// Scores a samples file into `out`, streaming. Every field of every sample is kept; `score`
 /// is set. Where `out` is a file, each score is also logged beside it as it comes (see
@@ -166,6 +166,10 @@ fn score_chunks(
                 sample.score = Some(scored.score);
                 sample.step_scores = scored.steps;
                 sample.uncalibrated_score = scored.uncalibrated;
+                match scored.tokens {
+                    Some(tokens) => sample.extra.insert(SCORE_TOKENS.into(), tokens.into()),
+                    None => sample.extra.shift_remove(SCORE_TOKENS),
+                };
                 match &kind {
                     Some(kind) => sample.extra.insert(SCORE_KIND.into(), kind.clone().into()),
                     None => sample.extra.shift_remove(SCORE_KIND),

@@ -25,6 +25,10 @@ pub struct Scored {
     /// `score` before calibration, when the verifier was calibrated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uncalibrated: Option<f32>,
+    /// Tokens the verifier read and generated for this solution, where known (compute
+    /// accounting: the sample's `score_tokens`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<u64>,
 }
 
 impl Scored {
@@ -33,7 +37,13 @@ impl Scored {
             score,
             steps: None,
             uncalibrated: None,
+            tokens: None,
         }
+    }
+
+    /// The same scores, with the tokens it took to make them.
+    pub fn with_tokens(self, tokens: Option<u64>) -> Self {
+        Scored { tokens, ..self }
     }
 
     /// Step scores (at least one); the solution's score is the last step's.
@@ -42,6 +52,7 @@ impl Scored {
             score: steps.last().copied().unwrap_or(f32::NAN),
             steps: Some(steps),
             uncalibrated: None,
+            tokens: None,
         }
     }
 

@@ -387,12 +387,13 @@ impl LlamaBackend {
 
 impl LlamaBackend {
     /// The log-probabilities of `candidates` as the token that follows each prompt, read from
-    /// the model's full next-token distribution (an LLM judge's Yes and No).
+    /// the model's full next-token distribution (an LLM judge's Yes and No), with the prompt's
+    /// length in tokens.
     pub fn next_token_logprobs(
         &self,
         prompts: &[Prompt],
         candidates: &[LlamaToken],
-    ) -> Result<Vec<Vec<f32>>> {
+    ) -> Result<Vec<(Vec<f32>, usize)>> {
         let tokenized = prompts
             .iter()
             .map(|prompt| {
@@ -423,12 +424,11 @@ impl LlamaBackend {
             ctx.decode(&mut batch).map_err(decode_error)?;
             let logits = ctx.get_logits_ith(batch.n_tokens() - 1);
             let (log_norm, _) = crate::generate::log_normalizer_and_mean(logits);
-            out.push(
-                candidates
-                    .iter()
-                    .map(|t| logits[t.0 as usize] - log_norm)
-                    .collect(),
-            );
+            let logprobs = candidates
+                .iter()
+                .map(|t| logits[t.0 as usize] - log_norm)
+                .collect();
+            out.push((logprobs, tokens.len()));
         }
         Ok(out)
     }
