@@ -219,6 +219,32 @@ fn eval_writes_metrics_report_and_plots() {
     assert!((at("weighted", 4) - 2.0 / 3.0).abs() < 1e-12);
     assert!((at("majority", 4) - 1.0 / 3.0).abs() < 1e-12);
     assert!((metrics["first"]["mean"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-12);
+    // Every pair of strategies, paired: the difference of their means, with an interval.
+    let differences = metrics["differences"].as_array().unwrap();
+    assert_eq!(
+        differences.len(),
+        3,
+        "majority, verifier, weighted: three pairs"
+    );
+    for difference in differences {
+        let (a, b) = (
+            difference["a"].as_str().unwrap(),
+            difference["b"].as_str().unwrap(),
+        );
+        for point in difference["points"].as_array().unwrap() {
+            let k = point["k"].as_u64().unwrap() as usize;
+            let mean = point["mean"].as_f64().unwrap();
+            assert!(
+                (mean - (at(a, k) - at(b, k))).abs() < 1e-12,
+                "{a} − {b} at {k}"
+            );
+            let (lower, upper) = (
+                point["lower"].as_f64().unwrap(),
+                point["upper"].as_f64().unwrap(),
+            );
+            assert!(lower <= mean && mean <= upper);
+        }
+    }
     let calibration = &metrics["calibration"];
     assert!(calibration["auroc"].as_f64().unwrap() > 0.0);
     assert!(calibration["ece"].as_f64().is_some());

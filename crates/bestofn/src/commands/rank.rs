@@ -17,7 +17,7 @@ pub struct Args {
     /// Labeled and/or scored samples (- reads standard input).
     #[arg(long)]
     pub samples: PathBuf,
-    /// first, majority, verifier, weighted, topk-vote, confidence-vote or borda; several comma-separated write one answer
+    /// first, majority, verifier, weighted, topk-vote, confidence-vote, borda or online-vote (`online-vote@η/N`: DeepConf online's vote); several comma-separated write one answer
     /// per problem and strategy into the same file.
     #[arg(long, default_value = "majority", value_delimiter = ',')]
     pub strategy: Vec<Strategy>,

@@ -92,6 +92,16 @@ pub struct Curve {
     pub points: Vec<CurvePoint>,
 }
 
+/// Strategy `a` against strategy `b` on the same problems: at each k, the mean over problems of
+/// a's accuracy minus b's, with a paired bootstrap interval (both read on the same resampled
+/// problems, so what the problems share cancels out).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PairedDifference {
+    pub a: Method,
+    pub b: Method,
+    pub points: Vec<CurvePoint>,
+}
+
 /// Everything `eval` measures; written as `metrics.json`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Metrics {
@@ -109,6 +119,9 @@ pub struct Metrics {
     /// Accuracy of each problem's first sample (lowest sample_idx): the single-sample baseline.
     pub first: Estimate,
     pub curves: Vec<Curve>,
+    /// Every pair of strategies (coverage is none): the paired difference at each k.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub differences: Vec<PairedDifference>,
     /// Present when every sample has a score.
     pub calibration: Option<Calibration>,
     /// The verifier's pick on the full pool, answering the most confident problems first.
@@ -260,7 +273,31 @@ pub fn evaluate(pools: &[ProblemPool], options: &EvalOptions) -> Result<Metrics>
         let first_correct = pool.correct.first().copied().flatten() == Some(true);
         series[num_series].push(f64::from(u8::from(first_correct)));
     }
+    let pairs = strategy_pairs(&methods);
+    for &(a, b) in &pairs {
+        for ki in 0..ks.len() {
+            let (a, b) = (&series[a * ks.len() + ki], &series[b * ks.len() + ki]);
+            let difference = a.iter().zip(b).map(|(a, b)| a - b).collect();
+            series.push(difference);
+        }
+    }
     let estimates = bootstrap_series(&series, options);
+    let differences = pairs
+        .iter()
+        .enumerate()
+        .map(|(pair, &(a, b))| PairedDifference {
+            a: methods[a],
+            b: methods[b],
+            points: ks
+                .iter()
+                .enumerate()
+                .map(|(ki, &k)| CurvePoint {
+                    k,
+                    estimate: estimates[num_series + 1 + pair * ks.len() + ki],
+                })
+                .collect(),
+        })
+        .collect();
 
     let curves = methods
         .iter()
@@ -308,11 +345,27 @@ pub fn evaluate(pools: &[ProblemPool], options: &EvalOptions) -> Result<Metrics>
         unextractable,
         first: estimates[num_series],
         curves,
+        differences,
         calibration,
         abstention,
         compute,
         score_variants: Vec::new(),
     })
+}
+
+/// Every pair of strategies among `methods` (by index; coverage is no strategy), the later one
+/// first: `verifier − majority`.
+fn strategy_pairs(methods: &[Method]) -> Vec<(usize, usize)> {
+    let strategies: Vec<usize> = (0..methods.len())
+        .filter(|&m| methods[m] != Method::Coverage)
+        .collect();
+    let mut pairs = Vec::new();
+    for (i, &b) in strategies.iter().enumerate() {
+        for &a in &strategies[i + 1..] {
+            pairs.push((a, b));
+        }
+    }
+    pairs
 }
 
 /// The smallest and largest N over labeled pools; unlabeled samples are an error, and mixed N

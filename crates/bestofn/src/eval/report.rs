@@ -24,6 +24,9 @@ pub fn markdown(metrics: &Metrics, input: &Path, plots: &[&str]) -> String {
     let mut md = String::new();
     header(&mut md, metrics, input);
     accuracy_table(&mut md, metrics);
+    if !metrics.differences.is_empty() {
+        differences_section(&mut md, metrics);
+    }
     if let Some(compute) = &metrics.compute {
         compute_section(&mut md, metrics, compute);
     }
@@ -176,6 +179,49 @@ fn accuracy_table(md: &mut String, metrics: &Metrics) {
         let _ = writeln!(md, "- {}: {}", curve.method.title(), curve.estimator);
     }
     let _ = writeln!(md);
+}
+
+/// Each pair of strategies, paired on the same problems.
+fn differences_section(md: &mut String, metrics: &Metrics) {
+    let level = 100.0 * metrics.confidence;
+    let _ = writeln!(
+        md,
+        "## Paired differences
+"
+    );
+    let _ = writeln!(
+        md,
+        "Accuracy of the first minus the second, in percentage points, with {level:.0}% paired \
+         bootstrap intervals (the same resampled problems for both): an interval that excludes 0 \
+         says which is better on problems like these.\n"
+    );
+    let ks: Vec<String> = metrics.ks.iter().map(|k| format!("k = {k}")).collect();
+    let _ = writeln!(md, "| | {} |", ks.join(" | "));
+    let _ = writeln!(md, "|---|{}", "---:|".repeat(ks.len()));
+    for difference in &metrics.differences {
+        let cells: Vec<String> = difference
+            .points
+            .iter()
+            .map(|p| signed_points(&p.estimate))
+            .collect();
+        let _ = writeln!(
+            md,
+            "| {} − {} | {} |",
+            difference.a.title(),
+            difference.b.title(),
+            cells.join(" | ")
+        );
+    }
+    let _ = writeln!(md);
+}
+
+/// A difference in percentage points, signed: `+1.2 [-0.5, +2.9]`.
+fn signed_points(e: &Estimate) -> String {
+    let p = |v: f64| format!("{:+.1}", 100.0 * v);
+    if !e.has_interval() {
+        return p(e.mean);
+    }
+    format!("{} [{}, {}]", p(e.mean), p(e.lower), p(e.upper))
 }
 
 /// The same samples ranked by each way of scoring them, at the full budget.
