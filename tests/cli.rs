@@ -245,6 +245,36 @@ fn eval_writes_metrics_report_and_plots() {
             assert!(lower <= mean && mean <= upper);
         }
     }
+    // problems.jsonl: each strategy's answer on the full pool, as `rank` picks it, and the votes.
+    let problems: Vec<Value> = fs::read_to_string(report.join("problems.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(problems.len(), 3);
+    let right = |strategy: &str| {
+        problems
+            .iter()
+            .filter(|p| p["answers"][strategy]["correct"] == true)
+            .count()
+    };
+    assert_eq!(
+        (right("verifier"), right("weighted"), right("majority")),
+        (1, 2, 1)
+    );
+    for problem in &problems {
+        let votes: u64 = problem["votes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["samples"].as_u64().unwrap())
+            .sum();
+        assert_eq!(votes, problem["samples"].as_u64().unwrap());
+        assert_eq!(
+            problem["covered"],
+            problem["correct_samples"].as_u64().unwrap() > 0
+        );
+    }
     let calibration = &metrics["calibration"];
     assert!(calibration["auroc"].as_f64().unwrap() > 0.0);
     assert!(calibration["ece"].as_f64().is_some());

@@ -10,6 +10,7 @@ use crate::eval::gap::{reasoning_gap_from_files, ReasoningGap};
 use crate::eval::{evaluate_scored, write_report, Estimate, EvalOptions, Metrics};
 use crate::io::args::InputArgs;
 use crate::io::{ensure_distinct, write_json_pretty, Named, OutputDir};
+use crate::pool::build_pools;
 use crate::rank::Aggregate;
 use crate::records::read_verdicts;
 
@@ -108,8 +109,14 @@ pub fn run(settings: &Settings) -> Result<Outcome> {
         )?),
         None => None,
     };
+    // The per-problem file ranks by the scores the curves read (the first aggregation's).
+    let mut ranked = set.verdicts.clone();
+    if let Some(&aggregate) = settings.aggregates.first() {
+        crate::rank::aggregate_steps(&mut ranked, aggregate)?;
+    }
     let report = OutputDir::create(&settings.out)?;
     write_report(&metrics, &settings.samples, &report)?;
+    crate::eval::write_problems(&build_pools(&ranked), &settings.options, &report)?;
     if let Some(gap) = &gap {
         write_json_pretty(&report.file("reasoning_gap.json"), gap)?;
     }

@@ -9,6 +9,7 @@ pub(crate) mod estimators;
 pub mod gap;
 mod method;
 pub(crate) mod plot;
+mod problems;
 pub(crate) mod report;
 
 use std::path::Path;
@@ -489,6 +490,20 @@ fn bootstrap_series(series: &[Vec<f64>], options: &EvalOptions) -> Vec<Estimate>
         },
     )
 }
+
+/// Writes `problems.jsonl` (one line per problem: each strategy's answer, the votes) into the
+/// staged report directory.
+pub fn write_problems(
+    pools: &[ProblemPool],
+    options: &EvalOptions,
+    dir: &crate::io::OutputDir,
+) -> Result<()> {
+    let lines = problems::problem_lines(pools, options)?;
+    crate::io::write_jsonl(&dir.file(PROBLEMS_FILE), &lines)
+}
+
+/// The per-problem file of a report.
+pub const PROBLEMS_FILE: &str = "problems.jsonl";
 
 /// Writes `metrics.json`, `report.md` and the SVG plots into the staged report directory.
 pub fn write_report(metrics: &Metrics, input: &Path, dir: &crate::io::OutputDir) -> Result<()> {

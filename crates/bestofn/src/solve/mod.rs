@@ -161,6 +161,7 @@ pub fn solve(
         }
         let report = OutputDir::create(&paths.report)?;
         write_report(&metrics, &paths.scored, &report)?;
+        crate::eval::write_problems(&pools, &options.eval, &report)?;
         report.commit()?;
         progress(Stage::Eval, StageProgress::Finish);
         Some(metrics)
