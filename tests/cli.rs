@@ -617,3 +617,29 @@ fn completions_and_man_pages_come_from_the_command_line() {
         .code(2)
         .stderr(contains("invalid value"));
 }
+
+/// `show`: one problem's question, gold, picks, votes and candidates with their rules.
+#[test]
+fn show_prints_one_problem_with_its_candidates_verdicts_and_picks() {
+    let dir = tempfile::tempdir().unwrap();
+    let labeled = label_fixture(dir.path());
+    let output = bestofn()
+        .args(["show", "--samples"])
+        .arg(&labeled)
+        .arg("--problems")
+        .arg(common::fixture("problems.jsonl"))
+        .args(["--id", "eggs"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    insta::assert_snapshot!("show_eggs", String::from_utf8(output).unwrap());
+    bestofn()
+        .args(["show", "--samples"])
+        .arg(&labeled)
+        .args(["--id", "nope"])
+        .assert()
+        .code(65)
+        .stderr(contains("no sample of problem \"nope\""));
+}

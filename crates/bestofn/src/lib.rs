@@ -21,6 +21,7 @@ pub mod pool;
 pub mod rank;
 pub mod records;
 pub mod score;
+pub mod show;
 pub mod solve;
 
 /// The grader (its own crate, `bestofn-grade`), under the stage name the rest of the pipeline uses.

@@ -15,6 +15,7 @@ mod label;
 mod progress;
 mod rank;
 mod score;
+mod show;
 mod solve;
 
 use clap::{Parser, Subcommand};
@@ -56,6 +57,9 @@ pub enum Command {
     Import(import::Args),
     /// Grade samples against gold answers: fill `extracted` and `correct`.
     Label(label::Args),
+    /// One problem: its question and gold, what each strategy picks, the votes, and every
+    /// candidate with its answer, verdict and rule, score and folded text.
+    Show(show::Args),
     /// Explain a verdict: the answer found in a response, its normalized and parsed forms, the
     /// gold answer's, and the rule that decided.
     Grade(grade::Args),
@@ -104,6 +108,7 @@ pub fn execute(command: Command) -> Result<Outcome> {
         Command::Import(args) => import::run(&logged(args.resolve()?)),
         Command::Label(args) => label::run(&logged(args.resolve()?)),
         Command::Grade(args) => grade::run(&logged(args.resolve()?)),
+        Command::Show(args) => show::run(&logged(args.resolve()?)),
         Command::Score(args) => score::run(&logged(args.resolve()?)),
         Command::Rank(args) => rank::run(&logged(args.resolve()?)),
         Command::Eval(args) => eval::run(&logged(args.resolve()?)),

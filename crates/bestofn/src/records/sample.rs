@@ -73,15 +73,20 @@ pub struct GenerationCost {
 }
 
 impl GenerationCost {
-    /// From a record's `tokens` (its `completion`), `num_tokens` and `wall_ms` values.
-    fn of(tokens: Option<&Value>, num_tokens: Option<&Value>, wall_ms: Option<&Value>) -> Self {
+    /// From a record's `tokens` (its `completion`), `num_tokens`, `wall_ms` and `score_tokens`.
+    fn of(
+        tokens: Option<&Value>,
+        num_tokens: Option<&Value>,
+        wall_ms: Option<&Value>,
+        score_tokens: Option<&Value>,
+    ) -> Self {
         let completion = tokens
             .and_then(|t| t.get("completion"))
             .and_then(Value::as_u64);
         GenerationCost {
             tokens: completion.or_else(|| num_tokens.and_then(Value::as_u64)),
             wall_ms: wall_ms.and_then(Value::as_u64),
-            score_tokens: None,
+            score_tokens: score_tokens.and_then(Value::as_u64),
         }
     }
 }
@@ -627,6 +632,7 @@ impl_rankable!(
             sample.extra.get("tokens"),
             sample.extra.get("num_tokens"),
             sample.extra.get("wall_ms"),
+            sample.extra.get(SCORE_TOKENS),
         );
     SampleVerdict: |verdict| verdict.score_kind.as_deref(), verdict.cost
 );
