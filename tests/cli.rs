@@ -608,7 +608,10 @@ fn completions_and_man_pages_come_from_the_command_line() {
     // One page for bestofn and one per command, as many as it says.
     let pages = fs::read_dir(dir.path()).unwrap().count();
     let said = String::from_utf8(said).unwrap();
-    assert!(said.starts_with(&format!("{pages} man pages written")), "{said}");
+    assert!(
+        said.starts_with(&format!("{pages} man pages written")),
+        "{said}"
+    );
     assert!(dir.path().join("bestofn-show.1").is_file() && pages > 10);
     let generate = fs::read_to_string(dir.path().join("bestofn-generate.1")).unwrap();
     assert!(
@@ -649,4 +652,60 @@ fn show_prints_one_problem_with_its_candidates_verdicts_and_picks() {
         .assert()
         .code(65)
         .stderr(contains("no sample of problem \"nope\""));
+}
+
+/// `label --truncated`: a sample cut off at its token limit is graded, counted wrong, or left
+/// out; `eval` reports the share cut off.
+#[test]
+fn truncated_samples_count_as_label_truncated_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = dir.path().join("samples.jsonl");
+    let lines: Vec<String> = [
+        ("so #### 18", "stop"),
+        ("so #### 18", "length"),
+        ("9 * 2 = 18, and then", "length"),
+        ("#### 26", "stop"),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(idx, (text, finish))| {
+        serde_json::json!({"problem_id": "eggs", "sample_idx": idx, "text": text,
+            "finish_reason": finish})
+        .to_string()
+    })
+    .collect();
+    fs::write(&samples, lines.join("\n") + "\n").unwrap();
+    let label = |how: &str| {
+        let out = dir.path().join(format!("{how}.jsonl"));
+        bestofn()
+            .args(["label", "--truncated", how, "--problems"])
+            .arg(common::fixture("problems.jsonl"))
+            .arg("--samples")
+            .arg(&samples)
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .success()
+            .stderr(contains("truncated      2 samples cut off"));
+        let labeled = common::read_jsonl(&out);
+        let right = labeled.iter().filter(|s| s["correct"] == true).count();
+        (labeled.len(), right, out)
+    };
+    let (kept, right, keep_file) = label("keep");
+    assert_eq!((kept, right), (4, 3));
+    let (kept, right, _) = label("wrong");
+    assert_eq!((kept, right), (4, 1), "only the finished 18 counts");
+    let (kept, right, _) = label("skip");
+    assert_eq!((kept, right), (2, 1), "the cut-off samples are left out");
+    let report = dir.path().join("report");
+    bestofn()
+        .args(["eval", "--samples"])
+        .arg(&keep_file)
+        .arg("--out")
+        .arg(&report)
+        .assert()
+        .success();
+    let metrics: Value =
+        serde_json::from_slice(&fs::read(report.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(metrics["truncated"], 0.5);
 }

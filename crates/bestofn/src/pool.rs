@@ -32,6 +32,8 @@ pub struct ProblemPool {
     pub wall_ms: Option<Vec<u64>>,
     /// Tokens its verifier or judge spent on each sample, when every sample's record says.
     pub score_tokens: Option<Vec<u64>>,
+    /// Samples cut off at their token limit.
+    pub truncated: usize,
 }
 
 impl ProblemPool {
@@ -93,6 +95,7 @@ fn build_pool<T: Rankable>(problem_id: &str, group: &[&T]) -> ProblemPool {
         generated_tokens: group.iter().map(|s| s.cost().tokens).collect(),
         wall_ms: group.iter().map(|s| s.cost().wall_ms).collect(),
         score_tokens: group.iter().map(|s| s.cost().score_tokens).collect(),
+        truncated: group.iter().filter(|s| s.cost().truncated).count(),
     }
 }
 

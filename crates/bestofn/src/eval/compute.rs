@@ -103,6 +103,7 @@ mod tests {
                 tokens,
                 wall_ms: Some(10),
                 score_tokens: tokens.map(|t| 2 * t),
+                truncated: false,
             },
             stopped_early: false,
         }

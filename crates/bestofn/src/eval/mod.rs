@@ -117,6 +117,8 @@ pub struct Metrics {
     pub confidence: f64,
     /// Share of samples from which no final answer was extracted.
     pub unextractable: f64,
+    /// Share of samples cut off at their token limit (`finish_reason: "length"`).
+    pub truncated: f64,
     /// Accuracy of each problem's first sample (lowest sample_idx): the single-sample baseline.
     pub first: Estimate,
     pub curves: Vec<Curve>,
@@ -344,6 +346,7 @@ pub fn evaluate(pools: &[ProblemPool], options: &EvalOptions) -> Result<Metrics>
         bootstrap: options.bootstrap,
         confidence: options.confidence,
         unextractable,
+        truncated: pools.iter().map(|p| p.truncated).sum::<usize>() as f64 / samples as f64,
         first: estimates[num_series],
         curves,
         differences,

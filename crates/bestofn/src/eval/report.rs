@@ -141,6 +141,11 @@ fn header(md: &mut String, metrics: &Metrics, input: &Path) {
         "- samples without an extractable final answer: {:.1}%",
         100.0 * metrics.unextractable
     );
+    let _ = writeln!(
+        md,
+        "- samples cut off at their token limit (`finish_reason: \"length\"`): {:.1}%",
+        100.0 * metrics.truncated
+    );
     let intervals = if metrics.bootstrap == 0 {
         "without intervals (--bootstrap 0)".to_owned()
     } else {

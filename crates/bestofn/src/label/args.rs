@@ -19,6 +19,10 @@ pub struct LabelArgs {
     /// forms, the gold answer's, the verdict and the rule that decided it.
     #[arg(long)]
     pub explain: bool,
+    /// What a sample cut off at its token limit (`finish_reason: "length"`) counts as: keep
+    /// (graded as any other), wrong, or skip (left out of the labeled file).
+    #[arg(long, value_enum, default_value = "keep")]
+    pub truncated: super::Truncated,
 }
 
 impl LabelArgs {
@@ -27,6 +31,7 @@ impl LabelArgs {
             style: self.style,
             answer_field: self.answer_field.clone(),
             explain: self.explain,
+            truncated: self.truncated,
         }
     }
 }

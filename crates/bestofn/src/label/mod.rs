@@ -28,6 +28,21 @@ pub struct LabelOptions {
     pub answer_field: Option<String>,
     /// Add each verdict's explanation to its sample as the field `explanation`.
     pub explain: bool,
+    /// What a sample cut off at its token limit (`finish_reason: "length"`) counts as.
+    pub truncated: Truncated,
+}
+
+/// What a sample cut off at its token limit counts as (`label --truncated`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Truncated {
+    /// Graded as any other: an answer it states before the cut counts.
+    #[default]
+    Keep,
+    /// Wrong, whatever it states: an unfinished solution is no solution.
+    Wrong,
+    /// Left out of the labeled file (and of every count after it); the samples file keeps it.
+    Skip,
 }
 
 /// What labeling found, printed as the stage's summary.
@@ -51,6 +66,9 @@ pub struct LabelSummary {
     pub skipped: usize,
     /// Traces stopped mid-generation, written through ungraded: no samples.
     pub stopped: usize,
+    /// Samples cut off at their token limit (`finish_reason: "length"`), and what they counted as.
+    pub truncated: usize,
+    pub truncated_as: Truncated,
 }
 
 /// Gold answers prepared once, and the rules to grade samples against them.
@@ -129,6 +147,9 @@ impl<'a> Labeler<'a> {
             }
         };
         sample.correct = judgement.map(|j| j.correct);
+        if self.options.truncated == Truncated::Wrong && sample.truncated() {
+            sample.correct = sample.correct.map(|_| false);
+        }
         if self.options.explain {
             let extracted = sample.extracted.clone();
             let explanation =
@@ -151,6 +172,7 @@ struct Counts {
     graded: usize,
     correct: usize,
     unextractable: usize,
+    truncated: usize,
     previously_labeled: usize,
     agreeing_with_previous: usize,
 }
@@ -164,6 +186,7 @@ impl Counts {
             graded: 0,
             correct: 0,
             unextractable: 0,
+            truncated: 0,
             previously_labeled: 0,
             agreeing_with_previous: 0,
         }
@@ -173,6 +196,7 @@ impl Counts {
         self.samples += 1;
         self.present[index] = true;
         self.unextractable += usize::from(sample.extracted.is_none());
+        self.truncated += usize::from(sample.truncated());
         if let Some(ok) = sample.correct {
             self.graded += 1;
             self.correct += usize::from(ok);
@@ -184,7 +208,7 @@ impl Counts {
         }
     }
 
-    fn summary(self, skipped: usize, stopped: usize) -> LabelSummary {
+    fn summary(self, skipped: usize, stopped: usize, truncated_as: Truncated) -> LabelSummary {
         let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
         let with_gold = self.solved.iter().filter(|s| s.is_some()).count();
         let covered = self.solved.iter().filter(|s| **s == Some(true)).count();
@@ -200,6 +224,8 @@ impl Counts {
             agreeing_with_previous: self.agreeing_with_previous,
             skipped,
             stopped,
+            truncated: self.truncated,
+            truncated_as,
         }
     }
 }
@@ -233,7 +259,7 @@ pub fn label(
     for ((sample, &index), before) in samples.iter().zip(&indices).zip(previous) {
         counts.add(sample, index, before);
     }
-    Ok(counts.summary(0, 0))
+    Ok(counts.summary(0, 0, options.truncated))
 }
 
 /// Labels a samples file into `out`, streaming: memory stays bounded by a chunk of lines
@@ -253,6 +279,7 @@ pub fn label_file(
     let mut counts = Counts::new(problems.len());
     let mut answer_field_seen = false;
     let mut stopped = 0;
+    let mut truncated_skipped = 0;
     let options_read = ReadOptions {
         keep_stopped: true,
         ..ReadOptions::new(skip_invalid)
@@ -265,10 +292,15 @@ pub fn label_file(
             let previous = sample.correct;
             // A partial text is no answer: a stopped trace goes through ungraded.
             let used_field = (!sample.stopped_early()).then(|| labeler.grade(&mut sample, index));
-            Ok((sample, index, previous, used_field))
+            let skipped = options.truncated == Truncated::Skip && sample.truncated();
+            Ok((sample, index, previous, used_field, skipped))
         },
         |chunk| {
-            for (sample, index, previous, used_field) in chunk {
+            for (sample, index, previous, used_field, skipped) in chunk {
+                if skipped {
+                    truncated_skipped += 1;
+                    continue;
+                }
                 let Some(used_field) = used_field else {
                     stopped += 1;
                     output.write_json_line(&sample)?;
@@ -282,9 +314,10 @@ pub fn label_file(
             Ok(())
         },
     )?;
-    if stopped == stats.records {
+    if stopped + truncated_skipped == stats.records {
         return Err(Error::Inconsistent(format!(
-            "{}: every sample is a trace stopped mid-generation ({stopped} of them): nothing to grade",
+            "{}: no sample left to grade ({stopped} traces stopped mid-generation, \
+             {truncated_skipped} cut off at their token limit and left out by --truncated skip)",
             samples_path.display()
         )));
     }
@@ -295,7 +328,9 @@ pub fn label_file(
         )));
     }
     output.commit()?;
-    Ok(counts.summary(stats.skipped, stopped))
+    let mut summary = counts.summary(stats.skipped, stopped, options.truncated);
+    summary.truncated += truncated_skipped;
+    Ok(summary)
 }
 
 impl std::fmt::Display for LabelSummary {
@@ -336,6 +371,18 @@ impl std::fmt::Display for LabelSummary {
                 f,
                 "\nstopped early  {} traces (partial texts: written through ungraded, no samples)",
                 self.stopped
+            )?;
+        }
+        if self.truncated > 0 {
+            let counted = match self.truncated_as {
+                Truncated::Keep => "graded as any other (--truncated keep)",
+                Truncated::Wrong => "counted wrong (--truncated wrong)",
+                Truncated::Skip => "left out (--truncated skip)",
+            };
+            write!(
+                f,
+                "\ntruncated      {} samples cut off at their token limit: {counted}",
+                self.truncated
             )?;
         }
         Ok(())

@@ -70,6 +70,8 @@ pub struct GenerationCost {
     pub wall_ms: Option<u64>,
     /// Tokens its verifier or judge read and generated (`score_tokens`).
     pub score_tokens: Option<u64>,
+    /// Cut off at its token limit (`finish_reason: "length"`).
+    pub truncated: bool,
 }
 
 impl GenerationCost {
@@ -79,6 +81,7 @@ impl GenerationCost {
         num_tokens: Option<&Value>,
         wall_ms: Option<&Value>,
         score_tokens: Option<&Value>,
+        finish_reason: Option<&Value>,
     ) -> Self {
         let completion = tokens
             .and_then(|t| t.get("completion"))
@@ -87,6 +90,7 @@ impl GenerationCost {
             tokens: completion.or_else(|| num_tokens.and_then(Value::as_u64)),
             wall_ms: wall_ms.and_then(Value::as_u64),
             score_tokens: score_tokens.and_then(Value::as_u64),
+            truncated: finish_reason.and_then(Value::as_str) == Some("length"),
         }
     }
 }
@@ -102,6 +106,11 @@ pub trait SampleRecord: Sized + Send {
 }
 
 impl Sample {
+    /// Whether it was cut off at its token limit (`finish_reason: "length"`).
+    pub fn truncated(&self) -> bool {
+        self.extra.get("finish_reason").and_then(Value::as_str) == Some("length")
+    }
+
     /// Whether generation stopped this trace before it finished ([`EARLY_STOP`]).
     pub fn stopped_early(&self) -> bool {
         self.extra.get(EARLY_STOP).is_some_and(|v| !v.is_null())
@@ -432,6 +441,7 @@ fn read_cost<'de, A: MapAccess<'de>>(
         }
         "wall_ms" => cost.wall_ms = map.next_value_seed(Count { field: None })?,
         SCORE_TOKENS => cost.score_tokens = map.next_value_seed(Count { field: None })?,
+        "finish_reason" => cost.truncated = map.next_value::<Value>()?.as_str() == Some("length"),
         _ => return Ok(false),
     }
     Ok(true)
@@ -633,6 +643,7 @@ impl_rankable!(
             sample.extra.get("num_tokens"),
             sample.extra.get("wall_ms"),
             sample.extra.get(SCORE_TOKENS),
+            sample.extra.get("finish_reason"),
         );
     SampleVerdict: |verdict| verdict.score_kind.as_deref(), verdict.cost
 );
