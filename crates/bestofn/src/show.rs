@@ -178,7 +178,7 @@ fn picks(md: &mut String, finished: &[Sample]) {
             None => votes.push((1, text, pool.correct[position])),
         }
     }
-    votes.sort_by(|a, b| b.0.cmp(&a.0));
+    votes.sort_by_key(|vote| std::cmp::Reverse(vote.0));
     let votes: Vec<String> = votes
         .into_iter()
         .map(|(count, text, correct)| match correct {
