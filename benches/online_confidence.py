@@ -88,12 +88,15 @@ def main():
         tokens, traces, _ = spent_tokens(args.offline)
         per_problem = sum(tokens.values()) / len(problems)
         n = max(traces.values())
+        etas = [spec.partition("=")[0] for spec in args.online]
+        replayed = [f"online-vote@{eta}/{args.warmup}" for eta in etas]
         offline = ranked(args, work, "offline", args.offline,
-                         ["majority", "confidence-vote@90", "confidence-vote@10"])
+                         ["majority", "confidence-vote@90", "confidence-vote@10", *replayed])
         for label, strategy in [(f"majority, N = {n}", "majority"),
                                 ("offline DeepConf-high (confidence-vote η=90%)", "confidence-vote@90"),
-                                ("offline DeepConf-low (confidence-vote η=10%)", "confidence-vote@10")]:
-            rows.append((label, accuracy(offline, strategy, problems), per_problem, None))
+                                ("offline DeepConf-low (confidence-vote η=10%)", "confidence-vote@10"),
+                                *[(f"online rule's vote on all N traces ({r})", r) for r in replayed]]:
+            rows.append((label, accuracy(offline, strategy, problems), per_problem, f"{n} per problem"))
         for spec in args.online:
             eta, _, path = spec.partition("=")
             name = f"η={eta}%"
@@ -102,16 +105,16 @@ def main():
             online_vote = f"online-vote@{eta}/{args.warmup}"
             answers = ranked(args, work, f"online{eta}", path, [online_vote, "majority"])
             drawn = sum(traces.values()) / len(problems)
-            note = f"{drawn:.1f} traces per problem, {stopped} stopped"
+            note = f"{drawn:.1f} per problem, {stopped} stopped"
             rows.append((f"online {name} ({online_vote})", accuracy(answers, online_vote, problems),
                          spent, note))
             rows.append((f"online {name}: majority of finished traces", accuracy(answers, "majority", problems),
                          spent, note))
     baseline = rows[0][2]
-    print("| method | accuracy % [95% CI] | generated tokens per problem | vs majority@N |  |")
+    print("| method | accuracy % [95% CI] | generated tokens per problem | tokens saved vs N traces | traces |")
     print("|---|---|---|---|---|")
     for label, (mean, low, high), spent, note in rows:
-        saving = f"{100 * (1 - spent / baseline):+.1f}% tokens" if spent != baseline else "—"
+        saving = f"{100 * (1 - spent / baseline):.1f}%" if spent != baseline else "—"
         print(f"| {label} | {100 * mean:.1f} [{100 * low:.1f}, {100 * high:.1f}] | {spent:.0f} | "
               f"{saving} | {note or ''} |")
 

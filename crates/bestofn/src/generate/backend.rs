@@ -115,6 +115,10 @@ pub trait Backend: Sync {
     fn job_size(&self) -> usize {
         usize::MAX
     }
+    /// Samples per job when each may be stopped mid-generation (`--online-confidence`).
+    fn stoppable_job_size(&self) -> usize {
+        self.job_size()
+    }
     fn seeding(&self) -> Seeding {
         Seeding::PerSample
     }

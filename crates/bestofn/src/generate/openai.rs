@@ -389,6 +389,12 @@ impl Backend for OpenAiBackend {
         Seeding::Consecutive
     }
 
+    /// A trace that may be stopped is streamed alone: a request of its own, in flight beside
+    /// the others.
+    fn stoppable_job_size(&self) -> usize {
+        1
+    }
+
     fn run_jobs(
         &self,
         jobs: &[Job],

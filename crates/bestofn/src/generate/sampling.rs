@@ -81,9 +81,8 @@ pub(super) fn plan_jobs(
             continue;
         }
         let prompt = options.template.render(&problem.question);
-        // A trace that may be stopped is a request of its own (a server streams it alone).
         let job_size = if round.stop.is_some() {
-            1
+            backend.stoppable_job_size().max(1)
         } else {
             backend.job_size().max(1)
         };
