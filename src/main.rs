@@ -3,10 +3,9 @@
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
 use tracing_subscriber::prelude::*;
 
-use bestofn::commands::{execute, Cli};
+use bestofn::commands::execute;
 
 /// Labeling allocates and frees many short strings per line; mimalloc halves that cost.
 #[global_allocator]
@@ -14,7 +13,13 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     bestofn::io::output::note_stdout_state();
-    let cli = Cli::parse();
+    let cli = match bestofn::commands::parse_command_line(std::env::args_os().collect()) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let code = error.exit_code();
+            return fail(&anyhow::Error::new(error), code);
+        }
+    };
     init_logging(cli.verbose);
     bestofn::io::input::set_max_line_bytes(cli.max_line_bytes);
     match execute(cli.command) {

@@ -709,3 +709,54 @@ fn truncated_samples_count_as_label_truncated_says() {
         serde_json::from_slice(&fs::read(report.join("metrics.json")).unwrap()).unwrap();
     assert_eq!(metrics["truncated"], 0.5);
 }
+
+/// `--config run.toml`: a command's flags from a file, a `[command]` table over the top level,
+/// the command line over both (a list replaced, not extended); unknown keys named.
+#[test]
+fn config_files_give_flags_that_the_command_line_overrides() {
+    let dir = tempfile::tempdir().unwrap();
+    let labeled = label_fixture(dir.path());
+    let config = dir.path().join("run.toml");
+    fs::write(
+        &config,
+        "strategy = [\"verifier\"]\n[rank]\nstrategy = [\"majority\", \"first\"]\nout = \"-\"\n",
+    )
+    .unwrap();
+    let strategies = |extra: &[&str]| -> Vec<String> {
+        let output = bestofn()
+            .args(["rank", "--config"])
+            .arg(&config)
+            .arg("--samples")
+            .arg(&labeled)
+            .args(extra)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let mut seen: Vec<String> = String::from_utf8(output)
+            .unwrap()
+            .lines()
+            .map(|line| {
+                serde_json::from_str::<Value>(line).unwrap()["strategy"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        seen.dedup();
+        seen
+    };
+    assert_eq!(strategies(&[]), ["majority", "first"]);
+    assert_eq!(strategies(&["--strategy", "verifier"]), ["verifier"]);
+    fs::write(&config, "[rank]\nstratgy = \"majority\"\n").unwrap();
+    bestofn()
+        .args(["rank", "--config"])
+        .arg(&config)
+        .arg("--samples")
+        .arg(&labeled)
+        .args(["--out", "-"])
+        .assert()
+        .code(64)
+        .stderr(contains("`stratgy` is no flag of `bestofn rank`"));
+}

@@ -5,6 +5,7 @@
 
 mod compare;
 mod compose;
+mod config;
 mod docs;
 mod eval;
 mod export;
@@ -21,6 +22,7 @@ mod solve;
 use clap::{Parser, Subcommand};
 
 use crate::error::Result;
+pub use config::parse as parse_command_line;
 
 /// Best-of-N solving with a learned verifier.
 ///
@@ -40,6 +42,10 @@ pub struct Cli {
     /// refused instead of filling memory.
     #[arg(long, global = true, value_name = "BYTES", default_value = "128M", value_parser = crate::io::args::byte_size)]
     pub max_line_bytes: usize,
+    /// Flags from a TOML file (`n = 16`, `token-stats = true`, `strategy = ["majority"]`; a
+    /// `[generate]` table for one command); the command line overrides them.
+    #[arg(long, global = true, value_name = "FILE.toml")]
+    pub config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
