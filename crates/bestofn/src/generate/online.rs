@@ -139,9 +139,6 @@ pub struct OnlineState {
     adaptive: Option<AdaptiveStop>,
     styles: HashMap<String, AnswerStyle>,
     traces: HashMap<String, BTreeMap<u32, Trace>>,
-    /// Traces stopped so far, and their tokens.
-    pub stopped: usize,
-    pub stopped_tokens: u64,
 }
 
 impl OnlineState {
@@ -157,8 +154,6 @@ impl OnlineState {
             adaptive,
             styles: problems.iter().map(|p| (p.id.clone(), p.style)).collect(),
             traces: HashMap::new(),
-            stopped: 0,
-            stopped_tokens: 0,
         }
     }
 
@@ -177,14 +172,13 @@ impl OnlineState {
             |sample: Sample, line| Ok((line, sample)),
             |chunk| {
                 for (line, sample) in chunk {
-                    let tokens = tokens_of(&sample);
-                    let tokens = tokens.as_ref().map(|(c, n)| (c.as_slice(), *n));
+                    let confidence = confidence_of(&sample);
                     let stopped = sample.stopped_early();
                     self.add(
                         &sample.problem_id,
                         sample.sample_idx,
                         &sample.text,
-                        tokens,
+                        confidence.as_deref(),
                         stopped,
                     )
                     .map_err(|why| Error::input(samples, line, Some("tokens"), why.to_string()))?;
@@ -195,20 +189,19 @@ impl OnlineState {
         Ok(())
     }
 
-    /// Adds a written trace: its text, its token confidences and completion tokens, whether it
-    /// was stopped.
+    /// Adds a written trace: its text, its token confidences, whether it was stopped.
     pub fn add(
         &mut self,
         problem_id: &str,
         sample_idx: u32,
         text: &str,
-        tokens: Option<(&[f64], u64)>,
+        confidence: Option<&[f64]>,
         stopped: bool,
     ) -> Result<()> {
         let Some(&style) = self.styles.get(problem_id) else {
             return Ok(());
         };
-        let Some((confidence, completion)) = tokens.filter(|(c, _)| !c.is_empty()) else {
+        let Some(confidence) = confidence.filter(|c| !c.is_empty()) else {
             return Err(Error::Settings(
                 "--online-confidence needs every sample's token confidences (`tokens.confidence`): \
                  this one has none; it was generated without --token-stats (use another --out)"
@@ -216,8 +209,6 @@ impl OnlineState {
             ));
         };
         let trace = if stopped {
-            self.stopped += 1;
-            self.stopped_tokens += completion;
             Trace::Stopped
         } else {
             Trace::Finished {
@@ -344,20 +335,16 @@ fn lowest_group(confidence: &[f64], window: usize) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
-/// A written sample's token confidences and completion tokens, from its `tokens` field.
-fn tokens_of(sample: &Sample) -> Option<(Vec<f64>, u64)> {
-    let tokens = sample.extra.get("tokens")?;
-    let confidence: Vec<f64> = tokens
+/// A written sample's token confidences, from its `tokens` field.
+fn confidence_of(sample: &Sample) -> Option<Vec<f64>> {
+    sample
+        .extra
+        .get("tokens")?
         .get("confidence")?
         .as_array()?
         .iter()
         .map(Value::as_f64)
-        .collect::<Option<_>>()?;
-    let completion = tokens
-        .get("completion")
-        .and_then(Value::as_u64)
-        .unwrap_or(confidence.len() as u64);
-    Some((confidence, completion))
+        .collect()
 }
 
 #[cfg(test)]
@@ -432,9 +419,7 @@ mod tests {
     fn add(state: &mut OnlineState, idx: u32, answer: &str, confidence: f64, stopped: bool) {
         let series = [confidence; 3];
         let text = format!("#### {answer}");
-        state
-            .add("p", idx, &text, Some((&series, 3)), stopped)
-            .unwrap();
+        state.add("p", idx, &text, Some(&series), stopped).unwrap();
     }
 
     #[test]
@@ -471,7 +456,6 @@ mod tests {
         }
         // 7: 48 of 52 ≥ 0.9: settled.
         assert_eq!(online.plan("p"), None);
-        assert_eq!((online.stopped, online.stopped_tokens), (1, 3));
     }
 
     #[test]

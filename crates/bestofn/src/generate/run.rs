@@ -217,10 +217,7 @@ pub fn generate_judged(
             existing.insert(&job.problem_id, completion.sample_idx);
             if let (Some(online), Origin::Generated(generated)) = (&mut online, &completion.origin)
             {
-                let tokens = generated.tokens.as_ref().map(|t| {
-                    let count = t.confidence.len() as u64;
-                    (t.confidence.as_slice(), count)
-                });
+                let tokens = generated.tokens.as_ref().map(|t| t.confidence.as_slice());
                 let stopped = generated.early_stop.is_some();
                 online.add(
                     &job.problem_id,
