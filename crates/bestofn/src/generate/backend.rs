@@ -92,10 +92,15 @@ impl Completion {
         }
     }
 
-    /// Tokens the engine generated for it (none for an existing record).
+    /// Tokens the engine generated for it (none for an existing record; where the server gave
+    /// no count of its own, those its token statistics hold).
     pub fn generated_tokens(&self) -> u64 {
         match &self.origin {
-            Origin::Generated(generated) => u64::from(generated.num_tokens.unwrap_or(0)),
+            // A server's count is per request; the recorded statistics count a sample's own.
+            Origin::Generated(generated) => generated.num_tokens.map_or_else(
+                || generated.tokens.as_ref().map_or(0, |t| t.logprobs.len() as u64),
+                u64::from,
+            ),
             Origin::Existing(_) => 0,
         }
     }
