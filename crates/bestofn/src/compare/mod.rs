@@ -276,9 +276,14 @@ pub fn markdown(comparison: &Comparison) -> String {
     );
     // Generated tokens spent per problem (stopped traces included), where the runs' records say:
     // compute at equal cost.
+    // Verification tokens at N beside them, where every sample says.
     let tokens_at_n = |r: &RunSummary| {
         let compute = r.metrics.compute.as_ref()?;
-        Some(compute.spent_tokens_per_problem)
+        let verification = compute
+            .verification_tokens_per_problem
+            .as_ref()
+            .and_then(|v| v.last().copied());
+        Some((compute.spent_tokens_per_problem, verification))
     };
     let with_tokens = comparison.runs.iter().any(|r| tokens_at_n(r).is_some());
     let (tokens_head, tokens_rule) = if with_tokens {
@@ -294,7 +299,10 @@ pub fn markdown(comparison: &Comparison) -> String {
     for r in &comparison.runs {
         let tokens = match (with_tokens, tokens_at_n(r)) {
             (false, _) => String::new(),
-            (true, Some(tokens)) => format!(" {tokens:.0} |"),
+            (true, Some((tokens, None))) => format!(" {tokens:.0} |"),
+            (true, Some((tokens, Some(verification)))) => {
+                format!(" {tokens:.0} + {verification:.0} verification |")
+            }
             (true, None) => " n/a |".to_owned(),
         };
         let _ = writeln!(
