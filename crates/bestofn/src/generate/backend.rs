@@ -98,7 +98,12 @@ impl Completion {
         match &self.origin {
             // A server's count is per request; the recorded statistics count a sample's own.
             Origin::Generated(generated) => generated.num_tokens.map_or_else(
-                || generated.tokens.as_ref().map_or(0, |t| t.logprobs.len() as u64),
+                || {
+                    generated
+                        .tokens
+                        .as_ref()
+                        .map_or(0, |t| t.logprobs.len() as u64)
+                },
                 u64::from,
             ),
             Origin::Existing(_) => 0,
