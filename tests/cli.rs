@@ -185,15 +185,7 @@ fn eval_writes_metrics_report_and_plots() {
     let dir = tempfile::tempdir().unwrap();
     let labeled = label_fixture(dir.path());
     let report = dir.path().join("report");
-    bestofn()
-        .args(["eval", "--samples"])
-        .arg(&labeled)
-        .arg("--out")
-        .arg(&report)
-        .assert()
-        .success();
-    let metrics: Value =
-        serde_json::from_slice(&fs::read(report.join("metrics.json")).unwrap()).unwrap();
+    let metrics = common::eval_metrics(&labeled, &report);
     assert_eq!(metrics["ks"], serde_json::json!([1, 2, 4]));
     let at = |method: &str, k: usize| -> f64 {
         let curve = metrics["curves"]
@@ -697,16 +689,7 @@ fn truncated_samples_count_as_label_truncated_says() {
     assert_eq!((kept, right), (4, 1), "only the finished 18 counts");
     let (kept, right, _) = label("skip");
     assert_eq!((kept, right), (2, 1), "the cut-off samples are left out");
-    let report = dir.path().join("report");
-    bestofn()
-        .args(["eval", "--samples"])
-        .arg(&keep_file)
-        .arg("--out")
-        .arg(&report)
-        .assert()
-        .success();
-    let metrics: Value =
-        serde_json::from_slice(&fs::read(report.join("metrics.json")).unwrap()).unwrap();
+    let metrics = common::eval_metrics(&keep_file, &dir.path().join("report"));
     assert_eq!(metrics["truncated"], 0.5);
 }
 

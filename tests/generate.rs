@@ -1270,17 +1270,7 @@ print(json.dumps({"token_logprobs": [float(v) for v in lp["token_logprobs"]],
             let stopped = sample.get("early_stop").is_some();
             assert_eq!(sample["correct"].is_boolean(), !stopped, "{sample}");
         }
-        let report = dir.path().join("report");
-        bestofn()
-            .args(["eval", "--samples"])
-            .arg(&labeled)
-            .arg("--out")
-            .arg(&report)
-            .assert()
-            .success();
-        let metrics: Value =
-            serde_json::from_str(&std::fs::read_to_string(report.join("metrics.json")).unwrap())
-                .unwrap();
+        let metrics = common::eval_metrics(&labeled, &dir.path().join("report"));
         assert_eq!(metrics["samples"], (lines.len() - stopped) as u64);
         assert_eq!(metrics["compute"]["stopped_traces"], stopped as u64);
     }
@@ -1536,7 +1526,7 @@ mod vllm {
     /// `--online-confidence` against vLLM: the warm-up comes in batched requests, every later
     /// trace is streamed alone and cut at the token whose window falls below the threshold. The
     /// same seeds give the same tokens, so a finished trace is the sample drawn without the rule
-    /// and a stopped one is a strict prefix of it.
+    /// and a stopped one is a prefix of it.
     fn online_confidence_over_vllm_streams(
         server: &common::VllmServer,
         problems: &Path,

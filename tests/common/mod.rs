@@ -332,3 +332,16 @@ pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: {e}: {l}", path.display())))
         .collect()
 }
+
+/// `bestofn eval` on `samples` into `report`, which must succeed; its `metrics.json`.
+pub fn eval_metrics(samples: &Path, report: &Path) -> serde_json::Value {
+    bestofn()
+        .args(["eval", "--samples"])
+        .arg(samples)
+        .arg("--out")
+        .arg(report)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(report.join("metrics.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}

@@ -394,17 +394,6 @@ mod tests {
         }
     }
 
-    fn problem(id: &str) -> Problem {
-        Problem {
-            id: id.into(),
-            question: "q".into(),
-            answer: None,
-            solution: None,
-            style: AnswerStyle::Gsm8k,
-            extra: Default::default(),
-        }
-    }
-
     fn state(n: u32) -> OnlineState {
         let settings = OnlineConfidence {
             warmup: 4,
@@ -413,7 +402,7 @@ mod tests {
             consensus: 0.9,
             round: 3,
         };
-        OnlineState::new(settings, n, None, &[problem("p")])
+        OnlineState::new(settings, n, None, &[Problem::bare("p")])
     }
 
     fn add(state: &mut OnlineState, idx: u32, answer: &str, confidence: f64, stopped: bool) {

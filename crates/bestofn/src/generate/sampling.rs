@@ -181,17 +181,6 @@ mod tests {
         }
     }
 
-    fn problem(id: &str) -> Problem {
-        Problem {
-            id: id.into(),
-            question: "q".into(),
-            answer: None,
-            solution: None,
-            style: crate::grade::AnswerStyle::Gsm8k,
-            extra: Default::default(),
-        }
-    }
-
     #[test]
     fn a_request_of_consecutive_seeds_holds_consecutive_samples() {
         let options = GenerateOptions {
@@ -210,7 +199,7 @@ mod tests {
             adaptive: None,
             online: None,
         };
-        let problems = [problem("p"), problem("q")];
+        let problems = [Problem::bare("p"), Problem::bare("q")];
         let mut existing = ExistingSamples::default();
         existing.insert("p", 2);
         existing.insert("p", 5);

@@ -39,6 +39,21 @@ pub struct Problem {
     pub extra: Map<String, Value>,
 }
 
+#[cfg(test)]
+impl Problem {
+    /// A GSM8K-style problem `id` with the question "q" and no gold answer, for unit tests.
+    pub(crate) fn bare(id: &str) -> Self {
+        Problem {
+            id: id.into(),
+            question: "q".into(),
+            answer: None,
+            solution: None,
+            style: AnswerStyle::Gsm8k,
+            extra: Map::new(),
+        }
+    }
+}
+
 /// The answer a ranking strategy picked for one problem.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Answer {
