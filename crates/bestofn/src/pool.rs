@@ -51,6 +51,49 @@ impl ProblemPool {
     }
 }
 
+/// One distinct answer of a pool (`None`: the samples that state none) and its votes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnswerVotes<'a> {
+    pub answer: Option<&'a str>,
+    pub samples: usize,
+    /// The label of its first sample.
+    pub correct: Option<bool>,
+}
+
+impl ProblemPool {
+    /// Each distinct answer with its votes, most votes first (then first seen); the samples
+    /// without an answer last.
+    pub fn answer_votes(&self) -> Vec<AnswerVotes<'_>> {
+        let mut votes: Vec<AnswerVotes<'_>> = Vec::new();
+        let mut seen: HashMap<u32, usize> = HashMap::new();
+        let mut unanswered = 0;
+        for (&answer, &correct) in self.answer_ids.iter().zip(&self.correct) {
+            if answer == NO_ANSWER {
+                unanswered += 1;
+                continue;
+            }
+            let at = *seen.entry(answer).or_insert_with(|| {
+                votes.push(AnswerVotes {
+                    answer: Some(&self.answer_texts[answer as usize]),
+                    samples: 0,
+                    correct,
+                });
+                votes.len() - 1
+            });
+            votes[at].samples += 1;
+        }
+        votes.sort_by_key(|v| std::cmp::Reverse(v.samples));
+        if unanswered > 0 {
+            votes.push(AnswerVotes {
+                answer: None,
+                samples: unanswered,
+                correct: None,
+            });
+        }
+        votes
+    }
+}
+
 /// Groups samples by problem (first-appearance order) and prepares each group.
 pub fn build_pools<T: Rankable>(samples: &[T]) -> Vec<ProblemPool> {
     group_by_problem(samples)

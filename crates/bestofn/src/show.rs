@@ -4,32 +4,17 @@
 
 use std::fmt::Write;
 
+use crate::eval::EvalOptions;
 use crate::grade::{explain, Gold};
 use crate::pool::build_pools;
-use crate::rank::{rank, Strategy};
-use crate::records::{Problem, Sample, SCORE_KIND};
+use crate::rank::rank;
+use crate::records::{Problem, Sample};
 
 /// How candidates' texts are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShowOptions {
     /// Lines of a text shown before folding its middle (0: every line).
     pub fold_lines: usize,
-}
-
-/// The strategies that the problem's samples allow, on the full pool.
-fn strategies(samples: &[Sample]) -> Vec<Strategy> {
-    let scored = samples.iter().all(|s| s.score.is_some());
-    let confidence = scored && samples.iter().any(|s| s.extra.contains_key(SCORE_KIND));
-    let mut strategies = vec![Strategy::First, Strategy::Majority];
-    if scored {
-        strategies.extend([Strategy::Verifier, Strategy::Weighted]);
-    }
-    if confidence && samples.iter().all(|s| s.score.is_some_and(|v| v >= 0.0)) {
-        strategies.push(Strategy::ConfidenceVote {
-            keep_top: crate::rank::DEFAULT_KEEP_TOP,
-        });
-    }
-    strategies
 }
 
 /// `text` with its middle folded to at most `keep` lines, each prefixed for reading.
@@ -151,8 +136,8 @@ fn picks(md: &mut String, finished: &[Sample]) {
         return;
     }
     let pools = build_pools(finished);
-    let pool = &pools[0];
-    let picked: Vec<String> = strategies(finished)
+    let strategies = crate::eval::problems::strategies(&pools, &EvalOptions::default());
+    let picked: Vec<String> = strategies
         .into_iter()
         .filter_map(|strategy| {
             let answer = rank(&pools, strategy).ok()?.remove(0);
@@ -166,24 +151,15 @@ fn picks(md: &mut String, finished: &[Sample]) {
         })
         .collect();
     let _ = writeln!(md, "picked    {}", picked.join(" · "));
-    let mut votes: Vec<(usize, String, Option<bool>)> = Vec::new();
-    for (position, &answer) in pool.answer_ids.iter().enumerate() {
-        let text = pool
-            .answer_texts
-            .get(answer as usize)
-            .cloned()
-            .unwrap_or_else(|| "(none)".into());
-        match votes.iter_mut().find(|(_, t, _)| *t == text) {
-            Some(entry) => entry.0 += 1,
-            None => votes.push((1, text, pool.correct[position])),
-        }
-    }
-    votes.sort_by_key(|vote| std::cmp::Reverse(vote.0));
-    let votes: Vec<String> = votes
+    let votes: Vec<String> = pools[0]
+        .answer_votes()
         .into_iter()
-        .map(|(count, text, correct)| match correct {
-            Some(c) => format!("{text} ×{count} ({})", verdict(Some(c))),
-            None => format!("{text} ×{count}"),
+        .map(|v| {
+            let text = v.answer.unwrap_or("(none)");
+            match v.correct {
+                Some(c) => format!("{text} ×{} ({})", v.samples, verdict(Some(c))),
+                None => format!("{text} ×{}", v.samples),
+            }
         })
         .collect();
     let _ = writeln!(md, "votes     {}", votes.join(" · "));

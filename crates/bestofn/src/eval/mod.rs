@@ -9,7 +9,7 @@ pub(crate) mod estimators;
 pub mod gap;
 mod method;
 pub(crate) mod plot;
-mod problems;
+pub(crate) mod problems;
 pub(crate) mod report;
 
 use std::path::Path;

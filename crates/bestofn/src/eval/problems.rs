@@ -2,17 +2,15 @@
 //! samples it had and how many were right, what each strategy answered on the full pool and
 //! whether that was right, and the votes each distinct answer got.
 
-use std::collections::BTreeMap;
-
 use serde_json::{json, Map, Value};
 
 use super::EvalOptions;
 use crate::error::Result;
-use crate::pool::{ProblemPool, NO_ANSWER};
+use crate::pool::ProblemPool;
 use crate::rank::{check_weights, rank, Strategy};
 
 /// The strategies the report's curves end in, on the full pool: those the samples allow.
-fn strategies(pools: &[ProblemPool], options: &EvalOptions) -> Vec<Strategy> {
+pub(crate) fn strategies(pools: &[ProblemPool], options: &EvalOptions) -> Vec<Strategy> {
     let scored = pools.iter().all(|p| p.scores.is_some());
     let confidence = scored && pools.iter().any(|p| p.score_kind.is_some());
     let mut strategies = vec![Strategy::First, Strategy::Majority];
@@ -60,31 +58,13 @@ pub fn problem_lines(pools: &[ProblemPool], options: &EvalOptions) -> Result<Vec
         .collect())
 }
 
-/// Each distinct answer with its votes and its label, most votes first (then first seen).
+/// Each distinct answer with its votes and its label (no answer is wrong).
 fn votes(pool: &ProblemPool) -> Vec<Value> {
-    let mut by_answer: BTreeMap<u32, (usize, Option<bool>)> = BTreeMap::new();
-    let mut unanswered = 0;
-    for (&answer, &correct) in pool.answer_ids.iter().zip(&pool.correct) {
-        if answer == NO_ANSWER {
-            unanswered += 1;
-            continue;
-        }
-        let entry = by_answer.entry(answer).or_insert((0, correct));
-        entry.0 += 1;
-    }
-    let mut votes: Vec<(u32, usize, Option<bool>)> = by_answer
+    pool.answer_votes()
         .into_iter()
-        .map(|(answer, (count, correct))| (answer, count, correct))
-        .collect();
-    votes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let mut lines: Vec<Value> = votes
-        .into_iter()
-        .map(|(answer, count, correct)| {
-            json!({"answer": pool.answer_texts[answer as usize], "samples": count, "correct": correct})
+        .map(|v| {
+            let correct = v.correct.or(v.answer.is_none().then_some(false));
+            json!({"answer": v.answer, "samples": v.samples, "correct": correct})
         })
-        .collect();
-    if unanswered > 0 {
-        lines.push(json!({"answer": null, "samples": unanswered, "correct": false}));
-    }
-    lines
+        .collect()
 }
