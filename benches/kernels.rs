@@ -30,7 +30,11 @@ fn grading(c: &mut Criterion) {
             }
         })
     });
-    let math = read_problems(&common::shared_data("math500/test.jsonl")).unwrap();
+    let math = read_problems(
+        &common::shared_data("math500/test.jsonl"),
+        &Default::default(),
+    )
+    .unwrap();
     let solutions: Vec<(&str, Gold)> = math
         .iter()
         .map(|p| {

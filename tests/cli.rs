@@ -743,3 +743,78 @@ fn config_files_give_flags_that_the_command_line_overrides() {
         .code(64)
         .stderr(contains("`stratgy` is no flag of `bestofn rank`"));
 }
+
+/// A newcomer's problems as they come: a JSON array with other names for the fields, and a CSV;
+/// no conversion by hand.
+#[test]
+fn problems_in_a_json_array_or_csv_are_read_with_the_users_field_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let array = dir.path().join("problems.json");
+    fs::write(
+        &array,
+        "[\n {\"qid\": \"a\", \"prompt\": \"2+3?\", \"target\": 5},\n {\"qid\": \"b\", \"prompt\": \"4*4?\", \"target\": \"16\"}\n]\n",
+    )
+    .unwrap();
+    let csv = dir.path().join("problems.csv");
+    fs::write(&csv, "qid,prompt,target\na,\"2+3, please\",5\nb,4*4?,16\n").unwrap();
+    let samples = dir.path().join("samples.jsonl");
+    fs::write(
+        &samples,
+        "{\"problem_id\": \"a\", \"sample_idx\": 0, \"text\": \"2+3 = 5\\n#### 5\"}\n\
+         {\"problem_id\": \"b\", \"sample_idx\": 0, \"text\": \"#### 15\"}\n",
+    )
+    .unwrap();
+    let fields = [
+        "--question-field",
+        "prompt",
+        "--gold-field",
+        "target",
+        "--id-field",
+        "qid",
+    ];
+    for problems in [&array, &csv] {
+        let out = dir.path().join("labeled.jsonl");
+        bestofn()
+            .arg("label")
+            .args(fields)
+            .arg("--problems")
+            .arg(problems)
+            .arg("--samples")
+            .arg(&samples)
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .success();
+        let verdicts: Vec<bool> = read_jsonl(&out)
+            .iter()
+            .map(|s| s["correct"].as_bool().unwrap())
+            .collect();
+        assert_eq!(verdicts, [true, false], "{}", problems.display());
+    }
+    // Where samples do not own `--answer-field`, it names the gold's field too.
+    bestofn()
+        .args(["show", "--id", "a", "--question-field", "prompt", "--answer-field", "target"])
+        .args(["--id-field", "qid", "--problems"])
+        .arg(&csv)
+        .arg("--samples")
+        .arg(&samples)
+        .assert()
+        .success()
+        .stdout(contains("2+3, please"));
+    // The same array under a .jsonl name is refused with the flag that reads it.
+    let misnamed = dir.path().join("problems.jsonl");
+    fs::copy(&array, &misnamed).unwrap();
+    bestofn()
+        .arg("label")
+        .args(fields)
+        .arg("--problems")
+        .arg(&misnamed)
+        .arg("--samples")
+        .arg(&samples)
+        .arg("--out")
+        .arg(dir.path().join("never.jsonl"))
+        .assert()
+        .code(65)
+        .stderr(contains("this file is a JSON array — pass it as it is with --problems-format json"));
+    assert!(!dir.path().join("never.jsonl").exists());
+}

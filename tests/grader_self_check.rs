@@ -13,7 +13,7 @@ fn self_check(relative: &str, expected_count: usize, expected_several: &[&str]) 
         return;
     }
     let path = common::shared_data(relative);
-    let problems = read_problems(&path).unwrap();
+    let problems = read_problems(&path, &Default::default()).unwrap();
     assert_eq!(problems.len(), expected_count, "{relative}");
     let mut failures = Vec::new();
     let mut several = Vec::new();

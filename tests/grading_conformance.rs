@@ -21,7 +21,7 @@ fn conformance_score_does_not_drop() {
         return;
     }
     let dir = common::shared_data("grading-conformance");
-    let problems = read_problems(&dir.join("problems.jsonl")).unwrap();
+    let problems = read_problems(&dir.join("problems.jsonl"), &Default::default()).unwrap();
     let samples = read_samples(&dir.join("samples.jsonl")).unwrap();
     let expected: HashMap<String, bool> =
         serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
@@ -94,7 +94,7 @@ fn distinct_math_golds_are_pairwise_different_unless_equal() {
     ];
     let mut golds = std::collections::BTreeSet::new();
     for file in ["math/test.jsonl", "math500/test.jsonl"] {
-        for problem in read_problems(&common::shared_data(file)).unwrap() {
+        for problem in read_problems(&common::shared_data(file), &Default::default()).unwrap() {
             golds.extend(problem.answer);
         }
     }

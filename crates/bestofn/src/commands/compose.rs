@@ -6,13 +6,15 @@ use super::Outcome;
 use crate::compose::{compose, set_paths, write_sets};
 use crate::error::Result;
 use crate::io::{ensure_distinct, Named};
-use crate::records::read_problems;
+use crate::records::{read_problems, ProblemLayout};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// GSM8K problems with reference solutions (the test set's native format works as is).
     #[arg(long)]
     pub problems: PathBuf,
+    #[command(flatten)]
+    pub layout: ProblemLayout,
     /// Composed problems (the paper's prompt; gold = Q2's new answer). The Q1 set, the
     /// modified-Q2 set and a summary are written beside it: NAME.q1.jsonl, NAME.q2.jsonl,
     /// NAME.summary.json.
@@ -46,7 +48,7 @@ impl Args {
 }
 
 pub fn run(settings: &Settings) -> Result<Outcome> {
-    let problems = read_problems(&settings.problems)?;
+    let problems = read_problems(&settings.problems, &settings.layout)?;
     let (composed, summary) = compose(&problems, settings.pairs, settings.seed);
     if composed.is_empty() {
         return Err(crate::Error::Inconsistent(format!(

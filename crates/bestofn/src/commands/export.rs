@@ -6,13 +6,15 @@ use super::Outcome;
 use crate::error::{Error, Result};
 use crate::export::{select_dpo, select_sft, DpoOptions, Format, SftOptions};
 use crate::io::{ensure_distinct, Named, OutputSet};
-use crate::records::{read_problems, read_samples};
+use crate::records::{read_problems, read_samples, ProblemLayout};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Problems (the question of each record; `solution` for --original-fraction).
     #[arg(long)]
     pub problems: PathBuf,
+    #[command(flatten)]
+    pub layout: ProblemLayout,
     /// Labeled samples.
     #[arg(long)]
     pub samples: PathBuf,
@@ -65,7 +67,7 @@ impl Args {
 }
 
 pub fn run(settings: &Settings) -> Result<Outcome> {
-    let problems = read_problems(&settings.problems)?;
+    let problems = read_problems(&settings.problems, &settings.layout)?;
     let samples = read_samples(&settings.samples)?;
     if samples.iter().all(|s| s.correct.is_none()) {
         return Err(Error::Inconsistent(format!(

@@ -7,13 +7,15 @@ use crate::error::{Error, Result};
 use crate::generate::args::GeneratorArgs;
 use crate::generate::{generate, open_backend, BackendSettings, GenerateOptions, Progress};
 use crate::io::{ensure_distinct, Named};
-use crate::records::{read_problems, Problem};
+use crate::records::{read_problems, Problem, ProblemLayout};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Problems: bestofn JSONL, GSM8K or MATH native format.
     #[arg(long)]
     pub problems: PathBuf,
+    #[command(flatten)]
+    pub layout: ProblemLayout,
     /// Samples per problem.
     #[arg(long)]
     pub n: u32,
@@ -27,6 +29,7 @@ pub struct Args {
 #[derive(Debug)]
 pub struct Settings {
     pub problems: PathBuf,
+    pub layout: ProblemLayout,
     pub out: PathBuf,
     pub backend: BackendSettings,
     pub options: GenerateOptions,
@@ -49,6 +52,7 @@ impl Args {
         ensure_distinct(&inputs, &[Named::file("--out", &self.out)])?;
         Ok(Settings {
             problems: self.problems,
+            layout: self.layout,
             out: self.out,
             backend,
             options,
@@ -57,7 +61,7 @@ impl Args {
 }
 
 pub fn run(settings: &Settings) -> Result<Outcome> {
-    let problems = read_problems(&settings.problems)?;
+    let problems = read_problems(&settings.problems, &settings.layout)?;
     generate_into(&problems, settings).map(Outcome::summary)
 }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use super::Outcome;
 use crate::error::{Error, Result};
 use crate::grade::{explain, pair_gold, AnswerStyle, Explanation, Gold};
-use crate::records::{read_problems, read_samples};
+use crate::records::{read_problems, read_samples, ProblemLayout};
 
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("source").required(true).args(["gold", "problems"])))]
@@ -21,6 +21,8 @@ pub struct Args {
     /// Problems with gold answers, to explain the samples of one problem (with --samples, --id).
     #[arg(long, requires_all = ["samples", "id"])]
     pub problems: Option<PathBuf>,
+    #[command(flatten)]
+    pub layout: ProblemLayout,
     /// Samples file holding the problem's samples.
     #[arg(long, requires = "problems")]
     pub samples: Option<PathBuf>,
@@ -40,16 +42,18 @@ pub struct Args {
 
 #[derive(Debug)]
 enum Source {
-    Pair {
-        gold: String,
-        response: String,
-    },
-    Files {
-        problems: PathBuf,
-        samples: PathBuf,
-        id: String,
-        sample_idx: Option<u32>,
-    },
+    Pair { gold: String, response: String },
+    Files(SampleOfFiles),
+}
+
+/// One sample (or all of a problem's) named by files and an id.
+#[derive(Debug)]
+struct SampleOfFiles {
+    problems: PathBuf,
+    layout: ProblemLayout,
+    samples: PathBuf,
+    id: String,
+    sample_idx: Option<u32>,
 }
 
 #[derive(Debug)]
@@ -74,12 +78,13 @@ impl Args {
                 ))
             }
             (Some(gold), Some(response), None, None, None) => Source::Pair { gold, response },
-            (None, None, Some(problems), Some(samples), Some(id)) => Source::Files {
+            (None, None, Some(problems), Some(samples), Some(id)) => Source::Files(SampleOfFiles {
                 problems,
+                layout: self.layout,
                 samples,
                 id,
                 sample_idx: self.sample_idx,
-            },
+            }),
             _ => {
                 return Err(Error::Settings(
                     "give --gold with --response, or --problems with --samples and --id".into(),
@@ -105,12 +110,7 @@ pub fn run(settings: &Settings) -> Result<Outcome> {
             let (gold, style) = pair_gold(gold, &response, settings.style);
             vec![(None, explain(&response, style, Some(&gold)))]
         }
-        Source::Files {
-            problems,
-            samples,
-            id,
-            sample_idx,
-        } => explain_samples(problems, samples, id, *sample_idx, settings.style)?,
+        Source::Files(files) => explain_samples(files, settings.style)?,
     };
     let mut out = String::new();
     for (sample_idx, explanation) in &explanations {
@@ -154,13 +154,18 @@ fn read_stdin() -> Result<String> {
 }
 
 fn explain_samples(
-    problems_path: &std::path::Path,
-    samples_path: &std::path::Path,
-    id: &str,
-    sample_idx: Option<u32>,
+    files: &SampleOfFiles,
     style: Option<AnswerStyle>,
 ) -> Result<Vec<(Option<u32>, Explanation)>> {
-    let problems = read_problems(problems_path)?;
+    let SampleOfFiles {
+        problems: problems_path,
+        layout,
+        samples: samples_path,
+        id,
+        sample_idx,
+    } = files;
+    let (id, sample_idx) = (id.as_str(), *sample_idx);
+    let problems = read_problems(problems_path, layout)?;
     let problem = problems.iter().find(|p| p.id == id).ok_or_else(|| {
         Error::Inconsistent(format!(
             "{}: no problem has the id {id:?}",

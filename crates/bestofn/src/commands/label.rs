@@ -8,13 +8,15 @@ use crate::io::args::InputArgs;
 use crate::io::{ensure_distinct, write_json_pretty, write_jsonl, Named};
 use crate::label::args::{ExportArgs, LabelArgs};
 use crate::label::{label_file, select_verifier_examples, ExportOptions, LabelOptions};
-use crate::records::read_problems;
+use crate::records::{read_problems, ProblemLayout, ProblemLayoutBesideSamples};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Problems with gold answers: bestofn JSONL, GSM8K or MATH native format.
     #[arg(long)]
     pub problems: PathBuf,
+    #[command(flatten)]
+    pub layout: ProblemLayoutBesideSamples,
     /// Samples to grade (JSONL; gzip is decompressed; - reads standard input).
     #[arg(long)]
     pub samples: PathBuf,
@@ -35,6 +37,7 @@ pub struct Args {
 #[derive(Debug)]
 pub struct Settings {
     problems: PathBuf,
+    layout: ProblemLayout,
     samples: PathBuf,
     out: PathBuf,
     options: LabelOptions,
@@ -63,6 +66,7 @@ impl Args {
                 .clone()
                 .map(|path| (path, self.export.resolve())),
             problems: self.problems,
+            layout: self.layout.0,
             samples: self.samples,
             out: self.out,
             skip_invalid: self.input.skip_invalid,
@@ -72,7 +76,7 @@ impl Args {
 }
 
 pub fn run(settings: &Settings) -> Result<Outcome> {
-    let problems = read_problems(&settings.problems)?;
+    let problems = read_problems(&settings.problems, &settings.layout)?;
     // Samples are kept in memory only when a verifier export needs them all.
     let mut kept = Vec::new();
     let summary = label_file(

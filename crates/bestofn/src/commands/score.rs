@@ -6,7 +6,7 @@ use super::{progress, Outcome};
 use crate::error::Result;
 use crate::io::args::InputArgs;
 use crate::io::{ensure_distinct, Named};
-use crate::records::read_problems;
+use crate::records::{read_problems, ProblemLayout};
 use crate::score::args::{RemoteScorerArgs, ScorerArgs};
 use crate::score::{open_scorer, score_file, ScorerBackendKind, ScorerSettings};
 
@@ -23,6 +23,8 @@ pub struct Args {
     /// Problems the samples answer (the verifier reads each sample's question).
     #[arg(long)]
     pub problems: PathBuf,
+    #[command(flatten)]
+    pub layout: ProblemLayout,
     /// Samples to score (JSONL; gzip is decompressed; - reads standard input).
     #[arg(long)]
     pub samples: PathBuf,
@@ -43,6 +45,7 @@ pub struct Args {
 #[derive(Debug)]
 pub struct Settings {
     problems: PathBuf,
+    layout: ProblemLayout,
     samples: PathBuf,
     out: PathBuf,
     scorer: ScorerSettings,
@@ -65,6 +68,7 @@ impl Args {
         Ok(Settings {
             scorer,
             problems: self.problems,
+            layout: self.layout,
             samples: self.samples,
             out: self.out,
             skip_invalid: self.input.skip_invalid,
@@ -73,7 +77,7 @@ impl Args {
 }
 
 pub fn run(settings: &Settings) -> Result<Outcome> {
-    let problems = read_problems(&settings.problems)?;
+    let problems = read_problems(&settings.problems, &settings.layout)?;
     let mut scorer = open_scorer(&settings.scorer)?;
     let bar = progress::bar(progress::count_lines(&settings.samples), "scoring");
     let stats = score_file(

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use super::Outcome;
 use crate::error::{Error, Result};
-use crate::records::{map_samples, read_problems, ReadOptions, Sample};
+use crate::records::{map_samples, read_problems, ProblemLayout, ReadOptions, Sample};
 use crate::show::{render, ShowOptions};
 
 #[derive(Debug, clap::Args)]
@@ -19,6 +19,8 @@ pub struct Args {
     /// decided (without it, the samples' own labels).
     #[arg(long)]
     pub problems: Option<PathBuf>,
+    #[command(flatten)]
+    pub layout: ProblemLayout,
     /// Lines of each candidate shown before its middle is folded.
     #[arg(long, default_value_t = 8, value_name = "LINES")]
     pub fold: usize,
@@ -32,6 +34,7 @@ pub struct Settings {
     samples: PathBuf,
     id: String,
     problems: Option<PathBuf>,
+    layout: ProblemLayout,
     options: ShowOptions,
 }
 
@@ -41,6 +44,7 @@ impl Args {
             samples: self.samples,
             id: self.id,
             problems: self.problems,
+            layout: self.layout,
             options: ShowOptions {
                 fold_lines: if self.full { 0 } else { self.fold.max(1) },
             },
@@ -51,7 +55,7 @@ impl Args {
 pub fn run(settings: &Settings) -> Result<Outcome> {
     let problem = match &settings.problems {
         Some(path) => {
-            let problems = read_problems(path)?;
+            let problems = read_problems(path, &settings.layout)?;
             let found = problems.into_iter().find(|p| p.id == settings.id);
             Some(found.ok_or_else(|| {
                 Error::Inconsistent(format!(

@@ -10,7 +10,7 @@ use crate::generate::{open_backend, GenerateOptions};
 use crate::io::{ensure_distinct, Named};
 use crate::label::args::LabelArgs;
 use crate::rank::{resolve_strategies, summary_line, Strategy};
-use crate::records::read_problems;
+use crate::records::{read_problems, ProblemLayoutBesideSamples};
 use crate::score::args::{ScorerArgs, SolveScorerArgs};
 use crate::score::{open_scorer, ScorerBackendKind, ScorerSettings};
 use crate::solve::{solve, SolveOptions, SolvePaths, Stage, StageProgress};
@@ -20,6 +20,8 @@ pub struct Args {
     /// Problems: bestofn JSONL, GSM8K or MATH native format (default: data/easy-arithmetic.jsonl).
     #[arg(long)]
     pub problems: Option<PathBuf>,
+    #[command(flatten)]
+    pub layout: ProblemLayoutBesideSamples,
     /// Samples per problem.
     #[arg(long, default_value_t = 8)]
     pub n: u32,
@@ -144,6 +146,7 @@ impl Args {
             },
             generate: generate::Settings {
                 problems,
+                layout: self.layout.0,
                 out: paths.samples.clone(),
                 backend,
                 options: generate_options,
@@ -206,7 +209,7 @@ fn default_verifier() -> Result<PathBuf> {
 }
 
 pub fn run(settings: &Settings) -> Result<Outcome> {
-    let problems = read_problems(&settings.generate.problems)?;
+    let problems = read_problems(&settings.generate.problems, &settings.generate.layout)?;
     // Everything that can fail to load does so before generation starts.
     let mut scorer = open_scorer(&settings.scorer)?;
     let backend = open_backend(&settings.generate.backend)?;

@@ -43,7 +43,7 @@ pub fn reasoning_gap_from_files(
     options: &crate::eval::EvalOptions,
 ) -> crate::Result<ReasoningGap> {
     reasoning_gap(
-        &read_problems(composed)?,
+        &read_problems(composed, &Default::default())?,
         &accuracies(composed_samples)?,
         &accuracies(q1_samples)?,
         &accuracies(q2_samples)?,

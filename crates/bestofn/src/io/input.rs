@@ -146,9 +146,17 @@ pub type LineText<'a> = std::result::Result<&'a str, InvalidUtf8>;
 /// An I/O error (or a corrupt gzip stream) ends the read with an error naming the file.
 pub fn for_each_line(
     path: &Path,
+    visit: impl FnMut(usize, LineText<'_>) -> Result<()>,
+) -> Result<()> {
+    for_each_line_of(open_reader(path)?, path, visit)
+}
+
+/// [`for_each_line`] on a reader already opened on `path`.
+pub(crate) fn for_each_line_of(
+    mut reader: Box<dyn BufRead + Send>,
+    path: &Path,
     mut visit: impl FnMut(usize, LineText<'_>) -> Result<()>,
 ) -> Result<()> {
-    let mut reader = open_reader(path)?;
     let mut buf = Vec::new();
     let mut line = 0;
     loop {
@@ -333,6 +341,7 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
 }
 
 /// One non-blank line of a JSONL file, parsed into a JSON object.
+#[derive(Debug)]
 pub struct JsonLine {
     /// 1-based line number in the file.
     pub line: usize,
@@ -342,8 +351,16 @@ pub struct JsonLine {
 /// Reads every non-blank line of a JSONL file as a JSON object; a file without any is an error
 /// (an empty input is almost always a wrong path or a failed earlier step).
 pub fn read_objects(path: &Path) -> Result<Vec<JsonLine>> {
+    read_objects_of(open_reader(path)?, path)
+}
+
+/// [`read_objects`] on a reader already opened on `path`.
+pub(crate) fn read_objects_of(
+    reader: Box<dyn BufRead + Send>,
+    path: &Path,
+) -> Result<Vec<JsonLine>> {
     let mut objects = Vec::new();
-    for_each_line(path, |line, text| {
+    for_each_line_of(reader, path, |line, text| {
         objects.push(JsonLine {
             line,
             object: parse_object(path, line, text)?,

@@ -1,6 +1,7 @@
 //! The one I/O layer every command uses.
 //!
 //! - [`input`]: JSONL readers (files or `-`, gzip by content, BOM, UTF-8 errors with their line);
+//! - [`table`]: records from JSONL, a JSON array, CSV or TSV, with the line each starts on;
 //! - [`output`]: crash-safe writers (atomic replace, through symlinks, modes kept, `-`, devices,
 //!   `.gz`, whole report directories and sets of files);
 //! - [`paths`]: outputs that would overwrite an input or each other, refused before any work;
@@ -17,6 +18,7 @@ pub mod output;
 pub mod paths;
 mod replicas;
 pub mod secrets;
+pub mod table;
 
 pub use input::{
     for_each_chunk, for_each_line, is_stdio, open_reader, parse_object, read_objects, ChunkLine,
@@ -28,3 +30,4 @@ pub use output::{
     OutputFile, OutputSet,
 };
 pub use paths::{ensure_distinct, ensure_file_family_base, Named};
+pub use table::{read_table, TableFormat};
