@@ -793,7 +793,15 @@ fn problems_in_a_json_array_or_csv_are_read_with_the_users_field_names() {
     }
     // Where samples do not own `--answer-field`, it names the gold's field too.
     bestofn()
-        .args(["show", "--id", "a", "--question-field", "prompt", "--answer-field", "target"])
+        .args([
+            "show",
+            "--id",
+            "a",
+            "--question-field",
+            "prompt",
+            "--answer-field",
+            "target",
+        ])
         .args(["--id-field", "qid", "--problems"])
         .arg(&csv)
         .arg("--samples")
@@ -815,6 +823,215 @@ fn problems_in_a_json_array_or_csv_are_read_with_the_users_field_names() {
         .arg(dir.path().join("never.jsonl"))
         .assert()
         .code(65)
-        .stderr(contains("this file is a JSON array — pass it as it is with --problems-format json"));
+        .stderr(contains(
+            "this file is a JSON array — pass it as it is with --problems-format json",
+        ));
     assert!(!dir.path().join("never.jsonl").exists());
+}
+
+/// Saved responses of an OpenAI-compatible server, two choices each, become samples tied to
+/// their problems: by order, or by the Batch API's `custom_id`; finish reasons and log-probabilities
+/// are kept.
+#[test]
+fn saved_openai_responses_are_imported_with_their_choices_and_finish_reasons() {
+    let dir = tempfile::tempdir().unwrap();
+    let problems = dir.path().join("problems.json");
+    fs::write(
+        &problems,
+        r#"[{"id": "p1", "question": "2+3?", "answer": "5"}, {"id": "p2", "question": "4*4?", "answer": "16"}]"#,
+    )
+    .unwrap();
+    let chat = |content_a: &str, content_b: &str| {
+        serde_json::json!({
+            "id": "chatcmpl-1", "object": "chat.completion", "model": "qwen",
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": content_a}, "finish_reason": "stop",
+                 "logprobs": {"content": [{"token": "5", "logprob": -0.1, "top_logprobs": [{"token": "5", "logprob": -0.1}, {"token": "6", "logprob": -2.5}]}]}},
+                {"index": 1, "message": {"role": "assistant", "content": content_b}, "finish_reason": "length", "logprobs": null}
+            ],
+            "usage": {"prompt_tokens": 12, "completion_tokens": 40, "total_tokens": 52}
+        })
+    };
+    let by_order = dir.path().join("responses.jsonl");
+    fs::write(
+        &by_order,
+        format!(
+            "{}\n{}\n",
+            chat("#### 5", "#### 6"),
+            chat("#### 16", "so 4*4 =")
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("samples.jsonl");
+    let import = |input: &Path, extra: &[&str]| {
+        let mut command = bestofn();
+        command
+            .args(["import", "--format", "openai-chat", "--input"])
+            .arg(input)
+            .arg("--problems")
+            .arg(&problems)
+            .args(extra)
+            .arg("--out")
+            .arg(&out);
+        command
+    };
+    import(&by_order, &[])
+        .assert()
+        .success()
+        .stderr(contains("4 samples"));
+    let samples = read_jsonl(&out);
+    let summary: Vec<(&str, u64, &str, &str)> = samples
+        .iter()
+        .map(|s| {
+            (
+                s["problem_id"].as_str().unwrap(),
+                s["sample_idx"].as_u64().unwrap(),
+                s["text"].as_str().unwrap(),
+                s["finish_reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("p1", 0, "#### 5", "stop"),
+            ("p1", 1, "#### 6", "length"),
+            ("p2", 0, "#### 16", "stop"),
+            ("p2", 1, "so 4*4 =", "length"),
+        ]
+    );
+    assert_eq!(samples[0]["tokens"]["confidence"], serde_json::json!([1.3]));
+    assert_eq!(samples[0]["generator"]["model"], "qwen");
+    // Usage counts both choices: no sample gets it as its own.
+    assert!(samples[1].get("tokens").is_none());
+    // The Batch API's output, out of order, tied by custom_id.
+    let batch = dir.path().join("batch_output.jsonl");
+    let line = |id: &str, body: Value| serde_json::json!({"id": "batch_req_1", "custom_id": id, "response": {"status_code": 200, "request_id": "r", "body": body}, "error": null});
+    fs::write(
+        &batch,
+        format!(
+            "{}\n{}\n",
+            line("p2", chat("#### 16", "#### 15")),
+            line("p1", chat("#### 5", "#### 5"))
+        ),
+    )
+    .unwrap();
+    import(&batch, &["--problem-id-field", "custom_id"])
+        .assert()
+        .success();
+    let ids: Vec<String> = read_jsonl(&out)
+        .iter()
+        .map(|s| format!("{}/{}", s["problem_id"].as_str().unwrap(), s["sample_idx"]))
+        .collect();
+    assert_eq!(ids, ["p2/0", "p2/1", "p1/0", "p1/1"]);
+    // Tied by order, a count that does not match is refused; so is the other API's shape.
+    fs::write(&batch, format!("{}\n", chat("a", "b"))).unwrap();
+    import(&batch, &[])
+        .assert()
+        .code(65)
+        .stderr(contains("1 records for 2 problems"));
+    bestofn()
+        .args(["import", "--format", "openai-completions", "--input"])
+        .arg(&by_order)
+        .arg("--problems")
+        .arg(&problems)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(65)
+        .stderr(contains("responses.jsonl:1: field `choices[0].text`"))
+        .stderr(contains("use --format openai-chat"));
+    // The imported samples label as any others; the truncated ones count as --truncated says.
+    import(&by_order, &[]).assert().success();
+    bestofn()
+        .args(["label", "--truncated", "wrong", "--problems"])
+        .arg(&problems)
+        .arg("--samples")
+        .arg(&out)
+        .arg("--out")
+        .arg(dir.path().join("labeled.jsonl"))
+        .assert()
+        .success();
+    let verdicts: Vec<bool> = read_jsonl(&dir.path().join("labeled.jsonl"))
+        .iter()
+        .map(|s| s["correct"].as_bool().unwrap())
+        .collect();
+    assert_eq!(verdicts, [true, false, true, false]);
+}
+
+/// vLLM's offline outputs dumped as JSON, and a CSV of samples, with their own field names.
+#[test]
+fn vllm_outputs_and_tables_of_samples_are_imported() {
+    let dir = tempfile::tempdir().unwrap();
+    let problems = dir.path().join("problems.jsonl");
+    fs::write(
+        &problems,
+        "{\"id\": \"a\", \"question\": \"2+3?\", \"answer\": \"5\"}\n{\"id\": \"b\", \"question\": \"1+1?\", \"answer\": \"2\"}\n",
+    )
+    .unwrap();
+    let dump = dir.path().join("outputs.json");
+    fs::write(
+        &dump,
+        r#"[{"request_id": "1", "prompt": "2+3?", "prompt_token_ids": [1, 2, 3], "outputs": [{"index": 0, "text": " 5", "token_ids": [20, 2], "cumulative_logprob": -0.2, "finish_reason": "stop"}, {"index": 1, "text": " 6", "token_ids": [21], "finish_reason": "stop"}], "finished": true},
+            {"request_id": "0", "prompt": "1+1?", "outputs": [{"index": 0, "text": " 2", "finish_reason": "length"}]}]"#,
+    )
+    .unwrap();
+    let out = dir.path().join("samples.jsonl");
+    let problems_out = dir.path().join("problems.out.jsonl");
+    bestofn()
+        .args(["import", "--format", "vllm-outputs", "--input"])
+        .arg(&dump)
+        .arg("--problems")
+        .arg(&problems)
+        .arg("--out")
+        .arg(&out)
+        .arg("--problems-out")
+        .arg(&problems_out)
+        .assert()
+        .success();
+    let samples = read_jsonl(&out);
+    assert_eq!(samples.len(), 3);
+    assert_eq!(
+        samples[0]["tokens"],
+        serde_json::json!({"prompt": 3, "completion": 2})
+    );
+    assert_eq!(samples[2]["problem_id"], "b");
+    assert_eq!(samples[2]["finish_reason"], "length");
+    assert_eq!(read_jsonl(&problems_out).len(), 2);
+    let table = dir.path().join("samples.csv");
+    fs::write(
+        &table,
+        "qid,response\nb,\"1+1 = 2, so #### 2\"\na,#### 7\nb,#### 3\n",
+    )
+    .unwrap();
+    bestofn()
+        .args(["import", "--format", "samples", "--problem-id-field", "qid"])
+        .args(["--text-field", "response", "--input"])
+        .arg(&table)
+        .arg("--problems")
+        .arg(&problems)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let ids: Vec<String> = read_jsonl(&out)
+        .iter()
+        .map(|s| format!("{}/{}", s["problem_id"].as_str().unwrap(), s["sample_idx"]))
+        .collect();
+    assert_eq!(ids, ["b/0", "a/0", "b/1"]);
+    // An id that is not a problem is named with its line.
+    fs::write(&table, "qid,response\nzz,#### 7\n").unwrap();
+    bestofn()
+        .args(["import", "--format", "samples", "--problem-id-field", "qid"])
+        .args(["--text-field", "response", "--input"])
+        .arg(&table)
+        .arg("--problems")
+        .arg(&problems)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(65)
+        .stderr(contains(
+            "samples.csv:2: field `qid`: problem \"zz\" is not in the problems file",
+        ));
 }

@@ -38,7 +38,7 @@ fn qwen_math_import_reproduces_the_reference_script_and_agrees_with_its_labels()
         return;
     }
     let path = common::shared_data("samples/qwen25math_rm_maj/math_cot_100.jsonl");
-    let mut imported = import(&path, &Format::QwenMathRm).unwrap();
+    let mut imported = import(&path, &Format::QwenMathRm, None).unwrap();
     assert_eq!(imported.problems.len(), 100);
     assert_eq!(imported.samples.len(), 800);
     assert!(imported.samples.iter().all(|s| s.score.is_some()));
@@ -76,7 +76,7 @@ fn faithful_cot_pool_import_and_grader_agreement() {
         return;
     }
     let path = common::shared_data("samples/faithful_cot_gsm8k_test_pool.derived.jsonl.gz");
-    let mut imported = import(&path, &Format::FaithfulCotPool).unwrap();
+    let mut imported = import(&path, &Format::FaithfulCotPool, None).unwrap();
     assert_eq!(imported.problems.len(), 1319);
     assert_eq!(imported.samples.len(), 1319 * 41);
     let source = evaluate(&build_pools(&imported.samples), &quick_eval()).unwrap();
@@ -107,7 +107,7 @@ fn faithful_cot_pool_import_and_grader_agreement() {
         })
         .map(|(i, _)| i)
         .collect();
-    let mut text_graded = import(&path, &Format::FaithfulCotPool).unwrap();
+    let mut text_graded = import(&path, &Format::FaithfulCotPool, None).unwrap();
     relabel(&mut text_graded, &LabelOptions::default());
     let agree = natural
         .iter()
@@ -141,7 +141,7 @@ fn gsm8k_paper_runs_reproduce_their_accuracies_under_our_grading() {
     ];
     for (run, solved) in runs {
         let format = Format::Gsm8kExampleSolutions { run: run.into() };
-        let mut imported = import(&path, &format).unwrap();
+        let mut imported = import(&path, &format, None).unwrap();
         assert_eq!(imported.samples.len(), 1319);
         let source_solved = imported
             .samples

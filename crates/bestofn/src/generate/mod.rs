@@ -34,6 +34,7 @@ pub(crate) use llama::LlamaBackend;
 pub use llama::{default_gguf, LlamaArgs, LlamaOptions};
 pub use log::{ExistingSamples, Expected, SampleLog};
 pub use online::{percentile, EarlyStop, GroupStop, GroupWatch, OnlineConfidence};
+pub(crate) use openai::token_stats_from_logprobs;
 pub use openai::{OpenAiArgs, OpenAiOptions};
 pub use replay::{ReplayArgs, ReplayOptions};
 pub(crate) use run::PER_SAMPLE_GENERATOR_FIELDS;

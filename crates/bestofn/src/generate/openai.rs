@@ -307,6 +307,19 @@ fn reported_token_stats(
     Ok(stats)
 }
 
+/// The token statistics of a saved choice's `logprobs` (`import`), with every top
+/// log-probability it holds (up to the API's cap).
+pub(crate) fn token_stats_from_logprobs(
+    logprobs: &Value,
+    prompt_tokens: Option<u32>,
+) -> std::result::Result<TokenStats, String> {
+    let request = TokenStatsRequest {
+        top_logprobs: super::token_stats::MAX_TOP_LOGPROBS,
+        keep_top_logprobs: false,
+    };
+    reported_token_stats(Some(logprobs), &request, prompt_tokens)
+}
+
 /// What a server that sent no log-probabilities is told.
 pub(super) fn no_logprobs() -> String {
     "the server sent no log-probabilities with its choice: it does not support `logprobs` \

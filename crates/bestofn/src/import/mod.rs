@@ -1,5 +1,6 @@
-//! The `import` stage: explicit adapters from grouped sample sets (one problem per line with a
-//! list of candidates) to problems and flat samples. Formats are named, never guessed.
+//! The `import` stage: explicit adapters to problems and flat samples, from grouped sample sets
+//! (one problem per line with a list of candidates) and from saved responses tied to a problems
+//! file (`responses.rs`). Formats are named, never guessed.
 //!
 //! Imported samples carry the source's own verdicts in the standard fields (`extracted`,
 //! `correct`, and `score` where the source has one), and verbatim in `source_answer` and
@@ -9,6 +10,7 @@
 mod faithful_cot;
 mod gsm8k_solutions;
 mod qwen_math;
+mod responses;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -21,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::grade::normalize;
 use crate::io::{read_objects, JsonLine};
 use crate::records::{Problem, Sample};
+pub use responses::ResponseLink;
 
 /// The runs of the GSM8K paper's `example_model_solutions.jsonl`.
 pub const GSM8K_PAPER_RUNS: [&str; 4] = [
@@ -40,6 +43,29 @@ pub enum Format {
     /// The GSM8K paper's `example_model_solutions.jsonl`: `{question, ground_truth, RUN: {solution,
     /// is_correct}, ...}`; the run named by `run` becomes one sample per problem (id = line index).
     Gsm8kExampleSolutions { run: String },
+    /// Saved OpenAI-compatible chat responses (`choices[].message.content`), or Batch API lines.
+    OpenAiChat,
+    /// Saved OpenAI-compatible completions responses (`choices[].text`), or Batch API lines.
+    OpenAiCompletions,
+    /// vLLM `RequestOutput`s dumped as JSON (`outputs[].text`).
+    VllmOutputs,
+    /// A table of samples: one text per record.
+    Samples,
+}
+
+/// The names of the formats, for help and errors.
+const FORMAT_NAMES: &str = "faithful-cot-pool, qwen-math-rm, gsm8k-example-solutions:RUN, \
+     openai-chat, openai-completions, vllm-outputs or samples";
+
+impl Format {
+    /// Whether records are responses tied to a problems file (`--problems`), not grouped
+    /// problems with their candidates.
+    pub fn reads_responses(&self) -> bool {
+        matches!(
+            self,
+            Format::OpenAiChat | Format::OpenAiCompletions | Format::VllmOutputs | Format::Samples
+        )
+    }
 }
 
 impl FromStr for Format {
@@ -48,16 +74,20 @@ impl FromStr for Format {
         match s {
             "faithful-cot-pool" => Ok(Format::FaithfulCotPool),
             "qwen-math-rm" => Ok(Format::QwenMathRm),
+            "openai-chat" => Ok(Format::OpenAiChat),
+            "openai-completions" => Ok(Format::OpenAiCompletions),
+            "vllm-outputs" => Ok(Format::VllmOutputs),
+            "samples" => Ok(Format::Samples),
             other => match other.strip_prefix("gsm8k-example-solutions:") {
-                Some(run) if GSM8K_PAPER_RUNS.contains(&run) => {
-                    Ok(Format::Gsm8kExampleSolutions { run: run.to_owned() })
-                }
+                Some(run) if GSM8K_PAPER_RUNS.contains(&run) => Ok(Format::Gsm8kExampleSolutions {
+                    run: run.to_owned(),
+                }),
                 Some(run) => Err(format!(
                     "unknown run {run:?} of gsm8k-example-solutions (expected one of {})",
                     GSM8K_PAPER_RUNS.join(", ")
                 )),
                 _ => Err(format!(
-                    "unknown import format {other:?} (expected faithful-cot-pool, qwen-math-rm or gsm8k-example-solutions:RUN)"
+                    "unknown import format {other:?} (expected {FORMAT_NAMES})"
                 )),
             },
         }
@@ -69,6 +99,10 @@ impl fmt::Display for Format {
         f.write_str(match self {
             Format::FaithfulCotPool => "faithful-cot-pool",
             Format::QwenMathRm => "qwen-math-rm",
+            Format::OpenAiChat => "openai-chat",
+            Format::OpenAiCompletions => "openai-completions",
+            Format::VllmOutputs => "vllm-outputs",
+            Format::Samples => "samples",
             Format::Gsm8kExampleSolutions { run } => {
                 return write!(f, "gsm8k-example-solutions:{run}")
             }
@@ -83,9 +117,17 @@ pub struct Imported {
     pub samples: Vec<Sample>,
 }
 
-/// Reads a grouped file in `format`.
-pub fn import(path: &Path, format: &Format) -> Result<Imported> {
+/// Reads `path` in `format`: a grouped file, or responses tied to `link`'s problems.
+pub fn import(path: &Path, format: &Format, link: Option<ResponseLink>) -> Result<Imported> {
     let _span = tracing::info_span!("import", %format, path = %path.display()).entered();
+    if format.reads_responses() {
+        let link = link.ok_or_else(|| {
+            Error::Settings(format!(
+                "--format {format} needs --problems: the responses' problems"
+            ))
+        })?;
+        return responses::import_responses(path, format, link);
+    }
     let lines = read_objects(path)?;
     let mut imported = Imported::default();
     let mut first_line: HashMap<String, usize> = HashMap::new();
@@ -98,6 +140,7 @@ pub fn import(path: &Path, format: &Format) -> Result<Imported> {
             Format::Gsm8kExampleSolutions { run } => {
                 gsm8k_solutions::import_line(fields, run, index, &mut imported)?
             }
+            responses => unreachable!("{responses} is read by import_responses"),
         }
         for problem in &imported.problems[problems_before..] {
             if let Some(first) = first_line.insert(problem.id.clone(), line) {

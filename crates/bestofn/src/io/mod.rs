@@ -30,4 +30,4 @@ pub use output::{
     OutputFile, OutputSet,
 };
 pub use paths::{ensure_distinct, ensure_file_family_base, Named};
-pub use table::{read_table, TableFormat};
+pub use table::{read_table, take_path, TableFormat};

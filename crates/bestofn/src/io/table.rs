@@ -138,9 +138,12 @@ fn json_array(mut reader: Box<dyn BufRead + Send>, path: &Path) -> Result<Vec<Js
         .collect()
 }
 
+/// Where one item of a JSON array is: the line it starts on and its bytes.
+type ItemSpan = (usize, Range<usize>);
+
 /// Splits the text of a JSON array into its items' spans, each with the 1-based line it starts
 /// on; the items themselves are parsed (and checked) afterwards. Errors carry their line.
-fn array_items(text: &str) -> std::result::Result<Vec<(usize, Range<usize>)>, (usize, String)> {
+fn array_items(text: &str) -> std::result::Result<Vec<ItemSpan>, (usize, String)> {
     let bytes = text.as_bytes();
     let line_of = |at: usize| 1 + bytes[..at].iter().filter(|b| **b == b'\n').count();
     let open = match bytes.iter().position(|b| !b.is_ascii_whitespace()) {
@@ -270,6 +273,19 @@ fn delimited(reader: Box<dyn BufRead + Send>, path: &Path, delimiter: u8) -> Res
         records.push(JsonLine { line, object });
     }
     Ok(records)
+}
+
+/// Takes the value at `path`: a key of that exact name, else a dotted path through nested
+/// objects (the rest of the nested object stays in the record).
+pub fn take_path(object: &mut Map<String, Value>, path: &str) -> Option<Value> {
+    if let Some(value) = object.shift_remove(path) {
+        return Some(value);
+    }
+    let (head, rest) = path.split_once('.')?;
+    match object.get_mut(head)? {
+        Value::Object(inner) => take_path(inner, rest),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

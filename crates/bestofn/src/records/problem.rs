@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use super::Origin;
 use crate::error::Result;
 use crate::grade::{self, AnswerStyle};
-use crate::io::{read_table, JsonLine, TableFormat};
+use crate::io::{read_table, take_path, JsonLine, TableFormat};
 
 /// A problem with its gold answer.
 #[derive(Debug, Clone, PartialEq)]
@@ -198,19 +198,6 @@ impl clap::Args for ProblemLayoutBesideSamples {
 
     fn augment_args_for_update(command: clap::Command) -> clap::Command {
         Self::augment_args(command)
-    }
-}
-
-/// Takes the value at `path`: a key of that exact name, else a dotted path through nested
-/// objects (the rest of the nested object stays in the record).
-fn take_path(object: &mut Map<String, Value>, path: &str) -> Option<Value> {
-    if let Some(value) = object.shift_remove(path) {
-        return Some(value);
-    }
-    let (head, rest) = path.split_once('.')?;
-    match object.get_mut(head)? {
-        Value::Object(inner) => take_path(inner, rest),
-        _ => None,
     }
 }
 
