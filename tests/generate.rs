@@ -1521,6 +1521,57 @@ mod vllm {
 
         token_statistics_from_vllm(&server, &problems, &samples, dir.path());
         online_confidence_over_vllm_streams(&server, &problems, &samples, dir.path());
+        saved_responses_from_vllm(&server, &problems, dir.path());
+    }
+
+    /// Responses saved as a user saves them (the raw bodies of vLLM's `/v1/chat/completions`,
+    /// two choices each, with log-probabilities) import as samples: the choices' texts, finish
+    /// reasons and token statistics, one token confidence per generated token.
+    fn saved_responses_from_vllm(server: &common::VllmServer, problems: &Path, dir: &Path) {
+        let saved = dir.join("saved_responses.jsonl");
+        let script = r#"
+import json, sys, urllib.request
+base, problems, out = sys.argv[1:4]
+with open(problems) as f, open(out, "w") as w:
+    for line in f:
+        body = {"model": "smollm2", "n": 2, "max_tokens": 12, "seed": 5, "logprobs": True,
+                "top_logprobs": 3, "messages": [{"role": "user", "content": json.loads(line)["question"]}]}
+        request = urllib.request.Request(base + "/chat/completions", json.dumps(body).encode(),
+                                         {"Content-Type": "application/json"})
+        w.write(json.dumps(json.load(urllib.request.urlopen(request))) + "\n")
+"#;
+        let status = std::process::Command::new("python3")
+            .args(["-c", script, &server.base_url()])
+            .arg(problems)
+            .arg(&saved)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let responses = common::read_jsonl(&saved);
+        let out = dir.join("imported.jsonl");
+        bestofn()
+            .args(["import", "--format", "openai-chat", "--input"])
+            .arg(&saved)
+            .arg("--problems")
+            .arg(problems)
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .success();
+        let samples = common::read_jsonl(&out);
+        assert_eq!(samples.len(), 4);
+        for (sample, (response, choice)) in samples.iter().zip(
+            responses
+                .iter()
+                .flat_map(|r| r["choices"].as_array().unwrap().iter().map(move |c| (r, c))),
+        ) {
+            assert_eq!(sample["text"], choice["message"]["content"]);
+            assert_eq!(sample["finish_reason"], choice["finish_reason"]);
+            let generated = choice["logprobs"]["content"].as_array().unwrap().len();
+            let confidence = sample["tokens"]["confidence"].as_array().unwrap();
+            assert_eq!(confidence.len(), generated);
+            assert_eq!(sample["tokens"]["prompt"], response["usage"]["prompt_tokens"]);
+        }
     }
 
     /// `--online-confidence` against vLLM: the warm-up comes in batched requests, every later
