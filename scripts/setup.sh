@@ -48,6 +48,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
     xargs -n 8 .venv/bin/pip install --quiet --disable-pip-version-check --no-deps --no-cache-dir
   echo "$wanted" > "$stamp"
 fi
+# bestofn_verifier importable from anywhere in the environment, not only from verifier/.
+if ! (python="$PWD/.venv/bin/python"; cd / && "$python" -c 'import bestofn_verifier' 2>/dev/null); then
+  .venv/bin/pip install --quiet --disable-pip-version-check --no-deps -e verifier >&2
+fi
 
 # llama-cpp-python builds llama.cpp from source. Its default native build uses every instruction
 # the build machine has (AMX on some Xeons crashes on the first decode): ask for x86-64-v3, the

@@ -61,12 +61,15 @@ def test_grade_many_matches_grade_and_checks_lengths():
 
 def test_reward_has_trls_signature():
     completions = ["The answer is 18.", [{"role": "assistant", "content": "#### 17"}]]
-    assert bg.reward(completions, solution=["18", "#### 18"]) == [1.0, 0.0]
-    assert bg.reward(completions, answer=["18", "17"], prompts=["p", "q"]) == [1.0, 1.0]
+    assert bg.reward(completions=completions, solution=["18", "#### 18"]) == [1.0, 0.0]
+    assert bg.reward(completions=completions, answer=["18", "17"], prompts=["p", "q"]) == [1.0, 1.0]
     with pytest.raises(TypeError, match="solution"):
-        bg.reward(completions)
+        bg.reward(completions=completions)
     with pytest.raises(TypeError, match="completion"):
-        bg.reward([42], solution=["42"])
+        bg.reward(completions=[42], solution=["42"])
+    # Positional arguments would let a call grade the prompts: refused.
+    with pytest.raises(TypeError, match="positional"):
+        bg.reward(["prompt"], ["#### 18"], solution=["18"])
 
 
 def test_reward_takes_every_column_trl_passes():
@@ -75,7 +78,7 @@ def test_reward_takes_every_column_trl_passes():
     # int gold is read as written; style per row (None: inferred); unknown columns ignored; a
     # row with no gold at all gets no reward (None).
     rewards = bg.reward(
-        completions,
+        completions=completions,
         solution=[None, "#### 7", None, None],
         answer=[18, "8", "\\frac{1}{2}", None],
         style=["gsm8k", None, "math", None],
@@ -85,9 +88,9 @@ def test_reward_takes_every_column_trl_passes():
     )
     assert rewards == [1.0, 1.0, 1.0, None]
     # A dataset written by `bestofn import --problems-out`: `style` and `"solution": null`.
-    assert bg.reward(["#### 5"], solution=[None], answer=["5"], style=["gsm8k"]) == [1.0]
+    assert bg.reward(completions=["#### 5"], solution=[None], answer=["5"], style=["gsm8k"]) == [1.0]
     with pytest.raises(ValueError, match="2 values for 1 completions"):
-        bg.reward(["#### 5"], answer=["5", "6"])
+        bg.reward(completions=["#### 5"], answer=["5", "6"])
 
 
 def test_an_empty_gold_is_refused_by_grade_and_explain_alike():
@@ -193,3 +196,56 @@ def test_the_cli_and_python_give_one_verdict_per_pair():
     real = from_python[2 * 259 :]
     assert real[0::2] == real[1::2]
     assert 0 < sum(real) < len(real), "real responses both right and wrong"
+
+
+def test_make_reward_reads_the_named_gold_column():
+    completions = ["The answer is 18.", [{"role": "assistant", "content": "#### 17"}], "#### 3"]
+    reward = bg.make_reward("final", fallback="solution")
+    assert reward.__name__ == "bestofn_final"
+    # Int, text and None golds; None falls back to the other column, else no reward.
+    assert reward(
+        prompts=["a", "b", "c"], completions=completions, final=[18, "16", None], solution=[None, None, None]
+    ) == [1.0, 0.0, None]
+    assert reward(completions=completions, final=[None, None, 3], solution=["#### 18", None, None]) == [1.0, None, 1.0]
+    with pytest.raises(TypeError, match="no column `final`"):
+        reward(completions=completions, answer=["18", "17", "3"])
+    with pytest.raises(TypeError, match="positional"):
+        reward(["prompt"], ["#### 18"])
+    by_style_column = bg.make_reward("answer", style="kind")
+    assert by_style_column(completions=["\\boxed{0.5}"], answer=["\\frac{1}{2}"], kind=["math"]) == [1.0]
+
+
+def test_estimators_over_lists_match_their_definitions():
+    from itertools import combinations
+    from bestofn_grade import estimators as E
+
+    correct = [True, False, True, False, False]
+    scores = [0.3, 0.9, 0.8, 0.1, 0.5]
+    answers = ["5", "6", "5", None, "7"]
+    for k in range(1, 6):
+        subsets = list(combinations(range(5), k))
+        brute_pass = sum(any(correct[i] for i in s) for s in subsets) / len(subsets)
+        assert abs(E.pass_at_k(correct, k) - brute_pass) < 1e-12
+        best = lambda s: max((i for i in s if answers[i] is not None), key=lambda i: scores[i], default=None)
+        brute_verifier = sum(correct[best(s)] for s in subsets if best(s) is not None) / len(subsets)
+        assert abs(E.verifier_at_k(correct, scores, k, answers=answers) - brute_verifier) < 1e-12
+    assert E.majority_at_k(answers, correct, 1) == 0.4
+    assert E.majority_at_k(answers, correct, 5) == 1.0  # "5" has two votes
+    # In between, within Monte-Carlo noise of the exact mean over subsets (ties to a random one).
+    exact = 0.0
+    for s in combinations(range(5), 3):
+        votes = {}
+        for i in s:
+            if answers[i] is not None:
+                votes[answers[i]] = votes.get(answers[i], 0) + 1
+        top = max(votes.values())
+        leaders = [a for a in votes if votes[a] == top]
+        exact += sum(a == "5" for a in leaders) / len(leaders) / 10
+    assert abs(E.majority_at_k(answers, correct, 3, trials=20000) - exact) < 0.02
+    assert E.mean_over([[True, False], [False, False]], E.pass_at_k, 1) == 0.25
+    mean, lower, upper = E.bootstrap([1, 0, 1, 1, 0, 1, 0, 1], resamples=2000)
+    assert mean == 0.625 and lower < mean < upper
+    with pytest.raises(ValueError, match="more than the 5 samples"):
+        E.pass_at_k(correct, 6)
+    with pytest.raises(ValueError, match="nothing"):
+        E.bootstrap([])

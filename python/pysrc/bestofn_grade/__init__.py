@@ -15,7 +15,9 @@ import json
 from ._native import extract, grade, grade_many
 from ._native import explain_json as _explain_json
 
-__all__ = ["extract", "grade", "grade_many", "explain", "reward"]
+from . import estimators, results
+
+__all__ = ["extract", "grade", "grade_many", "explain", "reward", "make_reward", "estimators", "results"]
 
 
 def explain(gold, response, style=None):
@@ -53,14 +55,15 @@ def _gold_text(value):
     return text if text.strip() else None
 
 
-def reward(completions, solution=None, answer=None, style=None, **kwargs):
+def reward(*, completions, solution=None, answer=None, style=None, **kwargs):
     """A reward function in TRL's signature (``GRPOTrainer(reward_funcs=[reward])``): 1.0 for a
     completion whose answer matches its gold answer, else 0.0.
 
     The gold answer of a row is its ``solution``, else its ``answer`` (a row whose ``solution``
     is None falls back to ``answer``; numbers are read as written). ``style`` may be a column too
     (None in a row: inferred). A row with no gold answer at all gets None, which TRL counts as
-    no reward. Every other column TRL passes (``prompts``, ``completion_ids``, ...) is ignored."""
+    no reward. Every other column TRL passes (``prompts``, ``completion_ids``, ...) is ignored.
+    Arguments are keyword-only, as TRL passes them: a positional call cannot grade the prompts."""
     del kwargs  # the columns TRL passes beside these are not needed to grade
     if solution is None and answer is None:
         raise TypeError("reward needs the gold answers: a dataset column named `solution` or `answer`")
@@ -80,3 +83,34 @@ def reward(completions, solution=None, answer=None, style=None, **kwargs):
         for i, ok in zip(rows, verdicts):
             rewards[i] = 1.0 if ok else 0.0
     return rewards
+
+
+def make_reward(gold="answer", *, style=None, fallback=None, name=None):
+    """A reward function in TRL's signature whose gold answers are the dataset column ``gold``
+    (``make_reward("final_answer")``), else the column ``fallback`` in rows where ``gold`` is None.
+
+    Golds may be text, reference solutions (``#### 18``, a box), integers or floats; a row with
+    no gold gets None (no reward). ``style`` is "gsm8k", "math", None (inferred per row) or the
+    name of a column holding each row's style. The function takes keyword arguments only, as TRL
+    calls it, and is named ``name`` (default ``bestofn_<gold>``) in TRL's logs.
+
+        >>> trainer = GRPOTrainer(..., reward_funcs=[make_reward("answer")])
+    """
+    if not isinstance(gold, str) or not gold:
+        raise TypeError("gold is the name of the dataset column that holds the gold answers")
+    style_column = style if style not in (None, "gsm8k", "math") else None
+
+    def reward_of_column(*, completions, **columns):
+        if gold not in columns:
+            raise TypeError(f"the dataset has no column `{gold}` (columns passed: {sorted(columns)})")
+        count = len(completions)
+        golds = _per_row(columns[gold], count, gold)
+        if fallback is not None:
+            backup = _per_row(columns.get(fallback), count, fallback)
+            golds = [g if _gold_text(g) is not None else b for g, b in zip(golds, backup)]
+        styles = _per_row(columns.get(style_column) if style_column else style, count, "style")
+        return reward(completions=completions, answer=golds, style=styles)
+
+    reward_of_column.__name__ = name or f"bestofn_{gold}"
+    reward_of_column.__qualname__ = reward_of_column.__name__
+    return reward_of_column
