@@ -13,8 +13,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     bestofn::io::output::note_stdout_state();
-    let cli = match bestofn::commands::parse_command_line(std::env::args_os().collect()) {
-        Ok(cli) => cli,
+    let (cli, resolved) = match bestofn::commands::parse_command_line(std::env::args_os().collect())
+    {
+        Ok(parsed) => parsed,
         Err(error) => {
             let code = error.exit_code();
             return fail(&anyhow::Error::new(error), code);
@@ -22,7 +23,7 @@ fn main() -> ExitCode {
     };
     init_logging(cli.verbose);
     bestofn::io::input::set_max_line_bytes(cli.max_line_bytes);
-    match execute(cli.command) {
+    match execute(cli.command, &resolved) {
         Ok(outcome) => {
             // stderr may be closed or full: a summary that cannot be shown is not a failure.
             if !outcome.summary.is_empty() {

@@ -1035,3 +1035,58 @@ fn vllm_outputs_and_tables_of_samples_are_imported() {
             "samples.csv:2: field `qid`: problem \"zz\" is not in the problems file",
         ));
 }
+
+/// Every run leaves its resolved settings beside its output, as a `--config` file that repeats
+/// it; `--dry-run` prints the plan and writes nothing.
+#[test]
+fn runs_leave_their_settings_beside_the_output_and_dry_runs_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("labeled.jsonl");
+    label_fixtures(&["--truncated", "wrong"], &out)
+        .assert()
+        .success();
+    let settings_path = dir.path().join("labeled.jsonl.settings.toml");
+    let settings = fs::read_to_string(&settings_path).unwrap();
+    assert!(settings.contains("[label]"), "{settings}");
+    assert!(settings.contains("truncated = \"wrong\"  # given"), "{settings}");
+    assert!(settings.contains("problems-format = \"auto\"  # default"), "{settings}");
+    let first = fs::read(&out).unwrap();
+    fs::remove_file(&out).unwrap();
+    bestofn()
+        .arg("label")
+        .arg("--config")
+        .arg(&settings_path)
+        .assert()
+        .success();
+    assert_eq!(fs::read(&out).unwrap(), first, "the settings file repeats the run");
+    // A report directory holds its settings.
+    let report = dir.path().join("report");
+    bestofn()
+        .args(["eval", "--ks", "1,2", "--samples"])
+        .arg(&out)
+        .arg("--out")
+        .arg(&report)
+        .assert()
+        .success();
+    assert!(fs::read_to_string(report.join("settings.toml"))
+        .unwrap()
+        .contains("ks = [\"1\", \"2\"]  # given"));
+    // The plan, and nothing written.
+    let samples = dir.path().join("samples.jsonl");
+    bestofn()
+        .args(["generate", "--backend", "replay", "--n", "2", "--dry-run"])
+        .arg("--replay-from")
+        .arg(common::fixture("samples.jsonl"))
+        .arg("--problems")
+        .arg(common::fixture("problems.jsonl"))
+        .arg("--out")
+        .arg(&samples)
+        .assert()
+        .success()
+        .stdout(contains("problems    3 from"))
+        .stdout(contains("N = 2: 6 planned, 0 already in"))
+        .stdout(contains("generator   replay of"))
+        .stdout(contains("first prompt (problem eggs)"));
+    assert!(!samples.exists());
+    assert!(!dir.path().join("samples.jsonl.settings.toml").exists());
+}

@@ -1570,7 +1570,10 @@ with open(problems) as f, open(out, "w") as w:
             let generated = choice["logprobs"]["content"].as_array().unwrap().len();
             let confidence = sample["tokens"]["confidence"].as_array().unwrap();
             assert_eq!(confidence.len(), generated);
-            assert_eq!(sample["tokens"]["prompt"], response["usage"]["prompt_tokens"]);
+            assert_eq!(
+                sample["tokens"]["prompt"],
+                response["usage"]["prompt_tokens"]
+            );
         }
     }
 

@@ -16,8 +16,9 @@ use crate::error::{Error, Result};
 /// The global flags that take a value, before the command's name.
 const GLOBAL_WITH_VALUE: [&str; 2] = ["--max-line-bytes", "--config"];
 
-/// Parses the command line, with `--config`'s flags put in front of the command's own.
-pub fn parse(args: Vec<OsString>) -> Result<Cli> {
+/// Parses the command line, with `--config`'s flags put in front of the command's own; also
+/// gives every flag's resolved value, to be written beside the outputs.
+pub fn parse(args: Vec<OsString>) -> Result<(Cli, ResolvedFlags)> {
     let mut command = Cli::command().args_override_self(true);
     let names: Vec<String> = command
         .get_subcommands()
@@ -28,9 +29,121 @@ pub fn parse(args: Vec<OsString>) -> Result<Cli> {
     }
     let args = with_config(args, &command)?;
     let matches = command
-        .try_get_matches_from(args)
+        .try_get_matches_from_mut(args)
         .unwrap_or_else(|e| e.exit());
-    Cli::from_arg_matches(&matches).map_err(|e| Error::Settings(e.to_string()))
+    let cli = Cli::from_arg_matches(&matches).map_err(|e| Error::Settings(e.to_string()))?;
+    let resolved = ResolvedFlags::of(&command, &matches);
+    Ok((cli, resolved))
+}
+
+/// Flags that say how to run, not what: not written among the settings.
+const NOT_SETTINGS: [&str; 6] = ["help", "version", "config", "verbose", "dry-run", "json"];
+
+/// A command's every flag as it was resolved (command line, `--config` file, defaults), as a
+/// TOML file that `--config` reads back: the run, repeatable. URLs' credentials are cut out.
+#[derive(Debug, Default)]
+pub struct ResolvedFlags {
+    command: String,
+    toml: String,
+    /// The command's `--out`, where it has one and writes to a file or directory.
+    out: Option<std::path::PathBuf>,
+    dry_run: bool,
+}
+
+impl ResolvedFlags {
+    fn of(command: &clap::Command, matches: &clap::ArgMatches) -> Self {
+        let Some((name, sub_matches)) = matches.subcommand() else {
+            return Self::default();
+        };
+        let Some(subcommand) = command.find_subcommand(name) else {
+            return Self::default();
+        };
+        let directory = std::env::current_dir().unwrap_or_default();
+        let mut toml = format!(
+            "# bestofn {} {name}: the settings of this run, relative paths from {} \
+             (rerun there: bestofn {name} --config THIS_FILE)\n[{name}]\n",
+            env!("CARGO_PKG_VERSION"),
+            directory.display()
+        );
+        // Global flags (`--max-line-bytes`) are the process's, not the command's.
+        for arg in subcommand.get_arguments().filter(|a| !a.is_global_set()) {
+            let Some(flag) = arg.get_long().filter(|f| !NOT_SETTINGS.contains(f)) else {
+                continue;
+            };
+            if let Some(line) = setting_line(arg, flag, sub_matches) {
+                toml.push_str(&line);
+            }
+        }
+        let raw = |id: &str| {
+            sub_matches
+                .try_get_raw(id)
+                .ok()
+                .flatten()
+                .and_then(|mut values| values.next())
+                .map(std::path::PathBuf::from)
+        };
+        ResolvedFlags {
+            command: name.to_owned(),
+            toml,
+            out: raw("out").filter(|p| !crate::io::is_stdio(p)),
+            dry_run: sub_matches.try_get_one::<bool>("dry_run").ok().flatten() == Some(&true),
+        }
+    }
+
+    /// Writes the settings beside the command's output (`OUT.settings.toml`, or
+    /// `OUT/settings.toml` for a report directory), once the command has succeeded; a failure
+    /// is a warning, the output being complete.
+    pub fn write_beside_output(&self) {
+        let Some(out) = self.out.as_deref().filter(|_| !self.dry_run) else {
+            return;
+        };
+        let path = if out.is_dir() {
+            out.join("settings.toml")
+        } else if out.exists() {
+            let mut name = out.as_os_str().to_owned();
+            name.push(".settings.toml");
+            std::path::PathBuf::from(name)
+        } else {
+            return; // nothing was written there (a device, or an output the command skipped)
+        };
+        if let Err(error) = crate::io::write_atomic(&path, self.toml.as_bytes()) {
+            tracing::warn!(command = %self.command, "the run's settings were not written: {error}");
+        }
+    }
+}
+
+/// `flag = value  # where it came from`, for a flag that has a value.
+fn setting_line(arg: &clap::Arg, flag: &str, matches: &clap::ArgMatches) -> Option<String> {
+    let id = arg.get_id().as_str();
+    let source = match matches.value_source(id)? {
+        clap::parser::ValueSource::DefaultValue => "default",
+        clap::parser::ValueSource::EnvVariable => "environment",
+        clap::parser::ValueSource::CommandLine => "given",
+        _ => "given",
+    };
+    let takes_value = arg.get_num_args().is_none_or(|n| n.takes_values());
+    let value = if !takes_value || matches!(arg.get_action(), clap::ArgAction::SetTrue) {
+        match matches.try_get_one::<bool>(id).ok().flatten() {
+            Some(true) => toml::Value::Boolean(true),
+            _ => return None,
+        }
+    } else {
+        let values: Vec<toml::Value> = matches
+            .try_get_raw(id)
+            .ok()
+            .flatten()?
+            .map(|v| toml::Value::String(crate::io::secrets::redact_url(&v.to_string_lossy())))
+            .collect();
+        let many = matches!(arg.get_action(), clap::ArgAction::Append)
+            || arg.get_value_delimiter().is_some()
+            || values.len() > 1;
+        match (many, values.len()) {
+            (true, _) => toml::Value::Array(values),
+            (false, 1) => values.into_iter().next()?,
+            _ => return None,
+        }
+    };
+    Some(format!("{flag} = {value}  # {source}\n"))
 }
 
 /// `args` with the flags of the `--config` file inserted after the command's name.

@@ -22,7 +22,7 @@ mod solve;
 use clap::{Parser, Subcommand};
 
 use crate::error::Result;
-pub use config::parse as parse_command_line;
+pub use config::{parse as parse_command_line, ResolvedFlags};
 
 /// Best-of-N solving with a learned verifier.
 ///
@@ -103,11 +103,25 @@ impl Outcome {
             stdout: None,
         }
     }
+
+    fn stdout(data: String) -> Self {
+        Outcome {
+            summary: String::new(),
+            stdout: Some(data),
+        }
+    }
 }
 
 /// Resolves the command's settings (every check that needs no work; environment variables are
-/// read here), logs them (`-v`; keys are redacted), then runs it.
-pub fn execute(command: Command) -> Result<Outcome> {
+/// read here), logs them (`-v`; keys are redacted), runs it, and writes every flag's resolved
+/// value beside its output.
+pub fn execute(command: Command, resolved: &ResolvedFlags) -> Result<Outcome> {
+    let outcome = run(command)?;
+    resolved.write_beside_output();
+    Ok(outcome)
+}
+
+fn run(command: Command) -> Result<Outcome> {
     match command {
         Command::Generate(args) => generate::run(&logged(args.resolve()?)),
         Command::Solve(args) => solve::run(&logged(args.resolve()?)),

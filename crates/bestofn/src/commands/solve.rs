@@ -56,6 +56,10 @@ pub struct Args {
     pub served_scorer: SolveScorerArgs,
     #[command(flatten)]
     pub eval: EvalArgs,
+    /// Print the plan (problems, samples to draw, generator and verifier, the first rendered
+    /// prompt, where each file goes) and exit without generating or writing anything.
+    #[arg(long)]
+    pub dry_run: bool,
     /// With --adaptive: score each round's samples as they come and stop a problem once one of
     /// them scores at least P (the verifier's pick is settled), instead of by votes.
     #[arg(
@@ -148,6 +152,7 @@ impl Args {
                 problems,
                 layout: self.layout.0,
                 out: paths.samples.clone(),
+                dry_run: self.dry_run,
                 backend,
                 options: generate_options,
             },
@@ -208,8 +213,38 @@ fn default_verifier() -> Result<PathBuf> {
         })
 }
 
+/// The plan of a solve run: generation's, the verifier, and every file it writes.
+fn dry_run(problems: &[crate::records::Problem], settings: &Settings) -> Result<Outcome> {
+    let paths = &settings.paths;
+    let outputs = [
+        ("samples", paths.samples.as_path()),
+        ("labeled samples", paths.labeled.as_path()),
+        ("scored samples", paths.scored.as_path()),
+        ("answers", paths.answers.as_path()),
+        (
+            "report (problems with gold answers)",
+            paths.report.as_path(),
+        ),
+    ];
+    let plan = generate::plan(problems, &settings.generate, &outputs)?;
+    let names: Vec<&str> = settings
+        .options
+        .strategies
+        .iter()
+        .map(|s| s.name())
+        .collect();
+    Ok(Outcome::stdout(format!(
+        "verifier    {}\nstrategies  {}\n{plan}",
+        settings.scorer.describe(),
+        names.join(", ")
+    )))
+}
+
 pub fn run(settings: &Settings) -> Result<Outcome> {
     let problems = read_problems(&settings.generate.problems, &settings.generate.layout)?;
+    if settings.generate.dry_run {
+        return dry_run(&problems, settings);
+    }
     // Everything that can fail to load does so before generation starts.
     let mut scorer = open_scorer(&settings.scorer)?;
     let backend = open_backend(&settings.generate.backend)?;

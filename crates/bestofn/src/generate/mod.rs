@@ -65,6 +65,8 @@ pub enum BackendKind {
 pub trait BackendConfig: std::fmt::Debug + Send + Sync {
     /// Builds the backend (loads the model, connects nothing yet).
     fn open(&self) -> Result<Box<dyn Backend>>;
+    /// What will generate, in one line for people (`--dry-run`); credentials never shown.
+    fn describe(&self) -> String;
     /// A file the backend reads, with its flag: an output must not be it.
     fn reads(&self) -> Option<(&'static str, &Path)> {
         None

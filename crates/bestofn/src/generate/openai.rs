@@ -78,6 +78,17 @@ impl OpenAiArgs {
 }
 
 impl BackendConfig for OpenAiOptions {
+    fn describe(&self) -> String {
+        let urls: Vec<String> = self.base_urls.iter().map(|u| redact_url(u)).collect();
+        format!(
+            "OpenAI-compatible server {}: model {}, {} samples per request, {} requests in flight",
+            urls.join(", "),
+            self.model,
+            self.n_per_request,
+            self.max_in_flight
+        )
+    }
+
     fn open(&self) -> Result<Box<dyn Backend>> {
         Ok(Box::new(OpenAiBackend::new(self)?))
     }

@@ -36,6 +36,10 @@ pub struct ReplayOptions {
 }
 
 impl BackendConfig for ReplayOptions {
+    fn describe(&self) -> String {
+        format!("replay of {}", self.samples.display())
+    }
+
     fn open(&self) -> Result<Box<dyn Backend>> {
         Ok(Box::new(ReplayBackend::load(&self.samples)?))
     }

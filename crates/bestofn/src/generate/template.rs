@@ -60,6 +60,21 @@ pub enum Prompt {
     },
 }
 
+/// What the model is given, as people read it: the text, or each chat message under its role.
+impl std::fmt::Display for Prompt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Prompt::Completion(text) => writeln!(f, "{text}"),
+            Prompt::Chat { system, user } => {
+                if let Some(system) = system {
+                    writeln!(f, "[system]\n{system}")?;
+                }
+                writeln!(f, "[user]\n{user}")
+            }
+        }
+    }
+}
+
 impl Prompt {
     /// sha256 of what the model is given (for chat, the JSON of the messages), hex.
     pub fn sha256(&self) -> String {

@@ -105,6 +105,15 @@ fn q4_1_kernel_setting() -> Result<(), String> {
 }
 
 impl BackendConfig for LlamaOptions {
+    fn describe(&self) -> String {
+        format!(
+            "llama.cpp embedded: {} on {} threads, {} sequences at once",
+            self.model.display(),
+            self.threads,
+            self.parallel
+        )
+    }
+
     fn reads(&self) -> Option<(&'static str, &std::path::Path)> {
         Some(("--model", &self.model))
     }
