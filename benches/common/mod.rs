@@ -19,6 +19,7 @@ pub fn faithful_cot_pool() -> Imported {
     import(
         &shared_data("samples/faithful_cot_gsm8k_test_pool.derived.jsonl.gz"),
         &Format::FaithfulCotPool,
+        None,
     )
     .expect("../shared/data must be beside the repository")
 }
