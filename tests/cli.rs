@@ -1048,8 +1048,14 @@ fn runs_leave_their_settings_beside_the_output_and_dry_runs_write_nothing() {
     let settings_path = dir.path().join("labeled.jsonl.settings.toml");
     let settings = fs::read_to_string(&settings_path).unwrap();
     assert!(settings.contains("[label]"), "{settings}");
-    assert!(settings.contains("truncated = \"wrong\"  # given"), "{settings}");
-    assert!(settings.contains("problems-format = \"auto\"  # default"), "{settings}");
+    assert!(
+        settings.contains("truncated = \"wrong\"  # given"),
+        "{settings}"
+    );
+    assert!(
+        settings.contains("problems-format = \"auto\"  # default"),
+        "{settings}"
+    );
     let first = fs::read(&out).unwrap();
     fs::remove_file(&out).unwrap();
     bestofn()
@@ -1058,7 +1064,11 @@ fn runs_leave_their_settings_beside_the_output_and_dry_runs_write_nothing() {
         .arg(&settings_path)
         .assert()
         .success();
-    assert_eq!(fs::read(&out).unwrap(), first, "the settings file repeats the run");
+    assert_eq!(
+        fs::read(&out).unwrap(),
+        first,
+        "the settings file repeats the run"
+    );
     // A report directory holds its settings.
     let report = dir.path().join("report");
     bestofn()

@@ -27,6 +27,8 @@ pub enum Need {
     LlamaVenv,
     /// vLLM in `.venv` and the bundled SmolLM2 as a Hugging Face directory (scripts/setup.sh).
     Vllm,
+    /// Headless chromium and its WebDriver, chromedriver (Debian's chromium, chromium-driver).
+    Chromium,
 }
 
 fn root() -> &'static Path {
@@ -43,6 +45,7 @@ fn missing(need: Need) -> Option<&'static str> {
         Need::Venv => root().join(".venv/bin/python").exists(),
         Need::LlamaVenv => root().join(".venv-llama/bin/python").exists(),
         Need::Vllm => vllm_installed() && smollm2_hf_dir().join("config.json").is_file(),
+        Need::Chromium => on_path("chromedriver").is_some() && on_path("chromium").is_some(),
     };
     (!present).then_some(match need {
         Need::SharedData => "../shared/data is not beside the repository",
@@ -50,7 +53,15 @@ fn missing(need: Need) -> Option<&'static str> {
         Need::Venv => ".venv is missing (run scripts/setup.sh)",
         Need::LlamaVenv => ".venv-llama is missing (run scripts/setup.sh)",
         Need::Vllm => "vLLM or the SmolLM2 model directory is missing (run scripts/setup.sh)",
+        Need::Chromium => "chromium or chromedriver is missing (run scripts/setup.sh)",
     })
+}
+
+/// Where a program is on PATH.
+pub fn on_path(program: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(program))
+        .find(|path| path.is_file())
 }
 
 /// True (and a line on the terminal, past cargo's output capture) when something `test` needs

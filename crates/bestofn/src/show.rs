@@ -48,6 +48,75 @@ fn verdict(correct: Option<bool>) -> &'static str {
     }
 }
 
+/// One candidate as a reader sees it: graded with the rule that decided where the problem is
+/// known (else the sample's own label), its score, step scores, finish reason and text.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Candidate {
+    pub sample_idx: u32,
+    pub answer: Option<String>,
+    pub correct: Option<bool>,
+    /// `rule: what it means`, when the problem's gold was at hand.
+    pub rule: Option<String>,
+    pub score: Option<f32>,
+    pub step_scores: Option<Vec<f32>>,
+    pub finish_reason: Option<String>,
+    /// A trace stopped mid-generation: shown, never a sample.
+    pub stopped: bool,
+    pub text: String,
+}
+
+/// A problem's samples as `show` reads them.
+pub struct Graded {
+    /// The finished samples in `sample_idx` order, regraded against the problem's gold when known.
+    pub finished: Vec<Sample>,
+    /// Every candidate: the finished ones, then the stopped traces.
+    pub candidates: Vec<Candidate>,
+}
+
+/// Grades `samples` of `problem` (when known) and lays them out as candidates.
+pub fn graded(problem: Option<&Problem>, samples: &[Sample]) -> Graded {
+    let (stopped, finished): (Vec<&Sample>, Vec<&Sample>) =
+        samples.iter().partition(|s| s.stopped_early());
+    let mut finished: Vec<Sample> = finished.into_iter().cloned().collect();
+    finished.sort_by_key(|s| s.sample_idx);
+    let gold = problem.and_then(|p| p.answer.as_deref()).map(Gold::new);
+    let mut candidates = Vec::with_capacity(samples.len());
+    for sample in &mut finished {
+        let explanation = problem.map(|p| explain(&sample.text, p.style, gold.as_ref()));
+        if let Some(e) = &explanation {
+            sample.extracted = e.extracted.clone();
+            sample.correct = e.correct.or(sample.correct);
+        }
+        let rule = explanation
+            .and_then(|e| e.rule)
+            .map(|rule| format!("{rule}: {}", rule.describe()));
+        candidates.push(candidate(sample, rule, false));
+    }
+    candidates.extend(stopped.into_iter().map(|s| candidate(s, None, true)));
+    Graded {
+        finished,
+        candidates,
+    }
+}
+
+fn candidate(sample: &Sample, rule: Option<String>, stopped: bool) -> Candidate {
+    Candidate {
+        sample_idx: sample.sample_idx,
+        answer: sample.extracted.clone(),
+        correct: sample.correct,
+        rule,
+        score: sample.score,
+        step_scores: sample.step_scores.clone(),
+        finish_reason: sample
+            .extra
+            .get("finish_reason")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned),
+        stopped,
+        text: sample.text.clone(),
+    }
+}
+
 /// The problem `id` as text: `samples` are its samples (stopped traces among them).
 pub fn render(
     id: &str,
@@ -55,31 +124,20 @@ pub fn render(
     samples: &[Sample],
     options: ShowOptions,
 ) -> String {
-    let (stopped, finished): (Vec<&Sample>, Vec<&Sample>) =
-        samples.iter().partition(|s| s.stopped_early());
-    let mut finished: Vec<Sample> = finished.into_iter().cloned().collect();
-    finished.sort_by_key(|s| s.sample_idx);
-    let gold = problem.and_then(|p| p.answer.as_deref()).map(Gold::new);
-    // With the problems file, each sample is graded here, with the rule that decided.
-    let explanations: Vec<_> = finished
-        .iter()
-        .map(|s| problem.map(|p| explain(&s.text, p.style, gold.as_ref())))
-        .collect();
-    for (sample, explanation) in finished.iter_mut().zip(&explanations) {
-        if let Some(e) = explanation {
-            sample.extracted = e.extracted.clone();
-            sample.correct = e.correct.or(sample.correct);
-        }
-    }
+    let Graded {
+        finished,
+        candidates,
+    } = graded(problem, samples);
     let mut md = String::new();
     let right = finished.iter().filter(|s| s.correct == Some(true)).count();
+    let stopped = candidates.iter().filter(|c| c.stopped).count();
     let _ = write!(
         md,
         "problem {id}: {} samples, {right} correct",
         finished.len()
     );
-    if !stopped.is_empty() {
-        let _ = write!(md, "; {} traces stopped mid-generation", stopped.len());
+    if stopped > 0 {
+        let _ = write!(md, "; {stopped} traces stopped mid-generation");
     }
     let _ = writeln!(md);
     if let Some(problem) = problem {
@@ -95,39 +153,44 @@ pub fn render(
         );
     }
     picks(&mut md, &finished);
-    for (sample, explanation) in finished.iter().zip(&explanations) {
-        let _ = write!(
-            md,
-            "\n#{}  {}  answer {}",
-            sample.sample_idx,
-            verdict(sample.correct),
-            sample.extracted.as_deref().unwrap_or("(none)")
-        );
-        if let Some(score) = sample.score {
-            let _ = write!(md, "  score {score:.4}");
+    for candidate in &candidates {
+        if candidate.stopped {
+            let _ = writeln!(
+                md,
+                "\n#{}  stopped mid-generation (no sample)",
+                candidate.sample_idx
+            );
+        } else {
+            candidate_line(&mut md, candidate);
         }
-        if let Some(steps) = &sample.step_scores {
-            let steps: Vec<String> = steps.iter().map(|s| format!("{s:.2}")).collect();
-            let _ = write!(md, "  steps [{}]", steps.join(" "));
-        }
-        if let Some(reason) = sample.extra.get("finish_reason").and_then(|v| v.as_str()) {
-            let _ = write!(md, "  finish {reason}");
-        }
-        let _ = writeln!(md);
-        if let Some(rule) = explanation.as_ref().and_then(|e| e.rule) {
-            let _ = writeln!(md, "    rule: {rule}: {}", rule.describe());
-        }
-        md.push_str(&folded(&sample.text, options.fold_lines));
-    }
-    for sample in stopped {
-        let _ = writeln!(
-            md,
-            "\n#{}  stopped mid-generation (no sample)",
-            sample.sample_idx
-        );
-        md.push_str(&folded(&sample.text, options.fold_lines));
+        md.push_str(&folded(&candidate.text, options.fold_lines));
     }
     md
+}
+
+/// `#i  verdict  answer a  score s  steps [..]  finish f`, and the rule below it.
+fn candidate_line(md: &mut String, candidate: &Candidate) {
+    let _ = write!(
+        md,
+        "\n#{}  {}  answer {}",
+        candidate.sample_idx,
+        verdict(candidate.correct),
+        candidate.answer.as_deref().unwrap_or("(none)")
+    );
+    if let Some(score) = candidate.score {
+        let _ = write!(md, "  score {score:.4}");
+    }
+    if let Some(steps) = &candidate.step_scores {
+        let steps: Vec<String> = steps.iter().map(|s| format!("{s:.2}")).collect();
+        let _ = write!(md, "  steps [{}]", steps.join(" "));
+    }
+    if let Some(reason) = &candidate.finish_reason {
+        let _ = write!(md, "  finish {reason}");
+    }
+    let _ = writeln!(md);
+    if let Some(rule) = &candidate.rule {
+        let _ = writeln!(md, "    rule: {rule}");
+    }
 }
 
 /// What each strategy picks on the full pool, and the votes.

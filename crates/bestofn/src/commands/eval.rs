@@ -4,7 +4,7 @@ use std::fmt::Write;
 use std::path::PathBuf;
 
 use super::Outcome;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::eval::args::EvalArgs;
 use crate::eval::gap::{reasoning_gap_from_files, ReasoningGap};
 use crate::eval::{evaluate_scored, write_report, Estimate, EvalOptions, Metrics};
@@ -12,7 +12,7 @@ use crate::io::args::InputArgs;
 use crate::io::{ensure_distinct, write_json_pretty, Named, OutputDir};
 use crate::pool::build_pools;
 use crate::rank::Aggregate;
-use crate::records::read_verdicts;
+use crate::records::{read_all, read_problems, read_verdicts, ProblemLayout, Sample};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -29,9 +29,19 @@ pub struct Args {
     pub aggregate: Vec<Aggregate>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Report directory: metrics.json, report.md, SVG plots.
+    /// Report directory: metrics.json, report.md, problems.jsonl, SVG plots.
     #[arg(long)]
     pub out: PathBuf,
+    /// Also write report.html: the report as one self-contained page, with a table of problems
+    /// that opens into each problem's candidates (filterable: verifier right / majority wrong).
+    #[arg(long)]
+    pub html: bool,
+    /// Problems file: the HTML report shows each problem's question and gold answer, and grades
+    /// each candidate with the rule that decided (as `show` does).
+    #[arg(long, requires = "html")]
+    pub problems: Option<PathBuf>,
+    #[command(flatten)]
+    pub layout: ProblemLayout,
     #[command(flatten)]
     pub input: InputArgs,
     /// Compositional GSM: the composed problems (from `bestofn compose`); --samples are the
@@ -54,9 +64,16 @@ pub struct GapFiles {
     q2_samples: PathBuf,
 }
 
+/// What the HTML report reads beside the samples.
+#[derive(Debug)]
+pub struct HtmlReport {
+    problems: Option<(PathBuf, ProblemLayout)>,
+}
+
 #[derive(Debug)]
 pub struct Settings {
     samples: PathBuf,
+    html: Option<HtmlReport>,
     options: EvalOptions,
     aggregates: Vec<Aggregate>,
     out: PathBuf,
@@ -74,7 +91,14 @@ impl Args {
             }),
             _ => None,
         };
+        if self.html && crate::io::is_stdio(&self.samples) {
+            return Err(Error::Settings(
+                "--html reads the samples twice (their texts for the page): give a file, not -"
+                    .into(),
+            ));
+        }
         let mut inputs = vec![Named::file("--samples", &self.samples)];
+        inputs.extend(self.problems.as_ref().map(|p| Named::file("--problems", p)));
         if let Some(files) = &gap {
             inputs.push(Named::file("--reasoning-gap", &files.composed));
             inputs.push(Named::file("--q1-samples", &files.q1_samples));
@@ -84,6 +108,9 @@ impl Args {
         Ok(Settings {
             options: self.vote.apply_to_eval(self.eval.resolve(self.seed)?)?,
             aggregates: dedup(self.aggregate),
+            html: self.html.then(|| HtmlReport {
+                problems: self.problems.map(|path| (path, self.layout)),
+            }),
             samples: self.samples,
             out: self.out,
             skip_invalid: self.input.skip_invalid,
@@ -115,8 +142,11 @@ pub fn run(settings: &Settings) -> Result<Outcome> {
         crate::rank::aggregate_steps(&mut ranked, aggregate)?;
     }
     let report = OutputDir::create(&settings.out)?;
-    write_report(&metrics, &settings.samples, &report)?;
-    crate::eval::write_problems(&build_pools(&ranked), &settings.options, &report)?;
+    let plots = write_report(&metrics, &settings.samples, &report)?;
+    let lines = crate::eval::write_problems(&build_pools(&ranked), &settings.options, &report)?;
+    if let Some(html) = &settings.html {
+        write_html(html, settings, &metrics, &lines, &plots, &report)?;
+    }
     if let Some(gap) = &gap {
         write_json_pretty(&report.file("reasoning_gap.json"), gap)?;
     }
@@ -151,6 +181,32 @@ pub fn run(settings: &Settings) -> Result<Outcome> {
         let _ = write!(summary, "\n{}", gap_line(gap));
     }
     Ok(Outcome::summary(summary))
+}
+
+/// `report.html` into the staged report directory: the candidates' texts are read again.
+fn write_html(
+    html: &HtmlReport,
+    settings: &Settings,
+    metrics: &Metrics,
+    lines: &[serde_json::Value],
+    plots: &[&str],
+    report: &OutputDir,
+) -> Result<()> {
+    let (samples, _) = read_all::<Sample>(&settings.samples, settings.skip_invalid)?;
+    let problems = match &html.problems {
+        Some((path, layout)) => Some(read_problems(path, layout)?),
+        None => None,
+    };
+    let svgs = plots
+        .iter()
+        .map(|name| {
+            let path = report.file(name);
+            let svg = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+            Ok((name.to_string(), svg))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let page = crate::eval::html::page(metrics, lines, &samples, problems.as_deref(), &svgs);
+    crate::io::write_atomic(&report.file("report.html"), page.as_bytes())
 }
 
 /// The aggregations in the order given, each once.

@@ -7,6 +7,7 @@ mod calibration;
 mod compute;
 pub(crate) mod estimators;
 pub mod gap;
+pub mod html;
 mod method;
 pub(crate) mod plot;
 pub(crate) mod problems;
@@ -495,21 +496,27 @@ fn bootstrap_series(series: &[Vec<f64>], options: &EvalOptions) -> Vec<Estimate>
 }
 
 /// Writes `problems.jsonl` (one line per problem: each strategy's answer, the votes) into the
-/// staged report directory.
+/// staged report directory; the lines, for the HTML report.
 pub fn write_problems(
     pools: &[ProblemPool],
     options: &EvalOptions,
     dir: &crate::io::OutputDir,
-) -> Result<()> {
+) -> Result<Vec<serde_json::Value>> {
     let lines = problems::problem_lines(pools, options)?;
-    crate::io::write_jsonl(&dir.file(PROBLEMS_FILE), &lines)
+    crate::io::write_jsonl(&dir.file(PROBLEMS_FILE), &lines)?;
+    Ok(lines)
 }
 
 /// The per-problem file of a report.
 pub const PROBLEMS_FILE: &str = "problems.jsonl";
 
-/// Writes `metrics.json`, `report.md` and the SVG plots into the staged report directory.
-pub fn write_report(metrics: &Metrics, input: &Path, dir: &crate::io::OutputDir) -> Result<()> {
+/// Writes `metrics.json`, `report.md` and the SVG plots into the staged report directory; the
+/// plots' file names.
+pub fn write_report(
+    metrics: &Metrics,
+    input: &Path,
+    dir: &crate::io::OutputDir,
+) -> Result<Vec<&'static str>> {
     crate::io::write_json_pretty(&dir.file("metrics.json"), metrics)?;
     let mut plots = vec![plot::ACCURACY_PLOT];
     plot::accuracy_vs_k(metrics, &dir.file(plot::ACCURACY_PLOT))?;
@@ -521,5 +528,6 @@ pub fn write_report(metrics: &Metrics, input: &Path, dir: &crate::io::OutputDir)
         plots.push(plot::CALIBRATION_PLOT);
     }
     let markdown = report::markdown(metrics, input, &plots);
-    crate::io::write_atomic(&dir.file("report.md"), markdown.as_bytes())
+    crate::io::write_atomic(&dir.file("report.md"), markdown.as_bytes())?;
+    Ok(plots)
 }
