@@ -1064,10 +1064,11 @@ fn composed_sets_appear_whole() {
         "composed.q1.jsonl",
         "composed.q2.jsonl",
         "composed.summary.json",
+        "composed.jsonl.settings.toml",
     ] {
         assert!(names.contains(&name.to_owned()), "{names:?}");
     }
-    assert_eq!(names.len(), 4, "no temporary files left: {names:?}");
+    assert_eq!(names.len(), 5, "no temporary files left: {names:?}");
 }
 
 /// (18) Errors say what failed once, with the line; bad bytes can be skipped.
