@@ -70,7 +70,8 @@ if [ -n "${BESTOFN_HELDOUT_PROBLEMS:-}" ]; then
 fi
 "$bin" score --verifier "$verifier" --problems "$out/problems.jsonl" \
   --samples "$heldout" --out "$out/heldout-scored.jsonl"
-"$bin" eval --samples "$out/heldout-scored.jsonl" ${aggregates[@]+"${aggregates[@]}"} --out "$out/report-verifier" 2>&1 \
+"$bin" eval --samples "$out/heldout-scored.jsonl" ${aggregates[@]+"${aggregates[@]}"} \
+  --html --problems "$out/problems.jsonl" --out "$out/report-verifier" 2>&1 \
   | tee "$out/headline-verifier.txt" >&2
 
 (cd verifier && ../$py -m bestofn_verifier experiment identity \
@@ -78,4 +79,4 @@ fi
   --out "../$out/heldout-identity.jsonl")
 "$bin" eval --samples "$out/heldout-identity.jsonl" --out "$out/report-identity-baseline" 2>&1 \
   | tee "$out/headline-identity.txt" >&2
-echo "reports: $out/report-verifier/report.md, $out/report-identity-baseline/report.md" >&2
+echo "reports: $out/report-verifier/report.md (and report.html), $out/report-identity-baseline/report.md" >&2

@@ -258,3 +258,95 @@ fn the_html_report_opens_into_a_problems_candidates_in_a_real_browser() {
         assert_eq!(browser.rows(), [kept], "filter {filter}");
     }
 }
+
+/// The same on real data: Qwen2.5-Math's 100 MATH problems × 8 samples with its reward model's
+/// scores, imported, labeled and evaluated; the page's filter finds the problems where the reward
+/// model is right and the majority wrong, and a click shows a candidate's verdict as labeled.
+#[test]
+fn the_html_report_of_a_real_pool_in_a_real_browser() {
+    if common::skip(
+        "the_html_report_of_a_real_pool_in_a_real_browser",
+        &[common::Need::Chromium, common::Need::SharedData],
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (samples, problems) = (
+        dir.path().join("samples.jsonl"),
+        dir.path().join("problems.jsonl"),
+    );
+    common::bestofn()
+        .args(["import", "--format", "qwen-math-rm", "--input"])
+        .arg(common::shared_data(
+            "samples/qwen25math_rm_maj/math_cot_100.jsonl",
+        ))
+        .arg("--out")
+        .arg(&samples)
+        .arg("--problems-out")
+        .arg(&problems)
+        .assert()
+        .success();
+    let labeled = dir.path().join("labeled.jsonl");
+    common::bestofn()
+        .arg("label")
+        .arg("--problems")
+        .arg(&problems)
+        .arg("--samples")
+        .arg(&samples)
+        .arg("--out")
+        .arg(&labeled)
+        .assert()
+        .success();
+    let report = dir.path().join("report");
+    common::bestofn()
+        .args(["eval", "--html", "--samples"])
+        .arg(&labeled)
+        .arg("--problems")
+        .arg(&problems)
+        .arg("--out")
+        .arg(&report)
+        .assert()
+        .success();
+    let lines = common::read_jsonl(&report.join("problems.jsonl"));
+    let wanted: Vec<String> = lines
+        .iter()
+        .filter(|l| {
+            l["answers"]["verifier"]["correct"] == true
+                && l["answers"]["majority"]["correct"] != true
+        })
+        .map(|l| l["problem_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        !wanted.is_empty(),
+        "the reward model beats the majority somewhere"
+    );
+
+    let browser = Browser::start();
+    browser.open(&report.join("report.html"));
+    assert_eq!(browser.rows().len(), lines.len());
+    browser.click("#filter option[value='verifier-right-majority-wrong']");
+    assert_eq!(browser.rows(), wanted);
+    let id = &wanted[0];
+    browser.click(&format!("tr.problem[data-problem='{id}']"));
+    let labeled = common::read_jsonl(&labeled);
+    let sample = labeled
+        .iter()
+        .find(|s| s["problem_id"] == id.as_str())
+        .unwrap();
+    let idx = sample["sample_idx"].as_u64().unwrap();
+    let expected = if sample["correct"] == true {
+        "correct"
+    } else {
+        "wrong"
+    };
+    assert_eq!(
+        browser.text(&format!("[data-candidate='{id}/{idx}'] .verdict")),
+        expected
+    );
+    // The verifier's pick is marked right in the problem's row.
+    assert!(browser
+        .text(&format!(
+            "tr.problem[data-problem='{id}'] td[data-strategy='verifier']"
+        ))
+        .starts_with("correct"));
+}

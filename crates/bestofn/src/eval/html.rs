@@ -145,14 +145,9 @@ fn differences_table(body: &mut String, metrics: &Metrics) {
             escape(difference.b.name())
         );
         for point in &difference.points {
-            let e = &point.estimate;
-            let _ = write!(
-                body,
-                "<td>{:+.1} <small>[{:+.1}, {:+.1}]</small></td>",
-                100.0 * e.mean,
-                100.0 * e.lower,
-                100.0 * e.upper
-            );
+            let shown = super::report::signed_points(&point.estimate);
+            let (mean, interval) = shown.split_once(' ').unwrap_or((&shown, ""));
+            let _ = write!(body, "<td>{mean} <small>{interval}</small></td>");
         }
         body.push_str("</tr>\n");
     }

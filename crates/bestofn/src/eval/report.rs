@@ -220,9 +220,13 @@ fn differences_section(md: &mut String, metrics: &Metrics) {
     let _ = writeln!(md);
 }
 
-/// A difference in percentage points, signed: `+1.2 [-0.5, +2.9]`.
-fn signed_points(e: &Estimate) -> String {
-    let p = |v: f64| format!("{:+.1}", 100.0 * v);
+/// A difference in percentage points, signed: `+1.2 [-0.5, +2.9]`; one that rounds to zero is
+/// `+0.0` (a rounding error below it is no direction).
+pub(crate) fn signed_points(e: &Estimate) -> String {
+    let p = |v: f64| {
+        let tenths = (1000.0 * v).round();
+        format!("{:+.1}", if tenths == 0.0 { 0.0 } else { tenths / 10.0 })
+    };
     if !e.has_interval() {
         return p(e.mean);
     }
@@ -324,4 +328,24 @@ fn abstention_section(md: &mut String, curve: &[AbstentionPoint]) {
         );
     }
     let _ = writeln!(md);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn differences_that_round_to_zero_have_no_sign() {
+        let e = |mean: f64, lower: f64, upper: f64| Estimate { mean, lower, upper };
+        assert_eq!(
+            signed_points(&e(-1e-17, -2e-17, -1e-18)),
+            "+0.0 [+0.0, +0.0]"
+        );
+        assert_eq!(
+            signed_points(&e(0.0123, -0.005, 0.029)),
+            "+1.2 [-0.5, +2.9]"
+        );
+        assert_eq!(signed_points(&Estimate::point(-0.0004)), "+0.0");
+        assert_eq!(signed_points(&Estimate::point(-0.0006)), "-0.1");
+    }
 }
