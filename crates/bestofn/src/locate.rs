@@ -26,16 +26,22 @@ pub fn in_project(relative: &str) -> Option<PathBuf> {
 
 /// The first `ROOT/VENV/lib/python*/site-packages/RELATIVE_DIR` that is a directory.
 pub fn site_packages_dir(venv: &str, relative_dir: &str) -> Option<PathBuf> {
-    roots().into_iter().find_map(|root| {
-        let pythons = std::fs::read_dir(root.join(venv).join("lib")).ok()?;
-        let mut dirs: Vec<PathBuf> = pythons
-            .flatten()
-            .map(|python| python.path().join("site-packages").join(relative_dir))
-            .filter(|dir| dir.is_dir())
-            .collect();
-        dirs.sort();
-        dirs.pop()
-    })
+    roots()
+        .into_iter()
+        .find_map(|root| in_environment(&root.join(venv), relative_dir))
+}
+
+/// `PREFIX/lib/python*/site-packages/RELATIVE_DIR` of a Python environment at `prefix`, when it
+/// is a directory (the newest Python's, by name).
+pub fn in_environment(prefix: &Path, relative_dir: &str) -> Option<PathBuf> {
+    let pythons = std::fs::read_dir(prefix.join("lib")).ok()?;
+    let mut dirs: Vec<PathBuf> = pythons
+        .flatten()
+        .map(|python| python.path().join("site-packages").join(relative_dir))
+        .filter(|dir| dir.is_dir())
+        .collect();
+    dirs.sort();
+    dirs.pop()
 }
 
 /// The last (by name) file in `dir` whose name starts with `prefix`.

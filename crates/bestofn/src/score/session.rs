@@ -15,22 +15,51 @@ use crate::error::{Error, Result};
 const ORT_LIBRARY: &str = "libonnxruntime.so";
 
 /// Where the ONNX Runtime library is looked for, in order: the explicit path (the flag, else
-/// `ORT_DYLIB_PATH`, resolved with the settings: [`super::args::ort_library`]), then the
-/// project's Python environment (`.venv` with the onnxruntime wheel) in the current
-/// directory, its ancestors, or beside the executable's build directory.
+/// `ORT_DYLIB_PATH`, resolved with the settings: [`super::args::ort_library`]); the wheel
+/// (`onnxruntime` or `onnxruntime-gpu`, both install `onnxruntime/capi/`) of the active Python
+/// environment (`VIRTUAL_ENV`, else `CONDA_PREFIX`); the project's `.venv` in the current
+/// directory, its ancestors, or beside the executable's build directory; the wheel that
+/// `python3` on PATH imports.
 pub fn find_library(explicit: Option<&Path>) -> Result<PathBuf> {
     if let Some(path) = explicit {
         return Ok(path.to_owned());
     }
-    let capi = crate::locate::site_packages_dir(".venv", "onnxruntime/capi");
-    if let Some(found) = capi.and_then(|dir| crate::locate::file_with_prefix(&dir, ORT_LIBRARY)) {
+    let active = ["VIRTUAL_ENV", "CONDA_PREFIX"]
+        .into_iter()
+        .filter_map(std::env::var_os)
+        .find_map(|prefix| crate::locate::in_environment(Path::new(&prefix), WHEEL_DIR));
+    let found = active
+        .or_else(|| crate::locate::site_packages_dir(".venv", WHEEL_DIR))
+        .or_else(python_wheel_dir)
+        .and_then(|dir| crate::locate::file_with_prefix(&dir, ORT_LIBRARY));
+    if let Some(found) = found {
+        tracing::info!(library = %found.display(), "ONNX Runtime found");
         return Ok(found);
     }
     Err(Error::ModelLoad(
-        "no ONNX Runtime library found: pass --ort-lib PATH, set ORT_DYLIB_PATH, or run scripts/setup.sh \
-         (it installs the onnxruntime wheel into .venv)"
+        "no ONNX Runtime library found: `pip install onnxruntime` (or onnxruntime-gpu) into the \
+         active environment, pass --ort-lib PATH, set ORT_DYLIB_PATH, or run scripts/setup.sh \
+         (it installs the wheel into .venv)"
             .into(),
     ))
+}
+
+/// Where the onnxruntime wheel keeps its library, inside site-packages.
+const WHEEL_DIR: &str = "onnxruntime/capi";
+
+/// The wheel's library directory as `python3` on PATH imports it, if it does.
+fn python_wheel_dir() -> Option<PathBuf> {
+    let output = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import onnxruntime, os; print(os.path.dirname(onnxruntime.__file__))",
+        ])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let dir = String::from_utf8(output.stdout).ok()?;
+    let capi = Path::new(dir.trim()).join("capi");
+    (output.status.success() && capi.is_dir()).then_some(capi)
 }
 
 /// The process-wide ONNX Runtime environment (only one may exist per process).
