@@ -15,6 +15,14 @@ cargo test --release --locked --features llama --workspace --exclude bestofn-gra
 (cd verifier && HF_HUB_OFFLINE=1 ../.venv/bin/python -m pytest -q tests)
 # The grader from Python: verdicts, explanations, the batch function, TRL's reward, threads.
 .venv/bin/python -m pytest -q python/tests
+# `cargo install` into an empty prefix (with the llama feature, reusing the release build), run
+# from another directory: it needs nothing from the checkout.
+prefix=$(mktemp -d)
+trap 'rm -rf "$prefix"' EXIT
+cargo install --locked --quiet --path . --features llama --root "$prefix"
+(cd "$prefix" && bin/bestofn label --problems "$OLDPWD/tests/fixtures/problems.jsonl" \
+  --samples "$OLDPWD/tests/fixtures/samples.jsonl" --out labeled.jsonl 2>/dev/null \
+  && test "$(wc -l < labeled.jsonl)" -eq 12) || { echo "test: the installed binary failed" >&2; exit 1; }
 # The CUDA execution provider cannot run here, but must keep compiling.
 cargo check --locked --features cuda --quiet
 # Benchmarks are not run here (they measure, they do not test) but must keep compiling.
