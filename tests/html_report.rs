@@ -228,18 +228,20 @@ fn the_html_report_opens_into_a_problems_candidates_in_a_real_browser() {
     );
 
     // Each filter keeps exactly the problems it names, as problems.jsonl has them.
-    let right = |line: &Value, strategy: &str| line["answers"][strategy]["correct"] == true;
-    for (filter, keep) in [
-        (
-            "majority-right-verifier-wrong",
-            &(|l: &Value| right(l, "majority") && !right(l, "verifier")) as &dyn Fn(&Value) -> bool,
-        ),
-        ("verifier-right-majority-wrong", &|l: &Value| {
+    fn right(line: &Value, strategy: &str) -> bool {
+        line["answers"][strategy]["correct"] == true
+    }
+    let filters: [(&str, fn(&Value) -> bool); 4] = [
+        ("majority-right-verifier-wrong", |l| {
+            right(l, "majority") && !right(l, "verifier")
+        }),
+        ("verifier-right-majority-wrong", |l| {
             right(l, "verifier") && !right(l, "majority")
         }),
-        ("not-covered", &|l: &Value| l["covered"] == false),
-        ("all", &|_: &Value| true),
-    ] {
+        ("not-covered", |l| l["covered"] == false),
+        ("all", |_| true),
+    ];
+    for (filter, keep) in filters {
         browser.click(&format!("#filter option[value='{filter}']"));
         let expected: Vec<String> = lines
             .iter()
@@ -297,12 +299,46 @@ fn the_html_report_of_a_real_pool_in_a_real_browser() {
         .arg(&labeled)
         .assert()
         .success();
-    let report = dir.path().join("report");
+    open_where_the_verifier_beats_the_majority(&labeled, &problems, dir.path());
+}
+
+/// The held-out verifier experiment (`scripts/demo.sh` writes it into out/experiment): its page,
+/// filtered to the problems the trained verifier gets and the majority misses, opened into one.
+#[test]
+fn the_html_report_of_the_held_out_experiment_in_a_real_browser() {
+    let experiment = Path::new(env!("CARGO_MANIFEST_DIR")).join("out/experiment");
+    let scored = experiment.join("heldout-scored.jsonl");
+    if common::skip(
+        "the_html_report_of_the_held_out_experiment_in_a_real_browser",
+        &[common::Need::Chromium],
+    ) {
+        return;
+    }
+    if !scored.is_file() {
+        eprintln!(
+            "SKIPPED the_html_report_of_the_held_out_experiment_in_a_real_browser: {} is missing \
+             (scripts/demo.sh makes it)",
+            scored.display()
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    open_where_the_verifier_beats_the_majority(
+        &scored,
+        &experiment.join("problems.jsonl"),
+        dir.path(),
+    );
+}
+
+/// `eval --html` of `labeled` into `dir`; the page's filter keeps exactly the problems where the
+/// verifier is right and the majority is not, and a click shows a candidate's verdict as labeled.
+fn open_where_the_verifier_beats_the_majority(labeled: &Path, problems: &Path, dir: &Path) {
+    let report = dir.join("report");
     common::bestofn()
         .args(["eval", "--html", "--samples"])
-        .arg(&labeled)
+        .arg(labeled)
         .arg("--problems")
-        .arg(&problems)
+        .arg(problems)
         .arg("--out")
         .arg(&report)
         .assert()
