@@ -231,7 +231,8 @@ fn the_html_report_opens_into_a_problems_candidates_in_a_real_browser() {
     fn right(line: &Value, strategy: &str) -> bool {
         line["answers"][strategy]["correct"] == true
     }
-    let filters: [(&str, fn(&Value) -> bool); 4] = [
+    type Keeps = fn(&Value) -> bool;
+    let filters: [(&str, Keeps); 4] = [
         ("majority-right-verifier-wrong", |l| {
             right(l, "majority") && !right(l, "verifier")
         }),
