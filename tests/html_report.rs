@@ -365,7 +365,7 @@ fn open_where_the_verifier_beats_the_majority(labeled: &Path, problems: &Path, d
     assert_eq!(browser.rows(), wanted);
     let id = &wanted[0];
     browser.click(&format!("tr.problem[data-problem='{id}']"));
-    let labeled = common::read_jsonl(&labeled);
+    let labeled = common::read_jsonl(labeled);
     let sample = labeled
         .iter()
         .find(|s| s["problem_id"] == id.as_str())
