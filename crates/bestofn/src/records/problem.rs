@@ -8,7 +8,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
 use super::Origin;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::grade::{self, AnswerStyle};
 use crate::io::{read_table, take_path, JsonLine, TableFormat};
 
@@ -210,19 +210,48 @@ pub fn read_problems(path: &Path, layout: &ProblemLayout) -> Result<Vec<Problem>
         let origin = Origin { path, line };
         let mut object = object;
         layout.rename(&mut object, &origin)?;
-        let problem = Problem::from_object(object, index, &origin)?;
+        let problem =
+            Problem::from_object(object, index, &origin).map_err(|e| layout.in_users_names(e))?;
         if let Some(first) = seen.insert(problem.id.clone(), line) {
-            return Err(origin.error(
+            return Err(layout.in_users_names(origin.error(
                 "id",
                 format!(
                     "duplicate problem id {:?} (first on line {first})",
                     problem.id
                 ),
-            ));
+            )));
         }
         problems.push(problem);
     }
     Ok(problems)
+}
+
+impl ProblemLayout {
+    /// An error about a field the user named under another name, with that name.
+    fn in_users_names(&self, error: Error) -> Error {
+        match error {
+            Error::Input {
+                path,
+                line,
+                field: Some(field),
+                message,
+            } => {
+                let named = match field.as_str() {
+                    "question" => self.question_field.clone(),
+                    "answer" => self.gold_field.clone(),
+                    "id" => self.id_field.clone(),
+                    _ => None,
+                };
+                Error::Input {
+                    path,
+                    line,
+                    field: Some(named.unwrap_or(field)),
+                    message,
+                }
+            }
+            other => other,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -321,5 +350,44 @@ mod tests {
             error.contains("field `question`: is in the record beside `prompt`"),
             "{error}"
         );
+    }
+
+    proptest::proptest! {
+        /// The same problems under the user's names read the same from JSONL, a pretty JSON
+        /// array and CSV: whatever the texts hold (commas, quotes, newlines, brackets, unicode).
+        #[test]
+        fn every_format_gives_the_same_problems(
+            rows in proptest::collection::vec(
+                ("[a-z0-9]{1,8}", "[ -~\n\u{e9}\u{4e2d}]{1,40}", "[0-9]{1,4}|\\\\frac\\{[0-9]\\}\\{[0-9]\\}"),
+                1..8,
+            )
+        ) {
+            let mut rows = rows;
+            rows.sort_by(|a, b| a.0.cmp(&b.0));
+            rows.dedup_by(|a, b| a.0 == b.0);
+            rows.retain(|(_, question, _)| !question.trim().is_empty());
+            proptest::prop_assume!(!rows.is_empty());
+            let objects: Vec<Value> = rows
+                .iter()
+                .map(|(id, question, gold)| serde_json::json!({"qid": id, "prompt": question, "target": gold}))
+                .collect();
+            let jsonl: String = objects.iter().map(|o| format!("{o}\n")).collect();
+            let array = serde_json::to_string_pretty(&objects).unwrap();
+            let mut csv = csv::Writer::from_writer(Vec::new());
+            csv.write_record(["qid", "prompt", "target"]).unwrap();
+            for (id, question, gold) in &rows {
+                csv.write_record([id, question, gold]).unwrap();
+            }
+            let csv = String::from_utf8(csv.into_inner().unwrap()).unwrap();
+            let layout = layout(Some("prompt"), Some("target"), Some("qid"));
+            let from_jsonl = read("p.jsonl", &jsonl, &layout).unwrap();
+            proptest::prop_assert_eq!(&read("p.json", &array, &layout).unwrap(), &from_jsonl);
+            proptest::prop_assert_eq!(&read("p.csv", &csv, &layout).unwrap(), &from_jsonl);
+            for (problem, (id, question, gold)) in from_jsonl.iter().zip(&rows) {
+                proptest::prop_assert_eq!(&problem.id, id);
+                proptest::prop_assert_eq!(&problem.question, question);
+                proptest::prop_assert_eq!(problem.answer.as_deref(), Some(gold.as_str()));
+            }
+        }
     }
 }
