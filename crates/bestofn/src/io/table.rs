@@ -275,6 +275,41 @@ fn delimited(reader: Box<dyn BufRead + Send>, path: &Path, delimiter: u8) -> Res
     Ok(records)
 }
 
+/// What a samples file that failed on its first record looks like instead of JSONL, and how to
+/// read it: samples in another shape go through `import --format samples`. None: it looks like
+/// JSONL (the error is about the record), or it cannot be peeked at (standard input).
+pub fn samples_shape_hint(path: &Path) -> Option<String> {
+    if super::is_stdio(path) {
+        return None;
+    }
+    let mut head = Vec::new();
+    let mut reader = open_reader(path).ok()?;
+    reader.by_ref().take(4096).read_to_end(&mut head).ok()?;
+    let convert = |shape: &str| {
+        format!(
+            "expected JSONL samples: one JSON object per line; this file is {shape} — convert it \
+             with `bestofn import --format samples --input {} --problems PROBLEMS \
+             --problem-id-field FIELD --text-field FIELD --out samples.jsonl`",
+            path.display()
+        )
+    };
+    let first = head.iter().copied().find(|b| !b.is_ascii_whitespace())?;
+    let line = head.split(|b| *b == b'\n').next().unwrap_or_default();
+    if head.starts_with(PARQUET_MAGIC) {
+        Some(
+            "this is a Parquet file; samples are read from JSONL (convert it with pandas: \
+              read_parquet(...).to_json(..., orient=\"records\", lines=True))"
+                .to_owned(),
+        )
+    } else if first == b'[' {
+        Some(convert("a JSON array"))
+    } else if first != b'{' && (line.contains(&b',') || line.contains(&b'\t')) {
+        Some(convert("a table (CSV or TSV)"))
+    } else {
+        None
+    }
+}
+
 /// Takes the value at `path`: a key of that exact name, else a dotted path through nested
 /// objects (the rest of the nested object stays in the record).
 pub fn take_path(object: &mut Map<String, Value>, path: &str) -> Option<Value> {

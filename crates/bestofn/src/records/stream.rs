@@ -76,6 +76,12 @@ where
                     stats.skipped += 1;
                     continue;
                 }
+                Err(e) if first_line.is_empty() => {
+                    return Err(match crate::io::table::samples_shape_hint(path) {
+                        Some(hint) => Error::input(path, *line, None, hint),
+                        None => e,
+                    })
+                }
                 Err(e) => return Err(e),
             };
             let lines = match first_line.get_mut(record.problem_id()) {
