@@ -827,6 +827,26 @@ fn problems_in_a_json_array_or_csv_are_read_with_the_users_field_names() {
             "this file is a JSON array — pass it as it is with --problems-format json",
         ));
     assert!(!dir.path().join("never.jsonl").exists());
+    // Samples in another shape are pointed to the import that reads them.
+    let samples_array = dir.path().join("samples.json");
+    fs::write(
+        &samples_array,
+        "[{\"problem_id\": \"a\", \"sample_idx\": 0, \"text\": \"5\"}]",
+    )
+    .unwrap();
+    bestofn()
+        .arg("label")
+        .args(fields)
+        .arg("--problems")
+        .arg(&array)
+        .arg("--samples")
+        .arg(&samples_array)
+        .arg("--out")
+        .arg(dir.path().join("never.jsonl"))
+        .assert()
+        .code(65)
+        .stderr(contains("samples.json:1: expected JSONL samples"))
+        .stderr(contains("bestofn import --format samples"));
 }
 
 /// Saved responses of an OpenAI-compatible server, two choices each, become samples tied to
