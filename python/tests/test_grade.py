@@ -249,3 +249,15 @@ def test_estimators_over_lists_match_their_definitions():
         E.pass_at_k(correct, 6)
     with pytest.raises(ValueError, match="nothing"):
         E.bootstrap([])
+
+
+def test_verls_compute_score_grades_one_response():
+    from bestofn_grade.verl import compute_score
+
+    assert compute_score("openai/gsm8k", "so #### 18", "18") == 1.0
+    assert compute_score("openai/gsm8k", "so #### 17", "18") == 0.0
+    assert compute_score("math", "$\\boxed{0.5}$", ["\\frac{1}{2}", "1/2"]) == 1.0
+    assert compute_score("math", "$\\boxed{0.5}$", 0.5) == 1.0
+    assert compute_score("x", "#### 18", None) == 0.0
+    assert compute_score("x", "#### 18", "  ") == 0.0
+    assert compute_score("x", "#### 18", "18", extra_info={"style": "gsm8k", "index": 3}) == 1.0

@@ -2,7 +2,8 @@
 //!
 //! Stages, each a module named like its subcommand: [`generate`], [`label`], [`score`],
 //! [`rank`], [`eval`], [`solve`] (all of them in one run), [`import`] (adapters for grouped
-//! sample sets), [`compose`], [`export`] and [`compare`] (the studies). [`commands`] resolves each
+//! sample sets), [`compose`], [`export`] and [`compare`] (the studies); [`serve`] answers the
+//! grader and the verifier over HTTP. [`commands`] resolves each
 //! command's settings from the command line; [`io`] and [`records`] are the one I/O layer every
 //! stage reads and writes through.
 
@@ -21,6 +22,7 @@ pub mod pool;
 pub mod rank;
 pub mod records;
 pub mod score;
+pub mod serve;
 pub mod show;
 pub mod solve;
 

@@ -16,6 +16,7 @@ mod label;
 mod progress;
 mod rank;
 mod score;
+mod serve;
 mod show;
 mod solve;
 
@@ -83,6 +84,9 @@ pub enum Command {
     Export(export::Args),
     /// Several runs side by side, with paired differences over their shared problems.
     Compare(compare::Args),
+    /// The grader and the verifier as an HTTP service: /grade, /score, OpenRLHF's /get_reward,
+    /// /health, /metrics (loopback unless a token is set).
+    Serve(serve::Args),
     /// Shell completions for bash, zsh, fish, elvish or PowerShell, on standard output.
     Completions(docs::CompletionsArgs),
     /// The man pages: bestofn.1 on standard output, or every command's into --out-dir.
@@ -135,6 +139,7 @@ fn run(command: Command) -> Result<Outcome> {
         Command::Compose(args) => compose::run(&logged(args.resolve()?)),
         Command::Export(args) => export::run(&logged(args.resolve()?)),
         Command::Compare(args) => compare::run(&logged(args.resolve()?)),
+        Command::Serve(args) => serve::run(logged(args.resolve()?)),
         Command::Completions(args) => docs::completions(&args),
         Command::Man(args) => docs::man(&args),
     }

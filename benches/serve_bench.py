@@ -1,0 +1,155 @@
+"""`bestofn serve` under load, beside a FastAPI + Math-Verify reward server on the same requests.
+
+Requests are real: Qwen2.5-Math's 100 MATH problems, each request one problem's gold and its 8
+sampled responses (a GRPO group). Both servers listen on loopback with two workers (bestofn:
+`--threads 2`; uvicorn: `--workers 2`, Math-Verify as its README uses it, in `async def` so its
+signal-based timeouts run on the main thread). A client of C concurrent connections (asyncio +
+aiohttp, in this process) sends the same requests to each for `--seconds`; printed per server
+and C: requests/s, responses graded/s, p50 and p99 latency, and bestofn's throughput ratio. With
+a verifier directory (`--verifier`, default out/experiment/verifier when present) `/score` is
+measured too (bestofn alone: one problem's question and 8 solutions per request).
+
+The client shares the machine's cores with the servers: figures are for this machine as a
+whole, the client's cost included.
+
+usage: .venv/bin/python benches/serve_bench.py [--seconds 10] [--concurrency 1,16,64]
+"""
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+BINARY = ROOT / "target" / "release" / "bestofn"
+QWEN = ROOT / ".." / "shared" / "data" / "samples" / "qwen25math_rm_maj" / "math_cot_100.jsonl"
+
+MATH_VERIFY_SERVER = textwrap.dedent(
+    """
+    from fastapi import FastAPI
+    from math_verify import parse, verify
+
+    app = FastAPI()
+
+    @app.post("/grade")
+    async def grade(request: dict):
+        gold = parse("$" + str(request["gold"]) + "$")
+        return {"correct": [bool(verify(gold, parse(r))) for r in request["responses"]]}
+    """
+)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def requests_of_qwen():
+    problems = [json.loads(line) for line in QWEN.read_text().splitlines()]
+    grade = [{"gold": p["gt"], "responses": p["response"]} for p in problems]
+    score = [{"question": p["question"], "solutions": p["response"]} for p in problems]
+    return grade, score
+
+
+async def wait_ready(url, seconds=120):
+    deadline = time.monotonic() + seconds
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            try:
+                async with session.get(url) as response:
+                    if response.status < 500:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer")
+
+
+async def load(url, bodies, concurrency, seconds):
+    """Requests/s, items/s, p50 and p99 latency in ms, with `concurrency` clients for `seconds`."""
+    latencies, items = [], 0
+    stop = time.monotonic() + seconds
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        async def client(offset):
+            nonlocal items
+            i = offset
+            while time.monotonic() < stop:
+                body = bodies[i % len(bodies)]
+                started = time.perf_counter()
+                async with session.post(url, json=body) as response:
+                    answer = await response.json()
+                    assert response.status == 200, answer
+                latencies.append(time.perf_counter() - started)
+                items += len(body.get("responses") or body.get("solutions"))
+                i += concurrency
+        began = time.monotonic()
+        await asyncio.gather(*(client(c) for c in range(concurrency)))
+        elapsed = time.monotonic() - began
+    latencies.sort()
+    p = lambda q: 1000 * latencies[min(len(latencies) - 1, int(q * len(latencies)))]
+    return len(latencies) / elapsed, items / elapsed, p(0.5), p(0.99)
+
+
+def start(command, env=None):
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--concurrency", default="1,16,64")
+    parser.add_argument("--verifier", default=str(ROOT / "out" / "experiment" / "verifier"))
+    args = parser.parse_args()
+    levels = [int(c) for c in args.concurrency.split(",")]
+    grade_bodies, score_bodies = requests_of_qwen()
+    verifier = Path(args.verifier) if Path(args.verifier, "verifier.json").exists() else None
+
+    ours_port, peer_port = free_port(), free_port()
+    command = [BINARY, "serve", "--port", str(ours_port), "--threads", "2", "--max-concurrent", "256"]
+    if verifier:
+        command += ["--verifier", verifier]
+    ours = start(command)
+    workdir = tempfile.mkdtemp()
+    Path(workdir, "mv_server.py").write_text(MATH_VERIFY_SERVER)
+    peer = start(
+        [sys.executable, "-m", "uvicorn", "mv_server:app", "--port", str(peer_port), "--workers", "2",
+         "--log-level", "warning"],
+        env={**os.environ, "PYTHONPATH": workdir},
+    )
+    try:
+        asyncio.run(wait_ready(f"http://127.0.0.1:{ours_port}/health"))
+        asyncio.run(wait_ready(f"http://127.0.0.1:{peer_port}/docs"))
+        print(f"{len(grade_bodies)} requests of 8 responses (Qwen2.5-Math on MATH), {args.seconds:.0f} s per cell")
+        print(f"{'server':<22} {'C':>3} {'req/s':>9} {'graded/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
+        for concurrency in levels:
+            row = {}
+            for name, port in (("bestofn serve", ours_port), ("FastAPI + Math-Verify", peer_port)):
+                result = asyncio.run(load(f"http://127.0.0.1:{port}/grade", grade_bodies, concurrency, args.seconds))
+                row[name] = result
+                print(f"{name:<22} {concurrency:>3} {result[0]:>9.1f} {result[1]:>10.1f} {result[2]:>8.2f} {result[3]:>8.2f}")
+            ratio = row["bestofn serve"][0] / row["FastAPI + Math-Verify"][0]
+            print(f"{'':<22} {concurrency:>3} ratio {ratio:.1f}x")
+        if verifier:
+            print(f"/score with {verifier.name} ({verifier}), 8 solutions per request")
+            for concurrency in levels:
+                result = asyncio.run(load(f"http://127.0.0.1:{ours_port}/score", score_bodies, concurrency, args.seconds))
+                print(f"{'bestofn serve /score':<22} {concurrency:>3} {result[0]:>9.1f} {result[1]:>10.1f} {result[2]:>8.2f} {result[3]:>8.2f}")
+    finally:
+        for process in (ours, peer):
+            process.terminate()
+            process.wait()
+
+
+if __name__ == "__main__":
+    main()
