@@ -54,9 +54,11 @@ def free_port():
         return s.getsockname()[1]
 
 
-def requests_of_qwen():
+def requests_of_qwen(group):
+    """One request per problem: its gold and `group` responses (its 8, repeated as needed)."""
     problems = [json.loads(line) for line in QWEN.read_text().splitlines()]
-    grade = [{"gold": p["gt"], "responses": p["response"]} for p in problems]
+    take = lambda responses: (responses * (group // len(responses) + 1))[:group]
+    grade = [{"gold": p["gt"], "responses": take(p["response"])} for p in problems]
     score = [{"question": p["question"], "solutions": p["response"]} for p in problems]
     return grade, score
 
@@ -76,7 +78,10 @@ async def wait_ready(url, seconds=120):
 
 
 async def load(url, bodies, concurrency, seconds):
-    """Requests/s, items/s, p50 and p99 latency in ms, with `concurrency` clients for `seconds`."""
+    """Requests/s, items/s, p50 and p99 latency in ms, with `concurrency` clients for `seconds`.
+    Bodies are encoded once and answers only read, so the client spends little per request."""
+    encoded = [(json.dumps(b).encode(), len(b.get("responses") or b.get("solutions"))) for b in bodies]
+    headers = {"Content-Type": "application/json"}
     latencies, items = [], 0
     stop = time.monotonic() + seconds
     connector = aiohttp.TCPConnector(limit=concurrency)
@@ -85,13 +90,13 @@ async def load(url, bodies, concurrency, seconds):
             nonlocal items
             i = offset
             while time.monotonic() < stop:
-                body = bodies[i % len(bodies)]
+                body, count = encoded[i % len(encoded)]
                 started = time.perf_counter()
-                async with session.post(url, json=body) as response:
-                    answer = await response.json()
+                async with session.post(url, data=body, headers=headers) as response:
+                    answer = await response.read()
                     assert response.status == 200, answer
                 latencies.append(time.perf_counter() - started)
-                items += len(body.get("responses") or body.get("solutions"))
+                items += count
                 i += concurrency
         began = time.monotonic()
         await asyncio.gather(*(client(c) for c in range(concurrency)))
@@ -99,6 +104,36 @@ async def load(url, bodies, concurrency, seconds):
     latencies.sort()
     p = lambda q: 1000 * latencies[min(len(latencies) - 1, int(q * len(latencies)))]
     return len(latencies) / elapsed, items / elapsed, p(0.5), p(0.99)
+
+
+async def agree(ours_port, peer_port, bodies):
+    """Share of responses both servers give the same verdict."""
+    same = total = 0
+    async with aiohttp.ClientSession() as session:
+        for body in bodies:
+            verdicts = []
+            for port in (ours_port, peer_port):
+                async with session.post(f"http://127.0.0.1:{port}/grade", json=body) as response:
+                    verdicts.append((await response.json())["correct"])
+            same += sum(a == b for a, b in zip(*verdicts))
+            total += len(verdicts[0])
+    return same / total
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of a process and all its descendants (uvicorn's workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        todo.extend(int(c) for c in children)
+    return total
 
 
 def start(command, env=None):
@@ -109,10 +144,11 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--concurrency", default="1,16,64")
+    parser.add_argument("--group", type=int, default=8, help="responses per /grade request")
     parser.add_argument("--verifier", default=str(ROOT / "out" / "experiment" / "verifier"))
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
-    grade_bodies, score_bodies = requests_of_qwen()
+    grade_bodies, score_bodies = requests_of_qwen(args.group)
     verifier = Path(args.verifier) if Path(args.verifier, "verifier.json").exists() else None
 
     ours_port, peer_port = free_port(), free_port()
@@ -130,16 +166,21 @@ def main():
     try:
         asyncio.run(wait_ready(f"http://127.0.0.1:{ours_port}/health"))
         asyncio.run(wait_ready(f"http://127.0.0.1:{peer_port}/docs"))
-        print(f"{len(grade_bodies)} requests of 8 responses (Qwen2.5-Math on MATH), {args.seconds:.0f} s per cell")
-        print(f"{'server':<22} {'C':>3} {'req/s':>9} {'graded/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
+        agreement = asyncio.run(agree(ours_port, peer_port, grade_bodies))
+        print(f"{len(grade_bodies)} requests of {args.group} responses (Qwen2.5-Math on MATH), "
+              f"{args.seconds:.0f} s per cell; verdicts agree on {agreement:.1%}")
+        print(f"{'server':<22} {'C':>3} {'req/s':>9} {'graded/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'graded per server CPU-s':>24}")
         for concurrency in levels:
             row = {}
-            for name, port in (("bestofn serve", ours_port), ("FastAPI + Math-Verify", peer_port)):
+            for name, port, process in (("bestofn serve", ours_port, ours), ("FastAPI + Math-Verify", peer_port, peer)):
+                before = cpu_seconds(process.pid)
                 result = asyncio.run(load(f"http://127.0.0.1:{port}/grade", grade_bodies, concurrency, args.seconds))
-                row[name] = result
-                print(f"{name:<22} {concurrency:>3} {result[0]:>9.1f} {result[1]:>10.1f} {result[2]:>8.2f} {result[3]:>8.2f}")
-            ratio = row["bestofn serve"][0] / row["FastAPI + Math-Verify"][0]
-            print(f"{'':<22} {concurrency:>3} ratio {ratio:.1f}x")
+                per_cpu = result[1] * args.seconds / max(cpu_seconds(process.pid) - before, 1e-9)
+                row[name] = (*result, per_cpu)
+                print(f"{name:<22} {concurrency:>3} {result[0]:>9.1f} {result[1]:>10.1f} {result[2]:>8.2f} {result[3]:>8.2f} {per_cpu:>24.0f}")
+            ours_row, peer_row = row["bestofn serve"], row["FastAPI + Math-Verify"]
+            print(f"{'':<22} {concurrency:>3} ratio {ours_row[0] / peer_row[0]:.1f}x throughput, "
+                  f"{ours_row[4] / peer_row[4]:.1f}x per server CPU second")
         if verifier:
             print(f"/score with {verifier.name} ({verifier}), 8 solutions per request")
             for concurrency in levels:

@@ -2,7 +2,6 @@
 
 use assert_cmd::Command;
 
-
 fn help(args: &[&str]) -> String {
     let output = Command::cargo_bin("bestofn")
         .unwrap()

@@ -88,20 +88,25 @@ fn parse_style(style: Option<&str>) -> Result<Option<AnswerStyle>, String> {
     style.map(str::parse::<AnswerStyle>).transpose()
 }
 
+/// Bytes of responses graded on the request's own thread: below it, handing the work to other
+/// threads costs more than it saves (concurrent requests already use every core); above it, a
+/// large request is graded in parallel off the async threads.
+const INLINE_BYTES: usize = 256 << 10;
+
 /// Each (gold, response) pair graded (against the gold's final answer when it is a reference
-/// solution), in parallel, off the async threads.
+/// solution).
 async fn grade_pairs(pairs: Vec<(String, String)>, style: Option<AnswerStyle>) -> Vec<Explanation> {
-    tokio::task::spawn_blocking(move || {
-        pairs
-            .par_iter()
-            .map(|(gold, response)| {
-                let (gold, style) = pair_gold(gold, response, style);
-                explain(response, style, Some(&gold))
-            })
-            .collect()
-    })
-    .await
-    .unwrap_or_default()
+    let one = move |(gold, response): &(String, String)| {
+        let (gold, style) = pair_gold(gold, response, style);
+        explain(response, style, Some(&gold))
+    };
+    let bytes: usize = pairs.iter().map(|(g, r)| g.len() + r.len()).sum();
+    if bytes <= INLINE_BYTES {
+        return pairs.iter().map(one).collect();
+    }
+    tokio::task::spawn_blocking(move || pairs.par_iter().map(one).collect())
+        .await
+        .unwrap_or_default()
 }
 
 async fn grade(
