@@ -1524,6 +1524,83 @@ mod vllm {
         saved_responses_from_vllm(&server, &problems, dir.path());
     }
 
+    /// vLLM's offline engine (`LLM.generate`), its `RequestOutput`s dumped as JSON the way a
+    /// script does (each completion's dataclass as a dict), imported: every output a sample of its
+    /// problem, with its text, finish reason and token count.
+    #[test]
+    fn vllm_offline_outputs_import_as_samples() {
+        if common::skip(
+            "vllm_offline_outputs_import_as_samples",
+            &[common::Need::Vllm],
+        ) {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let all = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("data/easy-arithmetic.jsonl"),
+        )
+        .unwrap();
+        let problems = dir.path().join("problems.jsonl");
+        std::fs::write(
+            &problems,
+            all.lines().take(2).collect::<Vec<_>>().join("\n") + "\n",
+        )
+        .unwrap();
+        let dump = dir.path().join("outputs.json");
+        let script = r#"
+import dataclasses, json, sys
+from vllm import LLM, SamplingParams
+model, problems, out = sys.argv[1:4]
+llm = LLM(model=model, dtype="float32", enforce_eager=True, seed=0, max_model_len=1024)
+prompts = [json.loads(line)["question"] for line in open(problems)]
+outputs = llm.generate(prompts, SamplingParams(n=2, max_tokens=12, seed=1))
+def plain(o):
+    return {"request_id": o.request_id, "prompt": o.prompt, "prompt_token_ids": o.prompt_token_ids,
+            "outputs": [dataclasses.asdict(c) for c in o.outputs], "finished": o.finished}
+with open(out, "w") as f:
+    json.dump([plain(o) for o in outputs], f, default=str)
+"#;
+        let status = std::process::Command::new(common::venv_python())
+            .args(["-c", script])
+            .arg(common::smollm2_hf_dir())
+            .arg(&problems)
+            .arg(&dump)
+            .env("HF_HUB_OFFLINE", "1")
+            .env("VLLM_CPU_KVCACHE_SPACE", "1")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "the offline engine failed");
+        let outputs: Value = serde_json::from_str(&std::fs::read_to_string(&dump).unwrap()).unwrap();
+        let out = dir.path().join("samples.jsonl");
+        bestofn()
+            .args(["import", "--format", "vllm-outputs", "--input"])
+            .arg(&dump)
+            .arg("--problems")
+            .arg(&problems)
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .success();
+        let samples = common::read_jsonl(&out);
+        let expected: Vec<(String, String)> = outputs
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|o| o["outputs"].as_array().unwrap().iter())
+            .map(|c| (c["text"].as_str().unwrap().to_owned(), c["finish_reason"].as_str().unwrap().to_owned()))
+            .collect();
+        assert_eq!(samples.len(), 4);
+        for (sample, (text, reason)) in samples.iter().zip(&expected) {
+            assert_eq!(sample["text"].as_str().unwrap(), text);
+            assert_eq!(sample["finish_reason"].as_str().unwrap(), reason);
+            assert!(sample["tokens"]["completion"].as_u64().unwrap() >= 1);
+        }
+        let ids: Vec<&str> = samples.iter().map(|s| s["problem_id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["easy-1", "easy-1", "easy-2", "easy-2"]);
+    }
+
     /// Responses saved as a user saves them (the raw bodies of vLLM's `/v1/chat/completions`,
     /// two choices each, with log-probabilities) import as samples: the choices' texts, finish
     /// reasons and token statistics, one token confidence per generated token.
