@@ -1572,7 +1572,8 @@ with open(out, "w") as f:
             .status()
             .unwrap();
         assert!(status.success(), "the offline engine failed");
-        let outputs: Value = serde_json::from_str(&std::fs::read_to_string(&dump).unwrap()).unwrap();
+        let outputs: Value =
+            serde_json::from_str(&std::fs::read_to_string(&dump).unwrap()).unwrap();
         let out = dir.path().join("samples.jsonl");
         bestofn()
             .args(["import", "--format", "vllm-outputs", "--input"])
@@ -1589,7 +1590,12 @@ with open(out, "w") as f:
             .unwrap()
             .iter()
             .flat_map(|o| o["outputs"].as_array().unwrap().iter())
-            .map(|c| (c["text"].as_str().unwrap().to_owned(), c["finish_reason"].as_str().unwrap().to_owned()))
+            .map(|c| {
+                (
+                    c["text"].as_str().unwrap().to_owned(),
+                    c["finish_reason"].as_str().unwrap().to_owned(),
+                )
+            })
             .collect();
         assert_eq!(samples.len(), 4);
         for (sample, (text, reason)) in samples.iter().zip(&expected) {
@@ -1597,7 +1603,10 @@ with open(out, "w") as f:
             assert_eq!(sample["finish_reason"].as_str().unwrap(), reason);
             assert!(sample["tokens"]["completion"].as_u64().unwrap() >= 1);
         }
-        let ids: Vec<&str> = samples.iter().map(|s| s["problem_id"].as_str().unwrap()).collect();
+        let ids: Vec<&str> = samples
+            .iter()
+            .map(|s| s["problem_id"].as_str().unwrap())
+            .collect();
         assert_eq!(ids, ["easy-1", "easy-1", "easy-2", "easy-2"]);
     }
 
