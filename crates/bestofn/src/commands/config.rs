@@ -99,12 +99,12 @@ impl ResolvedFlags {
         };
         let path = if out.is_dir() {
             out.join("settings.toml")
-        } else if out.exists() {
+        } else if out.is_file() {
             let mut name = out.as_os_str().to_owned();
             name.push(".settings.toml");
             std::path::PathBuf::from(name)
         } else {
-            return; // nothing was written there (a device, or an output the command skipped)
+            return; // a device (/dev/null), a pipe, or an output the command did not write
         };
         if let Err(error) = crate::io::write_atomic(&path, self.toml.as_bytes()) {
             tracing::warn!(command = %self.command, "the run's settings were not written: {error}");
