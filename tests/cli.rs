@@ -1090,7 +1090,9 @@ fn runs_leave_their_settings_beside_the_output_and_dry_runs_write_nothing() {
         "the settings file repeats the run"
     );
     // A device gets nothing beside it.
-    label_fixtures(&[], Path::new("/dev/null")).assert().success();
+    label_fixtures(&[], Path::new("/dev/null"))
+        .assert()
+        .success();
     assert!(!Path::new("/dev/null.settings.toml").exists());
     // A report directory holds its settings.
     let report = dir.path().join("report");
