@@ -1091,16 +1091,29 @@ fn runs_leave_their_settings_beside_the_output_and_dry_runs_write_nothing() {
     );
     // A device gets nothing beside it (compared with before: a file an older binary left there
     // must not fail this test, and one written now must).
-    let beside_null = || {
-        fs::metadata("/dev/null.settings.toml")
-            .and_then(|m| m.modified())
-            .ok()
-    };
-    let before = beside_null();
-    label_fixtures(&[], Path::new("/dev/null"))
-        .assert()
-        .success();
-    assert_eq!(beside_null(), before, "nothing written beside /dev/null");
+    for device in ["/dev/null", "/dev/stdout"] {
+        let beside = || {
+            fs::metadata(format!("{device}.settings.toml"))
+                .and_then(|m| m.modified())
+                .ok()
+        };
+        let before = beside();
+        // stdout redirected to a file, as a shell does: /dev/stdout is then a regular file.
+        let redirected = fs::File::create(dir.path().join("stdout.jsonl")).unwrap();
+        let status = std::process::Command::new(common::bestofn_path())
+            .arg("label")
+            .arg("--problems")
+            .arg(common::fixture("problems.jsonl"))
+            .arg("--samples")
+            .arg(common::fixture("samples.jsonl"))
+            .args(["--out", device])
+            .stdout(redirected)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert_eq!(beside(), before, "nothing written beside {device}");
+    }
     // A report directory holds its settings.
     let report = dir.path().join("report");
     bestofn()

@@ -97,6 +97,14 @@ impl ResolvedFlags {
         let Some(out) = self.out.as_deref().filter(|_| !self.dry_run) else {
             return;
         };
+        // `/dev/stdout` is a regular file when the shell redirects it: devices' and the process's
+        // own paths get nothing beside them, whatever they lead to.
+        let directory = out.parent().and_then(|p| std::fs::canonicalize(p).ok());
+        let special =
+            |path: &std::path::Path| path.starts_with("/dev") || path.starts_with("/proc");
+        if special(out) || directory.as_deref().is_some_and(special) {
+            return;
+        }
         let path = if out.is_dir() {
             out.join("settings.toml")
         } else if out.is_file() {
