@@ -129,6 +129,20 @@ impl Drop for Browser {
     }
 }
 
+/// `bestofn label` of `samples` against `problems` into `out`.
+fn label(problems: &Path, samples: &Path, out: &Path) {
+    common::bestofn()
+        .arg("label")
+        .arg("--problems")
+        .arg(problems)
+        .arg("--samples")
+        .arg(samples)
+        .arg("--out")
+        .arg(out)
+        .assert()
+        .success();
+}
+
 #[test]
 fn the_html_report_opens_into_a_problems_candidates_in_a_real_browser() {
     if common::skip(
@@ -162,16 +176,7 @@ fn the_html_report_opens_into_a_problems_candidates_in_a_real_browser() {
     }
     std::fs::write(&samples, text).unwrap();
     let labeled = dir.path().join("labeled.jsonl");
-    common::bestofn()
-        .arg("label")
-        .arg("--problems")
-        .arg(&problems)
-        .arg("--samples")
-        .arg(&samples)
-        .arg("--out")
-        .arg(&labeled)
-        .assert()
-        .success();
+    label(&problems, &samples, &labeled);
     let report = dir.path().join("report");
     common::bestofn()
         .args(["eval", "--html", "--samples"])
@@ -290,16 +295,7 @@ fn the_html_report_of_a_real_pool_in_a_real_browser() {
         .assert()
         .success();
     let labeled = dir.path().join("labeled.jsonl");
-    common::bestofn()
-        .arg("label")
-        .arg("--problems")
-        .arg(&problems)
-        .arg("--samples")
-        .arg(&samples)
-        .arg("--out")
-        .arg(&labeled)
-        .assert()
-        .success();
+    label(&problems, &samples, &labeled);
     open_where_the_verifier_beats_the_majority(&labeled, &problems, dir.path());
 }
 
