@@ -6,6 +6,7 @@
 mod compare;
 mod compose;
 mod config;
+mod convert;
 mod docs;
 mod eval;
 mod export;
@@ -27,7 +28,8 @@ pub use config::{parse as parse_command_line, ResolvedFlags};
 
 /// Best-of-N solving with a learned verifier.
 ///
-/// Every stage reads and writes JSONL (`-` is standard input or output; `.gz` is compressed).
+/// Every stage reads and writes JSONL (`-` is standard input or output; `.gz` is compressed);
+/// inputs may also be Parquet, and an output named `.parquet` is written as Parquet.
 /// Exit codes: 0 success, 2 bad arguments, 64 invalid settings, 65 malformed or inconsistent
 /// input, 69 a model or library that cannot be loaded, 70 a model that failed while running,
 /// 74 I/O failure, 75 generation stopped by a failing server or a file locked by another run
@@ -64,6 +66,9 @@ pub enum Command {
     Import(import::Args),
     /// Grade samples against gold answers: fill `extracted` and `correct`.
     Label(label::Args),
+    /// Records from one file format to another, unchanged: JSONL, JSON, CSV, TSV or Parquet in;
+    /// JSONL or Parquet out.
+    Convert(convert::Args),
     /// One problem: its question and gold, what each strategy picks, the votes, and every
     /// candidate with its answer, verdict and rule, score and folded text.
     Show(show::Args),
@@ -131,6 +136,7 @@ fn run(command: Command) -> Result<Outcome> {
         Command::Solve(args) => solve::run(&logged(args.resolve()?)),
         Command::Import(args) => import::run(&logged(args.resolve()?)),
         Command::Label(args) => label::run(&logged(args.resolve()?)),
+        Command::Convert(args) => convert::run(&logged(args.resolve()?)),
         Command::Grade(args) => grade::run(&logged(args.resolve()?)),
         Command::Show(args) => show::run(&logged(args.resolve()?)),
         Command::Score(args) => score::run(&logged(args.resolve()?)),

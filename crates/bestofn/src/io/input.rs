@@ -157,6 +157,15 @@ pub(crate) fn for_each_line_of(
     path: &Path,
     mut visit: impl FnMut(usize, LineText<'_>) -> Result<()>,
 ) -> Result<()> {
+    if is_parquet(&mut reader, path)? {
+        // Each row as the JSON line it would be: the same parsers and checks follow.
+        return super::parquet::for_each_batch(path, reader, |first_row, rows| {
+            for (offset, row) in rows.into_iter().enumerate() {
+                visit(first_row + offset, Ok(&Value::Object(row).to_string()))?;
+            }
+            Ok(())
+        });
+    }
     let mut buf = Vec::new();
     let mut line = 0;
     loop {
@@ -185,6 +194,9 @@ pub fn for_each_chunk(
     mut visit: impl FnMut(&[ChunkLine<'_>]) -> Result<()>,
 ) -> Result<()> {
     let mut reader = open_reader(path)?;
+    if is_parquet(&mut reader, path)? {
+        return parquet_chunks(path, reader, max_lines, visit);
+    }
     let mut buffer: Vec<u8> = Vec::with_capacity(BUFFER);
     let mut spans: Vec<(usize, std::ops::Range<usize>)> = Vec::with_capacity(max_lines);
     let mut line = 0;
@@ -218,6 +230,33 @@ pub fn for_each_chunk(
         }
     }
     Ok(())
+}
+
+/// Whether the input starts as a Parquet file does (read whatever its name).
+pub(crate) fn is_parquet(reader: &mut Box<dyn BufRead + Send>, path: &Path) -> Result<bool> {
+    let head = reader.fill_buf().map_err(|e| Error::io(path, e))?;
+    Ok(head.starts_with(super::parquet::MAGIC))
+}
+
+/// [`for_each_chunk`] over a Parquet file: each row as its JSON text, numbered from 1.
+fn parquet_chunks(
+    path: &Path,
+    reader: Box<dyn BufRead + Send>,
+    max_lines: usize,
+    mut visit: impl FnMut(&[ChunkLine<'_>]) -> Result<()>,
+) -> Result<()> {
+    super::parquet::for_each_batch(path, reader, |first_row, rows| {
+        let texts: Vec<String> = rows
+            .into_iter()
+            .map(|row| Value::Object(row).to_string())
+            .collect();
+        let numbered: Vec<ChunkLine<'_>> = texts
+            .iter()
+            .enumerate()
+            .map(|(offset, text)| (first_row + offset, Ok(text.as_str())))
+            .collect();
+        numbered.chunks(max_lines.max(1)).try_for_each(&mut visit)
+    })
 }
 
 /// The trimmed text of a line's bytes, or where they stop being UTF-8.

@@ -1,7 +1,9 @@
 //! The one I/O layer every command uses.
 //!
 //! - [`input`]: JSONL readers (files or `-`, gzip by content, BOM, UTF-8 errors with their line);
-//! - [`table`]: records from JSONL, a JSON array, CSV or TSV, with the line each starts on;
+//! - [`table`]: records from JSONL, a JSON array, CSV, TSV or Parquet, with the line (row) each
+//!   starts on;
+//! - [`parquet`]: Parquet files read as JSON records a batch at a time, and written from them;
 //! - [`output`]: crash-safe writers (atomic replace, through symlinks, modes kept, `-`, devices,
 //!   `.gz`, whole report directories and sets of files);
 //! - [`paths`]: outputs that would overwrite an input or each other, refused before any work;
@@ -15,6 +17,7 @@ pub mod http;
 pub mod input;
 pub mod lock;
 pub mod output;
+pub mod parquet;
 pub mod paths;
 mod replicas;
 pub mod secrets;
@@ -30,4 +33,4 @@ pub use output::{
     OutputFile, OutputSet,
 };
 pub use paths::{ensure_distinct, ensure_file_family_base, Named};
-pub use table::{read_table, take_path, TableFormat};
+pub use table::{for_each_record, read_table, take_path, TableFormat};

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use flate2::write::GzEncoder;
 
 use super::input::is_stdio;
+use super::parquet::{is_parquet_name, ParquetSpool};
 use crate::error::{Error, Result};
 
 const BUFFER: usize = 1 << 20;
@@ -125,6 +126,8 @@ impl Write for Sink {
 enum Body {
     Plain(BufWriter<Sink>),
     Gzip(GzEncoder<BufWriter<Sink>>),
+    /// Records spooled until the commit writes them as Parquet into the sink.
+    Parquet(ParquetSpool, BufWriter<Sink>),
 }
 
 /// The name prefix of this process's temporary files and staging directories:
@@ -294,13 +297,20 @@ impl OutputFile {
         };
         let gzip = path.extension().is_some_and(|ext| ext == "gz") && !is_stdio(path);
         let buffered = BufWriter::with_capacity(BUFFER, sink);
+        let body = if is_parquet_name(path) {
+            let spool_dir = match &pending {
+                Some((_, destination)) => parent_dir(destination).to_owned(),
+                None => std::env::temp_dir(),
+            };
+            Body::Parquet(ParquetSpool::create(&spool_dir)?, buffered)
+        } else if gzip {
+            Body::Gzip(GzEncoder::new(buffered, flate2::Compression::default()))
+        } else {
+            Body::Plain(buffered)
+        };
         Ok(OutputFile {
             shown: path.to_owned(),
-            body: if gzip {
-                Body::Gzip(GzEncoder::new(buffered, flate2::Compression::default()))
-            } else {
-                Body::Plain(buffered)
-            },
+            body,
             pending,
             line: Vec::new(),
         })
@@ -325,6 +335,7 @@ impl OutputFile {
         let buffered = match self.body {
             Body::Plain(buffered) => buffered,
             Body::Gzip(encoder) => encoder.finish().map_err(error)?,
+            Body::Parquet(spool, buffered) => spool.finish(buffered, &shown)?,
         };
         let sink = buffered.into_inner().map_err(|e| error(e.into_error()))?;
         match sink {
@@ -345,12 +356,14 @@ impl Write for OutputFile {
         match &mut self.body {
             Body::Plain(w) => w.write(buf),
             Body::Gzip(w) => w.write(buf),
+            Body::Parquet(spool, _) => spool.write(buf),
         }
     }
     fn flush(&mut self) -> std::io::Result<()> {
         match &mut self.body {
             Body::Plain(w) => w.flush(),
             Body::Gzip(w) => w.flush(),
+            Body::Parquet(spool, _) => spool.flush(),
         }
     }
 }

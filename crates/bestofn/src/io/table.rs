@@ -1,8 +1,9 @@
 //! Records from the files users already have: JSONL, a JSON array of objects, CSV or TSV with a
-//! header row. Every record becomes a JSON object with the line it starts on, so errors name the
-//! file, the line and the field whatever the format. Which format is read is decided by the flag,
-//! or by the name (`.json`, `.csv`, `.tsv`, with or without `.gz`); a file in another shape than
-//! expected is refused with what it looks like and the flag that reads it.
+//! header row, Parquet. Every record becomes a JSON object with the line (a Parquet file's row)
+//! it starts on, so errors name the file, the line and the field whatever the format. Which
+//! format is read is decided by the flag, or by the name (`.json`, `.csv`, `.tsv`, with or
+//! without `.gz`), Parquet by its first bytes; a file in another shape than expected is refused
+//! with what it looks like and the flag that reads it.
 
 use std::io::{BufRead, Read};
 use std::ops::Range;
@@ -10,7 +11,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::input::{open_reader, parse_object, read_objects_of, JsonLine};
+use super::input::{is_parquet, open_reader, parse_object, read_objects_of, JsonLine};
 use crate::error::{Error, Result};
 
 /// The shape of a records file.
@@ -28,24 +29,30 @@ pub enum TableFormat {
     Csv,
     /// Tab-separated values with a header row; empty cells are null.
     Tsv,
+    /// Apache Parquet (a Hugging Face dataset snapshot): each row a record, structs as objects.
+    Parquet,
 }
-
-const PARQUET_MAGIC: &[u8] = b"PAR1";
 
 /// Reads every record of `path` (or standard input for `-`); `format_flag` is the flag that
 /// chooses the format, named in errors. A file without any record is an error.
 pub fn read_table(path: &Path, format: TableFormat, format_flag: &str) -> Result<Vec<JsonLine>> {
     let mut reader = open_reader(path)?;
-    let head = reader.fill_buf().map_err(|e| Error::io(path, e))?;
-    if head.starts_with(PARQUET_MAGIC) {
+    // Parquet says what it is in its first bytes, whatever the name or the flag.
+    if is_parquet(&mut reader, path)? {
+        return non_empty(path, parquet_rows(path, reader)?);
+    }
+    if resolve(format, path) == TableFormat::Parquet {
         return Err(Error::input(
             path,
             1,
             None,
-            "this is a Parquet file; bestofn reads JSONL, JSON arrays, CSV and TSV: convert it \
-             (pandas: read_parquet(...).to_json(..., orient=\"records\", lines=True))",
+            format!(
+                "not a Parquet file (it does not start with PAR1); leave out {format_flag} \
+                 parquet to read it by its name"
+            ),
         ));
     }
+    let head = reader.fill_buf().map_err(|e| Error::io(path, e))?;
     let first = head.iter().copied().find(|b| !b.is_ascii_whitespace());
     let records = match resolve(format, path) {
         TableFormat::Jsonl => {
@@ -81,8 +88,13 @@ pub fn read_table(path: &Path, format: TableFormat, format_flag: &str) -> Result
         TableFormat::Json => read_objects_of(reader, path)?,
         TableFormat::Csv => delimited(reader, path, b',')?,
         TableFormat::Tsv => delimited(reader, path, b'\t')?,
-        TableFormat::Auto => unreachable!("resolve never answers Auto"),
+        TableFormat::Auto | TableFormat::Parquet => unreachable!("read above"),
     };
+    non_empty(path, records)
+}
+
+/// `records`, unless there are none: an empty input is a wrong path or a failed earlier step.
+fn non_empty(path: &Path, records: Vec<JsonLine>) -> Result<Vec<JsonLine>> {
     if records.is_empty() {
         return Err(Error::Inconsistent(format!(
             "{}: no records (the file is empty or blank)",
@@ -90,6 +102,50 @@ pub fn read_table(path: &Path, format: TableFormat, format_flag: &str) -> Result
         )));
     }
     Ok(records)
+}
+
+/// Every row of a Parquet file, numbered from 1.
+fn parquet_rows(path: &Path, reader: Box<dyn BufRead + Send>) -> Result<Vec<JsonLine>> {
+    let mut records = Vec::new();
+    super::parquet::for_each_batch(path, reader, |first_row, rows| {
+        records.extend(
+            rows.into_iter()
+                .enumerate()
+                .map(|(offset, object)| JsonLine {
+                    line: first_row + offset,
+                    object,
+                }),
+        );
+        Ok(())
+    })?;
+    Ok(records)
+}
+
+/// Calls `visit` with every record of `path` in order, and answers how many there were. JSONL
+/// and Parquet are streamed (memory bounded by a line or a row group); a JSON array, CSV and TSV
+/// are read whole first. A file without any record is an error.
+pub fn for_each_record(
+    path: &Path,
+    format: TableFormat,
+    format_flag: &str,
+    mut visit: impl FnMut(JsonLine) -> Result<()>,
+) -> Result<usize> {
+    let mut count = 0;
+    if matches!(resolve(format, path), TableFormat::Jsonl | TableFormat::Parquet) {
+        super::input::for_each_line(path, |line, text| {
+            count += 1;
+            let object = parse_object(path, line, text)?;
+            visit(JsonLine { line, object })
+        })?;
+        if count == 0 {
+            return non_empty(path, Vec::new()).map(|_| 0);
+        }
+        return Ok(count);
+    }
+    let records = read_table(path, format, format_flag)?;
+    count = records.len();
+    records.into_iter().try_for_each(visit)?;
+    Ok(count)
 }
 
 /// The format `Auto` stands for, from the name with any `.gz` taken off.
@@ -103,6 +159,7 @@ fn resolve(format: TableFormat, path: &Path) -> TableFormat {
         Some("json") => TableFormat::Json,
         Some("csv") => TableFormat::Csv,
         Some("tsv") => TableFormat::Tsv,
+        Some("parquet") => TableFormat::Parquet,
         _ => TableFormat::Jsonl,
     }
 }
@@ -295,13 +352,7 @@ pub fn samples_shape_hint(path: &Path) -> Option<String> {
     };
     let first = head.iter().copied().find(|b| !b.is_ascii_whitespace())?;
     let line = head.split(|b| *b == b'\n').next().unwrap_or_default();
-    if head.starts_with(PARQUET_MAGIC) {
-        Some(
-            "this is a Parquet file; samples are read from JSONL (convert it with pandas: \
-              read_parquet(...).to_json(..., orient=\"records\", lines=True))"
-                .to_owned(),
-        )
-    } else if first == b'[' {
+    if first == b'[' {
         Some(convert("a JSON array"))
     } else if first != b'{' && (line.contains(&b',') || line.contains(&b'\t')) {
         Some(convert("a table (CSV or TSV)"))
@@ -431,7 +482,7 @@ mod tests {
     }
 
     #[test]
-    fn parquet_is_named_not_misread() {
+    fn a_broken_parquet_file_is_named_not_misread() {
         let error = read("p.jsonl", "PAR1\0\0", TableFormat::Auto)
             .unwrap_err()
             .to_string();
