@@ -29,6 +29,9 @@ pub enum Need {
     Vllm,
     /// Headless chromium and its WebDriver, chromedriver (Debian's chromium, chromium-driver).
     Chromium,
+    /// lm-evaluation-harness and `datasets` in `.venv`, and the bundled SmolLM2 as a Hugging
+    /// Face directory (scripts/setup.sh).
+    Harness,
 }
 
 fn root() -> &'static Path {
@@ -46,6 +49,9 @@ fn missing(need: Need) -> Option<&'static str> {
         Need::LlamaVenv => root().join(".venv-llama/bin/python").exists(),
         Need::Vllm => vllm_installed() && smollm2_hf_dir().join("config.json").is_file(),
         Need::Chromium => on_path("chromedriver").is_some() && on_path("chromium").is_some(),
+        Need::Harness => {
+            venv_has("lm_eval/__init__.py") && smollm2_hf_dir().join("config.json").is_file()
+        }
     };
     (!present).then_some(match need {
         Need::SharedData => "../shared/data is not beside the repository",
@@ -54,6 +60,7 @@ fn missing(need: Need) -> Option<&'static str> {
         Need::LlamaVenv => ".venv-llama is missing (run scripts/setup.sh)",
         Need::Vllm => "vLLM or the SmolLM2 model directory is missing (run scripts/setup.sh)",
         Need::Chromium => "chromium or chromedriver is missing (run scripts/setup.sh)",
+        Need::Harness => "lm_eval or the SmolLM2 model directory is missing (run scripts/setup.sh)",
     })
 }
 
@@ -232,16 +239,16 @@ impl Drop for LlamaServer {
 
 /// Whether `.venv` holds vLLM (scripts/setup.sh installs it there).
 fn vllm_installed() -> bool {
+    venv_has("vllm/__init__.py")
+}
+
+/// Whether `.venv`'s site-packages holds `relative` (a package's file).
+fn venv_has(relative: &str) -> bool {
     std::fs::read_dir(root().join(".venv/lib"))
         .into_iter()
         .flatten()
         .flatten()
-        .any(|python| {
-            python
-                .path()
-                .join("site-packages/vllm/__init__.py")
-                .is_file()
-        })
+        .any(|python| python.path().join("site-packages").join(relative).is_file())
 }
 
 /// The bundled SmolLM2-135M-Instruct as a Hugging Face directory (scripts/smollm2_hf.py).

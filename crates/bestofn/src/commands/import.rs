@@ -11,17 +11,24 @@ use crate::records::{read_problems, ProblemLayout};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Source format. Grouped: faithful-cot-pool, qwen-math-rm, gsm8k-example-solutions:RUN (RUN:
-    /// 6b_finetuning, 6b_verification, 175b_finetuning, 175b_verification). Responses tied to
-    /// --problems: openai-chat, openai-completions (saved responses or Batch API output),
-    /// vllm-outputs (RequestOutputs as JSON), samples (one text per record).
+    /// 6b_finetuning, 6b_verification, 175b_finetuning, 175b_verification); evaluation logs:
+    /// lm-eval (a --log_samples samples_<task>_<time>.jsonl), lighteval (a details Parquet
+    /// file), search-and-learn (its output dataset). Responses tied to --problems: openai-chat,
+    /// openai-completions (saved responses or Batch API output), vllm-outputs (RequestOutputs as
+    /// JSON), samples (one text per record).
     #[arg(long)]
     pub format: Format,
     /// Input file (gzip is decompressed).
     #[arg(long)]
     pub input: PathBuf,
-    /// Shape of the input of a responses format (auto: by its name; .json, .csv, .tsv, else JSONL).
+    /// Shape of the input (auto: by its name; .json, .csv, .tsv, else JSONL; Parquet is known by
+    /// its first bytes).
     #[arg(long, value_enum, default_value_t, value_name = "FORMAT")]
     pub input_format: TableFormat,
+    /// The lm-eval filter whose answers and verdicts are kept (strict-match,
+    /// flexible-extract, ...): needed when the log holds several.
+    #[arg(long, value_name = "NAME")]
+    pub filter: Option<String>,
     /// The problems the responses answer (responses formats).
     #[arg(long)]
     pub problems: Option<PathBuf>,
@@ -45,7 +52,16 @@ pub struct Args {
 pub type Settings = Args;
 
 impl Args {
-    pub fn resolve(self) -> Result<Settings> {
+    pub fn resolve(mut self) -> Result<Settings> {
+        match (&mut self.format, self.filter.take()) {
+            (Format::LmEval { filter }, given) => *filter = given,
+            (_, Some(_)) => {
+                return Err(Error::Settings(
+                    "--filter applies to --format lm-eval".into(),
+                ))
+            }
+            (_, None) => {}
+        }
         match (self.format.reads_responses(), &self.problems) {
             (true, None) => {
                 return Err(Error::Settings(format!(
@@ -83,11 +99,15 @@ pub fn run(settings: &Settings) -> Result<Outcome> {
             problems: read_problems(path, &settings.layout)?,
             problem_id_field: settings.problem_id_field.clone(),
             text_field: settings.text_field.clone(),
-            input_format: settings.input_format,
         }),
         None => None,
     };
-    let imported = import(&settings.input, &settings.format, link)?;
+    let imported = import(
+        &settings.input,
+        &settings.format,
+        settings.input_format,
+        link,
+    )?;
     let mut outputs = OutputSet::default();
     outputs.add_jsonl(&settings.out, &imported.samples)?;
     if let Some(path) = &settings.problems_out {

@@ -9,8 +9,11 @@
 
 mod faithful_cot;
 mod gsm8k_solutions;
+mod lighteval;
+mod lm_eval;
 mod qwen_math;
 mod responses;
+mod search_and_learn;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -21,7 +24,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::grade::normalize;
-use crate::io::{read_objects, JsonLine};
+use crate::io::{read_table, JsonLine, TableFormat};
 use crate::records::{Problem, Sample};
 pub use responses::ResponseLink;
 
@@ -51,11 +54,18 @@ pub enum Format {
     VllmOutputs,
     /// A table of samples: one text per record.
     Samples,
+    /// lm-evaluation-harness `--log_samples` files; `filter` names the filter whose answers and
+    /// verdicts are kept (needed when the log holds several).
+    LmEval { filter: Option<String> },
+    /// lighteval details files (Parquet): `doc`, `model_response`, `metric`.
+    Lighteval,
+    /// search-and-learn output datasets: `problem`, `answer`, `completions`, `scores`, `pred`.
+    SearchAndLearn,
 }
 
 /// The names of the formats, for help and errors.
 const FORMAT_NAMES: &str = "faithful-cot-pool, qwen-math-rm, gsm8k-example-solutions:RUN, \
-     openai-chat, openai-completions, vllm-outputs or samples";
+     lm-eval, lighteval, search-and-learn, openai-chat, openai-completions, vllm-outputs or samples";
 
 impl Format {
     /// Whether records are responses tied to a problems file (`--problems`), not grouped
@@ -78,6 +88,9 @@ impl FromStr for Format {
             "openai-completions" => Ok(Format::OpenAiCompletions),
             "vllm-outputs" => Ok(Format::VllmOutputs),
             "samples" => Ok(Format::Samples),
+            "lm-eval" => Ok(Format::LmEval { filter: None }),
+            "lighteval" => Ok(Format::Lighteval),
+            "search-and-learn" => Ok(Format::SearchAndLearn),
             other => match other.strip_prefix("gsm8k-example-solutions:") {
                 Some(run) if GSM8K_PAPER_RUNS.contains(&run) => Ok(Format::Gsm8kExampleSolutions {
                     run: run.to_owned(),
@@ -103,6 +116,9 @@ impl fmt::Display for Format {
             Format::OpenAiCompletions => "openai-completions",
             Format::VllmOutputs => "vllm-outputs",
             Format::Samples => "samples",
+            Format::LmEval { .. } => "lm-eval",
+            Format::Lighteval => "lighteval",
+            Format::SearchAndLearn => "search-and-learn",
             Format::Gsm8kExampleSolutions { run } => {
                 return write!(f, "gsm8k-example-solutions:{run}")
             }
@@ -117,8 +133,14 @@ pub struct Imported {
     pub samples: Vec<Sample>,
 }
 
-/// Reads `path` in `format`: a grouped file, or responses tied to `link`'s problems.
-pub fn import(path: &Path, format: &Format, link: Option<ResponseLink>) -> Result<Imported> {
+/// Reads `path` in `format` (its shape: `input_format`): a grouped file, or responses tied to
+/// `link`'s problems.
+pub fn import(
+    path: &Path,
+    format: &Format,
+    input_format: TableFormat,
+    link: Option<ResponseLink>,
+) -> Result<Imported> {
     let _span = tracing::info_span!("import", %format, path = %path.display()).entered();
     if format.reads_responses() {
         let link = link.ok_or_else(|| {
@@ -126,9 +148,12 @@ pub fn import(path: &Path, format: &Format, link: Option<ResponseLink>) -> Resul
                 "--format {format} needs --problems: the responses' problems"
             ))
         })?;
-        return responses::import_responses(path, format, link);
+        return responses::import_responses(path, format, input_format, link);
     }
-    let lines = read_objects(path)?;
+    let mut lines = read_table(path, input_format, "--input-format")?;
+    if let Format::LmEval { filter } = format {
+        lines = lm_eval::lines_of_filter(path, lines, filter.as_deref())?;
+    }
     let mut imported = Imported::default();
     let mut first_line: HashMap<String, usize> = HashMap::new();
     for (index, JsonLine { line, object }) in lines.into_iter().enumerate() {
@@ -140,6 +165,9 @@ pub fn import(path: &Path, format: &Format, link: Option<ResponseLink>) -> Resul
             Format::Gsm8kExampleSolutions { run } => {
                 gsm8k_solutions::import_line(fields, run, index, &mut imported)?
             }
+            Format::LmEval { .. } => lm_eval::import_line(fields, &mut imported)?,
+            Format::Lighteval => lighteval::import_line(fields, index, &mut imported)?,
+            Format::SearchAndLearn => search_and_learn::import_line(fields, index, &mut imported)?,
             responses => unreachable!("{responses} is read by import_responses"),
         }
         for problem in &imported.problems[problems_before..] {

@@ -31,8 +31,6 @@ pub struct ResponseLink {
     pub problem_id_field: Option<String>,
     /// The field holding a sample's text in `--format samples` (default `text`).
     pub text_field: Option<String>,
-    /// The shape of the input file.
-    pub input_format: TableFormat,
 }
 
 /// One response's text and what is known of how it ended and what it cost.
@@ -44,8 +42,13 @@ struct Response {
 }
 
 /// Reads saved responses in `format` and ties them to `link.problems`.
-pub fn import_responses(path: &Path, format: &Format, link: ResponseLink) -> Result<Imported> {
-    let records = read_table(path, link.input_format, "--input-format")?;
+pub fn import_responses(
+    path: &Path,
+    format: &Format,
+    input_format: TableFormat,
+    link: ResponseLink,
+) -> Result<Imported> {
+    let records = read_table(path, input_format, "--input-format")?;
     if link.problem_id_field.is_none() && records.len() != link.problems.len() {
         return Err(Error::Inconsistent(format!(
             "{}: {} records for {} problems: tied by order, the i-th record answers the i-th \

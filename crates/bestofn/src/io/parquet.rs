@@ -586,7 +586,7 @@ mod tests {
 
     #[test]
     fn an_output_not_named_parquet_is_not_parquet() {
-        let records = vec![object(serde_json::json!({"id": "a"}))];
+        let records = [object(serde_json::json!({"id": "a"}))];
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.jsonl");
         let mut out = OutputFile::create(&path).unwrap();

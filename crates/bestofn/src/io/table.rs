@@ -131,7 +131,10 @@ pub fn for_each_record(
     mut visit: impl FnMut(JsonLine) -> Result<()>,
 ) -> Result<usize> {
     let mut count = 0;
-    if matches!(resolve(format, path), TableFormat::Jsonl | TableFormat::Parquet) {
+    if matches!(
+        resolve(format, path),
+        TableFormat::Jsonl | TableFormat::Parquet
+    ) {
         super::input::for_each_line(path, |line, text| {
             count += 1;
             let object = parse_object(path, line, text)?;

@@ -62,6 +62,8 @@ pub struct LabelSummary {
     /// Samples that already carried a `correct` label, and how many of those we agree with.
     pub previously_labeled: usize,
     pub agreeing_with_previous: usize,
+    /// Of the disagreements: samples the input called correct that we grade wrong.
+    pub previously_correct_now_wrong: usize,
     /// Invalid lines skipped (with `--skip-invalid`).
     pub skipped: usize,
     /// Traces stopped mid-generation, written through ungraded: no samples.
@@ -175,6 +177,7 @@ struct Counts {
     truncated: usize,
     previously_labeled: usize,
     agreeing_with_previous: usize,
+    previously_correct_now_wrong: usize,
 }
 
 impl Counts {
@@ -189,6 +192,7 @@ impl Counts {
             truncated: 0,
             previously_labeled: 0,
             agreeing_with_previous: 0,
+            previously_correct_now_wrong: 0,
         }
     }
 
@@ -204,6 +208,7 @@ impl Counts {
             if let Some(before) = previous {
                 self.previously_labeled += 1;
                 self.agreeing_with_previous += usize::from(before == ok);
+                self.previously_correct_now_wrong += usize::from(before && !ok);
             }
         }
     }
@@ -222,6 +227,7 @@ impl Counts {
             unextractable: ratio(self.unextractable, self.samples),
             previously_labeled: self.previously_labeled,
             agreeing_with_previous: self.agreeing_with_previous,
+            previously_correct_now_wrong: self.previously_correct_now_wrong,
             skipped,
             stopped,
             truncated: self.truncated,
@@ -263,15 +269,16 @@ pub fn label(
 }
 
 /// Labels a samples file into `out`, streaming: memory stays bounded by a chunk of lines
-/// whatever the file's size. Each labeled sample is also passed to `visit` (e.g. to keep it for
-/// a verifier export). `out` appears only when every line was labeled.
+/// whatever the file's size. Each labeled sample is also passed to `visit` with the verdict it
+/// carried before (e.g. to keep it for a verifier export, to list disagreements). `out` appears
+/// only when every line was labeled.
 pub fn label_file(
     problems: &[Problem],
     samples_path: &Path,
     out: &Path,
     options: &LabelOptions,
     skip_invalid: bool,
-    mut visit: impl FnMut(&Sample),
+    mut visit: impl FnMut(&Sample, Option<bool>) -> Result<()>,
 ) -> Result<LabelSummary> {
     let _span = tracing::info_span!("label", path = %samples_path.display()).entered();
     let labeler = Labeler::new(problems, options);
@@ -309,7 +316,7 @@ pub fn label_file(
                 answer_field_seen |= used_field;
                 counts.add(&sample, index, previous);
                 output.write_json_line(&sample)?;
-                visit(&sample);
+                visit(&sample, previous)?;
             }
             Ok(())
         },
@@ -355,13 +362,22 @@ impl std::fmt::Display for LabelSummary {
             100.0 * self.unextractable
         )?;
         if self.previously_labeled > 0 {
+            let differ = self.previously_labeled - self.agreeing_with_previous;
             write!(
                 f,
-                "\nagreement      {:.2}% with the {} labels the input carried ({} differ)",
+                "\nagreement      {:.2}% with the {} labels the input carried ({differ} differ",
                 100.0 * self.agreeing_with_previous as f64 / self.previously_labeled as f64,
                 self.previously_labeled,
-                self.previously_labeled - self.agreeing_with_previous
             )?;
+            if differ > 0 {
+                write!(
+                    f,
+                    ": {} correct there and wrong here, {} the reverse",
+                    self.previously_correct_now_wrong,
+                    differ - self.previously_correct_now_wrong
+                )?;
+            }
+            f.write_str(")")?;
         }
         if self.skipped > 0 {
             write!(f, "\nskipped        {} invalid lines", self.skipped)?;

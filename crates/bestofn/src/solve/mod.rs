@@ -127,7 +127,7 @@ pub fn solve(
         &paths.labeled,
         &options.label,
         false,
-        |_| {},
+        |_, _| Ok(()),
     )?;
     progress(Stage::Label, StageProgress::Finish);
     let to_score = &paths.labeled;
