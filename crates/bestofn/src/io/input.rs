@@ -7,6 +7,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use rayon::prelude::*;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
@@ -247,7 +248,7 @@ fn parquet_chunks(
 ) -> Result<()> {
     super::parquet::for_each_batch(path, reader, |first_row, rows| {
         let texts: Vec<String> = rows
-            .into_iter()
+            .into_par_iter()
             .map(|row| Value::Object(row).to_string())
             .collect();
         let numbered: Vec<ChunkLine<'_>> = texts

@@ -23,6 +23,14 @@ pub struct OpenedLog {
 /// Opens (or creates, with its directory) the log at `path`, which must be a regular file
 /// (`what` says who appends to it, for the error), locks it, and cuts off a torn last line.
 pub fn open_log(path: &Path, what: &str) -> Result<OpenedLog> {
+    if super::parquet::is_parquet_name(path) {
+        return Err(Error::Settings(format!(
+            "{}: {what} appends to and resumes from a JSONL file, which Parquet cannot be; name \
+             it .jsonl and convert it when done (bestofn convert --input FILE.jsonl --out \
+             FILE.parquet)",
+            path.display()
+        )));
+    }
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     }

@@ -31,6 +31,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use rayon::prelude::*;
 use serde_json::{Map, Value};
 
 use super::input::is_stdio;
@@ -106,35 +107,52 @@ pub fn for_each_batch(
     Ok(())
 }
 
-/// The rows of one batch as JSON objects, in column order.
+/// The rows of one batch as JSON objects, in column order (rows converted in parallel).
 fn batch_rows(
     path: &Path,
     first_row: usize,
     batch: &RecordBatch,
 ) -> Result<Vec<Map<String, Value>>> {
     let schema = batch.schema();
-    let mut rows = vec![Map::new(); batch.num_rows()];
-    for (field, column) in schema.fields().iter().zip(batch.columns()) {
-        let json_text = field.metadata().contains_key(JSON_TEXT);
-        let null_is_absent = json_text || field.metadata().contains_key(NULL_IS_ABSENT);
-        for (index, row) in rows.iter_mut().enumerate() {
-            if column.is_null(index) && null_is_absent {
-                continue;
-            }
-            let at = |message: String| {
-                Error::input(path, first_row + index, Some(field.name()), message)
-            };
-            let mut value = cell(column.as_ref(), index).map_err(at)?;
-            if json_text {
-                if let Value::String(text) = &value {
-                    value = serde_json::from_str(text)
-                        .map_err(|e| at(format!("not the JSON text its metadata promises: {e}")))?;
+    // Per column: its name, its array, whether it holds JSON text, whether null means absent.
+    let columns: Vec<(&str, &dyn Array, bool, bool)> = schema
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .map(|(field, column)| {
+            let json_text = field.metadata().contains_key(JSON_TEXT);
+            let null_is_absent = json_text || field.metadata().contains_key(NULL_IS_ABSENT);
+            (
+                field.name().as_str(),
+                column.as_ref(),
+                json_text,
+                null_is_absent,
+            )
+        })
+        .collect();
+    (0..batch.num_rows())
+        .into_par_iter()
+        .map(|index| {
+            let mut row = Map::with_capacity(columns.len());
+            for &(name, column, json_text, null_is_absent) in &columns {
+                if column.is_null(index) && null_is_absent {
+                    continue;
                 }
+                let at =
+                    |message: String| Error::input(path, first_row + index, Some(name), message);
+                let mut value = cell(column, index).map_err(at)?;
+                if json_text {
+                    if let Value::String(text) = &value {
+                        value = serde_json::from_str(text).map_err(|e| {
+                            at(format!("not the JSON text its metadata promises: {e}"))
+                        })?;
+                    }
+                }
+                row.insert(name.to_owned(), value);
             }
-            row.insert(field.name().clone(), value);
-        }
-    }
-    Ok(rows)
+            Ok(row)
+        })
+        .collect()
 }
 
 /// One cell of an Arrow array as a JSON value; unsupported types say which they are.
