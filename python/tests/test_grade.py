@@ -261,3 +261,17 @@ def test_verls_compute_score_grades_one_response():
     assert compute_score("x", "#### 18", None) == 0.0
     assert compute_score("x", "#### 18", "  ") == 0.0
     assert compute_score("x", "#### 18", "18", extra_info={"style": "gsm8k", "index": 3}) == 1.0
+
+
+def test_openrlhfs_reward_func_grades_each_response_after_its_prompt():
+    from bestofn_grade.openrlhf import reward_func
+
+    prompts = ["Q: 9 + 9?\nA:", "Q: half of 1?\nA:", "Q: 2 + 2?\nA:"]
+    responses = [" 9 + 9 = 18. #### 18", " $\\boxed{\\frac{1}{2}}$", " The answer is 5."]
+    queries = [p + r for p, r in zip(prompts, responses)]
+    # The prompt holds a number that is no answer: only the response is graded.
+    result = reward_func(queries, prompts, ["... #### 18", "0.5", 4])
+    assert result["rewards"].tolist() == [1.0, 1.0, 0.0]
+    assert result["scores"].tolist() == [1.0, 1.0, 0.0]
+    with pytest.raises(ValueError, match="label_key"):
+        reward_func(queries, prompts, [])

@@ -18,7 +18,8 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum TableFormat {
     /// By the file's name: `.json` (an array, or JSON lines as `datasets` writes them), `.csv`,
-    /// `.tsv`; anything else JSONL.
+    /// `.tsv`, `.parquet`; anything else JSONL. Parquet is known by its first bytes, whatever
+    /// the name.
     #[default]
     Auto,
     /// One JSON object per line.

@@ -126,7 +126,8 @@ const PROBLEMS_FILE: &str = "Problems file";
 /// reads (a dotted name reaches into nested objects: `reward_model.ground_truth`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
 pub struct ProblemLayout {
-    /// Format of the problems file (auto: by its name; .json, .csv, .tsv, else JSONL).
+    /// Format of the problems file (auto: by its name; .json, .csv, .tsv, else JSONL; Parquet by
+    /// its first bytes).
     #[arg(long, value_enum, default_value_t, value_name = "FORMAT", help_heading = PROBLEMS_FILE)]
     pub problems_format: TableFormat,
     /// The field holding each problem's question (default: question, or problem as MATH has it).
