@@ -5,6 +5,7 @@ mod common;
 
 use bestofn::eval::{evaluate, EvalOptions, Method};
 use bestofn::import::{import, Format};
+use bestofn::io::TableFormat;
 use bestofn::label::{label, LabelOptions, LabelSummary};
 use bestofn::pool::build_pools;
 use bestofn::records::Sample;
@@ -38,7 +39,7 @@ fn qwen_math_import_reproduces_the_reference_script_and_agrees_with_its_labels()
         return;
     }
     let path = common::shared_data("samples/qwen25math_rm_maj/math_cot_100.jsonl");
-    let mut imported = import(&path, &Format::QwenMathRm, None).unwrap();
+    let mut imported = import(&path, &Format::QwenMathRm, TableFormat::Auto, None).unwrap();
     assert_eq!(imported.problems.len(), 100);
     assert_eq!(imported.samples.len(), 800);
     assert!(imported.samples.iter().all(|s| s.score.is_some()));
@@ -76,7 +77,7 @@ fn faithful_cot_pool_import_and_grader_agreement() {
         return;
     }
     let path = common::shared_data("samples/faithful_cot_gsm8k_test_pool.derived.jsonl.gz");
-    let mut imported = import(&path, &Format::FaithfulCotPool, None).unwrap();
+    let mut imported = import(&path, &Format::FaithfulCotPool, TableFormat::Auto, None).unwrap();
     assert_eq!(imported.problems.len(), 1319);
     assert_eq!(imported.samples.len(), 1319 * 41);
     let source = evaluate(&build_pools(&imported.samples), &quick_eval()).unwrap();
@@ -107,7 +108,7 @@ fn faithful_cot_pool_import_and_grader_agreement() {
         })
         .map(|(i, _)| i)
         .collect();
-    let mut text_graded = import(&path, &Format::FaithfulCotPool, None).unwrap();
+    let mut text_graded = import(&path, &Format::FaithfulCotPool, TableFormat::Auto, None).unwrap();
     relabel(&mut text_graded, &LabelOptions::default());
     let agree = natural
         .iter()
@@ -141,7 +142,7 @@ fn gsm8k_paper_runs_reproduce_their_accuracies_under_our_grading() {
     ];
     for (run, solved) in runs {
         let format = Format::Gsm8kExampleSolutions { run: run.into() };
-        let mut imported = import(&path, &format, None).unwrap();
+        let mut imported = import(&path, &format, TableFormat::Auto, None).unwrap();
         assert_eq!(imported.samples.len(), 1319);
         let source_solved = imported
             .samples

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use bestofn::import::{import, Format, Imported};
+use bestofn::io::TableFormat;
 use bestofn::records::Sample;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
@@ -19,6 +20,7 @@ pub fn faithful_cot_pool() -> Imported {
     import(
         &shared_data("samples/faithful_cot_gsm8k_test_pool.derived.jsonl.gz"),
         &Format::FaithfulCotPool,
+        TableFormat::Auto,
         None,
     )
     .expect("../shared/data must be beside the repository")
