@@ -176,6 +176,7 @@ fn compare_puts_the_gsm8k_paper_runs_side_by_side_with_paired_differences() {
                 &Format::Gsm8kExampleSolutions {
                     run: run.to_string(),
                 },
+                TableFormat::Auto,
                 None,
             )
             .unwrap();
