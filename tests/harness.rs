@@ -329,3 +329,100 @@ fn search_and_learn_scores_become_step_scores_and_rank_by_the_last() {
     assert_eq!(curve(&metrics, "verifier", 2), 1.0);
     assert_eq!(metrics["first"]["mean"], 0.5);
 }
+
+/// One hand-written lm-eval log line: `doc_id`, the doc, its target and responses.
+fn lm_eval_line(doc_id: u64, resps: Value, filter: &str) -> String {
+    serde_json::json!({
+        "doc_id": doc_id, "doc": {"question": "2 + 2?"}, "target": "#### 4",
+        "arguments": {"gen_args_0": {"arg_0": "Q: 2 + 2?\nA:", "arg_1": {}}},
+        "resps": resps, "filtered_resps": ["4"], "filter": filter,
+        "metrics": ["exact_match"], "exact_match": 1.0,
+    })
+    .to_string()
+        + "\n"
+}
+
+#[test]
+fn harness_logs_that_cannot_be_samples_are_refused_saying_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let refuse = |format: &[&str], contents: String, expected: &str| {
+        let input = dir.path().join("log.jsonl");
+        std::fs::write(&input, contents).unwrap();
+        let out = dir.path().join("out.jsonl");
+        bestofn()
+            .args(["import", "--format"])
+            .args(format)
+            .arg("--input")
+            .arg(&input)
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .failure()
+            .stderr(predicates::str::contains(expected));
+        assert!(!out.exists());
+    };
+    // A multiple-choice task scores choices by log-likelihood: no texts.
+    let loglikelihood = serde_json::json!([[[-1.5, false]], [[-0.5, true]]]);
+    refuse(
+        &["lm-eval"],
+        lm_eval_line(0, loglikelihood, "none"),
+        "log-likelihood",
+    );
+    // The same doc twice under one filter.
+    let twice = lm_eval_line(0, serde_json::json!([["4"]]), "none").repeat(2);
+    refuse(&["lm-eval"], twice, "problem id \"0\" again");
+    let filters = lm_eval_line(0, serde_json::json!([["4"]]), "a")
+        + &lm_eval_line(0, serde_json::json!([["4"]]), "b");
+    refuse(&["lm-eval", "--filter", "c"], filters, "--filter c: ");
+    refuse(
+        &["faithful-cot-pool", "--filter", "a"],
+        "{}\n".into(),
+        "--filter applies to --format lm-eval",
+    );
+    let mismatched = serde_json::json!({"problem": "?", "answer": "1", "completions": ["a", "b"], "scores": [[0.5]]});
+    refuse(
+        &["search-and-learn"],
+        mismatched.to_string() + "\n",
+        "1 score lists for 2 completions",
+    );
+    refuse(
+        &["lighteval"],
+        "{\"doc\": {}, \"model_response\": {}}\n".into(),
+        "doc.query",
+    );
+}
+
+#[test]
+fn a_resumable_log_is_never_named_parquet() {
+    let dir = tempfile::tempdir().unwrap();
+    let problems = dir.path().join("problems.jsonl");
+    std::fs::write(
+        &problems,
+        "{\"id\":\"a\",\"question\":\"2 + 2?\",\"answer\":\"4\"}\n",
+    )
+    .unwrap();
+    let replay = dir.path().join("replay.jsonl");
+    std::fs::write(
+        &replay,
+        "{\"problem_id\":\"a\",\"sample_idx\":0,\"text\":\"4\"}\n",
+    )
+    .unwrap();
+    bestofn()
+        .args([
+            "generate",
+            "--backend",
+            "replay",
+            "--n",
+            "1",
+            "--replay-from",
+        ])
+        .arg(&replay)
+        .arg("--problems")
+        .arg(&problems)
+        .arg("--out")
+        .arg(dir.path().join("samples.parquet"))
+        .assert()
+        .code(64)
+        .stderr(predicates::str::contains("bestofn convert"));
+    assert!(!dir.path().join("samples.parquet").exists());
+}
