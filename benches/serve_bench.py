@@ -10,9 +10,11 @@ a verifier directory (`--verifier`, default out/experiment/verifier when present
 measured too (bestofn alone: one problem's question and 8 solutions per request).
 
 The client shares the machine's cores with the servers: figures are for this machine as a
-whole, the client's cost included.
+whole, the client's cost included. `--client wrk` sends the same requests with wrk (Debian's
+`wrk`, C, one thread, a Lua script cycling through the bodies): far less client CPU per request
+than Python, so more of the machine is left to the servers.
 
-usage: .venv/bin/python benches/serve_bench.py [--seconds 10] [--concurrency 1,16,64]
+usage: .venv/bin/python benches/serve_bench.py [--seconds 10] [--concurrency 1,16,64] [--client aiohttp|wrk]
 """
 import argparse
 import asyncio
@@ -106,6 +108,41 @@ async def load(url, bodies, concurrency, seconds):
     return len(latencies) / elapsed, items / elapsed, p(0.5), p(0.99)
 
 
+WRK_SCRIPT = """
+local bodies = {}
+init = function(args)
+  for line in io.lines(args[1]) do bodies[#bodies + 1] = line end
+end
+local next_body = 0
+request = function()
+  next_body = next_body % #bodies + 1
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, bodies[next_body])
+end
+done = function(summary, latency, requests)
+  local errors = summary.errors
+  io.write(string.format("RESULT %d %f %f %f %d\\n", summary.requests, summary.duration / 1e6,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    errors.status + errors.timeout + errors.connect + errors.read + errors.write))
+end
+"""
+
+
+def wrk_load(url, bodies, concurrency, seconds):
+    """`load`'s figures, measured by wrk."""
+    per_request = len(bodies[0].get("responses") or bodies[0].get("solutions"))
+    workdir = Path(tempfile.mkdtemp())
+    (workdir / "load.lua").write_text(WRK_SCRIPT)
+    (workdir / "bodies.jsonl").write_text("".join(json.dumps(b) + "\n" for b in bodies))
+    output = subprocess.run(
+        ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--timeout", "30s",
+         "-s", str(workdir / "load.lua"), url, "--", str(workdir / "bodies.jsonl")],
+        check=True, capture_output=True, text=True).stdout
+    requests, elapsed, p50, p99, errors = output.split("RESULT ")[1].split()
+    assert int(errors) == 0, output
+    rate = int(requests) / float(elapsed)
+    return rate, rate * per_request, float(p50), float(p99)
+
+
 async def agree(ours_port, peer_port, bodies):
     """Share of responses both servers give the same verdict."""
     same = total = 0
@@ -146,7 +183,12 @@ def main():
     parser.add_argument("--concurrency", default="1,16,64")
     parser.add_argument("--group", type=int, default=8, help="responses per /grade request")
     parser.add_argument("--verifier", default=str(ROOT / "out" / "experiment" / "verifier"))
+    parser.add_argument("--client", choices=["aiohttp", "wrk"], default="aiohttp")
     args = parser.parse_args()
+    if args.client == "wrk":
+        measure = lambda url, bodies, c: wrk_load(url, bodies, c, args.seconds)  # noqa: E731
+    else:
+        measure = lambda url, bodies, c: asyncio.run(load(url, bodies, c, args.seconds))  # noqa: E731
     levels = [int(c) for c in args.concurrency.split(",")]
     grade_bodies, score_bodies = requests_of_qwen(args.group)
     verifier = Path(args.verifier) if Path(args.verifier, "verifier.json").exists() else None
@@ -168,13 +210,13 @@ def main():
         asyncio.run(wait_ready(f"http://127.0.0.1:{peer_port}/docs"))
         agreement = asyncio.run(agree(ours_port, peer_port, grade_bodies))
         print(f"{len(grade_bodies)} requests of {args.group} responses (Qwen2.5-Math on MATH), "
-              f"{args.seconds:.0f} s per cell; verdicts agree on {agreement:.1%}")
+              f"{args.seconds:.0f} s per cell, client {args.client}; verdicts agree on {agreement:.1%}")
         print(f"{'server':<22} {'C':>3} {'req/s':>9} {'graded/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'graded per server CPU-s':>24}")
         for concurrency in levels:
             row = {}
             for name, port, process in (("bestofn serve", ours_port, ours), ("FastAPI + Math-Verify", peer_port, peer)):
                 before = cpu_seconds(process.pid)
-                result = asyncio.run(load(f"http://127.0.0.1:{port}/grade", grade_bodies, concurrency, args.seconds))
+                result = measure(f"http://127.0.0.1:{port}/grade", grade_bodies, concurrency)
                 per_cpu = result[1] * args.seconds / max(cpu_seconds(process.pid) - before, 1e-9)
                 row[name] = (*result, per_cpu)
                 print(f"{name:<22} {concurrency:>3} {result[0]:>9.1f} {result[1]:>10.1f} {result[2]:>8.2f} {result[3]:>8.2f} {per_cpu:>24.0f}")
@@ -184,7 +226,7 @@ def main():
         if verifier:
             print(f"/score with {verifier.name} ({verifier}), 8 solutions per request")
             for concurrency in levels:
-                result = asyncio.run(load(f"http://127.0.0.1:{ours_port}/score", score_bodies, concurrency, args.seconds))
+                result = measure(f"http://127.0.0.1:{ours_port}/score", score_bodies, concurrency)
                 print(f"{'bestofn serve /score':<22} {concurrency:>3} {result[0]:>9.1f} {result[1]:>10.1f} {result[2]:>8.2f} {result[3]:>8.2f}")
     finally:
         for process in (ours, peer):

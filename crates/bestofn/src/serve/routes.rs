@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::AppState;
-use crate::grade::{explain, pair_gold, AnswerStyle, Explanation};
+use crate::grade::{explain, gold_answer, grade as grade_response, AnswerStyle, Explanation, Gold};
 
 pub fn router(state: Arc<AppState>, body_limit: usize) -> Router {
     Router::new()
@@ -93,20 +93,66 @@ fn parse_style(style: Option<&str>) -> Result<Option<AnswerStyle>, String> {
 /// large request is graded in parallel off the async threads.
 const INLINE_BYTES: usize = 256 << 10;
 
+/// A response's verdict, with its explanation when one was asked for.
+struct Graded {
+    correct: Option<bool>,
+    extracted: Option<String>,
+    explanation: Option<Explanation>,
+}
+
+/// Grades responses against golds, preparing each run of one gold once (a /grade request's
+/// responses share theirs); the verdicts are `pair_gold`'s, the rule every entry point uses.
+fn grade_run(pairs: &[(String, String)], style: Option<AnswerStyle>, explained: bool) -> Vec<Graded> {
+    let mut prepared: Option<(&str, String, Gold)> = None;
+    pairs
+        .iter()
+        .map(|(gold_text, response)| {
+            if prepared.as_ref().is_none_or(|(text, ..)| *text != gold_text.as_str()) {
+                let answer = gold_answer(gold_text).into_owned();
+                let gold = Gold::new(&answer);
+                prepared = Some((gold_text, answer, gold));
+            }
+            let (_, answer, gold) = prepared.as_ref().expect("prepared above");
+            let style = style.unwrap_or_else(|| AnswerStyle::infer(Some(answer), Some(response)));
+            if explained {
+                let explanation = explain(response, style, Some(gold));
+                Graded {
+                    correct: explanation.correct,
+                    extracted: explanation.extracted.clone(),
+                    explanation: Some(explanation),
+                }
+            } else {
+                let verdict = grade_response(response, style, Some(gold));
+                Graded {
+                    correct: verdict.correct,
+                    extracted: verdict.extracted,
+                    explanation: None,
+                }
+            }
+        })
+        .collect()
+}
+
 /// Each (gold, response) pair graded (against the gold's final answer when it is a reference
-/// solution).
-async fn grade_pairs(pairs: Vec<(String, String)>, style: Option<AnswerStyle>) -> Vec<Explanation> {
-    let one = move |(gold, response): &(String, String)| {
-        let (gold, style) = pair_gold(gold, response, style);
-        explain(response, style, Some(&gold))
-    };
+/// solution): small requests on the request's own thread, large ones in parallel off it.
+async fn grade_pairs(
+    pairs: Vec<(String, String)>,
+    style: Option<AnswerStyle>,
+    explained: bool,
+) -> Vec<Graded> {
     let bytes: usize = pairs.iter().map(|(g, r)| g.len() + r.len()).sum();
     if bytes <= INLINE_BYTES {
-        return pairs.iter().map(one).collect();
+        return grade_run(&pairs, style, explained);
     }
-    tokio::task::spawn_blocking(move || pairs.par_iter().map(one).collect())
-        .await
-        .unwrap_or_default()
+    tokio::task::spawn_blocking(move || {
+        let chunk = pairs.len().div_ceil(rayon::current_num_threads()).max(1);
+        pairs
+            .par_chunks(chunk)
+            .flat_map_iter(|run| grade_run(run, style, explained))
+            .collect()
+    })
+    .await
+    .unwrap_or_default()
 }
 
 async fn grade(
@@ -129,18 +175,17 @@ async fn grade(
         .into_iter()
         .map(|response| (gold.clone(), response))
         .collect();
-    let explanations = grade_pairs(pairs, style).await;
+    let graded = grade_pairs(pairs, style, request.explain).await;
     state
         .metrics
         .graded
-        .fetch_add(explanations.len() as u64, Ordering::Relaxed);
-    let correct: Vec<Option<bool>> = explanations.iter().map(|e| e.correct).collect();
-    let answers: Vec<Option<&str>> = explanations
-        .iter()
-        .map(|e| e.extracted.as_deref())
-        .collect();
+        .fetch_add(graded.len() as u64, Ordering::Relaxed);
+    let correct: Vec<Option<bool>> = graded.iter().map(|g| g.correct).collect();
+    let answers: Vec<Option<&str>> = graded.iter().map(|g| g.extracted.as_deref()).collect();
     let mut body = json!({ "correct": correct, "answers": answers });
     if request.explain {
+        let explanations: Vec<&Explanation> =
+            graded.iter().filter_map(|g| g.explanation.as_ref()).collect();
         body["explanations"] = json!(explanations);
     }
     Json(body).into_response()
@@ -253,7 +298,7 @@ async fn get_reward(
         .iter()
         .map(|&i| (labels[i].clone().unwrap_or_default(), responses[i].clone()))
         .collect();
-    for (&i, verdict) in labeled.iter().zip(grade_pairs(pairs, None).await) {
+    for (&i, verdict) in labeled.iter().zip(grade_pairs(pairs, None, false).await) {
         rewards[i] = if verdict.correct == Some(true) {
             1.0
         } else {
