@@ -21,6 +21,8 @@ command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 # A headless browser: the test suite opens eval's HTML report in it (through chromedriver).
 command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium chromium-driver)
+# wrk: the load generator of benches/serve_bench.py --client wrk.
+command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} with apt-get" >&2
   apt-get update -qq
