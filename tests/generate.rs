@@ -1527,6 +1527,86 @@ mod vllm {
     /// vLLM's offline engine (`LLM.generate`), its `RequestOutput`s dumped as JSON the way a
     /// script does (each completion's dataclass as a dict), imported: every output a sample of its
     /// problem, with its text, finish reason and token count.
+    /// `generate --backend vllm-offline` on `problems` with `template`, n samples, into `out`.
+    fn offline_generate(problems: &Path, template: &str, n: u32, out: &Path) -> Command {
+        let mut command = common::bestofn();
+        command
+            .args(["generate", "--backend", "vllm-offline", "--model"])
+            .arg(common::smollm2_hf_dir())
+            .arg("--vllm-python")
+            .arg(common::venv_python())
+            .args([
+                "--vllm-arg",
+                "dtype=float32",
+                "--vllm-arg",
+                "enforce_eager=true",
+            ])
+            .args(["--vllm-arg", "max_model_len=1024", "--vllm-batch", "2"])
+            .args(["--template", template, "--n", &n.to_string()])
+            .args(["--temperature", "0.8", "--max-tokens", "16", "--seed", "3"])
+            .arg("--problems")
+            .arg(problems)
+            .arg("--out")
+            .arg(out)
+            .env("HF_HUB_OFFLINE", "1")
+            .env("VLLM_CPU_KVCACHE_SPACE", "1");
+        command
+    }
+
+    #[test]
+    fn vllms_offline_engine_generates_chat_and_completions_and_resumes() {
+        if common::skip(
+            "vllms_offline_engine_generates_chat_and_completions_and_resumes",
+            &[common::Need::Vllm],
+        ) {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let all = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("data/easy-arithmetic.jsonl"),
+        )
+        .unwrap();
+        let problems = dir.path().join("problems.jsonl");
+        std::fs::write(
+            &problems,
+            all.lines()
+                .take(3)
+                .map(|l| format!("{l}\n"))
+                .collect::<String>(),
+        )
+        .unwrap();
+        let out = dir.path().join("chat.jsonl");
+        offline_generate(&problems, "chat", 2, &out)
+            .assert()
+            .success();
+        let first = keyed(&out);
+        assert_eq!(first.len(), 6);
+        for sample in common::read_jsonl(&out) {
+            assert_eq!(sample["generator"]["backend"], "vllm-offline");
+            assert!(sample["generator"]["server"]["vllm"].is_string());
+            assert!(sample["num_tokens"].as_u64().unwrap() > 0);
+            assert!(["stop", "length"].contains(&sample["finish_reason"].as_str().unwrap()));
+        }
+        // Three batches of two jobs; a second run adds the third sample of each problem only.
+        offline_generate(&problems, "chat", 3, &out)
+            .assert()
+            .success()
+            .stderr(predicates::str::contains(
+                "3 samples generated, 6 already present",
+            ));
+        let second = keyed(&out);
+        assert_eq!(second.len(), 9);
+        assert!(first.iter().all(|(key, value)| second[key] == *value));
+        // A completion template goes through LLM.generate.
+        let completions = dir.path().join("completions.jsonl");
+        offline_generate(&problems, "gsm8k", 1, &completions)
+            .assert()
+            .success();
+        let texts = keyed(&completions);
+        assert_eq!(texts.len(), 3);
+        assert!(texts.values().all(|(text, _)| !text.is_empty()));
+    }
+
     #[test]
     fn vllm_offline_outputs_import_as_samples() {
         if common::skip(

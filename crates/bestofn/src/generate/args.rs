@@ -7,7 +7,7 @@ use clap::Args;
 use super::token_stats::{TokenStatsRequest, MAX_TOP_LOGPROBS};
 use super::{
     AdaptiveStop, BackendKind, BackendSettings, GenerateOptions, LlamaArgs, OnlineConfidence,
-    OpenAiArgs, ReplayArgs, SamplingParams, Template,
+    OpenAiArgs, ReplayArgs, SamplingParams, Template, VllmOfflineArgs,
 };
 use crate::error::Error;
 
@@ -17,7 +17,8 @@ pub struct GeneratorArgs {
     #[arg(long, value_enum, default_value = "llama")]
     pub backend: BackendKind,
     /// llama: GGUF file (default: the bundled SmolLM2-135M-Instruct, found in .venv-llama or
-    /// $BESTOFN_GGUF); openai: the model name the server knows.
+    /// $BESTOFN_GGUF); openai: the model name the server knows; vllm-offline: the Hugging Face
+    /// directory or name vLLM loads.
     #[arg(long)]
     pub model: Option<String>,
     /// llama and the verifier: CPU threads (default: all cores).
@@ -38,6 +39,8 @@ pub struct GeneratorArgs {
     pub openai: OpenAiArgs,
     #[command(flatten)]
     pub replay: ReplayArgs,
+    #[command(flatten)]
+    pub vllm_offline: VllmOfflineArgs,
 }
 
 /// Adaptive N: --n becomes the most samples a problem gets.
@@ -250,6 +253,13 @@ impl GeneratorArgs {
         let threads = self.threads.unwrap_or_else(crate::default_threads);
         let backend = super::configure(self.backend, self, threads)?;
         let (params, template) = self.sampling.resolve()?;
+        if self.backend == BackendKind::VllmOffline && params.token_stats.is_some() {
+            return Err(Error::Settings(
+                "--token-stats: --backend vllm-offline records no token statistics; serve the \
+                 model (vllm serve) and use --backend openai"
+                    .into(),
+            ));
+        }
         let round = self.adaptive.round()?;
         let online = self.online.resolve(n, round)?;
         if self.adaptive.adaptive_round.is_some() && !self.adaptive.adaptive && online.is_none() {
@@ -274,6 +284,13 @@ impl GeneratorArgs {
 
 /// The online rule reads each token's confidence as it is generated.
 fn online_needs(backend: BackendKind, params: &SamplingParams) -> Result<(), Error> {
+    if backend == BackendKind::VllmOffline {
+        return Err(Error::Settings(
+            "--online-confidence stops traces as they are generated: vLLM's offline engine \
+             returns them whole; serve the model and use --backend openai"
+                .into(),
+        ));
+    }
     if backend == BackendKind::Replay {
         return Err(Error::Settings(
             "--online-confidence stops traces as they are generated: --backend replay generates none"

@@ -1,7 +1,8 @@
 //! `generate`: sample N candidate solutions per problem from a model, append-only and resumable.
 //!
 //! Backends: embedded llama.cpp (`llama/`, its engine behind the cargo feature of the same name),
-//! any OpenAI-compatible server (`openai.rs`), and an existing samples file (`replay.rs`), each
+//! any OpenAI-compatible server (`openai.rs`), vLLM's offline engine (`vllm_offline.rs`), and an
+//! existing samples file (`replay.rs`), each
 //! holding its flags, its options ([`BackendConfig`]) and its engine ([`Backend`], whose contract
 //! is in `backend.rs`). The driver (`run.rs`) owns everything backends share: which
 //! `(problem_id, sample_idx)` pairs are missing (`sampling.rs`: the plan and per-sample seeds),
@@ -22,6 +23,7 @@ mod run;
 mod sampling;
 pub mod template;
 mod token_stats;
+mod vllm_offline;
 
 use std::path::Path;
 
@@ -47,6 +49,7 @@ pub use template::{Mode, Prompt, Template};
 #[cfg(feature = "llama")]
 pub(crate) use token_stats::log_normalizer_and_mean;
 pub use token_stats::{TokenStats, TokenStatsRequest};
+pub use vllm_offline::{VllmOfflineArgs, VllmOfflineOptions};
 
 /// Which backend generates: the registry of backends, each configured from its own flag group
 /// (in its own file) by [`configure`].
@@ -58,6 +61,8 @@ pub enum BackendKind {
     Openai,
     /// Samples from an existing samples file (--replay-from).
     Replay,
+    /// vLLM's offline engine (vllm.LLM) in a Python worker: no server.
+    VllmOffline,
 }
 
 /// The settings of the chosen backend, resolved from its flags: each backend's own options,
@@ -87,6 +92,7 @@ pub fn configure(
         BackendKind::Llama => Box::new(args.llama.configure(model, threads)?),
         BackendKind::Openai => Box::new(args.openai.configure(model)?),
         BackendKind::Replay => Box::new(args.replay.configure()?),
+        BackendKind::VllmOffline => Box::new(args.vllm_offline.configure(model)?),
     })
 }
 

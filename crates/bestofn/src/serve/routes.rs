@@ -102,12 +102,19 @@ struct Graded {
 
 /// Grades responses against golds, preparing each run of one gold once (a /grade request's
 /// responses share theirs); the verdicts are `pair_gold`'s, the rule every entry point uses.
-fn grade_run(pairs: &[(String, String)], style: Option<AnswerStyle>, explained: bool) -> Vec<Graded> {
+fn grade_run(
+    pairs: &[(String, String)],
+    style: Option<AnswerStyle>,
+    explained: bool,
+) -> Vec<Graded> {
     let mut prepared: Option<(&str, String, Gold)> = None;
     pairs
         .iter()
         .map(|(gold_text, response)| {
-            if prepared.as_ref().is_none_or(|(text, ..)| *text != gold_text.as_str()) {
+            if prepared
+                .as_ref()
+                .is_none_or(|(text, ..)| *text != gold_text.as_str())
+            {
                 let answer = gold_answer(gold_text).into_owned();
                 let gold = Gold::new(&answer);
                 prepared = Some((gold_text, answer, gold));
@@ -184,8 +191,10 @@ async fn grade(
     let answers: Vec<Option<&str>> = graded.iter().map(|g| g.extracted.as_deref()).collect();
     let mut body = json!({ "correct": correct, "answers": answers });
     if request.explain {
-        let explanations: Vec<&Explanation> =
-            graded.iter().filter_map(|g| g.explanation.as_ref()).collect();
+        let explanations: Vec<&Explanation> = graded
+            .iter()
+            .filter_map(|g| g.explanation.as_ref())
+            .collect();
         body["explanations"] = json!(explanations);
     }
     Json(body).into_response()
