@@ -267,56 +267,35 @@ pub fn evaluate(pools: &[ProblemPool], options: &EvalOptions) -> Result<Metrics>
         })
         .collect();
     let num_series = methods.len() * ks.len();
-    let mut series: Vec<Vec<f64>> = vec![Vec::with_capacity(pools.len()); num_series + 1];
-    for (pool, values) in pools.iter().zip(&per_problem) {
-        for (m, per_k) in values.iter().enumerate() {
-            for (ki, &v) in per_k.iter().enumerate() {
-                series[m * ks.len() + ki].push(v);
-            }
-        }
-        let first_correct = pool.correct.first().copied().flatten() == Some(true);
-        series[num_series].push(f64::from(u8::from(first_correct)));
-    }
     let pairs = strategy_pairs(&methods);
-    for &(a, b) in &pairs {
-        for ki in 0..ks.len() {
-            let (a, b) = (&series[a * ks.len() + ki], &series[b * ks.len() + ki]);
-            let difference = a.iter().zip(b).map(|(a, b)| a - b).collect();
-            series.push(difference);
-        }
-    }
+    let series = value_series(pools, &per_problem, ks.len(), num_series, &pairs);
     let estimates = bootstrap_series(&series, options);
+    // The estimates of series `first`, `first + 1`, ...: one per k.
+    let points = |first: usize| -> Vec<CurvePoint> {
+        ks.iter()
+            .enumerate()
+            .map(|(ki, &k)| CurvePoint {
+                k,
+                estimate: estimates[first + ki],
+            })
+            .collect()
+    };
     let differences = pairs
         .iter()
         .enumerate()
         .map(|(pair, &(a, b))| PairedDifference {
             a: methods[a],
             b: methods[b],
-            points: ks
-                .iter()
-                .enumerate()
-                .map(|(ki, &k)| CurvePoint {
-                    k,
-                    estimate: estimates[num_series + 1 + pair * ks.len() + ki],
-                })
-                .collect(),
+            points: points(num_series + 1 + pair * ks.len()),
         })
         .collect();
-
     let curves = methods
         .iter()
         .enumerate()
         .map(|(m, &method)| Curve {
             method,
             estimator: method.estimator(),
-            points: ks
-                .iter()
-                .enumerate()
-                .map(|(ki, &k)| CurvePoint {
-                    k,
-                    estimate: estimates[m * ks.len() + ki],
-                })
-                .collect(),
+            points: points(m * ks.len()),
         })
         .collect();
 
@@ -356,6 +335,35 @@ pub fn evaluate(pools: &[ProblemPool], options: &EvalOptions) -> Result<Metrics>
         compute,
         score_variants: Vec::new(),
     })
+}
+
+/// The per-problem values bootstrapped together: each method at each k (`[method * ks + k]`),
+/// then the first sample's correctness, then each pair's difference at each k.
+fn value_series(
+    pools: &[ProblemPool],
+    per_problem: &[Vec<Vec<f64>>],
+    ks: usize,
+    num_series: usize,
+    pairs: &[(usize, usize)],
+) -> Vec<Vec<f64>> {
+    let mut series: Vec<Vec<f64>> = vec![Vec::with_capacity(pools.len()); num_series + 1];
+    for (pool, values) in pools.iter().zip(per_problem) {
+        for (m, per_k) in values.iter().enumerate() {
+            for (ki, &v) in per_k.iter().enumerate() {
+                series[m * ks + ki].push(v);
+            }
+        }
+        let first_correct = pool.correct.first().copied().flatten() == Some(true);
+        series[num_series].push(f64::from(u8::from(first_correct)));
+    }
+    for &(a, b) in pairs {
+        for ki in 0..ks {
+            let (a, b) = (&series[a * ks + ki], &series[b * ks + ki]);
+            let difference = a.iter().zip(b).map(|(a, b)| a - b).collect();
+            series.push(difference);
+        }
+    }
+    series
 }
 
 /// Every pair of strategies among `methods` (by index; coverage is no strategy), the later one

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value};
 
+use super::adaptive::Votes;
 use super::backend::{Backend, Completion, Generated, Job, Origin};
 use super::log::{ExistingSamples, Expected, SampleLog};
 use super::online::{OnlineState, RoundPlan};
@@ -189,25 +190,8 @@ pub fn generate_judged(
     };
     let mut round = Vec::new();
     let result = resumed.and_then(|()| loop {
-        let round_of = |problem: &Problem| -> Option<RoundPlan> {
-            if let Some(online) = &online {
-                return online.plan(&problem.id);
-            }
-            let settled = match (&options.adaptive, judge.as_deref()) {
-                (None, _) => false,
-                (Some(_), Some(judge)) => judge.settled(&problem.id),
-                (Some(stop), None) => votes
-                    .get(&problem.id)
-                    .is_some_and(|v| v.settled(stop.confidence)),
-            };
-            (!settled).then(|| RoundPlan {
-                indices: 0..options.n,
-                take: options
-                    .adaptive
-                    .as_ref()
-                    .map_or(usize::MAX, |stop| stop.round as usize),
-                stop: None,
-            })
+        let round_of = |problem: &Problem| {
+            next_round(problem, options, online.as_ref(), judge.as_deref(), &votes)
         };
         let jobs = plan_jobs(backend, problems, options, &existing, &round_of);
         if jobs.is_empty() {
@@ -215,21 +199,8 @@ pub fn generate_judged(
         }
         let mut write = |job: &Job, completion: Completion| -> Result<()> {
             existing.insert(&job.problem_id, completion.sample_idx);
-            if let (Some(online), Origin::Generated(generated)) = (&mut online, &completion.origin)
-            {
-                let tokens = generated.tokens.as_ref().map(|t| t.confidence.as_slice());
-                let stopped = generated.early_stop.is_some();
-                online.add(
-                    &job.problem_id,
-                    completion.sample_idx,
-                    &completion.text,
-                    tokens,
-                    stopped,
-                )?;
-                if stopped {
-                    summary.stopped += 1;
-                    summary.stopped_tokens += completion.generated_tokens();
-                }
+            if let Some(online) = &mut online {
+                note_online(online, job, &completion, &mut summary)?;
             }
             if let Some(stop) = &options.adaptive {
                 if judge.is_some() {
@@ -282,6 +253,61 @@ pub fn generate_judged(
         options.adaptive.is_some() || options.online.is_some(),
         out,
     )
+}
+
+/// Adds a finished trace to the online rule's state; a stopped one counts what it cost.
+fn note_online(
+    online: &mut OnlineState,
+    job: &Job,
+    completion: &Completion,
+    summary: &mut GenerateSummary,
+) -> Result<()> {
+    let Origin::Generated(generated) = &completion.origin else {
+        return Ok(());
+    };
+    let tokens = generated.tokens.as_ref().map(|t| t.confidence.as_slice());
+    let stopped = generated.early_stop.is_some();
+    online.add(
+        &job.problem_id,
+        completion.sample_idx,
+        &completion.text,
+        tokens,
+        stopped,
+    )?;
+    if stopped {
+        summary.stopped += 1;
+        summary.stopped_tokens += completion.generated_tokens();
+    }
+    Ok(())
+}
+
+/// The next round of `problem`'s samples: the online rule's, else all of them (a round of them
+/// with adaptive sampling), or none once its answer is settled.
+fn next_round(
+    problem: &Problem,
+    options: &GenerateOptions,
+    online: Option<&OnlineState>,
+    judge: Option<&dyn RoundJudge>,
+    votes: &HashMap<String, Votes>,
+) -> Option<RoundPlan> {
+    if let Some(online) = online {
+        return online.plan(&problem.id);
+    }
+    let settled = match (&options.adaptive, judge) {
+        (None, _) => false,
+        (Some(_), Some(judge)) => judge.settled(&problem.id),
+        (Some(stop), None) => votes
+            .get(&problem.id)
+            .is_some_and(|v| v.settled(stop.confidence)),
+    };
+    (!settled).then(|| RoundPlan {
+        indices: 0..options.n,
+        take: options
+            .adaptive
+            .as_ref()
+            .map_or(usize::MAX, |stop| stop.round as usize),
+        stop: None,
+    })
 }
 
 /// The online rule's state, with what a resumed file already holds.

@@ -380,12 +380,7 @@ pub fn choose(
             let keep = (ranked.len() * keep_top as usize).div_ceil(100).max(1);
             ranked.truncate(keep);
             ranked.retain(|&p| pool.answer_ids[p as usize] != NO_ANSWER);
-            tally.reset(pool.answer_texts.len());
-            for (rank, &p) in ranked.iter().enumerate() {
-                let weight = f64::from(scores[p as usize]);
-                tally.add(pool.answer_ids[p as usize], p, rank as u32, weight);
-            }
-            ranked_winner(pool, &ranked, tally)
+            score_weighted_vote(pool, &ranked, scores, tally)
         }
         Strategy::OnlineVote { keep_top, warmup } => {
             let scores = pool.scores.as_deref()?;
@@ -395,36 +390,55 @@ pub fn choose(
                 pool.answer_ids[p as usize] != NO_ANSWER
                     && f64::from(scores[p as usize]) >= threshold
             });
-            tally.reset(pool.answer_texts.len());
-            for (rank, &p) in ranked.iter().enumerate() {
-                let weight = f64::from(scores[p as usize]);
-                tally.add(pool.answer_ids[p as usize], p, rank as u32, weight);
-            }
-            ranked_winner(pool, &ranked, tally)
+            score_weighted_vote(pool, &ranked, scores, tally)
         }
         Strategy::Borda { power_milli } => {
-            let scores = pool.scores.as_deref()?;
-            let ranked = by_score(members, scores);
-            let n = ranked.len();
-            let power = f64::from(power_milli) / 1000.0;
-            tally.reset(pool.answer_texts.len());
-            for (rank, &p) in ranked.iter().enumerate() {
-                let answer = pool.answer_ids[p as usize];
-                if answer != NO_ANSWER {
-                    let points = ((n - rank) as f64).powf(power);
-                    tally.add(answer, p, rank as u32, points);
-                }
-            }
-            let answered: Vec<u32> = ranked
-                .into_iter()
-                .filter(|&p| pool.answer_ids[p as usize] != NO_ANSWER)
-                .collect();
-            ranked_winner(pool, &answered, tally)
+            borda(pool, members, pool.scores.as_deref()?, power_milli, tally)
         }
     }
 }
 
-/// `members` best score first, equal scores by lower position.
+/// A vote over `ranked` (best first, every one with an answer), each weighed by its score.
+fn score_weighted_vote(
+    pool: &ProblemPool,
+    ranked: &[u32],
+    scores: &[f32],
+    tally: &mut Tally,
+) -> Option<Choice> {
+    tally.reset(pool.answer_texts.len());
+    for (rank, &p) in ranked.iter().enumerate() {
+        let weight = f64::from(scores[p as usize]);
+        tally.add(pool.answer_ids[p as usize], p, rank as u32, weight);
+    }
+    ranked_winner(pool, ranked, tally)
+}
+
+/// Borda count: the sample ranked r of n by score gives its answer (n − r)^power points.
+fn borda(
+    pool: &ProblemPool,
+    members: &[u32],
+    scores: &[f32],
+    power_milli: u32,
+    tally: &mut Tally,
+) -> Option<Choice> {
+    let ranked = by_score(members, scores);
+    let n = ranked.len();
+    let power = f64::from(power_milli) / 1000.0;
+    tally.reset(pool.answer_texts.len());
+    for (rank, &p) in ranked.iter().enumerate() {
+        let answer = pool.answer_ids[p as usize];
+        if answer != NO_ANSWER {
+            let points = ((n - rank) as f64).powf(power);
+            tally.add(answer, p, rank as u32, points);
+        }
+    }
+    let answered: Vec<u32> = ranked
+        .into_iter()
+        .filter(|&p| pool.answer_ids[p as usize] != NO_ANSWER)
+        .collect();
+    ranked_winner(pool, &answered, tally)
+}
+
 /// DeepConf online's threshold: the (100 − η)-th percentile of the scores of the members among
 /// the problem's first `warmup` samples (of every member when none is).
 fn online_threshold(
@@ -451,6 +465,7 @@ fn online_threshold(
     crate::generate::percentile(&basis, 100.0 - f64::from(keep_top))
 }
 
+/// `members` best score first, equal scores by lower position.
 fn by_score(members: &[u32], scores: &[f32]) -> Vec<u32> {
     let mut ranked = members.to_vec();
     ranked.sort_by(|&a, &b| {
