@@ -1438,16 +1438,7 @@ mod vllm {
         }
         let server = common::VllmServer::start(&common::smollm2_hf_dir());
         let dir = tempfile::tempdir().unwrap();
-        let all = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("data/easy-arithmetic.jsonl"),
-        )
-        .unwrap();
-        let problems = dir.path().join("problems.jsonl");
-        std::fs::write(
-            &problems,
-            all.lines().take(2).collect::<Vec<_>>().join("\n") + "\n",
-        )
-        .unwrap();
+        let problems = first_easy_problems(dir.path(), 2);
 
         // n per request, honoured: no top-up, no warning; the server says who it is.
         let batched = dir.path().join("batched.jsonl");
@@ -1527,6 +1518,18 @@ mod vllm {
     /// vLLM's offline engine (`LLM.generate`), its `RequestOutput`s dumped as JSON the way a
     /// script does (each completion's dataclass as a dict), imported: every output a sample of its
     /// problem, with its text, finish reason and token count.
+    /// The first `k` problems of `data/easy-arithmetic.jsonl`, as a problems file in `dir`.
+    fn first_easy_problems(dir: &Path, k: usize) -> std::path::PathBuf {
+        let all = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("data/easy-arithmetic.jsonl"),
+        )
+        .unwrap();
+        let problems = dir.join("problems.jsonl");
+        let lines: String = all.lines().take(k).map(|l| format!("{l}\n")).collect();
+        std::fs::write(&problems, lines).unwrap();
+        problems
+    }
+
     /// `generate --backend vllm-offline` on `problems` with `template`, n samples, into `out`.
     fn offline_generate(problems: &Path, template: &str, n: u32, out: &Path) -> Command {
         let mut command = common::bestofn();
@@ -1562,19 +1565,7 @@ mod vllm {
             return;
         }
         let dir = tempfile::tempdir().unwrap();
-        let all = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("data/easy-arithmetic.jsonl"),
-        )
-        .unwrap();
-        let problems = dir.path().join("problems.jsonl");
-        std::fs::write(
-            &problems,
-            all.lines()
-                .take(3)
-                .map(|l| format!("{l}\n"))
-                .collect::<String>(),
-        )
-        .unwrap();
+        let problems = first_easy_problems(dir.path(), 3);
         let out = dir.path().join("chat.jsonl");
         offline_generate(&problems, "chat", 2, &out)
             .assert()
@@ -1616,16 +1607,7 @@ mod vllm {
             return;
         }
         let dir = tempfile::tempdir().unwrap();
-        let all = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("data/easy-arithmetic.jsonl"),
-        )
-        .unwrap();
-        let problems = dir.path().join("problems.jsonl");
-        std::fs::write(
-            &problems,
-            all.lines().take(2).collect::<Vec<_>>().join("\n") + "\n",
-        )
-        .unwrap();
+        let problems = first_easy_problems(dir.path(), 2);
         let dump = dir.path().join("outputs.json");
         let script = r#"
 import dataclasses, json, sys

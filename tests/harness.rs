@@ -77,17 +77,7 @@ fn import(format: &[&str], input: &Path, dir: &Path, name: &str) -> (PathBuf, Pa
         dir.join(format!("{name}.jsonl")),
         dir.join(format!("{name}.problems.jsonl")),
     );
-    bestofn()
-        .args(["import", "--format"])
-        .args(format)
-        .arg("--input")
-        .arg(input)
-        .arg("--out")
-        .arg(&samples)
-        .arg("--problems-out")
-        .arg(&problems)
-        .assert()
-        .success();
+    common::import(format, input, &samples, &problems);
     (samples, problems)
 }
 

@@ -283,17 +283,8 @@ fn the_html_report_of_a_real_pool_in_a_real_browser() {
         dir.path().join("samples.jsonl"),
         dir.path().join("problems.jsonl"),
     );
-    common::bestofn()
-        .args(["import", "--format", "qwen-math-rm", "--input"])
-        .arg(common::shared_data(
-            "samples/qwen25math_rm_maj/math_cot_100.jsonl",
-        ))
-        .arg("--out")
-        .arg(&samples)
-        .arg("--problems-out")
-        .arg(&problems)
-        .assert()
-        .success();
+    let pool = common::shared_data("samples/qwen25math_rm_maj/math_cot_100.jsonl");
+    common::import(&["qwen-math-rm"], &pool, &samples, &problems);
     let labeled = dir.path().join("labeled.jsonl");
     label(&problems, &samples, &labeled);
     open_where_the_verifier_beats_the_majority(&labeled, &problems, dir.path());

@@ -21,15 +21,7 @@ fn convert(input: &Path, out: &Path) {
 /// `import` of a real grouped set into `dir`: its samples and problems files.
 fn import_real(format: &str, input: &Path, dir: &Path) -> (PathBuf, PathBuf) {
     let (samples, problems) = (dir.join("samples.jsonl"), dir.join("problems.jsonl"));
-    bestofn()
-        .args(["import", "--format", format, "--input"])
-        .arg(input)
-        .arg("--out")
-        .arg(&samples)
-        .arg("--problems-out")
-        .arg(&problems)
-        .assert()
-        .success();
+    common::import(&[format], input, &samples, &problems);
     (samples, problems)
 }
 

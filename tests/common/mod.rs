@@ -351,6 +351,22 @@ pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// `bestofn import --format FORMAT... --input INPUT` into `samples` and `problems`, which must
+/// succeed (`format` may carry the format's own flags: `["lm-eval", "--filter", "strict-match"]`).
+pub fn import(format: &[&str], input: &Path, samples: &Path, problems: &Path) {
+    bestofn()
+        .args(["import", "--format"])
+        .args(format)
+        .arg("--input")
+        .arg(input)
+        .arg("--out")
+        .arg(samples)
+        .arg("--problems-out")
+        .arg(problems)
+        .assert()
+        .success();
+}
+
 /// `bestofn eval` on `samples` into `report`, which must succeed; its `metrics.json`.
 pub fn eval_metrics(samples: &Path, report: &Path) -> serde_json::Value {
     bestofn()
