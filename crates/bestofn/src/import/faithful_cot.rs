@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{answer_text, sample_with_source_verdict, Fields, Imported};
+use super::{sample_with_source_verdict, scalar_text, Fields, Imported};
 use crate::error::Result;
 use crate::grade::AnswerStyle;
 use crate::records::Problem;
@@ -13,7 +13,7 @@ pub(super) fn import_line(mut fields: Fields, imported: &mut Imported) -> Result
     let question = fields.string("question")?;
     let gold = fields.take("gold")?;
     let gold =
-        answer_text(&gold).ok_or_else(|| fields.error("gold", "expected a string or number"))?;
+        scalar_text(&gold).ok_or_else(|| fields.error("gold", "expected a string or number"))?;
     let candidates = fields.array("candidates")?;
     for (index, candidate) in candidates.into_iter().enumerate() {
         let field = format!("candidates[{index}]");
@@ -32,7 +32,7 @@ pub(super) fn import_line(mut fields: Fields, imported: &mut Imported) -> Result
             "prompt": text_of("prompt")?,
             "config": text_of("config")?,
         });
-        let source_answer = candidate.get("answer").and_then(answer_text);
+        let source_answer = candidate.get("answer").and_then(scalar_text);
         let source_correct = candidate.get("is_correct").and_then(Value::as_bool);
         imported.samples.push(sample_with_source_verdict(
             &id,

@@ -7,7 +7,7 @@
 use serde_json::{json, Map, Value};
 
 use super::lm_eval::{gold_problem, zero_or_one};
-use super::{answer_text, sample_with_source_verdict, Fields, Imported};
+use super::{sample_with_source_verdict, scalar_text, Fields, Imported};
 use crate::error::Result;
 
 pub(super) fn import_line(mut fields: Fields, index: usize, imported: &mut Imported) -> Result<()> {
@@ -23,7 +23,7 @@ pub(super) fn import_line(mut fields: Fields, index: usize, imported: &mut Impor
         None | Some(Value::Null) => Map::new(),
         Some(_) => return Err(fields.error("metric", "expected an object")),
     };
-    let id = match doc.get("id").and_then(answer_text) {
+    let id = match doc.get("id").and_then(scalar_text) {
         Some(id) if !id.is_empty() => id,
         _ => index.to_string(),
     };
@@ -83,6 +83,6 @@ fn gold_choice(fields: &Fields, doc: &Map<String, Value>) -> Result<String> {
     .ok_or_else(|| fields.error("doc.gold_index", "expected an index or a list of them"))?;
     doc.get("choices")
         .and_then(|c| c.get(index as usize))
-        .and_then(answer_text)
+        .and_then(scalar_text)
         .ok_or_else(|| fields.error("doc.choices", format!("no choice at gold_index {index}")))
 }

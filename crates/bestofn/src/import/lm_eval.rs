@@ -9,7 +9,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{answer_text, sample_with_source_verdict, Fields, Imported};
+use super::{sample_with_source_verdict, scalar_text, Fields, Imported};
 use crate::error::{Error, Result};
 use crate::grade::{self, AnswerStyle};
 use crate::io::JsonLine;
@@ -78,7 +78,7 @@ pub(super) fn import_line(mut fields: Fields, imported: &mut Imported) -> Result
         return Err(fields.error("doc", "expected an object"));
     };
     let target = fields.take("target")?;
-    let target = answer_text(&target).ok_or_else(|| {
+    let target = scalar_text(&target).ok_or_else(|| {
         fields.error(
             "target",
             "expected a string or number (bestofn grades against one gold answer)",
@@ -189,7 +189,7 @@ fn filtered_answer(filtered: &[Value], index: usize, responses: usize) -> Option
         [single] if responses == 1 => single,
         _ => return None,
     };
-    answer_text(answer).filter(|a| a != NO_ANSWER)
+    scalar_text(answer).filter(|a| a != NO_ANSWER)
 }
 
 /// A problem whose gold is `target`: a reference solution (`... #### 18`, a `\boxed{}`) is

@@ -25,7 +25,7 @@ use serde_json::{Map, Value};
 use crate::error::{Error, Result};
 use crate::grade::normalize;
 use crate::io::{read_table, JsonLine, TableFormat};
-use crate::records::{Problem, Sample};
+use crate::records::{scalar_text, Problem, Sample};
 pub use responses::ResponseLink;
 
 /// The runs of the GSM8K paper's `example_model_solutions.jsonl`.
@@ -233,15 +233,6 @@ impl Fields<'_> {
             Value::Array(a) => Ok(a),
             _ => Err(self.error(field, "expected an array")),
         }
-    }
-}
-
-/// A source's answer value as text: strings verbatim, numbers in JSON form.
-fn answer_text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
     }
 }
 

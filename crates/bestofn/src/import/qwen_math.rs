@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{answer_text, sample_with_source_verdict, Fields, Imported};
+use super::{sample_with_source_verdict, scalar_text, Fields, Imported};
 use crate::error::Result;
 use crate::grade::AnswerStyle;
 use crate::records::Problem;
@@ -46,7 +46,7 @@ pub(super) fn import_line(mut fields: Fields, imported: &mut Imported) -> Result
             index,
             text,
             json!({ "model": "qwen2.5-math" }),
-            answer_text(&preds[index]),
+            scalar_text(&preds[index]),
             verdicts[index].as_bool(),
             Some(score as f32),
         ));

@@ -9,7 +9,7 @@
 use serde_json::{json, Value};
 
 use super::lm_eval::gold_problem;
-use super::{answer_text, sample_with_source_verdict, Fields, Imported};
+use super::{sample_with_source_verdict, scalar_text, Fields, Imported};
 use crate::error::Result;
 
 pub(super) fn import_line(mut fields: Fields, index: usize, imported: &mut Imported) -> Result<()> {
@@ -17,7 +17,7 @@ pub(super) fn import_line(mut fields: Fields, index: usize, imported: &mut Impor
         .object
         .shift_remove("unique_id")
         .as_ref()
-        .and_then(answer_text)
+        .and_then(scalar_text)
     {
         Some(id) => id,
         None => index.to_string(),
@@ -25,7 +25,7 @@ pub(super) fn import_line(mut fields: Fields, index: usize, imported: &mut Impor
     let question = fields.string("problem")?;
     let gold = fields.take("answer")?;
     let gold =
-        answer_text(&gold).ok_or_else(|| fields.error("answer", "expected a string or number"))?;
+        scalar_text(&gold).ok_or_else(|| fields.error("answer", "expected a string or number"))?;
     let completions = fields.array("completions")?;
     let scores = match fields.object.shift_remove("scores") {
         Some(Value::Array(scores)) => scores,

@@ -14,6 +14,16 @@ mod problem;
 mod sample;
 mod stream;
 
+/// A string or a number as text (a string verbatim, a number as JSON writes it); anything else
+/// has none. What an answer, a gold or a label given either way reads as.
+pub fn scalar_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
 pub use problem::{read_problems, Problem, ProblemLayout, ProblemLayoutBesideSamples};
 
 pub use sample::{

@@ -76,12 +76,7 @@ struct GradeRequest {
 
 /// A gold answer as text: a string, or a number as written; blank or anything else is none.
 fn gold_text(gold: &Value) -> Option<String> {
-    let text = match gold {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        _ => return None,
-    };
-    (!text.trim().is_empty()).then_some(text)
+    crate::records::scalar_text(gold).filter(|text| !text.trim().is_empty())
 }
 
 fn parse_style(style: Option<&str>) -> Result<Option<AnswerStyle>, String> {
