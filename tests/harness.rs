@@ -29,7 +29,7 @@ fn write_addition_problems(path: &Path) {
 /// Runs the harness on the two fixture tasks (greedy, and 4 sampled repeats) in `dir`; the
 /// directory its logs are written to.
 fn run_lm_eval(dir: &Path) -> PathBuf {
-    for task in ["arith.yaml", "arith_sampled.yaml"] {
+    for task in ["arith.yaml", "arith_plain.yaml", "arith_sampled.yaml"] {
         std::fs::copy(fixture(&format!("harness/{task}")), dir.join(task)).unwrap();
     }
     write_addition_problems(&dir.join("arith.jsonl"));
@@ -37,7 +37,12 @@ fn run_lm_eval(dir: &Path) -> PathBuf {
     let model = format!("pretrained={},dtype=float32", smollm2_hf_dir().display());
     let output = Command::new(lm_eval)
         .args(["--model", "hf", "--model_args", &model])
-        .args(["--tasks", "arith,arith_sampled", "--include_path", "."])
+        .args([
+            "--tasks",
+            "arith,arith_plain,arith_sampled",
+            "--include_path",
+            ".",
+        ])
         .args(["--log_samples", "--output_path", "out", "--device", "cpu"])
         .args(["--batch_size", "8", "--seed", "1"])
         .current_dir(dir)
@@ -98,6 +103,70 @@ fn label(samples: &Path, problems: &Path, extra: &[&std::ffi::OsStr]) -> (PathBu
     (out, summary)
 }
 
+/// Imports one greedy task's log under `filter`, grades it, and checks it against the harness:
+/// the imported verdicts are the harness's (their mean its exact match), every sample graded
+/// otherwise is listed with both verdicts, and eval's pass@1 is the harness's exact match moved
+/// by exactly those. How many were listed.
+fn check_against_the_harness(
+    log: &Path,
+    filter: &str,
+    harness_em: f64,
+    dir: &Path,
+    name: &str,
+) -> usize {
+    let (samples, problems) = import(&["lm-eval", "--filter", filter], log, dir, name);
+    let source: Vec<bool> = read_jsonl(&samples)
+        .iter()
+        .map(|s| s["source_correct"].as_bool().unwrap())
+        .collect();
+    let docs = source.len();
+    assert_eq!(docs, 16);
+    let source_em = source.iter().filter(|&&c| c).count() as f64 / docs as f64;
+    assert!(
+        (source_em - harness_em).abs() < 1e-9,
+        "{name}: {source_em} vs {harness_em}"
+    );
+
+    let listing = dir.join(format!("{name}.disagreements.jsonl"));
+    let (labeled, summary) = label(
+        &samples,
+        &problems,
+        &["--disagreements".as_ref(), listing.as_os_str()],
+    );
+    let ours: Vec<bool> = read_jsonl(&labeled)
+        .iter()
+        .map(|s| s["correct"].as_bool().unwrap())
+        .collect();
+    let listed = read_jsonl(&listing);
+    let differ: Vec<usize> = (0..docs).filter(|&i| ours[i] != source[i]).collect();
+    assert_eq!(listed.len(), differ.len(), "{summary}");
+    for (entry, &i) in listed.iter().zip(&differ) {
+        assert_eq!(entry["source_correct"], source[i]);
+        assert_eq!(entry["correct"], ours[i]);
+    }
+    let carried = format!(
+        "with the {docs} labels the input carried ({} differ",
+        differ.len()
+    );
+    assert!(summary.contains(&carried), "{summary}");
+
+    let metrics = common::eval_metrics(&labeled, &dir.join(format!("{name}.report")));
+    let pass1 = curve(&metrics, "pass@k", 1);
+    let gained = differ.iter().filter(|&&i| ours[i]).count() as f64;
+    let lost = differ.len() as f64 - gained;
+    let moved = harness_em + (gained - lost) / docs as f64;
+    assert!(
+        (pass1 - moved).abs() < 1e-9,
+        "{name}: {pass1} vs {harness_em}"
+    );
+    eprintln!(
+        "lm-eval {name}: harness exact match {harness_em:.4}, bestofn pass@1 {pass1:.4}, {} \
+         disagreements",
+        differ.len()
+    );
+    differ.len()
+}
+
 #[test]
 fn a_real_lm_eval_log_is_graded_as_the_harness_grades_it_but_where_listed() {
     if skip(
@@ -108,15 +177,12 @@ fn a_real_lm_eval_log_is_graded_as_the_harness_grades_it_but_where_listed() {
     }
     let dir = tempfile::tempdir().unwrap();
     let run = run_lm_eval(dir.path());
-    let log = file_starting(&run, "samples_arith_2");
     let results: Value =
         serde_json::from_str(&std::fs::read_to_string(file_starting(&run, "results_")).unwrap())
             .unwrap();
-    let harness_em = results["results"]["arith"]["exact_match,strict-match"]
-        .as_f64()
-        .unwrap();
 
     // Two filters in the log: which one is kept must be said.
+    let log = file_starting(&run, "samples_arith_2");
     bestofn()
         .args(["import", "--format", "lm-eval", "--input"])
         .arg(&log)
@@ -125,69 +191,26 @@ fn a_real_lm_eval_log_is_graded_as_the_harness_grades_it_but_where_listed() {
         .assert()
         .code(64)
         .stderr(predicates::str::contains("strict-match, flexible-extract"));
-    let (samples, problems) = import(
-        &["lm-eval", "--filter", "strict-match"],
-        &log,
-        dir.path(),
-        "arith",
-    );
-    let imported = read_jsonl(&samples);
-    assert_eq!(imported.len(), 16);
-    let source: Vec<bool> = imported
-        .iter()
-        .map(|s| s["source_correct"].as_bool().unwrap())
-        .collect();
-    let source_em = source.iter().filter(|&&c| c).count() as f64 / 16.0;
-    assert!(
-        (source_em - harness_em).abs() < 1e-9,
-        "{source_em} vs the harness's {harness_em}"
-    );
+    let mut disagreements = 0;
+    for task in ["arith", "arith_plain"] {
+        for filter in ["strict-match", "flexible-extract"] {
+            let harness_em = results["results"][task][format!("exact_match,{filter}")]
+                .as_f64()
+                .unwrap();
+            let log = file_starting(&run, &format!("samples_{task}_2"));
+            let name = format!("{task}-{filter}");
+            disagreements += check_against_the_harness(&log, filter, harness_em, dir.path(), &name);
+        }
+    }
+    // The plain task's answers carry no "#### N": strict-match misses answers bestofn reads.
+    assert!(disagreements > 0);
+    let first_problem = &read_jsonl(&dir.path().join("arith-strict-match.problems.jsonl"))[0];
     // The gold is the answer after ####, the reference solution kept.
-    let first_problem = &read_jsonl(&problems)[0];
     assert_eq!(first_problem["answer"], "5");
     assert!(first_problem["solution"]
         .as_str()
         .unwrap()
         .ends_with("#### 5"));
-
-    let disagreements = dir.path().join("disagreements.jsonl");
-    let (labeled, summary) = label(
-        &samples,
-        &problems,
-        &["--disagreements".as_ref(), disagreements.as_os_str()],
-    );
-    let ours: Vec<bool> = read_jsonl(&labeled)
-        .iter()
-        .map(|s| s["correct"].as_bool().unwrap())
-        .collect();
-    let listed = read_jsonl(&disagreements);
-    let differ: Vec<usize> = (0..16).filter(|&i| ours[i] != source[i]).collect();
-    assert_eq!(listed.len(), differ.len(), "{summary}");
-    for (entry, &i) in listed.iter().zip(&differ) {
-        assert_eq!(entry["source_correct"], source[i]);
-        assert_eq!(entry["correct"], ours[i]);
-    }
-    assert!(
-        summary.contains(&format!(
-            "with the 16 labels the input carried ({} differ",
-            differ.len()
-        )),
-        "{summary}"
-    );
-
-    // eval's pass@1 is the harness's exact match, moved only by the listed disagreements.
-    let metrics = common::eval_metrics(&labeled, &dir.path().join("report"));
-    let pass1 = curve(&metrics, "pass@k", 1);
-    let gained = differ.iter().filter(|&&i| ours[i]).count() as f64;
-    let lost = differ.len() as f64 - gained;
-    assert!(
-        (pass1 - (harness_em + (gained - lost) / 16.0)).abs() < 1e-9,
-        "{pass1} vs {harness_em}"
-    );
-    eprintln!(
-        "lm-eval arith: harness exact match {harness_em:.4}, bestofn pass@1 {pass1:.4}, {} disagreements",
-        differ.len()
-    );
 
     // Repeats: each response a sample; the harness's verdict stays on the problem.
     let sampled = file_starting(&run, "samples_arith_sampled_");
