@@ -4,8 +4,7 @@
 //!
 //! Each response becomes a sample (its index the repeat's). The harness grades the *filtered*
 //! answer of a doc, not each response, so its verdict is a sample's `source_correct` only where
-//! the doc has one response; with repeats it stays on the problem (`source_metrics`), where
-//! `eval` and `show` keep it.
+//! the doc has one response; with repeats it stays on the problem record (`source_metrics`).
 
 use serde_json::{json, Map, Value};
 
@@ -95,15 +94,16 @@ pub(super) fn import_line(mut fields: Fields, imported: &mut Imported) -> Result
         .and_then(Value::as_str)
         .map(str::to_owned);
     // One response: the harness's verdict on the doc is its verdict.
-    let verdict = (responses.len() == 1)
+    let count = responses.len();
+    let verdict = (count == 1)
         .then(|| metrics.values().find_map(zero_or_one))
         .flatten();
-    for (index, text) in responses.iter().enumerate() {
-        let answer = filtered_answer(&filtered, index, responses.len());
+    for (index, text) in responses.into_iter().enumerate() {
+        let answer = filtered_answer(&filtered, index, count);
         imported.samples.push(sample_with_source_verdict(
             &id,
             index,
-            text.clone(),
+            text,
             json!({ "harness": "lm-eval", "filter": filter }),
             answer,
             verdict,
