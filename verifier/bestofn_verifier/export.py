@@ -18,7 +18,7 @@ import numpy as np
 from .config import (VerifierConfig, check_hf_directory, configured_tokenizer, encode, is_step_level, read_jsonl,
                      sigmoid, write_directory_atomically)
 from .metrics import brier, ece, fit_platt
-from .train import forward_logits, solution_logits, step_tag_id
+from .model import forward_logits, solution_logits, step_tag_id
 
 TOLERANCE = {"float32": 1e-3, "float16": 5e-2}
 # Past this many bytes of weights model.onnx keeps them in model.onnx.data: one protobuf message

