@@ -17,6 +17,9 @@
 # A verifier too slow to score every held-out candidate on 2 cores (a decoder backbone) is measured
 # on the first K held-out problems with BESTOFN_HELDOUT_PROBLEMS=K; heldout-labeled.jsonl keeps all.
 #
+# BESTOFN_TRAIN_PROCS=N trains with N processes under torchrun (DDP; gloo on CPU), each with
+# --batch-size / N examples per batch, so the global batch stays the one-process batch.
+#
 # Re-runs reuse the trained verifier while its training data and flags are unchanged.
 # usage: scripts/verifier_experiment.sh [OUT_DIR [TRAIN_FLAG...]]   (default out/experiment)
 set -euo pipefail
@@ -45,9 +48,16 @@ mkdir -p "$out"
 
 verifier="$out/verifier"
 # What the verifier was trained from: the data and the flags; written once export has succeeded.
-trained_from="data $(sha256sum "$out/train-examples.jsonl" | cut -d' ' -f1) flags ${train_flags[*]:-}"
+procs=${BESTOFN_TRAIN_PROCS:-1}
+launch=(../$py -m bestofn_verifier train)
+if [ "$procs" -gt 1 ]; then
+  # torch threads split between the processes: the cores are shared.
+  launch=(../.venv/bin/torchrun --nproc_per_node "$procs" -m bestofn_verifier train
+    --batch-size $((16 / procs)) --threads $(( $(nproc) / procs > 0 ? $(nproc) / procs : 1 )))
+fi
+trained_from="data $(sha256sum "$out/train-examples.jsonl" | cut -d' ' -f1) procs $procs flags ${train_flags[*]:-}"
 if [ ! -f "$verifier/verifier.json" ] || [ "$(cat "$out/trained-from.txt" 2>/dev/null)" != "$trained_from" ]; then
-  (cd verifier && ../$py -m bestofn_verifier train --data "../$out/train-examples.jsonl" --out "../$out/checkpoint" \
+  (cd verifier && "${launch[@]}" --data "../$out/train-examples.jsonl" --out "../$out/checkpoint" \
     ${train_flags[@]+"${train_flags[@]}"}) 2>&1 | tee "$out/train.log"
   (cd verifier && ../$py -m bestofn_verifier export --checkpoint "../$out/checkpoint" --out "../$verifier")
   (cd verifier && ../$py -m bestofn_verifier quantize --verifier "../$verifier" --out "../$verifier-int8")

@@ -1,4 +1,4 @@
-"""python -m bestofn_verifier {train,export,quantize,tiny,score,embedder,experiment,arithmetic} ..."""
+"""python -m bestofn_verifier {train,export,quantize,tiny,tiny-rm,score,embedder,experiment,arithmetic} ..."""
 
 import importlib
 import sys
@@ -8,6 +8,7 @@ COMMANDS = {
     "export": "export",
     "quantize": "quantize",
     "tiny": "tiny",
+    "tiny-rm": "tiny_rm",
     "score": "score_baseline",
     "embedder": "embedder",
     "experiment": "experiment",

@@ -95,6 +95,8 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if args.head == "token" and args.objective != "pointwise":
         parser.error("--objective pairwise trains a solution head; the token head has its own objective")
+    if args.objective == "pairwise" and args.batch_size % 2:
+        parser.error("--objective pairwise batches whole (correct, incorrect) pairs: give an even --batch-size")
     if args.load_in_4bit and not args.lora_r:
         parser.error("--load-in-4bit freezes the base in 4 bits: give --lora-r too")
     return args
@@ -168,8 +170,7 @@ def load_backbone(args, base, config):
     if args.load_in_4bit:
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=args.gradient_checkpointing)
     targets = args.lora_targets if args.lora_targets == "all-linear" else args.lora_targets.split(",")
-    head = "score" if config.pooling == "last-token" or args.head == "token" and hasattr(model, "score") \
-        else "classifier"
+    head = "score" if hasattr(model, "score") else "classifier"
     lora = LoraConfig(r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
                       target_modules=targets, modules_to_save=[head], bias="none")
     peft_model = get_peft_model(model, lora)
@@ -336,12 +337,29 @@ class PlannedBatches:
         return self.batches[i]
 
 
-def save_final(args, out, trainer, model, peft_model, base, config, counts, val, started):
+def merge_lora(peft_model, model, config, tokenizer, probe):
+    """The model with its adapters merged into the weights, and the largest logit change merging
+    made on `probe` examples; refused past 1e-3 (the merged model must be the trained one)."""
+    pairs = [(e["question"], e["solution"]) for e in probe]
+    before = predict(verifier_module(model, config), tokenizer, config, pairs)
+    merged = peft_model.merge_and_unload()
+    after = predict(verifier_module(merged, config), tokenizer, config, pairs)
+    diff = float(np.abs(before - after).max())
+    print(f"LoRA merged: max logit change {diff:.2e} on {len(pairs)} examples", flush=True)
+    if diff > 1e-3:
+        sys.exit(f"merging the LoRA adapters changed logits by {diff:.2e}; the adapter is kept in adapter/")
+    return merged, diff
+
+
+def save_final(args, out, trainer, run):
     """OUT/model (LoRA merged), tokenizer.json, validation.jsonl and verifier.json with how it was
     trained."""
-    if peft_model is not None:
-        peft_model.save_pretrained(out / "adapter")
-        model = peft_model.merge_and_unload()
+    model, config, val, base = run["model"], run["config"], run["val"], run["base"]
+    merge_diff = None
+    if run["peft_model"] is not None:
+        run["peft_model"].save_pretrained(out / "adapter")
+        model, merge_diff = merge_lora(run["peft_model"], model, config, run["tokenizer"],
+                                       (val or run["train"])[:32])
     if (out / "model").exists():
         shutil.rmtree(out / "model")
     save_hf_directory(model, base, out / "model")
@@ -355,7 +373,7 @@ def save_final(args, out, trainer, model, peft_model, base, config, counts, val,
     config.training = {
         "data": str(args.data),
         "data_sha256": file_sha256(args.data),
-        **counts,
+        **run["counts"],
         "validation_split": f"{args.val_fraction} of problems by sha256(seed:problem_id)",
         "balanced_per_problem": not args.no_balance,
         "objective": "token" if args.head == "token" else args.objective,
@@ -365,13 +383,13 @@ def save_final(args, out, trainer, model, peft_model, base, config, counts, val,
         "steps": trainer.state.global_step,
         "best_checkpoint": trainer.state.best_model_checkpoint and Path(trainer.state.best_model_checkpoint).name,
         "best_validation_auroc": trainer.state.best_metric,
-        "seconds": round(time.perf_counter() - started, 1),
+        "seconds": round(time.perf_counter() - run["started"], 1),
         "hyperparameters": {k: v for k, v in vars(args).items() if k not in ("data", "out")},
         "validation": history,
     }
-    if peft_model is not None:
+    if run["peft_model"] is not None:
         config.training["lora"] = {"r": args.lora_r, "alpha": args.lora_alpha, "targets": args.lora_targets,
-                                   "merged": True, "adapter": "adapter/"}
+                                   "merged": True, "adapter": "adapter/", "merge_max_abs_logit_diff": merge_diff}
     if config.steps:
         config.steps.pop("tag_id", None)
     (out / "verifier.json").write_text(config.to_json())
@@ -425,7 +443,9 @@ def main(argv=None):
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=resume_from)
     if trainer.is_world_process_zero():
-        save_final(args, out, trainer, model, peft_model, base, config, counts, val, started)
+        save_final(args, out, trainer, {"model": model, "peft_model": peft_model, "base": base, "config": config,
+                                        "tokenizer": tokenizer, "counts": counts, "train": train, "val": val,
+                                        "started": started})
         print(f"wrote checkpoint {out} after {trainer.state.global_step} steps", flush=True)
     trainer.accelerator.wait_for_everyone()
 

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The training study of docs/verifier.md, on the held-out experiment of verifier_experiment.sh:
+# the objectives side by side (pointwise, pairwise, token-level; balanced and all the data), one
+# process against two (torchrun, gloo), and the learning curve (training problems 50..all).
+# Each variant is one verifier_experiment.sh run in OUT/VARIANT; the summary table and the curve's
+# plot are written by `python -m bestofn_verifier study-report OUT`. Re-runs reuse what was trained.
+# usage: scripts/training_study.sh [OUT] [VARIANT...]   (default out/study, every variant)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -n "${BESTOFN_SETUP_DONE:-}" ] || bash scripts/setup.sh
+export BESTOFN_SETUP_DONE=1
+out=${1:-out/study}
+shift || true
+declare -A flags=(
+  [pointwise]=""
+  [pairwise]="--objective pairwise"
+  [token]="--head token --step-separator \n"
+  [pointwise-all]="--no-balance"
+  [pairwise-all]="--objective pairwise --no-balance"
+  [curve-50]="--train-problems 50"
+  [curve-100]="--train-problems 100"
+  [curve-250]="--train-problems 250"
+)
+variants=("$@")
+[ ${#variants[@]} -gt 0 ] || variants=(pointwise pointwise-2proc pairwise token pointwise-all pairwise-all curve-50 curve-100 curve-250)
+for variant in "${variants[@]}"; do
+  echo "study: $variant" >&2
+  if [ "$variant" = pointwise-2proc ]; then
+    BESTOFN_TRAIN_PROCS=2 bash scripts/verifier_experiment.sh "$out/$variant"
+  else
+    # printf %b turns the \n of a step separator into a newline.
+    [ -n "${flags[$variant]+known}" ] || { echo "study: unknown variant $variant" >&2; exit 2; }
+    read -ra variant_flags <<< "${flags[$variant]}"
+    for i in "${!variant_flags[@]}"; do variant_flags[$i]=$(printf '%b' "${variant_flags[$i]}"); done
+    bash scripts/verifier_experiment.sh "$out/$variant" ${variant_flags[@]+"${variant_flags[@]}"}
+  fi
+done
+.venv/bin/python -m bestofn_verifier study-report "$out"

@@ -1,0 +1,258 @@
+"""Training on the Hugging Face stack: the batch plan (split over processes, resumable), kill -9
+and --resume, two processes under torchrun, the pairwise objective, LoRA merged into a decoder,
+static int8 quantization, and reward models trained elsewhere exported and scored by `bestofn
+score` as PyTorch scores them."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "verifier"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bestofn_verifier import export, quantize  # noqa: E402
+from bestofn_verifier.config import VerifierConfig, read_jsonl  # noqa: E402
+from bestofn_verifier.data import plan_batches  # noqa: E402
+from test_pipeline import bestofn_binary, synthetic_problems, write_jsonl  # noqa: E402
+
+PYTHON = REPO / ".venv" / "bin" / "python"
+TORCHRUN = REPO / ".venv" / "bin" / "torchrun"
+SMALL = ["--max-steps", "6", "--save-steps", "2", "--batch-size", "4", "--max-length", "64",
+         "--val-fraction", "0.3", "--log-every", "1", "--report-to", "none"]
+
+
+def random_examples(rng, problems, per_problem):
+    return [{"problem_id": str(p), "question": f"q{p}", "solution": "x" * rng.randint(1, 40),
+             "label": rng.randint(0, 1)} for p in range(problems) for _ in range(per_problem)]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_processes_train_on_the_batches_of_one_process(seed):
+    rng = random.Random(seed)
+    train = random_examples(rng, rng.randint(3, 30), rng.randint(2, 9))
+    lengths = [len(e["solution"]) for e in train]
+    batch, epochs = rng.randint(1, 9), rng.choice([0.5, 1, 2.5])
+    for objective in ["pointwise", "pairwise"]:
+        if objective == "pairwise":
+            batch += batch % 2  # whole pairs in each process's batch (train refuses an odd one)
+        try:
+            one, per_epoch = plan_batches(train, lengths, objective, batch * 2, epochs, seed)
+        except SystemExit:
+            assert objective == "pairwise"  # no problem with both labels
+            continue
+        two, _ = plan_batches(train, lengths, objective, batch, epochs, seed, world=2)
+        assert len(two) == 2 * len(one)
+        for k, whole in enumerate(one):
+            halves = two[2 * k] + two[2 * k + 1]
+            # The two halves hold the one-process batch (the last may repeat a half to even out).
+            assert Counter(map(id, whole)) <= Counter(map(id, halves))
+            if objective == "pairwise":
+                for part in (two[2 * k], two[2 * k + 1], whole):
+                    chosen, rejected = part[: len(part) // 2], part[len(part) // 2:]
+                    assert all(c["label"] == 1 and r["label"] == 0 and c["problem_id"] == r["problem_id"]
+                               for c, r in zip(chosen, rejected))
+        if objective == "pointwise" and epochs >= 1:
+            # Every example is seen in the first epoch.
+            assert {id(e) for b in one[:per_epoch] for e in b} == {id(e) for e in train}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    work = tmp_path_factory.mktemp("training")
+    problems, examples = synthetic_problems()
+    write_jsonl(work / "examples.jsonl", examples)
+    write_jsonl(work / "problems.jsonl", problems)
+    write_jsonl(work / "samples.jsonl", [
+        {"problem_id": e["problem_id"], "sample_idx": e["sample_idx"], "text": e["solution"],
+         "correct": bool(e["label"])} for e in examples])
+    return work
+
+
+def train(*args, procs=1, check=True):
+    if procs == 1:
+        command = [PYTHON, "-m", "bestofn_verifier", "train"]
+    else:
+        command = [TORCHRUN, "--nproc_per_node", str(procs), "-m", "bestofn_verifier", "train", "--threads", "1"]
+    return subprocess.run([str(c) for c in command + list(args)], cwd=REPO / "verifier", check=check,
+                          capture_output=True, text=True)
+
+
+def validation_history(checkpoint):
+    return VerifierConfig.load(checkpoint).training["validation"]
+
+
+def test_kill_and_resume_ends_where_an_uninterrupted_run_ends(data, tmp_path):
+    flags = ["--data", data / "examples.jsonl", *SMALL]
+    train(*flags, "--out", tmp_path / "whole")
+    cut = tmp_path / "cut"
+    run = subprocess.Popen([str(PYTHON), "-m", "bestofn_verifier", "train", *map(str, flags), "--out", str(cut)],
+                           cwd=REPO / "verifier", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not (cut / "trainer" / "checkpoint-4" / "trainer_state.json").exists():
+        assert run.poll() is None and time.monotonic() < deadline, "training ended before its 4th step"
+        time.sleep(0.05)
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    assert not (cut / "verifier.json").exists()
+    # A checkpoint cut off while being written is passed over.
+    (cut / "trainer" / "checkpoint-5").mkdir(exist_ok=True)
+    resumed = train(*flags, "--out", cut, "--resume")
+    assert "resuming from" in resumed.stdout and "checkpoint-5 is incomplete" in resumed.stdout
+    assert validation_history(cut) == validation_history(tmp_path / "whole")
+    weights = [(d / "model" / "model.safetensors").read_bytes() for d in (cut, tmp_path / "whole")]
+    assert weights[0] == weights[1]
+
+
+def test_resume_refuses_other_settings(data, tmp_path):
+    flags = ["--data", data / "examples.jsonl", *SMALL]
+    train(*flags, "--out", tmp_path / "run", "--max-steps", "2")
+    refused = train(*flags, "--out", tmp_path / "run", "--resume", "--lr", "1e-3", check=False)
+    assert refused.returncode != 0 and "lr" in refused.stderr and "other settings" in refused.stderr
+
+
+def test_two_processes_train_like_one_and_say_so(data, tmp_path):
+    flags = ["--data", data / "examples.jsonl", *SMALL]
+    train(*flags, "--out", tmp_path / "one", "--batch-size", "8")
+    two = train(*flags, "--out", tmp_path / "two", "--batch-size", "4", procs=2)
+    assert "over 2 process(es)" in two.stdout
+    training = VerifierConfig.load(tmp_path / "two").training
+    assert training["world_size"] == 2 and training["global_batch_size"] == 8
+    assert VerifierConfig.load(tmp_path / "one").training["global_batch_size"] == 8
+    # The same batches, gradients averaged over the processes: only dropout's draws differ.
+    one, both = validation_history(tmp_path / "one"), validation_history(tmp_path / "two")
+    assert [h["step"] for h in one] == [h["step"] for h in both]
+    assert abs(one[-1]["loss"] - both[-1]["loss"]) < 0.05
+    assert sorted(p.name for p in (tmp_path / "one").iterdir()) == sorted(p.name for p in (tmp_path / "two").iterdir())
+
+
+def test_pairwise_objective_trains_and_exports(data, tmp_path):
+    train("--data", data / "examples.jsonl", *SMALL, "--objective", "pairwise", "--out", tmp_path / "ckpt")
+    training = VerifierConfig.load(tmp_path / "ckpt").training
+    assert training["objective"] == "pairwise" and training["best_checkpoint"].startswith("checkpoint-")
+    export.main(["--checkpoint", str(tmp_path / "ckpt"), "--out", str(tmp_path / "verifier")])
+    assert VerifierConfig.load(tmp_path / "verifier").training["export_parity_max_abs_logit_diff"] < 1e-4
+
+
+@pytest.fixture(scope="module")
+def tiny_decoder(tmp_path_factory):
+    """A two-layer Llama language model with the bundled SmolLM2's tokenizer."""
+    from transformers import AutoTokenizer, LlamaForCausalLM
+
+    from bestofn_verifier.tiny_rm import DEFAULT_TOKENIZER, tiny_llama_config
+
+    if not DEFAULT_TOKENIZER.exists():
+        pytest.skip(f"{DEFAULT_TOKENIZER} is written by scripts/setup.sh")
+    directory = tmp_path_factory.mktemp("tiny-llama")
+    tokenizer = AutoTokenizer.from_pretrained(DEFAULT_TOKENIZER)
+    LlamaForCausalLM(tiny_llama_config(tokenizer)).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+def test_lora_trains_merges_and_exports(data, tiny_decoder, tmp_path):
+    run = train("--data", data / "examples.jsonl", *SMALL, "--base", tiny_decoder, "--lora-r", "4",
+                "--lr", "1e-2", "--out", tmp_path / "ckpt")
+    assert "LoRA r=4" in run.stdout and "LoRA merged" in run.stdout
+    lora = VerifierConfig.load(tmp_path / "ckpt").training["lora"]
+    assert lora["merged"] and lora["merge_max_abs_logit_diff"] < 1e-4
+    assert (tmp_path / "ckpt" / "adapter" / "adapter_config.json").exists()
+    # The merged model is a plain Hugging Face model: no adapter weights left in it.
+    from safetensors import safe_open
+
+    with safe_open(str(tmp_path / "ckpt" / "model" / "model.safetensors"), "pt") as weights:
+        assert not [k for k in weights.keys() if "lora" in k]
+    export.main(["--checkpoint", str(tmp_path / "ckpt"), "--out", str(tmp_path / "verifier")])
+    config = VerifierConfig.load(tmp_path / "verifier")
+    assert config.pooling == "last-token" and config.training["export_parity_max_abs_logit_diff"] < 1e-4
+
+
+def test_static_int8_is_calibrated_and_close(data, tmp_path):
+    train("--data", data / "examples.jsonl", *SMALL, "--out", tmp_path / "ckpt")
+    export.main(["--checkpoint", str(tmp_path / "ckpt"), "--out", str(tmp_path / "fp32"), "--no-calibration"])
+    quantize.main(["--verifier", str(tmp_path / "fp32"), "--out", str(tmp_path / "static"), "--mode", "static",
+                   "--calibration-data", str(data / "examples.jsonl")])
+    assert VerifierConfig.load(tmp_path / "static").quantization.startswith("static-int8")
+    import onnx
+
+    ops = Counter(n.op_type for n in onnx.load(str(tmp_path / "static" / "model.onnx")).graph.node)
+    assert ops["QuantizeLinear"] > 0 and ops["DequantizeLinear"] > 0
+    scores = {}
+    for name in ["fp32", "static"]:
+        out = tmp_path / f"{name}.jsonl"
+        subprocess.run([str(bestofn_binary()), "score", "--verifier", str(tmp_path / name), "--problems",
+                        str(data / "problems.jsonl"), "--samples", str(data / "samples.jsonl"), "--out", str(out)],
+                       check=True)
+        scores[name] = np.array([s["score"] for s in read_jsonl(out)])
+    assert np.abs(scores["fp32"] - scores["static"]).max() < 0.05
+    refused = subprocess.run([str(PYTHON), "-m", "bestofn_verifier", "quantize", "--verifier", str(tmp_path / "fp32"),
+                              "--out", str(tmp_path / "x"), "--mode", "static"], capture_output=True, text=True,
+                             cwd=REPO / "verifier")
+    assert refused.returncode == 2 and "--calibration-data" in refused.stderr
+
+
+def pytorch_reference(layout, directory, question, solution):
+    """What the reward model says of one conversation, computed as its own stack does: the
+    Hugging Face tokenizer's chat template and the model's own forward (for a process reward
+    model, P(right) at each step's separator token)."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
+
+    from bestofn_verifier.reward_models import load_openrlhf
+
+    tokenizer = AutoTokenizer.from_pretrained(directory)
+    messages = [{"role": "user", "content": question}, {"role": "assistant", "content": solution}]
+    with torch.inference_mode():
+        if layout == "token-classification":
+            steps = solution.split("\n")
+            ids = tokenizer(question, add_special_tokens=False)["input_ids"]
+            ends = []
+            for step in steps:  # TRL PRMTrainer's tokenization: each step, then the separator
+                ids += tokenizer(step + "\n", add_special_tokens=False)["input_ids"]
+                ends.append(len(ids) - 1)
+            model = AutoModelForTokenClassification.from_pretrained(directory).eval()
+            probabilities = model(input_ids=torch.tensor([ids])).logits[0].softmax(-1)[:, 1]
+            return [float(probabilities[i]) for i in ends]
+        ids = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True)["input_ids"]
+        if layout == "openrlhf":
+            ids = ids + [tokenizer.eos_token_id]  # OpenRLHF's reward server appends the EOS token
+            model, _ = load_openrlhf(directory)
+            logit = model(torch.tensor([ids]), torch.ones(1, len(ids), dtype=torch.long))
+        else:
+            model = AutoModelForSequenceClassification.from_pretrained(directory).eval()
+            logit = model(input_ids=torch.tensor([ids])).logits
+        return float(torch.sigmoid(logit.reshape(())))
+
+
+@pytest.mark.parametrize("layout", ["sequence-classification", "token-classification", "openrlhf"])
+def test_reward_models_trained_elsewhere_score_as_pytorch_scores_them(layout, tiny_decoder, tmp_path):
+    from bestofn_verifier import tiny_rm
+
+    tiny_rm.main(["--layout", layout, "--out", str(tmp_path / "rm")])
+    export.main(["--checkpoint", str(tmp_path / "rm"), "--out", str(tmp_path / "verifier")])
+    config = VerifierConfig.load(tmp_path / "verifier")
+    assert config.training["layout"] == layout
+    problems = [{"id": "a", "question": "A box holds 12 eggs. How many eggs are in 5 boxes?", "answer": "60"},
+                {"id": "b", "question": "Tom has 3 apples and buys 4 more. How many apples?", "answer": "7"}]
+    samples = [{"problem_id": "a", "sample_idx": 0, "text": "5 * 12 = 60.\nThe answer is 60."},
+               {"problem_id": "a", "sample_idx": 1, "text": "The answer is 17."},
+               {"problem_id": "b", "sample_idx": 0, "text": "3 + 4 = 7.\nSo he has 7.\nThe answer is 7."}]
+    write_jsonl(tmp_path / "problems.jsonl", problems)
+    write_jsonl(tmp_path / "samples.jsonl", samples)
+    subprocess.run([str(bestofn_binary()), "score", "--verifier", str(tmp_path / "verifier"), "--problems",
+                    str(tmp_path / "problems.jsonl"), "--samples", str(tmp_path / "samples.jsonl"), "--out",
+                    str(tmp_path / "scored.jsonl")], check=True)
+    questions = {p["id"]: p["question"] for p in problems}
+    for scored in read_jsonl(tmp_path / "scored.jsonl"):
+        expected = pytorch_reference(layout, tmp_path / "rm", questions[scored["problem_id"]], scored["text"])
+        actual = scored["step_scores"] if layout == "token-classification" else scored["score"]
+        assert np.allclose(actual, expected, atol=1e-4, rtol=0), (scored, expected)
