@@ -1,4 +1,4 @@
-"""python -m bestofn_verifier {train,export,quantize,tiny,tiny-rm,score,embedder,experiment,arithmetic} ..."""
+"""python -m bestofn_verifier {train,export,quantize,tiny,tiny-rm,score,embedder,experiment,study-report,memory,arithmetic} ..."""
 
 import importlib
 import sys
@@ -12,6 +12,8 @@ COMMANDS = {
     "score": "score_baseline",
     "embedder": "embedder",
     "experiment": "experiment",
+    "study-report": "study_report",
+    "memory": "memory",
     "arithmetic": "arithmetic",
 }
 

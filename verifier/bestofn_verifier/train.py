@@ -76,6 +76,9 @@ def parse_args(argv):
     parser.add_argument("--save-steps", type=int, default=None,
                         help="checkpoint and validate every N optimizer steps (default: once per epoch)")
     parser.add_argument("--save-total-limit", type=int, default=2, help="checkpoints kept (the best is kept too)")
+    parser.add_argument("--keep-checkpoints", action="store_true",
+                        help="keep OUT/trainer's checkpoints (optimizer state included) once the model is written "
+                             "(default: removed; they are there to resume an interrupted run)")
     parser.add_argument("--resume", action="store_true",
                         help="continue from the latest checkpoint under OUT/trainer (same data and flags)")
     parser.add_argument("--bf16", action="store_true", help="bfloat16 mixed precision")
@@ -277,7 +280,8 @@ def training_arguments(args, trainer_dir, steps, steps_per_epoch, validating):
 
 def run_fingerprint(args):
     """The data and every flag that shapes the batches and the model: a resumed run must match."""
-    kept = {k: v for k, v in vars(args).items() if k not in ("out", "resume", "threads", "report_to", "log_every")}
+    kept = {k: v for k, v in vars(args).items()
+            if k not in ("out", "resume", "keep_checkpoints", "threads", "report_to", "log_every")}
     return {"data_sha256": file_sha256(args.data), "flags": kept}
 
 
@@ -446,6 +450,9 @@ def main(argv=None):
         save_final(args, out, trainer, {"model": model, "peft_model": peft_model, "base": base, "config": config,
                                         "tokenizer": tokenizer, "counts": counts, "train": train, "val": val,
                                         "started": started})
+        if not args.keep_checkpoints:
+            for checkpoint in (out / TRAINER_DIR).glob("checkpoint-*"):
+                shutil.rmtree(checkpoint)
         print(f"wrote checkpoint {out} after {trainer.state.global_step} steps", flush=True)
     trainer.accelerator.wait_for_everyone()
 
