@@ -219,7 +219,7 @@ def objective_loss(objective, logits, labels, token_mask=None):
     return F.binary_cross_entropy_with_logits(logits, labels)
 
 
-def verifier_trainer(objective, validation, tokenizer, config):
+def verifier_trainer(objective, validation, tokenizer, config, steps_per_epoch, batch_size):
     """A `Trainer` that takes the planned batches in order, trains the objective, and validates
     with bestofn's metrics (each process scores its share of the validation examples)."""
     import torch
@@ -238,6 +238,13 @@ def verifier_trainer(objective, validation, tokenizer, config):
             logits = model(**inputs)
             loss = objective_loss(objective, logits, labels, token_mask)
             return (loss, logits) if return_outputs else loss
+
+        def log(self, logs, start_time=None):
+            # The Trainer sees the whole plan as one epoch; the plan's epochs are what was asked.
+            self.state.epoch = round(self.state.global_step / steps_per_epoch, 4)
+            if "train_samples_per_second" in logs:  # an item of the dataset is a batch
+                logs["train_samples_per_second"] = round(logs["train_samples_per_second"] * batch_size, 2)
+            super().log(logs, start_time)
 
         def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix="eval"):
             module = self.accelerator.unwrap_model(self.model)
@@ -440,7 +447,7 @@ def main(argv=None):
     arguments = training_arguments(args, out / TRAINER_DIR, steps, steps_per_epoch, bool(val))
     print(f"{steps} optimizer steps: {len(batches)} batches of {args.batch_size} over {world} process(es), "
           f"{args.grad_accum} per step (global batch {args.batch_size * world * args.grad_accum})", flush=True)
-    trainer = verifier_trainer(objective, val, tokenizer, config)(
+    trainer = verifier_trainer(objective, val, tokenizer, config, steps_per_epoch, args.batch_size)(
         # The evaluation set is read by our evaluate(); the Trainer only checks there is one.
         model=module, args=arguments, train_dataset=PlannedBatches(batches), eval_dataset=val or None,
         data_collator=Collator(tokenizer, config, args.head))
