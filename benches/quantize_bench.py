@@ -58,7 +58,7 @@ def main():
                 times.append(time.perf_counter() - start)
             rate = count / min(times)
             baseline = baseline or rate
-            report = run(BESTOFN, "eval", "--samples", scored).stderr
+            report = run(BESTOFN, "eval", "--samples", scored, "--out", scratch / f"report-{scored.stem}").stderr
             found = re.search(r"AUROC ([0-9.]+)", report)
             if not found:
                 sys.exit(f"no AUROC in bestofn eval's report:\n{report}")

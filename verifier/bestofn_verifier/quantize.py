@@ -4,7 +4,7 @@
   time from their observed range;
 - static: weights and activations in int8 with activation ranges calibrated beforehand on real
   inputs (--calibration-data: question/solution JSONL, e.g. the training export), so no range is
-  computed at run time; QDQ format, weights per channel.
+  computed at run time; int8 operators (QOperator format), weights per channel.
 
 usage: python -m bestofn_verifier quantize --verifier DIR --out DIR_INT8
            [--mode static --calibration-data FILE [--calibration-examples N]]
@@ -49,8 +49,11 @@ def quantize_static_copy(source: Path, target: Path, config, examples, external:
         prepared = Path(scratch) / "prepared.onnx"
         quant_pre_process(str(source / "model.onnx"), str(prepared), skip_symbolic_shape=True,
                           save_as_external_data=external)
+        # The matrix products and the embedding lookups, as dynamic quantization takes them: int8
+        # Softmax, Add and normalization as well cost AUROC 0.10 on the held-out experiment.
         quantize_static(str(prepared), str(target / "model.onnx"), Calibration(source, config, examples),
-                        quant_format=QuantFormat.QDQ, op_types_to_quantize=["MatMul", "Gemm"], per_channel=True,
+                        quant_format=QuantFormat.QOperator, op_types_to_quantize=["MatMul", "Gemm", "Gather"],
+                        per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                         calibrate_method=CalibrationMethod.MinMax, use_external_data_format=external)
 
@@ -79,8 +82,9 @@ def main(argv=None):
         external = (source / "model.onnx.data").exists()
         if args.mode == "static":
             quantize_static_copy(source, directory, config, examples, external)
-            config.quantization = (f"static-int8 (onnxruntime.quantization.quantize_static, QDQ, per-channel QInt8 "
-                                   f"weights, QUInt8 activations calibrated by MinMax on {len(examples)} examples)")
+            config.quantization = (f"static-int8 (onnxruntime.quantization.quantize_static, QOperator, per-channel "
+                                   f"QInt8 weights, QUInt8 activations calibrated by MinMax on {len(examples)} "
+                                   "examples)")
         else:
             quantize_dynamic(str(source / "model.onnx"), str(directory / "model.onnx"), weight_type=QuantType.QInt8,
                              use_external_data_format=external)
