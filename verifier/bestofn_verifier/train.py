@@ -420,6 +420,8 @@ def main(argv=None):
     out = Path(args.out)
     base = args.base or default_backbone()
 
+    if not is_main:  # one process says what the run does
+        sys.stdout = open(os.devnull, "w")
     examples = read_examples(args.data)
     train, val = split(args, examples)
     counts = {"train_examples": len(train), "train_problems": len({e["problem_id"] for e in train}),

@@ -3,8 +3,6 @@ and --resume, two processes under torchrun, the pairwise objective, LoRA merged 
 static int8 quantization, and reward models trained elsewhere exported and scored by `bestofn
 score` as PyTorch scores them."""
 
-import json
-import os
 import random
 import signal
 import subprocess
