@@ -28,10 +28,13 @@ for variant in "${variants[@]}"; do
   if [ "$variant" = pointwise-2proc ]; then
     BESTOFN_TRAIN_PROCS=2 bash scripts/verifier_experiment.sh "$out/$variant"
   else
-    # printf %b turns the \n of a step separator into a newline.
     [ -n "${flags[$variant]+known}" ] || { echo "study: unknown variant $variant" >&2; exit 2; }
     read -ra variant_flags <<< "${flags[$variant]}"
-    for i in "${!variant_flags[@]}"; do variant_flags[$i]=$(printf '%b' "${variant_flags[$i]}"); done
+    # printf %b turns the \n of a step separator into a newline (the x keeps $(...) from eating it).
+    for i in "${!variant_flags[@]}"; do
+      flag=$(printf '%bx' "${variant_flags[$i]}")
+      variant_flags[$i]=${flag%x}
+    done
     bash scripts/verifier_experiment.sh "$out/$variant" ${variant_flags[@]+"${variant_flags[@]}"}
   fi
 done
