@@ -327,6 +327,8 @@ def prepare_out(args, out, is_main):
         print(f"resuming from {latest}", flush=True)
     elif args.resume:
         print(f"--resume: no checkpoint under {trainer_dir} yet; starting from the beginning", flush=True)
+    if Path(args.data).resolve().is_relative_to(out.resolve()):
+        sys.exit(f"--data {args.data} lies inside --out {out}, which training replaces: choose another --out")
     if is_main and not latest:
         if out.exists():
             shutil.rmtree(out)

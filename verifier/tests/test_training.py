@@ -111,6 +111,14 @@ def test_kill_and_resume_ends_where_an_uninterrupted_run_ends(data, tmp_path):
     assert weights[0] == weights[1]
 
 
+def test_training_never_replaces_the_directory_holding_its_data(data, tmp_path):
+    inside = tmp_path / "run" / "examples.jsonl"
+    inside.parent.mkdir()
+    inside.write_bytes((data / "examples.jsonl").read_bytes())
+    refused = train("--data", inside, *SMALL, "--out", tmp_path / "run", check=False)
+    assert refused.returncode != 0 and "inside --out" in refused.stderr and inside.exists()
+
+
 def test_resume_refuses_other_settings(data, tmp_path):
     flags = ["--data", data / "examples.jsonl", *SMALL]
     train(*flags, "--out", tmp_path / "run", "--max-steps", "2")
