@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The training study of docs/verifier.md, on the held-out experiment of verifier_experiment.sh:
 # the objectives side by side (pointwise, pairwise, token-level; balanced and all the data), one
-# process against two (torchrun, gloo), and the learning curve (training problems 50..all).
+# process against two (accelerate launch, gloo), and the learning curve (training problems 50..all).
 # Each variant is one verifier_experiment.sh run in OUT/VARIANT; the summary table and the curve's
 # plot are written by `python -m bestofn_verifier study-report OUT`. Re-runs reuse what was trained.
 # usage: scripts/training_study.sh [OUT] [VARIANT...]   (default out/study, every variant)

@@ -17,7 +17,7 @@
 # A verifier too slow to score every held-out candidate on 2 cores (a decoder backbone) is measured
 # on the first K held-out problems with BESTOFN_HELDOUT_PROBLEMS=K; heldout-labeled.jsonl keeps all.
 #
-# BESTOFN_TRAIN_PROCS=N trains with N processes under torchrun (DDP; gloo on CPU), each with
+# BESTOFN_TRAIN_PROCS=N trains with N processes under accelerate launch (DDP; gloo on CPU), each with
 # --batch-size / N examples per batch, so the global batch stays the one-process batch.
 #
 # Re-runs reuse the trained verifier while its training data and flags are unchanged.
@@ -52,7 +52,8 @@ procs=${BESTOFN_TRAIN_PROCS:-1}
 launch=(../$py -m bestofn_verifier train)
 if [ "$procs" -gt 1 ]; then
   # torch threads split between the processes: the cores are shared.
-  launch=(../.venv/bin/torchrun --nproc_per_node "$procs" -m bestofn_verifier train
+  launch=(../.venv/bin/accelerate launch --config_file accelerate/cpu-2proc.yaml --num_processes "$procs"
+    -m bestofn_verifier train
     --batch-size $((16 / procs)) --threads $(( $(nproc) / procs > 0 ? $(nproc) / procs : 1 )))
 fi
 trained_from="data $(sha256sum "$out/train-examples.jsonl" | cut -d' ' -f1) procs $procs flags ${train_flags[*]:-}"

@@ -1,5 +1,5 @@
 """Training on the Hugging Face stack: the batch plan (split over processes, resumable), kill -9
-and --resume, two processes under torchrun, the pairwise objective, LoRA merged into a decoder,
+and --resume, two processes under accelerate launch (gloo), the pairwise objective, LoRA merged into a decoder,
 static int8 quantization, and reward models trained elsewhere exported and scored by `bestofn
 score` as PyTorch scores them."""
 
@@ -24,7 +24,8 @@ from bestofn_verifier.data import plan_batches  # noqa: E402
 from test_pipeline import bestofn_binary, synthetic_problems, write_jsonl  # noqa: E402
 
 PYTHON = REPO / ".venv" / "bin" / "python"
-TORCHRUN = REPO / ".venv" / "bin" / "torchrun"
+ACCELERATE = REPO / ".venv" / "bin" / "accelerate"
+TWO_CPU_PROCESSES = REPO / "verifier" / "accelerate" / "cpu-2proc.yaml"
 SMALL = ["--max-steps", "6", "--save-steps", "2", "--batch-size", "4", "--max-length", "64",
          "--val-fraction", "0.3", "--log-every", "1", "--report-to", "none"]
 
@@ -80,7 +81,8 @@ def train(*args, procs=1, check=True):
     if procs == 1:
         command = [PYTHON, "-m", "bestofn_verifier", "train"]
     else:
-        command = [TORCHRUN, "--nproc_per_node", str(procs), "-m", "bestofn_verifier", "train", "--threads", "1"]
+        command = [ACCELERATE, "launch", "--config_file", TWO_CPU_PROCESSES, "--num_processes", str(procs),
+                   "-m", "bestofn_verifier", "train", "--threads", "1"]
     return subprocess.run([str(c) for c in command + list(args)], cwd=REPO / "verifier", check=check,
                           capture_output=True, text=True)
 
