@@ -17,25 +17,28 @@ declare -A flags=(
   [token]="--head token --step-separator \n"
   [pointwise-all]="--no-balance"
   [pairwise-all]="--objective pairwise --no-balance"
+  [token-all]="--head token --step-separator \n --no-balance"
   [curve-50]="--train-problems 50"
   [curve-100]="--train-problems 100"
   [curve-250]="--train-problems 250"
 )
 variants=("$@")
-[ ${#variants[@]} -gt 0 ] || variants=(pointwise pointwise-2proc pairwise token pointwise-all pairwise-all curve-50 curve-100 curve-250)
+[ ${#variants[@]} -gt 0 ] || variants=(pointwise pointwise-2proc pairwise token pointwise-all pairwise-all token-all
+  curve-50 curve-100 curve-100-2proc curve-250)
 for variant in "${variants[@]}"; do
   echo "study: $variant" >&2
-  if [ "$variant" = pointwise-2proc ]; then
-    BESTOFN_TRAIN_PROCS=2 bash scripts/verifier_experiment.sh "$out/$variant"
-  else
-    [ -n "${flags[$variant]+known}" ] || { echo "study: unknown variant $variant" >&2; exit 2; }
-    read -ra variant_flags <<< "${flags[$variant]}"
-    # printf %b turns the \n of a step separator into a newline (the x keeps $(...) from eating it).
-    for i in "${!variant_flags[@]}"; do
-      flag=$(printf '%bx' "${variant_flags[$i]}")
-      variant_flags[$i]=${flag%x}
-    done
-    bash scripts/verifier_experiment.sh "$out/$variant" ${variant_flags[@]+"${variant_flags[@]}"}
-  fi
+  # VARIANT-2proc: VARIANT's flags, trained by two processes.
+  base=${variant%-2proc}
+  procs=1
+  [ "$base" = "$variant" ] || procs=2
+  [ -n "${flags[$base]+known}" ] || { echo "study: unknown variant $variant" >&2; exit 2; }
+  read -ra variant_flags <<< "${flags[$base]}"
+  # printf %b turns the \n of a step separator into a newline (the x keeps $(...) from eating it).
+  for i in "${!variant_flags[@]}"; do
+    flag=$(printf '%bx' "${variant_flags[$i]}")
+    variant_flags[$i]=${flag%x}
+  done
+  BESTOFN_TRAIN_PROCS=$procs bash scripts/verifier_experiment.sh "$out/$variant" \
+    ${variant_flags[@]+"${variant_flags[@]}"}
 done
 .venv/bin/python -m bestofn_verifier study-report "$out"

@@ -20,6 +20,7 @@ usage: python -m bestofn_verifier train --data train.jsonl --out CHECKPOINT [opt
 """
 
 import argparse
+import fcntl
 import json
 import os
 import random
@@ -306,6 +307,23 @@ def complete_checkpoints(trainer_dir):
     return complete
 
 
+def lock_out(out):
+    """Holds OUT for this run (a lock file beside it: OUT itself is replaced); refuses a second
+    training into the same OUT, whose removal of OUT would break the first."""
+    lock = open(out.parent / f".{out.name}.lock", "a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        sys.exit(f"--out {out} is being written by another training (pid {lock.read().strip() or '?'}); "
+                 "wait for it to end or choose another --out")
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"{os.getpid()}\n")
+    lock.flush()
+    return lock
+
+
 def prepare_out(args, out, is_main):
     """OUT/trainer ready: kept for --resume (which must match the run it continues), else OUT
     started afresh. Returns the checkpoint to resume from, or None."""
@@ -438,6 +456,9 @@ def main(argv=None):
     objective = "token" if args.head == "token" else args.objective
     world = int(os.environ.get("WORLD_SIZE", "1"))
     batches, per_epoch = plan_batches(train, lengths, objective, args.batch_size, args.epochs, args.seed, world)
+    if is_main:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        held = lock_out(out)  # noqa: F841 (held open until the process ends)
     resume_from = prepare_out(args, out, is_main)
 
     set_seed(args.seed)

@@ -121,6 +121,19 @@ def test_training_never_replaces_the_directory_holding_its_data(data, tmp_path):
     assert refused.returncode != 0 and "inside --out" in refused.stderr and inside.exists()
 
 
+def test_a_second_training_into_the_same_out_is_refused(data, tmp_path):
+    flags = ["--data", data / "examples.jsonl", *SMALL, "--out", tmp_path / "run"]
+    first = subprocess.Popen([str(PYTHON), "-m", "bestofn_verifier", "train", *map(str, flags)],
+                             cwd=REPO / "verifier", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not (tmp_path / "run" / "trainer" / "plan.json").exists():
+        assert first.poll() is None and time.monotonic() < deadline, "the first training ended before its plan"
+        time.sleep(0.05)
+    second = train(*flags, check=False)
+    assert second.returncode != 0 and "being written by another training" in second.stderr
+    assert first.wait() == 0 and (tmp_path / "run" / "verifier.json").exists()
+
+
 def test_resume_refuses_other_settings(data, tmp_path):
     flags = ["--data", data / "examples.jsonl", *SMALL]
     train(*flags, "--out", tmp_path / "run", "--max-steps", "2")
