@@ -2,8 +2,8 @@
 verifier.json. Tokenization goes through the `tokenizers` library configured from verifier.json,
 exactly as bestofn does it, so training, export checks and Rust scoring see the same tokens."""
 
-import hashlib
 import json
+import sys
 import os
 import re
 import tempfile
@@ -166,17 +166,29 @@ def encode(tokenizer: Tokenizer, pairs, config: VerifierConfig):
     return arrays
 
 
-def read_jsonl(path):
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+def parse_jsonl(data: bytes, path, check=None):
+    """The rows of JSONL bytes. A line that is not UTF-8 JSON, or that `check(row)` finds fault
+    with (it returns what is wrong, or None), stops the command naming the file and line."""
+    rows = []
+    for number, line in enumerate(data.removeprefix(b"\xef\xbb\xbf").split(b"\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line.decode("utf-8"))  # JSON Lines are UTF-8: no guessing of UTF-16
+        except UnicodeDecodeError:
+            sys.exit(f"{path}:{number}: not UTF-8 text")
+        except json.JSONDecodeError as e:
+            sys.exit(f"{path}:{number}: not JSON ({e.msg} at column {e.colno})")
+        problem = check(row) if check else None
+        if problem:
+            sys.exit(f"{path}:{number}: {problem}")
+        rows.append(row)
+    return rows
 
 
-def file_sha256(path) -> str:
-    digest = hashlib.sha256()
+def read_jsonl(path, check=None):
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return parse_jsonl(f.read(), path, check)
 
 
 def write_directory_atomically(destination, write_into):

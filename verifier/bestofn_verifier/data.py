@@ -9,26 +9,41 @@ import random
 import sys
 from collections import defaultdict
 
-from .config import read_jsonl
+from .config import parse_jsonl
 
 FIELDS = {"problem_id", "question", "solution", "label"}
 
 
+def example_problem(e):
+    """What is wrong with a training example, or None."""
+    if not isinstance(e, dict):
+        return "not a JSON object (expected the output of `bestofn label --export-verifier-data`)"
+    missing = FIELDS - e.keys()
+    if missing:
+        return (f"missing field(s) {sorted(missing)} "
+                "(expected the output of `bestofn label --export-verifier-data`)")
+    for field in ("question", "solution"):
+        if not isinstance(e[field], str):
+            return f"{field} is {type(e[field]).__name__}, not a string"
+    if not isinstance(e["problem_id"], (str, int)) or isinstance(e["problem_id"], bool):
+        return f"problem_id {e['problem_id']!r} is neither a string nor an integer"
+    if e["label"] not in (0, 1):
+        return f"label {e['label']!r} is not 0 or 1"
+    return None
+
+
 def read_examples(path):
-    """The training export's examples, each checked for the fields training reads."""
-    examples = read_jsonl(path)
-    for line, e in enumerate(examples, 1):
-        missing = FIELDS - e.keys()
-        if missing:
-            sys.exit(f"{path}:{line}: missing field(s) {sorted(missing)} "
-                     "(expected the output of `bestofn label --export-verifier-data`)")
-        if e["label"] not in (0, 1, True, False):
-            sys.exit(f"{path}:{line}: label {e['label']!r} is not 0 or 1")
+    """The training export's examples, each checked for the fields training reads, and the
+    sha256 of the bytes read (read once: --data may be a pipe)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    examples = parse_jsonl(data, path, example_problem)
+    for e in examples:
         e["problem_id"] = str(e["problem_id"])
         e["label"] = int(e["label"])
     if not examples:
         sys.exit(f"{path}: no examples")
-    return examples
+    return examples, hashlib.sha256(data).hexdigest()
 
 
 def is_validation(problem_id: str, fraction: float, seed: int) -> bool:

@@ -224,10 +224,8 @@ def trained_checkpoint(checkpoint: Path, args) -> Source:
 
 
 def check_data(path):
-    examples = read_jsonl(path)
-    for line, e in enumerate(examples, 1):
-        if not isinstance(e.get("question"), str) or not isinstance(e.get("solution"), str):
-            sys.exit(f"{path}:{line}: needs string fields question and solution")
+    examples = read_jsonl(path, lambda e: None if isinstance(e, dict) and isinstance(e.get("question"), str)
+                          and isinstance(e.get("solution"), str) else "needs string fields question and solution")
     if not examples:
         sys.exit(f"{path}: no examples")
     return examples

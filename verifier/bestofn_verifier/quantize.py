@@ -35,7 +35,8 @@ class Calibration:
 
 
 def calibration_examples(path, count, seed=0):
-    examples = [e for e in read_jsonl(path) if isinstance(e.get("question"), str) and isinstance(e.get("solution"), str)]
+    examples = [e for e in read_jsonl(path)
+                if isinstance(e, dict) and isinstance(e.get("question"), str) and isinstance(e.get("solution"), str)]
     if not examples:
         sys.exit(f"{path}: no examples with question and solution to calibrate on")
     return random.Random(seed).sample(examples, min(count, len(examples)))

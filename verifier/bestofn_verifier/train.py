@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import VerifierConfig, configured_tokenizer, encode, file_sha256, model_inputs, save_hf_directory
+from .config import VerifierConfig, configured_tokenizer, encode, model_inputs, save_hf_directory
 from .data import at_most_per_problem, balance, first_problems, is_validation, plan_batches, read_examples
 from .model import (decoder_pad_token, default_backbone, is_decoder, predict, solution_token_mask, step_tag_id,
                     takes_token_type_ids, validation_metrics, verifier_module)
@@ -286,11 +286,11 @@ def training_arguments(args, trainer_dir, steps, steps_per_epoch, validating):
     )
 
 
-def run_fingerprint(args):
+def run_fingerprint(args, data_sha256):
     """The data and every flag that shapes the batches and the model: a resumed run must match."""
     kept = {k: v for k, v in vars(args).items()
             if k not in ("out", "resume", "keep_checkpoints", "threads", "report_to", "log_every")}
-    return {"data_sha256": file_sha256(args.data), "flags": kept}
+    return {"data_sha256": data_sha256, "flags": kept}
 
 
 def complete_checkpoints(trainer_dir):
@@ -324,12 +324,12 @@ def lock_out(out):
     return lock
 
 
-def prepare_out(args, out, is_main):
+def prepare_out(args, out, is_main, data_sha256):
     """OUT/trainer ready: kept for --resume (which must match the run it continues), else OUT
     started afresh. Returns the checkpoint to resume from, or None."""
     trainer_dir = out / TRAINER_DIR
     plan = trainer_dir / PLAN_FILE
-    fingerprint = run_fingerprint(args)
+    fingerprint = run_fingerprint(args, data_sha256)
     latest = None
     if args.resume and plan.exists():
         recorded = json.loads(plan.read_text())
@@ -403,7 +403,7 @@ def save_final(args, out, trainer, run):
     world = trainer.args.world_size
     config.training = {
         "data": str(args.data),
-        "data_sha256": file_sha256(args.data),
+        "data_sha256": run["data_sha256"],
         **run["counts"],
         "validation_split": f"{args.val_fraction} of problems by sha256(seed:problem_id)",
         "balanced_per_problem": not args.no_balance,
@@ -442,7 +442,7 @@ def main(argv=None):
 
     if not is_main:  # one process says what the run does
         sys.stdout = open(os.devnull, "w")
-    examples = read_examples(args.data)
+    examples, data_sha256 = read_examples(args.data)
     train, val = split(args, examples)
     counts = {"train_examples": len(train), "train_problems": len({e["problem_id"] for e in train}),
               "validation_examples": len(val), "validation_problems": len({e["problem_id"] for e in val})}
@@ -459,7 +459,7 @@ def main(argv=None):
     if is_main:
         out.parent.mkdir(parents=True, exist_ok=True)
         held = lock_out(out)  # noqa: F841 (held open until the process ends)
-    resume_from = prepare_out(args, out, is_main)
+    resume_from = prepare_out(args, out, is_main, data_sha256)
 
     set_seed(args.seed)
     model, peft_model = load_backbone(args, base, config)
@@ -481,7 +481,7 @@ def main(argv=None):
     if trainer.is_world_process_zero():
         save_final(args, out, trainer, {"model": model, "peft_model": peft_model, "base": base, "config": config,
                                         "tokenizer": tokenizer, "counts": counts, "train": train, "val": val,
-                                        "started": started})
+                                        "started": started, "data_sha256": data_sha256})
         if not args.keep_checkpoints:
             for checkpoint in (out / TRAINER_DIR).glob("checkpoint-*"):
                 shutil.rmtree(checkpoint)

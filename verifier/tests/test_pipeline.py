@@ -36,15 +36,20 @@ def write_jsonl(path, rows):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    work = tmp_path_factory.mktemp("pipeline")
+def write_synthetic_data(work):
+    """The synthetic problems as training examples, problems and labeled samples under WORK."""
     problems, examples = synthetic_problems()
     write_jsonl(work / "examples.jsonl", examples)
     write_jsonl(work / "problems.jsonl", problems)
     write_jsonl(work / "samples.jsonl", [
         {"problem_id": e["problem_id"], "sample_idx": e["sample_idx"], "text": e["solution"],
          "correct": bool(e["label"])} for e in examples])
+    return work
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    work = write_synthetic_data(tmp_path_factory.mktemp("pipeline"))
     train.main(["--data", str(work / "examples.jsonl"), "--out", str(work / "checkpoint"),
                 "--max-steps", "3", "--batch-size", "4", "--max-length", "64", "--val-fraction", "0.3",
                 "--threads", "2", "--log-every", "1"])

@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bestofn_verifier import export, quantize  # noqa: E402
 from bestofn_verifier.config import VerifierConfig, read_jsonl  # noqa: E402
-from bestofn_verifier.data import plan_batches  # noqa: E402
-from test_pipeline import bestofn_binary, synthetic_problems, write_jsonl  # noqa: E402
+from bestofn_verifier.data import plan_batches, read_examples  # noqa: E402
+from test_pipeline import bestofn_binary, write_jsonl, write_synthetic_data  # noqa: E402
 
 PYTHON = REPO / ".venv" / "bin" / "python"
 ACCELERATE = REPO / ".venv" / "bin" / "accelerate"
@@ -67,14 +67,7 @@ def test_processes_train_on_the_batches_of_one_process(seed):
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    work = tmp_path_factory.mktemp("training")
-    problems, examples = synthetic_problems()
-    write_jsonl(work / "examples.jsonl", examples)
-    write_jsonl(work / "problems.jsonl", problems)
-    write_jsonl(work / "samples.jsonl", [
-        {"problem_id": e["problem_id"], "sample_idx": e["sample_idx"], "text": e["solution"],
-         "correct": bool(e["label"])} for e in examples])
-    return work
+    return write_synthetic_data(tmp_path_factory.mktemp("training"))
 
 
 def train(*args, procs=1, check=True):
@@ -132,6 +125,45 @@ def test_a_second_training_into_the_same_out_is_refused(data, tmp_path):
     second = train(*flags, check=False)
     assert second.returncode != 0 and "being written by another training" in second.stderr
     assert first.wait() == 0 and (tmp_path / "run" / "verifier.json").exists()
+
+
+GOOD = b'{"problem_id": "p", "question": "q", "solution": "s", "label": 1}'
+
+
+@pytest.mark.parametrize("bad, what", [
+    (b'{"problem_id": "p"', "not JSON"),
+    (b"\xff\xfe\x00garbage", "not UTF-8"),
+    (b"[1, 2]", "not a JSON object"),
+    (b'{"problem_id": "p", "question": "q", "label": 1}', "missing field(s) ['solution']"),
+    (b'{"problem_id": "p", "question": "q", "solution": ["s"], "label": 1}', "solution is list"),
+    (b'{"problem_id": "p", "question": 3, "solution": "s", "label": 1}', "question is int"),
+    (b'{"problem_id": null, "question": "q", "solution": "s", "label": 1}', "problem_id None"),
+    (b'{"problem_id": "p", "question": "q", "solution": "s", "label": 2}', "label 2 is not 0 or 1"),
+    (b'{"problem_id": "p", "question": "q", "solution": "s", "label": "1"}', "label '1' is not 0 or 1"),
+])
+def test_bad_training_data_is_refused_naming_file_and_line(tmp_path, bad, what):
+    path = tmp_path / "examples.jsonl"
+    path.write_bytes(GOOD + b"\n\n" + GOOD + b"\r\n" + bad + b"\n" + GOOD + b"\n")
+    with pytest.raises(SystemExit) as refused:
+        read_examples(path)
+    assert str(refused.value).startswith(f"{path}:4: ") and what in str(refused.value)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_any_bytes_are_read_or_refused_with_a_line(tmp_path, seed):
+    rng = random.Random(seed)
+    lines = [GOOD if rng.random() < 0.5 else rng.choice([
+        bytes(rng.randrange(256) for _ in range(rng.randint(0, 40))),
+        GOOD[:rng.randrange(len(GOOD))], GOOD.replace(b'"s"', b"null"), b"  "]) for _ in range(rng.randint(0, 8))]
+    path = tmp_path / "examples.jsonl"
+    path.write_bytes(b"\n".join(lines))
+    try:
+        examples, sha256 = read_examples(path)
+    except SystemExit as refused:
+        assert str(refused).startswith(f"{path}:") and str(refused) != f"{path}: "
+        return
+    assert examples and all(e["label"] in (0, 1) and isinstance(e["problem_id"], str) for e in examples)
+    assert len(sha256) == 64
 
 
 def test_resume_refuses_other_settings(data, tmp_path):
