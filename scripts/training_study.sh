@@ -18,13 +18,14 @@ declare -A flags=(
   [pointwise-all]="--no-balance"
   [pairwise-all]="--objective pairwise --no-balance"
   [token-all]="--head token --step-separator \n --no-balance"
+  [token-all-1epoch]="--head token --step-separator \n --no-balance --epochs 1"
   [curve-50]="--train-problems 50"
   [curve-100]="--train-problems 100"
   [curve-250]="--train-problems 250"
 )
 variants=("$@")
 [ ${#variants[@]} -gt 0 ] || variants=(pointwise pointwise-2proc pairwise token pointwise-all pairwise-all token-all
-  curve-50 curve-100 curve-100-2proc curve-250)
+  token-all-1epoch curve-50 curve-100 curve-100-2proc curve-250)
 for variant in "${variants[@]}"; do
   echo "study: $variant" >&2
   # VARIANT-2proc: VARIANT's flags, trained by two processes.

@@ -37,6 +37,7 @@ def variant_row(directory: Path):
         "balanced": training.get("balanced_per_problem"),
         "train_problems": training.get("train_problems"),
         "train_examples": training.get("train_examples"),
+        "epochs": training.get("hyperparameters", {}).get("epochs"),
         "world_size": training.get("world_size", 1),
         "global_batch_size": training.get("global_batch_size"),
         "seconds": training.get("seconds"),
@@ -114,12 +115,12 @@ def main(argv=None):
     k = rows[0]["k"]
     lines = [f"# Verifier training study ({rows[0]['problems']} held-out problems, N = {k})", "",
              f"identity baseline verifier@{k}: {percent(baseline)}; majority@{k}: {percent(rows[0]['majority'])}", "",
-             f"| variant | objective | balanced | train problems | examples | processes | global batch | seconds "
+             f"| variant | objective | balanced | train problems | examples | epochs | processes | global batch | seconds "
              f"| validation AUROC | held-out AUROC | ECE | verifier@{k} | weighted@{k} | acc. at 10% answered "
-             f"| acc. at 100% |", "|" + "---|" * 15]
+             f"| acc. at 100% |", "|" + "---|" * 16]
     for r in rows:
         lines.append(f"| {r['variant']} | {r['objective']} | {r['balanced']} | {r['train_problems']} | "
-                     f"{r['train_examples']} | {r['world_size']} | {r['global_batch_size']} | {r['seconds']} | "
+                     f"{r['train_examples']} | {r['epochs']:g} | {r['world_size']} | {r['global_batch_size']} | {r['seconds']} | "
                      f"{r['validation_auroc'] or float('nan'):.4f} | {r['auroc']:.4f} | {r['ece']:.4f} | "
                      f"{percent(r['verifier'])} | {percent(r['weighted'])} | {100 * r['at_10']:.1f} | "
                      f"{100 * r['at_100']:.1f} |")

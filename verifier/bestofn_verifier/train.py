@@ -10,7 +10,7 @@ verifier ranks solutions of problems it never saw; the checkpoint with the best 
 is the one kept. Checkpoints are written every --save-steps under OUT/trainer, and --resume
 continues the latest after a kill with the same batches an uninterrupted run would have seen.
 
-The same command runs under `torchrun --nproc_per_node N` or `accelerate launch` (DDP; FSDP or
+The same command runs under `accelerate launch` or `torchrun --nproc_per_node N` (DDP; FSDP or
 DeepSpeed by the accelerate config): every process takes its share of the planned batches, and
 verifier.json records world_size and global_batch_size. Decoder backbones take LoRA (--lora-r),
 merged into the saved model. Works offline from any local Hugging Face model directory; the
