@@ -11,6 +11,8 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 
 def at_n(metrics, method):
     """(mean, lower, upper) of `method` at the largest k."""
@@ -52,6 +54,39 @@ def variant_row(directory: Path):
         "k": metrics["ks"][-1],
         "problems": metrics["problems"],
     }
+
+
+def picks_correct(path: Path, strategy: str):
+    """problem_id -> whether `strategy`'s answer was correct, from `bestofn rank` output."""
+    rows = (json.loads(line) for line in path.read_text().splitlines() if line.strip())
+    return {r["problem_id"]: bool(r.get("correct")) for r in rows if r["strategy"] == strategy}
+
+
+def paired_difference(a, b, resamples=1000, seed=0):
+    """Mean of b − a over the problems both answered, with a 95% percentile-bootstrap interval
+    (problems resampled): (mean, lower, upper) as fractions, and the number of problems."""
+    shared = sorted(a.keys() & b.keys())
+    if not shared:
+        sys.exit("no problem has picks of both runs to compare")
+    differences = np.array([float(b[p]) - float(a[p]) for p in shared])
+    means = differences[np.random.default_rng(seed).integers(0, len(shared), (resamples, len(shared)))].mean(axis=1)
+    lower, upper = np.percentile(means, [2.5, 97.5])
+    return (differences.mean(), lower, upper), len(shared)
+
+
+def against_identity(directory: Path):
+    """verifier@N and weighted@N each minus the identity baseline's own, paired by problem; None
+    without the experiment's ranked picks."""
+    ranked, identity_ranked = directory / "heldout-ranked.jsonl", directory / "heldout-identity-ranked.jsonl"
+    if not (ranked.exists() and identity_ranked.exists()):
+        return None
+    return {method: paired_difference(picks_correct(identity_ranked, method), picks_correct(ranked, method))
+            for method in ("verifier", "weighted")}
+
+
+def signed_points(triple):
+    mean, lower, upper = triple
+    return f"{100 * mean:+.1f} [{100 * lower:+.1f}, {100 * upper:+.1f}]"
 
 
 def identity(directory: Path):
@@ -124,6 +159,13 @@ def main(argv=None):
                      f"{r['validation_auroc'] or float('nan'):.4f} | {r['auroc']:.4f} | {r['ece']:.4f} | "
                      f"{percent(r['verifier'])} | {percent(r['weighted'])} | {100 * r['at_10']:.1f} | "
                      f"{100 * r['at_100']:.1f} |")
+    paired = [(d.name, against_identity(d)) for d in done]
+    paired = [(name, p) for name, p in paired if p]
+    if paired:
+        lines += ["", "## Against the identity baseline, paired by problem (points, 95% bootstrap interval)", "",
+                  f"| variant | problems | verifier@{k} − identity's | weighted@{k} − identity's |", "|---|---:|---:|---:|"]
+        lines += [f"| {name} | {p['verifier'][1]} | {signed_points(p['verifier'][0])} | "
+                  f"{signed_points(p['weighted'][0])} |" for name, p in paired]
     curve = sorted((r["train_problems"], r["verifier"]) for r in rows
                    if r["objective"] == "pointwise" and r["balanced"] and r["world_size"] == 1
                    and (r["variant"].startswith("curve-") or r["variant"] == "pointwise"))

@@ -5,6 +5,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -49,6 +50,41 @@ def test_the_report_has_a_row_per_variant_and_the_learning_curve(tmp_path):
     assert report[-3:-1] == ["| 500 | 59.8 [55.8, 63.8] |", ""]
     svg = (tmp_path / "learning_curve.svg").read_text()
     assert svg.count("<circle") == 2 and "identity baseline 61.3" in svg
+
+
+def ranked(path, picks):
+    path.write_text("".join(json.dumps({"problem_id": str(p), "answer": "1", "strategy": strategy, "correct": correct})
+                            + "\n" for strategy, column in picks.items() for p, correct in enumerate(column)))
+
+
+def test_variants_are_compared_with_the_identity_baseline_problem_by_problem(tmp_path):
+    variant(tmp_path, "pointwise", 500, True, 2.0, metrics(0.598, 0.709, 0.576, 0.598))
+    variant(tmp_path, "token", 500, True, 2.0, metrics(0.598, 0.709, 0.576, 0.598))
+    # verifier: right on 3 more of 10 problems than the identity baseline; weighted: the same picks.
+    ranked(tmp_path / "pointwise" / "heldout-ranked.jsonl",
+           {"verifier": [True] * 8 + [False] * 2, "weighted": [True] * 5 + [False] * 5})
+    ranked(tmp_path / "pointwise" / "heldout-identity-ranked.jsonl",
+           {"verifier": [True] * 5 + [False] * 5, "weighted": [True] * 5 + [False] * 5})
+    study_report.main([str(tmp_path)])
+    report = (tmp_path / "study.md").read_text().splitlines()
+    section = report[report.index(next(line for line in report if line.startswith("## Against"))):]
+    section = section[:next((i for i, line in enumerate(section) if i and line.startswith("## ")), len(section))]
+    rows = [line for line in section if line.startswith("| ") and not line.startswith("| variant")]
+    assert len(rows) == 1  # token has no ranked picks: no row
+    verifier, weighted = rows[0].split(" | ")[2:4]
+    assert rows[0].startswith("| pointwise | 10 |")
+    assert verifier.startswith("+30.0 [") and weighted.startswith("+0.0 [+0.0, +0.0]")
+
+
+def test_paired_difference_interval_holds_the_mean():
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        n = int(rng.integers(1, 50))
+        a = {str(p): bool(rng.random() < 0.5) for p in range(n)}
+        b = {str(p): bool(rng.random() < 0.6) for p in range(n // 2, n + 5)}  # partly other problems
+        (mean, lower, upper), shared = study_report.paired_difference(a, b)
+        assert shared == len(a.keys() & b.keys())
+        assert -1 <= lower <= mean + 1e-12 and mean - 1e-12 <= upper <= 1
 
 
 def test_no_finished_variant_is_an_error(tmp_path):
