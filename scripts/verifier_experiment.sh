@@ -90,4 +90,8 @@ fi
   --out "../$out/heldout-identity.jsonl")
 "$bin" eval --samples "$out/heldout-identity.jsonl" --out "$out/report-identity-baseline" 2>&1 \
   | tee "$out/headline-identity.txt" >&2
+# Each problem's picks, for the training study's comparison with the baseline problem by problem.
+"$bin" rank --samples "$out/heldout-scored.jsonl" --strategy verifier,weighted --out "$out/heldout-ranked.jsonl"
+"$bin" rank --samples "$out/heldout-identity.jsonl" --strategy verifier,weighted \
+  --out "$out/heldout-identity-ranked.jsonl"
 echo "reports: $out/report-verifier/report.md (and report.html), $out/report-identity-baseline/report.md" >&2
