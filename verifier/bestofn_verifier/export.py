@@ -21,7 +21,6 @@ import numpy as np
 
 from .config import (VerifierConfig, check_hf_directory, configured_tokenizer, encode, is_step_level, read_jsonl,
                      sigmoid, write_directory_atomically)
-from .fusion import attention_shape, fuse_encoder
 from .metrics import brier, ece, fit_platt
 from .model import forward_logits, solution_logits, step_tag_id
 from .reward_models import LAYOUTS, detect_layout, load_reward_model
@@ -81,21 +80,16 @@ class LastTokenLogits:
         return Wrapper().eval()
 
 
-def write_onnx(exported: Path, target: Path, dtype: str, external_data: str, attention=None):
-    """Writes `target` from the exporter's file: a float32 BERT encoder (`attention`: its heads
-    and hidden size) with ONNX Runtime's fused operators, computation in float16 when asked
-    (inputs and output stay as the verifier contract has them), the weights in `model.onnx.data`
-    beside it when they are too many for one file or when asked. Shape inference runs from the
-    file, which works past the 2 GB that a model held in one message cannot pass. Returns the
-    fused operators' counts."""
+def write_onnx(exported: Path, target: Path, dtype: str, external_data: str):
+    """Writes `target` from the exporter's file: computation in float16 when asked (inputs and
+    output stay as the verifier contract has them), the weights in `model.onnx.data` beside it
+    when they are too many for one file or when asked. Shape inference runs from the file, which
+    works past the 2 GB that a model held in one message cannot pass."""
     import onnx
 
     inferred = exported.with_name("inferred.onnx")
     onnx.shape_inference.infer_shapes_path(str(exported), str(inferred))
     graph = onnx.load(str(inferred))
-    fused = {}
-    if attention and dtype == "float32" and external_data != "always":
-        graph, fused = fuse_encoder(graph, *attention)
     if dtype == "float16":
         from onnxruntime.transformers.float16 import convert_float_to_float16
 
@@ -111,9 +105,7 @@ def write_onnx(exported: Path, target: Path, dtype: str, external_data: str, att
     else:
         onnx.save_model(graph, str(target))
     print(f"model.onnx: {dtype}, {weights / 1e6:.1f} MB of weights"
-          + (f" in {target.name}.data" if external else "")
-          + (f", fused {', '.join(f'{op} ×{n}' for op, n in fused.items())}" if fused else ""), flush=True)
-    return fused
+          + (f" in {target.name}.data" if external else ""), flush=True)
 
 
 def parity(reference, session, tokenizer, config, examples, batch_size=16):
@@ -277,8 +269,7 @@ def write_verifier(directory: Path, source: Source, args):
     torch.onnx.export(source.wrapper, inputs, str(exported / "model.onnx"), input_names=config.onnx_inputs,
                       output_names=[config.output["name"]], dynamic_axes=dynamic, opset_version=args.opset,
                       dynamo=False)
-    fused = write_onnx(exported / "model.onnx", directory / "model.onnx", args.dtype, args.external_data,
-                       None if args.no_fusion else attention_shape(source.hf_directory))
+    write_onnx(exported / "model.onnx", directory / "model.onnx", args.dtype, args.external_data)
     shutil.rmtree(exported)
     session = ort.InferenceSession(str(directory / "model.onnx"), providers=["CPUExecutionProvider"])
     worst = parity(source.reference, session, tokenizer, config, examples)
@@ -288,7 +279,7 @@ def write_verifier(directory: Path, source: Source, args):
         raise SystemExit(f"export rejected: ONNX Runtime differs from PyTorch by {worst:.2e} "
                          f"> {TOLERANCE[args.dtype]} ({args.dtype})")
     config.training.update(export_dtype=args.dtype, export_parity_max_abs_logit_diff=worst,
-                           export_parity_examples=len(examples), export_fused_operators=fused)
+                           export_parity_examples=len(examples))
     config.calibration = None if args.no_calibration else calibration(session, tokenizer, config, source.validation)
     shutil.copy(source.tokenizer_json, directory / "tokenizer.json")
     if step_level:
@@ -311,9 +302,6 @@ def main(argv=None):
     parser.add_argument("--external-data", choices=["auto", "always", "never"], default="auto",
                         help="weights in model.onnx.data beside model.onnx: auto does so past 1.5 GB "
                              "(one ONNX file cannot exceed 2 GB)")
-    parser.add_argument("--no-fusion", action="store_true",
-                        help="keep the exporter's graph: no fused Attention/SkipLayerNormalization operators "
-                             "(ONNX Runtime contrib operators) for a BERT encoder")
     parser.add_argument("--no-calibration", action="store_true",
                         help="do not fit Platt scaling on the validation split")
     byo = parser.add_argument_group("a reward model trained elsewhere (a --checkpoint without verifier.json)")

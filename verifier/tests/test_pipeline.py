@@ -58,17 +58,6 @@ def exported(tmp_path_factory):
     return work
 
 
-def test_a_bert_encoder_is_exported_with_fused_attention(exported):
-    import onnx
-
-    fused = VerifierConfig.load(exported / "verifier").training["export_fused_operators"]
-    assert fused["Attention"] == 6 and fused["SkipLayerNormalization"] == 12  # MiniLM-L6's layers
-    operators = {node.op_type for node in onnx.load(exported / "verifier" / "model.onnx").graph.node}
-    assert "Attention" in operators and "Softmax" not in operators
-    # Dynamic quantization turns the fused attention's projections into int8 too.
-    assert "QAttention" in {node.op_type for node in onnx.load(exported / "verifier-int8" / "model.onnx").graph.node}
-
-
 def test_validation_split_is_by_problem(exported):
     validation = read_jsonl(exported / "checkpoint" / "validation.jsonl")
     held_out = {e["problem_id"] for e in validation}
