@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 
 /// The `bestofn` binary of this build.
@@ -291,6 +292,8 @@ impl VllmServer {
             .env("VLLM_CPU_KVCACHE_SPACE", "1")
             .stdout(std::fs::File::create(&log).unwrap())
             .stderr(std::fs::File::create(&log).unwrap())
+            // Its own process group, so that drop reaches the engine processes vLLM starts.
+            .process_group(0)
             .spawn()
             .expect("starting vLLM");
         let mut server = VllmServer {
@@ -325,17 +328,22 @@ impl VllmServer {
 
 impl Drop for VllmServer {
     fn drop(&mut self) {
-        // SIGTERM lets vLLM stop its engine process too (SIGKILL would orphan it).
-        let _ = std::process::Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        for _ in 0..100 {
+        // SIGTERM lets vLLM stop its engine processes; whatever of the group is left after 30 s
+        // (a slow shutdown on a busy machine) is killed with it, never orphaned.
+        let group = format!("-{}", self.child.id());
+        let signal = |name: &str| {
+            let _ = std::process::Command::new("kill")
+                .args([name, "--", &group])
+                .status();
+        };
+        signal("-TERM");
+        for _ in 0..300 {
             if self.child.try_wait().ok().flatten().is_some() {
-                return;
+                break;
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        let _ = self.child.kill();
+        signal("-KILL");
         let _ = self.child.wait();
     }
 }
