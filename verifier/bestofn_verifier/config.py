@@ -3,9 +3,9 @@ verifier.json. Tokenization goes through the `tokenizers` library configured fro
 exactly as bestofn does it, so training, export checks and Rust scoring see the same tokens."""
 
 import json
-import sys
 import os
 import re
+import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path

@@ -155,7 +155,7 @@ def main(argv=None):
              f"| acc. at 100% |", "|" + "---|" * 16]
     for r in rows:
         lines.append(f"| {r['variant']} | {r['objective']} | {r['balanced']} | {r['train_problems']} | "
-                     f"{r['train_examples']} | {r['epochs']:g} | {r['world_size']} | {r['global_batch_size']} | {r['seconds']} | "
+                     f"{r['train_examples']} | {r['epochs'] if r['epochs'] is None else format(r['epochs'], 'g')} | {r['world_size']} | {r['global_batch_size']} | {r['seconds']} | "
                      f"{r['validation_auroc'] or float('nan'):.4f} | {r['auroc']:.4f} | {r['ece']:.4f} | "
                      f"{percent(r['verifier'])} | {percent(r['weighted'])} | {100 * r['at_10']:.1f} | "
                      f"{100 * r['at_100']:.1f} |")
