@@ -191,6 +191,21 @@ def read_jsonl(path, check=None):
         return parse_jsonl(f.read(), path, check)
 
 
+def solution_fault(row):
+    """What keeps a row from being scored: it needs string fields question and solution."""
+    if isinstance(row, dict) and isinstance(row.get("question"), str) and isinstance(row.get("solution"), str):
+        return None
+    return "needs string fields question and solution"
+
+
+def read_solutions(path):
+    """Rows to score (an export's check or a quantization's calibration); refuses a bad row or none."""
+    rows = read_jsonl(path, solution_fault)
+    if not rows:
+        sys.exit(f"{path}: no examples")
+    return rows
+
+
 def write_directory_atomically(destination, write_into):
     """Calls write_into(temp_dir), then renames the finished directory onto `destination`."""
     destination = Path(destination)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import (VerifierConfig, check_hf_directory, configured_tokenizer, encode, is_step_level, read_jsonl,
-                     sigmoid, write_directory_atomically)
+                     read_solutions, sigmoid, write_directory_atomically)
 from .metrics import brier, ece, fit_platt
 from .model import forward_logits, solution_logits, step_tag_id
 from .reward_models import LAYOUTS, detect_layout, load_reward_model
@@ -223,17 +223,9 @@ def trained_checkpoint(checkpoint: Path, args) -> Source:
                   checkpoint / "tokenizer.json", checkpoint / "model", validation[: args.check_examples], validation)
 
 
-def check_data(path):
-    examples = read_jsonl(path, lambda e: None if isinstance(e, dict) and isinstance(e.get("question"), str)
-                          and isinstance(e.get("solution"), str) else "needs string fields question and solution")
-    if not examples:
-        sys.exit(f"{path}: no examples")
-    return examples
-
-
 def reward_model(directory: Path, args) -> Source:
     """A reward model trained elsewhere (see reward_models.py for the layouts)."""
-    examples = check_data(args.check_data) if args.check_data else BUILT_IN_EXAMPLES
+    examples = read_solutions(args.check_data) if args.check_data else BUILT_IN_EXAMPLES
     layout = args.layout if args.layout != "auto" else detect_layout(directory)
     reference, encoder, config, note = load_reward_model(directory, layout, args, examples[: args.check_examples])
     print(f"{directory}: {layout} ({note})", flush=True)

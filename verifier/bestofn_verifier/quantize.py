@@ -13,11 +13,10 @@ usage: python -m bestofn_verifier quantize --verifier DIR --out DIR_INT8
 import argparse
 import random
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
-from .config import VerifierConfig, configured_tokenizer, encode, read_jsonl, write_directory_atomically
+from .config import VerifierConfig, configured_tokenizer, encode, read_solutions, write_directory_atomically
 
 
 class Calibration:
@@ -35,10 +34,7 @@ class Calibration:
 
 
 def calibration_examples(path, count, seed=0):
-    examples = [e for e in read_jsonl(path)
-                if isinstance(e, dict) and isinstance(e.get("question"), str) and isinstance(e.get("solution"), str)]
-    if not examples:
-        sys.exit(f"{path}: no examples with question and solution to calibrate on")
+    examples = read_solutions(path)
     return random.Random(seed).sample(examples, min(count, len(examples)))
 
 

@@ -20,6 +20,7 @@ usage: python -m bestofn_verifier train --data train.jsonl --out CHECKPOINT [opt
 """
 
 import argparse
+import contextlib
 import fcntl
 import json
 import os
@@ -90,7 +91,8 @@ def parse_args(argv):
     parser.add_argument("--lora-dropout", type=float, default=0.05)
     parser.add_argument("--lora-targets", default="all-linear",
                         help="modules given LoRA adapters: all-linear, or a comma-separated list of names")
-    parser.add_argument("--load-in-4bit", action="store_true", help="QLoRA: the frozen base in 4 bits (CUDA)")
+    parser.add_argument("--load-in-4bit", action="store_true", help="QLoRA: the frozen base in 4-bit NF4 (bitsandbytes: CUDA, or its CPU backend), computing in "
+                             "float32 (bfloat16/float16 with --bf16/--fp16); merged into the dequantized base")
     parser.add_argument("--report-to", default="tensorboard",
                         help="where logs go: tensorboard, wandb, none, or a comma-separated list")
     parser.add_argument("--threads", type=int, default=None, help="torch threads per process (default: all cores)")
@@ -146,21 +148,32 @@ def build_config(args, base):
     return config
 
 
-def load_backbone(args, base, config):
-    """The Hugging Face model with its head (float32 unless 4-bit), and its LoRA wrapper if asked."""
+def compute_dtype(args):
+    """The dtype a 4-bit base computes in: that of the mixed precision asked for, else float32."""
+    import torch
+
+    return torch.bfloat16 if args.bf16 else torch.float16 if args.fp16 else torch.float32
+
+
+def load_hf_model(args, base, in_4bit=False):
+    """The Hugging Face model of `base` with a one-logit head (per solution or per token)."""
     import torch
     from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
 
     loading = {"num_labels": 1, "attn_implementation": "eager", "dtype": torch.float32}
-    if args.load_in_4bit:
-        if not torch.cuda.is_available():
-            sys.exit("--load-in-4bit needs a CUDA GPU (bitsandbytes); on CPU train LoRA on the float32 base")
+    if in_4bit:
+        # bitsandbytes runs NF4 on CUDA and, through its CPU backend, on the CPU.
         from transformers import BitsAndBytesConfig
 
         loading["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                                                            bnb_4bit_compute_dtype=torch.bfloat16)
+                                                            bnb_4bit_compute_dtype=compute_dtype(args))
     architecture = AutoModelForTokenClassification if args.head == "token" else AutoModelForSequenceClassification
-    model = architecture.from_pretrained(base, **loading)
+    return architecture.from_pretrained(base, **loading)
+
+
+def load_backbone(args, base, config):
+    """The Hugging Face model with its head (float32 unless 4-bit), and its LoRA wrapper if asked."""
+    model = load_hf_model(args, base, args.load_in_4bit)
     if config.pooling == "last-token":
         model.config.pad_token_id = config.pad_token_id
     if not takes_token_type_ids(model):
@@ -172,6 +185,10 @@ def load_backbone(args, base, config):
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
     if args.load_in_4bit:
+        from bitsandbytes.nn import Linear4bit
+
+        layers = sum(isinstance(m, Linear4bit) for m in model.modules())
+        print(f"base in 4-bit NF4: {layers} linear layers, computing in {compute_dtype(args)}", flush=True)
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=args.gradient_checkpointing)
     targets = args.lora_targets if args.lora_targets == "all-linear" else args.lora_targets.split(",")
     head = "score" if hasattr(model, "score") else "classifier"
@@ -220,6 +237,15 @@ def objective_loss(objective, logits, labels, token_mask=None):
     return F.binary_cross_entropy_with_logits(logits, labels)
 
 
+def validation_share(examples, rank, world):
+    """(rows, scored): the validation rows this process scores, and those it runs through the
+    model: as many in every process (repeats of a row, whose scores are dropped), since a sharded
+    model (FSDP, DeepSpeed ZeRO-3) gathers its weights from all processes in each forward pass."""
+    rows = list(range(rank, examples, world))
+    share = -(-examples // world)
+    return rows, rows + (rows[-1:] or [0]) * (share - len(rows))
+
+
 def verifier_trainer(objective, validation, tokenizer, config, steps_per_epoch, batch_size):
     """A `Trainer` that takes the planned batches in order, trains the objective, and validates
     with bestofn's metrics (each process scores its share of the validation examples)."""
@@ -250,8 +276,9 @@ def verifier_trainer(objective, validation, tokenizer, config, steps_per_epoch, 
         def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix="eval"):
             module = self.accelerator.unwrap_model(self.model)
             rank, world = self.args.process_index, self.args.world_size
-            rows = list(range(rank, len(pairs), world))
-            logits = predict(module, tokenizer, config, [pairs[i] for i in rows], device=self.args.device)
+            rows, scored = validation_share(len(pairs), rank, world)
+            logits = predict(module, tokenizer, config, [pairs[i] for i in scored],
+                             device=self.args.device)[:len(rows)]
             if world > 1:
                 shares = [None] * world
                 torch.distributed.all_gather_object(shares, (rows, logits))
@@ -309,7 +336,8 @@ def complete_checkpoints(trainer_dir):
 
 def lock_out(out):
     """Holds OUT for this run (a lock file beside it: OUT itself is replaced); refuses a second
-    training into the same OUT, whose removal of OUT would break the first."""
+    training into the same OUT, whose removal of OUT would break the first. Closing it releases it."""
+    out.parent.mkdir(parents=True, exist_ok=True)
     lock = open(out.parent / f".{out.name}.lock", "a+")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -368,16 +396,62 @@ class PlannedBatches:
         return self.batches[i]
 
 
-def merge_lora(peft_model, model, config, tokenizer, probe):
-    """The model with its adapters merged into the weights, and the largest logit change merging
-    made on `probe` examples; refused past 1e-3 (the merged model must be the trained one)."""
+def is_sharded(accelerator):
+    """Whether each process holds only part of the weights (FSDP, DeepSpeed)."""
+    from accelerate.utils import DistributedType
+
+    return accelerator.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)
+
+
+def unsharded_model(args, base, config, state):
+    """(model, peft model) as `load_backbone` builds them, holding `state`: the trained weights of
+    the training module as the accelerator gathered them from every process."""
+    model, peft_model = load_backbone(args, base, config)
+    prefix = "model."  # the training module holds the Hugging Face model as .model
+    model.load_state_dict({k.removeprefix(prefix): v for k, v in state.items()}, strict=True)
+    return model, peft_model
+
+
+def dequantized_base(args, base, trained):
+    """A float32 model of `base` whose 4-bit layers hold the weights the QLoRA run computed with
+    (NF4 dequantized), not the original ones: merged with the adapters it is the trained model."""
+    import torch
+    from bitsandbytes.functional import dequantize_4bit
+    from bitsandbytes.nn import Linear4bit
+
+    model = load_hf_model(args, base)
+    weights = {f"{name.replace('.base_layer', '')}.weight":
+               dequantize_4bit(module.weight.data, module.weight.quant_state).to(torch.float32)
+               for name, module in trained.named_modules() if isinstance(module, Linear4bit)}
+    unknown = model.load_state_dict(weights, strict=False).unexpected_keys
+    if unknown:
+        sys.exit(f"the 4-bit layers {unknown[:3]} have no float counterpart in {base}")
+    return model
+
+
+def merge_lora(args, run, adapter, probe):
+    """The model with its adapters merged into float32 weights, and the largest logit change merging
+    made on `probe` examples; refused past the tolerance of the dtype training computed in (the
+    merged model must be the trained one)."""
+    import torch
+
+    model, config = run["model"], run["config"]
     pairs = [(e["question"], e["solution"]) for e in probe]
-    before = predict(verifier_module(model, config), tokenizer, config, pairs)
-    merged = peft_model.merge_and_unload()
-    after = predict(verifier_module(merged, config), tokenizer, config, pairs)
+    before = predict(verifier_module(model, config), run["tokenizer"], config, pairs)
+    if args.load_in_4bit:
+        from peft import PeftModel
+
+        float_base = dequantized_base(args, run["base"], model)
+        if config.pooling == "last-token":
+            float_base.config.pad_token_id = config.pad_token_id
+        merged = PeftModel.from_pretrained(float_base, adapter).merge_and_unload()
+    else:
+        merged = run["peft_model"].merge_and_unload()
+    after = predict(verifier_module(merged, config), run["tokenizer"], config, pairs)
     diff = float(np.abs(before - after).max())
+    tolerance = 1e-3 if compute_dtype(args) == torch.float32 or not args.load_in_4bit else 5e-2
     print(f"LoRA merged: max logit change {diff:.2e} on {len(pairs)} examples", flush=True)
-    if diff > 1e-3:
+    if diff > tolerance:
         sys.exit(f"merging the LoRA adapters changed logits by {diff:.2e}; the adapter is kept in adapter/")
     return merged, diff
 
@@ -389,8 +463,7 @@ def save_final(args, out, trainer, run):
     merge_diff = None
     if run["peft_model"] is not None:
         run["peft_model"].save_pretrained(out / "adapter")
-        model, merge_diff = merge_lora(run["peft_model"], model, config, run["tokenizer"],
-                                       (val or run["train"])[:32])
+        model, merge_diff = merge_lora(args, run, out / "adapter", (val or run["train"])[:32])
     if (out / "model").exists():
         shutil.rmtree(out / "model")
     save_hf_directory(model, base, out / "model")
@@ -420,7 +493,9 @@ def save_final(args, out, trainer, run):
     }
     if run["peft_model"] is not None:
         config.training["lora"] = {"r": args.lora_r, "alpha": args.lora_alpha, "targets": args.lora_targets,
-                                   "merged": True, "adapter": "adapter/", "merge_max_abs_logit_diff": merge_diff}
+                                   "merged": True, "adapter": "adapter/", "merge_max_abs_logit_diff": merge_diff,
+                                   "base_weights": "nf4, dequantized to float32 at the merge" if args.load_in_4bit
+                                   else "float32"}
     if config.steps:
         config.steps.pop("tag_id", None)
     (out / "verifier.json").write_text(config.to_json())
@@ -430,7 +505,6 @@ def main(argv=None):
     args = parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
-    from transformers import set_seed
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
@@ -451,15 +525,22 @@ def main(argv=None):
           f"{counts['validation_problems']} problems", flush=True)
     config = build_config(args, base)
     tokenizer = configured_tokenizer(Path(base) / "tokenizer.json", config)
+    with lock_out(out) if is_main else contextlib.nullcontext():  # the lock is held until the run ends
+        fit(args, out, base, is_main, {"train": train, "val": val, "counts": counts, "config": config,
+                                       "tokenizer": tokenizer, "data_sha256": data_sha256})
+
+
+def fit(args, out, base, is_main, prepared):
+    """Plans the batches, trains on the Trainer and writes OUT (the main process)."""
+    from transformers import set_seed
+
+    train, val, config, tokenizer = prepared["train"], prepared["val"], prepared["config"], prepared["tokenizer"]
     lengths = [len(e.ids) for e in tokenizer.encode_batch([model_inputs(e["question"], e["solution"], config)
                                                            for e in train])]
     objective = "token" if args.head == "token" else args.objective
     world = int(os.environ.get("WORLD_SIZE", "1"))
     batches, per_epoch = plan_batches(train, lengths, objective, args.batch_size, args.epochs, args.seed, world)
-    if is_main:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        held = lock_out(out)  # noqa: F841 (held open until the process ends)
-    resume_from = prepare_out(args, out, is_main, data_sha256)
+    resume_from = prepare_out(args, out, is_main, prepared["data_sha256"])
 
     set_seed(args.seed)
     model, peft_model = load_backbone(args, base, config)
@@ -476,12 +557,19 @@ def main(argv=None):
         # The evaluation set is read by our evaluate(); the Trainer only checks there is one.
         model=module, args=arguments, train_dataset=PlannedBatches(batches), eval_dataset=val or None,
         data_collator=Collator(tokenizer, config, args.head))
+    if args.load_in_4bit and is_sharded(trainer.accelerator):
+        sys.exit("--load-in-4bit trains with data parallelism (DDP) only: FSDP and DeepSpeed shard 4-bit weights "
+                 "in ways the merge cannot gather; use a DDP accelerate config")
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=resume_from)
+    # Every process takes part: a sharded model's weights are gathered here.
+    state = trainer.accelerator.get_state_dict(trainer.model) if is_sharded(trainer.accelerator) else None
     if trainer.is_world_process_zero():
+        if state is not None:
+            model, peft_model = unsharded_model(args, base, config, state)
         save_final(args, out, trainer, {"model": model, "peft_model": peft_model, "base": base, "config": config,
-                                        "tokenizer": tokenizer, "counts": counts, "train": train, "val": val,
-                                        "started": started, "data_sha256": data_sha256})
+                                        "tokenizer": tokenizer, "counts": prepared["counts"], "train": train,
+                                        "val": val, "started": started, "data_sha256": prepared["data_sha256"]})
         if not args.keep_checkpoints:
             for checkpoint in (out / TRAINER_DIR).glob("checkpoint-*"):
                 shutil.rmtree(checkpoint)

@@ -19,8 +19,9 @@ sys.path.insert(0, str(REPO / "verifier"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bestofn_verifier import export, quantize  # noqa: E402
-from bestofn_verifier.config import VerifierConfig, read_jsonl  # noqa: E402
+from bestofn_verifier.config import VerifierConfig, read_jsonl, read_solutions  # noqa: E402
 from bestofn_verifier.data import plan_batches, read_examples  # noqa: E402
+from bestofn_verifier.train import validation_share  # noqa: E402
 from test_pipeline import bestofn_binary, write_jsonl, write_synthetic_data  # noqa: E402
 
 PYTHON = REPO / ".venv" / "bin" / "python"
@@ -130,6 +131,17 @@ def test_a_second_training_into_the_same_out_is_refused(data, tmp_path):
 GOOD = b'{"problem_id": "p", "question": "q", "solution": "s", "label": 1}'
 
 
+@pytest.mark.parametrize("examples", [1, 2, 3, 10, 129])
+@pytest.mark.parametrize("world", [1, 2, 3, 8])
+def test_every_process_runs_as_many_validation_forwards(examples, world):
+    shares = [validation_share(examples, rank, world) for rank in range(world)]
+    assert sorted(row for rows, _ in shares for row in rows) == list(range(examples))
+    # As many rows through the model in every process: as many forward passes.
+    assert len({len(scored) for _, scored in shares}) == 1
+    for rows, scored in shares:
+        assert scored[:len(rows)] == rows and set(scored) <= set(range(examples))
+
+
 @pytest.mark.parametrize("bad, what", [
     (b'{"problem_id": "p"', "not JSON"),
     (b"\xff\xfe\x00garbage", "not UTF-8"),
@@ -147,6 +159,21 @@ def test_bad_training_data_is_refused_naming_file_and_line(tmp_path, bad, what):
     with pytest.raises(SystemExit) as refused:
         read_examples(path)
     assert str(refused.value).startswith(f"{path}:4: ") and what in str(refused.value)
+
+
+@pytest.mark.parametrize("bad", [b"[1]", b'{"question": "q"}', b'{"question": "q", "solution": 3}',
+                                 b'{"question": null, "solution": "s"}', b'"text"'])
+def test_rows_to_score_are_refused_alike_by_export_and_quantize(tmp_path, bad):
+    """export --check-data and quantize --calibration-data read through one reader: a row they
+    cannot score stops the command naming its line (quantize used to drop it silently)."""
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(GOOD + b"\n" + bad + b"\n")
+    for read in (read_solutions, lambda p: quantize.calibration_examples(p, 10)):
+        with pytest.raises(SystemExit, match=f"^{path}:2: needs string fields question and solution$"):
+            read(path)
+    path.write_bytes(b"\n \n")
+    with pytest.raises(SystemExit, match="no examples"):
+        quantize.calibration_examples(path, 10)
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -227,6 +254,53 @@ def test_lora_trains_merges_and_exports(data, tiny_decoder, tmp_path):
     export.main(["--checkpoint", str(tmp_path / "ckpt"), "--out", str(tmp_path / "verifier")])
     config = VerifierConfig.load(tmp_path / "verifier")
     assert config.pooling == "last-token" and config.training["export_parity_max_abs_logit_diff"] < 1e-4
+
+
+def test_qlora_trains_on_a_4bit_base_and_merges_into_its_dequantized_weights(data, tiny_decoder, tmp_path):
+    run = train("--data", data / "examples.jsonl", *SMALL, "--base", tiny_decoder, "--lora-r", "4",
+                "--load-in-4bit", "--lr", "1e-2", "--out", tmp_path / "ckpt")
+    assert "base in 4-bit NF4: 14 linear layers" in run.stdout and "LoRA merged" in run.stdout
+    lora = VerifierConfig.load(tmp_path / "ckpt").training["lora"]
+    assert lora["base_weights"].startswith("nf4") and lora["merge_max_abs_logit_diff"] < 1e-3
+    from safetensors.torch import load_file
+
+    merged = load_file(tmp_path / "ckpt" / "model" / "model.safetensors")
+    original = load_file(tiny_decoder / "model.safetensors")
+    name = "model.layers.0.mlp.up_proj.weight"
+    # The merged layer is NF4's rounding of the original plus the trained low-rank update: close, not equal.
+    change = (merged[name] - original[name]).abs()
+    assert 0 < change.max() < 0.5 * original[name].abs().max()
+    export.main(["--checkpoint", str(tmp_path / "ckpt"), "--out", str(tmp_path / "verifier")])
+    assert VerifierConfig.load(tmp_path / "verifier").training["export_parity_max_abs_logit_diff"] < 1e-4
+
+
+@pytest.mark.parametrize("lora", [False, True])
+def test_gathered_weights_rebuild_the_trained_model(data, tiny_decoder, lora):
+    """What a sharded run (FSDP, DeepSpeed) saves: the weights the accelerator gathers, loaded
+    into the model as training built it, score as the trained model does."""
+    import torch
+
+    from bestofn_verifier import train as training
+    from bestofn_verifier.config import configured_tokenizer
+    from bestofn_verifier.model import predict, verifier_module
+
+    args = training.parse_args(["--data", "x", "--out", "y", "--base", str(tiny_decoder)]
+                               + (["--lora-r", "4"] if lora else []))
+    config = training.build_config(args, tiny_decoder)
+    model, peft_model = training.load_backbone(args, tiny_decoder, config)
+    with torch.no_grad():  # as if trained: every trainable weight moved
+        for parameter in model.parameters():
+            if parameter.requires_grad:
+                parameter.add_(torch.randn_like(parameter) * 0.1)
+    trained = verifier_module(model, config)
+    rebuilt, rebuilt_peft = training.unsharded_model(args, tiny_decoder, config, trained.state_dict())
+    assert (rebuilt_peft is not None) == lora
+    tokenizer = configured_tokenizer(tiny_decoder / "tokenizer.json", config)
+    pairs = [(e["question"], e["solution"]) for e in read_jsonl(data / "examples.jsonl")[:8]]
+    expected = predict(trained, tokenizer, config, pairs)
+    assert np.abs(predict(verifier_module(rebuilt, config), tokenizer, config, pairs) - expected).max() == 0
+    fresh, _ = training.load_backbone(args, tiny_decoder, config)
+    assert np.abs(predict(verifier_module(fresh, config), tokenizer, config, pairs) - expected).max() > 1e-3
 
 
 def test_static_int8_is_calibrated_and_close(data, tmp_path):
