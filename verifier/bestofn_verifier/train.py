@@ -91,8 +91,10 @@ def parse_args(argv):
     parser.add_argument("--lora-dropout", type=float, default=0.05)
     parser.add_argument("--lora-targets", default="all-linear",
                         help="modules given LoRA adapters: all-linear, or a comma-separated list of names")
-    parser.add_argument("--load-in-4bit", action="store_true", help="QLoRA: the frozen base in 4-bit NF4 (bitsandbytes: CUDA, or its CPU backend), computing in "
-                             "float32 (bfloat16/float16 with --bf16/--fp16); merged into the dequantized base")
+    parser.add_argument("--load-in-4bit", action="store_true",
+                        help="QLoRA: the frozen base in 4-bit NF4 (bitsandbytes: CUDA, or its CPU backend), "
+                             "computing in float32 (bfloat16/float16 with --bf16/--fp16); merged into the "
+                             "dequantized base")
     parser.add_argument("--report-to", default="tensorboard",
                         help="where logs go: tensorboard, wandb, none, or a comma-separated list")
     parser.add_argument("--threads", type=int, default=None, help="torch threads per process (default: all cores)")
