@@ -303,9 +303,27 @@ def test_gathered_weights_rebuild_the_trained_model(data, tiny_decoder, lora):
     assert np.abs(predict(verifier_module(fresh, config), tokenizer, config, pairs) - expected).max() > 1e-3
 
 
-def test_static_int8_is_calibrated_and_close(data, tmp_path):
-    train("--data", data / "examples.jsonl", *SMALL, "--out", tmp_path / "ckpt")
-    export.main(["--checkpoint", str(tmp_path / "ckpt"), "--out", str(tmp_path / "fp32"), "--no-calibration"])
+@pytest.fixture(scope="module")
+def small_run(data, tmp_path_factory):
+    """A float32 training with the SMALL flags."""
+    out = tmp_path_factory.mktemp("small") / "ckpt"
+    train("--data", data / "examples.jsonl", *SMALL, "--out", out)
+    return out
+
+
+def test_bf16_trains_on_the_cpu_in_mixed_precision(data, small_run, tmp_path):
+    train("--data", data / "examples.jsonl", *SMALL, "--bf16", "--out", tmp_path / "ckpt")
+    training = VerifierConfig.load(tmp_path / "ckpt").training
+    assert training["hyperparameters"]["bf16"]
+    # bfloat16 autocast rounds the activations: the same run's validation losses move, a little.
+    losses = [[entry["loss"] for entry in validation_history(run)] for run in (small_run, tmp_path / "ckpt")]
+    assert losses[0] != losses[1] and np.allclose(losses[0], losses[1], atol=0.05)
+    export.main(["--checkpoint", str(tmp_path / "ckpt"), "--out", str(tmp_path / "verifier"), "--no-calibration"])
+    assert VerifierConfig.load(tmp_path / "verifier").training["export_parity_max_abs_logit_diff"] < 1e-4
+
+
+def test_static_int8_is_calibrated_and_close(data, small_run, tmp_path):
+    export.main(["--checkpoint", str(small_run), "--out", str(tmp_path / "fp32"), "--no-calibration"])
     quantize.main(["--verifier", str(tmp_path / "fp32"), "--out", str(tmp_path / "static"), "--mode", "static",
                    "--calibration-data", str(data / "examples.jsonl")])
     assert VerifierConfig.load(tmp_path / "static").quantization.startswith("static-int8")
