@@ -5,7 +5,9 @@ activations from the transformer formula of Korthikanti et al. (2022): per layer
 bytes in 16-bit without recomputation; with gradient checkpointing 2·s·b·h per layer (its input)
 plus one layer recomputed whole. Data parallelism (DDP) holds all of it in every process;
 FSDP / ZeRO-3 shard weights, gradients and optimizer states over the processes.
-LoRA trains only the adapters: the frozen base needs no gradients or optimizer states.
+LoRA trains only the adapters: the frozen base needs no gradients or optimizer states. QLoRA
+holds the base's linear layers in NF4 as bitsandbytes stores them: half a byte per weight plus a
+float32 scale per block of 64 (the rest of the base stays in 16 bits).
 
 A backbone is a local Hugging Face directory (--base) or one of the shapes of common reward-model
 backbones (--shape), built from their published configurations.
@@ -16,6 +18,8 @@ usage: python -m bestofn_verifier memory (--base DIR | --shape NAME) [--batch-si
 import argparse
 
 GIB = 1024 ** 3
+# bitsandbytes NF4: 4 bits per weight and one float32 absmax per block of 64 weights.
+NF4_BYTES = 0.5 + 4 / 64
 # Published shapes (hidden, layers, attention heads, key-value heads, MLP, vocabulary).
 SHAPES = {
     "qwen2.5-0.5b": (896, 24, 14, 2, 4864, 151936),
@@ -42,6 +46,16 @@ def lora_parameters(config, rank):
     return config.num_hidden_layers * sum(rank * (i + o) for i, o in shapes)
 
 
+def frozen_base(training, parameters, linear, bytes_per_weight):
+    """Bytes of the base that LoRA keeps frozen: all of it in the training precision, or, for QLoRA,
+    its linear layers in NF4."""
+    if training == "full":
+        return 0
+    if training == "QLoRA":
+        return linear * NF4_BYTES + (parameters - linear) * bytes_per_weight
+    return parameters * bytes_per_weight
+
+
 def activations(config, batch, length, checkpointing):
     h, a, s = config.hidden_size, config.num_attention_heads, length
     full = s * batch * h * (34 + 5 * a * s / h)
@@ -60,6 +74,7 @@ def main(argv=None):
     parser.add_argument("--lora-r", type=int, default=16)
     args = parser.parse_args(argv)
 
+    import torch
     from accelerate import init_empty_weights
     from accelerate.commands.estimate import estimate_training_usage
     from transformers import AutoModelForSequenceClassification
@@ -69,22 +84,28 @@ def main(argv=None):
     with init_empty_weights():
         model = AutoModelForSequenceClassification.from_config(config)
     parameters = sum(p.numel() for p in model.parameters())
+    # What --load-in-4bit quantizes: the decoder's linear layers (not the embeddings or the head).
+    linear = sum(m.weight.numel() for n, m in model.named_modules()
+                 if isinstance(m, torch.nn.Linear) and not n.startswith("score"))
     adapters = lora_parameters(config, args.lora_r)
     name = args.base or args.shape
     print(f"{name}: {parameters / 1e9:.3f} B parameters; batch {args.batch_size} × {args.max_length} tokens")
     print("| training | precision | weights+grads+Adam GiB | activations GiB | total, gradient checkpointing GiB "
           "| total, checkpointing + FSDP/ZeRO-3 over 8 GPUs GiB |")
     print("|---|---|---:|---:|---:|---:|")
-    for label, trained, frozen_bytes in (("full", parameters, 0), (f"LoRA r={args.lora_r}", adapters, 2)):
+    for training in ("full", "LoRA", "QLoRA"):
+        trained = parameters if training == "full" else adapters
         for precision in ("float32", "bfloat16"):
             usage = estimate_training_usage(trained * 4, precision)
             states = usage["model"] + usage["gradients"] + usage["optimizer"]
-            if frozen_bytes:
-                states += parameters * (4 if precision == "float32" else frozen_bytes)
+            states += frozen_base(training, parameters, linear, 4 if precision == "float32" else 2)
+            label = training if training == "full" else f"{training} r={args.lora_r}"
             act = activations(config, args.batch_size, args.max_length, False) * (2 if precision == "float32" else 1)
             low = activations(config, args.batch_size, args.max_length, True) * (2 if precision == "float32" else 1)
+            # train refuses --load-in-4bit under FSDP/DeepSpeed: QLoRA has no sharded figure.
+            sharded = "—" if training == "QLoRA" else f"{(states / 8 + low) / GIB:.1f}"
             print(f"| {label} | {precision} | {states / GIB:.1f} | {act / GIB:.1f} | {(states + low) / GIB:.1f} "
-                  f"| {(states / 8 + low) / GIB:.1f} |")
+                  f"| {sharded} |")
 
 
 if __name__ == "__main__":
