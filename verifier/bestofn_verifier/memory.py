@@ -38,6 +38,21 @@ def backbone_config(args):
                        num_key_value_heads=kv_heads, intermediate_size=mlp, vocab_size=vocab, num_labels=1)
 
 
+def parameter_counts(config):
+    """(parameters, those --load-in-4bit quantizes: the decoder's linear layers, not the
+    embeddings or the head) of the one-logit classifier of `config`, counted on the empty model."""
+    import torch
+    from accelerate import init_empty_weights
+    from transformers import AutoModelForSequenceClassification
+
+    config.num_labels = 1
+    with init_empty_weights():
+        model = AutoModelForSequenceClassification.from_config(config)
+    linear = sum(m.weight.numel() for n, m in model.named_modules()
+                 if isinstance(m, torch.nn.Linear) and not n.startswith("score"))
+    return sum(p.numel() for p in model.parameters()), linear
+
+
 def lora_parameters(config, rank):
     """Adapter parameters on every linear layer of the decoder (peft's all-linear)."""
     hidden, mlp = config.hidden_size, config.intermediate_size
@@ -74,19 +89,10 @@ def main(argv=None):
     parser.add_argument("--lora-r", type=int, default=16)
     args = parser.parse_args(argv)
 
-    import torch
-    from accelerate import init_empty_weights
     from accelerate.commands.estimate import estimate_training_usage
-    from transformers import AutoModelForSequenceClassification
 
     config = backbone_config(args)
-    config.num_labels = 1
-    with init_empty_weights():
-        model = AutoModelForSequenceClassification.from_config(config)
-    parameters = sum(p.numel() for p in model.parameters())
-    # What --load-in-4bit quantizes: the decoder's linear layers (not the embeddings or the head).
-    linear = sum(m.weight.numel() for n, m in model.named_modules()
-                 if isinstance(m, torch.nn.Linear) and not n.startswith("score"))
+    parameters, linear = parameter_counts(config)
     adapters = lora_parameters(config, args.lora_r)
     name = args.base or args.shape
     print(f"{name}: {parameters / 1e9:.3f} B parameters; batch {args.batch_size} × {args.max_length} tokens")

@@ -303,6 +303,28 @@ def test_gathered_weights_rebuild_the_trained_model(data, tiny_decoder, lora):
     assert np.abs(predict(verifier_module(fresh, config), tokenizer, config, pairs) - expected).max() > 1e-3
 
 
+def test_memory_estimate_of_a_4bit_base_is_what_bitsandbytes_holds():
+    """The memory table's QLoRA base against SmolLM2 loaded in NF4: parameters and buffers plus
+    the per-block scales bitsandbytes keeps beside each 4-bit weight."""
+    import torch
+    from bitsandbytes.nn import Linear4bit
+    from transformers import AutoConfig, AutoModelForSequenceClassification, BitsAndBytesConfig
+
+    from bestofn_verifier.memory import frozen_base, parameter_counts
+    from bestofn_verifier.tiny_rm import DEFAULT_TOKENIZER
+
+    base = DEFAULT_TOKENIZER
+    if not (base / "config.json").exists():
+        pytest.skip(f"{base} is written by scripts/setup.sh")
+    model = AutoModelForSequenceClassification.from_pretrained(
+        base, num_labels=1, dtype=torch.bfloat16,
+        quantization_config=BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4"))
+    scales = sum(m.weight.quant_state.absmax.nbytes for m in model.modules() if isinstance(m, Linear4bit))
+    held = model.get_memory_footprint() + scales
+    parameters, linear = parameter_counts(AutoConfig.from_pretrained(base))
+    assert abs(frozen_base("QLoRA", parameters, linear, 2) / held - 1) < 1e-3
+
+
 @pytest.fixture(scope="module")
 def small_run(data, tmp_path_factory):
     """A float32 training with the SMALL flags."""
