@@ -405,6 +405,17 @@ def is_sharded(accelerator):
     return accelerator.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)
 
 
+def say_what_runs(accelerator):
+    """Warns when the accelerate config asks for sharding that accelerate does not run: on the CPU
+    it runs an FSDP or DeepSpeed config as plain data parallelism, every process holding it all."""
+    asked = [name for name, variable in (("FSDP", "ACCELERATE_USE_FSDP"), ("DeepSpeed", "ACCELERATE_USE_DEEPSPEED"))
+             if os.environ.get(variable, "").lower() == "true"]
+    if asked and not is_sharded(accelerator):
+        print(f"warning: the accelerate config asks for {asked[0]}; accelerate runs it as distributed type "
+              f"{accelerator.distributed_type.value} here (it shards on accelerators only): every process holds "
+              "the whole model", file=sys.stderr, flush=True)
+
+
 def unsharded_model(args, base, config, state):
     """(model, peft model) as `load_backbone` builds them, holding `state`: the trained weights of
     the training module as the accelerator gathered them from every process."""
@@ -485,6 +496,7 @@ def save_final(args, out, trainer, run):
         "objective": "token" if args.head == "token" else args.objective,
         "trainer": "transformers.Trainer",
         "world_size": world,
+        "distributed": trainer.accelerator.distributed_type.value,
         "global_batch_size": args.batch_size * world * args.grad_accum,
         "steps": trainer.state.global_step,
         "best_checkpoint": trainer.state.best_model_checkpoint and Path(trainer.state.best_model_checkpoint).name,
@@ -559,6 +571,7 @@ def fit(args, out, base, is_main, prepared):
         # The evaluation set is read by our evaluate(); the Trainer only checks there is one.
         model=module, args=arguments, train_dataset=PlannedBatches(batches), eval_dataset=val or None,
         data_collator=Collator(tokenizer, config, args.head))
+    say_what_runs(trainer.accelerator)
     if args.load_in_4bit and is_sharded(trainer.accelerator):
         sys.exit("--load-in-4bit trains with data parallelism (DDP) only: FSDP and DeepSpeed shard 4-bit weights "
                  "in ways the merge cannot gather; use a DDP accelerate config")

@@ -3,6 +3,7 @@ and --resume, two processes under accelerate launch (gloo), the pairwise objecti
 static int8 quantization, and reward models trained elsewhere exported and scored by `bestofn
 score` as PyTorch scores them."""
 
+import os
 import random
 import signal
 import subprocess
@@ -208,11 +209,23 @@ def test_two_processes_train_like_one_and_say_so(data, tmp_path):
     training = VerifierConfig.load(tmp_path / "two").training
     assert training["world_size"] == 2 and training["global_batch_size"] == 8
     assert VerifierConfig.load(tmp_path / "one").training["global_batch_size"] == 8
+    assert training["distributed"] == "MULTI_CPU"
+    assert VerifierConfig.load(tmp_path / "one").training["distributed"] == "NO"
     # The same batches, gradients averaged over the processes: only dropout's draws differ.
     one, both = validation_history(tmp_path / "one"), validation_history(tmp_path / "two")
     assert [h["step"] for h in one] == [h["step"] for h in both]
     assert abs(one[-1]["loss"] - both[-1]["loss"]) < 0.05
     assert sorted(p.name for p in (tmp_path / "one").iterdir()) == sorted(p.name for p in (tmp_path / "two").iterdir())
+
+
+def test_a_sharding_config_that_runs_unsharded_is_said(data, tmp_path):
+    """accelerate runs an FSDP config as plain data parallelism without accelerators: the run says so."""
+    command = [str(PYTHON), "-m", "bestofn_verifier", "train", "--data", str(data / "examples.jsonl"), *SMALL,
+               "--max-steps", "1", "--out", str(tmp_path / "run")]
+    run = subprocess.run(command, cwd=REPO / "verifier", capture_output=True, text=True, check=True,
+                         env={**os.environ, "ACCELERATE_USE_FSDP": "true"})
+    assert "asks for FSDP; accelerate runs it as distributed type NO here" in run.stderr
+    assert VerifierConfig.load(tmp_path / "run").training["distributed"] == "NO"
 
 
 def test_pairwise_objective_trains_and_exports(data, tmp_path):
