@@ -571,7 +571,8 @@ def fit(args, out, base, is_main, prepared):
         # The evaluation set is read by our evaluate(); the Trainer only checks there is one.
         model=module, args=arguments, train_dataset=PlannedBatches(batches), eval_dataset=val or None,
         data_collator=Collator(tokenizer, config, args.head))
-    say_what_runs(trainer.accelerator)
+    if is_main:
+        say_what_runs(trainer.accelerator)
     if args.load_in_4bit and is_sharded(trainer.accelerator):
         sys.exit("--load-in-4bit trains with data parallelism (DDP) only: FSDP and DeepSpeed shard 4-bit weights "
                  "in ways the merge cannot gather; use a DDP accelerate config")
