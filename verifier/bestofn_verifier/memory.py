@@ -49,7 +49,7 @@ def parameter_counts(config):
     with init_empty_weights():
         model = AutoModelForSequenceClassification.from_config(config)
     linear = sum(m.weight.numel() for n, m in model.named_modules()
-                 if isinstance(m, torch.nn.Linear) and not n.startswith("score"))
+                 if isinstance(m, torch.nn.Linear) and not n.startswith(("score", "classifier")))
     return sum(p.numel() for p in model.parameters()), linear
 
 

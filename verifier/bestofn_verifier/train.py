@@ -39,6 +39,8 @@ from .model import (decoder_pad_token, default_backbone, is_decoder, predict, so
 
 # Trainer checkpoints (checkpoint-N) and TensorBoard logs, under OUT.
 TRAINER_DIR = "trainer"
+# The one-logit head of a sequence or token classifier: a decoder's, an encoder's.
+HEADS = ("score", "classifier")
 # What a resumed run must share with the run it continues.
 PLAN_FILE = "plan.json"
 
@@ -167,8 +169,10 @@ def load_hf_model(args, base, in_4bit=False):
         # bitsandbytes runs NF4 on CUDA and, through its CPU backend, on the CPU.
         from transformers import BitsAndBytesConfig
 
+        # The head trains in full: it stays in float (a decoder's `score`, an encoder's `classifier`).
         loading["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                                                            bnb_4bit_compute_dtype=compute_dtype(args))
+                                                            bnb_4bit_compute_dtype=compute_dtype(args),
+                                                            llm_int8_skip_modules=list(HEADS))
     architecture = AutoModelForTokenClassification if args.head == "token" else AutoModelForSequenceClassification
     return architecture.from_pretrained(base, **loading)
 
@@ -193,7 +197,7 @@ def load_backbone(args, base, config):
         print(f"base in 4-bit NF4: {layers} linear layers, computing in {compute_dtype(args)}", flush=True)
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=args.gradient_checkpointing)
     targets = args.lora_targets if args.lora_targets == "all-linear" else args.lora_targets.split(",")
-    head = "score" if hasattr(model, "score") else "classifier"
+    head = next(name for name in HEADS if hasattr(model, name))
     lora = LoraConfig(r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
                       target_modules=targets, modules_to_save=[head], bias="none")
     peft_model = get_peft_model(model, lora)

@@ -287,6 +287,18 @@ def test_qlora_trains_on_a_4bit_base_and_merges_into_its_dequantized_weights(dat
     assert VerifierConfig.load(tmp_path / "verifier").training["export_parity_max_abs_logit_diff"] < 1e-4
 
 
+def test_qlora_on_an_encoder_keeps_its_classifier_in_float(data, tmp_path):
+    """MiniLM's head is `classifier`, which bitsandbytes would quantize with the rest; the head
+    trains in full, so it must stay in float (it used to fail in the first forward)."""
+    run = train("--data", data / "examples.jsonl", *SMALL, "--lora-r", "4", "--load-in-4bit", "--out",
+                tmp_path / "ckpt")
+    # Six layers of six linear layers, and the pooler: not the classifier.
+    assert "base in 4-bit NF4: 37 linear layers" in run.stdout
+    assert VerifierConfig.load(tmp_path / "ckpt").training["lora"]["merge_max_abs_logit_diff"] < 1e-3
+    export.main(["--checkpoint", str(tmp_path / "ckpt"), "--out", str(tmp_path / "verifier"), "--no-calibration"])
+    assert VerifierConfig.load(tmp_path / "verifier").training["export_parity_max_abs_logit_diff"] < 1e-4
+
+
 @pytest.mark.parametrize("lora", [False, True])
 def test_gathered_weights_rebuild_the_trained_model(data, tiny_decoder, lora):
     """What a sharded run (FSDP, DeepSpeed) saves: the weights the accelerator gathers, loaded
