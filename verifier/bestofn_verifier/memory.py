@@ -17,6 +17,8 @@ usage: python -m bestofn_verifier memory (--base DIR | --shape NAME) [--batch-si
 
 import argparse
 
+from .model import HEADS
+
 GIB = 1024 ** 3
 # bitsandbytes NF4: 4 bits per weight and one float32 absmax per block of 64 weights.
 NF4_BYTES = 0.5 + 4 / 64
@@ -49,7 +51,7 @@ def parameter_counts(config):
     with init_empty_weights():
         model = AutoModelForSequenceClassification.from_config(config)
     linear = sum(m.weight.numel() for n, m in model.named_modules()
-                 if isinstance(m, torch.nn.Linear) and not n.startswith(("score", "classifier")))
+                 if isinstance(m, torch.nn.Linear) and not n.startswith(HEADS))
     return sum(p.numel() for p in model.parameters()), linear
 
 

